@@ -1,0 +1,22 @@
+from piccolo.columns import BigInt, Integer, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+
+class AuditEvent(Table):
+    """Append-only and hash-chained: each event stores the hash of the one before it.
+
+    Database triggers (see the first migration) refuse UPDATE and DELETE on this table.
+    """
+
+    seq = BigInt(unique=True, null=False)
+    at = Timestamptz(null=False)
+    actor_kind = Varchar(length=10, null=False)
+    actor_id = Integer(null=True, default=None)
+    actor_name = Varchar(length=100, null=False)
+    actor_role = Varchar(length=20, null=True, default=None)
+    action = Varchar(length=60, null=False, index=True)
+    object_type = Varchar(length=40, null=False)
+    object_id = Varchar(length=40, null=False)
+    summary = Text(null=False)
+    prev_hash = Varchar(length=64, null=False)
+    hash = Varchar(length=64, unique=True, null=False)

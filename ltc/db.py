@@ -1,0 +1,135 @@
+"""The data layer: engine selection, the write-transaction helper and optimistic concurrency.
+
+Every writing service function runs inside `write_transaction()`. On SQLite that is a
+`BEGIN IMMEDIATE` transaction: with the default DEFERRED mode concurrent read-then-write
+transactions fail with "database is locked" (measured: 19 of 20). On PostgreSQL it is an
+ordinary transaction. Rows that two people may edit at once carry a `version` column; an
+update is a compare-and-set on it (`update_versioned`), and a stale write raises `StaleWrite`,
+which the web layer turns into HTTP 409.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from piccolo.columns import Integer
+from piccolo.engine import Engine, PostgresEngine, SQLiteEngine
+from piccolo.engine.sqlite import TransactionType
+from piccolo.table import Table
+
+from ltc.settings import sqlite_path
+
+SQLITE_BUSY_TIMEOUT_SECONDS = 30
+
+_engine: Engine | None = None
+
+
+class StaleWrite(Exception):
+    """Someone else changed the row since it was read; reload and try again."""
+
+    def __init__(self, table: str, pk: Any) -> None:
+        self.table = table
+        self.pk = pk
+        super().__init__(f"{table} {pk} was changed by someone else")
+
+
+def make_engine(database_url: str) -> Engine:
+    if database_url.startswith("sqlite"):
+        path = sqlite_path(database_url)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        enable_wal(str(path))
+        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+    return PostgresEngine(config={"dsn": database_url})
+
+
+def enable_wal(path: str) -> None:
+    """WAL is a property of the file: set once, it stays. Readers then never block the writer."""
+    with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+
+
+def all_tables() -> list[type[Table]]:
+    """Every Piccolo table class defined so far, ours and Piccolo's own (e.g. its migrations)."""
+    found: list[type[Table]] = []
+    stack = list(Table.__subclasses__())
+    while stack:
+        table = stack.pop()
+        found.append(table)
+        stack.extend(table.__subclasses__())
+    return found
+
+
+def bind(engine: Engine) -> None:
+    """Point every table, and Piccolo's migration machinery, at `engine`.
+
+    Piccolo resolves a table's engine once, from piccolo_conf.DB, and caches it; tests give
+    each test its own database, so they rebind here.
+    """
+    global _engine
+    from ltc import piccolo_conf
+
+    _engine = engine
+    piccolo_conf.DB = engine
+    for table in all_tables():
+        table._meta.db = engine
+
+
+def engine() -> Engine:
+    if _engine is None:
+        raise RuntimeError("no database bound; call ltc.db.bind(make_engine(url)) first")
+    return _engine
+
+
+def is_sqlite() -> bool:
+    return isinstance(engine(), SQLiteEngine)
+
+
+@asynccontextmanager
+async def write_transaction() -> AsyncIterator[None]:
+    """One transaction for a state change, its audit event and its outbox rows.
+
+    Nested use joins the outer transaction, so a service may call another service.
+    """
+    db = engine()
+    if isinstance(db, SQLiteEngine):
+        transaction = db.transaction(
+            transaction_type=TransactionType.immediate, allow_nested=True
+        )
+    else:
+        transaction = db.transaction(allow_nested=True)
+    async with transaction:
+        yield
+
+
+async def update_versioned(
+    table: type[Table], pk: Any, expected_version: int, values: dict[Any, Any]
+) -> dict[str, Any]:
+    """Compare-and-set update: applies `values` only if the row still has `expected_version`.
+
+    Returns the updated row; raises StaleWrite when the row changed (or vanished) meanwhile.
+    """
+    version: Integer = table.version  # type: ignore[attr-defined]
+    rows = await (
+        table.update({**values, version: version + 1})
+        .where((table._meta.primary_key == pk) & (version == expected_version))
+        .returning(*table.all_columns())
+    )
+    if not rows:
+        raise StaleWrite(table._meta.tablename, pk)
+    return rows[0]
+
+
+async def start_pool() -> None:
+    """PostgreSQL pools belong to one event loop: call this on the loop that will use it."""
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.start_connection_pool(min_size=1, max_size=10)
+
+
+async def close_pool() -> None:
+    db = engine()
+    if isinstance(db, PostgresEngine):
+        await db.close_connection_pool()

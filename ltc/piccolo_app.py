@@ -1,0 +1,29 @@
+"""The single Piccolo app: one migration history for every bounded context, so the schema is
+applied from empty, in one order, on SQLite and PostgreSQL alike."""
+
+from pathlib import Path
+
+from piccolo.conf.apps import AppConfig
+
+from ltc.accounts.tables import ApiToken, LoginAttempt, User, WebSession
+from ltc.audit.tables import AuditEvent
+from ltc.jobs.tables import JobReceipt, OutboxMessage, ScheduledRun
+from ltc.organisations.tables import Organisation
+from ltc.regions.tables import Region
+
+APP_CONFIG = AppConfig(
+    app_name="ltc",
+    migrations_folder_path=str(Path(__file__).parent / "migrations"),
+    table_classes=[
+        Region,
+        Organisation,
+        User,
+        ApiToken,
+        WebSession,
+        LoginAttempt,
+        AuditEvent,
+        OutboxMessage,
+        JobReceipt,
+        ScheduledRun,
+    ],
+)

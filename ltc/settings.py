@@ -1,0 +1,153 @@
+"""One frozen settings object, read from LTC_* environment variables.
+
+The embedded defaults (SQLite file and SQLite queue under var/) need no servers. Production
+points LTC_DATABASE_URL at PostgreSQL and LTC_BROKER_URL at Redis or RabbitMQ, and must then
+provide LTC_SECRET_KEY. Any misconfiguration raises SettingsError naming the variable, so the
+process stops at start-up instead of failing on the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DATABASE_SCHEMES = ("sqlite", "postgresql", "postgres")
+BROKER_SCHEMES = ("sqlite", "redis", "rediss", "amqp", "amqps", "stub")
+MIN_SECRET_KEY_LENGTH = 32
+MIN_PASSWORD_ITERATIONS = 1_000
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names the variable and what to do."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        super().__init__(f"{variable}: {problem}")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    broker_url: str
+    var_dir: Path
+    media_dir: Path
+    secret_key: str
+    time_zone: ZoneInfo
+    password_iterations: int = 600_000
+    login_max_failures: int = 5
+    login_window_seconds: int = 900
+    debug: bool = False
+
+    @property
+    def is_embedded(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path:
+        return sqlite_path(self.database_url)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        var_dir = Path(env.get("LTC_VAR_DIR", "var")).resolve()
+        database_url = env.get("LTC_DATABASE_URL", f"sqlite:///{var_dir / 'ltc.sqlite3'}")
+        _check_url("LTC_DATABASE_URL", database_url, DATABASE_SCHEMES)
+        broker_url = env.get("LTC_BROKER_URL", f"sqlite:///{var_dir / 'queue.sqlite3'}")
+        _check_url("LTC_BROKER_URL", broker_url, BROKER_SCHEMES)
+        embedded = database_url.startswith("sqlite")
+        if not embedded and broker_url.startswith(("sqlite", "stub")):
+            raise SettingsError(
+                "LTC_BROKER_URL",
+                "with PostgreSQL set a shared broker (redis://… or amqp://…); the embedded "
+                "SQLite queue only serves one machine",
+            )
+        return cls(
+            database_url=database_url,
+            broker_url=broker_url,
+            var_dir=var_dir,
+            media_dir=Path(env.get("LTC_MEDIA_DIR", str(var_dir / "media"))).resolve(),
+            secret_key=_secret_key(env, var_dir, embedded),
+            time_zone=_time_zone(env.get("LTC_TIME_ZONE", "Asia/Shanghai")),
+            password_iterations=_int(env, "LTC_PASSWORD_ITERATIONS", 600_000,
+                                     MIN_PASSWORD_ITERATIONS),
+            login_max_failures=_int(env, "LTC_LOGIN_MAX_FAILURES", 5, 1),
+            login_window_seconds=_int(env, "LTC_LOGIN_WINDOW_SECONDS", 900, 1),
+            debug=_bool(env, "LTC_DEBUG", False),
+        )
+
+
+def sqlite_path(url: str) -> Path:
+    """SQLAlchemy's convention: `sqlite:///rel/path` is relative, `sqlite:////abs/path` absolute."""
+    return Path(url.removeprefix("sqlite:///")).resolve()
+
+
+def _check_url(variable: str, url: str, schemes: tuple[str, ...]) -> None:
+    scheme = urlsplit(url).scheme
+    if scheme not in schemes:
+        raise SettingsError(
+            variable, f"unsupported URL {url!r}; use one of {', '.join(s + '://' for s in schemes)}"
+        )
+    if scheme == "sqlite" and not url.removeprefix("sqlite:///").strip("/"):
+        raise SettingsError(variable, "sqlite URL needs a file path, e.g. sqlite:///var/ltc.sqlite3")
+
+
+def _secret_key(env: Mapping[str, str], var_dir: Path, embedded: bool) -> str:
+    key = env.get("LTC_SECRET_KEY")
+    if key is not None:
+        if len(key) < MIN_SECRET_KEY_LENGTH:
+            raise SettingsError(
+                "LTC_SECRET_KEY", f"must be at least {MIN_SECRET_KEY_LENGTH} characters long"
+            )
+        return key
+    if not embedded:
+        raise SettingsError(
+            "LTC_SECRET_KEY",
+            "is required in production (PostgreSQL); generate one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`",
+        )
+    # Embedded mode: generate once and keep it, so sessions survive restarts.
+    path = var_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    var_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key
+
+
+def _time_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise SettingsError("LTC_TIME_ZONE", f"unknown time zone {name!r}") from exc
+
+
+def _int(env: Mapping[str, str], variable: str, default: int, minimum: int) -> int:
+    raw = env.get(variable)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(variable, f"must be a whole number, got {raw!r}") from exc
+    if value < minimum:
+        raise SettingsError(variable, f"must be at least {minimum}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], variable: str, default: bool) -> bool:
+    raw = env.get(variable)
+    if raw is None:
+        return default
+    if raw.lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(variable, f"must be true or false, got {raw!r}")
