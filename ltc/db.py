@@ -122,14 +122,17 @@ async def update_versioned(
     return rows[0]
 
 
-async def start_pool() -> None:
-    """PostgreSQL pools belong to one event loop: call this on the loop that will use it."""
+async def start_pool(size: int) -> None:
+    """PostgreSQL pools belong to one event loop: call this on the loop that will use it.
+
+    Size 0 means no pool (a connection per query), for code that spans event loops.
+    """
     db = engine()
-    if isinstance(db, PostgresEngine):
-        await db.start_connection_pool(min_size=1, max_size=10)
+    if isinstance(db, PostgresEngine) and size > 0:
+        await db.start_connection_pool(min_size=1, max_size=size)
 
 
 async def close_pool() -> None:
     db = engine()
-    if isinstance(db, PostgresEngine):
+    if isinstance(db, PostgresEngine) and db.pool is not None:
         await db.close_connection_pool()

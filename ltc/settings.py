@@ -39,6 +39,7 @@ class Settings:
     secret_key: str
     time_zone: ZoneInfo
     password_iterations: int = 600_000
+    database_pool_size: int = 10
     login_max_failures: int = 5
     login_window_seconds: int = 900
     debug: bool = False
@@ -75,6 +76,7 @@ class Settings:
             time_zone=_time_zone(env.get("LTC_TIME_ZONE", "Asia/Shanghai")),
             password_iterations=_int(env, "LTC_PASSWORD_ITERATIONS", 600_000,
                                      MIN_PASSWORD_ITERATIONS),
+            database_pool_size=_int(env, "LTC_DATABASE_POOL_SIZE", 10, 0),
             login_max_failures=_int(env, "LTC_LOGIN_MAX_FAILURES", 5, 1),
             login_window_seconds=_int(env, "LTC_LOGIN_WINDOW_SECONDS", 900, 1),
             debug=_bool(env, "LTC_DEBUG", False),
@@ -92,7 +94,7 @@ def _check_url(variable: str, url: str, schemes: tuple[str, ...]) -> None:
         raise SettingsError(
             variable, f"unsupported URL {url!r}; use one of {', '.join(s + '://' for s in schemes)}"
         )
-    if scheme == "sqlite" and not url.removeprefix("sqlite:///").strip("/"):
+    if scheme == "sqlite" and not (url.startswith("sqlite:///") and url[10:].strip("/")):
         raise SettingsError(variable, "sqlite URL needs a file path, e.g. sqlite:///var/ltc.sqlite3")
 
 

@@ -14,7 +14,7 @@ Broker tuning may ride on the URL's query string, e.g.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
@@ -27,9 +27,9 @@ from ltc.settings import sqlite_path
 
 def split_options(url: str) -> tuple[str, dict[str, int]]:
     """The URL without its query string, and the query's integer tuning options."""
-    parts = urlsplit(url)
-    options = {key: int(value) for key, value in parse_qsl(parts.query)}
-    return urlunsplit(parts._replace(query="")), options
+    # Not urlunsplit: it would turn sqlite:////abs/path into sqlite://abs/path.
+    base, _, query = url.partition("?")
+    return base, {key: int(value) for key, value in parse_qsl(query)}
 
 
 def make_broker(url: str) -> dramatiq.Broker:
@@ -58,3 +58,30 @@ def install_broker(url: str) -> dramatiq.Broker:
     broker = make_broker(url)
     dramatiq.set_broker(broker)
     return broker
+
+
+def broker_reachable(url: str) -> bool:
+    """A cheap round trip to the broker, for /healthz. Blocking: call it in a thread."""
+    base, _ = split_options(url)
+    scheme = urlsplit(base).scheme
+    try:
+        if scheme == "sqlite":
+            import sqlite3
+
+            with sqlite3.connect(sqlite_path(base), timeout=5) as connection:
+                connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        elif scheme in ("redis", "rediss"):
+            import redis
+
+            client = redis.Redis.from_url(base, socket_timeout=5, socket_connect_timeout=5)
+            client.ping()
+            client.close()
+        elif scheme in ("amqp", "amqps"):
+            import pika
+
+            parameters = pika.URLParameters(base)
+            parameters.socket_timeout = 5
+            pika.BlockingConnection(parameters).close()
+    except Exception:
+        return False
+    return True

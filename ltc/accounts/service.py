@@ -1,0 +1,217 @@
+"""Use cases for the people who sign in and the integration clients' tokens."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from ltc import clock, db
+from ltc.accounts.rules import (
+    Actor,
+    ActorKind,
+    Role,
+    check_password,
+    hash_password,
+    new_api_token,
+    password_problems,
+    token_hash,
+)
+from ltc.accounts.tables import ApiToken, LoginAttempt, User
+from ltc.audit import service as audit
+from ltc.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
+from ltc.organisations.tables import Organisation
+from ltc.regions.tables import Region
+
+# Per IP the limit is wider than per username: a village clinic's staff share one address.
+IP_LIMIT_FACTOR = 4
+
+
+async def _region_and_organisation(
+    role: Role, region_code: str, organisation_code: str | None, fields: dict[str, str]
+) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    region = await Region.select().where(Region.code == region_code).first()
+    if region is None:
+        fields["region"] = f"地区编码 {region_code} 不存在"
+    organisation = None
+    if role.needs_organisation:
+        if not organisation_code:
+            fields["organisation"] = f"{role.label}必须属于一个机构，请填写机构编码"
+        else:
+            organisation = await (
+                Organisation.select().where(Organisation.code == organisation_code).first()
+            )
+            if organisation is None:
+                fields["organisation"] = f"机构编码 {organisation_code} 不存在"
+    elif organisation_code:
+        fields["organisation"] = f"{role.label}不属于机构，请不要填写机构编码"
+    return region, organisation
+
+
+def _role(value: str, fields: dict[str, str]) -> Role | None:
+    try:
+        return Role(value)
+    except ValueError:
+        fields["role"] = "角色只能是：" + "、".join(f"{r.value}（{r.label}）" for r in Role)
+        return None
+
+
+async def create_user(
+    actor: Actor,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    region_code: str,
+    organisation_code: str | None,
+    password: str,
+    password_iterations: int,
+) -> dict[str, Any]:
+    fields: dict[str, str] = {}
+    username = username.strip()
+    if not username or not username.isascii() or not username.replace("_", "").isalnum():
+        fields["username"] = "用户名只能由字母、数字和下划线组成"
+    if not display_name.strip():
+        fields["display_name"] = "请填写姓名"
+    if problems := password_problems(password):
+        fields["password"] = "；".join(problems)
+    the_role = _role(role, fields)
+    region = organisation = None
+    if the_role is not None:
+        region, organisation = await _region_and_organisation(
+            the_role, region_code, organisation_code, fields
+        )
+    if fields:
+        raise InvalidInput("invalid_user", "用户信息有误，请按提示修改", fields)
+    async with db.write_transaction():
+        if await User.exists().where(User.username == username):
+            raise Conflict("username_taken", f"用户名 {username} 已被使用",
+                           {"username": "该用户名已被使用，请换一个"})
+        user = User(
+            username=username,
+            display_name=display_name.strip(),
+            role=str(the_role),
+            region=region["id"],
+            organisation=organisation["id"] if organisation else None,
+            password_hash=hash_password(password, password_iterations),
+        )
+        await user.save()
+        await audit.record(actor, "user.created", "user", user.id,
+                           after={"username": username, "role": str(the_role),
+                                  "region": region_code, "organisation": organisation_code})
+    return user.to_dict()
+
+
+def _actor_from(row: dict[str, Any], kind: ActorKind, name: str) -> Actor:
+    return Actor(
+        kind=kind,
+        id=row["id"],
+        name=name,
+        role=Role(row["role"]),
+        region_id=row["region"],
+        region_path=row["region.path"],
+        organisation_id=row["organisation"],
+    )
+
+
+async def actor_for_user(user_id: int) -> Actor | None:
+    row = await (
+        User.select(User.all_columns(), User.region.path)
+        .where((User.id == user_id) & (User.active.eq(True)))
+        .first()
+    )
+    return _actor_from(row, ActorKind.user, row["display_name"]) if row else None
+
+
+async def _recent_failures(column: Any, value: str, window: timedelta) -> int:
+    since = clock.now() - window
+    return await LoginAttempt.count().where(
+        (column == value) & (LoginAttempt.succeeded.eq(False)) & (LoginAttempt.at > since)
+    )
+
+
+async def authenticate(
+    username: str, password: str, ip: str, *, max_failures: int, window_seconds: int
+) -> Actor:
+    """The actor for a correct username and password. Repeated failures lock the username
+    (and, more widely, the IP) for the window, whether or not the password is then right."""
+    window = timedelta(seconds=window_seconds)
+    if (
+        await _recent_failures(LoginAttempt.username, username, window) >= max_failures
+        or await _recent_failures(LoginAttempt.ip, ip, window) >= max_failures * IP_LIMIT_FACTOR
+    ):
+        minutes = max(1, window_seconds // 60)
+        raise TooManyAttempts(
+            "login_rate_limited", f"登录失败次数过多，请{minutes}分钟后再试，或联系系统管理员"
+        )
+    user = await User.select().where(User.username == username).first()
+    ok = bool(user and user["active"] and check_password(password, user["password_hash"]))
+    async with db.write_transaction():
+        await LoginAttempt(username=username[:50], ip=ip[:45], succeeded=ok).save()
+    if not ok:
+        raise InvalidInput("login_failed", "用户名或密码错误，请重新输入")
+    actor = await actor_for_user(user["id"])
+    assert actor is not None
+    return actor
+
+
+async def issue_token(
+    actor: Actor, *, name: str, role: str, region_code: str, organisation_code: str | None
+) -> tuple[str, dict[str, Any]]:
+    """A new API token for an integration client; the plain token is returned only here."""
+    fields: dict[str, str] = {}
+    if not name.strip():
+        fields["name"] = "请填写令牌名称（例如调用方系统的名称）"
+    the_role = _role(role, fields)
+    region = organisation = None
+    if the_role is not None:
+        region, organisation = await _region_and_organisation(
+            the_role, region_code, organisation_code, fields
+        )
+    if fields:
+        raise InvalidInput("invalid_token_request", "令牌信息有误，请按提示修改", fields)
+    token, hashed = new_api_token()
+    async with db.write_transaction():
+        row = ApiToken(
+            name=name.strip(),
+            token_hash=hashed,
+            role=str(the_role),
+            region=region["id"],
+            organisation=organisation["id"] if organisation else None,
+            created_by=actor.id if actor.kind == ActorKind.user else None,
+        )
+        await row.save()
+        await audit.record(actor, "api_token.issued", "api_token", row.id,
+                           after={"name": row.name, "role": str(the_role), "region": region_code})
+    return token, row.to_dict()
+
+
+async def revoke_token(actor: Actor, token_id: int) -> None:
+    async with db.write_transaction():
+        rows = await (
+            ApiToken.update({ApiToken.revoked_at: clock.now()})
+            .where((ApiToken.id == token_id) & ApiToken.revoked_at.is_null())
+            .returning(ApiToken.id, ApiToken.name)
+        )
+        if not rows:
+            raise NotFound("token_not_found", f"令牌 {token_id} 不存在或已吊销")
+        await audit.record(actor, "api_token.revoked", "api_token", token_id,
+                           before={"name": rows[0]["name"]})
+
+
+async def actor_for_token(token: str) -> Actor | None:
+    row = await (
+        ApiToken.select(ApiToken.all_columns(), ApiToken.region.path)
+        .where((ApiToken.token_hash == token_hash(token)) & ApiToken.revoked_at.is_null())
+        .first()
+    )
+    if row is None:
+        return None
+    await ApiToken.update({ApiToken.last_used_at: clock.now()}).where(ApiToken.id == row["id"])
+    return _actor_from(row, ActorKind.token, f"接口:{row['name']}")
+
+
+async def list_tokens() -> list[dict[str, Any]]:
+    return await ApiToken.select(
+        ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.region.code,
+        ApiToken.created_at, ApiToken.revoked_at, ApiToken.last_used_at,
+    ).order_by(ApiToken.id)

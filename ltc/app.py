@@ -1,0 +1,113 @@
+"""The web application: server-rendered Chinese pages and the JSON API, one app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import anyio
+from litestar import Litestar, get
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.session.server_side import ServerSideSessionConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.flash import FlashConfig, FlashPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.response import Response
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from ltc import db
+from ltc.accounts.controllers import (
+    AccountsApi,
+    HomeController,
+    SessionController,
+    TokenPageController,
+)
+from ltc.accounts.tables import User
+from ltc.jobs.broker import broker_reachable
+from ltc.settings import Settings
+from ltc.web import formatting
+from ltc.web.auth import PUBLIC_PATHS, ActorAuthentication, FormCsrf
+from ltc.web.errors import EXCEPTION_HANDLERS
+from ltc.web.sessions import DatabaseStore
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATES = ROOT / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+SESSION_MAX_AGE = 8 * 3600  # one working day
+
+
+@get("/healthz", exclude_from_auth=True, include_in_schema=False)
+async def healthz(settings: NamedDependency[Settings]) -> Response[dict[str, Any]]:
+    """Database and broker round trips; 503 if either fails, for load balancers."""
+    try:
+        await User.raw("SELECT 1")
+        database = True
+    except Exception:
+        database = False
+    broker = await anyio.to_thread.run_sync(broker_reachable, settings.broker_url)
+    healthy = database and broker
+    return Response(
+        {"status": "ok" if healthy else "unavailable", "database": database, "broker": broker},
+        status_code=200 if healthy else 503,
+    )
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or Settings.from_env()
+    db.bind(db.make_engine(settings.database_url))
+
+    template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
+    filters = template_config.engine_instance.engine.filters
+    filters["yuan"] = formatting.yuan
+    filters["iso_date"] = formatting.iso_date
+    filters["letter_date"] = formatting.letter_date
+    filters["local_time"] = formatting.local_time
+    filters["mask_id"] = formatting.mask_resident_id
+
+    sessions = ServerSideSessionConfig(
+        max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=not settings.is_embedded,
+        renew_on_access=True,
+    )
+    csrf = CSRFConfig(secret=settings.secret_key, cookie_name="ltc_csrf",
+                      header_name="x-csrftoken", cookie_secure=not settings.is_embedded)
+
+    async def start_pool(app: Litestar) -> None:
+        await db.start_pool(settings.database_pool_size)
+
+    async def close_pool(app: Litestar) -> None:
+        await db.close_pool()
+
+    return Litestar(
+        route_handlers=[
+            healthz,
+            SessionController,
+            HomeController,
+            TokenPageController,
+            AccountsApi,
+            create_static_files_router(path="/static", directories=[STATIC],
+                                       include_in_schema=False),
+        ],
+        middleware=[
+            sessions.middleware,
+            DefineMiddleware(FormCsrf, config=csrf),
+            DefineMiddleware(ActorAuthentication, exclude=PUBLIC_PATHS),
+        ],
+        stores={"sessions": DatabaseStore()},
+        template_config=template_config,
+        plugins=[FlashPlugin(config=FlashConfig(template_config=template_config))],
+        exception_handlers=EXCEPTION_HANDLERS,
+        dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
+        openapi_config=OpenAPIConfig(
+            title="LTC 长护险经办管理系统 API", version="1", path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        state=State({"settings": settings}),
+        on_startup=[start_pool],
+        on_shutdown=[close_pool],
+        debug=settings.debug,
+    )

@@ -1,0 +1,27 @@
+"""Daily housekeeping: expired sessions, old login attempts, old outbox rows and receipts."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+import dramatiq
+
+from ltc import clock
+from ltc.accounts.tables import LoginAttempt, WebSession
+from ltc.jobs.rules import Every, Schedule
+from ltc.jobs.tables import JobReceipt, OutboxMessage
+
+# Long enough that a re-sent outbox message is still recognised; short enough to stay small.
+KEEP_DAYS = 30
+
+SCHEDULE = Schedule(job="housekeeping.purge", every=Every.day, at=time(3, 0))
+
+
+@dramatiq.actor(actor_name="housekeeping.purge", max_retries=3)
+async def purge(period_key: str) -> None:
+    now = clock.now()
+    cutoff = now - timedelta(days=KEEP_DAYS)
+    await WebSession.delete().where(WebSession.expires_at < now)
+    await LoginAttempt.delete().where(LoginAttempt.at < cutoff)
+    await OutboxMessage.delete().where(OutboxMessage.sent_at < cutoff)
+    await JobReceipt.delete().where(JobReceipt.done_at < cutoff)

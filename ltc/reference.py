@@ -1,0 +1,69 @@
+"""Reference and demo data from fixtures/: loaded by `ltc migrate` and `ltc demo`.
+
+Reference loading is idempotent (upsert by code), so it runs on every deploy.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from pathlib import Path
+from typing import Any
+
+from ltc import db
+from ltc.accounts import service as accounts
+from ltc.accounts.rules import SYSTEM
+from ltc.organisations.tables import Organisation
+from ltc.regions.tables import Region
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def _fixture(name: str) -> dict[str, Any]:
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
+
+
+async def load_regions() -> int:
+    """Insert or update the region tree; parents come before children in the fixture."""
+    regions = _fixture("regions.json")["regions"]
+    async with db.write_transaction():
+        for region in regions:
+            parent = None
+            path = region["code"]
+            if region["parent"]:
+                parent = await Region.select().where(Region.code == region["parent"]).first()
+                path = f"{parent['path']}/{region['code']}"
+            values = {"name": region["name"], "level": region["level"],
+                      "parent": parent["id"] if parent else None, "path": path}
+            existing = await Region.select(Region.id).where(Region.code == region["code"]).first()
+            if existing:
+                await Region.update(values).where(Region.id == existing["id"])
+            else:
+                await Region(code=region["code"], **values).save()
+    return len(regions)
+
+
+async def load_reference_data() -> None:
+    await load_regions()
+
+
+async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
+    """Demo organisations and one user per role, all with one fresh random password."""
+    demo = _fixture("demo.json")
+    async with db.write_transaction():
+        for organisation in demo["organisations"]:
+            region = await Region.select(Region.id).where(
+                Region.code == organisation["region"]).first()
+            await Organisation(code=organisation["code"], name=organisation["name"],
+                               kind=organisation["kind"], region=region["id"]).save()
+    password = "demo-" + secrets.token_hex(3)
+    logins = []
+    for user in demo["users"]:
+        await accounts.create_user(
+            SYSTEM, username=user["username"], display_name=user["display_name"],
+            role=user["role"], region_code=user["region"],
+            organisation_code=user.get("organisation"), password=password,
+            password_iterations=password_iterations,
+        )
+        logins.append({"role": user["role"], "username": user["username"], "password": password})
+    return logins

@@ -1,0 +1,49 @@
+"""How values read on a page: money from fen, dates in Chinese, masked resident IDs."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from ltc.clock import CHINA
+
+
+def yuan(fen: int | None) -> str:
+    """Integer fen → `¥1,234.56`; exact, no floats."""
+    if fen is None:
+        return ""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}¥{whole:,}.{cents:02d}"
+
+
+def iso_date(value: date | datetime | None, tz: ZoneInfo = CHINA) -> str:
+    """`2026-10-01`, for tables."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(tz).date()
+    return value.isoformat()
+
+
+def letter_date(value: date | datetime | None, tz: ZoneInfo = CHINA) -> str:
+    """`2026年10月1日`, for letters and notices."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        value = value.astimezone(tz).date()
+    return f"{value.year}年{value.month}月{value.day}日"
+
+
+def local_time(value: datetime | None, tz: ZoneInfo = CHINA) -> str:
+    """`2026-10-01 08:30` in civil time; stored times are UTC."""
+    if value is None:
+        return ""
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def mask_resident_id(resident_id: str) -> str:
+    """`110105199001011234` → `110105********1234`: region and last four only, for lists."""
+    if len(resident_id) != 18:
+        return "*" * len(resident_id)
+    return resident_id[:6] + "*" * 8 + resident_id[-4:]

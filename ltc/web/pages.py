@@ -1,0 +1,24 @@
+"""Rendering a page: every template gets the signed-in actor and their navigation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.response import Template
+
+from ltc.web.guards import actor_of
+from ltc.web.navigation import NAVIGATION
+
+
+def page(request: Request, template: str, status_code: int = 200, **context: Any) -> Template:
+    actor = actor_of(request)
+    return Template(
+        template,
+        context={
+            "actor": actor,
+            "navigation": NAVIGATION.get(actor.role, []) if actor and actor.role else [],
+            **context,
+        },
+        status_code=status_code,
+    )

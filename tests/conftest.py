@@ -1,0 +1,173 @@
+"""One suite, two engines.
+
+By default every test runs on SQLite. With LTC_TEST_DATABASE_URL=postgresql://… the same tests
+run on PostgreSQL instead (and LTC_TEST_BROKER_URL=redis://… adds that broker to the broker
+tests). Each test gets a database of its own, copied from a migrated template: a test that
+wraps itself in a transaction would hide rollback bugs, since nested transactions are no-ops.
+
+LTC_TEST_REQUIRE_SERVICES=1 (set by CI) turns "service not available, skipped" into a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import shutil
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from litestar.testing import AsyncTestClient
+
+from ltc import db, reference, schema
+from ltc.accounts import service as accounts
+from ltc.accounts.rules import SYSTEM, Role
+from ltc.organisations.tables import Organisation
+from ltc.regions.tables import Region
+from ltc.settings import Settings
+
+PG_URL = os.environ.get("LTC_TEST_DATABASE_URL")
+REQUIRE_SERVICES = os.environ.get("LTC_TEST_REQUIRE_SERVICES") == "1"
+TEST_PASSWORD = "test-pass-123"
+FAST_HASH_ITERATIONS = 1_000  # production default is 600,000 (0.25 s a hash)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    engine = "PostgreSQL " + PG_URL.rsplit("@", 1)[-1] if PG_URL else "SQLite"
+    broker = os.environ.get("LTC_TEST_BROKER_URL", "embedded SQLite only")
+    return f"LTC test pass: database={engine}; brokers=embedded + {broker}"
+
+
+def unavailable(reason: str) -> None:
+    """Skip locally, fail in CI: a required pass must never silently skip."""
+    if REQUIRE_SERVICES:
+        pytest.fail(f"required test service unavailable: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _pg_admin_url(url: str, database: str = "postgres") -> str:
+    return url.rsplit("/", 1)[0] + "/" + database
+
+
+async def _pg_execute(sql: str) -> None:
+    assert PG_URL
+    connection = await asyncpg.connect(_pg_admin_url(PG_URL))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def _build_template(url: str) -> None:
+    db.bind(db.make_engine(url))
+    await schema.migrate()
+    await reference.load_reference_data()
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database with reference data, built once per test session."""
+    if PG_URL:
+        name = f"ltc_test_template_{os.getpid()}"
+
+        async def build() -> None:
+            await _pg_execute(f"DROP DATABASE IF EXISTS {name}")
+            await _pg_execute(f"CREATE DATABASE {name}")
+            await _build_template(_pg_admin_url(PG_URL, name))
+
+        try:
+            asyncio.run(build())
+        except (OSError, asyncpg.PostgresError) as exc:
+            unavailable(f"PostgreSQL at {PG_URL}: {exc}")
+        yield name
+        asyncio.run(_pg_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        return
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    asyncio.run(_build_template(f"sqlite:///{path}"))
+    yield str(path)
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+async def database_url(template_database: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database for this test, bound as the current engine."""
+    if PG_URL:
+        name = f"ltc_test_{os.getpid()}_{next(_counter)}"
+        await _pg_execute(f"CREATE DATABASE {name} TEMPLATE {template_database}")
+        url = _pg_admin_url(PG_URL, name)
+    else:
+        path = tmp_path / "ltc.sqlite3"
+        shutil.copy(template_database, path)
+        url = f"sqlite:///{path}"
+    # No pool: the app under test runs on another event loop than the test itself, and a
+    # pool belongs to one loop. Production pools are exercised by the app and workers.
+    db.bind(db.make_engine(url))
+    yield url
+    if PG_URL:
+        await _pg_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    base = Settings.from_env({"LTC_VAR_DIR": str(tmp_path / "var"),
+                              "LTC_DATABASE_URL": "sqlite:///" + str(tmp_path / "unused.sqlite3")})
+    # The embedded queue file is enough for the web tests; broker tests pick their own.
+    return replace(base, database_url=database_url,
+                   broker_url=f"sqlite:///{tmp_path / 'queue.sqlite3'}",
+                   password_iterations=FAST_HASH_ITERATIONS, database_pool_size=0)
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[AsyncTestClient]:
+    from ltc.app import create_app
+
+    app = create_app(settings)
+    async with AsyncTestClient(app=app, base_url="https://testserver.local") as test_client:
+        yield test_client
+
+
+async def _ensure_organisation(code: str, kind: str) -> None:
+    if not await Organisation.exists().where(Organisation.code == code):
+        region = await Region.select(Region.id).where(Region.code == "370983").first()
+        await Organisation(code=code, name=f"测试机构{code}", kind=kind,
+                           region=region["id"]).save()
+
+
+async def make_user(role: Role | str, username: str | None = None, region: str = "370983",
+                    organisation: str | None = None) -> dict[str, Any]:
+    """A user with TEST_PASSWORD; assessors and providers get a test organisation."""
+    role = Role(role)
+    if role.needs_organisation and organisation is None:
+        organisation = "T-A" if role == Role.assessor else "T-P"
+        await _ensure_organisation(organisation, "assessment" if role == Role.assessor
+                                   else "provider")
+    return await accounts.create_user(
+        SYSTEM, username=username or str(role), display_name=f"测试{role.label}", role=str(role),
+        region_code=region, organisation_code=organisation, password=TEST_PASSWORD,
+        password_iterations=FAST_HASH_ITERATIONS,
+    )
+
+
+async def csrf_token(client: AsyncTestClient, path: str = "/login") -> str:
+    """Load a page so the CSRF cookie is set; forms echo it in `_csrf_token`."""
+    await client.get(path)
+    return client.cookies.get("ltc_csrf")
+
+
+async def sign_in(client: AsyncTestClient, username: str, password: str = TEST_PASSWORD) -> Any:
+    token = await csrf_token(client)
+    return await client.post(
+        "/login", data={"username": username, "password": password, "_csrf_token": token},
+        follow_redirects=False,
+    )

@@ -1,0 +1,195 @@
+"""Signing in, sessions, CSRF, role guards and API tokens, over HTTP."""
+
+import pytest
+from conftest import TEST_PASSWORD, csrf_token, make_user, sign_in
+
+from ltc.accounts.rules import Role
+from ltc.accounts.tables import ApiToken, LoginAttempt, WebSession
+from ltc.audit.tables import AuditEvent
+
+pytestmark = pytest.mark.anyio
+
+HOME_TITLES = {
+    Role.clerk: "经办员工作台",
+    Role.assessor: "评估员工作台",
+    Role.provider: "护理机构工作台",
+    Role.reviewer: "审核员工作台",
+    Role.admin: "系统管理",
+}
+
+
+@pytest.mark.parametrize("role", list(Role))
+async def test_each_role_signs_in_and_reaches_its_home_page(client, role: Role) -> None:
+    await make_user(role)
+    response = await sign_in(client, str(role))
+    assert response.status_code in (302, 303) and response.headers["location"] == "/"
+    home = await client.get("/")
+    assert home.status_code == 200
+    assert f"<h1>{HOME_TITLES[role]}</h1>" in home.text
+    assert role.label in home.text
+    # The session lives in the database, so any app process can serve the next request.
+    assert await WebSession.count() == 1
+
+
+async def test_unauthenticated_page_redirects_to_login_and_back(client) -> None:
+    response = await client.get("/admin/tokens?x=1", follow_redirects=False)
+    assert response.status_code in (302, 303)
+    assert response.headers["location"] == "/login?next=/admin/tokens%3Fx%3D1"
+    await make_user(Role.admin)
+    token = await csrf_token(client)
+    signed_in = await client.post(
+        "/login", follow_redirects=False,
+        data={"username": "admin", "password": TEST_PASSWORD, "_csrf_token": token,
+              "next": "/admin/tokens?x=1"})
+    assert signed_in.headers["location"] == "/admin/tokens?x=1"
+
+
+async def test_login_never_redirects_off_site(client) -> None:
+    await make_user(Role.clerk)
+    token = await csrf_token(client)
+    response = await client.post(
+        "/login", follow_redirects=False,
+        data={"username": "clerk", "password": TEST_PASSWORD, "_csrf_token": token,
+              "next": "//evil.example/phish"})
+    assert response.headers["location"] == "/"
+
+
+async def test_wrong_password_is_refused_in_chinese_and_recorded(client) -> None:
+    await make_user(Role.clerk)
+    response = await sign_in(client, "clerk", "wrong-password-1")
+    assert response.status_code == 422
+    assert "用户名或密码错误" in response.text
+    assert (await client.get("/", follow_redirects=False)).status_code in (302, 303)
+    assert await LoginAttempt.count().where(LoginAttempt.succeeded.eq(False)) == 1
+
+
+async def test_repeated_failures_rate_limit_even_the_right_password(client, settings) -> None:
+    await make_user(Role.clerk)
+    for _ in range(settings.login_max_failures):
+        assert (await sign_in(client, "clerk", "wrong-password-1")).status_code == 422
+    locked = await sign_in(client, "clerk")
+    assert locked.status_code == 429
+    assert "登录失败次数过多" in locked.text
+    assert (await client.get("/", follow_redirects=False)).status_code in (302, 303)
+    # Another user is not locked out by the clerk's failures.
+    await make_user(Role.reviewer)
+    assert (await sign_in(client, "reviewer")).status_code in (302, 303)
+
+
+async def test_form_without_csrf_token_is_refused_and_changes_nothing(client) -> None:
+    await make_user(Role.admin)
+    await sign_in(client, "admin")
+    before = await AuditEvent.count()
+    response = await client.post("/admin/tokens", data={
+        "name": "医保系统", "role": "clerk", "region": "370983", "organisation": ""})
+    assert response.status_code == 403
+    assert "请刷新页面后重新提交" in response.text
+    assert await ApiToken.count() == 0
+    assert await AuditEvent.count() == before
+    # A forged token is refused the same way.
+    forged = await client.post("/admin/tokens", data={
+        "name": "医保系统", "role": "clerk", "region": "370983", "_csrf_token": "forged" * 10})
+    assert forged.status_code == 403 and await ApiToken.count() == 0
+
+
+async def test_wrong_role_gets_403_page(client) -> None:
+    await make_user(Role.clerk)
+    await sign_in(client, "clerk")
+    response = await client.get("/admin/tokens")
+    assert response.status_code == 403
+    assert "系统管理员" in response.text and "无权" in response.text
+
+
+async def test_logout_ends_the_session(client) -> None:
+    await make_user(Role.reviewer)
+    await sign_in(client, "reviewer")
+    token = client.cookies.get("ltc_csrf")
+    response = await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
+    assert response.headers["location"] == "/login"
+    assert (await client.get("/", follow_redirects=False)).status_code in (302, 303)
+
+
+async def test_admin_issues_a_token_shown_once_and_revokes_it_with_audit(client) -> None:
+    await make_user(Role.admin)
+    await sign_in(client, "admin")
+    token = client.cookies.get("ltc_csrf")
+    created = await client.post("/admin/tokens", data={
+        "name": "医保参保系统", "role": "clerk", "region": "370983", "organisation": "",
+        "_csrf_token": token})
+    assert created.status_code == 200
+    row = await ApiToken.select().first()
+    plain = created.text.split('<p class="secret">')[1].split("</p>")[0]
+    assert plain.startswith("ltc_") and row["token_hash"] != plain
+    listing = await client.get("/admin/tokens")
+    assert "医保参保系统" in listing.text and plain not in listing.text
+
+    api = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {plain}"})
+    assert api.status_code == 200 and api.json()["role"] == "clerk"
+
+    revoked = await client.post(f"/admin/tokens/{row['id']}/revoke",
+                                data={"_csrf_token": token})
+    assert revoked.status_code == 200 and "令牌已吊销" in revoked.text
+    refused = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {plain}"})
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "invalid_token"
+    actions = [e["action"] for e in await AuditEvent.select(AuditEvent.action).order_by(
+        AuditEvent.seq)]
+    assert actions[-2:] == ["api_token.issued", "api_token.revoked"]
+
+
+async def test_token_form_shows_every_problem_at_once(client) -> None:
+    await make_user(Role.admin)
+    await sign_in(client, "admin")
+    response = await client.post("/admin/tokens", data={
+        "name": " ", "role": "assessor", "region": "999999", "organisation": "",
+        "_csrf_token": client.cookies.get("ltc_csrf")})
+    assert response.status_code == 422
+    for problem in ("请填写令牌名称", "地区编码 999999 不存在", "评估员必须属于一个机构"):
+        assert problem in response.text
+    assert await ApiToken.count() == 0
+
+
+async def test_api_errors_are_structured_json(client) -> None:
+    unauthenticated = await client.get("/api/v1/me")
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["error"]["code"] == "unauthenticated"
+    bad = await client.get("/api/v1/me", headers={"Authorization": "Bearer ltc_nope"})
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "invalid_token"
+
+    from ltc.accounts import service
+    from ltc.accounts.rules import SYSTEM
+
+    clerk_token, _ = await service.issue_token(SYSTEM, name="x", role="clerk",
+                                               region_code="370983", organisation_code=None)
+    auth = {"Authorization": f"Bearer {clerk_token}"}
+    wrong_role = await client.post("/api/v1/tokens", headers=auth, json={
+        "name": "y", "role": "admin", "region": "370983"})
+    assert wrong_role.status_code == 403
+    assert wrong_role.json()["error"]["code"] == "wrong_role"
+    assert await ApiToken.count() == 1
+
+    admin_token, _ = await service.issue_token(SYSTEM, name="ops", role="admin",
+                                               region_code="370983", organisation_code=None)
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    malformed = await client.post("/api/v1/tokens", headers=admin, json={"name": 3})
+    assert malformed.status_code == 400
+    assert malformed.json()["error"]["code"] == "invalid_request"
+    invalid = await client.post("/api/v1/tokens", headers=admin, json={
+        "name": "z", "role": "king", "region": "370983"})
+    assert invalid.status_code == 422
+    assert invalid.json()["error"]["code"] == "invalid_token_request"
+    assert "role" in invalid.json()["error"]["fields"]
+    issued = await client.post("/api/v1/tokens", headers=admin, json={
+        "name": "z", "role": "reviewer", "region": "370983"})
+    assert issued.status_code == 201 and issued.json()["token"].startswith("ltc_")
+    assert await ApiToken.count() == 3
+
+
+async def test_openapi_schema_documents_the_api(client) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert "/api/v1/me" in schema["paths"] and "/api/v1/tokens" in schema["paths"]
+
+
+async def test_healthz_checks_database_and_broker(client) -> None:
+    response = await client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": True, "broker": True}

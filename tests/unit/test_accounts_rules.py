@@ -1,0 +1,52 @@
+import pytest
+
+from ltc.accounts.rules import (
+    Role,
+    check_password,
+    hash_password,
+    new_api_token,
+    password_problems,
+    region_covers,
+    token_hash,
+)
+
+
+def test_password_hash_verifies_only_the_right_password() -> None:
+    encoded = hash_password("correct-horse-9", 1_000)
+    assert encoded.startswith("pbkdf2_sha256$1000$")
+    assert check_password("correct-horse-9", encoded)
+    assert not check_password("correct-horse-8", encoded)
+    assert not check_password("correct-horse-9", "garbage")
+    assert hash_password("same-pass-1", 1_000) != hash_password("same-pass-1", 1_000)  # salted
+
+
+@pytest.mark.parametrize(
+    ("password", "problems"),
+    [("abc12345", 0), ("short1", 1), ("12345678", 1), ("abcdefgh", 1), ("abc", 2)],
+)
+def test_password_problems_are_listed_all_at_once(password: str, problems: int) -> None:
+    assert len(password_problems(password)) == problems
+
+
+def test_api_tokens_are_random_and_stored_only_as_hashes() -> None:
+    token, stored = new_api_token()
+    other, _ = new_api_token()
+    assert token.startswith("ltc_") and token != other
+    assert stored == token_hash(token) and token not in stored
+
+
+@pytest.mark.parametrize(
+    ("actor_path", "object_path", "covered"),
+    [("370983", "370983", True), ("370983", "370983/370983001", True),
+     ("370983/370983001", "370983/370983001/001", True),
+     ("370983/370983001", "370983/370983002", False),
+     ("370983", "3709831", False), ("370983/370983001", "370983", False)],
+)
+def test_a_region_covers_itself_and_what_lies_below(actor_path: str, object_path: str,
+                                                    covered: bool) -> None:
+    assert region_covers(actor_path, object_path) is covered
+
+
+def test_only_assessors_and_providers_belong_to_an_organisation() -> None:
+    assert {r for r in Role if r.needs_organisation} == {Role.assessor, Role.provider}
+    assert all(r.label for r in Role)

@@ -1,0 +1,30 @@
+from datetime import datetime, time
+
+import pytest
+
+from ltc.clock import CHINA
+from ltc.jobs.rules import Every, Schedule, due_periods
+
+DAILY = Schedule(job="daily", every=Every.day, at=time(2, 0))
+MONTHLY = Schedule(job="monthly", every=Every.month, at=time(1, 0), catch_up=3)
+
+
+def at(*parts: int) -> datetime:
+    return datetime(*parts, tzinfo=CHINA)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "now", "due"),
+    [
+        (DAILY, at(2026, 11, 22, 1, 59), ["2026-11-21"]),
+        (DAILY, at(2026, 11, 22, 2, 0), ["2026-11-22"]),
+        (DAILY, at(2026, 1, 1, 0, 30), ["2025-12-31"]),
+        (Schedule("d3", Every.day, time(2, 0), catch_up=3), at(2026, 3, 1, 5, 0),
+         ["2026-02-27", "2026-02-28", "2026-03-01"]),
+        (MONTHLY, at(2026, 11, 1, 0, 59), ["2026-08", "2026-09", "2026-10"]),
+        (MONTHLY, at(2026, 11, 1, 1, 0), ["2026-09", "2026-10", "2026-11"]),
+        (MONTHLY, at(2026, 2, 15, 12, 0), ["2025-12", "2026-01", "2026-02"]),
+    ],
+)
+def test_due_periods(schedule: Schedule, now: datetime, due: list[str]) -> None:
+    assert due_periods(schedule, now) == due

@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from ltc.settings import Settings, SettingsError
+
+
+def test_embedded_defaults_need_no_servers_and_keep_a_generated_secret(tmp_path: Path) -> None:
+    env = {"LTC_VAR_DIR": str(tmp_path)}
+    first = Settings.from_env(env)
+    assert first.database_url == f"sqlite:///{tmp_path / 'ltc.sqlite3'}"
+    assert first.sqlite_path == tmp_path / "ltc.sqlite3"
+    assert first.broker_url.startswith("sqlite:///")
+    assert first.time_zone.key == "Asia/Shanghai"
+    assert first.media_dir == tmp_path / "media"
+    # Generated once, then reused so sessions survive a restart.
+    assert Settings.from_env(env).secret_key == first.secret_key
+    assert (tmp_path / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+def test_production_settings(tmp_path: Path) -> None:
+    settings = Settings.from_env({
+        "LTC_VAR_DIR": str(tmp_path),
+        "LTC_DATABASE_URL": "postgresql://ltc@db/ltc",
+        "LTC_BROKER_URL": "redis://cache:6379/0",
+        "LTC_SECRET_KEY": "x" * 40,
+    })
+    assert not settings.is_embedded
+    assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("env", "variable"),
+    [
+        ({"LTC_DATABASE_URL": "mysql://x/y"}, "LTC_DATABASE_URL"),
+        ({"LTC_DATABASE_URL": "sqlite://"}, "LTC_DATABASE_URL"),
+        ({"LTC_BROKER_URL": "kafka://k:9092"}, "LTC_BROKER_URL"),
+        ({"LTC_DATABASE_URL": "postgresql://db/ltc", "LTC_SECRET_KEY": "x" * 40},
+         "LTC_BROKER_URL"),
+        ({"LTC_DATABASE_URL": "postgresql://db/ltc", "LTC_BROKER_URL": "redis://r"},
+         "LTC_SECRET_KEY"),
+        ({"LTC_SECRET_KEY": "short"}, "LTC_SECRET_KEY"),
+        ({"LTC_TIME_ZONE": "Asia/Beijing"}, "LTC_TIME_ZONE"),
+        ({"LTC_PASSWORD_ITERATIONS": "lots"}, "LTC_PASSWORD_ITERATIONS"),
+        ({"LTC_PASSWORD_ITERATIONS": "10"}, "LTC_PASSWORD_ITERATIONS"),
+        ({"LTC_LOGIN_MAX_FAILURES": "0"}, "LTC_LOGIN_MAX_FAILURES"),
+        ({"LTC_DEBUG": "maybe"}, "LTC_DEBUG"),
+    ],
+)
+def test_misconfiguration_names_the_variable(env: dict, variable: str, tmp_path: Path) -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env({"LTC_VAR_DIR": str(tmp_path), **env})
+    assert caught.value.variable == variable
+    assert str(caught.value).startswith(variable + ":")

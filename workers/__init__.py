@@ -1,0 +1,15 @@
+"""The Dramatiq entry point: `dramatiq workers` (or `ltc worker`).
+
+The broker is installed from the settings before any actor module is imported, because
+Dramatiq binds each actor to the broker that is global at import time.
+"""
+
+from ltc.jobs.setup import install
+from ltc.settings import Settings
+
+broker = install(Settings.from_env())
+
+from ltc.audit import jobs as audit_jobs  # noqa: E402
+from ltc.jobs import housekeeping  # noqa: E402
+
+SCHEDULES = [audit_jobs.SCHEDULE, housekeeping.SCHEDULE]
