@@ -221,3 +221,5 @@ def _broker_files(settings: Settings) -> list[str]:
         return [str(sqlite_path(settings.broker_url.split("?")[0]))]
     return []
 
+if __name__ == "__main__":
+    main()

@@ -161,7 +161,9 @@ class AccountsApi(Controller):
                   region_id=actor.region_id, organisation_id=actor.organisation_id)
 
     @post("/tokens", guards=[role_guard(Role.admin)], summary="Issue an API token (shown once)")
-    async def issue(self, request: Request[Actor, Any, Any], data: JSONBody[TokenRequest]) -> IssuedToken:
+    async def issue(
+        self, request: Request[Actor, Any, Any], data: JSONBody[TokenRequest]
+    ) -> IssuedToken:
         token, row = await service.issue_token(
             request.user, name=data.name, role=data.role, region_code=data.region,
             organisation_code=data.organisation,
