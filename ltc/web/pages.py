@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request
+from litestar import MediaType, Request
 from litestar.response import Template
 
 from ltc.web.guards import actor_of
@@ -21,4 +21,5 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
             **context,
         },
         status_code=status_code,
+        media_type=MediaType.HTML,
     )

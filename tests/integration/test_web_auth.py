@@ -58,6 +58,7 @@ async def test_wrong_password_is_refused_in_chinese_and_recorded(client) -> None
     await make_user(Role.clerk)
     response = await sign_in(client, "clerk", "wrong-password-1")
     assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
     assert "用户名或密码错误" in response.text
     assert (await client.get("/", follow_redirects=False)).status_code in (302, 303)
     assert await LoginAttempt.count().where(LoginAttempt.succeeded.eq(False)) == 1
