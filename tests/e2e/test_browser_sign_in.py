@@ -54,14 +54,19 @@ def server(database_url: str, tmp_path: Path):
     process.wait(timeout=10)
 
 
-async def test_a_reviewer_signs_in_and_sees_their_home_page(server: str) -> None:
+@pytest.fixture
+def chromium() -> str:
     if not Path(CHROMIUM).exists():
         unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+async def test_a_reviewer_signs_in_and_sees_their_home_page(server: str, chromium: str) -> None:
     from playwright.async_api import async_playwright
 
     await make_user("reviewer", username="zhao")
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = await browser.new_page()
         await page.goto(f"{server}/")
         assert "/login" in page.url  # not signed in yet: sent to the login page
