@@ -148,8 +148,8 @@ async def make_user(role: Role | str, username: str | None = None, region: str =
                     organisation: str | None = None) -> dict[str, Any]:
     """A user with TEST_PASSWORD; assessors and providers get a test organisation."""
     role = Role(role)
-    if role.needs_organisation and organisation is None:
-        organisation = "T-A" if role == Role.assessor else "T-P"
+    if role.needs_organisation:
+        organisation = organisation or ("T-A" if role == Role.assessor else "T-P")
         await _ensure_organisation(organisation, "assessment" if role == Role.assessor
                                    else "provider")
     return await accounts.create_user(

@@ -60,7 +60,8 @@ class SessionController(Controller):
         return Redirect(_safe_next(data.get("next")))
 
     @post("/logout")
-    async def logout(self, request: Request) -> Redirect:
+    async def logout(self, request: Request[Actor, Any, Any]) -> Redirect:
+        await service.sign_out(request.user)
         request.clear_session()
         return Redirect("/login")
 

@@ -145,13 +145,19 @@ async def authenticate(
         )
     user = await User.select().where(User.username == username).first()
     ok = bool(user and user["active"] and check_password(password, user["password_hash"]))
+    actor = await actor_for_user(user["id"]) if ok else None
     async with db.write_transaction():
         await LoginAttempt(username=username[:50], ip=ip[:45], succeeded=ok).save()
-    if not ok:
+        if actor is not None:
+            await audit.record(actor, "session.signed_in", "user", actor.id, note=f"IP {ip}")
+    if actor is None:
         raise InvalidInput("login_failed", "用户名或密码错误，请重新输入")
-    actor = await actor_for_user(user["id"])
-    assert actor is not None
     return actor
+
+
+async def sign_out(actor: Actor) -> None:
+    async with db.write_transaction():
+        await audit.record(actor, "session.signed_out", "user", actor.id)
 
 
 async def issue_token(

@@ -108,6 +108,8 @@ async def test_logout_ends_the_session(client) -> None:
     response = await client.post("/logout", data={"_csrf_token": token}, follow_redirects=False)
     assert response.headers["location"] == "/login"
     assert (await client.get("/", follow_redirects=False)).status_code in (302, 303)
+    actions = await AuditEvent.select(AuditEvent.action).order_by(AuditEvent.seq)
+    assert [a["action"] for a in actions][-2:] == ["session.signed_in", "session.signed_out"]
 
 
 async def test_admin_issues_a_token_shown_once_and_revokes_it_with_audit(client) -> None:
@@ -135,6 +137,7 @@ async def test_admin_issues_a_token_shown_once_and_revokes_it_with_audit(client)
     actions = [e["action"] for e in await AuditEvent.select(AuditEvent.action).order_by(
         AuditEvent.seq)]
     assert actions[-2:] == ["api_token.issued", "api_token.revoked"]
+    assert "session.signed_in" in actions
 
 
 async def test_token_form_shows_every_problem_at_once(client) -> None:
