@@ -1,0 +1,81 @@
+"""`ltc demo`: one command gives a fresh embedded system where every demo user signs in."""
+
+import os
+import re
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+HOME_TITLES = {"clerk": "经办员工作台", "assessor": "评估员工作台", "provider": "护理机构工作台",
+               "reviewer": "审核员工作台", "admin": "系统管理"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_demo(var_dir: Path, port: int) -> tuple[subprocess.Popen, list[tuple[str, str, str]]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
+    env["LTC_VAR_DIR"] = str(var_dir)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ltc.cli", "demo", "--port", str(port)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    logins, output = [], []
+    deadline = time.monotonic() + 90
+    for line in process.stdout:
+        output.append(line)
+        if match := re.match(r"\s+(clerk|assessor|provider|reviewer|admin)\s+(\S+)\s+(\S+)$",
+                             line):
+            logins.append(match.groups())
+        if "Uvicorn running" in line or time.monotonic() > deadline:
+            break
+    assert len(logins) == 5, "".join(output)
+    return process, logins
+
+
+def _wait_for_audit_action(database: Path, action: str, seconds: float = 30) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with sqlite3.connect(database) as connection:
+            if connection.execute("SELECT 1 FROM audit_event WHERE action = ?",
+                                  (action,)).fetchone():
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(tmp_path: Path) -> None:
+    port = _free_port()
+    process, logins = _start_demo(tmp_path / "var", port)
+    try:
+        for role, username, password in logins:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+                client.get("/login")
+                response = client.post("/login", data={
+                    "username": username, "password": password,
+                    "_csrf_token": client.cookies["ltc_csrf"]}, follow_redirects=True)
+                assert response.status_code == 200, response.text
+                assert f"<h1>{HOME_TITLES[role]}</h1>" in response.text
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["status"] == "ok"
+        # The in-process scheduler, outbox relay and worker run today's audit-chain check.
+        assert _wait_for_audit_action(tmp_path / "var" / "ltc.sqlite3", "audit.chain_verified")
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
+
+    # Run again: a fresh database, so the old password no longer works.
+    port = _free_port()
+    process, second = _start_demo(tmp_path / "var", port)
+    try:
+        assert second[0][2] != logins[0][2]
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=20)
