@@ -26,6 +26,8 @@ from ltc.accounts.controllers import (
     HomeController,
     SessionController,
     TokenPageController,
+    UserApi,
+    UserPageController,
 )
 from ltc.accounts.tables import User
 from ltc.jobs.broker import broker_reachable
@@ -88,7 +90,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             SessionController,
             HomeController,
             TokenPageController,
+            UserPageController,
             AccountsApi,
+            UserApi,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],

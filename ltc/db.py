@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from piccolo.columns import Integer
+from piccolo.columns import Column, Integer
+from piccolo.columns.combination import Where
 from piccolo.engine import Engine, PostgresEngine, SQLiteEngine
 from piccolo.engine.sqlite import TransactionType
 from piccolo.table import Table
@@ -136,3 +137,11 @@ async def close_pool() -> None:
     db = engine()
     if isinstance(db, PostgresEngine) and db.pool is not None:
         await db.close_connection_pool()
+
+
+def contains(column: Column, text: str) -> Where:
+    """Case-insensitive substring match: ILIKE on PostgreSQL; LIKE on SQLite, where it is
+    already case-insensitive for ASCII (and Piccolo warns on ILIKE). `%` and `_` typed by a
+    user act as wildcards: harmless in a search box, and SQLite has no default LIKE escape."""
+    pattern = f"%{text}%"
+    return column.like(pattern) if is_sqlite() else column.ilike(pattern)

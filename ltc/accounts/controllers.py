@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
 from litestar.plugins.flash import flash
@@ -15,7 +15,8 @@ from ltc.accounts import service
 from ltc.accounts.rules import ROLE_LABELS, Actor, Role
 from ltc.accounts.tables import ApiToken, User
 from ltc.audit.tables import AuditEvent
-from ltc.errors import InvalidInput, TooManyAttempts
+from ltc.db import StaleWrite
+from ltc.errors import Conflict, InvalidInput, TooManyAttempts
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
 from ltc.settings import Settings
@@ -99,7 +100,7 @@ class TokenPageController(Controller):
         return page(
             request, "admin/tokens.html", status_code=status_code,
             tokens=await service.list_tokens(), roles=list(Role),
-            role_label=lambda value: ROLE_LABELS.get(Role(value), value),
+            role_label=_role_label,
             form=context.pop("form", {"role": "clerk", "region": "", "name": "",
                                       "organisation": ""}),
             errors=context.pop("errors", {}), **context,
@@ -127,6 +128,158 @@ class TokenPageController(Controller):
         await service.revoke_token(request.user, token_id)
         flash(request, "令牌已吊销", category="success")
         return Redirect("/admin/tokens")
+
+
+def _role_label(value: str) -> str:
+    return ROLE_LABELS.get(Role(value), value)
+
+
+def _user_form(row: dict[str, Any]) -> dict[str, Any]:
+    return {"username": row["username"], "display_name": row["display_name"],
+            "role": row["role"], "region": row["region.code"],
+            "organisation": row["organisation.code"], "active": row["active"],
+            "version": row["version"]}
+
+
+PAGE_SIZE = 50
+
+
+class UserPageController(Controller):
+    path = "/admin/users"
+    guards = [role_guard(Role.admin)]  # noqa: RUF012
+
+    def _form_page(self, request: Request, status_code: int = 200, **context: Any) -> Template:
+        return page(request, "admin/user_form.html", status_code=status_code, roles=list(Role),
+                    errors=context.pop("errors", {}), error=context.pop("error", None),
+                    **context)
+
+    @get("/")
+    async def list_page(self, request: Request[Actor, Any, Any], q: FromQuery[str] = "",
+                        role: FromQuery[str] = "", after: FromQuery[int] = 0) -> Template:
+        users = await service.list_users(request.user, q, role, PAGE_SIZE + 1, after)
+        more = len(users) > PAGE_SIZE
+        users = users[:PAGE_SIZE]
+        return page(request, "admin/users.html", users=users, q=q, role=role,
+                    roles=list(Role), role_label=_role_label,
+                    next_after=users[-1]["id"] if more else None)
+
+    @get("/new")
+    async def new_page(self, request: Request) -> Template:
+        return self._form_page(request, user_id=None, form={"role": "clerk"})
+
+    @post("/new", status_code=200)
+    async def create(self, request: Request[Actor, Any, Any], data: Form,
+                     settings: NamedDependency[Settings]) -> Any:
+        try:
+            user = await service.create_user(
+                request.user, username=data.get("username", ""),
+                display_name=data.get("display_name", ""), role=data.get("role", ""),
+                region_code=data.get("region", "").strip(),
+                organisation_code=data.get("organisation", "").strip() or None,
+                password=data.get("password", ""),
+                password_iterations=settings.password_iterations)
+        except (InvalidInput, Conflict) as exc:
+            return self._form_page(request, status_code=exc.status_code, user_id=None,
+                                   form=data, errors=exc.fields, error=exc.message)
+        flash(request, f"用户 {user['username']} 已创建", category="success")
+        return Redirect("/admin/users")
+
+    @get("/{user_id:int}")
+    async def edit_page(self, request: Request[Actor, Any, Any],
+                        user_id: FromPath[int]) -> Template:
+        row = await service.get_user(request.user, user_id)
+        return self._form_page(request, user_id=user_id, form=_user_form(row))
+
+    @post("/{user_id:int}", status_code=200)
+    async def update(self, request: Request[Actor, Any, Any], user_id: FromPath[int],
+                     data: Form) -> Any:
+        try:
+            await service.update_user(
+                request.user, user_id, expected_version=int(data.get("version", "0") or 0),
+                display_name=data.get("display_name", ""), role=data.get("role", ""),
+                region_code=data.get("region", "").strip(),
+                organisation_code=data.get("organisation", "").strip() or None,
+                active=data.get("active") == "on")
+        except InvalidInput as exc:
+            row = await service.get_user(request.user, user_id)
+            form = {**_user_form(row), **data, "active": data.get("active") == "on"}
+            return self._form_page(request, status_code=exc.status_code, user_id=user_id,
+                                   form=form, errors=exc.fields, error=exc.message)
+        except StaleWrite:
+            # Show what is saved now; the clerk re-applies their change to it.
+            row = await service.get_user(request.user, user_id)
+            return self._form_page(
+                request, status_code=409, user_id=user_id, form=_user_form(row),
+                error="该用户刚被其他人修改过，下面显示的是最新内容。请核对后重新修改并保存。")
+        flash(request, "用户信息已保存", category="success")
+        return Redirect("/admin/users")
+
+
+class UserOut(Struct):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    region: str
+    organisation: str | None
+    active: bool
+    version: int
+
+
+class UserCreate(Struct):
+    username: str
+    display_name: str
+    role: str
+    region: str
+    password: str
+    organisation: str | None = None
+
+
+class UserUpdate(Struct):
+    version: int
+    display_name: str
+    role: str
+    region: str
+    active: bool
+    organisation: str | None = None
+
+
+def _user_out(row: dict[str, Any]) -> UserOut:
+    return UserOut(id=row["id"], username=row["username"], display_name=row["display_name"],
+                   role=row["role"], region=row["region.code"],
+                   organisation=row["organisation.code"], active=row["active"],
+                   version=row["version"])
+
+
+class UserApi(Controller):
+    path = "/api/v1/users"
+    tags = ["accounts"]  # noqa: RUF012
+    guards = [role_guard(Role.admin)]  # noqa: RUF012
+
+    @get("/", summary="Users in the caller's region (keyset pagination by id)")
+    async def list_users(self, request: Request[Actor, Any, Any], q: FromQuery[str] = "",
+                         role: FromQuery[str] = "", after: FromQuery[int] = 0,
+                         limit: FromQuery[int] = PAGE_SIZE) -> list[UserOut]:
+        rows = await service.list_users(request.user, q, role, max(1, min(limit, 200)), after)
+        return [_user_out(row) for row in rows]
+
+    @post("/", summary="Create a user")
+    async def create(self, request: Request[Actor, Any, Any], data: JSONBody[UserCreate],
+                     settings: NamedDependency[Settings]) -> UserOut:
+        user = await service.create_user(
+            request.user, username=data.username, display_name=data.display_name,
+            role=data.role, region_code=data.region, organisation_code=data.organisation,
+            password=data.password, password_iterations=settings.password_iterations)
+        return _user_out(await service.get_user(request.user, user["id"]))
+
+    @put("/{user_id:int}", summary="Update a user (send the version you read; 409 if stale)")
+    async def update(self, request: Request[Actor, Any, Any], user_id: FromPath[int],
+                     data: JSONBody[UserUpdate]) -> UserOut:
+        await service.update_user(
+            request.user, user_id, expected_version=data.version,
+            display_name=data.display_name, role=data.role, region_code=data.region,
+            organisation_code=data.organisation, active=data.active)
+        return _user_out(await service.get_user(request.user, user_id))
 
 
 class Me(Struct):

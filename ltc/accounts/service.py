@@ -14,8 +14,10 @@ from ltc.accounts.rules import (
     hash_password,
     new_api_token,
     password_problems,
+    region_covers,
     token_hash,
 )
+from ltc.accounts.scope import in_region
 from ltc.accounts.tables import ApiToken, LoginAttempt, User
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
@@ -27,11 +29,14 @@ IP_LIMIT_FACTOR = 4
 
 
 async def _region_and_organisation(
-    role: Role, region_code: str, organisation_code: str | None, fields: dict[str, str]
+    actor: Actor, role: Role, region_code: str, organisation_code: str | None,
+    fields: dict[str, str],
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
     region = await Region.select().where(Region.code == region_code).first()
     if region is None:
         fields["region"] = f"地区编码 {region_code} 不存在"
+    elif actor.region_path and not region_covers(actor.region_path, region["path"]):
+        fields["region"] = f"地区 {region_code} 不在您的管辖范围内"
     organisation = None
     if role.needs_organisation:
         if not organisation_code:
@@ -55,6 +60,19 @@ def _role(value: str, fields: dict[str, str]) -> Role | None:
         return None
 
 
+async def _assignment(
+    actor: Actor, role: str, region_code: str, organisation_code: str | None,
+    fields: dict[str, str],
+) -> tuple[Role | None, dict[str, Any] | None, dict[str, Any] | None]:
+    """The role, region and organisation a user or token is given; problems go to `fields`."""
+    the_role = _role(role, fields)
+    if the_role is None:
+        return None, None, None
+    region, organisation = await _region_and_organisation(
+        actor, the_role, region_code, organisation_code, fields)
+    return the_role, region, organisation
+
+
 async def create_user(
     actor: Actor,
     *,
@@ -74,12 +92,8 @@ async def create_user(
         fields["display_name"] = "请填写姓名"
     if problems := password_problems(password):
         fields["password"] = "；".join(problems)
-    the_role = _role(role, fields)
-    region = organisation = None
-    if the_role is not None:
-        region, organisation = await _region_and_organisation(
-            the_role, region_code, organisation_code, fields
-        )
+    the_role, region, organisation = await _assignment(
+        actor, role, region_code, organisation_code, fields)
     if fields:
         raise InvalidInput("invalid_user", "用户信息有误，请按提示修改", fields)
     async with db.write_transaction():
@@ -167,12 +181,8 @@ async def issue_token(
     fields: dict[str, str] = {}
     if not name.strip():
         fields["name"] = "请填写令牌名称（例如调用方系统的名称）"
-    the_role = _role(role, fields)
-    region = organisation = None
-    if the_role is not None:
-        region, organisation = await _region_and_organisation(
-            the_role, region_code, organisation_code, fields
-        )
+    the_role, region, organisation = await _assignment(
+        actor, role, region_code, organisation_code, fields)
     if fields:
         raise InvalidInput("invalid_token_request", "令牌信息有误，请按提示修改", fields)
     token, hashed = new_api_token()
@@ -221,3 +231,74 @@ async def list_tokens() -> list[dict[str, Any]]:
         ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.region.code,
         ApiToken.created_at, ApiToken.revoked_at, ApiToken.last_used_at,
     ).order_by(ApiToken.id)
+
+
+async def list_users(actor: Actor, search: str = "", role: str = "", limit: int = 50,
+                     after_id: int = 0) -> list[dict[str, Any]]:
+    """Users in the actor's region, by id (stable keyset pagination), optionally filtered."""
+    query = User.select(
+        User.id, User.username, User.display_name, User.role, User.active, User.version,
+        User.region.code, User.region.name, User.organisation.code, User.organisation.name,
+    ).where(in_region(actor, User.region.path) & (User.id > after_id))
+    if search.strip():
+        term = search.strip()
+        query = query.where(db.contains(User.username, term) | db.contains(User.display_name, term))
+    if role:
+        query = query.where(User.role == role)
+    return await query.order_by(User.id).limit(limit)
+
+
+async def get_user(actor: Actor, user_id: int) -> dict[str, Any]:
+    row = await (
+        User.select(User.all_columns(exclude=[User.password_hash]), User.region.code,
+                    User.organisation.code)
+        .where((User.id == user_id) & in_region(actor, User.region.path))
+        .first()
+    )
+    if row is None:
+        raise NotFound("user_not_found", f"用户 {user_id} 不存在或不在您的管辖地区")
+    return row
+
+
+async def update_user(
+    actor: Actor,
+    user_id: int,
+    *,
+    expected_version: int,
+    display_name: str,
+    role: str,
+    region_code: str,
+    organisation_code: str | None,
+    active: bool,
+) -> dict[str, Any]:
+    """Edit a user; refused with StaleWrite if someone saved the user since it was loaded."""
+    before = await get_user(actor, user_id)
+    fields: dict[str, str] = {}
+    if not display_name.strip():
+        fields["display_name"] = "请填写姓名"
+    the_role, region, organisation = await _assignment(
+        actor, role, region_code, organisation_code, fields)
+    if actor.kind == ActorKind.user and user_id == actor.id and (
+            not active or the_role != actor.role):
+        fields["active"] = "不能停用自己的账号或修改自己的角色，请由另一位管理员操作"
+    if fields:
+        raise InvalidInput("invalid_user", "用户信息有误，请按提示修改", fields)
+    changes = {
+        User.display_name: display_name.strip(),
+        User.role: str(the_role),
+        User.region: region["id"],
+        User.organisation: organisation["id"] if organisation else None,
+        User.active: active,
+    }
+    async with db.write_transaction():
+        # A deactivated user's sessions stop working at once: actor_for_user checks `active`.
+        after = await db.update_versioned(User, user_id, expected_version, changes)
+        await audit.record(
+            actor, "user.updated", "user", user_id,
+            before={k: before[k] for k in ("display_name", "role", "region.code",
+                                           "organisation.code", "active")},
+            after={"display_name": display_name.strip(), "role": str(the_role),
+                   "region.code": region_code, "organisation.code": organisation_code,
+                   "active": active},
+        )
+    return after

@@ -9,5 +9,5 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     Role.assessor: [("工作台", "/")],
     Role.provider: [("工作台", "/")],
     Role.reviewer: [("工作台", "/")],
-    Role.admin: [("工作台", "/"), ("接口令牌", "/admin/tokens")],
+    Role.admin: [("工作台", "/"), ("用户管理", "/admin/users"), ("接口令牌", "/admin/tokens")],
 }

@@ -62,7 +62,7 @@ async def test_the_database_refuses_duplicate_usernames(database_url) -> None:
     from conftest import make_user
 
     await make_user("clerk", username="wang")
-    with pytest.raises(Exception, match="(?i)unique"):
+    with pytest.raises(Exception, match=r"(?i)unique"):
         await User.insert(User(username="wang", display_name="重名", role="clerk",
                                region=1, password_hash="x"))
 
