@@ -8,8 +8,11 @@ LTC_BROKER_URL forms:
   amqp://user:pass@host:5672/   RabbitMQ, with publisher confirms
   stub://                       Dramatiq's in-memory StubBroker, for unit tests only
 
-Broker tuning may ride on the URL's query string, e.g.
-`redis://127.0.0.1:6379/15?heartbeat_timeout=2000&maintenance_chance=1000` (integers only).
+Broker tuning may ride on the URL's query string (integers only), passed to the broker's
+constructor: e.g. `sqlite:///var/queue.sqlite3?heartbeat_timeout=30000` (see SQLiteBroker for
+its options, all in ms) or `redis://127.0.0.1:6379/15?heartbeat_timeout=2000&
+maintenance_chance=1000000` (Redis reaps dead workers' messages on a 1-in-maintenance_chance
+draw per fetch; the default 1000 is rare, 1000000 is every time).
 """
 
 from __future__ import annotations

@@ -197,3 +197,17 @@ async def test_healthz_checks_database_and_broker(client) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": True, "broker": True}
+
+
+async def test_healthz_reports_an_unreachable_broker(settings) -> None:
+    from dataclasses import replace
+
+    from litestar.testing import AsyncTestClient
+
+    from ltc.app import create_app
+
+    app = create_app(replace(settings, broker_url="redis://127.0.0.1:1/0"))
+    async with AsyncTestClient(app=app) as client:
+        response = await client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable", "database": True, "broker": False}

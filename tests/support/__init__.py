@@ -1,0 +1,1 @@
+"""Helpers imported by test subprocesses (e.g. `dramatiq tests.support.broker_actors`)."""
