@@ -1,6 +1,6 @@
 """Queue throughput: trivial jobs per second through the embedded SQLite broker and Redis.
 
-    .venv/bin/python bench/queue.py [--jobs 5000] [--redis URL] [--only sqlite|redis]
+    .venv/bin/python bench/queue.py [--jobs 5000] [--threads 8] [--redis URL] [--only sqlite|redis]
 
 For each broker: enqueue N messages for a no-op actor, start `dramatiq bench.queue
 --processes 2` (two worker processes, 8 threads each, Dramatiq's default), and time from the
@@ -48,7 +48,7 @@ def pending(broker: dramatiq.Broker) -> int:
     return broker.do_qsize(QUEUE)
 
 
-def run(url: str, jobs: int) -> float:
+def run(url: str, jobs: int, threads: int) -> float:
     """Jobs per second from the first message taken to an empty queue; prints details."""
     broker = make_broker(url)
     for _ in range(jobs):
@@ -59,7 +59,8 @@ def run(url: str, jobs: int) -> float:
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     worker = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dramatiq")), "bench.queue", "--processes", "2"],
+        [str(Path(sys.executable).with_name("dramatiq")), "bench.queue", "--processes", "2",
+         "--threads", str(threads)],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -85,7 +86,8 @@ def run(url: str, jobs: int) -> float:
     cpu = sum(getattr(cpu_after, f) - getattr(cpu_before, f) for f in ("ru_utime", "ru_stime"))
     rate = jobs / (done - first)
     print(
-        f"{url.split(':')[0]:>6}: {jobs} jobs in {done - first:.2f} s = {rate:,.0f} jobs/s"
+        f"{url.split(':')[0]:>6}, {threads} threads: {jobs} jobs in {done - first:.2f} s"
+        f" = {rate:,.0f} jobs/s"
         f" (wall time with worker boot {done - started:.2f} s, worker CPU {cpu:.2f} s)"
     )
     return rate
@@ -106,17 +108,19 @@ def main() -> None:
         "--redis", default=os.environ.get("LTC_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
     )
     parser.add_argument("--only", choices=["sqlite", "redis"])
+    parser.add_argument("--threads", type=int, default=8, help="per worker process (default 8,"
+                        " Dramatiq's; prefetch is twice this)")
     args = parser.parse_args()
     print(machine())
 
     if args.only in (None, "sqlite"):
         with tempfile.TemporaryDirectory() as tmp:
-            run(f"sqlite:///{tmp}/queue.sqlite3", args.jobs)
+            run(f"sqlite:///{tmp}/queue.sqlite3", args.jobs, args.threads)
     if args.only in (None, "redis"):
         client = redis.Redis.from_url(args.redis)
         client.flushdb()
         try:
-            run(args.redis, args.jobs)
+            run(args.redis, args.jobs, args.threads)
         finally:
             client.flushdb()
 
