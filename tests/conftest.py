@@ -165,9 +165,9 @@ async def csrf_token(client: AsyncTestClient, path: str = "/login") -> str:
     return client.cookies.get("ltc_csrf")
 
 
-async def sign_in(client: AsyncTestClient, username: str, password: str = TEST_PASSWORD) -> Any:
-    token = await csrf_token(client)
-    return await client.post(
-        "/login", data={"username": username, "password": password, "_csrf_token": token},
-        follow_redirects=False,
-    )
+async def sign_in(client: AsyncTestClient, username: str, password: str = TEST_PASSWORD,
+                  next: str | None = None) -> Any:
+    data = {"username": username, "password": password, "_csrf_token": await csrf_token(client)}
+    if next is not None:
+        data["next"] = next
+    return await client.post("/login", data=data, follow_redirects=False)

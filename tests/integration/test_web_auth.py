@@ -1,7 +1,7 @@
 """Signing in, sessions, CSRF, role guards and API tokens, over HTTP."""
 
 import pytest
-from conftest import TEST_PASSWORD, csrf_token, make_user, sign_in
+from conftest import make_user, sign_in
 
 from ltc.accounts.rules import Role
 from ltc.accounts.tables import ApiToken, LoginAttempt, WebSession
@@ -36,21 +36,13 @@ async def test_unauthenticated_page_redirects_to_login_and_back(client) -> None:
     assert response.status_code in (302, 303)
     assert response.headers["location"] == "/login?next=/admin/tokens%3Fx%3D1"
     await make_user(Role.admin)
-    token = await csrf_token(client)
-    signed_in = await client.post(
-        "/login", follow_redirects=False,
-        data={"username": "admin", "password": TEST_PASSWORD, "_csrf_token": token,
-              "next": "/admin/tokens?x=1"})
+    signed_in = await sign_in(client, "admin", next="/admin/tokens?x=1")
     assert signed_in.headers["location"] == "/admin/tokens?x=1"
 
 
 async def test_login_never_redirects_off_site(client) -> None:
     await make_user(Role.clerk)
-    token = await csrf_token(client)
-    response = await client.post(
-        "/login", follow_redirects=False,
-        data={"username": "clerk", "password": TEST_PASSWORD, "_csrf_token": token,
-              "next": "//evil.example/phish"})
+    response = await sign_in(client, "clerk", next="//evil.example/phish")
     assert response.headers["location"] == "/"
 
 
