@@ -6,9 +6,14 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from ltc.accounts.tables import ApiToken, LoginAttempt, User, WebSession
+from ltc.applications.tables import Application
+from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit.tables import AuditEvent
+from ltc.enrollment.tables import EnrollmentRecord
+from ltc.evidence.tables import EvidenceFile
 from ltc.jobs.tables import JobReceipt, OutboxMessage, ScheduledRun
 from ltc.organisations.tables import Organisation
+from ltc.people.tables import Person
 from ltc.regions.tables import Region
 
 APP_CONFIG = AppConfig(
@@ -25,5 +30,11 @@ APP_CONFIG = AppConfig(
         OutboxMessage,
         JobReceipt,
         ScheduledRun,
+        Person,
+        EnrollmentRecord,
+        Application,
+        Ruleset,
+        Assessment,
+        EvidenceFile,
     ],
 )

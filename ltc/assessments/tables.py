@@ -1,0 +1,56 @@
+from piccolo.columns import (
+    Date,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from ltc.accounts.tables import User
+from ltc.applications.tables import Application
+from ltc.regions.tables import Region
+
+
+class Ruleset(Table):
+    """A grading ruleset version (bands + matrix, or Barthel only), per region or national
+    (region null). Versions are immutable; every assessment records the one it used."""
+
+    code = Varchar(length=40, null=False)
+    version = Integer(null=False)
+    region = ForeignKey(Region, on_delete=OnDelete.restrict, null=True)
+    effective_from = Date(null=False)
+    definition = Text(null=False)  # JSON, validated by ltc.assessments.rules
+    loaded_at = Timestamptz(default=TimestamptzNow(), null=False)
+
+
+class Assessment(Table):
+    """One on-site disability assessment by two assessors. States: ltc.assessments.rules."""
+
+    application = ForeignKey(Application, on_delete=OnDelete.restrict, null=False)
+    region_path = Varchar(length=200, null=False, index=True)
+    kind = Varchar(length=12, null=False)  # initial | reassessment
+    state = Varchar(length=12, null=False, index=True)
+    assessor_1 = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
+    assessor_2 = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
+    draw = Text(null=False)  # JSON: seed, candidates with workloads, excluded, chosen
+    scores = Text(null=False, default="{}")  # JSON: item code → raw score
+    onsite_started_at = Timestamptz(null=True, default=None)
+    onsite_ended_at = Timestamptz(null=True, default=None)
+    latitude = DoublePrecision(null=True, default=None)
+    longitude = DoublePrecision(null=True, default=None)
+    signed_1_at = Timestamptz(null=True, default=None)
+    signed_2_at = Timestamptz(null=True, default=None)
+    ruleset = ForeignKey(Ruleset, on_delete=OnDelete.restrict, null=True)
+    result = Text(null=False, default="{}")  # JSON: totals, levels, grade, explanation
+    grade = Integer(null=True, default=None, index=True)
+    submitted_at = Timestamptz(null=True, default=None)
+    reviewed_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
+    concluded_at = Timestamptz(null=True, default=None, index=True)
+    return_reason = Text(null=False, default="")
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    version = Integer(default=1, null=False)
