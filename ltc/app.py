@@ -30,9 +30,10 @@ from ltc.accounts.controllers import (
     UserPageController,
 )
 from ltc.accounts.tables import User
+from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPages
 from ltc.jobs.broker import broker_reachable
 from ltc.settings import Settings
-from ltc.web import formatting
+from ltc.web import formatting, timeline
 from ltc.web.auth import PUBLIC_PATHS, ActorAuthentication, FormCsrf
 from ltc.web.errors import EXCEPTION_HANDLERS
 from ltc.web.sessions import DatabaseStore
@@ -69,7 +70,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     filters["iso_date"] = formatting.iso_date
     filters["letter_date"] = formatting.letter_date
     filters["local_time"] = formatting.local_time
+    filters["datetime_local"] = formatting.datetime_local
     filters["mask_id"] = formatting.mask_resident_id
+    filters["action_label"] = timeline.action_label
+    filters["event_note"] = timeline.event_note
 
     sessions = ServerSideSessionConfig(
         max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=not settings.is_embedded,
@@ -93,6 +97,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UserPageController,
             AccountsApi,
             UserApi,
+            AssessmentPages,
+            ReviewPages,
+            AssessmentApi,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],

@@ -150,6 +150,15 @@ async def _jobs_loops(settings: Settings, broker: Any, schedules: list[Any]) -> 
         await db.close_pool()
 
 
+def _register_context_commands() -> None:
+    from ltc.assessments.grading_cli import grade
+
+    main.add_command(grade)
+
+
+_register_context_commands()
+
+
 @main.group()
 def audit() -> None:
     """The hash-chained audit log."""

@@ -44,7 +44,10 @@ async def load_regions() -> int:
 
 
 async def load_reference_data() -> None:
+    from ltc.assessments.reference import load_rulesets
+
     await load_regions()
+    await load_rulesets()
 
 
 async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:

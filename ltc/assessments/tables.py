@@ -24,7 +24,7 @@ class Ruleset(Table):
     version = Integer(null=False)
     region = ForeignKey(Region, on_delete=OnDelete.restrict, null=True)
     effective_from = Date(null=False)
-    definition = Text(null=False)  # JSON, validated by ltc.assessments.rules
+    definition = Text(null=False)  # JSON, validated by ltc.assessments.grading
     loaded_at = Timestamptz(default=TimestamptzNow(), null=False)
 
 

@@ -47,3 +47,10 @@ def mask_resident_id(resident_id: str) -> str:
     if len(resident_id) != 18:
         return "*" * len(resident_id)
     return resident_id[:6] + "*" * 8 + resident_id[-4:]
+
+
+def datetime_local(value: datetime | None, tz: ZoneInfo = CHINA) -> str:
+    """The value of an `<input type="datetime-local">`: civil time, no zone."""
+    if value is None:
+        return ""
+    return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from ltc.accounts.rules import Role
 
 NAVIGATION: dict[Role, list[tuple[str, str]]] = {
-    Role.clerk: [("工作台", "/")],
-    Role.assessor: [("工作台", "/")],
+    Role.clerk: [("工作台", "/"), ("申请受理", "/applications")],
+    Role.assessor: [("工作台", "/"), ("我的评估任务", "/assessments")],
     Role.provider: [("工作台", "/")],
-    Role.reviewer: [("工作台", "/")],
+    Role.reviewer: [("工作台", "/"), ("评估审核", "/review")],
     Role.admin: [("工作台", "/"), ("用户管理", "/admin/users"), ("接口令牌", "/admin/tokens")],
 }

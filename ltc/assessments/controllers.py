@@ -1,0 +1,264 @@
+"""Assessment pages for assessors (the on-site form) and reviewers, and the JSON API."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from litestar import Controller, Request, get, post, put
+from litestar.params import FromPath, JSONBody, URLEncodedBody
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Template
+from msgspec import Struct
+
+from ltc import clock
+from ltc.accounts.rules import Actor, Role
+from ltc.assessments import grading, service
+from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
+from ltc.audit import service as audit
+from ltc.db import StaleWrite
+from ltc.errors import DomainError, InvalidInput
+from ltc.evidence.tables import EvidenceFile
+from ltc.web.guards import role_guard
+from ltc.web.pages import page
+
+STAFF = role_guard(Role.assessor, Role.reviewer, Role.clerk)
+
+
+def _local(value: str) -> datetime | None:
+    """A `datetime-local` field (civil time, no zone) as an aware datetime in Beijing time."""
+    if not value:
+        return None
+    return datetime.fromisoformat(value).replace(tzinfo=clock.CHINA)
+
+
+def _number(value: str) -> float | None:
+    return float(value) if value.strip() else None
+
+
+def _form_scores(data: dict[str, str]) -> dict[str, Any]:
+    scores: dict[str, Any] = {}
+    for key, value in data.items():
+        if key.startswith("score_") and value != "":
+            code = key.removeprefix("score_")
+            scores[code] = int(value) if value.lstrip("-").isdigit() else value
+    return scores
+
+
+def _posted_scores(data: dict[str, str]) -> dict[str, Any] | None:
+    """The scores the user just sent, to re-show them after a refusal; None if none were."""
+    return _form_scores(data) if data.get("scores_posted") else None
+
+
+async def _preview(row: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:
+    ruleset_row = await service.ruleset_for(row["region_path"], clock.now())
+    ruleset = grading.parse_ruleset(json.loads(ruleset_row["definition"]))
+    return grading.preview(scores, ruleset)
+
+
+class AssessmentPages(Controller):
+    path = "/assessments"
+    guards = [STAFF]  # noqa: RUF012
+
+    async def _render(self, request: Request[Actor, Any, Any], assessment_id: int,
+                      status_code: int = 200, **context: Any) -> Template:
+        actor = request.user
+        row = await service.get_assessment(actor, assessment_id)
+        scores = context.pop("scores", None)
+        if scores is None:  # not re-showing a rejected form: show what is saved
+            scores = row["scores"]
+        evidence = await EvidenceFile.select().where(
+            EvidenceFile.assessment == assessment_id).order_by(EvidenceFile.id)
+        state = AssessmentState(row["state"])
+        editable = (actor.role == Role.assessor and is_assessor_of(actor.id, row)
+                    and state in EDITABLE)
+        return page(
+            request, "assessments/assessment.html", status_code=status_code,
+            a=row, state=state, scores=scores, instrument=grading.load_instrument(),
+            editable=editable, can_upload=editable, evidence=evidence,
+            reviewable=actor.role == Role.reviewer and state == AssessmentState.SUBMITTED,
+            preview=await _preview(row, scores),
+            missing=await service.submission_problems(row) if editable else {},
+            timeline=await audit.timeline("assessment", assessment_id),
+            errors=context.pop("errors", {}), error=context.pop("error", None),
+            grade_labels=grading.GRADE_LABELS, level_labels=grading.LEVEL_LABELS,
+            assessment=row, **context,
+        )
+
+    @get("/")
+    async def my_list(self, request: Request[Actor, Any, Any]) -> Any:
+        actor = request.user
+        if actor.role == Role.assessor:
+            rows = await service.my_assignments(actor)
+            return page(request, "assessments/mine.html", rows=rows,
+                        state_label=lambda value: AssessmentState(value).label)
+        return Redirect("/review") if actor.role == Role.reviewer else Redirect("/applications")
+
+    @get("/{assessment_id:int}")
+    async def show(self, request: Request[Actor, Any, Any],
+                   assessment_id: FromPath[int]) -> Template:
+        return await self._render(request, assessment_id)
+
+    @post("/{assessment_id:int}/preview", status_code=200)
+    async def preview(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+                      data: URLEncodedBody[dict[str, str]]) -> Template:
+        """htmx: the live totals and grade preview while the form is being filled."""
+        row = await service.get_assessment(request.user, assessment_id)
+        return page(request, "assessments/_preview.html",
+                    preview=await _preview(row, _form_scores(data)),
+                    grade_labels=grading.GRADE_LABELS, level_labels=grading.LEVEL_LABELS)
+
+    @post("/{assessment_id:int}", status_code=200)
+    async def act(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+                  data: URLEncodedBody[dict[str, str]]) -> Any:
+        """One form, several buttons: the `action` says which transition the user asked for."""
+        actor, action = request.user, data.get("action", "")
+        version = int(data.get("version") or 0)
+        try:
+            if action in ("save", "sign", "submit"):
+                if data.get("scores_posted"):
+                    after = await service.save_draft(
+                        actor, assessment_id, expected_version=version,
+                        scores=_form_scores(data),
+                        onsite_started_at=_local(data.get("onsite_started_at", "")),
+                        onsite_ended_at=_local(data.get("onsite_ended_at", "")),
+                        latitude=_number(data.get("latitude", "")),
+                        longitude=_number(data.get("longitude", "")))
+                    version = after["version"]
+                if action == "sign":
+                    await service.sign(actor, assessment_id, expected_version=version)
+                elif action == "submit":
+                    await service.submit(actor, assessment_id, expected_version=version)
+            elif action == "conclude":
+                await service.conclude(actor, assessment_id, expected_version=version)
+            elif action == "return":
+                await service.return_to_assessors(actor, assessment_id,
+                                                  expected_version=version,
+                                                  reason=data.get("reason", ""))
+            else:
+                raise InvalidInput("unknown_action", "无法识别的操作，请刷新页面后重试")
+        except ValueError:
+            return await self._render(request, assessment_id, status_code=422,
+                                      scores=_posted_scores(data),
+                                      error="时间或坐标格式不正确，请重新填写")
+        except InvalidInput as exc:
+            return await self._render(request, assessment_id, status_code=exc.status_code,
+                                      scores=_posted_scores(data), errors=exc.fields,
+                                      error=exc.message)
+        except StaleWrite:
+            return await self._render(
+                request, assessment_id, status_code=409,
+                error="这份评估刚被另一位评估员或审核员修改过，下面是最新内容，请核对后再操作")
+        except DomainError as exc:
+            return await self._render(request, assessment_id, status_code=exc.status_code,
+                                      error=exc.message)
+        flash(request, DONE_MESSAGES[action], category="success")
+        return Redirect(f"/assessments/{assessment_id}")
+
+
+DONE_MESSAGES = {
+    "save": "已保存草稿",
+    "sign": "已签名",
+    "submit": "已提交审核",
+    "conclude": "评估结论已确认",
+    "return": "已退回评估员",
+}
+
+
+class ReviewPages(Controller):
+    path = "/review"
+    guards = [role_guard(Role.reviewer)]  # noqa: RUF012
+
+    @get("/")
+    async def queue(self, request: Request[Actor, Any, Any]) -> Template:
+        rows = await service.review_queue(request.user)
+        for row in rows:
+            row["result"] = json.loads(row["result"])
+        return page(request, "assessments/review_queue.html", rows=rows)
+
+
+class DraftIn(Struct):
+    version: int
+    scores: dict[str, int]
+    onsite_started_at: datetime | None = None
+    onsite_ended_at: datetime | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+class VersionIn(Struct):
+    version: int
+
+
+class ReturnIn(Struct):
+    version: int
+    reason: str
+
+
+class AssessmentOut(Struct):
+    id: int
+    state: str
+    version: int
+    application_number: str
+    scores: dict[str, int]
+    signed_1: bool
+    signed_2: bool
+    grade: int | None
+    result: dict[str, Any]
+
+
+async def _out(actor: Actor, assessment_id: int) -> AssessmentOut:
+    row = await service.get_assessment(actor, assessment_id)
+    return AssessmentOut(
+        id=row["id"], state=row["state"], version=row["version"],
+        application_number=row["application.number"], scores=row["scores"],
+        signed_1=row["signed_1_at"] is not None, signed_2=row["signed_2_at"] is not None,
+        grade=row["grade"], result=row["result"])
+
+
+class AssessmentApi(Controller):
+    path = "/api/v1/assessments"
+    tags = ["assessments"]  # noqa: RUF012
+    guards = [STAFF]  # noqa: RUF012
+
+    @get("/{assessment_id:int}", summary="One assessment (assigned assessors, region staff)")
+    async def show(self, request: Request[Actor, Any, Any],
+                   assessment_id: FromPath[int]) -> AssessmentOut:
+        return await _out(request.user, assessment_id)
+
+    @put("/{assessment_id:int}/draft", summary="Save recorded scores (partial allowed)")
+    async def draft(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+                    data: JSONBody[DraftIn]) -> AssessmentOut:
+        await service.save_draft(
+            request.user, assessment_id, expected_version=data.version, scores=data.scores,
+            onsite_started_at=data.onsite_started_at, onsite_ended_at=data.onsite_ended_at,
+            latitude=data.latitude, longitude=data.longitude)
+        return await _out(request.user, assessment_id)
+
+    @post("/{assessment_id:int}/sign", status_code=200, summary="Sign as one of the assessors")
+    async def sign(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+                   data: JSONBody[VersionIn]) -> AssessmentOut:
+        await service.sign(request.user, assessment_id, expected_version=data.version)
+        return await _out(request.user, assessment_id)
+
+    @post("/{assessment_id:int}/submit", status_code=200, summary="Submit for review")
+    async def submit(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+                     data: JSONBody[VersionIn]) -> AssessmentOut:
+        await service.submit(request.user, assessment_id, expected_version=data.version)
+        return await _out(request.user, assessment_id)
+
+    @post("/{assessment_id:int}/conclude", status_code=200,
+          summary="Reviewer: confirm; the grade is fixed by the ruleset in force")
+    async def conclude(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+                       data: JSONBody[VersionIn]) -> AssessmentOut:
+        await service.conclude(request.user, assessment_id, expected_version=data.version)
+        return await _out(request.user, assessment_id)
+
+    @post("/{assessment_id:int}/return", status_code=200,
+          summary="Reviewer: return to the assessors with a reason")
+    async def return_(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+                      data: JSONBody[ReturnIn]) -> AssessmentOut:
+        await service.return_to_assessors(request.user, assessment_id,
+                                          expected_version=data.version, reason=data.reason)
+        return await _out(request.user, assessment_id)

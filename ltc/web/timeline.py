@@ -1,0 +1,42 @@
+"""How audit events read on a timeline: one Chinese phrase per action."""
+
+from __future__ import annotations
+
+import json
+
+ACTION_LABELS = {
+    "user.created": "创建用户",
+    "user.updated": "修改用户",
+    "session.signed_in": "登录",
+    "session.signed_out": "退出登录",
+    "api_token.issued": "创建接口令牌",
+    "api_token.revoked": "吊销接口令牌",
+    "audit.chain_verified": "审计日志校验通过",
+    "audit.chain_broken": "审计日志校验发现篡改",
+    "person.registered": "登记人员信息",
+    "person.updated": "修改人员信息",
+    "person.id_viewed": "查看完整身份证号",
+    "enrollment.imported": "导入参保数据",
+    "application.created": "登记申请",
+    "application.submitted": "提交申请",
+    "application.accepted": "受理申请",
+    "application.rejected": "不予受理",
+    "application.assigned": "分派评估员",
+    "assessment.draft_saved": "保存评估记录",
+    "assessment.signed": "评估员签名",
+    "assessment.submitted": "提交评估",
+    "assessment.concluded": "确认评估结论",
+    "assessment.returned": "退回评估",
+    "evidence.uploaded": "上传评估影像",
+    "evidence.viewed": "查看评估影像",
+}
+
+
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action)
+
+
+def event_note(summary_json: str) -> str:
+    """The human part of an event's summary: its note, if any (the full before/after stays
+    in the audit log for inspectors)."""
+    return str(json.loads(summary_json).get("note", ""))
