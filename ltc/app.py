@@ -14,7 +14,6 @@ from litestar.middleware import DefineMiddleware
 from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Response
 from litestar.static_files import create_static_files_router
@@ -30,7 +29,9 @@ from ltc.accounts.controllers import (
     UserPageController,
 )
 from ltc.accounts.tables import User
+from ltc.applications.controllers import ApplicationApi, ApplicationPages
 from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPages
+from ltc.evidence.controllers import EvidenceApi, EvidencePages
 from ltc.jobs.broker import broker_reachable
 from ltc.settings import Settings
 from ltc.web import formatting, timeline
@@ -60,6 +61,13 @@ async def healthz(settings: NamedDependency[Settings]) -> Response[dict[str, Any
     )
 
 
+def pending_flashes(context: dict[str, Any]) -> list[dict[str, str]]:
+    request = context.get("request")
+    if request is None or "session" not in request.scope:
+        return []
+    return request.session.pop("_messages", [])
+
+
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     db.bind(db.make_engine(settings.database_url))
@@ -74,13 +82,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
     filters["mask_id"] = formatting.mask_resident_id
     filters["action_label"] = timeline.action_label
     filters["event_note"] = timeline.event_note
+    # Flash messages live in the session; a 404 for an unknown path has no session at all.
+    template_config.engine_instance.register_template_callable("get_flashes", pending_flashes)
 
     sessions = ServerSideSessionConfig(
-        max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=not settings.is_embedded,
+        max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=settings.secure_cookies,
         renew_on_access=True,
     )
     csrf = CSRFConfig(secret=settings.secret_key, cookie_name="ltc_csrf",
-                      header_name="x-csrftoken", cookie_secure=not settings.is_embedded)
+                      header_name="x-csrftoken", cookie_secure=settings.secure_cookies)
 
     async def start_pool(app: Litestar) -> None:
         await db.start_pool(settings.database_pool_size)
@@ -97,9 +107,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UserPageController,
             AccountsApi,
             UserApi,
+            ApplicationPages,
+            ApplicationApi,
             AssessmentPages,
             ReviewPages,
             AssessmentApi,
+            EvidenceApi,
+            EvidencePages,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],
@@ -110,7 +124,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         stores={"sessions": DatabaseStore()},
         template_config=template_config,
-        plugins=[FlashPlugin(config=FlashConfig(template_config=template_config))],
         exception_handlers=EXCEPTION_HANDLERS,
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         openapi_config=OpenAPIConfig(

@@ -152,8 +152,12 @@ async def _jobs_loops(settings: Settings, broker: Any, schedules: list[Any]) -> 
 
 def _register_context_commands() -> None:
     from ltc.assessments.grading_cli import grade
+    from ltc.enrollment.cli import enrollment
+    from ltc.evidence.cli import evidence
 
     main.add_command(grade)
+    main.add_command(enrollment)
+    main.add_command(evidence)
 
 
 _register_context_commands()

@@ -44,9 +44,13 @@ async def load_regions() -> int:
 
 
 async def load_reference_data() -> None:
+    from ltc.applications.reference import load_assessment_organisations
     from ltc.assessments.reference import load_rulesets
+    from ltc.people.reference import load_villages
 
     await load_regions()
+    await load_villages()
+    await load_assessment_organisations()
     await load_rulesets()
 
 

@@ -42,6 +42,7 @@ class Settings:
     database_pool_size: int = 10
     login_max_failures: int = 5
     login_window_seconds: int = 900
+    secure_cookies: bool = False
     debug: bool = False
 
     @property
@@ -79,6 +80,8 @@ class Settings:
             database_pool_size=_int(env, "LTC_DATABASE_POOL_SIZE", 10, 0),
             login_max_failures=_int(env, "LTC_LOGIN_MAX_FAILURES", 5, 1),
             login_window_seconds=_int(env, "LTC_LOGIN_WINDOW_SECONDS", 900, 1),
+            # Behind HTTPS in production; the embedded demo is plain http on 127.0.0.1.
+            secure_cookies=_bool(env, "LTC_SECURE_COOKIES", not embedded),
             debug=_bool(env, "LTC_DEBUG", False),
         )
 

@@ -203,3 +203,10 @@ async def test_healthz_reports_an_unreachable_broker(settings) -> None:
         response = await client.get("/healthz")
     assert response.status_code == 503
     assert response.json() == {"status": "unavailable", "database": True, "broker": False}
+
+
+async def test_an_unknown_page_is_a_chinese_404(client) -> None:
+    response = await client.get("/no/such/page")
+    assert response.status_code == 404 and "页面不存在" in response.text
+    api = await client.get("/api/v1/no/such/thing")
+    assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"

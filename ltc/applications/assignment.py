@@ -1,0 +1,111 @@
+"""Assigning an accepted application to two assessors drawn at random (SPEC §3).
+
+Eligible: active users with the assessor role whose organisation is an active assessment
+organisation covering the person's region. The draw itself is the pure function in
+ltc.applications.draw; its seed and full candidate list are stored in Assessment.draw so an
+auditor can replay it with draw.replay().
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterable
+from typing import Any
+
+from piccolo.query.functions.aggregate import Count
+
+from ltc import clock, db
+from ltc.accounts.rules import Actor, Role, region_covers
+from ltc.accounts.tables import User
+from ltc.applications import service as applications
+from ltc.applications.draw import Candidate, NotEnoughCandidates, draw, draw_record
+from ltc.applications.rules import ApplicationState
+from ltc.assessments.rules import AssessmentState
+from ltc.assessments.tables import Assessment
+from ltc.audit import service as audit
+from ltc.errors import Conflict
+from ltc.people import service as people
+
+ASSIGN_ROLES = frozenset({Role.clerk})
+# An assessor's open work: assigned, on site, sent back, or waiting for the reviewer.
+OPEN_ASSESSMENT_STATES = (AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS,
+                          AssessmentState.RETURNED, AssessmentState.SUBMITTED)
+
+
+async def eligible_assessors(region_path: str) -> list[Candidate]:
+    """Every assessor who may be drawn for a person living at `region_path`, with their
+    open workload, by user id."""
+    users = await User.select(
+        User.id, User.display_name, User.organisation, User.organisation.name,
+        User.organisation.region.path,
+    ).where(
+        (User.role == str(Role.assessor)) & User.active.eq(True)
+        & (User.organisation.kind == "assessment") & User.organisation.active.eq(True)
+    ).order_by(User.id)
+    users = [u for u in users if region_covers(u["organisation.region.path"], region_path)]
+    ids = [u["id"] for u in users]
+    workload = dict.fromkeys(ids, 0)
+    if ids:
+        open_states = [str(s) for s in OPEN_ASSESSMENT_STATES]
+        for column in (Assessment.assessor_1, Assessment.assessor_2):
+            rows = await Assessment.select(column.as_alias("assessor"), Count()).where(
+                column.is_in(ids) & Assessment.state.is_in(open_states)).group_by(column)
+            for row in rows:
+                workload[row["assessor"]] += row["count"]
+    return [Candidate(user_id=u["id"], name=u["display_name"], organisation_id=u["organisation"],
+                      organisation=u["organisation.name"], workload=workload[u["id"]])
+            for u in users]
+
+
+async def draw_assessors(
+    region_path: str, *, seed: str | None = None, exclude: Iterable[int] = ()
+) -> tuple[tuple[int, int], dict[str, Any]]:
+    """Draw two different assessors; returns the pair and the record to store. Fewer than
+    two eligible → Conflict `not_enough_assessors`."""
+    seed = seed or secrets.token_hex(16)
+    exclude = sorted(set(exclude))
+    candidates = await eligible_assessors(region_path)
+    try:
+        chosen = draw(candidates, seed, exclude)
+    except NotEnoughCandidates as exc:
+        raise Conflict(
+            "not_enough_assessors",
+            f"本地区可抽取的评估员只有{exc.available}名，至少需要2名（同一人不能抽中两次"
+            + ("，且已排除上次评估的评估员" if exclude else "")
+            + "）。请联系定点评估机构增加在岗评估员，或由管理员启用其他评估机构后再分派",
+        ) from exc
+    return chosen, {**draw_record(candidates, seed, exclude, chosen),
+                    "drawn_at": clock.now().isoformat()}
+
+
+async def assign_assessors(
+    actor: Actor, application_id: int, expected_version: int, seed: str | None = None,
+    exclude: Iterable[int] = (),
+) -> dict[str, Any]:
+    """ACCEPTED → ASSIGNED: two assessors drawn, one Assessment (ASSIGNED, initial) created,
+    all in one transaction with its audit events. Returns the assessment row."""
+    people.require_role(actor, ASSIGN_ROLES, "分派评估")
+    async with db.write_transaction():
+        row = await applications.load_visible(actor, application_id)
+        applications.check_transition(row, ApplicationState.ASSIGNED, "分派评估",
+                                      expected_version)
+        # Drawn inside the transaction: on SQLite it serialises with other assignments, so
+        # workloads are exact; on PostgreSQL two simultaneous draws may see the same counts.
+        (first, second), record = await draw_assessors(
+            row["region_path"], seed=seed, exclude=exclude)
+        assessment = Assessment(
+            application=application_id, region_path=row["region_path"], kind="initial",
+            state=str(AssessmentState.ASSIGNED), assessor_1=first, assessor_2=second,
+            draw=json.dumps({**record, "application": application_id}, ensure_ascii=False),
+        )
+        await assessment.save()
+        await audit.record(actor, "assessment.assigned", "assessment", assessment.id, after={
+            "application": application_id, "assessor_1": first, "assessor_2": second,
+            "seed": record["seed"], "candidates": len(record["candidates"]),
+            "exclude": record["exclude"]})
+        await applications.write_transition(
+            actor, row, expected_version, ApplicationState.ASSIGNED, "application.assigned",
+            after={"assessment": assessment.id, "assessors": [first, second]})
+    return await Assessment.select().where(Assessment.id == assessment.id).first()
+

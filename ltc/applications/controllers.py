@@ -1,0 +1,275 @@
+"""Intake pages for clerks (and providers filing on a person's behalf), and the JSON API."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, URLEncodedBody
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Template
+from msgspec import Struct
+
+from ltc.accounts.rules import Actor, Role
+from ltc.applications import assignment, service
+from ltc.applications.reference import materials_checklist
+from ltc.applications.rules import GROUND_LABELS, ApplicationState
+from ltc.assessments import service as assessments
+from ltc.assessments.grading import GRADE_LABELS
+from ltc.assessments.rules import AssessmentState
+from ltc.db import StaleWrite
+from ltc.errors import Conflict, DomainError, InvalidInput
+from ltc.people import service as people
+from ltc.regions.tables import Region
+from ltc.web.guards import role_guard
+from ltc.web.pages import page
+
+INTAKE = role_guard(Role.clerk, Role.provider)
+PAGE_SIZE = 50
+# `state` is a name Litestar reserves for the app state; the query string still says ?state=.
+StateQuery = Annotated[str, QueryParameter(name="state")]
+
+RELATIONS = ["本人", "配偶", "子女", "其他亲属", "村（居）委会", "医疗机构"]
+
+
+def _date(value: str, field: str, fields: dict[str, str]) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        fields[field] = "请按 2026-01-31 的格式填写日期"
+        return None
+
+
+async def _villages(actor: Actor) -> list[dict[str, Any]]:
+    query = Region.select(Region.code, Region.name, Region.parent.name).where(
+        Region.level == "village")
+    if actor.region_path:
+        query = query.where(Region.path.like(actor.region_path + "/%"))
+    return await query.order_by(Region.code)
+
+
+async def _person_for(actor: Actor, data: dict[str, str], fields: dict[str, str]) -> int | None:
+    """The person the application is for: registered now, or already known by resident ID."""
+    try:
+        person = await people.register_person(
+            actor, resident_id=data.get("resident_id", ""), name=data.get("name", ""),
+            phone=data.get("phone", ""), address=data.get("address", ""),
+            village_code=data.get("village", ""),
+            insurance_number=data.get("insurance_number", "").strip() or None)
+        return person["id"]
+    except Conflict as exc:
+        if exc.code == "person_exists":
+            return int(exc.fields["person_id"])
+        raise
+    except InvalidInput as exc:
+        fields.update(exc.fields)
+        return None
+
+
+class ApplicationPages(Controller):
+    path = "/applications"
+    guards = [INTAKE]  # noqa: RUF012
+
+    @get("/")
+    async def queue(self, request: Request[Actor, Any, Any], status: StateQuery = "",
+                    q: FromQuery[str] = "", after: FromQuery[str] = "") -> Template:
+        rows, next_after = await service.list_applications(
+            request.user, state=status or None, q=q or None, limit=PAGE_SIZE,
+            after=after or None)
+        return page(request, "applications/queue.html", rows=rows, state=status, q=q,
+                    states=list(ApplicationState), next_after=next_after)
+
+    async def _form(self, request: Request[Actor, Any, Any], status_code: int = 200,
+                    **context: Any) -> Template:
+        return page(request, "applications/new.html", status_code=status_code,
+                    villages=await _villages(request.user), materials=materials_checklist(),
+                    relations=RELATIONS, form=context.pop("form", {}),
+                    errors=context.pop("errors", {}), error=context.pop("error", None),
+                    chosen=context.pop("chosen", []))
+
+    @get("/new")
+    async def new_page(self, request: Request[Actor, Any, Any]) -> Template:
+        return await self._form(request)
+
+    @post("/new", status_code=200)
+    async def create(self, request: Request[Actor, Any, Any],
+                     data: URLEncodedBody[dict[str, Any]]) -> Any:
+        materials = data.get("materials", [])
+        materials = [materials] if isinstance(materials, str) else list(materials)
+        form = {k: v for k, v in data.items() if isinstance(v, str)}
+        fields: dict[str, str] = {}
+        disabled_since = _date(form.get("disabled_since", ""), "disabled_since", fields)
+        person_id = await _person_for(request.user, form, fields)
+        if person_id is not None and disabled_since is not None:
+            try:
+                application = await service.create_application(
+                    request.user, person_id=person_id,
+                    applicant_name=form.get("applicant_name", ""),
+                    applicant_relation=form.get("applicant_relation", ""),
+                    applicant_phone=form.get("applicant_phone", ""),
+                    agent_name=form.get("agent_name", "").strip() or None,
+                    agent_phone=form.get("agent_phone", "").strip() or None,
+                    disabled_since=disabled_since, materials=materials)
+            except InvalidInput as exc:
+                fields.update(exc.fields)
+            else:
+                if not fields:
+                    flash(request, f"申请 {application['number']} 已登记", category="success")
+                    return Redirect(f"/applications/{application['id']}")
+        return await self._form(request, status_code=422, form=form, errors=fields,
+                                chosen=materials, error="申请信息有误，请按提示修改")
+
+    async def _case(self, request: Request[Actor, Any, Any], application_id: int,
+                    status_code: int = 200, **context: Any) -> Template:
+        actor = request.user
+        application = await service.get_application(actor, application_id)
+        return page(
+            request, "applications/case.html", status_code=status_code, app=application,
+            state=ApplicationState(application["state"]),
+            materials=materials_checklist(), chosen=application["materials"],
+            refusal_labels={str(code): label for code, label in GROUND_LABELS.items()},
+            grade_label=lambda grade: GRADE_LABELS.get(grade, "") if grade is not None else "",
+            assessments=await assessments.application_assessments(application_id),
+            assessment_state=lambda value: AssessmentState(value).label,
+            timeline=await service.application_timeline(actor, application_id),
+            grounds=context.pop("grounds", []), error=context.pop("error", None),
+            errors=context.pop("errors", {}), **context)
+
+    @get("/{application_id:int}")
+    async def case(self, request: Request[Actor, Any, Any],
+                   application_id: FromPath[int]) -> Template:
+        return await self._case(request, application_id)
+
+    @post("/{application_id:int}", status_code=200)
+    async def act(self, request: Request[Actor, Any, Any], application_id: FromPath[int],
+                  data: URLEncodedBody[dict[str, Any]]) -> Any:
+        actor = request.user
+        action = data.get("action", "")
+        version = int(data.get("version") or 0)
+        try:
+            if action == "submit":
+                await service.submit_application(actor, application_id, version)
+            elif action == "accept":
+                await service.accept_application(actor, application_id, version)
+            elif action == "reject":
+                grounds = data.get("grounds", [])
+                grounds = [grounds] if isinstance(grounds, str) else list(grounds)
+                await service.reject_application(actor, application_id, version, grounds,
+                                                 data.get("note", ""))
+            elif action == "assign":
+                await assignment.assign_assessors(actor, application_id, version)
+            else:
+                raise InvalidInput("unknown_action", "无法识别的操作，请刷新页面后重试")
+        except InvalidInput as exc:
+            grounds = ([{"code": code, "message": message} for code, message in exc.fields.items()]
+                      if exc.code == "refusal_grounds_apply" else [])
+            return await self._case(request, application_id, status_code=exc.status_code,
+                                    error=exc.message, errors=exc.fields, grounds=grounds)
+        except StaleWrite:
+            return await self._case(request, application_id, status_code=409,
+                                    error="该申请刚被其他人处理过，下面是最新状态，请核对后再操作")
+        except DomainError as exc:
+            return await self._case(request, application_id, status_code=exc.status_code,
+                                    error=exc.message)
+        flash(request, DONE_MESSAGES[action], category="success")
+        return Redirect(f"/applications/{application_id}")
+
+
+DONE_MESSAGES = {
+    "submit": "申请已提交",
+    "accept": "申请已受理",
+    "reject": "已作出不予受理决定",
+    "assign": "已随机分派两名评估员",
+}
+
+
+class ApplicationIn(Struct):
+    person_id: int
+    applicant_name: str
+    applicant_relation: str
+    applicant_phone: str
+    disabled_since: date
+    materials: list[str]
+    agent_name: str | None = None
+    agent_phone: str | None = None
+
+
+class VersionIn(Struct):
+    version: int
+
+
+class RejectIn(Struct):
+    version: int
+    grounds: list[str]
+    note: str
+
+
+class PersonIn(Struct):
+    resident_id: str
+    name: str
+    phone: str
+    address: str
+    village: str
+    insurance_number: str | None = None
+
+
+class ApplicationApi(Controller):
+    path = "/api/v1"
+    tags = ["intake"]  # noqa: RUF012
+    guards = [INTAKE]  # noqa: RUF012
+
+    @post("/people", summary="Register a person (409 person_exists if the ID is known)")
+    async def register(self, request: Request[Actor, Any, Any],
+                       data: JSONBody[PersonIn]) -> dict[str, Any]:
+        person = await people.register_person(
+            request.user, resident_id=data.resident_id, name=data.name, phone=data.phone,
+            address=data.address, village_code=data.village,
+            insurance_number=data.insurance_number)
+        return {"id": person["id"], "resident_id": person["resident_id"]}
+
+    @get("/applications", summary="Applications in the caller's region, newest first")
+    async def list_(self, request: Request[Actor, Any, Any], status: StateQuery = "",
+                    q: FromQuery[str] = "", after: FromQuery[str] = "",
+                    limit: FromQuery[int] = PAGE_SIZE) -> dict[str, Any]:
+        rows, next_after = await service.list_applications(
+            request.user, state=status or None, q=q or None, limit=max(1, min(limit, 200)),
+            after=after or None)
+        return {"items": rows, "next_after": next_after}
+
+    @post("/applications", summary="Create an application (DRAFT)")
+    async def create(self, request: Request[Actor, Any, Any],
+                     data: JSONBody[ApplicationIn]) -> dict[str, Any]:
+        return await service.create_application(
+            request.user, person_id=data.person_id, applicant_name=data.applicant_name,
+            applicant_relation=data.applicant_relation, applicant_phone=data.applicant_phone,
+            agent_name=data.agent_name, agent_phone=data.agent_phone,
+            disabled_since=data.disabled_since, materials=data.materials)
+
+    @get("/applications/{application_id:int}", summary="One application")
+    async def show(self, request: Request[Actor, Any, Any],
+                   application_id: FromPath[int]) -> dict[str, Any]:
+        return await service.get_application(request.user, application_id)
+
+    @post("/applications/{application_id:int}/submit", status_code=200)
+    async def submit(self, request: Request[Actor, Any, Any], application_id: FromPath[int],
+                     data: JSONBody[VersionIn]) -> dict[str, Any]:
+        return await service.submit_application(request.user, application_id, data.version)
+
+    @post("/applications/{application_id:int}/accept", status_code=200,
+          summary="Accept; 422 refusal_grounds_apply lists every ground that holds")
+    async def accept(self, request: Request[Actor, Any, Any], application_id: FromPath[int],
+                     data: JSONBody[VersionIn]) -> dict[str, Any]:
+        return await service.accept_application(request.user, application_id, data.version)
+
+    @post("/applications/{application_id:int}/reject", status_code=200)
+    async def reject(self, request: Request[Actor, Any, Any], application_id: FromPath[int],
+                     data: JSONBody[RejectIn]) -> dict[str, Any]:
+        return await service.reject_application(request.user, application_id, data.version,
+                                                data.grounds, data.note)
+
+    @post("/applications/{application_id:int}/assign", status_code=200,
+          summary="Draw two assessors at random (reproducibly) and create the assessment")
+    async def assign(self, request: Request[Actor, Any, Any], application_id: FromPath[int],
+                     data: JSONBody[VersionIn]) -> dict[str, Any]:
+        return await assignment.assign_assessors(request.user, application_id, data.version)

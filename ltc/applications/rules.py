@@ -1,0 +1,224 @@
+"""The application's life and the refusal grounds at acceptance (SPEC §3). No I/O.
+
+Every number here that is policy (how long a disability must have lasted, how soon one may
+apply again) is a parameter: the caller takes it from the region's policy.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from ltc.accounts.rules import region_covers
+
+
+class ApplicationState(StrEnum):
+    DRAFT = "DRAFT"  # being filled in; nothing handed over yet
+    SUBMITTED = "SUBMITTED"  # handed to the agency, waiting for the acceptance decision
+    ACCEPTED = "ACCEPTED"  # 受理: no refusal ground holds
+    REJECTED = "REJECTED"  # 不予受理, with the grounds and a reason
+    ASSIGNED = "ASSIGNED"  # two assessors drawn; the assessment is under way
+    CLOSED = "CLOSED"  # withdrawn, or the case has ended
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self]
+
+
+STATE_LABELS = {
+    ApplicationState.DRAFT: "草稿",
+    ApplicationState.SUBMITTED: "待受理",
+    ApplicationState.ACCEPTED: "已受理",
+    ApplicationState.REJECTED: "不予受理",
+    ApplicationState.ASSIGNED: "已派评估",
+    ApplicationState.CLOSED: "已办结",
+}
+
+TRANSITIONS: dict[ApplicationState, frozenset[ApplicationState]] = {
+    ApplicationState.DRAFT: frozenset({ApplicationState.SUBMITTED, ApplicationState.CLOSED}),
+    ApplicationState.SUBMITTED: frozenset({ApplicationState.ACCEPTED, ApplicationState.REJECTED,
+                                           ApplicationState.CLOSED}),
+    ApplicationState.ACCEPTED: frozenset({ApplicationState.ASSIGNED}),
+    ApplicationState.ASSIGNED: frozenset({ApplicationState.CLOSED}),
+    ApplicationState.REJECTED: frozenset(),
+    ApplicationState.CLOSED: frozenset(),
+}
+
+# States in which the person has an application in progress: a second one would mean a
+# second assessment of the same person.
+OPEN_STATES = frozenset({ApplicationState.DRAFT, ApplicationState.SUBMITTED,
+                         ApplicationState.ACCEPTED, ApplicationState.ASSIGNED})
+
+
+def can_move(current: ApplicationState | str, to: ApplicationState | str) -> bool:
+    return ApplicationState(to) in TRANSITIONS[ApplicationState(current)]
+
+
+APPLICANT_RELATIONS = ("本人", "配偶", "子女", "其他亲属", "机构", "其他")
+
+
+# --- materials ------------------------------------------------------------------------
+
+class Requirement(StrEnum):
+    always = "always"
+    when_agent = "when_agent"  # only when someone files on the person's behalf (代办)
+    optional = "optional"
+
+
+@dataclass(frozen=True)
+class Material:
+    code: str
+    name: str
+    required: Requirement
+
+
+def required_materials(checklist: Iterable[Material], has_agent: bool) -> list[Material]:
+    return [m for m in checklist if m.required == Requirement.always
+            or (m.required == Requirement.when_agent and has_agent)]
+
+
+def missing_materials(
+    checklist: Iterable[Material], provided: Iterable[str], has_agent: bool
+) -> list[Material]:
+    """Every required material not provided, in checklist order (一次性告知)."""
+    have = set(provided)
+    return [m for m in required_materials(checklist, has_agent) if m.code not in have]
+
+
+def unknown_materials(checklist: Iterable[Material], provided: Iterable[str]) -> list[str]:
+    known = {m.code for m in checklist}
+    return [code for code in provided if code not in known]
+
+
+# --- dates ----------------------------------------------------------------------------
+
+def add_months(day: date, months: int) -> date:
+    """The same day `months` calendar months later (earlier when negative), clamped to the
+    month's end: 2025-08-31 plus 6 months is 2026-02-28. A period of N months counted from
+    `day` has run its course on that date (as the Civil Code, art. 203, counts periods), so
+    a disability since 2025-08-31 has lasted 6 months on 2026-02-28."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month = divmod(index, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+# --- refusal grounds ------------------------------------------------------------------
+
+class Ground(StrEnum):
+    not_enrolled = "not_enrolled"
+    disability_too_recent = "disability_too_recent"
+    materials_incomplete = "materials_incomplete"
+    recent_conclusion = "recent_conclusion"
+    outside_region = "outside_region"
+    other = "other"  # a clerk's finding no rule can see (e.g. a forged document)
+
+    @property
+    def label(self) -> str:
+        return GROUND_LABELS[self]
+
+
+GROUND_LABELS = {
+    Ground.not_enrolled: "未参加基本医疗保险",
+    Ground.disability_too_recent: "失能状态持续不满规定期限",
+    Ground.materials_incomplete: "申请材料不齐全",
+    Ground.recent_conclusion: "距上次评估结论不满规定期限",
+    Ground.outside_region: "不属于本统筹地区",
+    Ground.other: "其他不符合受理条件的情形",
+}
+
+
+@dataclass(frozen=True)
+class RefusalGround:
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "detail": self.message}
+
+
+@dataclass(frozen=True)
+class AcceptancePolicy:
+    """Policy data of the region (SPEC §9), not constants."""
+
+    min_disability_months: int
+    reapply_months: int
+
+
+@dataclass(frozen=True)
+class AcceptanceFacts:
+    today: date
+    enrolled: bool
+    not_enrolled_reason: str | None  # from the enrolment check
+    insured_region_code: str | None  # where the person is insured, when known
+    pooling_region_code: str  # the pooling region the application belongs to
+    person_region_path: str  # the person's village
+    handling_region_path: str | None  # the accepting clerk's region (None: unscoped)
+    disabled_since: date
+    checklist: tuple[Material, ...]
+    materials: tuple[str, ...]
+    has_agent: bool
+    last_conclusion_on: date | None  # the person's latest concluded assessment
+
+
+def refusal_grounds(facts: AcceptanceFacts, policy: AcceptancePolicy) -> list[RefusalGround]:
+    """Every ground that holds, in a fixed order, each with what to do about it."""
+    grounds: list[RefusalGround] = []
+    if not facts.enrolled:
+        grounds.append(RefusalGround(
+            Ground.not_enrolled,
+            (facts.not_enrolled_reason or "未查到有效的基本医疗保险参保记录")
+            + "；参加基本医疗保险后方可申请"))
+
+    eligible_from = add_months(facts.disabled_since, policy.min_disability_months)
+    if facts.today < eligible_from:
+        grounds.append(RefusalGround(
+            Ground.disability_too_recent,
+            f"失能自{facts.disabled_since.isoformat()}起，不满{policy.min_disability_months}"
+            f"个月；{eligible_from.isoformat()}起可申请"))
+
+    if missing := missing_materials(facts.checklist, facts.materials, facts.has_agent):
+        grounds.append(RefusalGround(
+            Ground.materials_incomplete,
+            "缺少以下材料，请一次补齐：" + "、".join(m.name for m in missing)))
+
+    if facts.last_conclusion_on is not None:
+        reapply_from = add_months(facts.last_conclusion_on, policy.reapply_months)
+        if facts.today < reapply_from:
+            grounds.append(RefusalGround(
+                Ground.recent_conclusion,
+                f"上次评估结论于{facts.last_conclusion_on.isoformat()}作出，不满"
+                f"{policy.reapply_months}个月；{reapply_from.isoformat()}起可重新申请"))
+
+    outside = []
+    if facts.handling_region_path and not region_covers(facts.handling_region_path,
+                                                        facts.person_region_path):
+        outside.append("申请人居住地不在本经办机构管辖范围内")
+    if facts.insured_region_code and not facts.insured_region_code.startswith(
+            facts.pooling_region_code):
+        outside.append(f"参保地（{facts.insured_region_code}）不是本统筹地区"
+                       f"（{facts.pooling_region_code}）")
+    if outside:
+        grounds.append(RefusalGround(Ground.outside_region,
+                                     "；".join(outside) + "，请到参保地经办机构申请"))
+    return grounds
+
+
+# --- application numbers --------------------------------------------------------------
+
+NUMBER_PREFIX = "SQ"
+
+
+def application_number(day: date, sequence: int) -> str:
+    """`SQ` + yyyymmdd + a 4-digit daily sequence: SQ202611220001. A day beyond 9999
+    applications simply gets more digits (the column holds 20 characters)."""
+    if sequence < 1:
+        raise ValueError("sequence starts at 1")
+    return f"{NUMBER_PREFIX}{day:%Y%m%d}{sequence:04d}"
+
+
+def number_prefix(day: date) -> str:
+    return f"{NUMBER_PREFIX}{day:%Y%m%d}"

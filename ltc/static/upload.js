@@ -1,0 +1,208 @@
+// Evidence upload: each chosen file is PUT raw to the API (the server streams it to disk and
+// hashes it on the way), with a progress bar, one file after another. Without JavaScript the
+// same form posts multipart to the page route instead. Forms: <form data-evidence-upload
+// data-put-url="…" data-max-size="…"> in templates/evidence/_upload.html.
+(function () {
+  "use strict";
+
+  var ALLOWED = {
+    "video/mp4": "video", "video/quicktime": "video", "video/webm": "video",
+    "image/jpeg": "photo", "image/png": "photo"
+  };
+  // Some systems give no type (or a generic one) for .mov and friends: go by the extension.
+  var BY_EXTENSION = {
+    mp4: "video/mp4", m4v: "video/mp4", mov: "video/quicktime", webm: "video/webm",
+    jpg: "image/jpeg", jpeg: "image/jpeg", png: "image/png"
+  };
+  var NOT_ALLOWED = "只能上传 MP4、MOV、WebM 视频或 JPEG、PNG 照片";
+
+  function csrfToken() {
+    var match = document.cookie.match(/(?:^|;\s*)ltc_csrf=([^;]*)/);
+    return match ? decodeURIComponent(match[1]) : "";
+  }
+
+  function typeOf(file) {
+    if (ALLOWED[file.type]) return file.type;
+    var extension = (file.name.split(".").pop() || "").toLowerCase();
+    return BY_EXTENSION[extension] || null;
+  }
+
+  function sizeLabel(bytes) {
+    if (bytes >= 1073741824) return (bytes / 1073741824).toFixed(2) + " GB";
+    if (bytes >= 1048576) return (bytes / 1048576).toFixed(1) + " MB";
+    return Math.ceil(bytes / 1024) + " KB";
+  }
+
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+
+  // Like the server's local_time filter: Beijing civil time, whatever the device's zone.
+  function localTime(iso) {
+    var d = new Date(iso);
+    try {
+      var parts = {};
+      new Intl.DateTimeFormat("en-CA", {
+        timeZone: "Asia/Shanghai", hourCycle: "h23", year: "numeric", month: "2-digit",
+        day: "2-digit", hour: "2-digit", minute: "2-digit"
+      }).formatToParts(d).forEach(function (p) { parts[p.type] = p.value; });
+      return parts.year + "-" + parts.month + "-" + parts.day + " " + parts.hour + ":" +
+        parts.minute;
+    } catch (ignored) {
+      return d.getFullYear() + "-" + two(d.getMonth() + 1) + "-" + two(d.getDate()) + " " +
+        two(d.getHours()) + ":" + two(d.getMinutes());
+    }
+  }
+
+  function errorMessage(xhr) {
+    try {
+      var body = JSON.parse(xhr.responseText);
+      if (body && body.error && body.error.message) return body.error.message;
+    } catch (ignored) { /* not JSON: fall through */ }
+    if (xhr.status === 0) return "网络中断，文件没有上传完成。请检查网络后重新上传。";
+    if (xhr.status === 401) return "登录已过期，请刷新页面重新登录后再上传。";
+    if (xhr.status === 413) return "文件太大，单个文件不能超过 2 GB。";
+    return "上传失败（状态 " + xhr.status + "），请稍后重试。";
+  }
+
+  function recordedAt(form, file) {
+    var input = form.querySelector("input[name=recorded_at]");
+    // datetime-local is the tablet's civil time; Date() reads it in the same zone.
+    if (input && input.value) return new Date(input.value).toISOString();
+    if (file.lastModified && file.lastModified <= Date.now()) {
+      return new Date(file.lastModified).toISOString();
+    }
+    return null;
+  }
+
+  function addToList(form, row) {
+    var section = form.closest("section") || document;
+    var list = section.querySelector("[data-evidence-list]");
+    var empty = section.querySelector("[data-evidence-empty]");
+    if (empty) empty.remove();
+    if (!list) return;
+    var li = document.createElement("li");
+    var link = document.createElement("a");
+    link.className = "button";
+    link.href = row.url;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.textContent = row.kind === "video" ? "▶ 播放" : "查看照片";
+    var name = document.createElement("span");
+    name.className = "name";
+    name.textContent = row.original_name;
+    var meta = document.createElement("span");
+    meta.className = "muted";
+    meta.textContent = (row.kind === "video" ? "视频" : "照片") + " · " + sizeLabel(row.size) +
+      (row.recorded_at ? " · 录制于 " + localTime(row.recorded_at) : "") +
+      " · 上传于 " + localTime(row.uploaded_at) + "（" + row.uploaded_by + "）";
+    li.appendChild(link);
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(name);
+    li.appendChild(document.createTextNode(" "));
+    li.appendChild(meta);
+    list.appendChild(li);
+  }
+
+  function put(form, file, type, onProgress) {
+    return new Promise(function (resolve, reject) {
+      var url = form.getAttribute("data-put-url") + "?name=" + encodeURIComponent(file.name);
+      var when = recordedAt(form, file);
+      if (when) url += "&recorded_at=" + encodeURIComponent(when);
+      var xhr = new XMLHttpRequest();
+      xhr.open("PUT", url);
+      xhr.setRequestHeader("Content-Type", type);
+      xhr.setRequestHeader("x-csrftoken", csrfToken());
+      xhr.setRequestHeader("Accept", "application/json");
+      xhr.upload.addEventListener("progress", function (event) {
+        if (event.lengthComputable) onProgress(event.loaded, event.total);
+      });
+      xhr.addEventListener("load", function () {
+        if (xhr.status === 200 || xhr.status === 201) {
+          resolve({ row: JSON.parse(xhr.responseText), duplicate: xhr.status === 200 });
+        } else {
+          reject(new Error(errorMessage(xhr)));
+        }
+      });
+      xhr.addEventListener("error", function () { reject(new Error(errorMessage(xhr))); });
+      xhr.addEventListener("abort", function () { reject(new Error("上传已取消。")); });
+      xhr.send(file); // the browser streams the file from disk; never read into memory
+    });
+  }
+
+  var busy = false;
+  window.addEventListener("beforeunload", function (event) {
+    if (!busy) return;
+    event.preventDefault();
+    event.returnValue = "视频还在上传，离开页面会中断上传。";
+  });
+
+  document.addEventListener("submit", function (event) {
+    var form = event.target.closest("form[data-evidence-upload]");
+    if (!form || !window.XMLHttpRequest || !window.Promise) return; // plain form post
+    event.preventDefault();
+    if (busy) return;
+    var input = form.querySelector("input[type=file]");
+    var progress = form.querySelector("[data-upload-progress]");
+    var status = form.querySelector("[data-upload-status]");
+    var error = form.querySelector("[data-upload-error]");
+    var button = form.querySelector("[data-upload-button]");
+    var maxSize = parseInt(form.getAttribute("data-max-size"), 10);
+    var files = Array.prototype.slice.call(input.files || []);
+    error.textContent = "";
+    if (!files.length) {
+      error.textContent = "请先选择要上传的视频或照片。";
+      return;
+    }
+    var problems = [];
+    var notes = [];
+    var done = 0;
+    busy = true;
+    button.disabled = true;
+
+    function next(index) {
+      if (index >= files.length) {
+        busy = false;
+        button.disabled = false;
+        progress.hidden = true;
+        input.value = "";
+        status.textContent = (done ? "已上传 " + done + " 个文件。" : "") + notes.join(" ");
+        error.textContent = problems.join(" ");
+        return;
+      }
+      var file = files[index];
+      var prefix = files.length > 1 ? "（" + (index + 1) + "/" + files.length + "）" : "";
+      var type = typeOf(file);
+      if (!type) {
+        problems.push("「" + file.name + "」：" + NOT_ALLOWED + "。");
+        next(index + 1);
+        return;
+      }
+      if (file.size > maxSize) {
+        problems.push("「" + file.name + "」：文件超过 2 GB，请分段录制后分别上传。");
+        next(index + 1);
+        return;
+      }
+      progress.hidden = false;
+      progress.value = 0;
+      status.textContent = prefix + "正在上传「" + file.name + "」…";
+      put(form, file, type, function (loaded, total) {
+        var percent = Math.floor(loaded * 100 / total);
+        progress.value = percent;
+        status.textContent = prefix + "正在上传「" + file.name + "」：" + percent + "%（" +
+          sizeLabel(loaded) + " / " + sizeLabel(total) + "）";
+      }).then(function (result) {
+        if (result.duplicate) {
+          notes.push("「" + file.name + "」之前已上传过，未重复保存。");
+        } else {
+          addToList(form, result.row);
+          done += 1;
+        }
+        next(index + 1);
+      }, function (failure) {
+        problems.push("「" + file.name + "」上传失败：" + failure.message);
+        next(index + 1);
+      });
+    }
+
+    next(0);
+  });
+})();
