@@ -14,12 +14,17 @@ import asyncio
 import itertools
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from litestar.testing import AsyncTestClient
 
@@ -171,3 +176,75 @@ async def sign_in(client: AsyncTestClient, username: str, password: str = TEST_P
     if next is not None:
         data["next"] = next
     return await client.post("/login", data=data, follow_redirects=False)
+
+
+# Browser tests: the real app in a uvicorn subprocess on the test database, and Chromium.
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(database_url: str, tmp_path: Path):
+    port = _free_port()
+    env = {**os.environ, "LTC_DATABASE_URL": database_url, "LTC_VAR_DIR": str(tmp_path / "var"),
+           "LTC_SECRET_KEY": "s" * 48, "LTC_DATABASE_POOL_SIZE": "2"}
+    env["LTC_BROKER_URL"] = (f"sqlite:///{tmp_path / 'queue.sqlite3'}" if db.is_sqlite()
+                             else os.environ.get("LTC_TEST_BROKER_URL") or "redis://127.0.0.1:6379/15")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "ltc.app:create_app", "--factory",
+         "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/login", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail(f"server did not start: {process.stdout.read()}")
+    yield base
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture
+def chromium() -> str:
+    if not Path(CHROMIUM).exists():
+        unavailable(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    return CHROMIUM
+
+
+
+
+@pytest.fixture
+async def browser(chromium: str):
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
+
+
+async def sign_in_page(browser, server: str, username: str, password: str):
+    """A fresh browser context (its own cookies) signed in as `username`."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.goto(f"{server}/login")
+    await page.fill("#username", username)
+    await page.fill("#password", password)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{server}/")
+    return page

@@ -19,7 +19,7 @@ from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.audit import service as audit
 from ltc.db import StaleWrite
 from ltc.errors import DomainError, InvalidInput
-from ltc.evidence.tables import EvidenceFile
+from ltc.evidence import service as evidence_service
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 
@@ -68,8 +68,7 @@ class AssessmentPages(Controller):
         scores = context.pop("scores", None)
         if scores is None:  # not re-showing a rejected form: show what is saved
             scores = row["scores"]
-        evidence = await EvidenceFile.select().where(
-            EvidenceFile.assessment == assessment_id).order_by(EvidenceFile.id)
+        evidence = await evidence_service.list_for_assessment(actor, assessment_id)
         state = AssessmentState(row["state"])
         editable = (actor.role == Role.assessor and is_assessor_of(actor.id, row)
                     and state in EDITABLE)
