@@ -73,4 +73,10 @@ async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
             password_iterations=password_iterations,
         )
         logins.append({"role": user["role"], "username": user["username"], "password": password})
+    # Enrolment as the bureau's export would bring it, through the real (audited) importer, so
+    # the demo clerk can accept applications for these people (one's enrolment has ended).
+    from ltc.enrollment.importer import import_enrollment
+
+    csv = FIXTURES / "demo_enrollment.csv"
+    await import_enrollment(SYSTEM, csv.read_bytes(), filename=csv.name)
     return logins

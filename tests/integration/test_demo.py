@@ -37,7 +37,7 @@ def _start_demo(var_dir: Path, port: int) -> tuple[subprocess.Popen, list[tuple[
             logins.append(match.groups())
         if "Uvicorn running" in line or time.monotonic() > deadline:
             break
-    assert len(logins) == 5, "".join(output)
+    assert len(logins) == 6, "".join(output)  # one per role, two assessors
     return process, logins
 
 
