@@ -18,10 +18,10 @@ from ltc.applications.rules import GROUND_LABELS, ApplicationState
 from ltc.assessments import service as assessments
 from ltc.assessments.grading import GRADE_LABELS
 from ltc.assessments.rules import AssessmentState
-from ltc.db import StaleWrite
 from ltc.errors import Conflict, DomainError, InvalidInput
 from ltc.people import service as people
 from ltc.regions.tables import Region
+from ltc.web.actions import perform
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 
@@ -147,33 +147,32 @@ class ApplicationPages(Controller):
         actor = request.user
         action = data.get("action", "")
         version = int(data.get("version") or 0)
-        try:
+
+        async def transition() -> Any:
             if action == "submit":
-                await service.submit_application(actor, application_id, version)
-            elif action == "accept":
-                await service.accept_application(actor, application_id, version)
-            elif action == "reject":
+                return await service.submit_application(actor, application_id, version)
+            if action == "accept":
+                return await service.accept_application(actor, application_id, version)
+            if action == "reject":
                 grounds = data.get("grounds", [])
                 grounds = [grounds] if isinstance(grounds, str) else list(grounds)
-                await service.reject_application(actor, application_id, version, grounds,
-                                                 data.get("note", ""))
-            elif action == "assign":
-                await assignment.assign_assessors(actor, application_id, version)
-            else:
-                raise InvalidInput("unknown_action", "无法识别的操作，请刷新页面后重试")
-        except InvalidInput as exc:
-            grounds = ([{"code": code, "message": message} for code, message in exc.fields.items()]
-                      if exc.code == "refusal_grounds_apply" else [])
-            return await self._case(request, application_id, status_code=exc.status_code,
-                                    error=exc.message, errors=exc.fields, grounds=grounds)
-        except StaleWrite:
-            return await self._case(request, application_id, status_code=409,
-                                    error="该申请刚被其他人处理过，下面是最新状态，请核对后再操作")
-        except DomainError as exc:
-            return await self._case(request, application_id, status_code=exc.status_code,
-                                    error=exc.message)
-        flash(request, DONE_MESSAGES[action], category="success")
-        return Redirect(f"/applications/{application_id}")
+                return await service.reject_application(actor, application_id, version,
+                                                        grounds, data.get("note", ""))
+            if action == "assign":
+                return await assignment.assign_assessors(actor, application_id, version)
+            raise InvalidInput("unknown_action", "无法识别的操作，请刷新页面后重试")
+
+        async def render(refusal: DomainError | None, **context: Any) -> Template:
+            grounds = []
+            if refusal is not None and refusal.code == "refusal_grounds_apply":
+                grounds = [{"code": code, "message": message}
+                           for code, message in refusal.fields.items()]
+            return await self._case(request, application_id, grounds=grounds, **context)
+
+        return await perform(
+            request, transition, render=render, done=DONE_MESSAGES.get(action, ""),
+            then=f"/applications/{application_id}",
+            stale="该申请刚被其他人处理过，下面是最新状态，请核对后再操作")
 
 
 DONE_MESSAGES = {

@@ -8,7 +8,6 @@ from typing import Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.params import FromPath, JSONBody, URLEncodedBody
-from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
@@ -17,9 +16,9 @@ from ltc.accounts.rules import Actor, Role
 from ltc.assessments import grading, service
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.audit import service as audit
-from ltc.db import StaleWrite
 from ltc.errors import DomainError, InvalidInput
 from ltc.evidence import service as evidence_service
+from ltc.web.actions import perform
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 
@@ -113,17 +112,23 @@ class AssessmentPages(Controller):
                   data: URLEncodedBody[dict[str, str]]) -> Any:
         """One form, several buttons: the `action` says which transition the user asked for."""
         actor, action = request.user, data.get("action", "")
-        version = int(data.get("version") or 0)
-        try:
+
+        async def transition() -> None:
+            version = int(data.get("version") or 0)
             if action in ("save", "sign", "submit"):
                 if data.get("scores_posted"):
+                    try:
+                        started = _local(data.get("onsite_started_at", ""))
+                        ended = _local(data.get("onsite_ended_at", ""))
+                        latitude = _number(data.get("latitude", ""))
+                        longitude = _number(data.get("longitude", ""))
+                    except ValueError as exc:
+                        raise InvalidInput("invalid_assessment",
+                                           "时间或坐标格式不正确，请重新填写") from exc
                     after = await service.save_draft(
                         actor, assessment_id, expected_version=version,
-                        scores=_form_scores(data),
-                        onsite_started_at=_local(data.get("onsite_started_at", "")),
-                        onsite_ended_at=_local(data.get("onsite_ended_at", "")),
-                        latitude=_number(data.get("latitude", "")),
-                        longitude=_number(data.get("longitude", "")))
+                        scores=_form_scores(data), onsite_started_at=started,
+                        onsite_ended_at=ended, latitude=latitude, longitude=longitude)
                     version = after["version"]
                 if action == "sign":
                     await service.sign(actor, assessment_id, expected_version=version)
@@ -137,23 +142,16 @@ class AssessmentPages(Controller):
                                                   reason=data.get("reason", ""))
             else:
                 raise InvalidInput("unknown_action", "无法识别的操作，请刷新页面后重试")
-        except ValueError:
-            return await self._render(request, assessment_id, status_code=422,
-                                      scores=_posted_scores(data),
-                                      error="时间或坐标格式不正确，请重新填写")
-        except InvalidInput as exc:
-            return await self._render(request, assessment_id, status_code=exc.status_code,
-                                      scores=_posted_scores(data), errors=exc.fields,
-                                      error=exc.message)
-        except StaleWrite:
-            return await self._render(
-                request, assessment_id, status_code=409,
-                error="这份评估刚被另一位评估员或审核员修改过，下面是最新内容，请核对后再操作")
-        except DomainError as exc:
-            return await self._render(request, assessment_id, status_code=exc.status_code,
-                                      error=exc.message)
-        flash(request, DONE_MESSAGES[action], category="success")
-        return Redirect(f"/assessments/{assessment_id}")
+
+        async def render(refusal: DomainError | None, **context: Any) -> Template:
+            # A refused form shows what the user sent; a stale one shows what is saved now.
+            scores = _posted_scores(data) if refusal is not None else None
+            return await self._render(request, assessment_id, scores=scores, **context)
+
+        return await perform(
+            request, transition, render=render, done=DONE_MESSAGES.get(action, ""),
+            then=f"/assessments/{assessment_id}",
+            stale="这份评估刚被另一位评估员或审核员修改过，下面是最新内容，请核对后再操作")
 
 
 DONE_MESSAGES = {

@@ -1,0 +1,88 @@
+"""The clerk's intake pages: every problem at once, refusal grounds shown, nothing changed."""
+
+from datetime import timedelta
+
+import pytest
+from conftest import make_user, sign_in
+
+from ltc import clock
+from ltc.applications.tables import Application
+from ltc.audit.tables import AuditEvent
+from ltc.people.tables import Person
+
+pytestmark = pytest.mark.anyio
+
+WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
+
+
+def resident_id(body: str) -> str:
+    return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, WEIGHTS, strict=True)) % 11]
+
+
+async def _clerk(client) -> str:
+    await make_user("clerk")
+    await sign_in(client, "clerk")
+    return client.cookies.get("ltc_csrf")
+
+
+def _form(csrf: str, **overrides: str) -> dict:
+    form = {"resident_id": resident_id("37098319420315002"), "name": "张秀英",
+            "phone": "13800000001", "village": "370983001001", "address": "某村3号",
+            "applicant_name": "李明", "applicant_relation": "子女",
+            "applicant_phone": "13900000002",
+            "disabled_since": (clock.today() - timedelta(days=400)).isoformat(),
+            "materials": ["application_form", "id_card", "insurance_card", "medical_records"],
+            "_csrf_token": csrf}
+    form.update(overrides)
+    return form
+
+
+async def test_intake_form_shows_every_problem_and_creates_nothing(client) -> None:
+    csrf = await _clerk(client)
+    events = await AuditEvent.count()
+    response = await client.post("/applications/new", data=_form(
+        csrf, resident_id="370983194203150021", phone="12345", applicant_name="",
+        disabled_since="昨天"))
+    assert response.status_code == 422
+    text = response.text
+    assert "校验位" in text  # the wrong check digit, named
+    assert "请按 2026-01-31 的格式填写日期" in text
+    assert await Person.count() == 0 and await Application.count() == 0
+    assert await AuditEvent.count() == events
+
+
+async def test_refusal_grounds_are_listed_then_the_clerk_rejects(client) -> None:
+    csrf = await _clerk(client)
+    created = await client.post("/applications/new", data=_form(csrf))
+    assert created.status_code == 200, created.text
+    application = await Application.select().first()
+    case = f"/applications/{application['id']}"
+    await client.post(case, data={"action": "submit", "version": "1", "_csrf_token": csrf})
+    refused = await client.post(case, data={"action": "accept", "version": "2",
+                                            "_csrf_token": csrf})
+    assert refused.status_code == 422
+    assert "存在以下不予受理情形" in refused.text and "医疗保险" in refused.text
+    assert (await Application.select().first())["state"] == "SUBMITTED"
+    no_reason = await client.post(case, data={"action": "reject", "version": "2",
+                                              "grounds": "not_enrolled", "note": "",
+                                              "_csrf_token": csrf})
+    assert no_reason.status_code == 422
+    assert (await Application.select().first())["state"] == "SUBMITTED"
+    rejected = await client.post(case, data={"action": "reject", "version": "2",
+                                             "grounds": "not_enrolled",
+                                             "note": "未参加城乡居民基本医疗保险",
+                                             "_csrf_token": csrf})
+    assert rejected.status_code == 200 and "已作出不予受理决定" in rejected.text
+    assert (await Application.select().first())["state"] == "REJECTED"
+    stale = await client.post(case, data={"action": "accept", "version": "2",
+                                          "_csrf_token": csrf})
+    assert stale.status_code in (409, 422) and "不予受理" in stale.text
+
+
+async def test_a_double_submitted_intake_form_makes_one_application(client) -> None:
+    csrf = await _clerk(client)
+    first = await client.post("/applications/new", data=_form(csrf))
+    second = await client.post("/applications/new", data=_form(csrf))
+    assert first.status_code == 200
+    assert second.status_code in (409, 422)
+    assert await Application.count() == 1 and await Person.count() == 1
