@@ -33,6 +33,7 @@ from ltc.applications.controllers import ApplicationApi, ApplicationPages
 from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPages
 from ltc.evidence.controllers import EvidenceApi, EvidencePages
 from ltc.jobs.broker import broker_reachable
+from ltc.people.controllers import PersonPages
 from ltc.settings import Settings
 from ltc.web import formatting, timeline
 from ltc.web.auth import PUBLIC_PATHS, ActorAuthentication, FormCsrf
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountsApi,
             UserApi,
             ApplicationPages,
+            PersonPages,
             ApplicationApi,
             AssessmentPages,
             ReviewPages,

@@ -86,3 +86,29 @@ async def test_a_double_submitted_intake_form_makes_one_application(client) -> N
     assert first.status_code == 200
     assert second.status_code in (409, 422)
     assert await Application.count() == 1 and await Person.count() == 1
+
+
+async def test_queue_exports_to_excel_csv_with_masked_ids_and_an_audit_event(client) -> None:
+    csrf = await _clerk(client)
+    await client.post("/applications/new", data=_form(csrf))
+    response = await client.get("/applications/export.csv")
+    assert response.status_code == 200
+    assert response.content.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 only with a BOM
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == "申请编号,姓名,身份证号,村（居）,状态,登记日期"
+    assert len(lines) == 2 and "张秀英" in lines[1] and "370983********" in lines[1]
+    assert await AuditEvent.count().where(AuditEvent.action == "application.exported") == 1
+
+
+async def test_person_page_shows_the_full_id_only_on_request_and_audits_it(client) -> None:
+    csrf = await _clerk(client)
+    await client.post("/applications/new", data=_form(csrf))
+    person = await Person.select().first()
+    page = await client.get(f"/people/{person['id']}")
+    assert page.status_code == 200 and person["resident_id"] not in page.text
+    assert "370983********" in page.text
+    revealed = await client.post(f"/people/{person['id']}/resident-id",
+                                 data={"_csrf_token": csrf})
+    assert person["resident_id"] in revealed.text
+    assert await AuditEvent.count().where(
+        AuditEvent.action == "person.resident_id_viewed") == 1
