@@ -39,6 +39,13 @@ PG_URL = os.environ.get("LTC_TEST_DATABASE_URL")
 REQUIRE_SERVICES = os.environ.get("LTC_TEST_REQUIRE_SERVICES") == "1"
 TEST_PASSWORD = "test-pass-123"
 FAST_HASH_ITERATIONS = 1_000  # production default is 600,000 (0.25 s a hash)
+# ADL 20 (severe), cognition 8 (moderate), perception 8 (mild) → grade 5 under national-2021.
+SEVERE_SCORES = {
+    "eating": 5, "dressing": 0, "face_mouth_hygiene": 0, "bowel_control": 5,
+    "bladder_control": 5, "toileting": 0, "walking": 0, "bed_chair_transfer": 5, "stairs": 0,
+    "bathing": 0, "time_orientation": 2, "person_orientation": 3, "place_orientation": 2,
+    "memory": 1, "vision": 3, "hearing": 3, "communication": 2,
+}
 
 
 def pytest_report_header(config: pytest.Config) -> str:

@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from conftest import SEVERE_SCORES as SEVERE
 from conftest import make_user, sign_in
 
 from ltc import clock
@@ -19,13 +20,6 @@ from ltc.people.tables import Person
 from ltc.regions.tables import Region
 
 pytestmark = pytest.mark.anyio
-
-# ADL 20 (severe), cognition 8 (moderate), perception 8 (mild) → grade 5 under national-2021.
-SEVERE = {"eating": 5, "dressing": 0, "face_mouth_hygiene": 0, "bowel_control": 5,
-          "bladder_control": 5, "toileting": 0, "walking": 0, "bed_chair_transfer": 5,
-          "stairs": 0, "bathing": 0, "time_orientation": 2, "person_orientation": 3,
-          "place_orientation": 2, "memory": 1, "vision": 3, "hearing": 3, "communication": 2}
-
 
 async def actor(username: str):
     from ltc.accounts.tables import User
