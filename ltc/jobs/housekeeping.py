@@ -1,4 +1,5 @@
-"""Daily housekeeping: expired sessions, old login attempts, old outbox rows and receipts."""
+"""Daily housekeeping: expired sessions, old login attempts, old outbox rows and receipts,
+and upload temp files left behind by a process killed mid-upload."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import dramatiq
 
 from ltc import clock
 from ltc.accounts.tables import LoginAttempt, WebSession
+from ltc.evidence.storage import remove_stale_temps
 from ltc.jobs.rules import Every, Schedule
 from ltc.jobs.tables import JobReceipt, OutboxMessage
+from ltc.settings import Settings
 
 # Long enough that a re-sent outbox message is still recognised; short enough to stay small.
 KEEP_DAYS = 30
@@ -19,9 +22,14 @@ SCHEDULE = Schedule(job="housekeeping.purge", every=Every.day, at=time(3, 0))
 
 @dramatiq.actor(actor_name="housekeeping.purge", max_retries=3)
 async def purge(period_key: str) -> None:
+    await purge_expired()
+
+
+async def purge_expired() -> None:
     now = clock.now()
     cutoff = now - timedelta(days=KEEP_DAYS)
     await WebSession.delete().where(WebSession.expires_at < now)
     await LoginAttempt.delete().where(LoginAttempt.at < cutoff)
     await OutboxMessage.delete().where(OutboxMessage.sent_at < cutoff)
     await JobReceipt.delete().where(JobReceipt.done_at < cutoff)
+    remove_stale_temps(Settings.from_env().media_dir)
