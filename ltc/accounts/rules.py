@@ -114,3 +114,15 @@ def region_covers(actor_region_path: str, object_region_path: str) -> bool:
     return object_region_path == actor_region_path or object_region_path.startswith(
         actor_region_path + "/"
     )
+
+
+def require_role(actor: Actor, roles: frozenset[Role], doing: str) -> None:
+    """Forbidden unless the actor has one of `roles`; the system actor may do anything.
+    `doing` completes the Chinese sentence: 评估员无权{doing}."""
+    from ltc.errors import Forbidden
+
+    if actor.kind == ActorKind.system:
+        return
+    if actor.role not in roles:
+        who = actor.role.label if actor.role else "未登录用户"
+        raise Forbidden("forbidden", f"{who}无权{doing}")

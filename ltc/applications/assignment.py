@@ -16,7 +16,7 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, Role, region_covers
+from ltc.accounts.rules import Actor, Role, region_covers, require_role
 from ltc.accounts.tables import User
 from ltc.applications import service as applications
 from ltc.applications.draw import Candidate, NotEnoughCandidates, draw, draw_record
@@ -25,7 +25,6 @@ from ltc.assessments.rules import AssessmentState
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
 from ltc.errors import Conflict
-from ltc.people import service as people
 
 ASSIGN_ROLES = frozenset({Role.clerk})
 # An assessor's open work: assigned, on site, sent back, or waiting for the reviewer.
@@ -85,7 +84,7 @@ async def assign_assessors(
 ) -> dict[str, Any]:
     """ACCEPTED → ASSIGNED: two assessors drawn, one Assessment (ASSIGNED, initial) created,
     all in one transaction with its audit events. Returns the assessment row."""
-    people.require_role(actor, ASSIGN_ROLES, "分派评估")
+    require_role(actor, ASSIGN_ROLES, "分派评估")
     async with db.write_transaction():
         row = await applications.load_visible(actor, application_id)
         applications.check_transition(row, ApplicationState.ASSIGNED, "分派评估",

@@ -15,7 +15,7 @@ from typing import Any
 from piccolo.columns.combination import Where, WhereRaw
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, ActorKind, Role
+from ltc.accounts.rules import Actor, ActorKind, Role, require_role
 from ltc.accounts.scope import in_region
 from ltc.applications.reference import acceptance_policy, materials_checklist
 from ltc.applications.rules import (
@@ -166,7 +166,7 @@ async def create_application(
 ) -> dict[str, Any]:
     """A DRAFT application for a person in the actor's region. A provider files on the
     person's behalf: the application then belongs to the provider's organisation."""
-    people.require_role(actor, CREATE_ROLES, "登记申请")
+    require_role(actor, CREATE_ROLES, "登记申请")
     if actor.kind != ActorKind.user:
         # created_by names a user; tokens and jobs file through a user's account.
         raise InvalidInput("user_required", "申请须由经办员或护理机构人员以本人账号登记")
@@ -257,7 +257,7 @@ async def submit_application(
     actor: Actor, application_id: int, expected_version: int
 ) -> dict[str, Any]:
     """DRAFT → SUBMITTED: the application is handed to the agency."""
-    people.require_role(actor, SUBMIT_ROLES, "提交申请")
+    require_role(actor, SUBMIT_ROLES, "提交申请")
     async with db.write_transaction():
         row = await load_visible(actor, application_id)
         check_transition(row, ApplicationState.SUBMITTED, "提交", expected_version)
@@ -271,7 +271,7 @@ async def update_materials(
 ) -> dict[str, Any]:
     """Record the materials handed in so far (before the acceptance decision): the applicant
     brings the missing ones after being told all of them at once."""
-    people.require_role(actor, SUBMIT_ROLES, "修改申请材料")
+    require_role(actor, SUBMIT_ROLES, "修改申请材料")
     fields: dict[str, str] = {}
     codes = _materials(materials, fields)
     if fields:
@@ -341,7 +341,7 @@ async def acceptance_check(
     today: date | None = None,
 ) -> list[RefusalGround]:
     """The refusal grounds that hold now, without changing anything (for the clerk's page)."""
-    people.require_role(actor, DECIDE_ROLES, "审查申请")
+    require_role(actor, DECIDE_ROLES, "审查申请")
     today = today or clock.today()
     row = await load_visible(actor, application_id)
     return await _grounds(actor, row, await _enrolment(row, gateway, today), today)
@@ -354,7 +354,7 @@ async def accept_application(
     """SUBMITTED → ACCEPTED (受理) when no refusal ground holds. Otherwise InvalidInput
     `refusal_grounds_apply` lists every ground (fields: ground code → what to do) and
     nothing changes; the clerk then rejects with those grounds."""
-    people.require_role(actor, DECIDE_ROLES, "受理申请")
+    require_role(actor, DECIDE_ROLES, "受理申请")
     today = today or clock.today()
     row = await load_visible(actor, application_id)
     check_transition(row, ApplicationState.ACCEPTED, "受理", expected_version)
@@ -393,7 +393,7 @@ async def reject_application(
 ) -> dict[str, Any]:
     """SUBMITTED → REJECTED (不予受理) with at least one ground and a reason in words, which
     go on the letter to the applicant."""
-    people.require_role(actor, DECIDE_ROLES, "作不予受理决定")
+    require_role(actor, DECIDE_ROLES, "作不予受理决定")
     fields: dict[str, str] = {}
     codes = list(dict.fromkeys(c.strip() for c in grounds if c and c.strip()))
     valid = {str(g) for g in Ground}
@@ -426,7 +426,7 @@ async def withdraw_application(
 ) -> dict[str, Any]:
     """DRAFT or SUBMITTED → CLOSED: withdrawn by the applicant or entered in error. A
     provider may withdraw only its own drafts."""
-    people.require_role(actor, SUBMIT_ROLES, "撤回申请")
+    require_role(actor, SUBMIT_ROLES, "撤回申请")
     note = (note or "").strip()
     if not note:
         raise InvalidInput("invalid_withdrawal", "请填写撤回原因",
@@ -442,7 +442,7 @@ async def withdraw_application(
 
 
 async def get_application(actor: Actor, application_id: int) -> dict[str, Any]:
-    people.require_role(actor, READ_ROLES, "查看申请")
+    require_role(actor, READ_ROLES, "查看申请")
     return _shaped(await load_visible(actor, application_id))
 
 
@@ -474,7 +474,7 @@ async def list_applications(
     """Applications the actor may see, newest first, and the cursor of the next page (None on
     the last page): pass it as `after`. Keyset on (created_at, id), so pages stay stable while
     new applications arrive. Each row also carries its own `cursor`."""
-    people.require_role(actor, READ_ROLES, "查看申请")
+    require_role(actor, READ_ROLES, "查看申请")
     limit = max(1, min(limit, MAX_PAGE))
     query = Application.select(*_COLUMNS).where(_visible(actor))
     if state:
@@ -507,7 +507,7 @@ async def list_applications(
 
 async def application_timeline(actor: Actor, application_id: int) -> list[dict[str, Any]]:
     """Every audited event of the application and of its assessments, in order."""
-    people.require_role(actor, READ_ROLES, "查看申请")
+    require_role(actor, READ_ROLES, "查看申请")
     await load_visible(actor, application_id)
     events = await audit.timeline("application", application_id)
     assessments = await Assessment.select(Assessment.id).where(

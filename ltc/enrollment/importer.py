@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, Role
+from ltc.accounts.rules import Actor, Role, require_role
 from ltc.audit import service as audit
 from ltc.enrollment.rules import EnrollmentRow, RowProblem, decode, is_unchanged, parse_csv
 from ltc.enrollment.tables import EnrollmentRecord
 from ltc.errors import InvalidInput
-from ltc.people.service import require_role
 
 IMPORT_ROLES = frozenset({Role.clerk})
 _LOOKUP_CHUNK = 500

@@ -12,11 +12,11 @@ from piccolo.columns import Column
 from piccolo.columns.combination import Or, Where
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, ActorKind, Role, region_covers
+from ltc.accounts.rules import Actor, ActorKind, Role, region_covers, require_role
 from ltc.accounts.scope import in_region
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
-from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.people.rules import (
     InvalidPhone,
     InvalidResidentId,
@@ -41,15 +41,6 @@ UPDATE_ROLES = frozenset({Role.clerk})
 READ_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin, Role.provider, Role.assessor})
 REVEAL_ROLES = frozenset({Role.clerk, Role.reviewer})
 SEARCH_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin, Role.provider})
-
-
-def require_role(actor: Actor, roles: frozenset[Role], doing: str) -> None:
-    """Forbidden unless the actor has one of `roles`; the system actor may do anything."""
-    if actor.kind == ActorKind.system:
-        return
-    if actor.role not in roles:
-        who = actor.role.label if actor.role else "未登录用户"
-        raise Forbidden("forbidden", f"{who}无权{doing}")
 
 
 def _is_unique_violation(exc: BaseException) -> bool:
