@@ -11,7 +11,6 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -38,7 +37,7 @@ from ltc.settings import Settings
 from ltc.web import formatting, timeline
 from ltc.web.auth import PUBLIC_PATHS, ActorAuthentication, FormCsrf
 from ltc.web.errors import EXCEPTION_HANDLERS
-from ltc.web.sessions import DatabaseStore
+from ltc.web.sessions import DatabaseStore, SessionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -86,7 +85,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Flash messages live in the session; a 404 for an unknown path has no session at all.
     template_config.engine_instance.register_template_callable("get_flashes", pending_flashes)
 
-    sessions = ServerSideSessionConfig(
+    sessions = SessionConfig(
         max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=settings.secure_cookies,
         renew_on_access=True,
     )

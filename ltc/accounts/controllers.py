@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, URLEncodedBody
+from litestar.params import FromQuery, JSONBody, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from msgspec import Struct
@@ -22,6 +22,7 @@ from ltc.regions.tables import Region
 from ltc.settings import Settings
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
+from ltc.web.params import AfterId, Id, PageSize, Version, form_int
 
 Form = URLEncodedBody[dict[str, str]]
 
@@ -124,7 +125,7 @@ class TokenPageController(Controller):
         return await self._render(request, new_token=token, new_token_name=row["name"])
 
     @post("/{token_id:int}/revoke")
-    async def revoke(self, request: Request[Actor, Any, Any], token_id: FromPath[int]) -> Redirect:
+    async def revoke(self, request: Request[Actor, Any, Any], token_id: Id) -> Redirect:
         await service.revoke_token(request.user, token_id)
         flash(request, "令牌已吊销", category="success")
         return Redirect("/admin/tokens")
@@ -155,7 +156,7 @@ class UserPageController(Controller):
 
     @get("/")
     async def list_page(self, request: Request[Actor, Any, Any], q: FromQuery[str] = "",
-                        role: FromQuery[str] = "", after: FromQuery[int] = 0) -> Template:
+                        role: FromQuery[str] = "", after: AfterId = 0) -> Template:
         users = await service.list_users(request.user, q, role, PAGE_SIZE + 1, after)
         more = len(users) > PAGE_SIZE
         users = users[:PAGE_SIZE]
@@ -186,16 +187,16 @@ class UserPageController(Controller):
 
     @get("/{user_id:int}")
     async def edit_page(self, request: Request[Actor, Any, Any],
-                        user_id: FromPath[int]) -> Template:
+                        user_id: Id) -> Template:
         row = await service.get_user(request.user, user_id)
         return self._form_page(request, user_id=user_id, form=_user_form(row))
 
     @post("/{user_id:int}", status_code=200)
-    async def update(self, request: Request[Actor, Any, Any], user_id: FromPath[int],
+    async def update(self, request: Request[Actor, Any, Any], user_id: Id,
                      data: Form) -> Any:
         try:
             await service.update_user(
-                request.user, user_id, expected_version=int(data.get("version", "0") or 0),
+                request.user, user_id, expected_version=form_int(data, "version"),
                 display_name=data.get("display_name", ""), role=data.get("role", ""),
                 region_code=data.get("region", "").strip(),
                 organisation_code=data.get("organisation", "").strip() or None,
@@ -223,7 +224,7 @@ class UserOut(Struct):
     region: str
     organisation: str | None
     active: bool
-    version: int
+    version: Version
 
 
 class UserCreate(Struct):
@@ -236,7 +237,7 @@ class UserCreate(Struct):
 
 
 class UserUpdate(Struct):
-    version: int
+    version: Version
     display_name: str
     role: str
     region: str
@@ -258,8 +259,8 @@ class UserApi(Controller):
 
     @get("/", summary="Users in the caller's region (keyset pagination by id)")
     async def list_users(self, request: Request[Actor, Any, Any], q: FromQuery[str] = "",
-                         role: FromQuery[str] = "", after: FromQuery[int] = 0,
-                         limit: FromQuery[int] = PAGE_SIZE) -> list[UserOut]:
+                         role: FromQuery[str] = "", after: AfterId = 0,
+                         limit: PageSize = PAGE_SIZE) -> list[UserOut]:
         rows = await service.list_users(request.user, q, role, max(1, min(limit, 200)), after)
         return [_user_out(row) for row in rows]
 
@@ -273,7 +274,7 @@ class UserApi(Controller):
         return _user_out(await service.get_user(request.user, user["id"]))
 
     @put("/{user_id:int}", summary="Update a user (send the version you read; 409 if stale)")
-    async def update(self, request: Request[Actor, Any, Any], user_id: FromPath[int],
+    async def update(self, request: Request[Actor, Any, Any], user_id: Id,
                      data: JSONBody[UserUpdate]) -> UserOut:
         await service.update_user(
             request.user, user_id, expected_version=data.version,
@@ -326,5 +327,5 @@ class AccountsApi(Controller):
 
     @post("/tokens/{token_id:int}/revoke", guards=[role_guard(Role.admin)], status_code=204,
           summary="Revoke an API token")
-    async def revoke(self, request: Request[Actor, Any, Any], token_id: FromPath[int]) -> None:
+    async def revoke(self, request: Request[Actor, Any, Any], token_id: Id) -> None:
         await service.revoke_token(request.user, token_id)

@@ -9,7 +9,7 @@ from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, URLEncodedBody
+from litestar.params import FromQuery, JSONBody, QueryParameter, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
 from msgspec import Struct
@@ -30,6 +30,7 @@ from ltc.web.actions import perform
 from ltc.web.formatting import iso_date
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
+from ltc.web.params import BodyId, Id, PageSize, Version, form_int
 
 INTAKE = role_guard(Role.clerk, Role.provider)
 PAGE_SIZE = 50
@@ -92,23 +93,27 @@ class ApplicationPages(Controller):
         """The queue with its filters as CSV for Excel (UTF-8 with BOM), streamed page by page
         so a large region never sits in memory. Who exported what is audited."""
         actor = request.user
+        # The first page is read before the response starts, so a bad filter is a normal
+        # error page; once streaming, a failure could only cut the file short.
+        first, after = await service.list_applications(
+            actor, state=status or None, q=q or None, limit=service.MAX_PAGE)
         async with db.write_transaction():
             await audit.record(actor, "application.exported", "application_list",
                                actor.region_path or "all", after={"state": status, "q": q})
 
         async def rows() -> AsyncIterator[bytes]:
             yield b"\xef\xbb\xbf" + csv_line(EXPORT_HEADER)
-            after = None
+            page_rows, cursor = first, after
             while True:
-                page_rows, after = await service.list_applications(
-                    actor, state=status or None, q=q or None, limit=service.MAX_PAGE,
-                    after=after)
                 for r in page_rows:
                     yield csv_line([r["number"], r["person.name"], r["person.resident_id_masked"],
                                     r["person.village.name"], r["state_label"],
                                     iso_date(r["created_at"])])
-                if after is None:
+                if cursor is None:
                     return
+                page_rows, cursor = await service.list_applications(
+                    actor, state=status or None, q=q or None, limit=service.MAX_PAGE,
+                    after=cursor)
 
         return Stream(rows(), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": "attachment; filename=applications.csv"})
@@ -171,15 +176,15 @@ class ApplicationPages(Controller):
 
     @get("/{application_id:int}")
     async def case(self, request: Request[Actor, Any, Any],
-                   application_id: FromPath[int]) -> Template:
+                   application_id: Id) -> Template:
         return await self._case(request, application_id)
 
     @post("/{application_id:int}", status_code=200)
-    async def act(self, request: Request[Actor, Any, Any], application_id: FromPath[int],
+    async def act(self, request: Request[Actor, Any, Any], application_id: Id,
                   data: URLEncodedBody[dict[str, Any]]) -> Any:
         actor = request.user
         action = data.get("action", "")
-        version = int(data.get("version") or 0)
+        version = form_int(data, "version")
 
         async def transition() -> Any:
             if action == "submit":
@@ -226,7 +231,7 @@ DONE_MESSAGES = {
 
 
 class ApplicationIn(Struct):
-    person_id: int
+    person_id: BodyId
     applicant_name: str
     applicant_relation: str
     applicant_phone: str
@@ -237,11 +242,11 @@ class ApplicationIn(Struct):
 
 
 class VersionIn(Struct):
-    version: int
+    version: Version
 
 
 class RejectIn(Struct):
-    version: int
+    version: Version
     grounds: list[str]
     note: str
 
@@ -272,7 +277,7 @@ class ApplicationApi(Controller):
     @get("/applications", summary="Applications in the caller's region, newest first")
     async def list_(self, request: Request[Actor, Any, Any], status: StateQuery = "",
                     q: FromQuery[str] = "", after: FromQuery[str] = "",
-                    limit: FromQuery[int] = PAGE_SIZE) -> dict[str, Any]:
+                    limit: PageSize = PAGE_SIZE) -> dict[str, Any]:
         rows, next_after = await service.list_applications(
             request.user, state=status or None, q=q or None, limit=max(1, min(limit, 200)),
             after=after or None)
@@ -289,28 +294,28 @@ class ApplicationApi(Controller):
 
     @get("/applications/{application_id:int}", summary="One application")
     async def show(self, request: Request[Actor, Any, Any],
-                   application_id: FromPath[int]) -> dict[str, Any]:
+                   application_id: Id) -> dict[str, Any]:
         return await service.get_application(request.user, application_id)
 
     @post("/applications/{application_id:int}/submit", status_code=200)
-    async def submit(self, request: Request[Actor, Any, Any], application_id: FromPath[int],
+    async def submit(self, request: Request[Actor, Any, Any], application_id: Id,
                      data: JSONBody[VersionIn]) -> dict[str, Any]:
         return await service.submit_application(request.user, application_id, data.version)
 
     @post("/applications/{application_id:int}/accept", status_code=200,
           summary="Accept; 422 refusal_grounds_apply lists every ground that holds")
-    async def accept(self, request: Request[Actor, Any, Any], application_id: FromPath[int],
+    async def accept(self, request: Request[Actor, Any, Any], application_id: Id,
                      data: JSONBody[VersionIn]) -> dict[str, Any]:
         return await service.accept_application(request.user, application_id, data.version)
 
     @post("/applications/{application_id:int}/reject", status_code=200)
-    async def reject(self, request: Request[Actor, Any, Any], application_id: FromPath[int],
+    async def reject(self, request: Request[Actor, Any, Any], application_id: Id,
                      data: JSONBody[RejectIn]) -> dict[str, Any]:
         return await service.reject_application(request.user, application_id, data.version,
                                                 data.grounds, data.note)
 
     @post("/applications/{application_id:int}/assign", status_code=200,
           summary="Draw two assessors at random (reproducibly) and create the assessment")
-    async def assign(self, request: Request[Actor, Any, Any], application_id: FromPath[int],
+    async def assign(self, request: Request[Actor, Any, Any], application_id: Id,
                      data: JSONBody[VersionIn]) -> dict[str, Any]:
         return await assignment.assign_assessors(request.user, application_id, data.version)

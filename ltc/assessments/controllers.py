@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from litestar import Controller, Request, get, post, put
-from litestar.params import FromPath, JSONBody, URLEncodedBody
+from litestar.params import JSONBody, URLEncodedBody
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
@@ -21,6 +21,7 @@ from ltc.evidence import service as evidence_service
 from ltc.web.actions import perform
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
+from ltc.web.params import Id, Version, form_int
 
 STAFF = role_guard(Role.assessor, Role.reviewer, Role.clerk)
 
@@ -95,11 +96,11 @@ class AssessmentPages(Controller):
 
     @get("/{assessment_id:int}")
     async def show(self, request: Request[Actor, Any, Any],
-                   assessment_id: FromPath[int]) -> Template:
+                   assessment_id: Id) -> Template:
         return await self._render(request, assessment_id)
 
     @post("/{assessment_id:int}/preview", status_code=200)
-    async def preview(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+    async def preview(self, request: Request[Actor, Any, Any], assessment_id: Id,
                       data: URLEncodedBody[dict[str, str]]) -> Template:
         """htmx: the live totals and grade preview while the form is being filled."""
         row = await service.get_assessment(request.user, assessment_id)
@@ -108,13 +109,13 @@ class AssessmentPages(Controller):
                     grade_labels=grading.GRADE_LABELS, level_labels=grading.LEVEL_LABELS)
 
     @post("/{assessment_id:int}", status_code=200)
-    async def act(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+    async def act(self, request: Request[Actor, Any, Any], assessment_id: Id,
                   data: URLEncodedBody[dict[str, str]]) -> Any:
         """One form, several buttons: the `action` says which transition the user asked for."""
         actor, action = request.user, data.get("action", "")
 
         async def transition() -> None:
-            version = int(data.get("version") or 0)
+            version = form_int(data, "version")
             if action in ("save", "sign", "submit"):
                 if data.get("scores_posted"):
                     try:
@@ -176,7 +177,7 @@ class ReviewPages(Controller):
 
 
 class DraftIn(Struct):
-    version: int
+    version: Version
     scores: dict[str, int]
     onsite_started_at: datetime | None = None
     onsite_ended_at: datetime | None = None
@@ -185,18 +186,18 @@ class DraftIn(Struct):
 
 
 class VersionIn(Struct):
-    version: int
+    version: Version
 
 
 class ReturnIn(Struct):
-    version: int
+    version: Version
     reason: str
 
 
 class AssessmentOut(Struct):
     id: int
     state: str
-    version: int
+    version: Version
     application_number: str
     scores: dict[str, int]
     signed_1: bool
@@ -221,11 +222,11 @@ class AssessmentApi(Controller):
 
     @get("/{assessment_id:int}", summary="One assessment (assigned assessors, region staff)")
     async def show(self, request: Request[Actor, Any, Any],
-                   assessment_id: FromPath[int]) -> AssessmentOut:
+                   assessment_id: Id) -> AssessmentOut:
         return await _out(request.user, assessment_id)
 
     @put("/{assessment_id:int}/draft", summary="Save recorded scores (partial allowed)")
-    async def draft(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+    async def draft(self, request: Request[Actor, Any, Any], assessment_id: Id,
                     data: JSONBody[DraftIn]) -> AssessmentOut:
         await service.save_draft(
             request.user, assessment_id, expected_version=data.version, scores=data.scores,
@@ -234,27 +235,27 @@ class AssessmentApi(Controller):
         return await _out(request.user, assessment_id)
 
     @post("/{assessment_id:int}/sign", status_code=200, summary="Sign as one of the assessors")
-    async def sign(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+    async def sign(self, request: Request[Actor, Any, Any], assessment_id: Id,
                    data: JSONBody[VersionIn]) -> AssessmentOut:
         await service.sign(request.user, assessment_id, expected_version=data.version)
         return await _out(request.user, assessment_id)
 
     @post("/{assessment_id:int}/submit", status_code=200, summary="Submit for review")
-    async def submit(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+    async def submit(self, request: Request[Actor, Any, Any], assessment_id: Id,
                      data: JSONBody[VersionIn]) -> AssessmentOut:
         await service.submit(request.user, assessment_id, expected_version=data.version)
         return await _out(request.user, assessment_id)
 
     @post("/{assessment_id:int}/conclude", status_code=200,
           summary="Reviewer: confirm; the grade is fixed by the ruleset in force")
-    async def conclude(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+    async def conclude(self, request: Request[Actor, Any, Any], assessment_id: Id,
                        data: JSONBody[VersionIn]) -> AssessmentOut:
         await service.conclude(request.user, assessment_id, expected_version=data.version)
         return await _out(request.user, assessment_id)
 
     @post("/{assessment_id:int}/return", status_code=200,
           summary="Reviewer: return to the assessors with a reason")
-    async def return_(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+    async def return_(self, request: Request[Actor, Any, Any], assessment_id: Id,
                       data: JSONBody[ReturnIn]) -> AssessmentOut:
         await service.return_to_assessors(request.user, assessment_id,
                                           expected_version=data.version, reason=data.reason)

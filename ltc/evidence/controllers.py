@@ -22,7 +22,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
 from litestar.exceptions import InternalServerException
 from litestar.exceptions.http_exceptions import RequestEntityTooLarge
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Response, Stream
 from msgspec import Struct
@@ -34,6 +34,7 @@ from ltc.evidence import rules, service, storage
 from ltc.evidence.rules import EvidenceTooLarge, EvidenceTypeNotAllowed, RangeNotSatisfiable
 from ltc.settings import Settings
 from ltc.web.guards import role_guard
+from ltc.web.params import Id
 
 # The route limit only has to let a maximal file (plus multipart framing) through; the real
 # limit, rules.MAX_SIZE, is enforced by storage while streaming, with our own error code.
@@ -163,7 +164,7 @@ class EvidenceApi(Controller):
         ),
     )
     async def upload(
-        self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+        self, request: Request[Actor, Any, Any], assessment_id: Id,
         settings: NamedDependency[Settings], name: FromQuery[str | None] = None,
         recorded_at: FromQuery[str | None] = None,
     ) -> Response[EvidenceOut]:
@@ -183,7 +184,7 @@ class EvidenceApi(Controller):
     @get("/{assessment_id:int}/evidence", guards=[VIEWERS],
          summary="The videos and photos of an assessment")
     async def list_evidence(self, request: Request[Actor, Any, Any],
-                            assessment_id: FromPath[int]) -> list[EvidenceOut]:
+                            assessment_id: Id) -> list[EvidenceOut]:
         rows = await service.list_for_assessment(request.user, assessment_id)
         return [evidence_out(row) for row in rows]
 
@@ -194,7 +195,7 @@ class EvidencePages(Controller):
 
     @post("/assessments/{assessment_id:int}/evidence", guards=[ASSESSOR],
           request_max_body_size=UPLOAD_BODY_LIMIT)
-    async def upload_form(self, request: Request[Actor, Any, Any], assessment_id: FromPath[int],
+    async def upload_form(self, request: Request[Actor, Any, Any], assessment_id: Id,
                           settings: NamedDependency[Settings]) -> Redirect:
         """One or more files (field `file`); each is stored or refused on its own, and the
         assessment page shows what happened to each."""
@@ -235,7 +236,7 @@ class EvidencePages(Controller):
         return back
 
     @get("/evidence/{evidence_id:int}", guards=[VIEWERS])
-    async def play(self, request: Request[Actor, Any, Any], evidence_id: FromPath[int],
+    async def play(self, request: Request[Actor, Any, Any], evidence_id: Id,
                    settings: NamedDependency[Settings]) -> Response[Any]:
         row, path = await service.open_for_viewing(
             request.user, evidence_id, settings.media_dir, recent=_recent_views(request.app))

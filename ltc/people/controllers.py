@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromPath
 from litestar.response import Template
 
 from ltc.accounts.rules import Actor, Role
@@ -16,6 +15,7 @@ from ltc.audit import service as audit
 from ltc.people import service
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
+from ltc.web.params import Id
 
 
 class PersonPages(Controller):
@@ -34,11 +34,11 @@ class PersonPages(Controller):
                     timeline=await audit.timeline("person", person_id))
 
     @get("/{person_id:int}")
-    async def show(self, request: Request[Actor, Any, Any], person_id: FromPath[int]) -> Template:
+    async def show(self, request: Request[Actor, Any, Any], person_id: Id) -> Template:
         return await self._render(request, person_id, reveal=False)
 
     @post("/{person_id:int}/resident-id", status_code=200)
     async def reveal(self, request: Request[Actor, Any, Any],
-                     person_id: FromPath[int]) -> Template:
+                     person_id: Id) -> Template:
         """A POST, not a GET: showing the number is an audited act, never a prefetch."""
         return await self._render(request, person_id, reveal=True)

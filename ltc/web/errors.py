@@ -80,6 +80,12 @@ def invalid_request(request: Request, exc: ValidationException) -> Response[Any]
         "invalid_request", "请求内容格式有误，请检查后重试", fields, status_code=400))
 
 
+def number_out_of_range(request: Request, exc: OverflowError) -> Response[Any]:
+    """A number too large for the database that slipped past the typed parameters."""
+    return _respond(request, DomainError(
+        "invalid_request", "请求中的数字超出允许范围，请检查后重试", status_code=400))
+
+
 def http_error(request: Request, exc: HTTPException) -> Response[Any]:
     return _respond(request, DomainError(
         f"http_{exc.status_code}", "请求无法完成，请稍后重试", status_code=exc.status_code))
@@ -100,5 +106,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     NotFoundException: not_found,
     ValidationException: invalid_request,
     HTTPException: http_error,
+    OverflowError: number_out_of_range,
     Exception: server_error,
 }

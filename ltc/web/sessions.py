@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, MutableScopeHeaders
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+    ServerSideSessionConfig,
+)
 from litestar.stores.base import Store
+from litestar.types import Empty, Message
+from litestar.utils.dataclass import extract_dataclass_items
 
 from ltc import clock
 from ltc.accounts.tables import WebSession
@@ -60,3 +70,41 @@ class DatabaseStore(Store):
         rows = await WebSession.delete().where(WebSession.expires_at < clock.now()).returning(
             WebSession.id)
         return len(rows)
+
+
+_LOADED = "ltc_session_loaded"
+
+
+class ChangedOnlySessionBackend(ServerSideSessionBackend):
+    """Writes the session back only when the request changed it.
+
+    Litestar writes the whole session after every request, so two overlapping requests of one
+    browser lose whichever change was saved first: an htmx preview that started before a form
+    post finished after it and wrote back the session without the post's flash message (seen
+    in the browser test). Unchanged sessions are only re-sent as a cookie; the store renews
+    their expiry on read.
+    """
+
+    async def load_from_connection(self, connection: ASGIConnection) -> dict[str, Any]:
+        data = await super().load_from_connection(connection)
+        connection.scope.setdefault("state", {})[_LOADED] = (
+            self.serialize_data(data, connection.scope) if data else None)
+        return data
+
+    async def store_in_message(self, scope_session: Any, message: Message,
+                               connection: ASGIConnection) -> None:
+        loaded = connection.scope.get("state", {}).get(_LOADED)
+        if (scope_session is Empty or loaded is None
+                or self.serialize_data(scope_session, connection.scope) != loaded):
+            await super().store_in_message(scope_session, message, connection)
+            return
+        cookie_params = dict(extract_dataclass_items(
+            self.config, exclude_none=True, include=Cookie.__dict__.keys()))
+        MutableScopeHeaders.from_message(message).add("Set-Cookie", Cookie(
+            value=self.get_session_id(connection), key=self.config.key, **cookie_params,
+        ).to_header(header=""))
+
+
+@dataclass
+class SessionConfig(ServerSideSessionConfig):
+    _backend_class = ChangedOnlySessionBackend

@@ -25,6 +25,15 @@ def tiny_mp4(path) -> None:
     path.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 4096)
 
 
+async def flash_after(page, button: str, message: str) -> None:
+    """Click a form button, wait for the page it leads to, and expect its flash message; if
+    the page refused instead, fail with what it said."""
+    async with page.expect_navigation(wait_until="load", timeout=60_000):
+        await page.click(button)
+    flashes = await page.inner_text("main")
+    assert message in flashes, flashes[:800]
+
+
 async def accept_dialogs(page) -> None:
     page.on("dialog", lambda dialog: dialog.accept())
 
@@ -83,24 +92,20 @@ async def test_application_to_concluded_assessment(server, browser, tmp_path) ->
     yesterday = clock.now().astimezone(clock.CHINA) - timedelta(days=1)
     await first.fill("#onsite_started_at", yesterday.strftime("%Y-%m-%dT09:00"))
     await first.fill("#onsite_ended_at", yesterday.strftime("%Y-%m-%dT10:20"))
-    await first.click("button[value=save]")
-    await first.wait_for_selector("text=已保存草稿")
+    await flash_after(first, "button[value=save]", "已保存草稿")
     video = tmp_path / "上门评估.mp4"
     tiny_mp4(video)
     await first.set_input_files("#evidence-file", str(video))
     await first.click("[data-upload-button]")
     await first.wait_for_selector(".evidence-list li >> text=上门评估.mp4")
-    await first.click("button[value=sign]")
-    await first.wait_for_selector("text=已签名")
+    await flash_after(first, "button[value=sign]", "已签名")
 
     # The second assessor signs and submits.
     second = await sign_in_page(browser, server, "zhou", TEST_PASSWORD)
     await accept_dialogs(second)
     await second.goto(f"{server}/assessments/{assessment['id']}")
-    await second.click("button[value=sign]")
-    await second.wait_for_selector("text=已签名")
-    await second.click("button[value=submit]")
-    await second.wait_for_selector("text=已提交审核")
+    await flash_after(second, "button[value=sign]", "已签名")
+    await flash_after(second, "button[value=submit]", "已提交审核")
 
     # The reviewer sees it in the queue, plays the video, and concludes.
     reviewer = await sign_in_page(browser, server, "zhao", TEST_PASSWORD)

@@ -210,3 +210,33 @@ async def test_an_unknown_page_is_a_chinese_404(client) -> None:
     assert response.status_code == 404 and "页面不存在" in response.text
     api = await client.get("/api/v1/no/such/thing")
     assert api.status_code == 404 and api.json()["error"]["code"] == "not_found"
+
+
+async def test_a_request_that_does_not_change_the_session_does_not_overwrite_it(client) -> None:
+    """Overlapping requests of one browser (an htmx preview during a form post) must not
+    undo each other's session changes, such as a flash message."""
+    from litestar.connection import ASGIConnection
+
+    from ltc.web.sessions import ChangedOnlySessionBackend, SessionConfig
+
+    await make_user(Role.clerk)
+    await sign_in(client, "clerk")
+    session_id = client.cookies.get("session")
+    backend = ChangedOnlySessionBackend(config=SessionConfig())
+    handler = next(r for r in client.app.routes if r.path == "/").route_handlers[0]
+    scope = {"type": "http", "app": client.app, "litestar_app": client.app,
+             "route_handler": handler, "state": {},
+             "path": "/", "query_string": b"",
+             "headers": [(b"cookie", f"session={session_id}".encode())]}
+    connection = ASGIConnection(scope)
+    # A slow request (the preview) loads the session...
+    loaded = await backend.load_from_connection(connection)
+    # ...another request of the same browser then saves a flash message...
+    row = await WebSession.select().first()
+    changed = row["data"].replace("{", '{"_messages":[{"message":"已保存","category":"s"}],', 1)
+    await WebSession.update({WebSession.data: changed}).where(WebSession.id == row["id"])
+    # ...and the slow one finishes without having changed anything itself.
+    message = {"type": "http.response.start", "status": 200, "headers": []}
+    await backend.store_in_message(loaded, message, connection)
+    assert (await WebSession.select().first())["data"] == changed
+    assert any(name == b"set-cookie" for name, _ in message["headers"])  # cookie still renewed
