@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
 from ltc.accounts.rules import Actor, Role
@@ -16,7 +17,10 @@ def role_guard(*roles: Role) -> Callable[[ASGIConnection, BaseRouteHandler], Non
     allowed = frozenset(roles)
 
     def guard(connection: ASGIConnection[Any, Actor, Any, Any], _: BaseRouteHandler) -> None:
-        actor = connection.user
+        # Litestar does not authenticate OPTIONS requests but still runs the guards.
+        actor = actor_of(connection)
+        if actor is None:
+            raise NotAuthorizedException("not_signed_in")
         if actor.role not in allowed:
             needed = "、".join(r.label for r in roles)
             raise Forbidden("wrong_role", f"此功能仅限{needed}使用，您当前的角色无权访问")

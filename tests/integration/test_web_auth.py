@@ -240,3 +240,21 @@ async def test_a_request_that_does_not_change_the_session_does_not_overwrite_it(
     await backend.store_in_message(loaded, message, connection)
     assert (await WebSession.select().first())["data"] == changed
     assert any(name == b"set-cookie" for name, _ in message["headers"])  # cookie still renewed
+
+
+async def test_options_requests_are_refused_cleanly_not_500(client) -> None:
+    """Litestar does not authenticate OPTIONS but still runs the guards (found by schemathesis)."""
+    page = await client.options("/admin/users", follow_redirects=False)
+    assert page.status_code in (302, 303)
+    api = await client.options("/api/v1/users")
+    assert api.status_code == 401 and api.json()["error"]["code"] == "unauthenticated"
+
+
+async def test_ids_beyond_the_database_range_are_a_400(client) -> None:
+    await make_user(Role.admin)
+    await sign_in(client, "admin")
+    response = await client.get(f"/api/v1/users?after={2**70}")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
+    page = await client.get(f"/admin/users/{2**70}")
+    assert page.status_code in (400, 404)
