@@ -37,7 +37,6 @@ import time
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -45,19 +44,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BLOCK = 1024 * 1024
 MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00isomiso2avc1mp41"
 PASSWORD = "bench-pass-123"
-
-
-def make_app() -> Any:
-    """uvicorn's factory: the app, with the evidence routes registered if ltc.app does not
-    register them yet (so the bench runs before and after the wiring)."""
-    from ltc.app import create_app
-    from ltc.evidence.controllers import EvidenceApi, EvidencePages
-
-    app = create_app()
-    if "/evidence/{evidence_id:int}" not in {route.path for route in app.routes}:
-        app.register(EvidenceApi)
-        app.register(EvidencePages)
-    return app
 
 
 async def prepare(env: dict[str, str]) -> int:
@@ -200,7 +186,7 @@ def main() -> None:
         port = args.port or free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "bench.upload:make_app", "--factory",
+            [sys.executable, "-m", "uvicorn", "ltc.app:create_app", "--factory",
              "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
              "--no-access-log"],
             cwd=ROOT, env=env)

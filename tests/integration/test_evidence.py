@@ -26,7 +26,6 @@ from ltc.assessments.tables import Assessment
 from ltc.audit.tables import AuditEvent
 from ltc.errors import Conflict, DomainError
 from ltc.evidence import rules, service, storage
-from ltc.evidence.controllers import EvidenceApi, EvidencePages
 from ltc.evidence.tables import EvidenceFile
 from ltc.people.tables import Person
 from ltc.regions.tables import Region
@@ -53,11 +52,8 @@ def photo(size: int = 500, head: bytes = PNG_HEAD) -> bytes:
 
 
 @pytest.fixture
-async def web(client: AsyncTestClient) -> AsyncTestClient:
-    """The test client, with the evidence routes registered if the app does not yet."""
-    if "/evidence/{evidence_id:int}" not in {route.path for route in client.app.routes}:
-        client.app.register(EvidenceApi)
-        client.app.register(EvidencePages)
+def web(client: AsyncTestClient) -> AsyncTestClient:
+    """The test client (the evidence tests' name for it)."""
     return client
 
 
