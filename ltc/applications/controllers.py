@@ -30,7 +30,7 @@ from ltc.web.actions import perform
 from ltc.web.formatting import iso_date
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import BodyId, Id, PageSize, Version, form_int
+from ltc.web.params import BodyId, Id, PageSize, Version, VersionIn, form_int
 
 INTAKE = role_guard(Role.clerk, Role.provider)
 PAGE_SIZE = 50
@@ -239,10 +239,6 @@ class ApplicationIn(Struct):
     materials: list[str]
     agent_name: str | None = None
     agent_phone: str | None = None
-
-
-class VersionIn(Struct):
-    version: Version
 
 
 class RejectIn(Struct):

@@ -21,7 +21,7 @@ from ltc.evidence import service as evidence_service
 from ltc.web.actions import perform
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import Id, Version, form_int
+from ltc.web.params import Id, Version, VersionIn, form_int
 
 STAFF = role_guard(Role.assessor, Role.reviewer, Role.clerk)
 
@@ -183,10 +183,6 @@ class DraftIn(Struct):
     onsite_ended_at: datetime | None = None
     latitude: float | None = None
     longitude: float | None = None
-
-
-class VersionIn(Struct):
-    version: Version
 
 
 class ReturnIn(Struct):

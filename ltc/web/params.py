@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar.params import PathParameter, QueryParameter
-from msgspec import Meta
+from msgspec import Meta, Struct
 
 from ltc.errors import InvalidInput
 
@@ -20,6 +20,12 @@ PageSize = Annotated[int, QueryParameter(ge=1, le=200)]
 # Ids and optimistic-concurrency versions inside JSON bodies.
 BodyId = Annotated[int, Meta(ge=1, le=DB_INT_MAX)]
 Version = Annotated[int, Meta(ge=1, le=DB_INT_MAX)]
+
+
+class VersionIn(Struct):
+    """The body of a transition that needs nothing but the version the caller read."""
+
+    version: Version
 
 
 def form_int(data: dict, field: str) -> int:
