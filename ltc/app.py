@@ -8,7 +8,6 @@ from typing import Any
 import anyio
 from litestar import Litestar, get
 from litestar.config.csrf import CSRFConfig
-from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -80,6 +79,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     filters["local_time"] = formatting.local_time
     filters["datetime_local"] = formatting.datetime_local
     filters["mask_id"] = formatting.mask_resident_id
+    for label in (formatting.role_label, formatting.application_state,
+                  formatting.assessment_state, formatting.grade_label):
+        filters[label.__name__] = label
     filters["action_label"] = timeline.action_label
     filters["event_note"] = timeline.event_note
     # Flash messages live in the session; a 404 for an unknown path has no session at all.
@@ -131,7 +133,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             title="LTC 长护险经办管理系统 API", version="1", path="/schema",
             render_plugins=[SwaggerRenderPlugin()],
         ),
-        state=State({"settings": settings}),
         on_startup=[start_pool],
         on_shutdown=[close_pool],
         debug=settings.debug,

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from msgspec import Struct
 
 from ltc.accounts import service
-from ltc.accounts.rules import ROLE_LABELS, Actor, Role
+from ltc.accounts.rules import Actor, Role
 from ltc.accounts.tables import ApiToken, User
 from ltc.audit.tables import AuditEvent
 from ltc.db import StaleWrite
@@ -101,7 +101,6 @@ class TokenPageController(Controller):
         return page(
             request, "admin/tokens.html", status_code=status_code,
             tokens=await service.list_tokens(), roles=list(Role),
-            role_label=_role_label,
             form=context.pop("form", {"role": "clerk", "region": "", "name": "",
                                       "organisation": ""}),
             errors=context.pop("errors", {}), **context,
@@ -131,10 +130,6 @@ class TokenPageController(Controller):
         return Redirect("/admin/tokens")
 
 
-def _role_label(value: str) -> str:
-    return ROLE_LABELS.get(Role(value), value)
-
-
 def _user_form(row: dict[str, Any]) -> dict[str, Any]:
     return {"username": row["username"], "display_name": row["display_name"],
             "role": row["role"], "region": row["region.code"],
@@ -161,8 +156,7 @@ class UserPageController(Controller):
         more = len(users) > PAGE_SIZE
         users = users[:PAGE_SIZE]
         return page(request, "admin/users.html", users=users, q=q, role=role,
-                    roles=list(Role), role_label=_role_label,
-                    next_after=users[-1]["id"] if more else None)
+                    roles=list(Role), next_after=users[-1]["id"] if more else None)
 
     @get("/new")
     async def new_page(self, request: Request) -> Template:

@@ -10,10 +10,6 @@ from piccolo.columns.combination import Where, WhereRaw
 from ltc.accounts.rules import Actor
 
 
-class OutOfScope(Exception):
-    """The object exists but is outside the actor's region or organisation."""
-
-
 def in_region(actor: Actor, region_path: Column) -> Where | WhereRaw:
     """Rows whose region (given as a path column, possibly through a join) lies in the
     actor's region. Unscoped actors (system) see everything."""

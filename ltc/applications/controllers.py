@@ -20,8 +20,6 @@ from ltc.applications import assignment, service
 from ltc.applications.reference import materials_checklist
 from ltc.applications.rules import GROUND_LABELS, ApplicationState
 from ltc.assessments import service as assessments
-from ltc.assessments.grading import GRADE_LABELS
-from ltc.assessments.rules import AssessmentState
 from ltc.audit import service as audit
 from ltc.errors import Conflict, DomainError, InvalidInput
 from ltc.people import service as people
@@ -167,9 +165,7 @@ class ApplicationPages(Controller):
             state=ApplicationState(application["state"]),
             materials=materials_checklist(), chosen=application["materials"],
             refusal_labels={str(code): label for code, label in GROUND_LABELS.items()},
-            grade_label=lambda grade: GRADE_LABELS.get(grade, "") if grade is not None else "",
             assessments=await assessments.application_assessments(application_id),
-            assessment_state=lambda value: AssessmentState(value).label,
             timeline=await service.application_timeline(actor, application_id),
             grounds=context.pop("grounds", []), error=context.pop("error", None),
             errors=context.pop("errors", {}), **context)

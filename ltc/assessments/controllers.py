@@ -90,8 +90,7 @@ class AssessmentPages(Controller):
         actor = request.user
         if actor.role == Role.assessor:
             rows = await service.my_assignments(actor)
-            return page(request, "assessments/mine.html", rows=rows,
-                        state_label=lambda value: AssessmentState(value).label)
+            return page(request, "assessments/mine.html", rows=rows)
         return Redirect("/review") if actor.role == Role.reviewer else Redirect("/applications")
 
     @get("/{assessment_id:int}")

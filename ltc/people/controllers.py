@@ -9,7 +9,6 @@ from litestar import Controller, Request, get, post
 from litestar.response import Template
 
 from ltc.accounts.rules import Actor, Role
-from ltc.applications.rules import ApplicationState
 from ltc.applications.tables import Application
 from ltc.audit import service as audit
 from ltc.people import service
@@ -30,7 +29,6 @@ class PersonPages(Controller):
                                Application.created_at)
             .where(Application.person == person_id).order_by(Application.id, ascending=False))
         return page(request, "people/person.html", person=person, applications=applications,
-                    state_label=lambda value: ApplicationState(value).label,
                     timeline=await audit.timeline("person", person_id))
 
     @get("/{person_id:int}")

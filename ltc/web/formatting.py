@@ -42,6 +42,31 @@ def local_time(value: datetime | None, tz: ZoneInfo = CHINA) -> str:
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
+def role_label(value: str) -> str:
+    from ltc.accounts.rules import Role
+
+    return Role(value).label
+
+
+def application_state(value: str) -> str:
+    from ltc.applications.rules import ApplicationState
+
+    return ApplicationState(value).label
+
+
+def assessment_state(value: str) -> str:
+    from ltc.assessments.rules import AssessmentState
+
+    return AssessmentState(value).label
+
+
+def grade_label(grade: int | None) -> str:
+    """重度失能Ⅱ级, never a bare number (SPEC §11); empty while not graded."""
+    from ltc.assessments.grading import GRADE_LABELS
+
+    return "" if grade is None else GRADE_LABELS.get(grade, "")
+
+
 def mask_resident_id(resident_id: str) -> str:
     """`110105199001011234` → `110105********1234`: region and last four only, for lists."""
     if len(resident_id) != 18:

@@ -3,7 +3,6 @@
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -11,15 +10,10 @@ import time
 from pathlib import Path
 
 import httpx
+from conftest import _free_port
 
 HOME_TITLES = {"clerk": "经办员工作台", "assessor": "评估员工作台", "provider": "护理机构工作台",
                "reviewer": "审核员工作台", "admin": "系统管理"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start_demo(var_dir: Path, port: int) -> tuple[subprocess.Popen, list[tuple[str, str, str]]]:
