@@ -11,10 +11,13 @@ which the web layer turns into HTTP 409.
 from __future__ import annotations
 
 import sqlite3
+import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import date
 from typing import Any
 
+import asyncpg
 from piccolo.columns import Column, Integer
 from piccolo.columns.combination import Where
 from piccolo.engine import Engine, PostgresEngine, SQLiteEngine
@@ -139,9 +142,37 @@ async def close_pool() -> None:
         await db.close_connection_pool()
 
 
+UNIQUE_VIOLATIONS = (sqlite3.IntegrityError, asyncpg.UniqueViolationError)
+
+
+def is_unique_violation(exc: BaseException) -> bool:
+    """A UNIQUE constraint refused the write (two requests raced to create one thing)."""
+    if isinstance(exc, asyncpg.UniqueViolationError):
+        return True
+    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
+
+
 def contains(column: Column, text: str) -> Where:
     """Case-insensitive substring match: ILIKE on PostgreSQL; LIKE on SQLite, where it is
     already case-insensitive for ASCII (and Piccolo warns on ILIKE). `%` and `_` typed by a
     user act as wildcards: harmless in a search box, and SQLite has no default LIKE escape."""
     pattern = f"%{text}%"
     return column.like(pattern) if is_sqlite() else column.ilike(pattern)
+
+
+async def next_daily_number(column: Column, prefix: str, day: date) -> str:
+    """The next document number `prefix + yyyymmdd + 4-digit sequence` (SQ202611220001) for
+    the table of `column`; call inside a write transaction. On PostgreSQL numbering is
+    serialised per table on an advisory lock (SQLite's IMMEDIATE transaction already
+    serialises writers). Beyond 9999 a day simply gets more digits."""
+    table = column._meta.table
+    if not is_sqlite():
+        key = zlib.crc32(table._meta.tablename.encode())
+        await table.raw(f"SELECT pg_advisory_xact_lock({key})")
+    stem = f"{prefix}{day:%Y%m%d}"
+    # Rows are never deleted, so the count is the last sequence; the loop only guards
+    # against numbers made some other way (imports, hand edits).
+    sequence = await table.count().where(column.like(stem + "%")) + 1
+    while await table.exists().where(column == f"{stem}{sequence:04d}"):
+        sequence += 1
+    return f"{stem}{sequence:04d}"

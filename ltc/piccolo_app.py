@@ -9,11 +9,14 @@ from ltc.accounts.tables import ApiToken, LoginAttempt, User, WebSession
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit.tables import AuditEvent
-from ltc.enrollment.tables import EnrollmentRecord
+from ltc.enrollment.tables import EnrollmentEvent, EnrollmentRecord, HospitalStay
+from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
 from ltc.evidence.tables import EvidenceFile
 from ltc.jobs.tables import JobReceipt, OutboxMessage, ScheduledRun
+from ltc.notices.tables import NoticeBatch, NoticeEntry, Objection
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
+from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
 
 APP_CONFIG = AppConfig(
@@ -36,5 +39,15 @@ APP_CONFIG = AppConfig(
         Ruleset,
         Assessment,
         EvidenceFile,
+        PolicyVersion,
+        NoticeBatch,
+        NoticeEntry,
+        Objection,
+        Decision,
+        Entitlement,
+        Suspension,
+        EntitlementChange,
+        EnrollmentEvent,
+        HospitalStay,
     ],
 )

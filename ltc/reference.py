@@ -47,11 +47,13 @@ async def load_reference_data() -> None:
     from ltc.applications.reference import load_assessment_organisations
     from ltc.assessments.reference import load_rulesets
     from ltc.people.reference import load_villages
+    from ltc.policy.service import load_policies
 
     await load_regions()
     await load_villages()
     await load_assessment_organisations()
     await load_rulesets()
+    await load_policies()
 
 
 async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:

@@ -44,6 +44,8 @@ class Settings:
     login_window_seconds: int = 900
     secure_cookies: bool = False
     debug: bool = False
+    # Printed on notice documents (QR code and short address of the public page).
+    public_url: str = "http://127.0.0.1:8000"
 
     @property
     def is_embedded(self) -> bool:
@@ -83,7 +85,16 @@ class Settings:
             # Behind HTTPS in production; the embedded demo is plain http on 127.0.0.1.
             secure_cookies=_bool(env, "LTC_SECURE_COOKIES", not embedded),
             debug=_bool(env, "LTC_DEBUG", False),
+            public_url=_public_url(env.get("LTC_PUBLIC_URL", "http://127.0.0.1:8000")),
         )
+
+
+def _public_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError("LTC_PUBLIC_URL", f"{url!r} is not an http(s) address such as "
+                            "https://ltc.example.gov.cn")
+    return url.rstrip("/")
 
 
 def sqlite_path(url: str) -> Path:

@@ -36,6 +36,9 @@ class ApiToken(Table):
     role = Varchar(length=20, null=False)
     region = ForeignKey(Region, on_delete=OnDelete.restrict, null=False)
     organisation = ForeignKey(Organisation, on_delete=OnDelete.restrict, null=True)
+    # The per-client HMAC-SHA256 key for signed requests (enrolment events). Stored in
+    # clear because verifying a signature needs it; shown to the admin once, at issue.
+    signing_secret = Varchar(length=64, null=False, default="")
     created_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     revoked_at = Timestamptz(default=None, null=True)

@@ -12,6 +12,7 @@ from typing import Any
 from ltc import db
 from ltc.applications.rules import AcceptancePolicy, Material, Requirement
 from ltc.organisations.tables import Organisation
+from ltc.policy.service import policy_in_force
 from ltc.regions.tables import Region
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
@@ -28,13 +29,11 @@ def materials_checklist() -> tuple[Material, ...]:
                  for m in _fixture("materials.json")["materials"])
 
 
-# SPEC §9 defaults. The policy issue replaces this with a lookup of the region's policy
-# version in force on the day; callers already ask per region and day.
-_DEFAULT_ACCEPTANCE_POLICY = AcceptancePolicy(min_disability_months=6, reapply_months=6)
-
-
 async def acceptance_policy(region_path: str, on: date) -> AcceptancePolicy:
-    return _DEFAULT_ACCEPTANCE_POLICY
+    """The acceptance numbers of the region's policy version in force on `on`."""
+    policy = (await policy_in_force(region_path, on)).policy
+    return AcceptancePolicy(min_disability_months=policy.min_disability_months,
+                            reapply_months=policy.reapply_months)
 
 
 async def load_assessment_organisations() -> int:

@@ -41,7 +41,7 @@ TRANSITIONS: dict[ApplicationState, frozenset[ApplicationState]] = {
     ApplicationState.DRAFT: frozenset({ApplicationState.SUBMITTED, ApplicationState.CLOSED}),
     ApplicationState.SUBMITTED: frozenset({ApplicationState.ACCEPTED, ApplicationState.REJECTED,
                                            ApplicationState.CLOSED}),
-    ApplicationState.ACCEPTED: frozenset({ApplicationState.ASSIGNED}),
+    ApplicationState.ACCEPTED: frozenset({ApplicationState.ASSIGNED, ApplicationState.CLOSED}),
     ApplicationState.ASSIGNED: frozenset({ApplicationState.CLOSED}),
     ApplicationState.REJECTED: frozenset(),
     ApplicationState.CLOSED: frozenset(),
@@ -210,15 +210,3 @@ def refusal_grounds(facts: AcceptanceFacts, policy: AcceptancePolicy) -> list[Re
 # --- application numbers --------------------------------------------------------------
 
 NUMBER_PREFIX = "SQ"
-
-
-def application_number(day: date, sequence: int) -> str:
-    """`SQ` + yyyymmdd + a 4-digit daily sequence: SQ202611220001. A day beyond 9999
-    applications simply gets more digits (the column holds 20 characters)."""
-    if sequence < 1:
-        raise ValueError("sequence starts at 1")
-    return f"{NUMBER_PREFIX}{day:%Y%m%d}{sequence:04d}"
-
-
-def number_prefix(day: date) -> str:
-    return f"{NUMBER_PREFIX}{day:%Y%m%d}"

@@ -26,10 +26,8 @@ from ltc.applications.rules import (
     ApplicationState,
     Ground,
     RefusalGround,
-    application_number,
     can_move,
     missing_materials,
-    number_prefix,
     refusal_grounds,
     unknown_materials,
 )
@@ -53,9 +51,6 @@ READ_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin, Role.provider, Ro
 
 NOTE_MAX_LENGTH = 1000
 MAX_PAGE = 200
-# Any constant: on PostgreSQL, numbering a new application is serialised on this lock
-# (SQLite's IMMEDIATE transaction already serialises writers).
-_NUMBER_LOCK_KEY = 4_172_031
 
 
 def _is_system(actor: Actor) -> bool:
@@ -210,7 +205,7 @@ async def create_application(
                 f"{person['name']}已有一份办理中的申请（{open_one['number']}，"
                 f"{ApplicationState(open_one['state']).label}），请在该申请上继续办理",
                 {"person_id": "此人已有办理中的申请"})
-        number = await _next_number(today)
+        number = await db.next_daily_number(Application.number, NUMBER_PREFIX, today)
         application = Application(
             number=number, person=person_id, region_path=person["region_path"],
             state=str(ApplicationState.DRAFT), applicant_name=applicant_name.strip(),
@@ -224,19 +219,6 @@ async def create_application(
                            after={"number": number, "person": person_id, "state": "DRAFT",
                                   "materials": codes, "on_behalf_of": application.on_behalf_of})
     return _shaped(await load_visible(actor, application.id))
-
-
-async def _next_number(today: date) -> str:
-    if not db.is_sqlite():
-        await Application.raw(f"SELECT pg_advisory_xact_lock({_NUMBER_LOCK_KEY})")
-    prefix = number_prefix(today)
-    sequence = await Application.count().where(Application.number.like(prefix + "%")) + 1
-    # Rows are never deleted, so the count is the last sequence; the loop only guards
-    # against numbers made some other way (imports, hand edits).
-    while await Application.exists().where(
-            Application.number == application_number(today, sequence)):
-        sequence += 1
-    return application_number(today, sequence)
 
 
 async def write_transition(

@@ -14,6 +14,7 @@ class AssessmentState(StrEnum):
     SUBMITTED = "SUBMITTED"  # complete and signed by both: waiting for the reviewer
     CONCLUDED = "CONCLUDED"  # the reviewer confirmed it; grade fixed, ruleset recorded
     RETURNED = "RETURNED"  # sent back to the assessors with a reason
+    CANCELLED = "CANCELLED"  # stopped before conclusion: the person died
 
     @property
     def label(self) -> str:
@@ -26,6 +27,7 @@ STATE_LABELS = {
     AssessmentState.SUBMITTED: "待审核",
     AssessmentState.CONCLUDED: "已确认",
     AssessmentState.RETURNED: "已退回",
+    AssessmentState.CANCELLED: "已终止",
 }
 
 # The states in which the assigned assessors may record scores, upload evidence and sign.

@@ -16,6 +16,7 @@ from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.evidence.tables import EvidenceFile
+from ltc.notices import service as notices
 
 OPEN_STATES = (AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS, AssessmentState.RETURNED,
                AssessmentState.SUBMITTED)
@@ -237,6 +238,7 @@ async def conclude(actor: Actor, assessment_id: int, *, expected_version: int) -
         await audit.record(actor, "assessment.concluded", "assessment", assessment_id,
                            after={"grade": result.grade, "grade_label": result.grade_label,
                                   "ruleset": result.ruleset})
+        await notices.after_conclusion(actor, after, clock.today())
     return after
 
 

@@ -52,5 +52,6 @@ class Assessment(Table):
     reviewed_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
     concluded_at = Timestamptz(null=True, default=None, index=True)
     return_reason = Text(null=False, default="")
+    due_on = Date(null=True, default=None)  # re-assessments: within N working days (policy)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     version = Integer(default=1, null=False)

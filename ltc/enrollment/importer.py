@@ -18,6 +18,9 @@ from ltc.accounts.rules import Actor, Role, require_role
 from ltc.audit import service as audit
 from ltc.enrollment.rules import EnrollmentRow, RowProblem, decode, is_unchanged, parse_csv
 from ltc.enrollment.tables import EnrollmentRecord
+from ltc.entitlements import service as entitlements
+from ltc.entitlements.rules import EntitlementState
+from ltc.entitlements.tables import Entitlement
 from ltc.errors import InvalidInput
 
 IMPORT_ROLES = frozenset({Role.clerk})
@@ -121,7 +124,26 @@ async def import_enrollment(
         report = ImportReport(name, sha256, len(rows), len(new), len(changed), unchanged, False)
         await audit.record(actor, "enrollment.imported", "enrollment_file", sha256[:16],
                            after={k: v for k, v in report.as_dict().items() if k != "dry_run"})
+        await _end_entitlements(actor, [*new, *(row for _, row in changed)], source,
+                                today or clock.today())
     return report
+
+
+async def _end_entitlements(actor: Actor, rows: list[EnrollmentRow], source: str,
+                            today: date) -> None:
+    """An ended enrolment in the file has the effect of an `enrollment_ended` event: the
+    entitlements of that person end on the last day enrolled (the file's end date)."""
+    last_day = {r.resident_id: r.end_date for r in rows if r.status == "ended" and r.end_date}
+    ids = list(last_day)
+    for start in range(0, len(ids), _LOOKUP_CHUNK):
+        people = await Entitlement.select(Entitlement.person,
+                                          Entitlement.person.resident_id).where(
+            Entitlement.person.resident_id.is_in(ids[start:start + _LOOKUP_CHUNK])
+            & (Entitlement.state != str(EntitlementState.ENDED))).distinct()
+        for person in people:
+            await entitlements.end_for_person(
+                actor, person["person"], last_day[person["person.resident_id"]],
+                "enrollment_ended", f"导入 {source}"[:120], today)
 
 
 async def import_file(actor: Actor, path: str | Path, *, dry_run: bool = False) -> ImportReport:

@@ -1,6 +1,9 @@
-from piccolo.columns import Date, Timestamptz, Varchar
+from piccolo.columns import Date, ForeignKey, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
+
+from ltc.accounts.tables import ApiToken
+from ltc.people.tables import Person
 
 
 class EnrollmentRecord(Table):
@@ -17,3 +20,28 @@ class EnrollmentRecord(Table):
     end_date = Date(null=True, default=None)
     source = Varchar(length=200, null=False)  # the import file it came from
     updated_at = Timestamptz(default=TimestamptzNow(), null=False)
+
+
+class EnrollmentEvent(Table):
+    """An enrolment event received from the basic medical insurance system (SPEC §8). Unique
+    per (client, event_id): a replay returns the stored `response` and changes nothing."""
+
+    client = ForeignKey(ApiToken, on_delete=OnDelete.restrict, null=False)
+    event_id = Varchar(length=100, null=False)
+    kind = Varchar(length=30, null=False)
+    resident_id = Varchar(length=18, null=False, index=True)
+    effective_on = Date(null=False)
+    body_sha256 = Varchar(length=64, null=False)
+    response = Text(null=False)  # JSON, returned again on a replay
+    received_at = Timestamptz(default=TimestamptzNow(), null=False)
+
+
+class HospitalStay(Table):
+    """A hospital stay, from admission and discharge events that may arrive in either order:
+    a discharge without a known admission waits here (admitted_on null) for it."""
+
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False, index=True)
+    admitted_on = Date(null=True, default=None)
+    discharged_on = Date(null=True, default=None)  # the first day back home (active again)
+    admission_source = Varchar(length=120, null=False, default="")
+    discharge_source = Varchar(length=120, null=False, default="")

@@ -4,10 +4,8 @@ the insert only gives the usual case a friendlier path."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
-import asyncpg
 from piccolo.columns import Column
 from piccolo.columns.combination import Or, Where
 
@@ -41,12 +39,6 @@ UPDATE_ROLES = frozenset({Role.clerk})
 READ_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin, Role.provider, Role.assessor})
 REVEAL_ROLES = frozenset({Role.clerk, Role.reviewer})
 SEARCH_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin, Role.provider})
-
-
-def _is_unique_violation(exc: BaseException) -> bool:
-    if isinstance(exc, asyncpg.UniqueViolationError):
-        return True
-    return isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc)
 
 
 async def _village(actor: Actor, code: str, fields: dict[str, str]) -> dict[str, Any] | None:
@@ -150,10 +142,10 @@ async def register_person(
             await audit.record(actor, "person.registered", "person", person.id, after={
                 "resident_id": mask_resident_id(identity.number), "name": details["name"],
                 "village": village["code"]})
-    except (sqlite3.IntegrityError, asyncpg.UniqueViolationError) as exc:
+    except db.UNIQUE_VIOLATIONS as exc:
         # Two clerks registering one ID at once on PostgreSQL: both pass the check above,
         # the unique index refuses the second insert. Report it exactly like the usual case.
-        if not _is_unique_violation(exc):
+        if not db.is_unique_violation(exc):
             raise
         raise _person_exists(identity.number,
                              await _find_by_resident_id(identity.number)) from exc

@@ -19,5 +19,6 @@ class Person(Table):
     village = ForeignKey(Region, on_delete=OnDelete.restrict, null=False)
     region_path = Varchar(length=200, null=False, index=True)  # the village's path, for scoping
     insurance_number = Varchar(length=40, null=True, default=None, index=True)
+    deceased_on = Date(null=True, default=None)  # from a `deceased` enrolment event
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     version = Integer(default=1, null=False)

@@ -14,7 +14,6 @@ from ltc.applications.rules import (
     Material,
     Requirement,
     add_months,
-    application_number,
     can_move,
     missing_materials,
     refusal_grounds,
@@ -128,14 +127,6 @@ def test_policy_numbers_are_parameters() -> None:
 )
 def test_add_months(day, months, expected) -> None:
     assert add_months(day, months) == expected
-
-
-def test_application_numbers() -> None:
-    assert application_number(date(2026, 11, 22), 1) == "SQ202611220001"
-    assert application_number(date(2026, 1, 5), 9999) == "SQ202601059999"
-    assert application_number(date(2026, 1, 5), 10000) == "SQ2026010510000"
-    with pytest.raises(ValueError):
-        application_number(date(2026, 1, 5), 0)
 
 
 def test_states_and_transitions() -> None:

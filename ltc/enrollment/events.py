@@ -1,0 +1,244 @@
+"""Enrolment events from the basic medical insurance system (SPEC §8): signed with HMAC-SHA256
+per client, idempotent by event id, and their effects on people, cases and entitlements."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from ltc import clock, db
+from ltc.accounts.rules import Actor, ActorKind, region_covers
+from ltc.accounts.tables import ApiToken
+from ltc.applications.rules import OPEN_STATES as OPEN_APPLICATION_STATES
+from ltc.applications.tables import Application
+from ltc.assessments.rules import AssessmentState
+from ltc.assessments.tables import Assessment
+from ltc.audit import service as audit
+from ltc.enrollment.tables import EnrollmentEvent, EnrollmentRecord, HospitalStay
+from ltc.entitlements import service as entitlements
+from ltc.entitlements.rules import last_day_for_event
+from ltc.errors import DomainError, Forbidden, InvalidInput, NotFound
+from ltc.people.rules import InvalidResidentId, parse_resident_id
+from ltc.people.tables import Person
+
+KINDS = {
+    "enrolled": "参保",
+    "enrollment_ended": "终止参保",
+    "deceased": "死亡",
+    "hospital_admitted": "住院",
+    "hospital_discharged": "出院",
+    "moved_out": "迁出统筹地区",
+}
+SIGNATURE_HEADER = "x-ltc-signature"
+_OPEN_ASSESSMENT_STATES = [str(s) for s in (
+    AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS, AssessmentState.SUBMITTED,
+    AssessmentState.RETURNED)]
+
+
+class BadSignature(DomainError):
+    def __init__(self) -> None:
+        super().__init__("bad_signature",
+                         "签名无效：请用本客户端的签名密钥对请求体计算 HMAC-SHA256，"
+                         f"以 “sha256=<十六进制>” 放在 {SIGNATURE_HEADER} 请求头中",
+                         status_code=401)
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
+    return bool(secret) and header is not None and hmac.compare_digest(sign(secret, body),
+                                                                        header.strip())
+
+
+@dataclass(frozen=True)
+class Event:
+    event_id: str
+    kind: str
+    resident_id: str
+    effective_on: date
+
+
+def parse_event(data: Any) -> Event:
+    """The event, or InvalidInput naming every bad field."""
+    if not isinstance(data, dict):
+        raise InvalidInput("invalid_event", "请求体应为 JSON 对象", {"body": "应为 JSON 对象"})
+    fields: dict[str, str] = {}
+    event_id = data.get("event_id")
+    if not isinstance(event_id, str) or not 1 <= len(event_id.strip()) <= 100:
+        fields["event_id"] = "请提供事件编号（1到100个字符），重发同一事件时必须相同"
+    kind = data.get("type")
+    if kind not in KINDS:
+        fields["type"] = "事件类型应为以下之一：" + "、".join(KINDS)
+    resident_id = data.get("resident_id")
+    try:
+        resident_id = parse_resident_id(resident_id if isinstance(resident_id, str) else "").number
+    except InvalidResidentId as exc:
+        fields["resident_id"] = str(exc)
+    effective_on = None
+    try:
+        effective_on = date.fromisoformat(data.get("effective_date"))
+    except (TypeError, ValueError):
+        fields["effective_date"] = "请提供事件生效日期，格式 YYYY-MM-DD"
+    if effective_on and effective_on > clock.today():
+        fields["effective_date"] = "事件生效日期不能晚于今天"
+    if fields:
+        raise InvalidInput("invalid_event", "事件内容有误，请按提示修改", fields)
+    return Event(event_id.strip(), kind, resident_id, effective_on)
+
+
+async def receive(actor: Actor, body: bytes, signature: str | None) -> dict[str, Any]:
+    """Verify, parse and apply one event; a replay of an event id returns the first answer."""
+    if actor.kind != ActorKind.token:
+        raise Forbidden("token_required", "参保事件只接受接口令牌调用")
+    client = await ApiToken.select(ApiToken.signing_secret).where(ApiToken.id == actor.id).first()
+    if not signature_valid(client["signing_secret"], body, signature):
+        raise BadSignature()
+    try:
+        data = json.loads(body)
+    except ValueError as exc:
+        raise InvalidInput("invalid_event", "请求体不是有效的 JSON", {"body": str(exc)}) from exc
+    event = parse_event(data)
+    try:
+        return await _apply_once(actor, event, hashlib.sha256(body).hexdigest())
+    except db.UNIQUE_VIOLATIONS:
+        # The same event delivered twice at once (PostgreSQL): the unique index refused the
+        # second; everything it did rolled back. Answer it as the replay it is.
+        return await _apply_once(actor, event, hashlib.sha256(body).hexdigest())
+
+
+async def _apply_once(actor: Actor, event: Event, body_sha256: str) -> dict[str, Any]:
+    async with db.write_transaction():
+        first = await EnrollmentEvent.select().where(
+            (EnrollmentEvent.client == actor.id) & (EnrollmentEvent.event_id == event.event_id)
+        ).first()
+        if first is not None:
+            if first["body_sha256"] != body_sha256:
+                raise DomainError("event_id_reused", f"事件编号 {event.event_id} 已用于另一内容的"
+                                  "事件；新事件请使用新的编号", status_code=409)
+            return {**json.loads(first["response"]), "replayed": True}
+        person = await Person.select().where(Person.resident_id == event.resident_id).first()
+        if person is None or (actor.region_path and not region_covers(
+                actor.region_path, person["region_path"])):
+            raise NotFound("person_not_found", f"本系统没有身份证号为 {event.resident_id[:6]}"
+                           "…的人员（只接收已登记人员的事件）；未处理，可在登记后重发")
+        effects = await apply(actor, event.kind, person, event.effective_on,
+                              f"事件 {event.event_id}")
+        response = {"event_id": event.event_id, "status": "applied", "type": event.kind,
+                    "person_id": person["id"], "effects": effects, "replayed": False}
+        await EnrollmentEvent(client=actor.id, event_id=event.event_id, kind=event.kind,
+                              resident_id=event.resident_id, effective_on=event.effective_on,
+                              body_sha256=body_sha256,
+                              response=json.dumps(response, ensure_ascii=False)).save()
+    return response
+
+
+async def apply(actor: Actor, kind: str, person: dict[str, Any], day: date,
+                source: str) -> list[str]:
+    """The effects of one event, inside the caller's transaction; returns what changed."""
+    today = clock.today()
+    await audit.record(actor, f"enrollment.{kind}", "person", person["id"],
+                       after={"effective_on": day.isoformat()}, note=source)
+    if kind == "enrolled":
+        await _set_enrolment(person, "enrolled", None, source)
+        return ["enrollment_recorded"]
+    if kind == "hospital_admitted":
+        return await _admitted(actor, person, day, source, today)
+    if kind == "hospital_discharged":
+        return await _discharged(actor, person, day, source, today)
+    effects = []
+    if kind == "enrollment_ended":
+        await _set_enrolment(person, "ended", last_day_for_event(kind, day), source)
+        effects.append("enrollment_recorded")
+    if kind == "deceased":
+        effects += await _deceased(actor, person, day)
+    ended = await entitlements.end_for_person(actor, person["id"], last_day_for_event(kind, day),
+                                              kind, source, today)
+    return effects + (["entitlement_ended"] * bool(ended))
+
+
+async def _set_enrolment(person: dict[str, Any], status: str, end_date: date | None,
+                         source: str) -> None:
+    await EnrollmentRecord.update({EnrollmentRecord.status: status,
+                                   EnrollmentRecord.end_date: end_date,
+                                   EnrollmentRecord.source: source[:200],
+                                   EnrollmentRecord.updated_at: clock.now()}).where(
+        EnrollmentRecord.resident_id == person["resident_id"])
+
+
+async def _admitted(actor: Actor, person: dict[str, Any], day: date, source: str,
+                    today: date) -> list[str]:
+    # The discharge may have come first (events cross in transit): complete that stay.
+    waiting = await HospitalStay.select().where(
+        (HospitalStay.person == person["id"]) & HospitalStay.admitted_on.is_null()
+        & (HospitalStay.discharged_on >= day)).first()
+    if waiting:
+        await HospitalStay.update({HospitalStay.admitted_on: day,
+                                   HospitalStay.admission_source: source}).where(
+            HospitalStay.id == waiting["id"])
+    elif await HospitalStay.exists().where(
+            (HospitalStay.person == person["id"]) & HospitalStay.discharged_on.is_null()
+            & (HospitalStay.admitted_on <= day)):
+        return ["already_in_hospital"]
+    else:
+        await HospitalStay(person=person["id"], admitted_on=day, admission_source=source).save()
+    touched = await entitlements.hospital_changed(actor, person["id"], "suspended", day, source,
+                                                  today)
+    return ["hospital_stay_recorded"] + (["entitlement_suspended"] * bool(touched))
+
+
+async def _discharged(actor: Actor, person: dict[str, Any], day: date, source: str,
+                      today: date) -> list[str]:
+    stay = await HospitalStay.select().where(
+        (HospitalStay.person == person["id"]) & HospitalStay.discharged_on.is_null()
+        & (HospitalStay.admitted_on <= day)).order_by(HospitalStay.admitted_on,
+                                                       ascending=False).first()
+    if stay is None:
+        await HospitalStay(person=person["id"], discharged_on=day,
+                           discharge_source=source).save()
+        return ["discharge_waiting_for_admission"]
+    await HospitalStay.update({HospitalStay.discharged_on: day,
+                               HospitalStay.discharge_source: source}).where(
+        HospitalStay.id == stay["id"])
+    touched = await entitlements.hospital_changed(actor, person["id"], "resumed", day, source,
+                                                  today)
+    return ["hospital_stay_recorded"] + (["entitlement_resumed"] * bool(touched))
+
+
+async def _deceased(actor: Actor, person: dict[str, Any], day: date) -> list[str]:
+    """Record the death; the person's open applications and assessments close."""
+    effects = []
+    if person["deceased_on"] is None or person["deceased_on"] > day:
+        await Person.update({Person.deceased_on: day, Person.version: Person.version + 1}).where(
+            Person.id == person["id"])
+        effects.append("death_recorded")
+    open_applications = await Application.select(Application.id, Application.state).where(
+        (Application.person == person["id"])
+        & Application.state.is_in([str(s) for s in OPEN_APPLICATION_STATES]))
+    for application in open_applications:
+        await Application.update({Application.state: "CLOSED",
+                                  Application.decision_note: "申请人已死亡，申请终止",
+                                  Application.version: Application.version + 1}).where(
+            Application.id == application["id"])
+        await audit.record(actor, "application.closed", "application", application["id"],
+                           before={"state": application["state"]}, after={"state": "CLOSED"},
+                           note="申请人已死亡")
+        assessments = await Assessment.select(Assessment.id, Assessment.state).where(
+            (Assessment.application == application["id"])
+            & Assessment.state.is_in(_OPEN_ASSESSMENT_STATES))
+        for assessment in assessments:
+            await Assessment.update({Assessment.state: str(AssessmentState.CANCELLED),
+                                     Assessment.version: Assessment.version + 1}).where(
+                Assessment.id == assessment["id"])
+            await audit.record(actor, "assessment.cancelled", "assessment", assessment["id"],
+                               before={"state": assessment["state"]},
+                               after={"state": str(AssessmentState.CANCELLED)},
+                               note="被评估人已死亡")
+    if open_applications:
+        effects.append("cases_closed")
+    return effects

@@ -1,0 +1,443 @@
+"""A region's policy version (SPEC §9): parse and validate a definition, and read it. No I/O.
+
+Every number that is policy lives in a definition — a flat JSON object whose keys are exactly the
+fields of `Policy` — stored per region and effective date (ltc.policy.tables.PolicyVersion) and
+shipped as fixtures/policies/*.json. Nothing here has a default: a definition names every value,
+and a missing one is a problem like any other.
+
+Money is integer fen (分) everywhere; per-grade maps are JSON objects keyed by the grade as a
+string ("3", "4", "5") and must name exactly the eligible grades. `parse_policy` checks every
+field and reports all problems at once (一次性告知), each under the name of the field — for
+per-grade values "visits_per_month.3" — which is also the name of the admin form's input, so
+`from_form` → `parse_policy` puts each problem next to its input.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from ltc.errors import InvalidInput
+
+MIN_GRADE = 1
+MAX_GRADE = 5
+# Far above any real amount, far below the 64-bit integer columns money is stored in.
+MAX_FEN = 10**12  # 100亿元
+
+DAY_KINDS = ("calendar", "working")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """One version of a region's policy. Build it with `parse_policy`, which guarantees the
+    invariants below; the per-grade dicts are shared, never to be changed in place."""
+
+    eligible_grades: tuple[int, ...]  # non-empty, sorted, unique, within 1..5
+    family_subsidy_fen: int  # per month, to the relative caregiver
+    visits_per_month: dict[int, int]  # grade → quota of paid home visits; keys = eligible_grades
+    visit_rate_fen: int  # per accepted home visit, to the provider
+    min_visit_minutes: int  # shorter visits are flagged
+    bed_day_rate_fen: dict[int, int]  # grade → institutional care per bed-day
+    deposit_basis_points: int  # quality deposit withheld from provider lines; 500 = 5 %
+    monthly_budget_fen: int | None  # None: no budget set
+    notice_days: int  # length of the public notice (公示期)
+    notice_day_kind: str  # "calendar" | "working": how notice_days are counted
+    renotice_after_reassessment: bool  # a re-assessment after an objection is noticed again
+    reassessment_working_days: int  # an objection's re-assessment is due within this many
+    validity_months: int  # an assessment conclusion (and the entitlement) is valid this long
+    renewal_lead_days: int  # the re-assessment task is raised this many days before expiry
+    min_disability_months: int  # refusal ground: disabled for less than this
+    reapply_months: int  # refusal ground: previous conclusion younger than this
+    bureau_name: str  # printed on notices and letters
+    bureau_phone: str
+    bureau_address: str
+    objection_how: str  # printed on notices: how, where and until when to object
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One policy parameter as the admin form shows it.
+
+    kind: "grades" (eligible grades, comma-separated in the form), "fen" (money, yuan in the
+    form), "int", "bool", "text", "choice" (one of `choices`), "grade_fen" / "grade_int" (one
+    input per eligible grade, named "<name>.<grade>").
+    """
+
+    name: str
+    label_zh: str
+    kind: str
+    unit_zh: str
+    choices: tuple[tuple[str, str], ...] = ()  # (value, label) for kind "choice"
+    optional: bool = False  # may be left blank (stored as null)
+
+
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("eligible_grades", "享受待遇的失能等级", "grades", ""),
+    Parameter("family_subsidy_fen", "家庭护理补贴", "fen", "元/月"),
+    Parameter("visits_per_month", "每月上门次数", "grade_int", "次/月"),
+    Parameter("visit_rate_fen", "上门服务单价", "fen", "元/次"),
+    Parameter("min_visit_minutes", "最短上门时长", "int", "分钟"),
+    Parameter("bed_day_rate_fen", "机构护理床日标准", "grade_fen", "元/床日"),
+    Parameter("deposit_basis_points", "质量保证金比例", "int", "基点（万分之一，500即5%）"),
+    Parameter("monthly_budget_fen", "月度基金预算", "fen", "元/月", optional=True),
+    Parameter("notice_days", "公示期", "int", "天"),
+    Parameter("notice_day_kind", "公示期计算方式", "choice", "",
+              choices=(("calendar", "自然日"), ("working", "工作日"))),
+    Parameter("renotice_after_reassessment", "异议复评后再次公示", "bool", ""),
+    Parameter("reassessment_working_days", "异议复评办结时限", "int", "个工作日"),
+    Parameter("validity_months", "评估结论有效期", "int", "个月"),
+    Parameter("renewal_lead_days", "到期前发起复评", "int", "天"),
+    Parameter("min_disability_months", "失能持续时间不少于", "int", "个月"),
+    Parameter("reapply_months", "评估结论后再次申请间隔", "int", "个月"),
+    Parameter("bureau_name", "医保部门名称", "text", ""),
+    Parameter("bureau_phone", "咨询电话", "text", ""),
+    Parameter("bureau_address", "办公地址", "text", ""),
+    Parameter("objection_how", "异议提出方式（印在公示上）", "text", ""),
+)
+PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
+_BY_NAME = {p.name: p for p in PARAMETERS}
+
+# (lowest, highest, what to write) for the integer parameters.
+_INTS: dict[str, tuple[int, int, str]] = {
+    "min_visit_minutes": (1, 480, "最短上门时长应为1到480之间的整数（分钟）"),
+    "deposit_basis_points": (0, 10000, "质量保证金比例应为0到10000之间的整数（基点，500即5%）"),
+    "notice_days": (1, 60, "公示期应为1到60之间的整数（天）"),
+    "reassessment_working_days": (1, 60, "异议复评办结时限应为1到60之间的整数（工作日）"),
+    "validity_months": (1, 120, "评估结论有效期应为1到120之间的整数（月）"),
+    "renewal_lead_days": (1, 365, "到期前发起复评的天数应为1到365之间的整数"),
+    "min_disability_months": (0, 60, "失能持续时间应为0到60之间的整数（月）"),
+    "reapply_months": (0, 60, "再次申请间隔应为0到60之间的整数（月）"),
+}
+_VISITS = (1, 31, "每月上门次数应为1到31之间的整数")
+# (longest, may span lines, what to write) for the text parameters.
+_TEXTS: dict[str, tuple[int, bool, str]] = {
+    "bureau_name": (100, False, "请填写医保部门名称（不超过100个字，不换行）"),
+    "bureau_phone": (30, False, "请填写咨询电话，如 0538-3200000"),
+    "bureau_address": (200, False, "请填写办公地址（不超过200个字，不换行）"),
+    "objection_how": (1000, True, "请填写如何提出异议（不超过1000个字）"),
+}
+
+MISSING = "缺少此参数"
+UNKNOWN = "未知的政策参数"
+GRADES_PROBLEM = "请选择享受待遇的失能等级：1到5级中至少选一个，不能重复"
+FORM_MONEY_PROBLEM = "请填写金额，如 450.00"
+_PHONE = re.compile(r"[0-9()（）+\- 转]+")
+_ILLEGAL_CATEGORIES = frozenset({"Cc", "Cs", "Zl", "Zp"})  # control characters, line breaks
+
+
+class PolicyError(InvalidInput):
+    """A definition with problems: `problems` maps each field (per-grade values as
+    "visits_per_month.3") to what to fix, in Chinese."""
+
+    def __init__(self, problems: Mapping[str, str]) -> None:
+        self.problems = dict(problems)
+        super().__init__("invalid_policy", "政策参数有误，请逐项修改", fields=self.problems)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{field}: {message}" for field, message in self.problems.items())
+
+
+# --- parsing ----------------------------------------------------------------------------
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _grades(value: Any) -> tuple[int, ...] | None:
+    """The eligible grades, sorted, or None when they are not a valid choice."""
+    if not isinstance(value, list | tuple) or not value:
+        return None
+    if not all(_is_int(g) and MIN_GRADE <= g <= MAX_GRADE for g in value):
+        return None
+    if len(set(value)) != len(value):
+        return None
+    return tuple(sorted(value))
+
+
+def _grade_key(key: Any) -> int | None:
+    if _is_int(key) and MIN_GRADE <= key <= MAX_GRADE:
+        return key
+    if isinstance(key, str) and len(key) == 1 and "1" <= key <= "5":
+        return int(key)
+    return None
+
+
+def _fen_problem(value: Any) -> str | None:
+    if isinstance(value, str):  # what from_form leaves when the typed amount is not one
+        return FORM_MONEY_PROBLEM
+    if not _is_int(value):
+        return "金额应为以分为单位的整数（1元=100分），不能有小数"
+    if value < 0:
+        return "金额不能为负数"
+    if value > MAX_FEN:
+        return "金额过大，请核对"
+    return None
+
+
+def _int_checker(low: int, high: int, message: str) -> Callable[[Any], str | None]:
+    def problem(value: Any) -> str | None:
+        return None if _is_int(value) and low <= value <= high else message
+
+    return problem
+
+
+def _text(name: str, value: Any) -> tuple[str | None, str | None]:
+    """(the cleaned text, None) or (None, the problem)."""
+    longest, multiline, message = _TEXTS[name]
+    if not isinstance(value, str):
+        return None, message
+    text = value.replace("\r\n", "\n").strip()
+    if not text or len(text) > longest:
+        return None, message
+    for ch in text:
+        if ch == "\n" and multiline:
+            continue
+        if unicodedata.category(ch) in _ILLEGAL_CATEGORIES:
+            return None, message
+    if name == "bureau_phone" and (not _PHONE.fullmatch(text)
+                                   or sum(ch.isdigit() for ch in text) < 5):
+        return None, message
+    return text, None
+
+
+def _grade_map(
+    name: str,
+    value: Any,
+    grades: tuple[int, ...] | None,
+    value_problem: Callable[[Any], str | None],
+    problems: dict[str, str],
+) -> dict[int, int] | None:
+    """A per-grade map, checking its keys against the eligible grades when those are valid
+    (when they are not, that one problem is reported, not one per grade)."""
+    label = _BY_NAME[name].label_zh
+    if not isinstance(value, Mapping):
+        problems[name] = f"{label}应按失能等级逐项填写，如 {{\"3\": …}}"
+        return None
+    result: dict[int, int] = {}
+    seen: set[int] = set()
+    ok = True
+    for key, item in value.items():
+        grade = _grade_key(key)
+        if grade is None:
+            problems[f"{name}.{key}"] = "不是有效的失能等级（1到5级）"
+            ok = False
+            continue
+        field = f"{name}.{grade}"
+        if grade in seen:
+            problems[field] = "同一等级填写了两次"
+            ok = False
+            continue
+        seen.add(grade)
+        if grades is not None and grade not in grades:
+            problems[field] = "该等级不在享受待遇的失能等级内，请删去此项"
+            ok = False
+            continue
+        problem = value_problem(item)
+        if problem:
+            problems[field] = problem
+            ok = False
+            continue
+        result[grade] = item
+    for grade in grades or ():
+        if grade not in seen:
+            problems[f"{name}.{grade}"] = f"请填写此等级的{label}"
+            ok = False
+    return dict(sorted(result.items())) if ok else None
+
+
+def parse_policy(data: Mapping[str, Any]) -> Policy:
+    """Check a definition and build the policy, or raise PolicyError with every problem."""
+    if not isinstance(data, Mapping):
+        raise PolicyError({"definition": "政策定义应为一个JSON对象，每个参数一项"})
+    problems: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    grades: tuple[int, ...] | None = None
+    for parameter in PARAMETERS:
+        name = parameter.name
+        if name not in data:
+            problems[name] = MISSING
+            continue
+        value = data[name]
+        kind = parameter.kind
+        problem: str | None = None
+        if kind == "grades":
+            grades = _grades(value)
+            if grades is None:
+                problem = GRADES_PROBLEM
+            value = grades
+        elif kind == "fen":
+            if not (parameter.optional and value is None):
+                problem = _fen_problem(value)
+        elif kind == "int":
+            problem = _int_checker(*_INTS[name])(value)
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                problem = "请选择是或否"
+        elif kind == "choice":
+            if value not in [v for v, _ in parameter.choices]:
+                problem = "请选择" + "或".join(label for _, label in parameter.choices)
+        elif kind == "text":
+            value, problem = _text(name, value)
+        elif kind in ("grade_int", "grade_fen"):
+            checker = _int_checker(*_VISITS) if kind == "grade_int" else _fen_problem
+            value = _grade_map(name, value, grades, checker, problems)
+        else:  # pragma: no cover - PARAMETERS is fixed
+            raise AssertionError(kind)
+        if problem:
+            problems[name] = problem
+        else:
+            values[name] = value
+    for key in data:
+        if key not in _BY_NAME:
+            problems[str(key)] = UNKNOWN
+    # A re-assessment task raised before the entitlement has even begun is a typo.
+    lead, validity = values.get("renewal_lead_days"), values.get("validity_months")
+    if lead is not None and validity is not None and lead >= validity * 28:
+        problems["renewal_lead_days"] = "到期前发起复评的天数应短于评估结论有效期"
+    if problems:
+        raise PolicyError(problems)
+    return Policy(**values)
+
+
+def policy_as_json(policy: Policy) -> dict[str, Any]:
+    """The definition of a policy: JSON-serialisable, parse_policy(policy_as_json(p)) == p."""
+    definition: dict[str, Any] = {}
+    for parameter in PARAMETERS:
+        value = getattr(policy, parameter.name)
+        if parameter.kind == "grades":
+            value = list(value)
+        elif parameter.kind in ("grade_int", "grade_fen"):
+            value = {str(grade): amount for grade, amount in sorted(value.items())}
+        definition[parameter.name] = value
+    return definition
+
+
+# --- the admin form -----------------------------------------------------------------------
+
+_MONEY = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,2}))?")
+_INTEGER = re.compile(r"-?[0-9]{1,9}")
+_TRUE = frozenset({"true", "on", "1", "yes", "是"})
+_FALSE = frozenset({"", "false", "off", "0", "no", "否"})
+
+
+def yuan(fen: int) -> str:
+    """45000 → "450.00" (no thousands separator: the form reads it back)."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+def _form_fen(text: str) -> int | str:
+    cleaned = (unicodedata.normalize("NFKC", text).strip().removeprefix("¥").removesuffix("元")
+               .replace(",", "").strip())
+    match = _MONEY.fullmatch(cleaned)
+    if not match:
+        return text
+    return int(match[1]) * 100 + int((match[2] or "").ljust(2, "0"))
+
+
+def _form_int(text: str) -> int | str:
+    cleaned = unicodedata.normalize("NFKC", text).strip()
+    return int(cleaned) if _INTEGER.fullmatch(cleaned) else text
+
+
+def _form_grades(text: str) -> list[int] | str:
+    tokens = [t for t in re.split(r"[\s,、;；]+", unicodedata.normalize("NFKC", text)) if t]
+    if not tokens or not all(re.fullmatch(r"[0-9]{1,2}", t) for t in tokens):
+        return text
+    return [int(t) for t in tokens]
+
+
+def _form_bool(text: str | None) -> bool | str:
+    if text is None:  # an unticked checkbox is not posted at all
+        return False
+    word = text.strip().lower()
+    if word in _TRUE:
+        return True
+    if word in _FALSE:
+        return False
+    return text
+
+
+def form_values(policy: Policy) -> dict[str, str]:
+    """The policy as the admin form's input values: money in yuan with two decimals, one
+    input per eligible grade for per-grade values ("visits_per_month.3")."""
+    values: dict[str, str] = {}
+    for parameter in PARAMETERS:
+        name, kind = parameter.name, parameter.kind
+        value = getattr(policy, name)
+        if kind == "grades":
+            values[name] = ",".join(str(g) for g in value)
+        elif kind == "fen":
+            values[name] = "" if value is None else yuan(value)
+        elif kind == "bool":
+            values[name] = "true" if value else "false"
+        elif kind in ("grade_int", "grade_fen"):
+            for grade, amount in sorted(value.items()):
+                values[f"{name}.{grade}"] = yuan(amount) if kind == "grade_fen" else str(amount)
+        else:  # int, text, choice
+            values[name] = str(value)
+    return values
+
+
+def from_form(values: Mapping[str, str]) -> dict[str, Any]:
+    """Posted form strings → a definition for parse_policy. What cannot be read as the field's
+    type is passed on as typed, so parse_policy reports it under that field's input name.
+
+    Inputs that are not parameters (a CSRF token, the button) are ignored; a missing checkbox
+    is "no"; per-grade inputs count only for the eligible grades posted (when those are valid),
+    so the form may show an input for every grade 1–5.
+    """
+    definition: dict[str, Any] = {}
+    for parameter in PARAMETERS:
+        name, kind = parameter.name, parameter.kind
+        if kind == "bool":
+            definition[name] = _form_bool(values.get(name))
+            continue
+        if kind in ("grade_int", "grade_fen"):
+            convert = _form_fen if kind == "grade_fen" else _form_int
+            prefix = name + "."
+            posted = {k[len(prefix):]: v for k, v in values.items()
+                      if k.startswith(prefix) and isinstance(v, str) and v.strip()}
+            grades = _grades(definition.get("eligible_grades"))
+            if grades is not None:
+                posted = {str(g): posted[str(g)] for g in grades if str(g) in posted}
+            definition[name] = {grade: convert(text) for grade, text in posted.items()}
+            continue
+        if name not in values:
+            if parameter.optional:
+                definition[name] = None
+            continue  # parse_policy reports it missing
+        text = values[name]
+        if not isinstance(text, str):
+            definition[name] = text
+        elif kind == "grades":
+            definition[name] = _form_grades(text)
+        elif kind == "fen":
+            definition[name] = (None if parameter.optional and not text.strip()
+                                else _form_fen(text))
+        elif kind == "int":
+            definition[name] = _form_int(text)
+        elif kind == "choice":
+            definition[name] = text.strip()
+        else:  # text
+            definition[name] = text.replace("\r\n", "\n").strip()
+    return definition
+
+
+# --- reading a policy -------------------------------------------------------------------------
+
+def is_eligible(policy: Policy, grade: int) -> bool:
+    return grade in policy.eligible_grades
+
+
+def quota(policy: Policy, grade: int) -> int:
+    """Paid home visits per month for a grade; 0 for a grade without benefits."""
+    return policy.visits_per_month.get(grade, 0)
+
+
+def bed_day_rate(policy: Policy, grade: int) -> int:
+    """Institutional care per bed-day, in fen, for a grade; 0 for a grade without benefits."""
+    return policy.bed_day_rate_fen.get(grade, 0)

@@ -1,0 +1,133 @@
+"""Policy versions per region (SPEC §9): looked up by region and day, added by admins with a
+future effective date, loaded from fixtures/policies on every deploy. Never updated."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from ltc import clock, db
+from ltc.accounts.rules import Actor, Role, region_covers, require_role
+from ltc.audit import service as audit
+from ltc.errors import Conflict, InvalidInput, NotFound
+from ltc.policy.rules import Policy, PolicyError, parse_policy, policy_as_json
+from ltc.policy.tables import PolicyVersion
+from ltc.regions.tables import Region
+
+FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures" / "policies"
+
+
+@dataclass(frozen=True)
+class PolicyInForce:
+    version_id: int
+    region_code: str
+    version: int
+    effective_from: date
+    policy: Policy
+
+
+@lru_cache(maxsize=256)
+def parsed_definition(definition: str) -> Policy:
+    # Versions are immutable, so a parsed definition can be cached by its text.
+    return parse_policy(json.loads(definition))
+
+
+async def policy_in_force(region_path: str, on: date) -> PolicyInForce:
+    """The version in force on `on` for the most specific region covering `region_path`."""
+    rows = await (
+        PolicyVersion.select(PolicyVersion.all_columns(), PolicyVersion.region.path,
+                             PolicyVersion.region.code)
+        .where(PolicyVersion.effective_from <= on)
+        .order_by(PolicyVersion.effective_from, ascending=False)
+    )
+    covering = [r for r in rows if region_covers(r["region.path"], region_path)]
+    if not covering:
+        raise Conflict("no_policy", f"{on.isoformat()} 没有生效的长护险政策版本，请联系系统管理员")
+    row = max(covering, key=lambda r: (len(r["region.path"]), r["effective_from"]))
+    return PolicyInForce(version_id=row["id"], region_code=row["region.code"],
+                         version=row["version"], effective_from=row["effective_from"],
+                         policy=parsed_definition(row["definition"]))
+
+
+async def versions(region_id: int) -> list[dict[str, Any]]:
+    rows = await (
+        PolicyVersion.select(PolicyVersion.all_columns(), PolicyVersion.created_by.display_name)
+        .where(PolicyVersion.region == region_id)
+        .order_by(PolicyVersion.effective_from, ascending=False)
+    )
+    for row in rows:
+        row["policy"] = parsed_definition(row["definition"])
+    return rows
+
+
+async def _insert(region_id: int, effective_from: date, policy: Policy, note: str,
+                  created_by: int | None) -> PolicyVersion:
+    last = await (PolicyVersion.select(PolicyVersion.version)
+                  .where(PolicyVersion.region == region_id)
+                  .order_by(PolicyVersion.version, ascending=False).first())
+    row = PolicyVersion(region=region_id, version=(last["version"] + 1) if last else 1,
+                        effective_from=effective_from, note=note, created_by=created_by,
+                        definition=json.dumps(policy_as_json(policy), ensure_ascii=False,
+                                              sort_keys=True))
+    await row.save()
+    return row
+
+
+async def add_version(actor: Actor, region_code: str, effective_from: date,
+                      definition: dict[str, Any], note: str = "") -> dict[str, Any]:
+    """A new version from a future day. Past and current versions stay as they are: what
+    was decided or paid under them must remain explainable."""
+    require_role(actor, {Role.admin}, "新增政策版本")
+    fields: dict[str, str] = {}
+    if effective_from <= clock.today():
+        fields["effective_from"] = "生效日期必须晚于今天：已生效的政策不能更改，请从明天或以后生效"
+    try:
+        policy = parse_policy(definition)
+    except PolicyError as exc:
+        fields.update(exc.problems)
+    if fields:
+        raise InvalidInput("invalid_policy", "政策参数有误，请按提示修改", fields)
+    region = await Region.select(Region.id).where(Region.code == region_code).first()
+    if region is None:
+        raise NotFound("region_not_found", f"地区 {region_code} 不存在")
+    async with db.write_transaction():
+        clash = await PolicyVersion.exists().where(
+            (PolicyVersion.region == region["id"])
+            & (PolicyVersion.effective_from == effective_from))
+        if clash:
+            raise Conflict("policy_date_taken", f"{effective_from.isoformat()} 已有一个政策版本，"
+                           "同一天只能生效一个版本")
+        row = await _insert(region["id"], effective_from, policy, note.strip(), actor.id)
+        await audit.record(actor, "policy.version_added", "policy_version", row.id,
+                           after={"region": region_code, "version": row.version,
+                                  "effective_from": effective_from.isoformat(),
+                                  "definition": policy_as_json(policy)}, note=note or None)
+    return row.to_dict()
+
+
+async def load_policies() -> int:
+    """Load fixtures/policies/*.json: a version is added when its region has none for that
+    effective date. An existing version is never touched (immutability), even if the file
+    changed: a changed policy needs a new effective date."""
+    added = 0
+    for path in sorted(FIXTURES.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            policy = parse_policy(data["definition"])
+        except PolicyError as exc:
+            raise RuntimeError(f"{path.name}: {exc}") from exc
+        region = await Region.select(Region.id).where(Region.code == data["region"]).first()
+        if region is None:
+            raise RuntimeError(f"{path.name}: region {data['region']} is not loaded")
+        effective_from = date.fromisoformat(data["effective_from"])
+        async with db.write_transaction():
+            if not await PolicyVersion.exists().where(
+                    (PolicyVersion.region == region["id"])
+                    & (PolicyVersion.effective_from == effective_from)):
+                await _insert(region["id"], effective_from, policy, data.get("source", ""), None)
+                added += 1
+    return added

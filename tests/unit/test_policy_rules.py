@@ -1,0 +1,440 @@
+"""A region's policy version (SPEC §9): parsing, every problem under its field, the admin form."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ltc.errors import InvalidInput
+from ltc.policy.rules import (
+    FORM_MONEY_PROBLEM,
+    MAX_FEN,
+    MISSING,
+    PARAMETER_NAMES,
+    PARAMETERS,
+    UNKNOWN,
+    Policy,
+    PolicyError,
+    bed_day_rate,
+    form_values,
+    from_form,
+    is_eligible,
+    parse_policy,
+    policy_as_json,
+    quota,
+)
+
+FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "policies" / "feicheng.json"
+
+
+def fixture() -> dict[str, Any]:
+    return json.loads(FIXTURE.read_text(encoding="utf-8"))
+
+
+def definition(**changes: Any) -> dict[str, Any]:
+    data = fixture()["definition"]
+    data.update(changes)
+    return data
+
+
+def problems_of(data: Any) -> dict[str, str]:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(data)
+    return caught.value.problems
+
+
+# --- the shipped Feicheng policy ----------------------------------------------------------
+
+def test_fixture_is_feichengs_pooling_region_with_a_source_note() -> None:
+    data = fixture()
+    regions = json.loads((FIXTURE.parents[1] / "regions.json").read_text(encoding="utf-8"))
+    feicheng = next(r for r in regions["regions"] if r["name"] == "肥城市")
+    assert feicheng["level"] == "pooling"
+    assert data["region"] == feicheng["code"] == "370983"
+    assert data["effective_from"] == "2021-01-01"
+    assert "placeholder" in data["source"].lower()
+    assert set(data) == {"region", "effective_from", "source", "definition"}
+
+
+def test_fixture_holds_the_spec_defaults() -> None:
+    policy = parse_policy(fixture()["definition"])
+    assert policy == Policy(
+        eligible_grades=(3, 4, 5),
+        family_subsidy_fen=45000,  # 450.00 yuan a month
+        visits_per_month={3: 2, 4: 3, 5: 4},
+        visit_rate_fen=8000,  # 80.00 yuan
+        min_visit_minutes=30,
+        bed_day_rate_fen={3: 5000, 4: 6000, 5: 7000},  # 50 / 60 / 70 yuan
+        deposit_basis_points=500,  # 5 %
+        monthly_budget_fen=None,
+        notice_days=5,
+        notice_day_kind="calendar",
+        renotice_after_reassessment=False,
+        reassessment_working_days=10,
+        validity_months=24,
+        renewal_lead_days=60,
+        min_disability_months=6,
+        reapply_months=6,
+        bureau_name="肥城市医疗保障局",
+        bureau_phone=policy.bureau_phone,
+        bureau_address=policy.bureau_address,
+        objection_how=policy.objection_how,
+    )
+    assert policy.bureau_phone == "0538-3200000"
+    for words in ("公示期内", "实名", "镇（街道）", "电话", "网上"):
+        assert words in policy.objection_how
+
+
+def test_helpers() -> None:
+    policy = parse_policy(fixture()["definition"])
+    assert [quota(policy, g) for g in range(6)] == [0, 0, 0, 2, 3, 4]
+    assert [bed_day_rate(policy, g) for g in range(6)] == [0, 0, 0, 5000, 6000, 7000]
+    assert [is_eligible(policy, g) for g in range(6)] == [False] * 3 + [True] * 3
+
+
+def test_policy_is_frozen() -> None:
+    policy = parse_policy(fixture()["definition"])
+    with pytest.raises(AttributeError):
+        policy.notice_days = 7  # type: ignore[misc]
+
+
+# --- one field wrong: that field, and only that field, is reported --------------------------
+
+GOOD_VISITS = {"3": 2, "4": 3, "5": 4}
+GOOD_BEDS = {"3": 5000, "4": 6000, "5": 7000}
+
+BAD = [
+    ("eligible_grades", [], "eligible_grades"),
+    ("eligible_grades", [0, 3, 4, 5], "eligible_grades"),
+    ("eligible_grades", [3, 4, 6], "eligible_grades"),
+    ("eligible_grades", [3, 3, 4, 5], "eligible_grades"),
+    ("eligible_grades", [3, 4, True], "eligible_grades"),
+    ("eligible_grades", "3,4,5", "eligible_grades"),
+    ("family_subsidy_fen", -1, "family_subsidy_fen"),
+    ("family_subsidy_fen", 450.0, "family_subsidy_fen"),
+    ("family_subsidy_fen", True, "family_subsidy_fen"),
+    ("family_subsidy_fen", "450", "family_subsidy_fen"),
+    ("family_subsidy_fen", None, "family_subsidy_fen"),
+    ("family_subsidy_fen", MAX_FEN + 1, "family_subsidy_fen"),
+    ("visits_per_month", {**GOOD_VISITS, "3": 0}, "visits_per_month.3"),
+    ("visits_per_month", {**GOOD_VISITS, "4": 32}, "visits_per_month.4"),
+    ("visits_per_month", {**GOOD_VISITS, "5": 4.0}, "visits_per_month.5"),
+    ("visits_per_month", {**GOOD_VISITS, "5": True}, "visits_per_month.5"),
+    ("visits_per_month", [2, 3, 4], "visits_per_month"),
+    ("visit_rate_fen", 80.5, "visit_rate_fen"),
+    ("visit_rate_fen", -8000, "visit_rate_fen"),
+    ("min_visit_minutes", 0, "min_visit_minutes"),
+    ("min_visit_minutes", 481, "min_visit_minutes"),
+    ("min_visit_minutes", True, "min_visit_minutes"),
+    ("min_visit_minutes", "30", "min_visit_minutes"),
+    ("bed_day_rate_fen", {**GOOD_BEDS, "3": -1}, "bed_day_rate_fen.3"),
+    ("bed_day_rate_fen", {**GOOD_BEDS, "4": 60.0}, "bed_day_rate_fen.4"),
+    ("bed_day_rate_fen", {**GOOD_BEDS, "5": False}, "bed_day_rate_fen.5"),
+    ("bed_day_rate_fen", None, "bed_day_rate_fen"),
+    ("deposit_basis_points", -1, "deposit_basis_points"),
+    ("deposit_basis_points", 10001, "deposit_basis_points"),
+    ("deposit_basis_points", 5.0, "deposit_basis_points"),
+    ("monthly_budget_fen", -1, "monthly_budget_fen"),
+    ("monthly_budget_fen", 1.5, "monthly_budget_fen"),
+    ("monthly_budget_fen", False, "monthly_budget_fen"),
+    ("notice_days", 0, "notice_days"),
+    ("notice_days", 61, "notice_days"),
+    ("notice_day_kind", "natural", "notice_day_kind"),
+    ("notice_day_kind", None, "notice_day_kind"),
+    ("renotice_after_reassessment", 0, "renotice_after_reassessment"),
+    ("renotice_after_reassessment", "false", "renotice_after_reassessment"),
+    ("reassessment_working_days", 0, "reassessment_working_days"),
+    ("reassessment_working_days", 61, "reassessment_working_days"),
+    ("validity_months", 0, "validity_months"),
+    ("validity_months", 121, "validity_months"),
+    ("validity_months", True, "validity_months"),
+    ("renewal_lead_days", 0, "renewal_lead_days"),
+    ("renewal_lead_days", 366, "renewal_lead_days"),
+    ("min_disability_months", -1, "min_disability_months"),
+    ("min_disability_months", 61, "min_disability_months"),
+    ("reapply_months", 61, "reapply_months"),
+    ("reapply_months", 6.0, "reapply_months"),
+    ("bureau_name", "", "bureau_name"),
+    ("bureau_name", "   ", "bureau_name"),
+    ("bureau_name", "局" * 101, "bureau_name"),
+    ("bureau_name", "肥城市\n医疗保障局", "bureau_name"),
+    ("bureau_name", 5, "bureau_name"),
+    ("bureau_phone", "", "bureau_phone"),
+    ("bureau_phone", "请拨打热线", "bureau_phone"),
+    ("bureau_phone", "123", "bureau_phone"),
+    ("bureau_address", "", "bureau_address"),
+    ("bureau_address", "新城\t街道", "bureau_address"),
+    ("objection_how", "", "objection_how"),
+    ("objection_how", "字" * 1001, "objection_how"),
+    ("objection_how", None, "objection_how"),
+]
+
+
+def test_every_parameter_has_a_bad_row() -> None:
+    assert {field for field, _, _ in BAD} == set(PARAMETER_NAMES)
+
+
+@pytest.mark.parametrize(("field", "value", "reported"), BAD,
+                         ids=[f"{f}={v!r}"[:60] for f, v, _ in BAD])
+def test_one_bad_field_reports_exactly_that_field(field: str, value: Any, reported: str) -> None:
+    problems = problems_of(definition(**{field: value}))
+    assert list(problems) == [reported]
+    assert problems[reported]  # a message saying what to do
+    assert problems[reported] not in (MISSING, UNKNOWN)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("visits_per_month", {**GOOD_VISITS, "3": 0}, "每月上门次数应为1到31之间的整数"),
+        ("min_visit_minutes", 0, "最短上门时长应为1到480之间的整数（分钟）"),
+        ("family_subsidy_fen", "abc", FORM_MONEY_PROBLEM),
+        ("family_subsidy_fen", -1, "金额不能为负数"),
+        ("family_subsidy_fen", 450.0, "金额应为以分为单位的整数（1元=100分），不能有小数"),
+        ("notice_day_kind", "natural", "请选择自然日或工作日"),
+        ("renotice_after_reassessment", 1, "请选择是或否"),
+    ],
+)
+def test_messages_say_what_to_write(field: str, value: Any, message: str) -> None:
+    assert problems_of(definition(**{field: value})) == {
+        field if not isinstance(value, dict) else f"{field}.3": message}
+
+
+def test_bools_are_not_ints_and_floats_are_not_fen() -> None:
+    problems = problems_of(definition(notice_days=True, validity_months=False,
+                                      visit_rate_fen=8000.0, family_subsidy_fen=45000.0,
+                                      visits_per_month={"3": True, "4": 3, "5": 4}))
+    assert set(problems) == {"notice_days", "validity_months", "visit_rate_fen",
+                             "family_subsidy_fen", "visits_per_month.3"}
+
+
+def test_several_problems_are_all_reported_in_parameter_order() -> None:
+    problems = problems_of(definition(
+        family_subsidy_fen=-5, min_visit_minutes=0, notice_day_kind="x", bureau_name="",
+        bed_day_rate_fen={"3": 5000, "4": -1, "5": 7000}, extra=1,
+    ))
+    assert list(problems) == ["family_subsidy_fen", "min_visit_minutes", "bed_day_rate_fen.4",
+                              "notice_day_kind", "bureau_name", "extra"]
+
+
+def test_unknown_and_missing_keys() -> None:
+    data = definition(family_subsidy=450)
+    del data["notice_days"]
+    del data["objection_how"]
+    assert problems_of(data) == {"notice_days": MISSING, "objection_how": MISSING,
+                                 "family_subsidy": UNKNOWN}
+    assert problems_of({}) == dict.fromkeys(PARAMETER_NAMES, MISSING)
+
+
+def test_not_an_object() -> None:
+    assert list(problems_of([1, 2, 3])) == ["definition"]
+
+
+def test_error_lists_field_and_message_lines() -> None:
+    with pytest.raises(PolicyError) as caught:
+        parse_policy(definition(notice_days=0, visits_per_month={"3": 40, "4": 3, "5": 4}))
+    error = caught.value
+    assert str(error).splitlines() == [
+        "visits_per_month.3: 每月上门次数应为1到31之间的整数",
+        "notice_days: 公示期应为1到60之间的整数（天）",
+    ]
+    assert isinstance(error, InvalidInput)  # the web layer shows it like any other form error
+    assert error.as_json()["error"]["fields"] == error.problems
+
+
+# --- per-grade maps follow the eligible grades ------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"visits_per_month": {"3": 2, "4": 3}},
+         {"visits_per_month.5": "请填写此等级的每月上门次数"}),
+        ({"bed_day_rate_fen": {**GOOD_BEDS, "2": 4000}},
+         {"bed_day_rate_fen.2": "该等级不在享受待遇的失能等级内，请删去此项"}),
+        ({"visits_per_month": {**GOOD_VISITS, "x": 1}},
+         {"visits_per_month.x": "不是有效的失能等级（1到5级）"}),
+        ({"visits_per_month": {**GOOD_VISITS, "6": 1}},
+         {"visits_per_month.6": "不是有效的失能等级（1到5级）"}),
+        ({"eligible_grades": [4, 5]},
+         {"visits_per_month.3": "该等级不在享受待遇的失能等级内，请删去此项",
+          "bed_day_rate_fen.3": "该等级不在享受待遇的失能等级内，请删去此项"}),
+        ({"eligible_grades": [2, 3, 4, 5]},
+         {"visits_per_month.2": "请填写此等级的每月上门次数",
+          "bed_day_rate_fen.2": "请填写此等级的机构护理床日标准"}),
+    ],
+)
+def test_grade_maps_name_exactly_the_eligible_grades(changes: dict, expected: dict) -> None:
+    assert problems_of(definition(**changes)) == expected
+
+
+def test_fewer_eligible_grades_with_matching_maps() -> None:
+    policy = parse_policy(definition(eligible_grades=[5, 4], visits_per_month={"5": 8, "4": 4},
+                                     bed_day_rate_fen={"4": 100, "5": 200}))
+    assert policy.eligible_grades == (4, 5)
+    assert policy.visits_per_month == {4: 4, 5: 8}
+    assert quota(policy, 3) == 0 and bed_day_rate(policy, 5) == 200
+
+
+def test_renewal_lead_must_fall_inside_the_validity() -> None:
+    assert list(problems_of(definition(validity_months=2, renewal_lead_days=60))) == [
+        "renewal_lead_days"]
+    assert parse_policy(definition(validity_months=3, renewal_lead_days=60)).validity_months == 3
+
+
+def test_texts_are_trimmed() -> None:
+    policy = parse_policy(definition(bureau_name="  肥城市医疗保障局 ",
+                                     objection_how="第一行\r\n第二行\n"))
+    assert policy.bureau_name == "肥城市医疗保障局"
+    assert policy.objection_how == "第一行\n第二行"
+
+
+# --- round trips and the admin form ---------------------------------------------------------
+
+def test_as_json_round_trip() -> None:
+    policy = parse_policy(definition(monthly_budget_fen=123456789))
+    as_json = policy_as_json(policy)
+    assert json.loads(json.dumps(as_json)) == as_json
+    assert as_json == definition(monthly_budget_fen=123456789)
+    assert parse_policy(as_json) == policy
+
+
+def test_form_values_and_back() -> None:
+    policy = parse_policy(definition(monthly_budget_fen=100000005))
+    values = form_values(policy)
+    assert values["family_subsidy_fen"] == "450.00"
+    assert values["visit_rate_fen"] == "80.00"
+    assert values["monthly_budget_fen"] == "1000000.05"
+    assert values["bed_day_rate_fen.4"] == "60.00"
+    assert values["visits_per_month.5"] == "4"
+    assert values["eligible_grades"] == "3,4,5"
+    assert values["renotice_after_reassessment"] == "false"
+    assert all(isinstance(v, str) for v in values.values())
+    assert parse_policy(from_form(values)) == policy
+
+
+def test_parameters_describe_the_form() -> None:
+    assert PARAMETER_NAMES == tuple(Policy.__dataclass_fields__)
+    kinds = {"grades", "fen", "int", "bool", "text", "choice", "grade_fen", "grade_int"}
+    assert {p.kind for p in PARAMETERS} <= kinds
+    by_name = {p.name: p for p in PARAMETERS}
+    assert (by_name["family_subsidy_fen"].label_zh, by_name["family_subsidy_fen"].unit_zh) == (
+        "家庭护理补贴", "元/月")
+    assert dict(by_name["notice_day_kind"].choices) == {"calendar": "自然日", "working": "工作日"}
+    policy = parse_policy(fixture()["definition"])
+    field_names = {name.split(".")[0] for name in form_values(policy)}
+    assert field_names == set(PARAMETER_NAMES)
+
+
+def posted(**changes: str) -> dict[str, str]:
+    values = form_values(parse_policy(fixture()["definition"]))
+    values.update(changes)
+    return values
+
+
+@pytest.mark.parametrize(
+    ("typed", "fen"),
+    [("450", 45000), ("450.00", 45000), ("450.5", 45050), (" 0.07 ", 7), ("¥1,234.56", 123456),
+     ("４５０．００", 45000), ("450元", 45000), ("0", 0)],
+)
+def test_form_money_in_yuan(typed: str, fen: int) -> None:
+    assert parse_policy(from_form(posted(family_subsidy_fen=typed))).family_subsidy_fen == fen
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "450.005", "-5", "4 50", "1e3", "NaN", "9" * 30])
+def test_form_bad_money_is_reported_on_its_input(typed: str) -> None:
+    assert problems_of(from_form(posted(family_subsidy_fen=typed))) == {
+        "family_subsidy_fen": FORM_MONEY_PROBLEM}
+
+
+def test_form_problems_use_the_input_names() -> None:
+    values = posted(**{"visits_per_month.4": "三", "bed_day_rate_fen.5": "七十",
+                       "min_visit_minutes": "半小时", "notice_days": "99",
+                       "eligible_grades": "重度", "renotice_after_reassessment": "maybe",
+                       "bureau_phone": " "})
+    assert set(problems_of(from_form(values))) == {
+        "visits_per_month.4", "bed_day_rate_fen.5", "min_visit_minutes", "notice_days",
+        "eligible_grades", "renotice_after_reassessment", "bureau_phone"}
+
+
+def test_form_details() -> None:
+    values = posted(monthly_budget_fen="  ", eligible_grades="5、4",
+                    **{"visits_per_month.1": "9", "_csrf": "token", "save": "保存"})
+    del values["renotice_after_reassessment"]  # an unticked checkbox is not posted
+    definition_ = from_form(values)
+    assert definition_["monthly_budget_fen"] is None
+    assert definition_["renotice_after_reassessment"] is False
+    assert definition_["visits_per_month"] == {"4": 3, "5": 4}  # grades 1 and 3 not eligible
+    assert "_csrf" not in definition_
+    policy = parse_policy(definition_)
+    assert policy.eligible_grades == (4, 5)
+    assert parse_policy(from_form(posted(renotice_after_reassessment="on"))
+                        ).renotice_after_reassessment is True
+
+
+def test_form_new_eligible_grade_needs_its_inputs() -> None:
+    assert problems_of(from_form(posted(eligible_grades="2,3,4,5"))) == {
+        "visits_per_month.2": "请填写此等级的每月上门次数",
+        "bed_day_rate_fen.2": "请填写此等级的机构护理床日标准",
+    }
+    values = posted(eligible_grades="2,3,4,5",
+                    **{"visits_per_month.2": "1", "bed_day_rate_fen.2": "40"})
+    policy = parse_policy(from_form(values))
+    assert (quota(policy, 2), bed_day_rate(policy, 2)) == (1, 4000)
+
+
+def test_form_missing_input_is_missing() -> None:
+    values = posted()
+    del values["notice_days"]
+    del values["visits_per_month.3"]
+    assert problems_of(from_form(values)) == {
+        "visits_per_month.3": "请填写此等级的每月上门次数", "notice_days": MISSING}
+
+
+# --- random valid policies ---------------------------------------------------------------
+
+FEN = st.integers(0, MAX_FEN)
+LINE = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"))
+MULTILINE = st.characters(exclude_categories=("Cc", "Cs", "Zl", "Zp"), include_characters="\n")
+
+
+def text(alphabet: st.SearchStrategy[str], longest: int) -> st.SearchStrategy[str]:
+    return st.text(alphabet, min_size=1, max_size=longest).filter(lambda s: s.strip())
+
+
+@st.composite
+def definitions(draw: st.DrawFn) -> dict[str, Any]:
+    grades = draw(st.lists(st.integers(1, 5), min_size=1, max_size=5, unique=True))
+    validity = draw(st.integers(1, 120))
+    return {
+        "eligible_grades": grades,
+        "family_subsidy_fen": draw(FEN),
+        "visits_per_month": {str(g): draw(st.integers(1, 31)) for g in grades},
+        "visit_rate_fen": draw(FEN),
+        "min_visit_minutes": draw(st.integers(1, 480)),
+        "bed_day_rate_fen": {str(g): draw(FEN) for g in grades},
+        "deposit_basis_points": draw(st.integers(0, 10000)),
+        "monthly_budget_fen": draw(st.none() | FEN),
+        "notice_days": draw(st.integers(1, 60)),
+        "notice_day_kind": draw(st.sampled_from(["calendar", "working"])),
+        "renotice_after_reassessment": draw(st.booleans()),
+        "reassessment_working_days": draw(st.integers(1, 60)),
+        "validity_months": validity,
+        "renewal_lead_days": draw(st.integers(1, min(365, validity * 28 - 1))),
+        "min_disability_months": draw(st.integers(0, 60)),
+        "reapply_months": draw(st.integers(0, 60)),
+        "bureau_name": draw(text(LINE, 100)),
+        "bureau_phone": draw(st.from_regex(r"0[0-9]{2,3}-[0-9]{7,8}|12[0-9]{3}", fullmatch=True)),
+        "bureau_address": draw(text(LINE, 200)),
+        "objection_how": draw(text(MULTILINE, 1000)),
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(definitions())
+def test_random_policies_round_trip(data: dict[str, Any]) -> None:
+    policy = parse_policy(data)
+    assert parse_policy(json.loads(json.dumps(policy_as_json(policy)))) == policy
+    assert parse_policy(from_form(form_values(policy))) == policy
