@@ -29,9 +29,13 @@ from ltc.accounts.controllers import (
 from ltc.accounts.tables import User
 from ltc.applications.controllers import ApplicationApi, ApplicationPages
 from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPages
+from ltc.enrollment.controllers import EnrollmentEventApi
+from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.evidence.controllers import EvidenceApi, EvidencePages
 from ltc.jobs.broker import broker_reachable
+from ltc.notices.controllers import NoticeBatchPages, PublicNoticePages
 from ltc.people.controllers import PersonPages
+from ltc.policy.controllers import PolicyPages
 from ltc.settings import Settings
 from ltc.web import formatting, timeline
 from ltc.web.auth import PUBLIC_PATHS, ActorAuthentication, FormCsrf
@@ -80,7 +84,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     filters["datetime_local"] = formatting.datetime_local
     filters["mask_id"] = formatting.mask_resident_id
     for label in (formatting.role_label, formatting.application_state,
-                  formatting.assessment_state, formatting.grade_label):
+                  formatting.assessment_state, formatting.grade_label,
+                  formatting.entitlement_state, formatting.entry_outcome,
+                  formatting.batch_state, formatting.end_reason):
         filters[label.__name__] = label
     filters["action_label"] = timeline.action_label
     filters["event_note"] = timeline.event_note
@@ -117,6 +123,12 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AssessmentApi,
             EvidenceApi,
             EvidencePages,
+            NoticeBatchPages,
+            PublicNoticePages,
+            EntitlementPages,
+            DecisionPages,
+            PolicyPages,
+            EnrollmentEventApi,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],

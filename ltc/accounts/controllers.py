@@ -121,7 +121,8 @@ class TokenPageController(Controller):
         except InvalidInput as exc:
             return await self._render(request, status_code=exc.status_code, form=data,
                                       errors=exc.fields)
-        return await self._render(request, new_token=token, new_token_name=row["name"])
+        return await self._render(request, new_token=token, new_token_name=row["name"],
+                                  new_token_secret=row["signing_secret"])
 
     @post("/{token_id:int}/revoke")
     async def revoke(self, request: Request[Actor, Any, Any], token_id: Id) -> Redirect:

@@ -107,6 +107,8 @@ class Actor:
 
 
 SYSTEM = Actor(kind=ActorKind.system, id=None, name="系统", role=None)
+# A member of the public on the notice pages; scoped to nothing, may only object.
+PUBLIC = Actor(kind=ActorKind.public, id=None, name="公众", role=None, region_path="-")
 
 
 def region_covers(actor_region_path: str, object_region_path: str) -> bool:

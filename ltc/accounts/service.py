@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from typing import Any
 
@@ -177,7 +178,8 @@ async def sign_out(actor: Actor) -> None:
 async def issue_token(
     actor: Actor, *, name: str, role: str, region_code: str, organisation_code: str | None
 ) -> tuple[str, dict[str, Any]]:
-    """A new API token for an integration client; the plain token is returned only here."""
+    """A new API token for an integration client; the plain token is returned only here,
+    and so is the client's HMAC signing secret (`signing_secret` in the returned row)."""
     fields: dict[str, str] = {}
     if not name.strip():
         fields["name"] = "请填写令牌名称（例如调用方系统的名称）"
@@ -194,6 +196,7 @@ async def issue_token(
             region=region["id"],
             organisation=organisation["id"] if organisation else None,
             created_by=actor.id if actor.kind == ActorKind.user else None,
+            signing_secret=secrets.token_hex(32),
         )
         await row.save()
         await audit.record(actor, "api_token.issued", "api_token", row.id,

@@ -6,10 +6,10 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get, post
-from litestar.params import FromQuery, JSONBody, QueryParameter, URLEncodedBody
+from litestar.params import FromQuery, JSONBody, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import Redirect, Stream, Template
 from msgspec import Struct
@@ -28,12 +28,10 @@ from ltc.web.actions import perform
 from ltc.web.formatting import iso_date
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import BodyId, Id, PageSize, Version, VersionIn, form_int
+from ltc.web.params import BodyId, Id, PageSize, StateQuery, Version, VersionIn, form_int
 
 INTAKE = role_guard(Role.clerk, Role.provider)
 PAGE_SIZE = 50
-# `state` is a name Litestar reserves for the app state; the query string still says ?state=.
-StateQuery = Annotated[str, QueryParameter(name="state")]
 
 RELATIONS = ["本人", "配偶", "子女", "其他亲属", "村（居）委会", "医疗机构"]
 

@@ -77,6 +77,17 @@ async def verify_chain() -> tuple[int, BrokenLink | None]:
     return verifier.checked, None
 
 
+async def timeline_of(objects: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """One timeline of several objects ({object type: ids}), in the order things happened."""
+    events: list[dict[str, Any]] = []
+    for object_type, ids in objects.items():
+        if ids:
+            events += await AuditEvent.select().where(
+                (AuditEvent.object_type == object_type)
+                & AuditEvent.object_id.is_in([str(i) for i in ids]))
+    return sorted(events, key=lambda e: e["seq"])
+
+
 async def timeline(object_type: str, object_id: Any) -> list[dict[str, Any]]:
     return await (
         AuditEvent.select()

@@ -77,7 +77,8 @@ def parse_event(data: Any) -> Event:
         fields["type"] = "事件类型应为以下之一：" + "、".join(KINDS)
     resident_id = data.get("resident_id")
     try:
-        resident_id = parse_resident_id(resident_id if isinstance(resident_id, str) else "").number
+        resident_id = parse_resident_id(resident_id if isinstance(resident_id, str) else "",
+                                        clock.today()).number
     except InvalidResidentId as exc:
         fields["resident_id"] = str(exc)
     effective_on = None
@@ -92,8 +93,10 @@ def parse_event(data: Any) -> Event:
     return Event(event_id.strip(), kind, resident_id, effective_on)
 
 
-async def receive(actor: Actor, body: bytes, signature: str | None) -> dict[str, Any]:
-    """Verify, parse and apply one event; a replay of an event id returns the first answer."""
+async def receive(actor: Actor, body: bytes,
+                  signature: str | None) -> tuple[dict[str, Any], bool]:
+    """Verify, parse and apply one event. Returns (answer, replayed): a replay of an event
+    id returns the first answer unchanged and changes nothing."""
     if actor.kind != ActorKind.token:
         raise Forbidden("token_required", "参保事件只接受接口令牌调用")
     client = await ApiToken.select(ApiToken.signing_secret).where(ApiToken.id == actor.id).first()
@@ -112,7 +115,8 @@ async def receive(actor: Actor, body: bytes, signature: str | None) -> dict[str,
         return await _apply_once(actor, event, hashlib.sha256(body).hexdigest())
 
 
-async def _apply_once(actor: Actor, event: Event, body_sha256: str) -> dict[str, Any]:
+async def _apply_once(actor: Actor, event: Event,
+                      body_sha256: str) -> tuple[dict[str, Any], bool]:
     async with db.write_transaction():
         first = await EnrollmentEvent.select().where(
             (EnrollmentEvent.client == actor.id) & (EnrollmentEvent.event_id == event.event_id)
@@ -121,7 +125,7 @@ async def _apply_once(actor: Actor, event: Event, body_sha256: str) -> dict[str,
             if first["body_sha256"] != body_sha256:
                 raise DomainError("event_id_reused", f"事件编号 {event.event_id} 已用于另一内容的"
                                   "事件；新事件请使用新的编号", status_code=409)
-            return {**json.loads(first["response"]), "replayed": True}
+            return json.loads(first["response"]), True
         person = await Person.select().where(Person.resident_id == event.resident_id).first()
         if person is None or (actor.region_path and not region_covers(
                 actor.region_path, person["region_path"])):
@@ -130,12 +134,12 @@ async def _apply_once(actor: Actor, event: Event, body_sha256: str) -> dict[str,
         effects = await apply(actor, event.kind, person, event.effective_on,
                               f"事件 {event.event_id}")
         response = {"event_id": event.event_id, "status": "applied", "type": event.kind,
-                    "person_id": person["id"], "effects": effects, "replayed": False}
+                    "person_id": person["id"], "effects": effects}
         await EnrollmentEvent(client=actor.id, event_id=event.event_id, kind=event.kind,
                               resident_id=event.resident_id, effective_on=event.effective_on,
                               body_sha256=body_sha256,
                               response=json.dumps(response, ensure_ascii=False)).save()
-    return response
+    return response, False
 
 
 async def apply(actor: Actor, kind: str, person: dict[str, Any], day: date,

@@ -14,7 +14,9 @@ from litestar.types import Receive, Scope, Send
 
 from ltc.accounts import service as accounts
 
-PUBLIC_PATHS = ["^/login", "^/static/", "^/healthz", "^/schema", "^/favicon.ico"]
+# /notices and /n/ are the public notice pages (公示): anyone may read and object, no login.
+PUBLIC_PATHS = ["^/login", "^/static/", "^/healthz", "^/schema", "^/favicon.ico", "^/notices",
+                "^/n/"]
 
 
 def bearer_token(headers: Any) -> str | None:

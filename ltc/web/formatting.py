@@ -79,3 +79,27 @@ def datetime_local(value: datetime | None, tz: ZoneInfo = CHINA) -> str:
     if value is None:
         return ""
     return value.astimezone(tz).strftime("%Y-%m-%dT%H:%M")
+
+
+def entitlement_state(value: str) -> str:
+    from ltc.entitlements.rules import EntitlementState
+
+    return EntitlementState(value).label
+
+
+def entry_outcome(value: str) -> str:
+    from ltc.notices.rules import EntryOutcome
+
+    return EntryOutcome(value).label
+
+
+def batch_state(value: str) -> str:
+    from ltc.notices.rules import NoticeBatchState
+
+    return NoticeBatchState(value).label
+
+
+def end_reason(value: str) -> str:
+    from ltc.entitlements.rules import END_REASONS
+
+    return END_REASONS.get(value, value)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from ltc.accounts.rules import Role
 
 NAVIGATION: dict[Role, list[tuple[str, str]]] = {
-    Role.clerk: [("工作台", "/"), ("申请受理", "/applications")],
+    Role.clerk: [("工作台", "/"), ("申请受理", "/applications"), ("公示管理", "/notice-batches"),
+                 ("待遇资格", "/entitlements")],
     Role.assessor: [("工作台", "/"), ("我的评估任务", "/assessments")],
     Role.provider: [("工作台", "/")],
-    Role.reviewer: [("工作台", "/"), ("评估审核", "/review")],
-    Role.admin: [("工作台", "/"), ("用户管理", "/admin/users"), ("接口令牌", "/admin/tokens")],
+    Role.reviewer: [("工作台", "/"), ("评估审核", "/review"), ("待遇资格", "/entitlements")],
+    Role.admin: [("工作台", "/"), ("用户管理", "/admin/users"), ("接口令牌", "/admin/tokens"),
+                 ("政策版本", "/admin/policies")],
 }

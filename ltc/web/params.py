@@ -17,6 +17,8 @@ Id = Annotated[int, PathParameter(ge=1, le=DB_INT_MAX)]
 # A keyset cursor of ids, or a page size, in a query string.
 AfterId = Annotated[int, QueryParameter(ge=0, le=DB_INT_MAX)]
 PageSize = Annotated[int, QueryParameter(ge=1, le=200)]
+# `state` is a name Litestar reserves for the app state; the query string still says ?state=.
+StateQuery = Annotated[str, QueryParameter(name="state")]
 # Ids and optimistic-concurrency versions inside JSON bodies.
 BodyId = Annotated[int, Meta(ge=1, le=DB_INT_MAX)]
 Version = Annotated[int, Meta(ge=1, le=DB_INT_MAX)]

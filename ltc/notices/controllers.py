@@ -1,0 +1,224 @@
+"""Notice pages: the clerk's batch management, and the public pages (no login) where anyone
+reads current notices and files an objection."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import File, Redirect, Template
+
+from ltc import clock, documents
+from ltc.accounts.rules import PUBLIC, Actor, Role
+from ltc.audit import service as audit
+from ltc.errors import InvalidInput, NotFound
+from ltc.notices import service
+from ltc.notices.rules import NoticeBatchState
+from ltc.regions.tables import Region
+from ltc.settings import Settings
+from ltc.web.actions import perform
+from ltc.web.guards import role_guard
+from ltc.web.pages import page
+from ltc.web.params import Id, StateQuery, form_int
+
+CLERKS = role_guard(Role.clerk)
+
+
+def _date(value: str, field: str) -> date | None:
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput("invalid_date", "日期格式有误", {field: "请按 2026-10-01 的格式填写"}) \
+            from None
+
+
+async def _towns(actor: Actor) -> list[dict[str, Any]]:
+    query = Region.select(Region.code, Region.name, Region.path).where(Region.level == "town")
+    if actor.region_path:
+        query = query.where(Region.path.like(actor.region_path.split("/")[0] + "%"))
+    return await query.order_by(Region.code)
+
+
+def pdf_file(sha256: str | None, filename: str) -> File:
+    if not sha256:
+        raise NotFound("document_not_ready", "文件正在生成，请稍后刷新页面再下载")
+    return File(path=documents.path_for(sha256), filename=filename,
+                media_type="application/pdf", content_disposition_type="inline")
+
+
+class NoticeBatchPages(Controller):
+    path = "/notice-batches"
+    guards = [CLERKS]  # noqa: RUF012
+
+    @get("/")
+    async def index(self, request: Request[Actor, Any, Any],
+                    status: StateQuery = "") -> Template:
+        return page(request, "notices/batches.html",
+                    batches=await service.list_batches(request.user, status), state=status,
+                    states=list(NoticeBatchState))
+
+    async def _new(self, request: Request[Actor, Any, Any], town: str, village: str,
+                   status_code: int = 200, **context: Any) -> Template:
+        actor = request.user
+        towns = await _towns(actor)
+        chosen = next((t for t in towns if t["code"] == town), None)
+        villages, cases = [], []
+        if chosen:
+            villages = await Region.select(Region.code, Region.name).where(
+                Region.parent.code == town).order_by(Region.code)
+            scope = next((f"{chosen['path']}/{v['code']}" for v in villages
+                          if v["code"] == village), chosen["path"])
+            cases = await service.noticeable(actor, scope)
+        return page(request, "notices/new.html", status_code=status_code, towns=towns,
+                    town=town, village=village, villages=villages, cases=cases,
+                    errors=context.pop("errors", {}), error=context.pop("error", None),
+                    **context)
+
+    @get("/new")
+    async def new(self, request: Request[Actor, Any, Any], town: FromQuery[str] = "",
+                  village: FromQuery[str] = "") -> Template:
+        return await self._new(request, town, village)
+
+    @post("/", status_code=200)
+    async def create(self, request: Request[Actor, Any, Any],
+                     data: URLEncodedBody[dict[str, Any]]) -> Any:
+        form = await request.form()
+        ids = [int(v) for v in form.getall("assessment_ids", []) if str(v).isdigit()]
+        town, village = data.get("town", ""), data.get("village", "")
+        created: dict[str, Any] = {}
+
+        async def transition() -> None:
+            created.update(await service.create_batch(
+                request.user, town_code=town, village_code=village, assessment_ids=ids))
+
+        async def render(**context: Any) -> Template:
+            return await self._new(request, town, village, **context)
+
+        response = await perform(request, transition, render=render,
+                                 done="公示已编制，请核对后发布", then="/notice-batches", stale="")
+        return Redirect(f"/notice-batches/{created['id']}") if created else response
+
+    async def _show(self, request: Request[Actor, Any, Any], batch_id: int,
+                    status_code: int = 200, **context: Any) -> Template:
+        batch = await service.get_batch(request.user, batch_id)
+        return page(request, "notices/batch.html", status_code=status_code, batch=batch,
+                    channels=service.CHANNELS, relations=service.RELATIONS,
+                    today=clock.today(), errors=context.pop("errors", {}),
+                    error=context.pop("error", None), form=context.pop("form", {}),
+                    timeline=await audit.timeline("notice_batch", batch_id), **context)
+
+    @get("/{batch_id:int}")
+    async def show(self, request: Request[Actor, Any, Any], batch_id: Id) -> Template:
+        return await self._show(request, batch_id)
+
+    @post("/{batch_id:int}/publish", status_code=200)
+    async def publish(self, request: Request[Actor, Any, Any], batch_id: Id,
+                      data: URLEncodedBody[dict[str, str]]) -> Any:
+        async def transition() -> None:
+            await service.publish(request.user, batch_id, form_int(data, "version"))
+
+        async def render(**context: Any) -> Template:
+            return await self._show(request, batch_id, **context)
+
+        return await perform(request, transition, render=render,
+                             done="公示已发布，公示文件正在生成",
+                             then=f"/notice-batches/{batch_id}",
+                             stale="其他经办员已修改此公示，请核对后再发布")
+
+    @post("/{batch_id:int}/objections", status_code=200)
+    async def record_objection(self, request: Request[Actor, Any, Any], batch_id: Id,
+                               data: URLEncodedBody[dict[str, str]]) -> Any:
+        async def transition() -> None:
+            await service.record_objection(
+                request.user, form_int(data, "entry"), objector_name=data.get("objector_name", ""),
+                objector_phone=data.get("objector_phone", ""),
+                relation=data.get("relation", ""), reason=data.get("reason", ""),
+                channel=data.get("channel", ""), key=f"user:{request.user.id}",
+                received_on=_date(data.get("received_on", ""), "received_on"))
+
+        async def render(**context: Any) -> Template:
+            return await self._show(request, batch_id, form=data, **context)
+
+        return await perform(request, transition, render=render, done="异议已登记",
+                             then=f"/notice-batches/{batch_id}", stale="")
+
+    @post("/{batch_id:int}/entries/{entry_id:int}/reassessment", status_code=200)
+    async def reassess(self, request: Request[Actor, Any, Any], batch_id: Id,
+                       entry_id: Id) -> Any:
+        async def transition() -> None:
+            await service.assign_reassessment(request.user, entry_id, clock.today())
+
+        async def render(**context: Any) -> Template:
+            return await self._show(request, batch_id, **context)
+
+        return await perform(request, transition, render=render, done="已分派重新评估",
+                             then=f"/notice-batches/{batch_id}", stale="")
+
+    @get("/{batch_id:int}/document.pdf")
+    async def document(self, request: Request[Actor, Any, Any], batch_id: Id) -> File:
+        batch = await service.get_batch(request.user, batch_id)
+        return pdf_file(batch["document_sha256"], f"公示-{batch['number']}.pdf")
+
+
+class PublicNoticePages(Controller):
+    """公示公告: no login. Only published notices, only masked entries."""
+
+    path = "/"
+
+    @get("/notices", exclude_from_auth=True)
+    async def index(self, request: Request) -> Template:
+        return page(request, "notices/public_index.html",
+                    batches=await service.public_batches(clock.today()))
+
+    @get("/n/{number:str}", exclude_from_auth=True)
+    async def short(self, number: FromPath[str]) -> Redirect:
+        """The short address printed on notice boards next to the QR code."""
+        return Redirect(f"/notices/{number}")
+
+    async def _show(self, request: Request, number: FromPath[str], status_code: int = 200,
+                    **context: Any) -> Template:
+        return page(request, "notices/public_notice.html", status_code=status_code,
+                    batch=await service.public_batch(number), relations=service.RELATIONS,
+                    errors=context.pop("errors", {}), error=context.pop("error", None),
+                    form=context.pop("form", {}), **context)
+
+    @get("/notices/{number:str}", exclude_from_auth=True)
+    async def show(self, request: Request, number: FromPath[str]) -> Template:
+        return await self._show(request, number)
+
+    @get("/notices/{number:str}/document.pdf", exclude_from_auth=True)
+    async def document(self, number: FromPath[str]) -> File:
+        batch = await service.public_batch(number)
+        return pdf_file(batch["document_sha256"], f"公示-{batch['number']}.pdf")
+
+    @post("/notices/{number:str}/objections", exclude_from_auth=True, status_code=200)
+    async def object(self, request: Request, number: FromPath[str],
+                     settings: NamedDependency[Settings],
+                     data: URLEncodedBody[dict[str, str]]) -> Any:
+        async def transition() -> None:
+            if data.get("website"):  # a field people never see: only bots fill it in
+                raise InvalidInput("invalid_objection", "提交未成功，请刷新页面后重试", {})
+            batch = await service.public_batch(number)
+            entry_id = form_int(data, "entry")
+            if entry_id not in {e["id"] for e in batch["entries"]}:
+                raise InvalidInput("invalid_objection", "请选择要提出异议的人员",
+                                   {"entry": "请选择公示名单中的人员"})
+            await service.record_objection(
+                PUBLIC, entry_id,
+                objector_name=data.get("objector_name", ""),
+                objector_phone=data.get("objector_phone", ""), relation=data.get("relation", ""),
+                reason=data.get("reason", ""), channel="online",
+                key=service.client_key(request.client.host if request.client else "",
+                                       settings.secret_key))
+
+        async def render(**context: Any) -> Template:
+            return await self._show(request, number, form=data, **context)
+
+        return await perform(request, transition, render=render,
+                             done="您的异议已提交。经办机构将依法核实并组织重新评估，如需联系会拨打您留下的电话。",
+                             then=f"/notices/{number}", stale="")

@@ -1,0 +1,70 @@
+"""The admin's policy pages: every version of each pooling region, and a new version from a
+future date, prefilled with the one in force."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import URLEncodedBody
+from litestar.response import Template
+
+from ltc import clock
+from ltc.accounts.rules import Actor, Role
+from ltc.errors import InvalidInput
+from ltc.policy import service
+from ltc.policy.rules import PARAMETERS, form_values, from_form
+from ltc.regions.tables import Region
+from ltc.web.actions import perform
+from ltc.web.guards import role_guard
+from ltc.web.pages import page
+
+
+def _effective_from(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput("invalid_policy", "政策参数有误，请按提示修改",
+                           {"effective_from": "请选择生效日期"}) from None
+
+
+class PolicyPages(Controller):
+    path = "/admin/policies"
+    guards = [role_guard(Role.admin)]  # noqa: RUF012
+
+    async def _render(self, request: Request[Actor, Any, Any], status_code: int = 200,
+                      **context: Any) -> Template:
+        regions = await Region.select(Region.id, Region.code, Region.name, Region.path).where(
+            Region.level == "pooling").order_by(Region.code)
+        for region in regions:
+            region["versions"] = await service.versions(region["id"])
+        form = context.pop("form", None)
+        if form is None:
+            current = next((r for r in regions if r["versions"]), None)
+            form = {"region": current["code"] if current else ""}
+            if current:
+                in_force = await service.policy_in_force(current["path"], clock.today())
+                form.update(form_values(in_force.policy))
+        return page(request, "admin/policies.html", status_code=status_code, regions=regions,
+                    parameters=PARAMETERS, form=form, today=clock.today(),
+                    errors=context.pop("errors", {}), error=context.pop("error", None),
+                    **context)
+
+    @get("/")
+    async def index(self, request: Request[Actor, Any, Any]) -> Template:
+        return await self._render(request)
+
+    @post("/", status_code=200)
+    async def add(self, request: Request[Actor, Any, Any],
+                  data: URLEncodedBody[dict[str, str]]) -> Any:
+        async def transition() -> None:
+            await service.add_version(request.user, data.get("region", ""),
+                                      _effective_from(data.get("effective_from", "")),
+                                      from_form(data), data.get("note", ""))
+
+        async def render(**context: Any) -> Template:
+            return await self._render(request, form=data, **context)
+
+        return await perform(request, transition, render=render, done="新的政策版本已保存",
+                             then="/admin/policies", stale="")
