@@ -7,6 +7,7 @@ import pytest
 from conftest import SEVERE_SCORES as SCORES
 from conftest import TEST_PASSWORD, make_user, sign_in_page
 from stdnum.cn.ric import calc_check_digit
+from support.browser import accept_dialogs, record_and_sign, sign_and_submit
 
 from ltc import clock
 from ltc.applications.tables import Application
@@ -18,24 +19,6 @@ pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 
 def resident_id(body: str) -> str:
     return body + calc_check_digit(body + "0")  # stdnum ignores the last character
-
-
-def tiny_mp4(path) -> None:
-    """Enough of an MP4 for the type check: an `ftyp` box, then some payload."""
-    path.write_bytes(b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00" * 4096)
-
-
-async def flash_after(page, button: str, message: str) -> None:
-    """Click a form button, wait for the page it leads to, and expect its flash message; if
-    the page refused instead, fail with what it said."""
-    async with page.expect_navigation(wait_until="load", timeout=60_000):
-        await page.click(button)
-    flashes = await page.inner_text("main")
-    assert message in flashes, flashes[:800]
-
-
-async def accept_dialogs(page) -> None:
-    page.on("dialog", lambda dialog: dialog.accept())
 
 
 async def test_application_to_concluded_assessment(server, browser, tmp_path) -> None:
@@ -86,26 +69,12 @@ async def test_application_to_concluded_assessment(server, browser, tmp_path) ->
     await accept_dialogs(first)
     await first.click("text=我的评估任务")
     await first.click("table a.button")
-    for code, score in SCORES.items():
-        await first.check(f"input[name=score_{code}][value='{score}']")
-    await first.wait_for_selector("text=重度失能Ⅲ级")  # the live preview
-    yesterday = clock.now().astimezone(clock.CHINA) - timedelta(days=1)
-    await first.fill("#onsite_started_at", yesterday.strftime("%Y-%m-%dT09:00"))
-    await first.fill("#onsite_ended_at", yesterday.strftime("%Y-%m-%dT10:20"))
-    await flash_after(first, "button[value=save]", "已保存草稿")
-    video = tmp_path / "上门评估.mp4"
-    tiny_mp4(video)
-    await first.set_input_files("#evidence-file", str(video))
-    await first.click("[data-upload-button]")
-    await first.wait_for_selector(".evidence-list li >> text=上门评估.mp4")
-    await flash_after(first, "button[value=sign]", "已签名")
+    await record_and_sign(first, SCORES, tmp_path / "上门评估.mp4", "重度失能Ⅲ级")
 
     # The second assessor signs and submits.
     second = await sign_in_page(browser, server, "zhou", TEST_PASSWORD)
     await accept_dialogs(second)
-    await second.goto(f"{server}/assessments/{assessment['id']}")
-    await flash_after(second, "button[value=sign]", "已签名")
-    await flash_after(second, "button[value=submit]", "已提交审核")
+    await sign_and_submit(second, server, assessment["id"])
 
     # The reviewer sees it in the queue, plays the video, and concludes.
     reviewer = await sign_in_page(browser, server, "zhao", TEST_PASSWORD)
