@@ -1,0 +1,102 @@
+"""Policy versions: loaded from fixtures and validated, looked up by region and day, added by
+admins only from a future date, and never changed once stored."""
+
+import json
+from datetime import date, timedelta
+
+import pytest
+from conftest import make_user, sign_in
+
+from ltc import clock
+from ltc.policy import service
+from ltc.policy.rules import form_values
+from ltc.policy.tables import PolicyVersion
+
+pytestmark = pytest.mark.anyio
+VILLAGE_PATH = "370983/370983001/370983001001"
+
+
+async def _admin(client) -> str:
+    await make_user("admin")
+    await sign_in(client, "admin")
+    return client.cookies.get("ltc_csrf")
+
+
+async def _form(csrf: str, **changes: str) -> dict[str, str]:
+    current = await service.policy_in_force(VILLAGE_PATH, clock.today())
+    return {**form_values(current.policy), "region": "370983", "note": "2027年调整",
+            "effective_from": (clock.today() + timedelta(days=40)).isoformat(),
+            "_csrf_token": csrf, **changes}
+
+
+async def test_the_feicheng_defaults_are_in_force(database_url) -> None:
+    in_force = await service.policy_in_force(VILLAGE_PATH, date(2026, 11, 22))
+    assert (in_force.region_code, in_force.version) == ("370983", 1)
+    assert in_force.policy.family_subsidy_fen == 45000
+    assert in_force.policy.visits_per_month == {3: 2, 4: 3, 5: 4}
+    assert in_force.policy.notice_days == 5 and in_force.policy.validity_months == 24
+    with pytest.raises(Exception, match="没有生效的长护险政策版本"):
+        await service.policy_in_force(VILLAGE_PATH, date(2020, 12, 31))
+
+
+async def test_a_bad_policy_file_is_refused_naming_the_field(database_url, tmp_path,
+                                                             monkeypatch) -> None:
+    good = json.loads((service.FIXTURES / "feicheng.json").read_text(encoding="utf-8"))
+    good["effective_from"] = "2030-01-01"
+    good["definition"]["notice_days"] = 0
+    good["definition"]["family_subsidy_fen"] = 450.5
+    (tmp_path / "bad.json").write_text(json.dumps(good), encoding="utf-8")
+    monkeypatch.setattr(service, "FIXTURES", tmp_path)
+    with pytest.raises(RuntimeError) as refused:
+        await service.load_policies()
+    assert "notice_days" in str(refused.value) and "family_subsidy_fen" in str(refused.value)
+    assert await PolicyVersion.count() == 1
+
+
+async def test_admin_adds_a_future_version_which_applies_from_its_date(client) -> None:
+    csrf = await _admin(client)
+    form = await _form(csrf, family_subsidy_fen="500.00", **{"visits_per_month.5": "5"})
+    response = await client.post("/admin/policies", data=form)
+    assert response.status_code == 200 and "新的政策版本已保存" in response.text
+    starts = date.fromisoformat(form["effective_from"])
+    before = await service.policy_in_force(VILLAGE_PATH, starts - timedelta(days=1))
+    after = await service.policy_in_force(VILLAGE_PATH, starts)
+    assert before.policy.family_subsidy_fen == 45000 and before.version == 1
+    assert after.policy.family_subsidy_fen == 50000 and after.version == 2
+    assert after.policy.visits_per_month[5] == 5
+    assert "¥500.00/月" in (await client.get("/admin/policies")).text
+
+
+async def test_bad_versions_show_every_problem_and_store_nothing(client) -> None:
+    csrf = await _admin(client)
+    form = await _form(csrf, effective_from=clock.today().isoformat(), notice_days="0",
+                       family_subsidy_fen="四百", **{"visits_per_month.4": ""})
+    response = await client.post("/admin/policies", data=form)
+    assert response.status_code == 422
+    for problem in ("生效日期必须晚于今天", "公示期应为1到60之间的整数", "请填写金额",
+                    "请填写此等级的每月上门次数"):
+        assert problem in response.text, problem
+    assert await PolicyVersion.count() == 1
+    # Two versions cannot start on one day.
+    first = await _form(csrf)
+    assert (await client.post("/admin/policies", data=first)).status_code == 200
+    clash = await client.post("/admin/policies", data=first)
+    assert clash.status_code == 409 and "同一天只能生效一个版本" in clash.text
+    assert await PolicyVersion.count() == 2
+
+
+async def test_only_admins_add_versions(client) -> None:
+    await make_user("clerk")
+    await sign_in(client, "clerk")
+    response = await client.post("/admin/policies", data={
+        "_csrf_token": client.cookies.get("ltc_csrf")})
+    assert response.status_code == 403
+    assert await PolicyVersion.count() == 1
+
+
+async def test_stored_versions_cannot_be_changed_or_deleted(database_url) -> None:
+    with pytest.raises(Exception, match="immutable"):
+        await PolicyVersion.update({PolicyVersion.note: "改过"}).where(PolicyVersion.id > 0)
+    with pytest.raises(Exception, match="immutable"):
+        await PolicyVersion.delete().where(PolicyVersion.id > 0)
+    assert (await PolicyVersion.select(PolicyVersion.note).first())["note"] != "改过"
