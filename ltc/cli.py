@@ -98,9 +98,11 @@ def token(name: str, role: str, region: str, organisation: str | None) -> None:
     from ltc.accounts.rules import SYSTEM
 
     settings = _settings()
-    issued, _ = _run(settings, lambda: service.issue_token(
+    issued, row = _run(settings, lambda: service.issue_token(
         SYSTEM, name=name, role=role, region_code=region, organisation_code=organisation))
     click.echo(issued)
+    # The key for signed requests (enrolment events); like the token, shown only now.
+    click.echo(f"signing secret: {row['signing_secret']}", err=True)
 
 
 @main.command()

@@ -25,13 +25,15 @@ from stdnum.cn import ric
 
 from ltc import clock
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import Actor
+from ltc.accounts.rules import SYSTEM, Actor
 from ltc.accounts.tables import User
 from ltc.applications import assignment
 from ltc.applications import service as applications
 from ltc.assessments import service as assessments
 from ltc.assessments.tables import Assessment
 from ltc.enrollment.tables import EnrollmentRecord
+from ltc.entitlements import service as entitlements
+from ltc.entitlements.tables import Entitlement
 from ltc.evidence.tables import EvidenceFile
 from ltc.people import service as people
 
@@ -193,3 +195,17 @@ async def concluded_case(staff: Staff, *, name: str = "张秀英", village: str 
                 application_id=assessment["application"], assessment_id=assessment["id"],
                 grade=concluded["grade"],
                 assessors=(assessment["assessor_1"], assessment["assessor_2"]))
+
+
+async def entitled_case(staff: Staff, *, decided_on: date, **kwargs: Any) -> tuple[Case, int]:
+    """A concluded case decided (as if its notice closed without objection) on `decided_on`:
+    the case and the id of its entitlement, from the first day of the next month. The
+    assessment is concluded on today's date (ltc.clock), which should not be after
+    `decided_on`."""
+    case = await concluded_case(staff, **kwargs)
+    decision = await entitlements.decide(SYSTEM, case.assessment_id, "no_objection",
+                                         decided_on)
+    row = await Entitlement.select(Entitlement.id).where(
+        Entitlement.decision == decision["id"]).first()
+    assert row is not None, f"grade {case.grade} is not eligible: no entitlement"
+    return case, row["id"]
