@@ -16,7 +16,9 @@ from ltc.accounts.rules import Actor, Role
 from ltc.accounts.tables import ApiToken, User
 from ltc.audit.tables import AuditEvent
 from ltc.db import StaleWrite
+from ltc.entitlements.service import renewals_due
 from ltc.errors import Conflict, InvalidInput, TooManyAttempts
+from ltc.notices.service import clerk_inbox
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
 from ltc.settings import Settings
@@ -90,6 +92,9 @@ class HomeController(Controller):
                 "tokens": await ApiToken.count().where(ApiToken.revoked_at.is_null()),
                 "audit_events": await AuditEvent.count(),
             }
+        if actor.role == Role.clerk:
+            context["inbox"] = {**await clerk_inbox(actor),
+                                "renewals": await renewals_due(actor)}
         return page(request, f"home/{actor.role}.html", **context)
 
 

@@ -149,7 +149,7 @@ async def apply(actor: Actor, kind: str, person: dict[str, Any], day: date,
     await audit.record(actor, f"enrollment.{kind}", "person", person["id"],
                        after={"effective_on": day.isoformat()}, note=source)
     if kind == "enrolled":
-        await _set_enrolment(person, "enrolled", None, source)
+        await _set_enrolment(person, "enrolled", None, day, source)
         return ["enrollment_recorded"]
     if kind == "hospital_admitted":
         return await _admitted(actor, person, day, source, today)
@@ -157,7 +157,7 @@ async def apply(actor: Actor, kind: str, person: dict[str, Any], day: date,
         return await _discharged(actor, person, day, source, today)
     effects = []
     if kind == "enrollment_ended":
-        await _set_enrolment(person, "ended", last_day_for_event(kind, day), source)
+        await _set_enrolment(person, "ended", last_day_for_event(kind, day), day, source)
         effects.append("enrollment_recorded")
     if kind == "deceased":
         effects += await _deceased(actor, person, day)
@@ -167,12 +167,29 @@ async def apply(actor: Actor, kind: str, person: dict[str, Any], day: date,
 
 
 async def _set_enrolment(person: dict[str, Any], status: str, end_date: date | None,
-                         source: str) -> None:
-    await EnrollmentRecord.update({EnrollmentRecord.status: status,
-                                   EnrollmentRecord.end_date: end_date,
-                                   EnrollmentRecord.source: source[:200],
-                                   EnrollmentRecord.updated_at: clock.now()}).where(
-        EnrollmentRecord.resident_id == person["resident_id"])
+                         day: date, source: str) -> None:
+    """Keep the local enrolment record (what the acceptance check reads) true to the event.
+    An `enrolled` event starts a new period on its day when the person had no record or an
+    ended one (the gap between stays uncovered); for someone enrolled all along it changes
+    nothing but the source."""
+    record = await EnrollmentRecord.select(EnrollmentRecord.id, EnrollmentRecord.status).where(
+        EnrollmentRecord.resident_id == person["resident_id"]).first()
+    if record is None:
+        if status == "enrolled":
+            await EnrollmentRecord(
+                resident_id=person["resident_id"],
+                insurance_number=person["insurance_number"] or "", name=person["name"],
+                scheme="", region_code=person["region_path"].split("/")[0], status=status,
+                start_date=day, end_date=None, source=source[:200],
+                updated_at=clock.now()).save()
+        return
+    values: dict[Any, Any] = {EnrollmentRecord.status: status,
+                              EnrollmentRecord.end_date: end_date,
+                              EnrollmentRecord.source: source[:200],
+                              EnrollmentRecord.updated_at: clock.now()}
+    if status == "enrolled" and record["status"] == "ended":
+        values[EnrollmentRecord.start_date] = day
+    await EnrollmentRecord.update(values).where(EnrollmentRecord.id == record["id"])
 
 
 async def _admitted(actor: Actor, person: dict[str, Any], day: date, source: str,

@@ -374,3 +374,10 @@ async def letter_context(decision_id: int) -> dict[str, Any]:
                    "address": policy.bureau_address},
         "issued_on": decision["decided_on"],
     }
+
+
+async def renewals_due(actor: Actor) -> int:
+    """Entitlements whose re-assessment task is raised and not yet closed by a new decision."""
+    return await Entitlement.count().where(
+        Entitlement.renewal_raised_on.is_not_null()
+        & (Entitlement.state != str(EntitlementState.ENDED)) & _visible(actor))

@@ -347,13 +347,19 @@ async def assign_reassessment(actor: Actor, entry_id: int, today: date) -> dict[
     async with db.write_transaction():
         entry = await (NoticeEntry.select(
             NoticeEntry.all_columns(), NoticeEntry.assessment.assessor_1,
-            NoticeEntry.assessment.assessor_2, NoticeEntry.assessment.region_path)
+            NoticeEntry.assessment.assessor_2, NoticeEntry.assessment.region_path,
+            NoticeEntry.application.state, NoticeEntry.person.deceased_on)
             .where(NoticeEntry.id == entry_id).first())
         if entry is None or (actor.region_path and not region_covers(
                 actor.region_path, entry["assessment.region_path"])):
             raise NotFound("notice_entry_not_found", "该公示条目不存在")
         if entry["outcome"] != EntryOutcome.OBJECTED or entry["reassessment"] is not None:
             raise Conflict("wrong_state", "只有有异议且尚未分派的条目需要分派重新评估")
+        if (entry["application.state"] != ApplicationState.ASSIGNED
+                or entry["person.deceased_on"] is not None):
+            # Closed while the objection waited (withdrawn, or the person died).
+            raise Conflict("case_closed", "该案件已办结（申请已撤回或关闭，或被评估人已死亡），"
+                           "无需重新评估")
         region_path = entry["assessment.region_path"]
         first = (entry["assessment.assessor_1"], entry["assessment.assessor_2"])
         (one, two), record = await draw_assessors(region_path, exclude=first)
@@ -450,6 +456,7 @@ async def _public(where: Any, label: str) -> dict[str, Any]:
         NoticeEntry.assessed_on).where(NoticeEntry.batch == batch["id"]).order_by(NoticeEntry.id)
     batch["open"] = objection_open(_period(batch), clock.today()) and (
         batch["state"] == NoticeBatchState.PUBLISHED)
+    batch["policy"] = parsed_definition(batch.pop("policy_version.definition"))
     return batch
 
 
@@ -457,7 +464,7 @@ async def document_context(batch_id: int, public_url: str) -> dict[str, Any]:
     """Everything the notice document shows; only stored, published values, so rendering
     the same batch again gives the same document."""
     batch = await public_batch_by_id(batch_id)
-    policy = parsed_definition(batch["policy_version.definition"])
+    policy = batch["policy"]
     return {
         "batch": {"number": batch["number"], "town_name": batch["town.name"],
                   "village_name": batch["village.name"], "starts_on": batch["starts_on"],
@@ -469,4 +476,19 @@ async def document_context(batch_id: int, public_url: str) -> dict[str, Any]:
         "bureau": {"name": policy.bureau_name, "phone": policy.bureau_phone,
                    "address": policy.bureau_address},
         "issued_on": batch["published_on"],
+    }
+
+
+async def clerk_inbox(actor: Actor) -> dict[str, int]:
+    """What waits for a clerk in the notice workflow, in their region."""
+    region = actor.region_path or ""
+    return {
+        "to_notice": await Assessment.count().where(_noticeable_query(actor, region)),
+        "objections": await Objection.count().where(
+            (Objection.entry.batch.state == str(NoticeBatchState.PUBLISHED))
+            & in_region(actor, Objection.entry.batch.region_path)),
+        "unassigned": await NoticeEntry.count().where(
+            (NoticeEntry.outcome == str(EntryOutcome.OBJECTED))
+            & NoticeEntry.reassessment.is_null()
+            & in_region(actor, NoticeEntry.batch.region_path)),
     }
