@@ -163,7 +163,10 @@ async def refresh_all(today: date) -> dict[str, int]:
                 counts["changed"] += 1
             policy = (await policy_in_force(row["region_path"], today)).policy
             due = renewal_due_on(row["expires_on"], policy.renewal_lead_days)
-            if row["renewal_raised_on"] is None and state != "ENDED" and due <= today:
+            # No task for one already set to end early (by a clerk or an event).
+            early_end = row["ends_on"] is not None and row["ends_on"] < row["expires_on"]
+            if row["renewal_raised_on"] is None and state != "ENDED" and due <= today and (
+                    not early_end):
                 await Entitlement.update({Entitlement.renewal_raised_on: today}).where(
                     Entitlement.id == row["id"])
                 await _change(SYSTEM, row, "renewal_raised", state, today,
@@ -284,8 +287,10 @@ async def end_for_person(actor: Actor, person_id: int, last_day: date, reason: s
 async def hospital_changed(actor: Actor, person_id: int, kind: str, day: date, source: str,
                            today: date) -> int:
     """A hospital stay's admission or discharge changed the person's suspensions: record it
-    on each entitlement in force that day."""
-    rows = await Entitlement.select().where(Entitlement.person == person_id)
+    on each entitlement in force that day and not ended (an ended one neither suspends nor
+    resumes; its days are counted from the stays themselves)."""
+    rows = await Entitlement.select().where(
+        (Entitlement.person == person_id) & (Entitlement.state != str(EntitlementState.ENDED)))
     touched = 0
     for row in rows:
         facts = await facts_of(row)

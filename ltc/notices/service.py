@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -29,6 +31,7 @@ from ltc.notices.rules import (
     EntryOutcome,
     NoticeBatchState,
     NoticePeriod,
+    UnknownCalendarYear,
     WorkingCalendar,
     age_on,
     batch_due_to_close,
@@ -58,6 +61,17 @@ RECENT_DAYS = 30  # closed notices stay on the public page this long
 def working_calendar() -> WorkingCalendar:
     overrides, years = load_holiday_overrides(HOLIDAYS)
     return WorkingCalendar(overrides, years)
+
+
+@contextmanager
+def _calendar_known() -> Iterator[None]:
+    """A working-day count reaching a year whose holidays are not loaded is a Conflict the
+    clerk can act on (ask the admin to update the holiday table), never a crash; closing a
+    batch then leaves that re-assessment for the clerk and decides the other entries."""
+    try:
+        yield
+    except UnknownCalendarYear as exc:
+        raise Conflict("holiday_calendar_missing", str(exc)) from exc
 
 
 def _period(batch: dict[str, Any]) -> NoticePeriod:
@@ -182,8 +196,9 @@ async def publish(actor: Actor, batch_id: int, expected_version: int) -> dict[st
             raise Conflict("wrong_state", f"公示 {batch['number']} 已发布，不能重复发布")
         in_force = await policy_in_force(batch["region_path"], today)
         policy = in_force.policy
-        period = notice_period(today, policy.notice_days, policy.notice_day_kind,
-                               working_calendar())
+        with _calendar_known():
+            period = notice_period(today, policy.notice_days, policy.notice_day_kind,
+                                   working_calendar())
         after = await db.update_versioned(NoticeBatch, batch_id, expected_version, {
             NoticeBatch.state: str(NoticeBatchState.PUBLISHED),
             NoticeBatch.policy_version: in_force.version_id, NoticeBatch.published_on: today,
@@ -364,7 +379,9 @@ async def assign_reassessment(actor: Actor, entry_id: int, today: date) -> dict[
         first = (entry["assessment.assessor_1"], entry["assessment.assessor_2"])
         (one, two), record = await draw_assessors(region_path, exclude=first)
         policy = (await policy_in_force(region_path, today)).policy
-        due_on = working_days_after(today, policy.reassessment_working_days, working_calendar())
+        with _calendar_known():
+            due_on = working_days_after(today, policy.reassessment_working_days,
+                                        working_calendar())
         reassessment = Assessment(
             application=entry["application"], region_path=region_path, kind="reassessment",
             state=str(AssessmentState.ASSIGNED), assessor_1=one, assessor_2=two, due_on=due_on,

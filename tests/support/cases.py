@@ -136,13 +136,15 @@ async def enrol(resident_id_: str, name: str, start: date = date(2010, 1, 1)) ->
 
 
 async def register(staff: Staff, *, name: str, village: str = VILLAGE,
-                   birth: date = date(1949, 3, 15), sex: str = "F") -> dict[str, Any]:
-    """A registered and enrolled person."""
+                   birth: date = date(1949, 3, 15), sex: str = "F",
+                   enrolled: bool = True) -> dict[str, Any]:
+    """A registered person, enrolled in basic medical insurance unless `enrolled` is False."""
     rid = resident_id(birth, sex)
     person = await people.register_person(staff.clerk, resident_id=rid, name=name,
                                           phone="13800000000", address="1组1号",
                                           village_code=village)
-    await enrol(rid, name)
+    if enrolled:
+        await enrol(rid, name)
     return person
 
 
