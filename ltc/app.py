@@ -27,8 +27,10 @@ from ltc.accounts.controllers import (
     UserPageController,
 )
 from ltc.accounts.tables import User
+from ltc.agreements.controllers import AgreementPages
 from ltc.applications.controllers import ApplicationApi, ApplicationPages
 from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPages
+from ltc.careplans.controllers import CarePlanPages
 from ltc.enrollment.controllers import EnrollmentEventApi
 from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.evidence.controllers import EvidenceApi, EvidencePages
@@ -36,7 +38,9 @@ from ltc.jobs.broker import broker_reachable
 from ltc.notices.controllers import NoticeBatchPages, PublicNoticePages
 from ltc.people.controllers import PersonPages
 from ltc.policy.controllers import PolicyPages
+from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
 from ltc.settings import Settings
+from ltc.visits.controllers import VisitApi, VisitPages, VisitReviewPages
 from ltc.web import formatting, timeline
 from ltc.web.auth import PUBLIC_PATHS, ActorAuthentication, FormCsrf
 from ltc.web.errors import EXCEPTION_HANDLERS
@@ -129,6 +133,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DecisionPages,
             PolicyPages,
             EnrollmentEventApi,
+            AgreementPages,
+            CarePlanPages,
+            VisitPages,
+            VisitApi,
+            VisitReviewPages,
+            StayPages,
+            SurveyPages,
+            EvaluationPages,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],

@@ -6,9 +6,11 @@ from pathlib import Path
 from piccolo.conf.apps import AppConfig
 
 from ltc.accounts.tables import ApiToken, LoginAttempt, User, WebSession
+from ltc.agreements.tables import Agreement
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit.tables import AuditEvent
+from ltc.careplans.tables import CareItem, CarePlan
 from ltc.enrollment.tables import EnrollmentEvent, EnrollmentRecord, HospitalStay
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
 from ltc.evidence.tables import EvidenceFile
@@ -18,6 +20,7 @@ from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
+from ltc.visits.tables import InstitutionalStay, Survey, Visit
 
 APP_CONFIG = AppConfig(
     app_name="ltc",
@@ -49,5 +52,11 @@ APP_CONFIG = AppConfig(
         EntitlementChange,
         EnrollmentEvent,
         HospitalStay,
+        Agreement,
+        CareItem,
+        CarePlan,
+        Visit,
+        InstitutionalStay,
+        Survey,
     ],
 )

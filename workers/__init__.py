@@ -9,10 +9,11 @@ from ltc.settings import Settings
 
 broker = install(Settings.from_env())
 
+from ltc.agreements import jobs as agreement_jobs  # noqa: E402
 from ltc.audit import jobs as audit_jobs  # noqa: E402
 from ltc.entitlements import jobs as entitlement_jobs  # noqa: E402
 from ltc.jobs import housekeeping  # noqa: E402
 from ltc.notices import jobs as notice_jobs  # noqa: E402
 
 SCHEDULES = [audit_jobs.SCHEDULE, housekeeping.SCHEDULE, notice_jobs.SCHEDULE,
-             entitlement_jobs.SCHEDULE]
+             entitlement_jobs.SCHEDULE, agreement_jobs.SCHEDULE]

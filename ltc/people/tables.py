@@ -1,4 +1,12 @@
-from piccolo.columns import Date, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
+from piccolo.columns import (
+    Date,
+    DoublePrecision,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -19,6 +27,9 @@ class Person(Table):
     village = ForeignKey(Region, on_delete=OnDelete.restrict, null=False)
     region_path = Varchar(length=200, null=False, index=True)  # the village's path, for scoping
     insurance_number = Varchar(length=40, null=True, default=None, index=True)
+    # The registered address's position, when known: visits checked in far from it are flagged.
+    latitude = DoublePrecision(null=True, default=None)
+    longitude = DoublePrecision(null=True, default=None)
     deceased_on = Date(null=True, default=None)  # from a `deceased` enrolment event
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     version = Integer(default=1, null=False)

@@ -1,0 +1,53 @@
+from piccolo.columns import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from ltc.accounts.tables import User
+from ltc.agreements.tables import Agreement
+from ltc.entitlements.tables import Entitlement
+from ltc.organisations.tables import Organisation
+from ltc.people.tables import Person
+
+
+class CareItem(Table):
+    """The care catalogue (SPEC §5): 42 items, loaded from fixtures/care_items.json."""
+
+    code = Varchar(length=20, unique=True, null=False)
+    name_zh = Varchar(length=50, null=False)
+    name_en = Varchar(length=100, null=False)
+    category = Varchar(length=12, null=False)  # basic_life | clinical
+    nurse_only = Boolean(null=False)
+    minutes = Integer(null=False)  # reference minutes
+    in_package = Varchar(length=10, null=False)  # required | optional | excluded (default)
+
+
+class CarePlan(Table):
+    """One version of an entitlement's care plan, in force from `starts_on` until the next
+    version starts. A change is a new version; history is kept. State: PROPOSED (by the
+    provider) → ACTIVE (confirmed by a clerk) → SUPERSEDED; or REJECTED."""
+
+    entitlement = ForeignKey(Entitlement, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False, index=True)
+    region_path = Varchar(length=200, null=False, index=True)
+    plan_no = Integer(null=False)  # version 1, 2, … of the entitlement's plan
+    care_form = Varchar(length=12, null=False)  # home | institution
+    family_caregiver = ForeignKey(Agreement, on_delete=OnDelete.restrict, null=True)
+    provider = ForeignKey(Organisation, on_delete=OnDelete.restrict, null=True, index=True)
+    items = Text(null=False, default="[]")  # JSON list of care item codes
+    visits_per_month = Integer(null=False, default=0)
+    starts_on = Date(null=False)
+    state = Varchar(length=12, null=False, index=True)
+    note = Text(null=False, default="")
+    proposed_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
+    confirmed_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    version = Integer(default=1, null=False)  # optimistic concurrency
