@@ -23,7 +23,7 @@ async def forwards():
             "CREATE INDEX visit_person_day ON visit (person, visit_on)",
             "CREATE INDEX visit_provider_day ON visit (provider, visit_on)",
             "CREATE INDEX visit_review_created ON visit (review, created_at)",
-            "CREATE INDEX institutional_stay_person ON institutional_stay (person, admitted_on)",
+            "CREATE INDEX institutional_stay_person_admitted ON institutional_stay (person, admitted_on)",
             "CREATE INDEX survey_provider_day ON survey (provider, surveyed_on)",
         ):
             await engine.run_ddl(ddl)
