@@ -171,9 +171,10 @@ class PublicNoticePages(Controller):
     path = "/"
 
     @get("/notices", exclude_from_auth=True)
-    async def index(self, request: Request) -> Template:
-        return page(request, "notices/public_index.html",
-                    batches=await service.public_batches(clock.today()))
+    async def index(self, request: Request, town: FromQuery[str] = "") -> Template:
+        return page(request, "notices/public_index.html", town=town,
+                    towns=await service.public_towns(),
+                    batches=await service.public_batches(clock.today(), town))
 
     @get("/n/{number:str}", exclude_from_auth=True)
     async def short(self, number: FromPath[str]) -> Redirect:

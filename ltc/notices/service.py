@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -437,16 +437,23 @@ async def get_batch(actor: Actor, batch_id: int) -> dict[str, Any]:
     return batch
 
 
-async def public_batches(today: date) -> list[dict[str, Any]]:
-    """Current notices, and those closed in the last RECENT_DAYS days, newest first."""
-    since = today.toordinal() - RECENT_DAYS
-    rows = await NoticeBatch.select(
+async def public_batches(today: date, town_code: str = "") -> list[dict[str, Any]]:
+    """Current notices, and those closed in the last RECENT_DAYS days, newest first;
+    optionally of one town."""
+    query = NoticeBatch.select(
         NoticeBatch.id, NoticeBatch.number, NoticeBatch.state, NoticeBatch.published_on,
         NoticeBatch.starts_on, NoticeBatch.ends_on, NoticeBatch.town.name,
         NoticeBatch.village.name).where(
-        NoticeBatch.state != str(NoticeBatchState.DRAFT)).order_by(
-        NoticeBatch.published_on, ascending=False).limit(500)
-    return [r for r in rows if r["ends_on"].toordinal() >= since]
+        (NoticeBatch.state != str(NoticeBatchState.DRAFT))
+        & (NoticeBatch.ends_on >= today - timedelta(days=RECENT_DAYS)))
+    if town_code:
+        query = query.where(NoticeBatch.town.code == town_code)
+    return await query.order_by(NoticeBatch.published_on, ascending=False).limit(500)
+
+
+async def public_towns() -> list[dict[str, Any]]:
+    return await Region.select(Region.code, Region.name).where(
+        Region.level == "town").order_by(Region.code)
 
 
 async def public_batch(number: str) -> dict[str, Any]:

@@ -37,6 +37,8 @@ async def test_drafts_are_not_public_and_published_entries_are_masked(client, no
     await service.publish(staff.clerk, batch["id"], batch["version"])
     index = await client.get("/notices")
     assert index.status_code == 200 and batch["number"] in index.text
+    assert batch["number"] in (await client.get(f"/notices?town={TOWN}")).text
+    assert batch["number"] not in (await client.get("/notices?town=370983002")).text
     short = await client.get(f"/n/{batch['number']}", follow_redirects=False)
     assert short.headers["location"] == f"/notices/{batch['number']}"
     page = await client.get(f"/notices/{batch['number']}")
