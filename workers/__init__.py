@@ -4,10 +4,12 @@ The broker is installed from the settings before any actor module is imported, b
 Dramatiq binds each actor to the broker that is global at import time.
 """
 
+from ltc.jobs.middleware import PdfWarmUp
 from ltc.jobs.setup import install
 from ltc.settings import Settings
 
 broker = install(Settings.from_env())
+broker.add_middleware(PdfWarmUp())  # only processes that run jobs (not the scheduler) boot it
 
 from ltc.agreements import jobs as agreement_jobs  # noqa: E402
 from ltc.audit import jobs as audit_jobs  # noqa: E402
