@@ -46,6 +46,7 @@ async def load_regions() -> int:
 async def load_reference_data() -> None:
     from ltc.applications.reference import load_assessment_organisations
     from ltc.assessments.reference import load_rulesets
+    from ltc.careplans.reference import load_care_items
     from ltc.people.reference import load_villages
     from ltc.policy.service import load_policies
 
@@ -53,6 +54,7 @@ async def load_reference_data() -> None:
     await load_villages()
     await load_assessment_organisations()
     await load_rulesets()
+    await load_care_items()  # before the policies: their care packages name these items
     await load_policies()
 
 

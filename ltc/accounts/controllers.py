@@ -11,15 +11,19 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
+from ltc import clock
 from ltc.accounts import service
 from ltc.accounts.rules import Actor, Role
 from ltc.accounts.tables import ApiToken, User
+from ltc.agreements import service as agreements
 from ltc.audit.tables import AuditEvent
+from ltc.careplans import service as careplans
 from ltc.db import StaleWrite
 from ltc.entitlements.service import renewals_due
 from ltc.errors import Conflict, InvalidInput, TooManyAttempts
 from ltc.notices.service import clerk_inbox
 from ltc.organisations.tables import Organisation
+from ltc.providers.service import provider_home
 from ltc.regions.tables import Region
 from ltc.settings import Settings
 from ltc.web.guards import role_guard
@@ -94,7 +98,11 @@ class HomeController(Controller):
             }
         if actor.role == Role.clerk:
             context["inbox"] = {**await clerk_inbox(actor),
-                                "renewals": await renewals_due(actor)}
+                                "renewals": await renewals_due(actor),
+                                "plans": await careplans.waiting_for_clerk(actor),
+                                "agreements": await agreements.expiring_soon_count(actor)}
+        elif actor.role == Role.provider:
+            context.update(await provider_home(actor, clock.today()))
         return page(request, f"home/{actor.role}.html", **context)
 
 

@@ -1,11 +1,171 @@
-"""Pages of this context (being built)."""
+"""Agreement pages for clerks: the list (filters, search, keyset paging), the new-agreement
+form per kind, and the agreement's page with its actions, document and timeline."""
 
-from litestar import Controller
+from __future__ import annotations
 
-from ltc.accounts.rules import Role
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.response import File, Redirect, Template
+
+from ltc import clock
+from ltc.accounts.rules import Actor, Role
+from ltc.agreements import service
+from ltc.agreements.rules import (
+    FIELDS,
+    GRADES,
+    KIND_LABELS,
+    QUALIFICATION_LABELS,
+    RELATIONSHIPS,
+    STATE_LABELS,
+    AgreementKind,
+    bed_rate_field,
+)
+from ltc.audit import service as audit
+from ltc.errors import InvalidInput, NotFound
+from ltc.notices.controllers import pdf_file
+from ltc.web.actions import perform
 from ltc.web.guards import role_guard
+from ltc.web.pages import page
+from ltc.web.params import AfterId, Id, StateQuery, form_int
+
+ACTIONS = {"activate": "协议已生效，协议文本正在生成", "suspend": "协议已暂停",
+           "resume": "协议已恢复", "terminate": "协议已终止"}
+
+
+def _day(data: dict[str, str], field: str) -> date | None:
+    text = (data.get(field) or "").strip()
+    if not text:
+        return None  # the service says what is missing
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput("invalid_date", "日期格式有误",
+                           {field: "请按 2026-10-01 的格式填写日期"}) from None
+
+
+def _number(text: str) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() and len(text) <= 18 else None
+
+
+def _posted_fields(kind: str, data: dict[str, str]) -> dict[str, Any]:
+    """The form's inputs for an agreement of `kind`, as text: the service reads them."""
+    fields: dict[str, Any] = {name: data.get(name, "") for name in FIELDS.get(kind, ())
+                              if name != "bed_day_rates"}
+    if kind == AgreementKind.provider:
+        fields["bed_day_rates"] = {grade: data.get(bed_rate_field(grade), "")
+                                   for grade in GRADES}
+    return fields
 
 
 class AgreementPages(Controller):
     path = "/agreements"
     guards = [role_guard(Role.clerk)]  # noqa: RUF012
+
+    @get("/")
+    async def index(self, request: Request[Actor, Any, Any], kind: FromQuery[str] = "",
+                    status: StateQuery = "", q: FromQuery[str] = "",
+                    expiring: FromQuery[bool] = False, after: AfterId = 0) -> Template:
+        rows = await service.list_agreements(request.user, kind=kind, state=status, search=q,
+                                             expiring=expiring, after_id=after)
+        return page(request, "agreements/list.html", rows=rows, kind=kind, state=status, q=q,
+                    expiring=expiring, kinds=KIND_LABELS, states=STATE_LABELS,
+                    next_after=rows[-1]["id"] if len(rows) == service.PAGE_SIZE else None)
+
+    async def _new(self, request: Request[Actor, Any, Any], form: dict[str, Any],
+                   status_code: int = 200, **context: Any) -> Template:
+        actor = request.user
+        kind = form.get("kind", "")
+        if kind not in KIND_LABELS:
+            kind = ""
+        organisation = _number(form.get("organisation", ""))
+        beneficiary = _number(form.get("beneficiary", ""))
+        policy = await service.policy_defaults(actor)
+        return page(
+            request, "agreements/new.html", status_code=status_code, kind=kind, form=form,
+            kinds=KIND_LABELS, qualifications=QUALIFICATION_LABELS, relationships=RELATIONSHIPS,
+            policy=policy, grades=policy.eligible_grades if policy else GRADES,
+            bed_rate_field=bed_rate_field, today=clock.today(),
+            organisations=await service.organisation_choices(actor, kind) if kind else [],
+            staff=await service.staff_choices(organisation)
+            if kind == AgreementKind.staff else [],
+            beneficiaries=await service.beneficiary_choices(
+                actor, form.get("q", ""), beneficiary) if kind == AgreementKind.caregiver
+            else [],
+            errors=context.pop("errors", {}), error=context.pop("error", None), **context)
+
+    @get("/new")
+    async def new(self, request: Request[Actor, Any, Any], kind: FromQuery[str] = "",
+                  organisation: FromQuery[str] = "", q: FromQuery[str] = "",
+                  beneficiary: FromQuery[str] = "") -> Template:
+        return await self._new(request, {"kind": kind, "organisation": organisation, "q": q,
+                                         "beneficiary": beneficiary})
+
+    @post("/", status_code=200)
+    async def create(self, request: Request[Actor, Any, Any],
+                     data: URLEncodedBody[dict[str, str]]) -> Any:
+        kind = data.get("kind", "")
+        created: dict[str, Any] = {}
+
+        async def transition() -> None:
+            created.update(await service.create_agreement(
+                request.user, kind, **_posted_fields(kind, data)))
+
+        async def render(**context: Any) -> Template:
+            return await self._new(request, data, **context)
+
+        response = await perform(request, transition, render=render,
+                                 done="协议草稿已保存，请核对后办理生效", then="/agreements",
+                                 stale="")
+        return Redirect(f"/agreements/{created['id']}") if created else response
+
+    async def _show(self, request: Request[Actor, Any, Any], agreement_id: int,
+                    status_code: int = 200, **context: Any) -> Template:
+        row = await service.get_agreement(request.user, agreement_id)
+        return page(request, "agreements/detail.html", status_code=status_code, a=row,
+                    timeline=await audit.timeline("agreement", agreement_id),
+                    today=clock.today(), errors=context.pop("errors", {}),
+                    error=context.pop("error", None), form=context.pop("form", {}), **context)
+
+    @get("/{agreement_id:int}")
+    async def show(self, request: Request[Actor, Any, Any], agreement_id: Id) -> Template:
+        return await self._show(request, agreement_id)
+
+    @post("/{agreement_id:int}/{action:str}", status_code=200)
+    async def act(self, request: Request[Actor, Any, Any], agreement_id: Id,
+                  action: FromPath[str],
+                  data: URLEncodedBody[dict[str, str]]) -> Any:
+        """activate | suspend | resume | terminate, each from its own form on the page."""
+        if action not in ACTIONS:
+            raise NotFound("no_such_action", "没有这项办理操作")
+        actor = request.user
+
+        async def transition() -> None:
+            version = form_int(data, "version")
+            reason = data.get("reason", "")
+            if action == "activate":
+                await service.activate(actor, agreement_id, version)
+            elif action == "suspend":
+                await service.suspend(actor, agreement_id, version, reason=reason,
+                                      from_day=_day(data, "from_day"))
+            elif action == "resume":
+                await service.resume(actor, agreement_id, version, reason=reason)
+            else:
+                await service.terminate(actor, agreement_id, version, reason=reason,
+                                        from_day=_day(data, "from_day"))
+
+        async def render(**context: Any) -> Template:
+            return await self._show(request, agreement_id, form={**data, "action": action},
+                                    **context)
+
+        return await perform(request, transition, render=render, done=ACTIONS[action],
+                             then=f"/agreements/{agreement_id}",
+                             stale="协议刚被其他人或系统修改，请核对最新情况后重新办理")
+
+    @get("/{agreement_id:int}/document.pdf")
+    async def document(self, request: Request[Actor, Any, Any], agreement_id: Id) -> File:
+        row = await service.get_agreement(request.user, agreement_id)
+        return pdf_file(row["document_sha256"], f"协议-{row['number']}.pdf")

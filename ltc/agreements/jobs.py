@@ -1,9 +1,37 @@
-"""Agreement jobs (being built): the daily expiry and reminder pass; agreement documents."""
+"""Agreement jobs: the daily expiry and reminder pass; the agreement document rendered after
+activation."""
 
 from __future__ import annotations
 
+import functools
 from datetime import time
 
+import anyio
+import dramatiq
+
+from ltc import clock, documents, pdf
+from ltc.agreements import service
 from ltc.jobs.rules import Every, Schedule
 
 SCHEDULE = Schedule(job="agreements.daily", every=Every.day, at=time(0, 30))
+TEMPLATE = "pdf/agreement.html"
+
+
+@dramatiq.actor(actor_name="agreements.daily", max_retries=3)
+async def daily(period_key: str) -> None:
+    await service.daily(clock.today())
+
+
+@dramatiq.actor(actor_name="agreements.render_document", max_retries=5)
+async def render_document(agreement_id: int) -> None:
+    await render_agreement_document(agreement_id)
+
+
+async def render_agreement_document(agreement_id: int) -> str:
+    """Render and store the agreement's PDF and record its hash; idempotent (the same
+    agreement gives the same bytes, so a second delivery changes nothing)."""
+    context = await service.document_context(agreement_id)
+    data = await anyio.to_thread.run_sync(functools.partial(pdf.render, TEMPLATE, context))
+    sha256 = await anyio.to_thread.run_sync(documents.store, data)
+    await service.document_rendered(agreement_id, sha256, len(data))
+    return sha256

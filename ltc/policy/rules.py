@@ -10,6 +10,10 @@ string ("3", "4", "5") and must name exactly the eligible grades. `parse_policy`
 field and reports all problems at once (一次性告知), each under the name of the field — for
 per-grade values "visits_per_month.3" — which is also the name of the admin form's input, so
 `from_form` → `parse_policy` puts each problem next to its input.
+
+The care package ("10+X", SPEC §5) is two lists of care item codes: the required items every
+care plan contains and the optional ones a plan may add. Whether each code is in the care
+catalogue is checked where the catalogue is (ltc.careplans.service), not here.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ MAX_GRADE = 5
 MAX_FEN = 10**12  # 100亿元
 
 DAY_KINDS = ("calendar", "working")
+CARE_CODE = re.compile(r"[A-Z]{1,2}[0-9]{2,3}")  # a care item code: B01, C05
 
 
 @dataclass(frozen=True)
@@ -55,6 +60,8 @@ class Policy:
     bureau_phone: str
     bureau_address: str
     objection_how: str  # printed on notices: how, where and until when to object
+    care_required: tuple[str, ...]  # care item codes every plan contains; non-empty, sorted
+    care_optional: tuple[str, ...]  # codes a plan may add; sorted, disjoint from required
 
 
 @dataclass(frozen=True)
@@ -63,7 +70,8 @@ class Parameter:
 
     kind: "grades" (eligible grades, comma-separated in the form), "fen" (money, yuan in the
     form), "int", "bool", "text", "choice" (one of `choices`), "grade_fen" / "grade_int" (one
-    input per eligible grade, named "<name>.<grade>").
+    input per eligible grade, named "<name>.<grade>"), "codes" (care item codes,
+    comma-separated in the form).
     """
 
     name: str
@@ -96,6 +104,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("bureau_phone", "咨询电话", "text", ""),
     Parameter("bureau_address", "办公地址", "text", ""),
     Parameter("objection_how", "异议提出方式（印在公示上）", "text", ""),
+    Parameter("care_required", "必选护理项目", "codes", ""),
+    Parameter("care_optional", "可选护理项目", "codes", ""),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 _BY_NAME = {p.name: p for p in PARAMETERS}
@@ -118,6 +128,11 @@ _TEXTS: dict[str, tuple[int, bool, str]] = {
     "bureau_phone": (30, False, "请填写咨询电话，如 0538-3200000"),
     "bureau_address": (200, False, "请填写办公地址（不超过200个字，不换行）"),
     "objection_how": (1000, True, "请填写如何提出异议（不超过1000个字）"),
+}
+
+_CODES: dict[str, tuple[bool, str]] = {  # may be empty, what to write
+    "care_required": (False, "请至少填写一个必选护理项目编号，用逗号分隔，如 B01,B04"),
+    "care_optional": (True, "请填写可选护理项目编号，用逗号分隔，如 B02,C05；没有可选项目时留空"),
 }
 
 MISSING = "缺少此参数"
@@ -203,6 +218,22 @@ def _text(name: str, value: Any) -> tuple[str | None, str | None]:
     return text, None
 
 
+def _codes(name: str, value: Any) -> tuple[tuple[str, ...] | None, str | None]:
+    """(the codes, sorted, None) or (None, the problem): a list of distinct item codes."""
+    may_be_empty, message = _CODES[name]
+    if not isinstance(value, list | tuple) or not all(isinstance(c, str) for c in value):
+        return None, message
+    if not value and not may_be_empty:
+        return None, message
+    bad = [c for c in value if not CARE_CODE.fullmatch(c)]
+    if bad:
+        return None, f"无法识别的护理项目编号：{'、'.join(bad)}（编号为字母加数字，如 B01、C05）"
+    repeated = sorted({c for c in value if value.count(c) > 1})
+    if repeated:
+        return None, f"护理项目编号重复：{'、'.join(repeated)}，每个编号只填一次"
+    return tuple(sorted(value)), None
+
+
 def _grade_map(
     name: str,
     value: Any,
@@ -281,6 +312,8 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
                 problem = "请选择" + "或".join(label for _, label in parameter.choices)
         elif kind == "text":
             value, problem = _text(name, value)
+        elif kind == "codes":
+            value, problem = _codes(name, value)
         elif kind in ("grade_int", "grade_fen"):
             checker = _int_checker(*_VISITS) if kind == "grade_int" else _fen_problem
             value = _grade_map(name, value, grades, checker, problems)
@@ -297,6 +330,10 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
     lead, validity = values.get("renewal_lead_days"), values.get("validity_months")
     if lead is not None and validity is not None and lead >= validity * 28:
         problems["renewal_lead_days"] = "到期前发起复评的天数应短于评估结论有效期"
+    both = sorted(set(values.get("care_required") or ()) & set(values.get("care_optional") or ()))
+    if both:
+        problems["care_optional"] = (f"{'、'.join(both)} 已是必选护理项目，不能同时作为可选项目，"
+                                     "请从可选项目中删去")
     if problems:
         raise PolicyError(problems)
     return Policy(**values)
@@ -307,7 +344,7 @@ def policy_as_json(policy: Policy) -> dict[str, Any]:
     definition: dict[str, Any] = {}
     for parameter in PARAMETERS:
         value = getattr(policy, parameter.name)
-        if parameter.kind == "grades":
+        if parameter.kind in ("grades", "codes"):
             value = list(value)
         elif parameter.kind in ("grade_int", "grade_fen"):
             value = {str(grade): amount for grade, amount in sorted(value.items())}
@@ -350,6 +387,11 @@ def _form_grades(text: str) -> list[int] | str:
     return [int(t) for t in tokens]
 
 
+def _form_codes(text: str) -> list[str]:
+    """"b01, B04、C05" → ["B01", "B04", "C05"]; parse_policy judges each code."""
+    return [t.upper() for t in re.split(r"[\s,、;；]+", unicodedata.normalize("NFKC", text)) if t]
+
+
 def _form_bool(text: str | None) -> bool | str:
     if text is None:  # an unticked checkbox is not posted at all
         return False
@@ -370,6 +412,8 @@ def form_values(policy: Policy) -> dict[str, str]:
         value = getattr(policy, name)
         if kind == "grades":
             values[name] = ",".join(str(g) for g in value)
+        elif kind == "codes":
+            values[name] = ",".join(value)
         elif kind == "fen":
             values[name] = "" if value is None else yuan(value)
         elif kind == "bool":
@@ -420,6 +464,8 @@ def from_form(values: Mapping[str, str]) -> dict[str, Any]:
                                 else _form_fen(text))
         elif kind == "int":
             definition[name] = _form_int(text)
+        elif kind == "codes":
+            definition[name] = _form_codes(text)
         elif kind == "choice":
             definition[name] = text.strip()
         else:  # text

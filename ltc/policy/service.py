@@ -13,6 +13,7 @@ from typing import Any
 from ltc import clock, db
 from ltc.accounts.rules import Actor, Role, region_covers, require_role
 from ltc.audit import service as audit
+from ltc.careplans.tables import CareItem
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.policy.rules import Policy, PolicyError, parse_policy, policy_as_json
 from ltc.policy.tables import PolicyVersion
@@ -89,6 +90,8 @@ async def add_version(actor: Actor, region_code: str, effective_from: date,
         policy = parse_policy(definition)
     except PolicyError as exc:
         fields.update(exc.problems)
+    else:
+        fields.update(await unknown_care_items(policy))
     if fields:
         raise InvalidInput("invalid_policy", "政策参数有误，请按提示修改", fields)
     region = await Region.select(Region.id).where(Region.code == region_code).first()
@@ -107,6 +110,17 @@ async def add_version(actor: Actor, region_code: str, effective_from: date,
                                   "effective_from": effective_from.isoformat(),
                                   "definition": policy_as_json(policy)}, note=note or None)
     return row.to_dict()
+
+
+async def unknown_care_items(policy: Policy) -> dict[str, str]:
+    """The package may only name items of the care catalogue."""
+    known = {r["code"] for r in await CareItem.select(CareItem.code)}
+    problems = {}
+    for field in ("care_required", "care_optional"):
+        unknown = [code for code in getattr(policy, field) if code not in known]
+        if unknown:
+            problems[field] = f"护理项目目录中没有这些编号：{'、'.join(unknown)}，请核对"
+    return problems
 
 
 async def load_policies() -> int:

@@ -1,21 +1,382 @@
-"""Pages and API of this context (being built)."""
+"""Visit pages and API: the provider's visit list and phone form (/visits), the reviewer's
+queue of flagged visits (/visit-review), and POST/GET /api/v1/visits for apps."""
 
-from litestar import Controller
+from __future__ import annotations
 
-from ltc.accounts.rules import Role
+import base64
+import binascii
+import json
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromQuery, QueryParameter
+from litestar.response import Redirect, Response, Template
+
+from ltc import clock
+from ltc.accounts.rules import Actor, Role
+from ltc.audit import service as audit
+from ltc.errors import Conflict, InvalidInput, NotFound
+from ltc.visits import service
+from ltc.visits.rules import REVIEW_LABELS, REVISION_REASONS, Review
+from ltc.web.actions import perform
+from ltc.web.formatting import datetime_local
 from ltc.web.guards import role_guard
+from ltc.web.pages import page
+from ltc.web.params import DB_INT_MAX, AfterId, Id
 
+PROVIDERS = role_guard(Role.provider)
+PersonQuery = Annotated[int, QueryParameter(ge=1, le=DB_INT_MAX)]
+ReviewQuery = Annotated[str, QueryParameter(name="review")]
+
+
+# --- reading what was sent -------------------------------------------------------------------
+
+def _form_time(value: Any, field: str, unreadable: dict[str, str]) -> datetime | None:
+    """An `<input type="datetime-local">` value: civil time in China."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        unreadable[field] = "请按 2026-12-10 09:00 的格式填写日期和时间"
+        return None
+    return moment.replace(tzinfo=clock.CHINA) if moment.tzinfo is None else moment
+
+
+def _number(value: Any, field: str, unreadable: dict[str, str]) -> float | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        unreadable[field] = "应为数字（度）"
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        unreadable[field] = "应为数字（度）"
+        return None
+
+
+def _whole(value: Any, field: str, unreadable: dict[str, str]) -> int | None:
+    if value is None or value == "":
+        return None
+    text = str(value).strip() if isinstance(value, str | int) and not isinstance(
+        value, bool) else ""
+    if text.isdigit() and 1 <= int(text) <= DB_INT_MAX:
+        return int(text)
+    unreadable[field] = "应为正整数编号"
+    return None
+
+
+_COORDINATES = ("checkin_latitude", "checkin_longitude", "checkout_latitude",
+                "checkout_longitude")
+
+
+def visit_from_form(form: Any) -> dict[str, Any]:
+    """The keyword arguments of service.log_visit from the phone form."""
+    unreadable: dict[str, str] = {}
+    values = {
+        "client_uuid": form.get("client_uuid", ""),
+        "person_id": _whole(form.get("person_id"), "person_id", unreadable),
+        "staff_id": _whole(form.get("staff_id"), "staff_id", unreadable),
+        "service_type": form.get("service_type") or "home_visit",
+        "started_at": _form_time(form.get("started_at"), "started_at", unreadable),
+        "ended_at": _form_time(form.get("ended_at"), "ended_at", unreadable),
+        "items": [str(v) for v in form.getall("items", [])],
+        "notes": form.get("notes", ""), "family_confirmed_by": form.get("family_confirmed_by", ""),
+        "confirmation_code": form.get("confirmation_code", ""),
+    }
+    for name in _COORDINATES:
+        values[name] = _number(form.get(name), name, unreadable)
+    values["unreadable"] = unreadable
+    return values
+
+
+def _json_time(value: Any, field: str, unreadable: dict[str, str]) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        unreadable[field] = "应为 ISO 8601 日期时间，如 2026-12-10T09:00:00+08:00"
+    elif moment.tzinfo is None:
+        unreadable[field] = "须带时区，如 2026-12-10T09:00:00+08:00"
+        return None
+    return moment
+
+
+def _text(data: dict, field: str, unreadable: dict[str, str]) -> str:
+    value = data.get(field)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        unreadable[field] = "应为字符串"
+        return ""
+    return value
+
+
+def visit_from_json(data: Any) -> dict[str, Any]:
+    """The keyword arguments of service.log_visit from an API body (see VisitApi.log)."""
+    if not isinstance(data, dict):
+        raise InvalidInput("invalid_visit", "请求体应为 JSON 对象", {"body": "应为 JSON 对象"})
+    unreadable: dict[str, str] = {}
+    items = data.get("items")
+    if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+        if items is not None:
+            unreadable["items"] = "应为护理项目编号的数组，如 [\"B01\", \"B04\"]"
+        items = []
+    signature = None
+    if data.get("signature_png") is not None:
+        try:
+            signature = base64.b64decode(str(data["signature_png"]), validate=True)
+        except (binascii.Error, ValueError):
+            unreadable["signature_png"] = "应为 PNG 图片的 Base64 编码"
+    values = {
+        "client_uuid": data.get("client_uuid"),
+        "person_id": _whole(data.get("person_id"), "person_id", unreadable),
+        "staff_id": _whole(data.get("staff_id"), "staff_id", unreadable),
+        "service_type": _text(data, "service_type", unreadable) or "home_visit",
+        "started_at": _json_time(data.get("started_at"), "started_at", unreadable),
+        "ended_at": _json_time(data.get("ended_at"), "ended_at", unreadable),
+        "items": items, "notes": _text(data, "notes", unreadable),
+        "family_confirmed_by": _text(data, "family_confirmed_by", unreadable),
+        "confirmation_code": _text(data, "confirmation_code", unreadable),
+        "signature_png": signature,
+    }
+    for name in _COORDINATES:
+        values[name] = _number(data.get(name), name, unreadable)
+    values["unreadable"] = unreadable
+    return values
+
+
+# --- the provider's pages --------------------------------------------------------------------
 
 class VisitPages(Controller):
     path = "/visits"
-    guards = [role_guard(Role.provider)]  # noqa: RUF012
+    guards = [PROVIDERS]  # noqa: RUF012
+
+    @get("/")
+    async def index(self, request: Request[Actor, Any, Any], review: ReviewQuery = "",
+                    q: FromQuery[str] = "", after: AfterId = 0) -> Template:
+        rows = await service.visits_for(request.user, review=review, search=q, after_id=after)
+        return page(request, "visits/list.html", rows=rows, review=review, q=q,
+                    reviews=REVIEW_LABELS,
+                    due=await service.due_visits(request.user, clock.today()),
+                    today=clock.today(),
+                    next_after=rows[-1]["id"] if len(rows) == service.PAGE_SIZE else None)
+
+    async def _form(self, request: Request[Actor, Any, Any], person_id: int,
+                    status_code: int = 200, **context: Any) -> Template:
+        form = context.pop("form", None) or {"client_uuid": str(uuid.uuid4()),
+                                             "staff_id": str(request.user.id or "")}
+        return page(request, "visits/new.html", status_code=status_code,
+                    f=await service.visit_form(request.user, person_id, clock.today()),
+                    form=form, checked=set(form.get("items", [])),
+                    errors=context.pop("errors", {}), error=context.pop("error", None),
+                    **context)
+
+    @get("/new")
+    async def new(self, request: Request[Actor, Any, Any], person: PersonQuery) -> Template:
+        """The visit form; its hidden client_uuid is made now, so submitting twice (a double
+        tap, a retry after a dropped connection) records one visit."""
+        return await self._form(request, person)
+
+    @post("/", status_code=200)
+    async def create(self, request: Request[Actor, Any, Any]) -> Any:
+        form = await request.form()
+        values = visit_from_form(form)
+        logged: dict[str, Any] = {}
+
+        async def transition() -> None:
+            try:
+                answer, _ = await service.log_visit(request.user, **values)
+            except Conflict as exc:
+                if exc.code != "uuid_reused":
+                    raise
+                raise Conflict("form_already_saved", "这份表单已经保存过，不能再改动后提交。"
+                               "要登记另一次服务，请从“服务记录”重新打开登记页面；要修改已保存的"
+                               "记录，请打开该记录使用“更正”。") from exc
+            logged.update(answer)
+
+        async def render(**context: Any) -> Template:
+            shown = {k: form.get(k, "") for k in form}
+            shown["items"] = [str(v) for v in form.getall("items", [])]
+            return await self._form(request, values["person_id"] or 0, form=shown, **context)
+
+        response = await perform(request, transition, render=render, done="服务记录已保存",
+                                 then="/visits", stale="")
+        return Redirect(f"/visits/{logged['id']}") if logged else response
+
+    async def _show(self, request: Request[Actor, Any, Any], visit_id: int,
+                    status_code: int = 200, **context: Any) -> Template:
+        return await _detail(request, visit_id, status_code, base="/visits", **context)
+
+    @get("/{visit_id:int}")
+    async def show(self, request: Request[Actor, Any, Any], visit_id: Id) -> Template:
+        return await self._show(request, visit_id)
+
+    @post("/{visit_id:int}/revisions", status_code=200)
+    async def revise(self, request: Request[Actor, Any, Any], visit_id: Id) -> Any:
+        form = await request.form()
+        unreadable: dict[str, str] = {}
+        changed = {
+            "started_at": _form_time(form.get("started_at"), "started_at", unreadable),
+            "ended_at": _form_time(form.get("ended_at"), "ended_at", unreadable),
+            "items": [str(v) for v in form.getall("items", [])],
+            "notes": form.get("notes", ""),
+            "family_confirmed_by": form.get("family_confirmed_by", ""),
+            "confirmation_code": form.get("confirmation_code", ""),
+        }
+        revised: dict[str, Any] = {}
+
+        async def transition() -> None:
+            revised.update(await service.revise_visit(
+                request.user, visit_id, form.get("reason_code", ""),
+                form.get("revision_note", ""), unreadable=unreadable, **changed))
+
+        async def render(**context: Any) -> Template:
+            shown = {k: form.get(k, "") for k in form}
+            shown["items"] = [str(v) for v in form.getall("items", [])]
+            return await self._show(request, visit_id, form=shown, **context)
+
+        response = await perform(request, transition, render=render,
+                                 done="已更正：新记录已保存，原记录保留可查",
+                                 then=f"/visits/{visit_id}",
+                                 stale="这条记录刚被更正或审核，请查看最新记录后再操作")
+        return Redirect(f"/visits/{revised['id']}") if revised else response
 
 
-class VisitApi(Controller):
-    path = "/api/v1/visits"
-    guards = [role_guard(Role.provider)]  # noqa: RUF012
+async def _detail(request: Request[Actor, Any, Any], visit_id: int, status_code: int = 200, *,
+                  base: str, **context: Any) -> Template:
+    actor = request.user
+    visit = await service.get_visit(actor, visit_id)
+    form = context.pop("form", None)
+    can_revise = (actor.role == Role.provider and not visit["superseded"]
+                  and visit["review"] in (Review.accepted, Review.flagged))
+    plan_items = []
+    if can_revise:
+        try:
+            shown = await service.visit_form(actor, visit["person"], visit["visit_on"])
+            plan_items = shown["items"]
+        except NotFound:  # no longer this organisation's beneficiary that day
+            plan_items = []
+        known = {i["code"] for i in plan_items}
+        plan_items += [{"code": c, "name": label, "required": False, "nurse_only": False}
+                       for c, label in zip(visit["items"], visit["item_labels"], strict=True)
+                       if c not in known]
+    if form is None:
+        form = {"started_at": datetime_local(visit["started_at"]),
+                "ended_at": datetime_local(visit["ended_at"]),
+                "items": visit["items"], "notes": visit["notes"],
+                "family_confirmed_by": visit["family_confirmed_by"],
+                "confirmation_code": visit["confirmation_code"]}
+    return page(request, "visits/detail.html", status_code=status_code, v=visit, base=base,
+                can_revise=can_revise, plan_items=plan_items, form=form,
+                checked=set(form.get("items", [])), reasons=REVISION_REASONS,
+                can_review=(actor.role == Role.reviewer and visit["review"] == Review.flagged
+                            and not visit["superseded"]),
+                timeline=await audit.timeline_of({"visit": [c["id"] for c in visit["chain"]]}),
+                errors=context.pop("errors", {}), error=context.pop("error", None), **context)
 
+
+# --- the reviewer's queue --------------------------------------------------------------------
 
 class VisitReviewPages(Controller):
     path = "/visit-review"
     guards = [role_guard(Role.reviewer)]  # noqa: RUF012
+
+    async def _queue(self, request: Request[Actor, Any, Any], after: int = 0,
+                     status_code: int = 200, **context: Any) -> Template:
+        rows = await service.review_queue(request.user, after_id=after)
+        return page(request, "visits/review_queue.html", status_code=status_code, rows=rows,
+                    total=await service.review_queue_count(request.user), after=after,
+                    next_after=rows[-1]["id"] if len(rows) == service.PAGE_SIZE else None,
+                    errors=context.pop("errors", {}), error=context.pop("error", None),
+                    form=context.pop("form", {}), **context)
+
+    @get("/")
+    async def index(self, request: Request[Actor, Any, Any], after: AfterId = 0) -> Template:
+        return await self._queue(request, after)
+
+    @get("/{visit_id:int}")
+    async def show(self, request: Request[Actor, Any, Any], visit_id: Id) -> Template:
+        return await _detail(request, visit_id, base="/visit-review")
+
+    @post("/{visit_id:int}", status_code=200)
+    async def decide(self, request: Request[Actor, Any, Any], visit_id: Id) -> Any:
+        form = await request.form()
+        decision = form.get("decision", "")
+        back = form.get("back", "")
+
+        async def transition() -> None:
+            await service.review(request.user, visit_id, decision, form.get("reason", ""))
+
+        async def render(**context: Any) -> Template:
+            shown = {"visit_id": visit_id, "reason": form.get("reason", "")}
+            if back == "detail":
+                return await _detail(request, visit_id, base="/visit-review", form=None,
+                                     review_form=shown, **context)
+            return await self._queue(request, form=shown, **context)
+
+        done = {"accept": "已审核通过", "reject": "已审核不通过"}.get(decision, "已审核")
+        return await perform(request, transition, render=render, done=done,
+                             then="/visit-review",
+                             stale="这条记录刚被其他审核员审核或被机构更正，请刷新后查看")
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+class VisitApi(Controller):
+    path = "/api/v1/visits"
+    guards = [role_guard(Role.provider, Role.reviewer, Role.clerk)]  # noqa: RUF012
+
+    @post("/", guards=[PROVIDERS], status_code=201)
+    async def log(self, request: Request[Actor, Any, Any]) -> Response[dict[str, Any]]:
+        """Log one visit. Authenticated by a provider's API token (`Authorization: Bearer …`;
+        the token's organisation is the provider) or a provider's session (with the
+        `x-csrftoken` header). JSON body:
+
+        - `client_uuid` (string, required): a UUID the app makes once per visit; re-sending
+          the same visit must reuse it.
+        - `person_id` (integer, required): the beneficiary, one whose care plan names the
+          provider.
+        - `staff_id` (integer; required with a token): the staff member who visited, a user
+          of the provider; a signed-in user logs for themselves when it is left out.
+        - `service_type` (string, default `home_visit`).
+        - `started_at`, `ended_at` (required): ISO 8601 with a time zone,
+          e.g. `2026-12-10T09:00:00+08:00`; the end after the start, not in the future, at
+          most 12 hours later.
+        - `items` (required): care item codes done, e.g. `["B01", "B04", "B08"]`.
+        - `notes` (string, optional).
+        - `family_confirmed_by` (required): the family member who confirmed the visit, and
+          `confirmation_code` (digits or letters, up to 20) and/or `signature_png` (a PNG
+          image, Base64, up to 512 KB).
+        - `checkin_latitude`, `checkin_longitude`, `checkout_latitude`, `checkout_longitude`
+          (numbers in degrees, WGS 84, optional; each pair both or neither).
+
+        201: `{"id", "client_uuid", "person_id", "staff_id", "visit_on", "review"
+        (accepted | flagged), "review_label", "flags": [{"code", "message"}], "revision_of"}`,
+        header `X-LTC-Replayed: false`. The same `client_uuid` with the same content again:
+        200 with the first answer and `X-LTC-Replayed: true`, nothing created. Errors
+        (`{"error": {"code", "message", "fields"}}`): 422 `invalid_visit` naming every bad
+        field; 409 `uuid_reused` (the UUID was used for other content); 404
+        `beneficiary_not_found`; 403 `wrong_role`."""
+        try:
+            data = json.loads(await request.body())
+        except ValueError as exc:
+            raise InvalidInput("invalid_visit", "请求体不是有效的 JSON",
+                               {"body": str(exc)}) from exc
+        answer, replayed = await service.log_visit(request.user, **visit_from_json(data))
+        return Response(answer, status_code=200 if replayed else 201,
+                        headers={"X-LTC-Replayed": "true" if replayed else "false"})
+
+    @get("/{visit_id:int}")
+    async def show(self, request: Request[Actor, Any, Any],
+                   visit_id: Id) -> Response[dict[str, Any]]:
+        """One visit: what was logged, its flags and review, and its place in the revision
+        chain (`revision_of`, `superseded_by`)."""
+        return Response(service.api_view(await service.get_visit(request.user, visit_id)))

@@ -50,7 +50,7 @@ class Visit(Table):
     revision_note = Text(null=False, default="")
     superseded = Boolean(null=False, default=False)  # a revision replaces it
     flags = Text(null=False, default="[]")  # JSON list of {code, message}
-    review = Varchar(length=20, null=False, index=True)  # accepted | flagged | rejected …
+    review = Varchar(length=24, null=False, index=True)  # ltc.visits.rules review states
     reviewed_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
     review_reason = Text(null=False, default="")
     reviewed_at = Timestamptz(null=True, default=None)

@@ -7,7 +7,8 @@ from ltc.accounts.rules import Role
 NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     Role.clerk: [("工作台", "/"), ("申请受理", "/applications"), ("公示管理", "/notice-batches"),
                  ("待遇资格", "/entitlements"), ("协议管理", "/agreements"),
-                 ("护理计划", "/care-plans"), ("机构住养", "/stays"), ("回访", "/surveys")],
+                 ("护理计划", "/care-plans"), ("机构住养", "/stays"), ("回访", "/surveys"),
+                 ("机构考核", "/evaluation")],
     Role.assessor: [("工作台", "/"), ("我的评估任务", "/assessments")],
     Role.provider: [("工作台", "/"), ("服务记录", "/visits"), ("护理计划", "/care-plans")],
     Role.reviewer: [("工作台", "/"), ("评估审核", "/review"), ("待遇资格", "/entitlements"),

@@ -10,7 +10,7 @@ from msgspec import Meta, Struct
 
 from ltc.errors import InvalidInput
 
-DB_INT_MAX = 2**63 - 1  # BIGINT on PostgreSQL, INTEGER on SQLite
+DB_INT_MAX = 2**31 - 1  # ids (SERIAL) and versions (INTEGER) are 32-bit on PostgreSQL
 
 # A row id in a path, e.g. /applications/{application_id}.
 Id = Annotated[int, PathParameter(ge=1, le=DB_INT_MAX)]

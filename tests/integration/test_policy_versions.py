@@ -77,6 +77,10 @@ async def test_bad_versions_show_every_problem_and_store_nothing(client) -> None
                     "请填写此等级的每月上门次数"):
         assert problem in response.text, problem
     assert await PolicyVersion.count() == 1
+    # The care package may only name catalogue items.
+    unknown = await client.post("/admin/policies", data=await _form(csrf, care_optional="B02,B99"))
+    assert unknown.status_code == 422 and "护理项目目录中没有这些编号：B99" in unknown.text
+    assert await PolicyVersion.count() == 1
     # Two versions cannot start on one day.
     first = await _form(csrf)
     assert (await client.post("/admin/policies", data=first)).status_code == 200

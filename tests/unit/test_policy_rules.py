@@ -59,6 +59,13 @@ def test_fixture_is_feichengs_pooling_region_with_a_source_note() -> None:
     assert set(data) == {"region", "effective_from", "source", "definition"}
 
 
+# The "10+X" package: each item's default `package` in fixtures/care_items.json (SPEC §5).
+REQUIRED = ("B01", "B04", "B08", "B09", "B10", "B11", "B14", "B17", "B20", "B21")
+OPTIONAL = ("B02", "B03", "B05", "B06", "B07", "B12", "B13", "B15", "B16", "B18", "B19", "B22",
+            "B23", "B24", "B25", "B26", "B27", "C01", "C02", "C03", "C04", "C05", "C06", "C07",
+            "C08")
+
+
 def test_fixture_holds_the_spec_defaults() -> None:
     policy = parse_policy(fixture()["definition"])
     assert policy == Policy(
@@ -82,10 +89,23 @@ def test_fixture_holds_the_spec_defaults() -> None:
         bureau_phone=policy.bureau_phone,
         bureau_address=policy.bureau_address,
         objection_how=policy.objection_how,
+        care_required=REQUIRED,
+        care_optional=OPTIONAL,
     )
     assert policy.bureau_phone == "0538-3200000"
     for words in ("公示期内", "实名", "镇（街道）", "电话", "网上"):
         assert words in policy.objection_how
+
+
+def test_fixture_package_is_the_catalogue_default() -> None:
+    catalogue = json.loads((FIXTURE.parents[1] / "care_items.json").read_text(encoding="utf-8"))
+    policy = parse_policy(fixture()["definition"])
+    by_package = {kind: tuple(sorted(i["code"] for i in catalogue["items"]
+                                     if i["package"] == kind))
+                  for kind in ("required", "optional")}
+    assert (len(policy.care_required), len(policy.care_optional)) == (10, 25)
+    assert (policy.care_required, policy.care_optional) == (by_package["required"],
+                                                            by_package["optional"])
 
 
 def test_helpers() -> None:
@@ -170,6 +190,18 @@ BAD = [
     ("objection_how", "", "objection_how"),
     ("objection_how", "字" * 1001, "objection_how"),
     ("objection_how", None, "objection_how"),
+    ("care_required", [], "care_required"),
+    ("care_required", "B01,B04", "care_required"),
+    ("care_required", ["B01", 4], "care_required"),
+    ("care_required", ["B01", "b04"], "care_required"),
+    ("care_required", ["B01", "01"], "care_required"),
+    ("care_required", ["B01", "B01"], "care_required"),
+    ("care_required", None, "care_required"),
+    ("care_optional", ["B02", "B02"], "care_optional"),
+    ("care_optional", ["B02", "头面部清洁"], "care_optional"),
+    ("care_optional", ["B02", "B01"], "care_optional"),  # B01 is required
+    ("care_optional", {"B02": 1}, "care_optional"),
+    ("care_optional", None, "care_optional"),
 ]
 
 
@@ -196,6 +228,13 @@ def test_one_bad_field_reports_exactly_that_field(field: str, value: Any, report
         ("family_subsidy_fen", 450.0, "金额应为以分为单位的整数（1元=100分），不能有小数"),
         ("notice_day_kind", "natural", "请选择自然日或工作日"),
         ("renotice_after_reassessment", 1, "请选择是或否"),
+        ("care_required", [], "请至少填写一个必选护理项目编号，用逗号分隔，如 B01,B04"),
+        ("care_required", ["B01", "X1"],
+         "无法识别的护理项目编号：X1（编号为字母加数字，如 B01、C05）"),
+        ("care_optional", ["C05", "C06", "C05", "C06", "C07"],
+         "护理项目编号重复：C05、C06，每个编号只填一次"),
+        ("care_optional", ["B02", "B04", "B01"],
+         "B01、B04 已是必选护理项目，不能同时作为可选项目，请从可选项目中删去"),
     ],
 )
 def test_messages_say_what_to_write(field: str, value: Any, message: str) -> None:
@@ -284,6 +323,12 @@ def test_renewal_lead_must_fall_inside_the_validity() -> None:
     assert parse_policy(definition(validity_months=3, renewal_lead_days=60)).validity_months == 3
 
 
+def test_package_codes_are_sorted_and_optional_may_be_empty() -> None:
+    policy = parse_policy(definition(care_required=["B04", "B01"], care_optional=[]))
+    assert (policy.care_required, policy.care_optional) == (("B01", "B04"), ())
+    assert policy_as_json(policy)["care_required"] == ["B01", "B04"]
+
+
 def test_texts_are_trimmed() -> None:
     policy = parse_policy(definition(bureau_name="  肥城市医疗保障局 ",
                                      objection_how="第一行\r\n第二行\n"))
@@ -311,18 +356,22 @@ def test_form_values_and_back() -> None:
     assert values["visits_per_month.5"] == "4"
     assert values["eligible_grades"] == "3,4,5"
     assert values["renotice_after_reassessment"] == "false"
+    assert values["care_required"] == ",".join(REQUIRED)
     assert all(isinstance(v, str) for v in values.values())
     assert parse_policy(from_form(values)) == policy
 
 
 def test_parameters_describe_the_form() -> None:
     assert PARAMETER_NAMES == tuple(Policy.__dataclass_fields__)
-    kinds = {"grades", "fen", "int", "bool", "text", "choice", "grade_fen", "grade_int"}
+    kinds = {"grades", "fen", "int", "bool", "text", "choice", "grade_fen", "grade_int",
+             "codes"}
     assert {p.kind for p in PARAMETERS} <= kinds
     by_name = {p.name: p for p in PARAMETERS}
     assert (by_name["family_subsidy_fen"].label_zh, by_name["family_subsidy_fen"].unit_zh) == (
         "家庭护理补贴", "元/月")
     assert dict(by_name["notice_day_kind"].choices) == {"calendar": "自然日", "working": "工作日"}
+    assert [(by_name[n].label_zh, by_name[n].kind) for n in ("care_required", "care_optional")] == [
+        ("必选护理项目", "codes"), ("可选护理项目", "codes")]
     policy = parse_policy(fixture()["definition"])
     field_names = {name.split(".")[0] for name in form_values(policy)}
     assert field_names == set(PARAMETER_NAMES)
@@ -385,6 +434,23 @@ def test_form_new_eligible_grade_needs_its_inputs() -> None:
     assert (quota(policy, 2), bed_day_rate(policy, 2)) == (1, 4000)
 
 
+@pytest.mark.parametrize(
+    ("typed", "codes"),
+    [("B01,B04", ("B01", "B04")), (" b04、b01 ", ("B01", "B04")), ("B01\nB04", ("B01", "B04")),
+     ("Ｂ０１，B04", ("B01", "B04")), ("B01; B04；C05", ("B01", "B04", "C05"))],
+)
+def test_form_codes_are_comma_separated(typed: str, codes: tuple[str, ...]) -> None:
+    policy = parse_policy(from_form(posted(care_required=typed, care_optional="B02")))
+    assert (policy.care_required, policy.care_optional) == (codes, ("B02",))
+
+
+def test_form_codes_problems_are_on_their_inputs() -> None:
+    assert problems_of(from_form(posted(care_required="", care_optional="B02,B02"))) == {
+        "care_required": "请至少填写一个必选护理项目编号，用逗号分隔，如 B01,B04",
+        "care_optional": "护理项目编号重复：B02，每个编号只填一次"}
+    assert parse_policy(from_form(posted(care_optional="  "))).care_optional == ()
+
+
 def test_form_missing_input_is_missing() -> None:
     values = posted()
     del values["notice_days"]
@@ -408,6 +474,9 @@ def text(alphabet: st.SearchStrategy[str], longest: int) -> st.SearchStrategy[st
 def definitions(draw: st.DrawFn) -> dict[str, Any]:
     grades = draw(st.lists(st.integers(1, 5), min_size=1, max_size=5, unique=True))
     validity = draw(st.integers(1, 120))
+    codes = draw(st.lists(st.from_regex(r"[A-Z]{1,2}[0-9]{2,3}", fullmatch=True), min_size=1,
+                          max_size=50, unique=True))
+    split = draw(st.integers(1, len(codes)))
     return {
         "eligible_grades": grades,
         "family_subsidy_fen": draw(FEN),
@@ -429,6 +498,8 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
         "bureau_phone": draw(st.from_regex(r"0[0-9]{2,3}-[0-9]{7,8}|12[0-9]{3}", fullmatch=True)),
         "bureau_address": draw(text(LINE, 200)),
         "objection_how": draw(text(MULTILINE, 1000)),
+        "care_required": codes[:split],
+        "care_optional": codes[split:],
     }
 
 

@@ -1,0 +1,449 @@
+"""Pure rules for agreements (协议): kinds, states and their transitions, which days an agreement
+covers, the expiry reminder, and the validation of a new agreement's fields. No I/O.
+
+Cover (whether the agreement was in force on a day) is what visits, care plans and payouts
+ask about:
+- a DRAFT never covers anything;
+- otherwise a day is covered when `starts_on <= day <= ends_on` and, unless the agreement is
+  ACTIVE, the day is before `state_changed_on` — the first day no longer covered, set when it
+  is suspended or terminated (and kept when it later expires);
+- EXPIRED is only the end date passing: an agreement that expired while active covers its
+  whole period; one suspended before it expired covers the days before the suspension.
+
+A resumed agreement (SUSPENDED → ACTIVE) covers its whole period again, the suspended days
+included: the row holds one `state_changed_on`, not a history of suspensions. When the
+suspended days must stay uncovered, terminate the agreement and sign a new one instead.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+from ltc.applications.rules import add_months
+from ltc.people.rules import (
+    name_problem,
+    normalise_phone,
+    normalise_resident_id,
+    phone_problem,
+    resident_id_problem,
+)
+
+NUMBER_PREFIX = "XY"
+REMINDER_DAYS = 30  # the clerk is reminded this many days before ends_on
+MAX_PERIOD_YEARS = 5  # a longer period is almost always a typing slip in the year
+MAX_BEDS = 100_000
+MAX_FEN = 10**12  # far above any real rate, far below the 64-bit money columns
+GRADES = (1, 2, 3, 4, 5)
+
+
+class AgreementKind(StrEnum):
+    assessment = "assessment"  # 评估机构
+    provider = "provider"  # 护理服务机构 (township health centre, care institution)
+    staff = "staff"  # a provider's service staff member
+    caregiver = "caregiver"  # a beneficiary's family caregiver
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS[self]
+
+
+KIND_LABELS = {
+    AgreementKind.assessment: "评估机构",
+    AgreementKind.provider: "护理服务机构",
+    AgreementKind.staff: "服务人员",
+    AgreementKind.caregiver: "家庭照护者",
+}
+
+
+class AgreementState(StrEnum):
+    DRAFT = "DRAFT"
+    ACTIVE = "ACTIVE"
+    SUSPENDED = "SUSPENDED"
+    EXPIRED = "EXPIRED"
+    TERMINATED = "TERMINATED"
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self]
+
+
+STATE_LABELS = {
+    AgreementState.DRAFT: "草稿",
+    AgreementState.ACTIVE: "生效",
+    AgreementState.SUSPENDED: "暂停",
+    AgreementState.EXPIRED: "到期",
+    AgreementState.TERMINATED: "终止",
+}
+
+# Which state may follow which. A draft that will never be signed is terminated (作废);
+# EXPIRED and TERMINATED are final: a new period is a new agreement.
+TRANSITIONS: dict[AgreementState, frozenset[AgreementState]] = {
+    AgreementState.DRAFT: frozenset({AgreementState.ACTIVE, AgreementState.TERMINATED}),
+    AgreementState.ACTIVE: frozenset({AgreementState.SUSPENDED, AgreementState.EXPIRED,
+                                      AgreementState.TERMINATED}),
+    AgreementState.SUSPENDED: frozenset({AgreementState.ACTIVE, AgreementState.EXPIRED,
+                                         AgreementState.TERMINATED}),
+    AgreementState.EXPIRED: frozenset(),
+    AgreementState.TERMINATED: frozenset(),
+}
+# States the daily pass expires once ends_on has passed, and that count as "in force" now.
+RUNNING = (AgreementState.ACTIVE, AgreementState.SUSPENDED)
+
+
+def can_transition(before: str, after: str) -> bool:
+    return AgreementState(after) in TRANSITIONS[AgreementState(before)]
+
+
+class Qualification(StrEnum):
+    nurse = "nurse"  # 护士: may do the clinical (nurse-only) care items
+    care_worker = "care_worker"  # 护理员
+
+    @property
+    def label(self) -> str:
+        return QUALIFICATION_LABELS[self]
+
+
+QUALIFICATION_LABELS = {Qualification.nurse: "护士", Qualification.care_worker: "护理员"}
+
+# A family caregiver's relationship to the beneficiary (家庭照护者与被照护人关系).
+RELATIONSHIPS = ("配偶", "子女", "子女的配偶", "孙子女", "兄弟姐妹", "父母", "其他亲属")
+
+
+# --- cover ------------------------------------------------------------------------------------
+
+def coverage(agreement: Mapping[str, Any]) -> tuple[date, date] | None:
+    """The first and last day the agreement covers, or None when it covers no day."""
+    state = AgreementState(agreement["state"])
+    if state is AgreementState.DRAFT:
+        return None
+    first, last = agreement["starts_on"], agreement["ends_on"]
+    stopped = agreement.get("state_changed_on")
+    if state is not AgreementState.ACTIVE and stopped is not None:
+        last = min(last, stopped - timedelta(days=1))
+    return (first, last) if first <= last else None
+
+
+def covers(agreement: Mapping[str, Any], day: date) -> bool:
+    """Was the agreement in force on `day`? (`agreement`: a row as a dict.)"""
+    span = coverage(agreement)
+    return span is not None and span[0] <= day <= span[1]
+
+
+def overlaps(span: tuple[date, date], other: Mapping[str, Any]) -> bool:
+    """Does `other` cover any day of `span`?"""
+    theirs = coverage(other)
+    return theirs is not None and theirs[0] <= span[1] and span[0] <= theirs[1]
+
+
+def expired_change_day(agreement: Mapping[str, Any]) -> date:
+    """`state_changed_on` once an agreement expires: the day after its end, unless a
+    suspension had already stopped its cover earlier."""
+    after_end = agreement["ends_on"] + timedelta(days=1)
+    stopped = agreement.get("state_changed_on")
+    return after_end if stopped is None else min(stopped, after_end)
+
+
+def reminder_due(ends_on: date, today: date) -> bool:
+    """The clerk is reminded from REMINDER_DAYS days before the last day until that day."""
+    return ends_on - timedelta(days=REMINDER_DAYS) <= today <= ends_on
+
+
+def due_to_expire(ends_on: date, today: date) -> bool:
+    """Expires the day after its last day, never on it."""
+    return today > ends_on
+
+
+# --- the fields of a new agreement ---------------------------------------------------------
+
+PERIOD_FIELDS = ("starts_on", "ends_on")
+CAREGIVER_FIELDS = ("beneficiary", "caregiver_name", "caregiver_resident_id", "caregiver_phone",
+                    "relationship", "bank_name", "bank_account", "trained_on",
+                    "family_subsidy_fen")
+FIELDS: dict[AgreementKind, tuple[str, ...]] = {
+    AgreementKind.assessment: ("organisation", *PERIOD_FIELDS),
+    AgreementKind.provider: ("organisation", "home_visits", "institutional_beds",
+                             "visit_rate_fen", "bed_day_rates", *PERIOD_FIELDS),
+    AgreementKind.staff: ("organisation", "staff", "qualification", *PERIOD_FIELDS),
+    AgreementKind.caregiver: (*CAREGIVER_FIELDS, *PERIOD_FIELDS),
+}
+_DATES = ("starts_on", "ends_on", "trained_on")
+_IDS = ("organisation", "staff", "beneficiary")
+_MONEY = ("visit_rate_fen", "family_subsidy_fen")
+_TEXTS = ("qualification", "caregiver_name", "caregiver_resident_id", "caregiver_phone",
+          "relationship", "bank_name", "bank_account")
+_YUAN = re.compile(r"([0-9]{1,10})(?:\.([0-9]{1,2}))?")
+_TRUE = frozenset({"true", "on", "1", "yes"})
+MONEY_PROBLEM = "请填写金额（元），如 80.00；不填则按政策标准"
+
+
+def bed_rate_field(grade: int) -> str:
+    """The form input (and problem key) of one grade's bed-day rate."""
+    return f"bed_day_rate_{grade}"
+
+
+def parse_yuan(text: str) -> int:
+    """"80" / "80.5" / "¥1,080.00" → fen. ValueError for anything else (negative included)."""
+    cleaned = (unicodedata.normalize("NFKC", text).strip().removeprefix("¥")
+               .removesuffix("元").replace(",", "").strip())
+    match = _YUAN.fullmatch(cleaned)
+    if not match:
+        raise ValueError(text)
+    return int(match[1]) * 100 + int((match[2] or "").ljust(2, "0"))
+
+
+def _date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    text = str(value).strip()
+    return date.fromisoformat(text) if text else None
+
+
+def _id(value: Any) -> int | None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    if not text.isdigit() or len(text) > 18:
+        raise ValueError(text)
+    return int(text)
+
+
+def _fen(value: Any) -> int | None:
+    """Fen from an int (the API), or yuan from a form's text; blank: the policy default."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        if value is not None and not 0 <= value <= MAX_FEN:
+            raise ValueError(value)
+        return value
+    text = str(value).strip()
+    if not text:
+        return None
+    fen = parse_yuan(text)
+    if fen > MAX_FEN:
+        raise ValueError(text)
+    return fen
+
+
+def _beds(value: Any) -> int:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return 0
+    beds = value if isinstance(value, int) and not isinstance(value, bool) else int(
+        unicodedata.normalize("NFKC", str(value)).strip())
+    if not 0 <= beds <= MAX_BEDS:
+        raise ValueError(value)
+    return beds
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    return str(value or "").strip().lower() in _TRUE
+
+
+_READ_PROBLEMS = {
+    "starts_on": "请按 2026-10-01 的格式填写开始日期",
+    "ends_on": "请按 2026-10-01 的格式填写结束日期",
+    "trained_on": "请按 2026-10-01 的格式填写培训日期",
+    "organisation": "请从列表中选择机构",
+    "staff": "请从列表中选择服务人员",
+    "beneficiary": "请从列表中选择被照护人",
+    "institutional_beds": f"签约床位数应为0到{MAX_BEDS}之间的整数",
+}
+
+
+def read_fields(kind: AgreementKind, raw: Mapping[str, Any]) -> tuple[dict[str, Any],
+                                                                         dict[str, str]]:
+    """The fields of a new agreement of `kind`, typed: values from the API pass as they are
+    (dates, ids, fen), text from a form is read (ISO dates, yuan with up to two decimals).
+    Returns (values, problems with what could not be read). A field that is not one of the
+    kind's is a programming error (TypeError)."""
+    unknown = set(raw) - set(FIELDS[kind])
+    if unknown:
+        raise TypeError(f"not fields of a {kind} agreement: {sorted(unknown)}")
+    values: dict[str, Any] = {}
+    problems: dict[str, str] = {}
+    for name in FIELDS[kind]:
+        value = raw.get(name)
+        try:
+            if name in _DATES:
+                values[name] = _date(value)
+            elif name in _IDS:
+                values[name] = _id(value)
+            elif name in _MONEY:
+                values[name] = _fen(value)
+            elif name == "institutional_beds":
+                values[name] = _beds(value)
+            elif name == "home_visits":
+                values[name] = _flag(value)
+            elif name == "bed_day_rates":
+                values[name] = _bed_rates(value or {}, problems)
+            else:
+                values[name] = str(value or "").strip()
+        except (ValueError, TypeError):
+            values[name] = None
+            problems[name] = _READ_PROBLEMS.get(name, MONEY_PROBLEM)
+    return values, problems
+
+
+def _bed_rates(value: Mapping[Any, Any], problems: dict[str, str]) -> dict[int, int]:
+    """Grade → fen per bed-day, overriding the policy; blank grades are left to the policy."""
+    rates: dict[int, int] = {}
+    for key, amount in value.items():
+        grade = int(key)
+        if grade not in GRADES:
+            raise ValueError(key)
+        try:
+            fen = _fen(amount)
+        except (ValueError, TypeError):
+            problems[bed_rate_field(grade)] = MONEY_PROBLEM
+            continue
+        if fen is not None:
+            rates[grade] = fen
+    return rates
+
+
+@dataclass(frozen=True)
+class Parties:
+    """What the service found for the parties named by a new agreement (None: no such one in
+    the clerk's region). Rows as dicts:
+    organisation {"id", "kind", "active"}; staff {"id", "role", "organisation", "active"};
+    beneficiary {"id", "resident_id", "entitled"} (entitled: has a running entitlement)."""
+
+    organisation: Mapping[str, Any] | None = None
+    staff: Mapping[str, Any] | None = None
+    beneficiary: Mapping[str, Any] | None = None
+
+
+ORGANISATION_KIND = {AgreementKind.assessment: "assessment", AgreementKind.provider: "provider",
+                     AgreementKind.staff: "provider"}
+
+
+def _period_problems(values: Mapping[str, Any], today: date, problems: dict[str, str]) -> None:
+    starts_on, ends_on = values.get("starts_on"), values.get("ends_on")
+    if starts_on is None and "starts_on" not in problems:
+        problems["starts_on"] = "请填写协议开始日期"
+    if ends_on is None and "ends_on" not in problems:
+        problems["ends_on"] = "请填写协议结束日期（协议有效的最后一天）"
+    if starts_on is None or ends_on is None:
+        return
+    if ends_on < starts_on:
+        problems["ends_on"] = "结束日期不能早于开始日期"
+    elif ends_on < today:
+        problems["ends_on"] = "结束日期已过，不能签订已经到期的协议"
+    elif ends_on >= add_months(starts_on, 12 * MAX_PERIOD_YEARS):
+        problems["ends_on"] = f"协议期限不能超过{MAX_PERIOD_YEARS}年，请核对结束日期的年份"
+
+
+def _organisation_problems(kind: AgreementKind, parties: Parties,
+                           problems: dict[str, str]) -> None:
+    wanted = ORGANISATION_KIND[kind]
+    label = "评估机构" if wanted == "assessment" else "护理服务机构"
+    organisation = parties.organisation
+    if organisation is None:
+        problems.setdefault("organisation", f"请选择您管辖范围内的{label}")
+    elif organisation["kind"] != wanted:
+        problems["organisation"] = f"所选机构不是{label}，请重新选择"
+    elif not organisation["active"]:
+        problems["organisation"] = "所选机构已停用，不能签订新协议"
+
+
+def _staff_problems(values: Mapping[str, Any], parties: Parties,
+                    problems: dict[str, str]) -> None:
+    staff, organisation = parties.staff, parties.organisation
+    if staff is None:
+        problems.setdefault("staff", "请选择服务人员")
+    elif staff["role"] != "provider" or not staff["active"]:
+        problems["staff"] = "所选人员不是在用的护理机构人员账号，请重新选择"
+    elif organisation is not None and staff["organisation"] != organisation["id"]:
+        problems["staff"] = "所选人员不属于所选护理服务机构，请先选择其所在机构"
+    if values.get("qualification") not in set(Qualification):
+        problems["qualification"] = "请选择服务人员的资质：护士或护理员"
+
+
+def _provider_problems(values: Mapping[str, Any], problems: dict[str, str]) -> None:
+    if not values.get("home_visits") and not values.get("institutional_beds") and (
+            "institutional_beds" not in problems):
+        problems["scope"] = "请至少选择一项服务范围：勾选上门服务，或填写签约床位数"
+
+
+def _caregiver_problems(values: Mapping[str, Any], parties: Parties, today: date,
+                        problems: dict[str, str]) -> None:
+    beneficiary = parties.beneficiary
+    if beneficiary is None:
+        problems.setdefault("beneficiary", "请选择被照护的待遇享受人员")
+    elif not beneficiary["entitled"]:
+        problems["beneficiary"] = "该人员没有有效的长护险待遇资格，不能签订家庭照护协议"
+    if problem := name_problem(values.get("caregiver_name", ""), "照护者姓名"):
+        problems["caregiver_name"] = problem
+    resident_id = values.get("caregiver_resident_id", "")
+    if problem := resident_id_problem(resident_id, today):
+        problems["caregiver_resident_id"] = problem
+    elif beneficiary is not None and normalise_resident_id(resident_id) == beneficiary[
+            "resident_id"]:
+        problems["caregiver_resident_id"] = "照护者不能是被照护人本人，请填写照护者的身份证号"
+    if problem := phone_problem(values.get("caregiver_phone", "")):
+        problems["caregiver_phone"] = problem
+    if values.get("relationship") not in RELATIONSHIPS:
+        problems["relationship"] = "请选择照护者与被照护人的关系"
+    if not 2 <= len(values.get("bank_name", "")) <= 100:
+        problems["bank_name"] = "请填写开户银行名称，如 中国农业银行肥城市支行"
+    account = re.sub(r"[\s-]", "", values.get("bank_account", ""))
+    if not (account.isascii() and account.isdigit() and 10 <= len(account) <= 30):
+        problems["bank_account"] = "银行账号应为10到30位数字，请核对（可以含空格）"
+    trained_on = values.get("trained_on")
+    if trained_on is None and "trained_on" not in problems:
+        problems["trained_on"] = "请填写照护培训日期：家庭照护者须经培训后签约"
+    elif trained_on is not None and trained_on > today:
+        problems["trained_on"] = "培训日期不能晚于今天，请在培训完成后再签订协议"
+
+
+def agreement_problems(kind: AgreementKind, values: Mapping[str, Any], parties: Parties,
+                       today: date, problems: Mapping[str, str] | None = None,
+                       ) -> dict[str, str]:
+    """Every problem of a new agreement at once (一次性告知), keyed by form field, in words
+    that say what to fix; `problems` are those found while reading the fields."""
+    found = dict(problems or {})
+    _period_problems(values, today, found)
+    if kind in ORGANISATION_KIND:
+        _organisation_problems(kind, parties, found)
+    if kind is AgreementKind.staff:
+        _staff_problems(values, parties, found)
+    elif kind is AgreementKind.provider:
+        _provider_problems(values, found)
+    elif kind is AgreementKind.caregiver:
+        _caregiver_problems(values, parties, today, found)
+    return found
+
+
+def normalised(kind: AgreementKind, values: Mapping[str, Any]) -> dict[str, Any]:
+    """The validated values as stored: canonical phone and ID, account digits only; rates
+    only where they apply."""
+    stored = dict(values)
+    if kind is AgreementKind.caregiver:
+        stored["caregiver_resident_id"] = normalise_resident_id(values["caregiver_resident_id"])
+        stored["caregiver_phone"] = normalise_phone(values["caregiver_phone"])
+        stored["bank_account"] = re.sub(r"[\s-]", "", values["bank_account"])
+    if kind is AgreementKind.provider:
+        if not values["home_visits"]:
+            stored["visit_rate_fen"] = None
+        if not values["institutional_beds"]:
+            stored["bed_day_rates"] = {}
+    return stored
+
+
+def party_name(agreement: Mapping[str, Any]) -> str:
+    """Who the agreement is with, for lists: the organisation, the staff member (at their
+    provider) or the caregiver (for the beneficiary). Reads the joined names of a row."""
+    kind = AgreementKind(agreement["kind"])
+    if kind is AgreementKind.staff:
+        staff = agreement.get("staff.display_name") or ""
+        return f"{staff}（{agreement.get('organisation.name') or ''}）"
+    if kind is AgreementKind.caregiver:
+        return f"{agreement['caregiver_name']}（照护 {agreement.get('beneficiary.name') or ''}）"
+    return agreement.get("organisation.name") or ""

@@ -1,0 +1,525 @@
+"""Agreements (协议化管理, SPEC §1, issue 5 item 1): the agency's agreements with assessment
+organisations, care providers, providers' service staff and family caregivers. A clerk drafts
+one, activates it (its document is rendered after commit), suspends, resumes or terminates it;
+the daily pass expires agreements past their end and reminds clerks 30 days before.
+
+Other contexts ask `active_agreement(kind, on=…, organisation=/staff=/beneficiary=…)` whether
+someone may be assigned, log a visit or be paid on a day; the answer follows
+ltc.agreements.rules.covers."""
+
+from __future__ import annotations
+
+import json
+import zlib
+from datetime import date, timedelta
+from typing import Any
+
+from ltc import clock, db
+from ltc.accounts.rules import SYSTEM, Actor, Role, region_covers, require_role
+from ltc.accounts.scope import in_region
+from ltc.accounts.tables import User
+from ltc.agreements.rules import (
+    NUMBER_PREFIX,
+    ORGANISATION_KIND,
+    QUALIFICATION_LABELS,
+    REMINDER_DAYS,
+    RUNNING,
+    AgreementKind,
+    AgreementState,
+    Parties,
+    agreement_problems,
+    can_transition,
+    covers,
+    due_to_expire,
+    expired_change_day,
+    normalised,
+    overlaps,
+    party_name,
+    read_fields,
+    reminder_due,
+)
+from ltc.agreements.tables import Agreement
+from ltc.audit import service as audit
+from ltc.entitlements.rules import EntitlementState
+from ltc.entitlements.tables import Entitlement
+from ltc.errors import Conflict, InvalidInput, NotFound
+from ltc.jobs import outbox
+from ltc.organisations.tables import Organisation
+from ltc.people.service import matching
+from ltc.people.tables import Person
+from ltc.policy.rules import Policy
+from ltc.policy.service import policy_in_force
+
+MANAGE_ROLES = frozenset({Role.clerk})
+READ_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin})
+PAGE_SIZE = 50
+RENDER_JOB = "agreements.render_document"
+# The column naming the party of each kind: one agreement of a kind per party at a time.
+_PARTY = {AgreementKind.assessment: Agreement.organisation,
+          AgreementKind.provider: Agreement.organisation, AgreementKind.staff: Agreement.staff,
+          AgreementKind.caregiver: Agreement.beneficiary}
+_RUNNING = [str(s) for s in RUNNING]
+
+
+def _kind(kind: str) -> AgreementKind:
+    try:
+        return AgreementKind(kind)
+    except ValueError:
+        raise InvalidInput("invalid_agreement", "请选择协议类型",
+                           {"kind": "请选择协议类型：评估机构、护理服务机构、服务人员或家庭照护者"},
+                           ) from None
+
+
+# --- drafting ----------------------------------------------------------------------------
+
+async def _organisation(actor: Actor, organisation_id: int | None) -> dict[str, Any] | None:
+    if organisation_id is None:
+        return None
+    row = await Organisation.select(
+        Organisation.id, Organisation.kind, Organisation.active, Organisation.region.path).where(
+        Organisation.id == organisation_id).first()
+    if row is None or (actor.region_path and not region_covers(actor.region_path,
+                                                                 row["region.path"])):
+        return None
+    return row
+
+
+async def _staff(staff_id: int | None) -> dict[str, Any] | None:
+    if staff_id is None:
+        return None
+    return await User.select(User.id, User.role, User.organisation, User.active).where(
+        User.id == staff_id).first()
+
+
+async def _beneficiary(actor: Actor, person_id: int | None) -> dict[str, Any] | None:
+    if person_id is None:
+        return None
+    row = await Person.select(Person.id, Person.resident_id, Person.region_path).where(
+        (Person.id == person_id) & in_region(actor, Person.region_path)).first()
+    if row is not None:
+        row["entitled"] = await Entitlement.exists().where(
+            (Entitlement.person == person_id)
+            & (Entitlement.state != str(EntitlementState.ENDED)))
+    return row
+
+
+async def _parties(actor: Actor, kind: AgreementKind, values: dict[str, Any]) -> Parties:
+    return Parties(
+        organisation=await _organisation(actor, values.get("organisation"))
+        if kind in ORGANISATION_KIND else None,
+        staff=await _staff(values.get("staff")) if kind is AgreementKind.staff else None,
+        beneficiary=await _beneficiary(actor, values.get("beneficiary"))
+        if kind is AgreementKind.caregiver else None)
+
+
+async def create_agreement(actor: Actor, kind: str, **fields: Any) -> dict[str, Any]:
+    """A DRAFT agreement of `kind` (assessment | provider | staff | caregiver). `fields` are
+    those of ltc.agreements.rules.FIELDS[kind]: typed (dates, ids, fen) or a form's text.
+    Every problem is reported at once and nothing is written."""
+    require_role(actor, MANAGE_ROLES, "签订协议")
+    agreement_kind = _kind(kind)
+    today = clock.today()
+    values, problems = read_fields(agreement_kind, fields)
+    async with db.write_transaction():
+        parties = await _parties(actor, agreement_kind, values)
+        problems = agreement_problems(agreement_kind, values, parties, today, problems)
+        if problems:
+            raise InvalidInput("invalid_agreement", "协议信息有误，请按提示修改", problems)
+        stored = normalised(agreement_kind, values)
+        region_path = (parties.beneficiary["region_path"] if parties.beneficiary
+                       else parties.organisation["region.path"])
+        bed_day_rates = stored.pop("bed_day_rates", {})
+        row = Agreement(
+            **stored, kind=str(agreement_kind), region_path=region_path,
+            number=await db.next_daily_number(Agreement.number, NUMBER_PREFIX, today),
+            bed_day_rates=json.dumps({str(g): fen for g, fen in sorted(bed_day_rates.items())}),
+            state=str(AgreementState.DRAFT), created_by=actor.id)
+        await row.save()
+        await audit.record(actor, "agreement.created", "agreement", row.id, after={
+            "number": row.number, "kind": str(agreement_kind),
+            "starts_on": stored["starts_on"].isoformat(),
+            "ends_on": stored["ends_on"].isoformat(),
+            **{name: stored[name] for name in ("organisation", "staff", "beneficiary")
+               if stored.get(name) is not None}})
+    return row.to_dict()
+
+
+# --- transitions ---------------------------------------------------------------------------
+
+def _not_found(agreement_id: int) -> NotFound:
+    return NotFound("agreement_not_found", f"协议 {agreement_id} 不存在或不在您的管辖范围内")
+
+
+async def _managed(actor: Actor, agreement_id: int, expected_version: int, doing: str, *,
+                   source: tuple[AgreementState, ...], target: AgreementState) -> dict[str, Any]:
+    """The agreement, checked: the clerk's role and region, the version they read, and that
+    it is in one of the `source` states, from which the table allows `target`."""
+    require_role(actor, MANAGE_ROLES, doing)
+    row = await Agreement.select().where(
+        (Agreement.id == agreement_id) & in_region(actor, Agreement.region_path)).first()
+    if row is None:
+        raise _not_found(agreement_id)
+    if row["version"] != expected_version:
+        raise db.StaleWrite(Agreement._meta.tablename, agreement_id)
+    if row["state"] not in source or not can_transition(row["state"], target):
+        state = AgreementState(row["state"])
+        raise Conflict("wrong_state",
+                       f"协议 {row['number']} 当前状态为“{state.label}”，不能{doing}")
+    return row
+
+
+async def _change(actor: Actor, row: dict[str, Any], action: str, values: dict[Any, Any],
+                  note: str = "", **after: Any) -> dict[str, Any]:
+    """Write the new state (compare-and-set on the version) and its audit event."""
+    changed = await db.update_versioned(Agreement, row["id"], row["version"], values)
+    await audit.record(actor, action, "agreement", row["id"], before={"state": row["state"]},
+                       after={"state": changed["state"], **after}, note=note or None)
+    return changed
+
+
+async def _no_overlap(row: dict[str, Any], span: tuple[date, date]) -> None:
+    """One agreement of a kind covers a party on any day: refuse a second one over `span`."""
+    kind = AgreementKind(row["kind"])
+    party = _PARTY[kind]
+    if not db.is_sqlite():
+        # Two clerks activating agreements for one party at once: one waits for the other
+        # (SQLite's IMMEDIATE transaction already serialises writers).
+        key = zlib.crc32(f"agreement:{kind}:{row[party._meta.name]}".encode())
+        await Agreement.raw(f"SELECT pg_advisory_xact_lock({key})")
+    others = await Agreement.select().where(
+        (Agreement.kind == str(kind)) & (party == row[party._meta.name])
+        & (Agreement.id != row["id"]) & (Agreement.state != str(AgreementState.DRAFT))
+        & (Agreement.starts_on <= span[1]) & (Agreement.ends_on >= span[0]))
+    clash = next((other for other in others if overlaps(span, other)), None)
+    if clash is not None:
+        raise Conflict("agreement_overlap", f"该{kind.label}已有协议 {clash['number']}"
+                       f"（{clash['starts_on'].isoformat()} 至 {clash['ends_on'].isoformat()}）"
+                       "在这段期间有效，同一期间只能有一份协议；请先终止原协议或调整期限")
+
+
+def _reason(reason: str, fields: dict[str, str], what: str) -> str:
+    if not reason.strip():
+        fields["reason"] = f"请填写{what}原因，它会记入协议的办理记录"
+    elif len(reason.strip()) > 500:
+        fields["reason"] = "原因请控制在500字以内"
+    return reason.strip()
+
+
+def _from_day(row: dict[str, Any], from_day: date | None, fields: dict[str, str],
+              what: str) -> None:
+    if from_day is None:
+        fields["from_day"] = f"请选择{what}日期"
+    elif not row["starts_on"] <= from_day <= row["ends_on"]:
+        fields["from_day"] = (f"{what}日期应在协议期限内（{row['starts_on'].isoformat()} 至 "
+                              f"{row['ends_on'].isoformat()}）")
+
+
+async def activate(actor: Actor, agreement_id: int, expected_version: int) -> dict[str, Any]:
+    """DRAFT → ACTIVE (signed); the agreement document is rendered after commit."""
+    async with db.write_transaction():
+        row = await _managed(actor, agreement_id, expected_version, "生效",
+                             source=(AgreementState.DRAFT,), target=AgreementState.ACTIVE)
+        if due_to_expire(row["ends_on"], clock.today()):
+            raise Conflict("agreement_ended", f"协议结束日期 {row['ends_on'].isoformat()} "
+                           "已过，不能再生效；请重新签订协议")
+        await _no_overlap(row, (row["starts_on"], row["ends_on"]))
+        changed = await _change(actor, row, "agreement.activated",
+                                {Agreement.state: str(AgreementState.ACTIVE)},
+                                number=row["number"])
+        await outbox.enqueue(RENDER_JOB, agreement_id)
+    return changed
+
+
+async def suspend(actor: Actor, agreement_id: int, expected_version: int, *, reason: str,
+                  from_day: date | None) -> dict[str, Any]:
+    """ACTIVE → SUSPENDED from `from_day` (it covers the days before only)."""
+    async with db.write_transaction():
+        row = await _managed(actor, agreement_id, expected_version, "暂停",
+                             source=(AgreementState.ACTIVE,), target=AgreementState.SUSPENDED)
+        fields: dict[str, str] = {}
+        reason = _reason(reason, fields, "暂停")
+        _from_day(row, from_day, fields, "暂停")
+        if fields:
+            raise InvalidInput("invalid_suspension", "暂停信息有误，请按提示修改", fields)
+        return await _change(actor, row, "agreement.suspended", {
+            Agreement.state: str(AgreementState.SUSPENDED), Agreement.state_reason: reason,
+            Agreement.state_changed_on: from_day}, reason, from_day=from_day.isoformat())
+
+
+async def resume(actor: Actor, agreement_id: int, expected_version: int, *,
+                 reason: str = "") -> dict[str, Any]:
+    """SUSPENDED → ACTIVE: the agreement covers its whole period again, the suspended days
+    included (see ltc.agreements.rules)."""
+    async with db.write_transaction():
+        row = await _managed(actor, agreement_id, expected_version, "恢复",
+                             source=(AgreementState.SUSPENDED,), target=AgreementState.ACTIVE)
+        if due_to_expire(row["ends_on"], clock.today()):
+            raise Conflict("agreement_ended", "协议期限已满，不能恢复；请重新签订协议")
+        await _no_overlap(row, (row["starts_on"], row["ends_on"]))
+        return await _change(actor, row, "agreement.resumed", {
+            Agreement.state: str(AgreementState.ACTIVE), Agreement.state_reason: reason.strip(),
+            Agreement.state_changed_on: None}, reason.strip(),
+            suspended_from=row["state_changed_on"].isoformat())
+
+
+async def terminate(actor: Actor, agreement_id: int, expected_version: int, *, reason: str,
+                    from_day: date | None) -> dict[str, Any]:
+    """DRAFT / ACTIVE / SUSPENDED → TERMINATED (final). It covers the days before `from_day`
+    (a suspended one no more than it did); a draft never covered anything."""
+    async with db.write_transaction():
+        row = await _managed(actor, agreement_id, expected_version, "终止",
+                             source=(AgreementState.DRAFT, *RUNNING),
+                             target=AgreementState.TERMINATED)
+        fields: dict[str, str] = {}
+        reason = _reason(reason, fields, "终止")
+        if row["state"] == AgreementState.DRAFT:
+            from_day = row["starts_on"]
+        else:
+            _from_day(row, from_day, fields, "终止")
+        if fields:
+            raise InvalidInput("invalid_termination", "终止信息有误，请按提示修改", fields)
+        stopped = row["state_changed_on"]
+        last_cover = from_day if stopped is None else min(stopped, from_day)
+        return await _change(actor, row, "agreement.terminated", {
+            Agreement.state: str(AgreementState.TERMINATED), Agreement.state_reason: reason,
+            Agreement.state_changed_on: last_cover}, reason, from_day=last_cover.isoformat())
+
+
+# --- the daily pass --------------------------------------------------------------------------
+
+async def daily(today: date) -> dict[str, int]:
+    """Expire running agreements whose last day has passed (catching up missed days), then
+    remind clerks once of each running agreement ending within REMINDER_DAYS days.
+    Idempotent: an expired agreement is not expired again, a reminder is recorded once."""
+    counts = {"expired": 0, "reminded": 0}
+    due = await Agreement.select(Agreement.id).where(
+        Agreement.state.is_in(_RUNNING) & (Agreement.ends_on < today)).order_by(Agreement.id)
+    for agreement in due:
+        try:
+            counts["expired"] += await _expire(agreement["id"], today)
+        except db.StaleWrite:
+            continue  # a clerk changed it meanwhile: the next pass looks again
+    soon = await Agreement.select(Agreement.id, Agreement.ends_on).where(
+        _expiring(today) & Agreement.reminded_on.is_null()).order_by(Agreement.id)
+    for agreement in soon:
+        if reminder_due(agreement["ends_on"], today):
+            counts["reminded"] += await _remind(agreement["id"], today)
+    return counts
+
+
+async def _expire(agreement_id: int, today: date) -> int:
+    async with db.write_transaction():
+        row = await Agreement.select().where(Agreement.id == agreement_id).first()
+        if row["state"] not in _RUNNING or not due_to_expire(row["ends_on"], today):
+            return 0
+        await _change(SYSTEM, row, "agreement.expired", {
+            Agreement.state: str(AgreementState.EXPIRED),
+            Agreement.state_changed_on: expired_change_day(row)},
+            f"协议期限已于 {row['ends_on'].isoformat()} 届满", ends_on=row["ends_on"].isoformat())
+    return 1
+
+
+async def _remind(agreement_id: int, today: date) -> int:
+    async with db.write_transaction():
+        # A conditional update: of two schedulers, only the first records the reminder.
+        won = await Agreement.update({Agreement.reminded_on: today}).where(
+            (Agreement.id == agreement_id) & Agreement.reminded_on.is_null()
+            & Agreement.state.is_in(_RUNNING)).returning(Agreement.ends_on)
+        if not won:
+            return 0
+        ends_on = won[0]["ends_on"]
+        await audit.record(SYSTEM, "agreement.expiry_reminder", "agreement", agreement_id,
+                           after={"ends_on": ends_on.isoformat()},
+                           note=f"协议将于 {ends_on.isoformat()} 到期，请及时办理续签或终止")
+    return 1
+
+
+# --- who is covered on a day ----------------------------------------------------------------
+
+async def active_agreement(kind: str, *, on: date, organisation: int | None = None,
+                           staff: int | None = None,
+                           beneficiary: int | None = None) -> dict[str, Any] | None:
+    """The agreement of `kind` covering day `on` for the party named (organisation for
+    assessment and provider agreements, staff — optionally with its organisation — for staff
+    agreements, beneficiary for caregiver agreements), or None. Any state but DRAFT can
+    answer for a past day (see ltc.agreements.rules.covers). No actor: other contexts' rules
+    ask this, and the caller scopes what it shows."""
+    agreement_kind = AgreementKind(kind)
+    parties = {Agreement.organisation: organisation, Agreement.staff: staff,
+               Agreement.beneficiary: beneficiary}
+    named = {column: value for column, value in parties.items() if value is not None}
+    if not named:
+        raise ValueError("active_agreement needs organisation, staff or beneficiary")
+    query = Agreement.select().where(
+        (Agreement.kind == str(agreement_kind)) & (Agreement.state != str(AgreementState.DRAFT))
+        & (Agreement.starts_on <= on) & (Agreement.ends_on >= on))
+    for column, value in named.items():
+        query = query.where(column == value)
+    rows = await query.order_by(Agreement.id, ascending=False)
+    return next((row for row in rows if covers(row, on)), None)
+
+
+async def staff_qualification(staff_user_id: int, on: date) -> str | None:
+    """`nurse` or `care_worker` from the staff agreement covering `on`; None without one."""
+    row = await active_agreement(str(AgreementKind.staff), on=on, staff=staff_user_id)
+    return row["qualification"] if row else None
+
+
+# --- reading -------------------------------------------------------------------------------
+
+_LIST_COLUMNS = (
+    Agreement.id, Agreement.number, Agreement.kind, Agreement.state, Agreement.starts_on,
+    Agreement.ends_on, Agreement.state_changed_on, Agreement.reminded_on,
+    Agreement.qualification, Agreement.caregiver_name, Agreement.organisation.name,
+    Agreement.staff.display_name, Agreement.beneficiary.name,
+)
+
+
+def _visible(actor: Actor):
+    require_role(actor, READ_ROLES, "查看协议")
+    return in_region(actor, Agreement.region_path)
+
+
+def _expiring(today: date):
+    return (Agreement.state.is_in(_RUNNING) & (Agreement.ends_on >= today)
+            & (Agreement.ends_on <= today + timedelta(days=REMINDER_DAYS)))
+
+
+def _labelled(row: dict[str, Any]) -> dict[str, Any]:
+    row["party"] = party_name(row)
+    row["kind_label"] = AgreementKind(row["kind"]).label
+    row["state_label"] = AgreementState(row["state"]).label
+    row["qualification_label"] = QUALIFICATION_LABELS.get(row["qualification"], "")
+    return row
+
+
+async def list_agreements(actor: Actor, *, kind: str = "", state: str = "", search: str = "",
+                          expiring: bool = False, after_id: int = 0,
+                          limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    """Agreements in the actor's region, by id (keyset: pass the last id seen as
+    `after_id`). `search`: number, organisation, staff or caregiver name, beneficiary name
+    or pinyin initials."""
+    query = Agreement.select(*_LIST_COLUMNS).where(_visible(actor) & (Agreement.id > after_id))
+    if kind:
+        query = query.where(Agreement.kind == kind)
+    if state:
+        query = query.where(Agreement.state == state)
+    if expiring:
+        query = query.where(_expiring(clock.today()))
+    if text := search.strip():
+        query = query.where(
+            Agreement.number.like(text.upper() + "%") | db.contains(Agreement.organisation.name,
+                                                                    text)
+            | db.contains(Agreement.staff.display_name, text)
+            | Agreement.caregiver_name.like(text + "%")
+            | Agreement.beneficiary.name.like(text + "%")
+            | Agreement.beneficiary.name_initials.like(text.lower() + "%"))
+    rows = await query.order_by(Agreement.id).limit(max(1, min(limit, 200)))
+    return [_labelled(row) for row in rows]
+
+
+async def get_agreement(actor: Actor, agreement_id: int) -> dict[str, Any]:
+    row = await Agreement.select(
+        Agreement.all_columns(), *_LIST_COLUMNS[10:], Agreement.staff.username,
+        Agreement.created_by.display_name, Agreement.beneficiary.resident_id).where(
+        (Agreement.id == agreement_id) & _visible(actor)).first()
+    if row is None:
+        raise _not_found(agreement_id)
+    row["bed_day_rates"] = {int(g): fen for g, fen in json.loads(row["bed_day_rates"]).items()}
+    row["covers_today"] = covers(row, clock.today())
+    return _labelled(row)
+
+
+async def expiring_soon_count(actor: Actor) -> int:
+    """Running agreements in the actor's region ending within REMINDER_DAYS days: for the
+    clerk's inbox."""
+    return await Agreement.count().where(_visible(actor) & _expiring(clock.today()))
+
+
+# --- choices for the new-agreement form -----------------------------------------------------
+
+async def organisation_choices(actor: Actor, kind: str) -> list[dict[str, Any]]:
+    """Active organisations of the kind an agreement of `kind` is with, in the region."""
+    wanted = ORGANISATION_KIND.get(AgreementKind(kind))
+    if wanted is None:
+        return []
+    return await Organisation.select(Organisation.id, Organisation.code, Organisation.name).where(
+        (Organisation.kind == wanted) & Organisation.active.eq(True)
+        & in_region(actor, Organisation.region.path)).order_by(Organisation.code)
+
+
+async def staff_choices(organisation_id: int | None) -> list[dict[str, Any]]:
+    """The provider-role users of one provider."""
+    if organisation_id is None:
+        return []
+    return await User.select(User.id, User.username, User.display_name).where(
+        (User.organisation == organisation_id) & (User.role == str(Role.provider))
+        & User.active.eq(True)).order_by(User.id)
+
+
+async def beneficiary_choices(actor: Actor, q: str = "", person_id: int | None = None,
+                              limit: int = 20) -> list[dict[str, Any]]:
+    """People in the region with a running entitlement, matching the search box (name,
+    pinyin initials, ID, phone) or one person by id."""
+    require_role(actor, MANAGE_ROLES, "签订家庭照护协议")
+    condition = matching(q, name=Entitlement.person.name,
+                         initials=Entitlement.person.name_initials,
+                         resident_id=Entitlement.person.resident_id,
+                         phone=Entitlement.person.phone)
+    if person_id is not None:
+        condition = Entitlement.person == person_id
+    if condition is None:
+        return []
+    rows = await Entitlement.select(
+        Entitlement.person, Entitlement.person.name, Entitlement.person.resident_id,
+        Entitlement.person.village.name, Entitlement.grade).where(
+        condition & (Entitlement.state != str(EntitlementState.ENDED))
+        & in_region(actor, Entitlement.person.region_path)).order_by(
+        Entitlement.person).limit(limit)
+    return list({row["person"]: row for row in rows}.values())
+
+
+async def policy_defaults(actor: Actor) -> Policy | None:
+    """The policy in force today in the actor's region: the rates an agreement falls back to
+    (shown next to the rate inputs). None when no version is in force."""
+    try:
+        return (await policy_in_force(actor.region_path or "", clock.today())).policy
+    except Conflict:
+        return None
+
+
+# --- the document --------------------------------------------------------------------------
+
+async def document_context(agreement_id: int) -> dict[str, Any]:
+    """What the agreement document shows: stored values and the policy version in force on
+    the first day (versions never change), so rendering it again gives the same bytes."""
+    row = await get_agreement(SYSTEM, agreement_id)
+    in_force = await policy_in_force(row["region_path"], row["starts_on"])
+    policy = in_force.policy
+    return {
+        "agreement": row,
+        "policy": {"visit_rate_fen": policy.visit_rate_fen,
+                   "family_subsidy_fen": policy.family_subsidy_fen,
+                   "bed_day_rate_fen": policy.bed_day_rate_fen,
+                   "eligible_grades": policy.eligible_grades},
+        "bureau": {"name": policy.bureau_name, "phone": policy.bureau_phone,
+                   "address": policy.bureau_address},
+        "issued_on": row["created_at"].astimezone(clock.CHINA).date(),
+    }
+
+
+async def document_rendered(agreement_id: int, sha256: str, size: int) -> bool:
+    """Store the rendered document's hash on the agreement, audited; only when it changed."""
+    async with db.write_transaction():
+        before = await Agreement.select(Agreement.document_sha256).where(
+            Agreement.id == agreement_id).first()
+        if before is None:
+            raise _not_found(agreement_id)
+        if before["document_sha256"] == sha256:
+            return False
+        await Agreement.update({Agreement.document_sha256: sha256}).where(
+            Agreement.id == agreement_id)
+        await audit.record(SYSTEM, "agreement.document_rendered", "agreement", agreement_id,
+                           after={"sha256": sha256, "bytes": size})
+    return True
+
