@@ -5,12 +5,12 @@
     .venv/bin/python -m bench.visits [--url postgresql://postgres@127.0.0.1/ltc_bench_visits]
                                      [--seconds 30] [--concurrency 32] [--processes 2]
 
-Starts `uvicorn --workers N` on the data set, issues a provider API token, then keeps
-`--concurrency` clients posting new visits (each a fresh UUID, a random beneficiary of the
-provider and a random staff member, dated today) for `--seconds` after a short warm-up, and
-prints throughput and latency percentiles. Every posted visit goes through the full service:
-validation, the flag rules (overlap, active day, plan, quota, agreements, nurse-only,
-distance) and the audit log, in one transaction.
+Starts `--processes` uvicorn processes (one port each) on the data set, issues a provider API
+token, then keeps `--concurrency` clients posting new visits (each a fresh UUID, a random
+beneficiary of the provider and a random staff member, dated today) for `--seconds` after a
+short warm-up, and prints throughput and latency percentiles. Every posted visit goes through
+the full service: validation, the flag rules (overlap, active day, plan, quota, agreements,
+nurse-only, distance) and the audit log, in one transaction.
 """
 
 from __future__ import annotations
@@ -92,36 +92,45 @@ async def _client(base: str, token: str, deadline: float, measure_from: float,
                     errors.append(f"{response.status_code} {response.text[:200]}")
 
 
-def _start_server(url: str, processes: int) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+def _start_servers(url: str, processes: int) -> list[tuple[subprocess.Popen, str]]:
+    """One uvicorn process per port, the clients spread over them evenly. (With
+    `uvicorn --workers 2` on one port, the keep-alive connections opened at the start were
+    mostly accepted by one worker, which then did nearly all the work.)"""
     env = {**os.environ, "LTC_DATABASE_URL": url, "LTC_BROKER_URL": "redis://127.0.0.1:6379/14",
            "LTC_SECRET_KEY": "b" * 48, "LTC_VAR_DIR": tempfile.mkdtemp(prefix="ltc-bench-"),
            "LTC_DATABASE_POOL_SIZE": "10"}
-    server = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "ltc.app:create_app", "--factory", "--host",
-         "127.0.0.1", "--port", str(port), "--workers", str(processes), "--no-access-log",
-         "--log-level", "warning"], env=env)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(150):
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return server, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    server.kill()
-    raise SystemExit("the app did not start")
+    servers = []
+    for _ in range(processes):
+        port = _free_port()
+        servers.append((subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "ltc.app:create_app", "--factory", "--host",
+             "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"],
+            env=env), f"http://127.0.0.1:{port}"))
+    for _, base in servers:
+        for _ in range(150):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        else:
+            for other, _ in servers:
+                other.kill()
+            raise SystemExit("the app did not start")
+    return servers
 
 
-async def _load(base: str, token: str, seconds: int, concurrency: int, people: list[int],
-                staff: list[int], items: list[str]) -> tuple[list[float], list[str], int]:
+async def _load(bases: list[str], token: str, seconds: int, concurrency: int,
+                people: list[int], staff: list[int],
+                items: list[str]) -> tuple[list[float], list[str], int]:
     warm_up = 5
     start = time.monotonic()
     latencies: list[float] = []
     errors: list[str] = []
     await asyncio.gather(*[
-        _client(base, token, start + warm_up + seconds, start + warm_up, people, staff,
-                items, seed, latencies, errors) for seed in range(concurrency)])
+        _client(bases[seed % len(bases)], token, start + warm_up + seconds, start + warm_up,
+                people, staff, items, seed, latencies, errors) for seed in range(concurrency)])
     return sorted(latencies), errors, warm_up
 
 
@@ -136,13 +145,15 @@ async def _flagged(url: str, since_seconds: int) -> int:
 
 def run(url: str, seconds: int, concurrency: int, processes: int) -> None:
     token, people, staff, items, existing = asyncio.run(_setup(url))
-    server, base = _start_server(url, processes)
+    servers = _start_servers(url, processes)
     try:
         latencies, errors, warm_up = asyncio.run(
-            _load(base, token, seconds, concurrency, people, staff, items))
+            _load([base for _, base in servers], token, seconds, concurrency, people, staff,
+                  items))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        for server, _ in servers:
+            server.terminate()
+            server.wait(timeout=30)
 
     def percentile(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000

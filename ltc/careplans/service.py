@@ -135,9 +135,17 @@ async def plan_on(entitlement_id: int, on: date) -> dict[str, Any] | None:
     plan = plan_in_force(versions, on)
     if plan is None:
         return None
+    policy = (await policies.policy_in_force(plan["region_path"], plan["starts_on"])).policy
+    return plan_result(versions, plan, policy)
+
+
+def plan_result(versions: list[dict[str, Any]], plan: dict[str, Any],
+                policy: Any) -> dict[str, Any]:
+    """What `plan_on` answers for `plan` (= plan_in_force(versions, day)), given the policy
+    in force on its starts_on in its region. For callers that read the versions and the
+    policy versions together with other facts in one statement."""
     result = _decoded(plan)
     result["ends_on"] = ends_on(versions, plan)
-    policy = (await policies.policy_in_force(plan["region_path"], plan["starts_on"])).policy
     result["required"] = list(policy.care_required)
     result["optional"] = list(policy.care_optional)
     return result

@@ -45,7 +45,15 @@ async def policy_in_force(region_path: str, on: date) -> PolicyInForce:
         .where(PolicyVersion.effective_from <= on)
         .order_by(PolicyVersion.effective_from, ascending=False)
     )
-    covering = [r for r in rows if region_covers(r["region.path"], region_path)]
+    return in_force_among(rows, region_path, on)
+
+
+def in_force_among(rows: list[dict[str, Any]], region_path: str, on: date) -> PolicyInForce:
+    """`policy_in_force` over versions already read (each with id, version, effective_from,
+    definition, `region.path` and `region.code`; newest effective_from first), for callers
+    that fetch them together with other facts in one statement."""
+    covering = [r for r in rows
+                if r["effective_from"] <= on and region_covers(r["region.path"], region_path)]
     if not covering:
         raise Conflict("no_policy", f"{on.isoformat()} 没有生效的长护险政策版本，请联系系统管理员")
     row = max(covering, key=lambda r: (len(r["region.path"]), r["effective_from"]))

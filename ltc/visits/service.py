@@ -15,29 +15,33 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+
 from ltc import clock, db
 from ltc.accounts.rules import Actor, ActorKind, Role, require_role
 from ltc.accounts.scope import in_region
 from ltc.accounts.tables import User
+from ltc.agreements.rules import covers
 from ltc.agreements.service import active_agreement
 from ltc.assessments.grading import GRADE_LABELS
 from ltc.audit import service as audit
-from ltc.careplans.rules import CONFIRMED, CareForm
-from ltc.careplans.service import catalogue, plan_on
+from ltc.careplans.rules import CONFIRMED, CareForm, plan_in_force
+from ltc.careplans.service import catalogue, plan_on, plan_result
 from ltc.careplans.tables import CarePlan
 from ltc.enrollment.tables import HospitalStay
 from ltc.entitlements import service as entitlements
-from ltc.entitlements.rules import Interval, is_active_day
+from ltc.entitlements.rules import EntitlementFacts, Interval, is_active_day
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
-from ltc.policy.service import policy_in_force
+from ltc.policy.service import in_force_among, policy_in_force
 from ltc.settings import Settings
 from ltc.visits import rules
 from ltc.visits.rules import (
@@ -88,20 +92,32 @@ def _signature_problem(png: bytes | None) -> str | None:
     return None
 
 
-async def _staff_member(actor: Actor, staff_id: int | None) -> tuple[dict | None, str | None]:
-    """The staff member the visit is logged for, or why not. A signed-in provider user logs
-    for themselves unless they name another member of their organisation; an app's token
-    must name one."""
-    if staff_id is None:
-        if actor.kind != ActorKind.user:
-            return None, "请提供服务人员编号（staff_id）"
-        staff_id = actor.id
-    row = await User.select(User.id, User.display_name, User.role, User.organisation,
-                            User.active).where(User.id == staff_id).first()
+_NO_STAFF_ID = "请提供服务人员编号（staff_id）"
+
+
+def _staff_id_for(actor: Actor, staff_id: int | None) -> int | None:
+    """A signed-in provider user logs for themselves unless they name another member of
+    their organisation; an app's token must name one (None: it did not)."""
+    if staff_id is None and actor.kind == ActorKind.user:
+        return actor.id
+    return staff_id
+
+
+def _staff_verdict(actor: Actor, row: dict | None) -> tuple[dict | None, str | None]:
     if (row is None or row["role"] != Role.provider or not row["active"]
             or row["organisation"] != actor.organisation_id):
         return None, "服务人员须为本机构在职的服务人员，请重新选择"
     return row, None
+
+
+async def _staff_member(actor: Actor, staff_id: int | None) -> tuple[dict | None, str | None]:
+    """The staff member the visit is logged for, or why not (see _staff_id_for)."""
+    staff_id = _staff_id_for(actor, staff_id)
+    if staff_id is None:
+        return None, _NO_STAFF_ID
+    row = await User.select(User.id, User.display_name, User.role, User.organisation,
+                            User.active).where(User.id == staff_id).first()
+    return _staff_verdict(actor, row)
 
 
 def _normalised_items(items: Any) -> tuple[str, ...]:
@@ -141,15 +157,18 @@ async def log_visit(
     if key is None:
         problems["client_uuid"] = ("请提供客户端生成的 UUID（如 0b7c…-…），重发同一条记录时"
                                    "必须相同")
+    if db.is_sqlite():
+        first = await Visit.select().where(Visit.client_uuid == key).first() if key else None
+        if first is None:
+            staff, staff_problem = await _staff_member(actor, staff_id)
+            known = await catalogue()
     else:
-        first = await Visit.select().where(Visit.client_uuid == key).first()
-        if first is not None:
-            staff = staff_id if staff_id is not None or actor.kind != ActorKind.user else actor.id
-            return _replay(actor, first, {**values, "staff": staff}), True
-    staff, staff_problem = await _staff_member(actor, staff_id)
+        first, staff, staff_problem, known = await _prechecked(actor, key, staff_id)
+    if first is not None:
+        staff = staff_id if staff_id is not None or actor.kind != ActorKind.user else actor.id
+        return _replay(actor, first, {**values, "staff": staff}), True
     if staff_problem:
         problems.setdefault("staff_id", staff_problem)
-    known = await catalogue()
     problems.update({k: v for k, v in rules.input_problems(
         _input(values), clock.now(), known).items() if k not in problems})
     if person_id is None:
@@ -228,6 +247,8 @@ async def _store_signature(png: bytes) -> None:
 async def _log_once(actor: Actor, key: uuid.UUID, values: dict[str, Any],
                     staff: dict[str, Any],
                     known: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    if not db.is_sqlite():
+        return await _log_once_gathered(actor, key, values, staff, known)
     async with db.write_transaction():
         first = await Visit.select().where(Visit.client_uuid == key).first()
         if first is not None:
@@ -243,6 +264,12 @@ def _civil_day(moment: datetime) -> date:
     return moment.astimezone(clock.CHINA).date()
 
 
+def _beneficiary_not_found(person_id: int) -> NotFound:
+    return NotFound("beneficiary_not_found",
+                    f"没有找到受益人 {person_id}，或其不是本机构的服务对象"
+                    "（以护理计划中的服务机构为准）")
+
+
 async def _beneficiary(actor: Actor, person_id: int, day: date) -> dict[str, Any]:
     """The person, their entitlement for `day` and its care plan that day — if the person
     is a beneficiary of the actor's organisation (its plan that day, or, on a day no plan
@@ -251,9 +278,7 @@ async def _beneficiary(actor: Actor, person_id: int, day: date) -> dict[str, Any
     person = await Person.select(Person.id, Person.name, Person.region_path, Person.latitude,
                                  Person.longitude, Person.deceased_on).where(
         Person.id == person_id).first()
-    not_found = NotFound("beneficiary_not_found",
-                         f"没有找到受益人 {person_id}，或其不是本机构的服务对象"
-                         "（以护理计划中的服务机构为准）")
+    not_found = _beneficiary_not_found(person_id)
     if person is None:
         raise not_found
     entitlement = await _entitlement_for(person_id, day)
@@ -272,6 +297,11 @@ async def _entitlement_for(person_id: int, day: date) -> dict[str, Any] | None:
     the first one (a visit before the benefit began)."""
     rows = await Entitlement.select().where(Entitlement.person == person_id).order_by(
         Entitlement.starts_on)
+    return _entitlement_among(rows, day)
+
+
+def _entitlement_among(rows: list[dict[str, Any]], day: date) -> dict[str, Any] | None:
+    """_entitlement_for over the person's entitlements, ordered by starts_on."""
     if not rows:
         return None
     for row in rows:
@@ -308,12 +338,8 @@ async def _insert(actor: Actor, key: uuid.UUID, values: dict[str, Any],
         flags=json.dumps([f.as_dict() for f in flags], ensure_ascii=False),
         review=str(review), **(revision or {}))
     await visit.save()
-    answer = {
-        "id": visit.id, "client_uuid": str(key), "person_id": person["id"],
-        "staff_id": staff["id"], "visit_on": visit.visit_on.isoformat(), "review": str(review),
-        "review_label": review.label, "flags": [f.as_dict() for f in flags],
-        "revision_of": visit.revision_of,
-    }
+    answer = _answer(visit.id, key, person, staff, visit.visit_on, review, flags,
+                     visit.revision_of)
     await Visit.update({Visit.response: json.dumps(answer, ensure_ascii=False)}).where(
         Visit.id == visit.id)
     return {**visit.to_dict(), "response": json.dumps(answer, ensure_ascii=False)}
@@ -325,13 +351,11 @@ async def _flags(values: Mapping[str, Any], person: Mapping[str, Any],
     """Gather the facts the flag rules need (inside the caller's transaction)."""
     start, end = values["started_at"], values["ended_at"]
     day = _civil_day(start)
-    entitlement, plan = person["entitlement"], person["plan"]
+    entitlement = person["entitlement"]
     held = await entitlements.facts_of(entitlement) if entitlement else None
     stays = await HospitalStay.select(HospitalStay.admitted_on, HospitalStay.discharged_on).where(
         HospitalStay.person == person["id"])
     policy = (await policy_in_force(person["region_path"], day)).policy
-    quota = (plan or {}).get("visits_per_month") or (
-        policy.visits_per_month.get(entitlement["grade"], 0) if entitlement else 0)
     staff_agreement = await active_agreement("staff", on=day, staff=staff["id"])
     provider_agreement = await active_agreement("provider", on=day,
                                                  organisation=staff["organisation"])
@@ -342,8 +366,7 @@ async def _flags(values: Mapping[str, Any], person: Mapping[str, Any],
         & Visit.review.is_in(_COUNTED) & (Visit.started_at < end)
         & (Visit.started_at > start - timedelta(hours=rules.MAX_VISIT_HOURS))
         & (Visit.ended_at > start))
-    month_first = day.replace(day=1)
-    month_last = day.replace(day=calendar.monthrange(day.year, day.month)[1])
+    month_first, month_last = _month_of(day)
     month = Visit.count().where(
         (Visit.person == person["id"]) & (Visit.visit_on >= month_first)
         & (Visit.visit_on <= month_last) & (Visit.superseded == False)  # noqa: E712
@@ -351,27 +374,286 @@ async def _flags(values: Mapping[str, Any], person: Mapping[str, Any],
     if exclude is not None:
         others = others.where(Visit.id != exclude)
         month = month.where(Visit.id != exclude)
+    return rules.flags_for(_visit_facts(
+        values, person, staff, known, held=held, stays=stays, policy=policy,
+        staff_agreement=staff_agreement, provider_agreement=provider_agreement,
+        provider_name=provider["name"] if provider else "", others=await others,
+        month_visits=await month))
+
+
+def _answer(visit_id: int, key: uuid.UUID, person: Mapping[str, Any],
+            staff: Mapping[str, Any], visit_on: date, review: Review, flags: list[rules.Flag],
+            revision_of: int | None) -> dict[str, Any]:
+    """What logging answers, and what a replay answers again (stored as `response`)."""
+    return {
+        "id": visit_id, "client_uuid": str(key), "person_id": person["id"],
+        "staff_id": staff["id"], "visit_on": visit_on.isoformat(), "review": str(review),
+        "review_label": review.label, "flags": [f.as_dict() for f in flags],
+        "revision_of": revision_of,
+    }
+
+
+def _visit_row(actor: Actor, visit_id: int, key: uuid.UUID, values: Mapping[str, Any],
+               person: Mapping[str, Any], staff: Mapping[str, Any], flags: list[rules.Flag],
+               revision: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(every column of the new visit row, as _insert writes it, with its answer already in
+    `response`; the answer)."""
+    review = rules.initial_review(flags)
+    plan, visit_on = person["plan"], _civil_day(values["started_at"])
+    revision = revision or {}
+    answer = _answer(visit_id, key, person, staff, visit_on, review, flags,
+                     revision.get("revision_of"))
+    row = {
+        "id": visit_id, "client_uuid": key, "person": person["id"],
+        "entitlement": person["entitlement"]["id"] if person["entitlement"] else None,
+        "care_plan": plan["id"] if plan else None, "provider": actor.organisation_id,
+        "staff": staff["id"], "region_path": person["region_path"],
+        "service_type": values["service_type"], "visit_on": visit_on,
+        "started_at": values["started_at"], "ended_at": values["ended_at"],
+        "checkin_latitude": values["checkin_latitude"],
+        "checkin_longitude": values["checkin_longitude"],
+        "checkout_latitude": values["checkout_latitude"],
+        "checkout_longitude": values["checkout_longitude"],
+        "items": json.dumps(list(values["items"])), "notes": values["notes"],
+        "family_confirmed_by": values["family_confirmed_by"],
+        "confirmation_code": values["confirmation_code"],
+        "signature_sha256": values["signature_sha256"],
+        "revision_of": revision.get("revision_of"),
+        "revision_reason": revision.get("revision_reason", ""),
+        "revision_note": revision.get("revision_note", ""), "superseded": False,
+        "flags": json.dumps([f.as_dict() for f in flags], ensure_ascii=False),
+        "review": str(review), "reviewed_by": None, "review_reason": "", "reviewed_at": None,
+        "response": json.dumps(answer, ensure_ascii=False),
+        "created_at": TimestamptzNow().python(),
+    }
+    return row, answer
+
+
+def _month_of(day: date) -> tuple[date, date]:
+    return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
+
+
+def _visit_facts(values: Mapping[str, Any], person: Mapping[str, Any],
+                 staff: Mapping[str, Any], known: Mapping[str, Any], *,
+                 held: EntitlementFacts | None, stays: list[Mapping[str, Any]], policy: Any,
+                 staff_agreement: Mapping[str, Any] | None,
+                 provider_agreement: Mapping[str, Any] | None, provider_name: str,
+                 others: list[Mapping[str, Any]], month_visits: int) -> VisitFacts:
+    """What the flag rules are given, from the facts read (by either path)."""
+    start, end = values["started_at"], values["ended_at"]
+    entitlement, plan = person["entitlement"], person["plan"]
+    quota = (plan or {}).get("visits_per_month") or (
+        policy.visits_per_month.get(entitlement["grade"], 0) if entitlement else 0)
     home = ((person["latitude"], person["longitude"])
             if person["latitude"] is not None and person["longitude"] is not None else None)
     checkin = ((values["checkin_latitude"], values["checkin_longitude"])
                if values["checkin_latitude"] is not None else None)
-    return rules.flags_for(VisitFacts(
-        day=day, started_at=start, ended_at=end, items=tuple(values["items"]),
+    return VisitFacts(
+        day=_civil_day(start), started_at=start, ended_at=end, items=tuple(values["items"]),
         item_names={code: item["name_zh"] for code, item in known.items()},
         nurse_only_items=frozenset(c for c, item in known.items() if item["nurse_only"]),
         plan_items=tuple(plan["items"]) if plan else None,
         required_items=tuple(plan.get("required") or ()) if plan else (),
-        quota=quota, month_visits=await month, min_minutes=policy.min_visit_minutes,
+        quota=quota, month_visits=month_visits, min_minutes=policy.min_visit_minutes,
         entitlement=held,
         hospital_stays=tuple(Interval(s["admitted_on"], s["discharged_on"]) for s in stays),
         deceased_on=person["deceased_on"], staff_name=staff["display_name"],
         staff_agreement=staff_agreement is not None,
         staff_qualification=(staff_agreement or {}).get("qualification") or None,
-        provider_name=provider["name"] if provider else "",
+        provider_name=provider_name,
         provider_agreement=provider_agreement is not None,
         same_staff_visits=tuple(OtherVisit(v["id"], v["started_at"], v["ended_at"])
-                                for v in await others),
-        checkin=checkin, home=home))
+                                for v in others),
+        checkin=checkin, home=home)
+
+
+# --- logging a visit on PostgreSQL: the same facts in a few statements ----------------------
+#
+# Visit logging is the hot write path (issue 5: ≥ 300 visits/s with 2 app processes). On
+# PostgreSQL the ~20 Piccolo selects above cost more in Python (building each query) and in
+# round trips than in the database, so log_visit reads the same facts with one statement
+# before the transaction (replay check, staff member, catalogue) and one inside it
+# (everything the beneficiary check and the flag rules read), and writes the row with its
+# answer in one INSERT (its id drawn from the sequence first). The decisions are the same
+# functions as above (_entitlement_among, plan_in_force/plan_result, in_force_among,
+# agreements' `covers`, _visit_facts, rules.flags_for); SQLite keeps the Piccolo path, which
+# the test suite also runs. Revisions and the form use the Piccolo path on both engines.
+
+_COUNTED_SQL = "'" + "', '".join(_COUNTED) + "'"
+_CONFIRMED_SQL = "'" + "', '".join(_CONFIRMED) + "'"
+_DOLLAR = re.compile(r"\$(\d+)")
+
+
+def _raw(sql: str, *params: Any) -> Any:
+    """A raw query written with PostgreSQL's $n placeholders (each may repeat), as
+    Piccolo's raw `{}` placeholders with the arguments in order."""
+    args = [params[int(m.group(1)) - 1] for m in _DOLLAR.finditer(sql)]
+    return Visit.raw(_DOLLAR.sub("{}", sql), *args)
+
+
+_PRECHECK_SQL = """
+SELECT (SELECT v.id FROM visit v WHERE v.client_uuid = $1::uuid) AS replay,
+       (SELECT array_agg(c ORDER BY c.code) FROM care_item c) AS catalogue,
+       u.id, u.display_name, u.role, u.organisation, u.active
+FROM (SELECT 1) AS one LEFT JOIN ltc_user u ON u.id = $2::integer
+"""
+
+
+async def _prechecked(actor: Actor, key: uuid.UUID | None, staff_id: int | None) -> tuple[
+        dict[str, Any] | None, dict[str, Any] | None, str | None, dict[str, Any]]:
+    """(first visit under `key` or None, staff row, staff problem, catalogue) in one
+    statement: what log_visit reads before validating."""
+    wanted = _staff_id_for(actor, staff_id)
+    row = (await _raw(_PRECHECK_SQL, key, wanted))[0]
+    if row["replay"] is not None:
+        return await Visit.select().where(Visit.client_uuid == key).first(), None, None, {}
+    known = {item["code"]: dict(item) for item in row["catalogue"] or ()}
+    if wanted is None:
+        return None, None, _NO_STAFF_ID, known
+    staff = ({k: row[k] for k in ("id", "display_name", "role", "organisation", "active")}
+             if row["id"] is not None else None)
+    return (None, *_staff_verdict(actor, staff), known)
+
+
+_FACTS_SQL = f"""
+SELECT
+  (SELECT v.id FROM visit v WHERE v.client_uuid = $1::uuid) AS replay,
+  p.id, p.name, p.region_path, p.latitude, p.longitude, p.deceased_on,
+  (SELECT array_agg(e ORDER BY e.starts_on) FROM entitlement e
+    WHERE e.person = $2::integer) AS entitlements,
+  (SELECT array_agg(c) FROM care_plan c WHERE c.entitlement IN (
+     SELECT e.id FROM entitlement e WHERE e.person = $2::integer)) AS plans,
+  EXISTS (SELECT 1 FROM care_plan c WHERE c.person = $2::integer
+          AND c.provider = $3::integer AND c.state IN ({_CONFIRMED_SQL})) AS has_plan,
+  (SELECT array_agg(h ORDER BY h.id) FROM hospital_stay h
+    WHERE h.person = $2::integer) AS stays,
+  (SELECT array_agg(s ORDER BY s.id) FROM suspension s WHERE s.entitlement IN (
+     SELECT e.id FROM entitlement e WHERE e.person = $2::integer)) AS suspensions,
+  (SELECT json_agg(json_build_object(
+            'id', pv.id, 'version', pv.version, 'effective_from', pv.effective_from,
+            'definition', pv.definition, 'region.path', r.path, 'region.code', r.code)
+          ORDER BY pv.effective_from DESC)
+     FROM policy_version pv JOIN region r ON r.id = pv.region)::text AS policies,
+  (SELECT array_agg(a ORDER BY a.id DESC) FROM agreement a
+    WHERE a.kind = 'staff' AND a.state <> 'DRAFT' AND a.starts_on <= $6::date
+      AND a.ends_on >= $6::date AND a.staff = $4::integer) AS staff_agreements,
+  (SELECT array_agg(a ORDER BY a.id DESC) FROM agreement a
+    WHERE a.kind = 'provider' AND a.state <> 'DRAFT' AND a.starts_on <= $6::date
+      AND a.ends_on >= $6::date AND a.organisation = $5::integer) AS provider_agreements,
+  (SELECT o.name FROM organisation o WHERE o.id = $5::integer) AS provider_name,
+  others.ids AS other_ids, others.starts AS other_starts, others.ends AS other_ends,
+  (SELECT count(*) FROM visit v
+    WHERE v.person = $2::integer AND v.visit_on >= $10::date AND v.visit_on <= $11::date
+      AND v.superseded = false AND v.review IN ({_COUNTED_SQL})) AS month_visits,
+  nextval(pg_get_serial_sequence('visit', 'id')) AS next_id
+FROM (SELECT 1) AS one
+LEFT JOIN person p ON p.id = $2::integer
+CROSS JOIN LATERAL (
+  SELECT array_agg(v.id) AS ids, array_agg(v.started_at) AS starts,
+         array_agg(v.ended_at) AS ends
+  FROM visit v
+  WHERE v.staff = $4::integer AND v.superseded = false AND v.review IN ({_COUNTED_SQL})
+    AND v.started_at < $8::timestamptz AND v.started_at > $9::timestamptz
+    AND v.ended_at > $7::timestamptz) AS others
+"""
+
+
+async def _gathered(actor: Actor, key: uuid.UUID, values: Mapping[str, Any],
+                    staff: Mapping[str, Any], day: date) -> dict[str, Any]:
+    start, end = values["started_at"], values["ended_at"]
+    month_first, month_last = _month_of(day)
+    rows = await _raw(_FACTS_SQL, key, values["person"], actor.organisation_id, staff["id"],
+                      staff["organisation"], day, start, end,
+                      start - timedelta(hours=rules.MAX_VISIT_HOURS), month_first, month_last)
+    return rows[0]
+
+
+def _policies(text: str | None) -> list[dict[str, Any]]:
+    rows = json.loads(text) if text else []
+    for row in rows:
+        row["effective_from"] = date.fromisoformat(row["effective_from"])
+    return rows
+
+
+def _rows(records: Any) -> list[dict[str, Any]]:
+    return [dict(record) for record in records or ()]
+
+
+def _beneficiary_among(actor: Actor, person_id: int, day: date, facts: Mapping[str, Any],
+                       policies: list[dict[str, Any]]) -> dict[str, Any]:
+    """_beneficiary over the gathered facts (same checks, same order, same answers)."""
+    if facts["id"] is None:
+        raise _beneficiary_not_found(person_id)
+    person = {k: facts[k] for k in ("id", "name", "region_path", "latitude", "longitude",
+                                    "deceased_on")}
+    entitlement = _entitlement_among(_rows(facts["entitlements"]), day)
+    plan = None
+    if entitlement:
+        versions = [p for p in _rows(facts["plans"]) if p["entitlement"] == entitlement["id"]]
+        chosen = plan_in_force(versions, day)
+        if chosen is not None:
+            policy = in_force_among(policies, chosen["region_path"], chosen["starts_on"]).policy
+            plan = plan_result(versions, dict(chosen), policy)
+    if plan is not None and plan.get("provider") != actor.organisation_id:
+        raise _beneficiary_not_found(person_id)
+    if plan is None and not facts["has_plan"]:
+        raise _beneficiary_not_found(person_id)
+    return {**person, "entitlement": entitlement, "plan": plan}
+
+
+def _first_covering(records: Any, day: date) -> dict[str, Any] | None:
+    """active_agreement over rows read with its filter, newest first."""
+    return next((row for row in _rows(records) if covers(row, day)), None)
+
+
+async def _log_once_gathered(actor: Actor, key: uuid.UUID, values: dict[str, Any],
+                             staff: dict[str, Any],
+                             known: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    day = _civil_day(values["started_at"])
+    async with db.write_transaction():
+        facts = await _gathered(actor, key, values, staff, day)
+        if facts["replay"] is not None:
+            first = await Visit.select().where(Visit.client_uuid == key).first()
+            return _replay(actor, first, values), True
+        person, flags = _judged(actor, values, staff, known, facts, day)
+        visit, answer = _visit_row(actor, facts["next_id"], key, values, person, staff, flags,
+                                   revision=None)
+        columns = list(visit)
+        await Visit.raw(f"INSERT INTO visit ({', '.join(columns)}) VALUES ("
+                        + ", ".join("{}" for _ in columns) + ")", *visit.values())
+        await audit.record(actor, "visit.logged", "visit", visit["id"], after=_audit_summary(
+            visit), note=_review_note(visit))
+    return answer, False
+
+
+def _judged(actor: Actor, values: Mapping[str, Any], staff: Mapping[str, Any],
+            known: Mapping[str, Any], facts: Mapping[str, Any],
+            day: date) -> tuple[dict[str, Any], list[rules.Flag]]:
+    """(the beneficiary as _beneficiary answers, the flags as _flags answers) from the
+    gathered facts."""
+    policies = _policies(facts["policies"])
+    person = _beneficiary_among(actor, values["person"], day, facts, policies)
+    entitlement = person["entitlement"]
+    held = None
+    if entitlement:
+        stays = tuple(Interval(s["admitted_on"], s["discharged_on"])
+                      for s in _rows(facts["stays"]))
+        held = EntitlementFacts(
+            starts_on=entitlement["starts_on"], expires_on=entitlement["expires_on"],
+            ends_on=entitlement["ends_on"], suspensions=stays + tuple(
+                Interval(s["starts_on"], s["resumes_on"]) for s in _rows(facts["suspensions"])
+                if s["entitlement"] == entitlement["id"]))
+    policy = in_force_among(policies, person["region_path"], day).policy
+    others = [{"id": i, "started_at": s, "ended_at": e} for i, s, e in zip(
+        facts["other_ids"] or (), facts["other_starts"] or (), facts["other_ends"] or (),
+        strict=True)]
+    flags = rules.flags_for(_visit_facts(
+        values, person, staff, known, held=held, stays=_rows(facts["stays"]),
+        policy=policy, staff_agreement=_first_covering(facts["staff_agreements"], day),
+        provider_agreement=_first_covering(facts["provider_agreements"], day),
+        provider_name=facts["provider_name"] or "", others=others,
+        month_visits=facts["month_visits"]))
+    return person, flags
 
 
 def _audit_summary(visit: Mapping[str, Any]) -> dict[str, Any]:
