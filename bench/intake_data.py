@@ -44,7 +44,8 @@ def resident_id(rng: random.Random, seq: int) -> tuple[str, date, str]:
     return body + calc_check_digit(body + "0"), birth, "M" if (seq % 1000) % 2 else "F"
 
 
-async def generate(url: str, people: int, applications: int) -> None:
+async def recreate_database(url: str) -> None:
+    """Drop and create the database of `url` (a benchmark's own, never a real one)."""
     admin = url.rsplit("/", 1)[0] + "/postgres"
     name = url.rsplit("/", 1)[1]
     connection = await asyncpg.connect(admin)
@@ -52,6 +53,9 @@ async def generate(url: str, people: int, applications: int) -> None:
     await connection.execute(f"CREATE DATABASE {name}")
     await connection.close()
 
+
+async def generate(url: str, people: int, applications: int) -> None:
+    await recreate_database(url)
     db.bind(db.make_engine(url))
     await schema.migrate()
     await reference.load_reference_data()

@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 import asyncpg
 from stdnum.cn.ric import calc_check_digit
 
+from bench.intake_data import recreate_database
 from ltc import db, reference, schema
 from ltc.accounts import service as accounts
 from ltc.accounts.rules import SYSTEM
@@ -39,17 +40,8 @@ def _resident_id(seq: int) -> tuple[str, date]:
     return body + calc_check_digit(body + "0"), birth
 
 
-async def _recreate(url: str) -> None:
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    name = url.rsplit("/", 1)[1]
-    connection = await asyncpg.connect(admin)
-    await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-    await connection.execute(f"CREATE DATABASE {name}")
-    await connection.close()
-
-
 async def generate(url: str, beneficiaries: int, staff: int, visits: int) -> dict:
-    await _recreate(url)
+    await recreate_database(url)
     db.bind(db.make_engine(url))
     await schema.migrate()
     await reference.load_reference_data()
