@@ -48,6 +48,7 @@ ACTION_LABELS = {
     "entitlement.resumed": "恢复待遇",
     "entitlement.ended": "终止待遇",
     "entitlement.renewal_raised": "到期前复评提醒",
+    "entitlement.exported": "导出待遇资格列表",
     "enrollment.enrolled": "参保事件：参保",
     "enrollment.enrollment_ended": "参保事件：终止参保",
     "enrollment.deceased": "参保事件：死亡",

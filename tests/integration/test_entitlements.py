@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date
 
 import pytest
-from conftest import make_user
+from conftest import make_user, sign_in
 from support.cases import (
     INDEPENDENT_SCORES,
     OTHER_TOWN_VILLAGE,
@@ -379,3 +379,18 @@ async def test_no_renewal_task_for_an_entitlement_set_to_end_before_expiry(grant
                       reason_code="recovered", note="经复查已能自理，十月底停止")
     assert await service.refresh_all(RENEWAL_DUE) == {"changed": 0, "renewals": 0}
     assert (await row_of(g.entitlement_id))["renewal_raised_on"] is None
+
+
+async def test_the_list_exports_to_csv_for_excel(granted, client) -> None:
+    """SPEC §11: the list with its filters as CSV (UTF-8 with BOM), ID numbers masked."""
+    await sign_in(client, "clerk")
+    response = await client.get("/entitlements/export.csv?state=ACTIVE")
+    assert response.status_code == 200
+    assert response.content.startswith(b"\xef\xbb\xbf")
+    lines = response.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("姓名,身份证号")
+    assert len(lines) == 2 and "享受待遇" in lines[1] and "2028-11-30" in lines[1]
+    assert "********" in lines[1]
+    assert len((await client.get("/entitlements/export.csv?state=ENDED")).content
+               .decode("utf-8-sig").splitlines()) == 1
+    assert await AuditEvent.count().where(AuditEvent.action == "entitlement.exported") == 2
