@@ -3,14 +3,13 @@ activation."""
 
 from __future__ import annotations
 
-import functools
 from datetime import time
 
-import anyio
 import dramatiq
 
-from ltc import clock, documents, pdf
+from ltc import clock, documents
 from ltc.agreements import service
+from ltc.agreements.tables import Agreement
 from ltc.jobs.rules import Every, Schedule
 
 SCHEDULE = Schedule(job="agreements.daily", every=Every.day, at=time(0, 30))
@@ -31,7 +30,6 @@ async def render_agreement_document(agreement_id: int) -> str:
     """Render and store the agreement's PDF and record its hash; idempotent (the same
     agreement gives the same bytes, so a second delivery changes nothing)."""
     context = await service.document_context(agreement_id)
-    data = await anyio.to_thread.run_sync(functools.partial(pdf.render, TEMPLATE, context))
-    sha256 = await anyio.to_thread.run_sync(documents.store, data)
-    await service.document_rendered(agreement_id, sha256, len(data))
-    return sha256
+    return await documents.render_and_record(
+        TEMPLATE, context, Agreement.document_sha256, agreement_id,
+        action="agreement.document_rendered", object_type="agreement")

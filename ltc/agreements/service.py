@@ -506,20 +506,3 @@ async def document_context(agreement_id: int) -> dict[str, Any]:
                    "address": policy.bureau_address},
         "issued_on": row["created_at"].astimezone(clock.CHINA).date(),
     }
-
-
-async def document_rendered(agreement_id: int, sha256: str, size: int) -> bool:
-    """Store the rendered document's hash on the agreement, audited; only when it changed."""
-    async with db.write_transaction():
-        before = await Agreement.select(Agreement.document_sha256).where(
-            Agreement.id == agreement_id).first()
-        if before is None:
-            raise _not_found(agreement_id)
-        if before["document_sha256"] == sha256:
-            return False
-        await Agreement.update({Agreement.document_sha256: sha256}).where(
-            Agreement.id == agreement_id)
-        await audit.record(SYSTEM, "agreement.document_rendered", "agreement", agreement_id,
-                           after={"sha256": sha256, "bytes": size})
-    return True
-

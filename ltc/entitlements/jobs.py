@@ -3,15 +3,11 @@ suspensions starting or ending, re-assessment tasks before expiry)."""
 
 from __future__ import annotations
 
-import functools
 from datetime import time
 
-import anyio
 import dramatiq
 
-from ltc import clock, db, documents, pdf
-from ltc.accounts.rules import SYSTEM
-from ltc.audit import service as audit
+from ltc import clock, documents
 from ltc.entitlements import service
 from ltc.entitlements.tables import Decision
 from ltc.jobs.rules import Every, Schedule
@@ -32,16 +28,7 @@ async def render_letter(decision_id: int) -> None:
 async def render_decision_letter(decision_id: int) -> str:
     """Render and store the decision letter; idempotent like the notice documents."""
     context = await service.letter_context(decision_id)
-    data = await anyio.to_thread.run_sync(functools.partial(
-        pdf.render, "pdf/decision_letter.html", context))
-    sha256 = await anyio.to_thread.run_sync(documents.store, data)
-    async with db.write_transaction():
-        before = await Decision.select(Decision.letter_sha256).where(
-            Decision.id == decision_id).first()
-        if before["letter_sha256"] != sha256:
-            await Decision.update({Decision.letter_sha256: sha256,
-                                   Decision.letter_rendered_at: clock.now()}).where(
-                Decision.id == decision_id)
-            await audit.record(SYSTEM, "decision.letter_rendered", "decision", decision_id,
-                               after={"sha256": sha256, "bytes": len(data)})
-    return sha256
+    return await documents.render_and_record(
+        "pdf/decision_letter.html", context, Decision.letter_sha256, decision_id,
+        rendered_at=Decision.letter_rendered_at, action="decision.letter_rendered",
+        object_type="decision")
