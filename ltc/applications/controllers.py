@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
@@ -25,6 +23,7 @@ from ltc.errors import Conflict, DomainError, InvalidInput
 from ltc.people import service as people
 from ltc.regions.tables import Region
 from ltc.web.actions import perform
+from ltc.web.exports import csv_download
 from ltc.web.formatting import iso_date
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
@@ -97,22 +96,19 @@ class ApplicationPages(Controller):
             await audit.record(actor, "application.exported", "application_list",
                                actor.region_path or "all", after={"state": status, "q": q})
 
-        async def rows() -> AsyncIterator[bytes]:
-            yield b"\xef\xbb\xbf" + csv_line(EXPORT_HEADER)
+        async def rows() -> AsyncIterator[list[Any]]:
             page_rows, cursor = first, after
             while True:
                 for r in page_rows:
-                    yield csv_line([r["number"], r["person.name"], r["person.resident_id_masked"],
-                                    r["person.village.name"], r["state_label"],
-                                    iso_date(r["created_at"])])
+                    yield [r["number"], r["person.name"], r["person.resident_id_masked"],
+                           r["person.village.name"], r["state_label"], iso_date(r["created_at"])]
                 if cursor is None:
                     return
                 page_rows, cursor = await service.list_applications(
                     actor, state=status or None, q=q or None, limit=service.MAX_PAGE,
                     after=cursor)
 
-        return Stream(rows(), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": "attachment; filename=applications.csv"})
+        return csv_download("applications.csv", EXPORT_HEADER, rows())
 
     async def _form(self, request: Request[Actor, Any, Any], status_code: int = 200,
                     **context: Any) -> Template:
@@ -208,12 +204,6 @@ class ApplicationPages(Controller):
 
 
 EXPORT_HEADER = ["申请编号", "姓名", "身份证号", "村（居）", "状态", "登记日期"]
-
-
-def csv_line(values: list[Any]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow(values)
-    return buffer.getvalue().encode()
 
 
 DONE_MESSAGES = {

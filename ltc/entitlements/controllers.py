@@ -13,7 +13,6 @@ from litestar.response import File, Stream, Template
 
 from ltc import db
 from ltc.accounts.rules import Actor, Role, region_covers
-from ltc.applications.controllers import csv_line
 from ltc.audit import service as audit
 from ltc.entitlements import service
 from ltc.entitlements.rules import CLERK_END_REASONS, END_REASONS, EntitlementState
@@ -21,6 +20,7 @@ from ltc.entitlements.tables import Decision
 from ltc.errors import InvalidInput, NotFound
 from ltc.notices.controllers import pdf_file
 from ltc.web.actions import perform
+from ltc.web.exports import csv_download
 from ltc.web.formatting import iso_date, mask_resident_id
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
@@ -67,25 +67,22 @@ class EntitlementPages(Controller):
                                actor.region_path or "all",
                                after={"state": status, "q": q, "renewal": renewal})
 
-        async def rows() -> AsyncIterator[bytes]:
-            yield b"\xef\xbb\xbf" + csv_line(EXPORT_HEADER)
+        async def rows() -> AsyncIterator[list[Any]]:
             page_rows = first
             while page_rows:
                 for r in page_rows:
-                    yield csv_line([
-                        r["person.name"], mask_resident_id(r["person.resident_id"]),
-                        r["person.village.name"], r["grade_label"],
-                        EntitlementState(r["state"]).label, iso_date(r["starts_on"]),
-                        iso_date(r["expires_on"]), iso_date(r["ends_on"]),
-                        END_REASONS.get(r["end_reason"], ""), r["decision.number"]])
+                    yield [r["person.name"], mask_resident_id(r["person.resident_id"]),
+                           r["person.village.name"], r["grade_label"],
+                           EntitlementState(r["state"]).label, iso_date(r["starts_on"]),
+                           iso_date(r["expires_on"]), iso_date(r["ends_on"]),
+                           END_REASONS.get(r["end_reason"], ""), r["decision.number"]]
                 if len(page_rows) < EXPORT_PAGE:
                     return
                 page_rows = await service.list_entitlements(
                     actor, state=status, search=q, renewal_due=renewal,
                     after_id=page_rows[-1]["id"], limit=EXPORT_PAGE)
 
-        return Stream(rows(), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": "attachment; filename=entitlements.csv"})
+        return csv_download("entitlements.csv", EXPORT_HEADER, rows())
 
     async def _show(self, request: Request[Actor, Any, Any], entitlement_id: int,
                     status_code: int = 200, **context: Any) -> Template:

@@ -14,12 +14,12 @@ from litestar.response import Redirect, Stream, Template
 
 from ltc import clock
 from ltc.accounts.rules import Actor, Role
-from ltc.applications.controllers import csv_line
 from ltc.audit import service as audit
 from ltc.entitlements import service as entitlements
 from ltc.errors import InvalidInput
 from ltc.providers import rules, service
 from ltc.web.actions import perform
+from ltc.web.exports import csv_download
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 from ltc.web.params import DB_INT_MAX, AfterId, Id
@@ -256,16 +256,14 @@ class EvaluationPages(Controller):
         chosen, _ = _month(month, rules.previous_month(clock.today()))
         rows = await service.evaluation(request.user, chosen)
 
-        async def lines() -> AsyncIterator[bytes]:
-            yield b"\xef\xbb\xbf" + csv_line(EXPORT_HEADER)
+        async def lines() -> AsyncIterator[list[Any]]:
             for r in rows:
-                yield csv_line([f"{chosen:%Y-%m}", r["name"], r["due"], r["accepted"],
-                                r["credited"], r["completion_text"], r["logged"], r["flagged"],
-                                r["flag_rate_text"], r["surveys"], r["satisfied"],
-                                r["satisfaction_text"], r["mean_score_text"]])
+                yield [f"{chosen:%Y-%m}", r["name"], r["due"], r["accepted"], r["credited"],
+                       r["completion_text"], r["logged"], r["flagged"], r["flag_rate_text"],
+                       r["surveys"], r["satisfied"], r["satisfaction_text"],
+                       r["mean_score_text"]]
 
-        return Stream(lines(), media_type="text/csv; charset=utf-8", headers={
-            "Content-Disposition": f"attachment; filename=evaluation-{chosen:%Y-%m}.csv"})
+        return csv_download(f"evaluation-{chosen:%Y-%m}.csv", EXPORT_HEADER, lines())
 
 
 EXPORT_HEADER = ["月份", "机构", "应上门次数", "已接受上门", "计入完成次数", "上门服务率",
