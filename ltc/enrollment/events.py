@@ -107,12 +107,13 @@ async def receive(actor: Actor, body: bytes,
     except ValueError as exc:
         raise InvalidInput("invalid_event", "请求体不是有效的 JSON", {"body": str(exc)}) from exc
     event = parse_event(data)
+    body_sha256 = hashlib.sha256(body).hexdigest()
     try:
-        return await _apply_once(actor, event, hashlib.sha256(body).hexdigest())
+        return await _apply_once(actor, event, body_sha256)
     except db.UNIQUE_VIOLATIONS:
         # The same event delivered twice at once (PostgreSQL): the unique index refused the
         # second; everything it did rolled back. Answer it as the replay it is.
-        return await _apply_once(actor, event, hashlib.sha256(body).hexdigest())
+        return await _apply_once(actor, event, body_sha256)
 
 
 async def _apply_once(actor: Actor, event: Event,

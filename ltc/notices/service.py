@@ -301,12 +301,11 @@ async def _check_public_limits(key: str, phone: str, entry_id: int) -> None:
 async def close_due(today: date) -> int:
     """Close every published batch whose period has ended (the scheduler's daily job; also
     catches up any days missed). Idempotent: a closed batch is not closed again."""
-    due = await NoticeBatch.select(NoticeBatch.id, NoticeBatch.ends_on).where(
+    due = await NoticeBatch.select(NoticeBatch.id).where(
         (NoticeBatch.state == str(NoticeBatchState.PUBLISHED)) & (NoticeBatch.ends_on < today))
     closed = 0
-    for batch in due:
-        if batch_due_to_close(batch["ends_on"], today):
-            closed += await close_batch(batch["id"], today)
+    for batch in due:  # close_batch re-checks the state and the day under its transaction
+        closed += await close_batch(batch["id"], today)
     return closed
 
 
