@@ -266,8 +266,9 @@ async def record_objection(actor: Actor, entry_id: int, *, objector_name: str,
             fields["received_on"] = "收到日期不能晚于今天"
         if fields:
             raise InvalidInput("invalid_objection", "异议信息有误，请按提示修改", fields)
+        await _check_not_recorded(entry_id, objector_phone.strip(), public)
         if public:
-            await _check_public_limits(key, objector_phone.strip(), entry_id)
+            await _check_public_limit(key, objector_phone.strip())
         objection = Objection(
             entry=entry_id, channel=channel, objector_name=name,
             objector_phone=objector_phone.strip(), relation=relation, reason=reason.strip(),
@@ -282,15 +283,20 @@ async def record_objection(actor: Actor, entry_id: int, *, objector_name: str,
     return objection.to_dict()
 
 
-async def _check_public_limits(key: str, phone: str, entry_id: int) -> None:
+async def _check_not_recorded(entry_id: int, phone: str, public: bool) -> None:
+    """One objection per phone and entry, whichever the channel: a form sent twice (or a
+    paper objection from someone who already objected online) is not a second objection."""
     if await Objection.exists().where((Objection.entry == entry_id)
                                       & (Objection.objector_phone == phone)):
-        raise DomainError("duplicate_objection", "您对这条公示的异议已经收到，无需重复提交；"
-                          "经办机构会按规定组织重新评估并联系您", status_code=409)
-    since = clock.now().timestamp() - 3600
+        message = ("您对这条公示的异议已经收到，无需重复提交；经办机构会按规定组织重新评估并联系您"
+                   if public else "这个联系电话对该条公示的异议已经登记过，无需重复登记")
+        raise DomainError("duplicate_objection", message, status_code=409)
+
+
+async def _check_public_limit(key: str, phone: str) -> None:
     recent = await Objection.count().where(
         ((Objection.client_key == key) | (Objection.objector_phone == phone))
-        & (Objection.received_at >= datetime.fromtimestamp(since, clock.CHINA)))
+        & (Objection.received_at >= clock.now() - timedelta(hours=1)))
     if recent >= PUBLIC_LIMIT_PER_HOUR:
         raise DomainError("too_many_objections", "提交过于频繁，请一小时后再试；"
                           "如有急事请拨打公示上的联系电话", status_code=429)

@@ -316,6 +316,11 @@ async def test_a_clerk_records_an_objection_received_on_paper(world) -> None:
         channel="paper", received_on=date(2026, 11, 25), key="clerk"))
     assert paper["recorded_by"] == w.staff.clerk.id
     assert paper["received_at"] == datetime.fromisoformat("2026-11-25T00:00:00+08:00")
+    with pytest.raises(DomainError) as caught:  # the same form sent twice
+        await service.record_objection(w.staff.clerk, entry["id"], **objection(
+            channel="paper", received_on=date(2026, 11, 25), key="clerk"))
+    assert (caught.value.code, caught.value.status_code) == ("duplicate_objection", 409)
+    assert await Objection.count() == 1
     assert await service.close_due(CLOSING_DAY) == 1
     assert (await entry_of(w.zhang))["outcome"] == "OBJECTED"
 
