@@ -21,15 +21,15 @@ from ltc.errors import NotFound
 from ltc.settings import Settings
 
 
-def path_for(sha256: str, media_dir: Path | None = None) -> Path:
+def path_for(sha256: str, media_dir: Path | None = None, suffix: str = ".pdf") -> Path:
     media_dir = media_dir or Settings.from_env().media_dir
-    return media_dir / "documents" / sha256[:2] / f"{sha256}.pdf"
+    return media_dir / "documents" / sha256[:2] / f"{sha256}{suffix}"
 
 
-def store(data: bytes, media_dir: Path | None = None) -> str:
+def store(data: bytes, media_dir: Path | None = None, suffix: str = ".pdf") -> str:
     """Write `data` under its SHA-256 (temp file, fsync, rename) and return the hash."""
     sha256 = hashlib.sha256(data).hexdigest()
-    final = path_for(sha256, media_dir)
+    final = path_for(sha256, media_dir, suffix)
     if final.exists():
         return sha256
     final.parent.mkdir(parents=True, exist_ok=True)

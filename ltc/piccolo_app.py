@@ -17,6 +17,14 @@ from ltc.evidence.tables import EvidenceFile
 from ltc.jobs.tables import JobReceipt, OutboxMessage, ScheduledRun
 from ltc.notices.tables import NoticeBatch, NoticeEntry, Objection
 from ltc.organisations.tables import Organisation
+from ltc.payouts.tables import (
+    DepositEntry,
+    Payment,
+    PayoutBatch,
+    PayoutDocument,
+    PayoutLine,
+    PayoutVisit,
+)
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
@@ -58,5 +66,11 @@ APP_CONFIG = AppConfig(
         Visit,
         InstitutionalStay,
         Survey,
+        PayoutBatch,
+        Payment,
+        PayoutLine,
+        PayoutVisit,
+        DepositEntry,
+        PayoutDocument,
     ],
 )

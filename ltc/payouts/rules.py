@@ -1,0 +1,318 @@
+"""Monthly payouts (SPEC §7): batch states, the price of a line, explanations, the bank
+files. No I/O.
+
+The computation itself runs in the database (ltc.payouts.computation, set-based SQL on both
+engines); the functions here are the same rules for one beneficiary, in plain Python, so the
+table-driven tests can hold the SQL to them row by row:
+
+- active days: entitlements.rules.is_active_day (in force, not suspended, hospital stays
+  suspend from admission through the day before discharge);
+- family subsidy: monthly amount × (active days the caregiver agreement also covers) ÷ days
+  in the month, rounded half up once;
+- home visits: accepted visits of the month on active days under a provider agreement; the
+  first quota(grade) by start time are paid at the per-visit rate, the rest listed unpaid;
+- institutional care: bed-days (admission day counts, discharge day does not) on active
+  days × the grade's bed-day rate;
+- provider and institution lines withhold the quality deposit, rounded half up once.
+"""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+
+class BatchState(StrEnum):
+    DRAFT = "DRAFT"
+    SUBMITTED = "SUBMITTED"
+    APPROVED = "APPROVED"
+    EXPORTED = "EXPORTED"
+    RECONCILED = "RECONCILED"
+
+    @property
+    def label(self) -> str:
+        return STATE_LABELS[self]
+
+
+STATE_LABELS = {
+    BatchState.DRAFT: "草稿",
+    BatchState.SUBMITTED: "待审批",
+    BatchState.APPROVED: "已审批",
+    BatchState.EXPORTED: "已导出",
+    BatchState.RECONCILED: "已对账",
+}
+# Lines of these batches are final: paid or being paid. Adjustments compare against them.
+FINAL = (BatchState.APPROVED, BatchState.EXPORTED, BatchState.RECONCILED)
+
+
+class Benefit(StrEnum):
+    family_subsidy = "family_subsidy"
+    home_visit = "home_visit"
+    institutional = "institutional"
+
+    @property
+    def label(self) -> str:
+        return BENEFIT_LABELS[self]
+
+
+BENEFIT_LABELS = {
+    Benefit.family_subsidy: "家庭护理补贴",
+    Benefit.home_visit: "上门护理服务费",
+    Benefit.institutional: "机构护理费",
+}
+
+
+class LineKind(StrEnum):
+    regular = "regular"
+    adjustment = "adjustment"
+    carry_forward = "carry_forward"
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS[self]
+
+
+KIND_LABELS = {
+    LineKind.regular: "本月",
+    LineKind.adjustment: "调整",
+    LineKind.carry_forward: "上期支付失败结转",
+}
+
+# Why a home visit of the month is not paid, in the order they are checked.
+EXCLUSIONS = {
+    "flagged": "待审核（审核通过后在以后月份补发）",
+    "rejected": "审核不通过",
+    "inactive_day": "当日待遇未生效或已暂停、终止",
+    "no_provider_agreement": "当日服务机构无有效协议",
+    "over_quota": "超出当月上门次数标准",
+}
+ACCEPTED_REVIEWS = ("accepted", "accepted_after_review")
+
+# Adjustments look back this many months: older facts are for an inspection, not a payout.
+ADJUSTMENT_MONTHS = 12
+ANOMALY_RATIO = 0.30  # payees up or down more than 30 % month on month
+PAYMENT_STATUSES = {"pending": "待银行回单", "paid": "已支付", "failed": "支付失败"}
+
+
+# --- months and money -----------------------------------------------------------------------
+
+def month_first(day: date) -> date:
+    return day.replace(day=1)
+
+
+def month_last(first: date) -> date:
+    return first.replace(day=calendar.monthrange(first.year, first.month)[1])
+
+
+def days_of(first: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((month_last(first) - first).days + 1)]
+
+
+def previous_month(first: date) -> date:
+    return (first - timedelta(days=1)).replace(day=1)
+
+
+def month_label(first: date) -> str:
+    return f"{first.year}年{first.month}月"
+
+
+def divide_half_up(numerator: int, denominator: int) -> int:
+    """numerator ÷ denominator rounded half up (away from zero for a negative numerator),
+    in integers: no float ever touches money."""
+    if denominator <= 0:
+        raise ValueError("denominator must be positive")
+    sign = -1 if numerator < 0 else 1
+    return sign * ((2 * abs(numerator) + denominator) // (2 * denominator))
+
+
+def subsidy_fen(monthly_fen: int, days: int, days_in_month: int) -> int:
+    return divide_half_up(monthly_fen * days, days_in_month)
+
+
+def withheld_fen(gross_fen: int, basis_points: int) -> int:
+    return divide_half_up(gross_fen * basis_points, 10_000)
+
+
+def yuan(fen: int) -> str:
+    """12345 → "123.45", -5 → "-0.05"."""
+    sign = "-" if fen < 0 else ""
+    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
+
+
+# --- one beneficiary's visits ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VisitFacts:
+    """A home visit as the payout sees it: reviewed state, whether the entitlement was active
+    that day and whether a provider agreement covered it."""
+
+    visit_id: int
+    started_key: Any  # orders visits by start time (datetime, then id)
+    review: str
+    active_day: bool
+    provider_agreement: bool
+
+
+def classify_visits(visits: Iterable[VisitFacts], quota: int) -> dict[int, str]:
+    """visit id → "" (paid) or the EXCLUSIONS code. The quota is per beneficiary and month;
+    only visits that pass every other check use it up, earliest start first."""
+    result: dict[int, str] = {}
+    paid = 0
+    for visit in sorted(visits, key=lambda v: (v.started_key, v.visit_id)):
+        if visit.review not in ACCEPTED_REVIEWS:
+            reason = visit.review if visit.review in EXCLUSIONS else "flagged"
+        elif not visit.active_day:
+            reason = "inactive_day"
+        elif not visit.provider_agreement:
+            reason = "no_provider_agreement"
+        elif paid >= quota:
+            reason = "over_quota"
+        else:
+            reason = ""
+            paid += 1
+        result[visit.visit_id] = reason
+    return result
+
+
+# --- explanations ---------------------------------------------------------------------------
+
+def explain(line: Mapping[str, Any], basis_points: int) -> list[str]:
+    """The sentences the bureau and the payee's statement show for a line, from its stored
+    facts. `basis_points`: the deposit rate of the line's policy version."""
+    benefit = Benefit(line["benefit"])
+    kind = LineKind(line["kind"])
+    month = month_label(line["service_month"])
+    sentences: list[str] = []
+    if kind is LineKind.carry_forward:
+        sentences.append(f"{month}{benefit.label}上期支付失败，本期重新支付{yuan(line['net_fen'])}元。")
+        return sentences
+    if benefit is Benefit.family_subsidy:
+        sentences.append(
+            f"{month}共{line['days_in_month']}天，待遇有效且家庭照护协议覆盖{line['days']}天；"
+            f"{yuan(line['rate_fen'])}元/月 × {line['days']} ÷ {line['days_in_month']}"
+            f"（四舍五入到分）。")
+    elif benefit is Benefit.home_visit:
+        sentences.append(
+            f"{month}计费上门{line['visits_counted']}次 × {yuan(line['rate_fen'])}元/次；"
+            f"不计费{line['visits_excluded']}次（原因见逐次明细）。")
+    else:
+        sentences.append(
+            f"{month}待遇有效的床日{line['days']}天（入院当天计，出院当天不计）× "
+            f"{yuan(line['rate_fen'])}元/床日（{line['grade']}级）。")
+    if line["withheld_fen"]:
+        sentences.append(
+            f"按{basis_points / 100:g}%预留质量保证金{yuan(line['withheld_fen'])}元，"
+            f"实付{yuan(line['net_fen'])}元。")
+    if kind is LineKind.adjustment:
+        before = (f"原按{line['previous_days']}天" if benefit is not Benefit.home_visit
+                  else f"原按{line['previous_visits']}次")
+        sentences.append(
+            f"调整：{month}已付（应付）{yuan(line['previous_gross_fen'])}元，{before}计算；"
+            f"按现有事实重新核算应为"
+            f"{yuan(line['previous_gross_fen'] + line['gross_fen'])}元，"
+            f"本期{'补发' if line['gross_fen'] > 0 else '扣回'}{yuan(abs(line['gross_fen']))}元。")
+    return sentences
+
+
+# --- anomalies ------------------------------------------------------------------------------
+
+def change_ratio(previous_fen: int, current_fen: int) -> float | None:
+    """Month-on-month change, or None for a payee new this month."""
+    if previous_fen == 0:
+        return None
+    return (current_fen - previous_fen) / previous_fen
+
+
+def is_anomalous(previous_fen: int | None, current_fen: int) -> str:
+    """"" or why the approval page shows the payee: new, or up/down more than 30 %."""
+    if not previous_fen:
+        return "new"
+    ratio = change_ratio(previous_fen, current_fen)
+    if ratio is not None and ratio > ANOMALY_RATIO:
+        return "up"
+    if ratio is not None and ratio < -ANOMALY_RATIO:
+        return "down"
+    return ""
+
+
+ANOMALY_LABELS = {"new": "新增收款人", "up": "环比增加超过30%", "down": "环比减少超过30%"}
+
+
+# --- bank files -----------------------------------------------------------------------------
+
+def payment_reference(batch_number: str, sequence: int) -> str:
+    """Unique for ever: the batch number is unique and never reused, the sequence is the
+    payee's position in that batch's one export."""
+    return f"{batch_number}-{sequence:06d}"
+
+
+BANK_HEADER = ("payment_reference", "payee_name", "bank_name", "bank_account", "amount_yuan",
+               "purpose")
+RESULT_HEADER = ("payment_reference", "status", "reason")
+RESULT_STATUSES = {"paid": "paid", "failed": "failed", "成功": "paid", "失败": "failed"}
+
+
+def bank_file(rows: Iterable[Mapping[str, Any]], purpose: str) -> bytes:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(BANK_HEADER)
+    for row in rows:
+        writer.writerow((row["reference"], row["payee_name"], row["bank_name"],
+                         row["bank_account"], yuan(row["amount_fen"]), purpose))
+    return out.getvalue().encode("utf-8")
+
+
+@dataclass(frozen=True)
+class BankResult:
+    reference: str
+    status: str  # paid | failed
+    reason: str
+
+
+MAX_RESULT_ROWS = 500_000
+
+
+def parse_bank_result(data: bytes) -> tuple[list[BankResult], list[str]]:
+    """The bank's result file: CSV with payment_reference, status (paid/failed or 成功/失败),
+    reason. Returns the rows and every problem (in Chinese, with the line number); a file
+    with any problem is refused whole."""
+    problems: list[str] = []
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return [], ["文件不是UTF-8编码的CSV，请让银行导出UTF-8格式后重新上传"]
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if header is None or tuple(h.strip().lower() for h in header[:3]) != RESULT_HEADER:
+        return [], ["第1行应为表头 payment_reference,status,reason"]
+    rows: list[BankResult] = []
+    seen: set[str] = set()
+    for number, fields in enumerate(reader, start=2):
+        if not any(f.strip() for f in fields):
+            continue
+        if len(rows) >= MAX_RESULT_ROWS:
+            problems.append(f"文件超过{MAX_RESULT_ROWS}行")
+            break
+        reference = fields[0].strip() if fields else ""
+        status = RESULT_STATUSES.get(fields[1].strip().lower() if len(fields) > 1 else "")
+        reason = fields[2].strip() if len(fields) > 2 else ""
+        if not reference:
+            problems.append(f"第{number}行缺少支付流水号")
+        elif reference in seen:
+            problems.append(f"第{number}行支付流水号 {reference} 重复")
+        elif status is None:
+            problems.append(f"第{number}行状态应为 paid 或 failed（成功/失败）")
+        elif status == "failed" and not reason:
+            problems.append(f"第{number}行支付失败须写明原因")
+        else:
+            seen.add(reference)
+            rows.append(BankResult(reference, status, reason[:500]))
+    if not rows and not problems:
+        problems.append("文件中没有回单记录")
+    return rows, problems

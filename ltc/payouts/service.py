@@ -1,0 +1,435 @@
+"""Monthly payouts (SPEC §7): one service function per batch transition, the computation
+(ltc.payouts.computation) run set-based in one transaction, and the reads the pages use.
+
+Order of months: a region's batches are made month after month, and a new one only once
+every earlier one is approved (or later). So every other batch of the region is final when
+a draft is computed, and its adjustments compare against exactly what was paid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from datetime import date, timedelta
+from typing import Any
+
+from ltc import clock, db, documents
+from ltc.accounts.rules import SYSTEM, Actor, Role, require_role
+from ltc.accounts.scope import in_region
+from ltc.audit import service as audit
+from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.jobs import outbox
+from ltc.payouts import computation, rules
+from ltc.payouts.computation import Dialect, Month
+from ltc.payouts.rules import BatchState
+from ltc.payouts.tables import DepositEntry, Payment, PayoutBatch, PayoutDocument, PayoutLine
+from ltc.policy.rules import Policy
+from ltc.policy.service import parsed_definition, policy_in_force
+from ltc.policy.tables import PolicyVersion
+from ltc.regions.tables import Region
+
+PREPARE_ROLES = frozenset({Role.clerk, Role.admin})
+APPROVE_ROLES = frozenset({Role.reviewer})
+READ_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin})
+COMPUTE_JOB = "payouts.compute"
+STATEMENT_JOB = "payouts.render_statement"
+SUMMARY_JOB = "payouts.render_summary"
+# A computation still marked running after this long died with its worker (its
+# transaction rolled back); the page offers to start it again.
+STALE_COMPUTATION = timedelta(minutes=15)
+
+
+def dialect() -> Dialect:
+    return Dialect(sqlite=db.is_sqlite())
+
+
+async def _run(sql: str) -> list[dict[str, Any]]:
+    return await PayoutBatch.raw(sql)
+
+
+def batch_number(region_code: str, month: date) -> str:
+    return f"JS{region_code}{month:%Y%m}"
+
+
+async def _batch(batch_id: int) -> dict[str, Any]:
+    row = await PayoutBatch.select().where(PayoutBatch.id == batch_id).first()
+    if row is None:
+        raise NotFound("batch_not_found", "结算批次不存在")
+    return row
+
+
+async def _visible_batch(actor: Actor, batch_id: int) -> dict[str, Any]:
+    row = await PayoutBatch.select().where(
+        (PayoutBatch.id == batch_id) & in_region(actor, PayoutBatch.region_path)).first()
+    if row is None:
+        raise NotFound("batch_not_found", "结算批次不存在或不在您的辖区")
+    return row
+
+
+async def _set_state(actor: Actor, row: dict[str, Any], expected: BatchState,
+                     version: int, values: dict[Any, Any], action: str,
+                     note: str | None = None) -> dict[str, Any]:
+    if row["state"] != expected:
+        raise Conflict("wrong_state", f"结算批次当前为“{BatchState(row['state']).label}”，"
+                                      f"不能{_DOING[action]}")
+    try:
+        updated = await db.update_versioned(PayoutBatch, row["id"], version, values)
+    except db.StaleWrite:
+        raise Conflict("stale", "该结算批次已被他人处理，请刷新页面后查看最新状态") from None
+    await audit.record(actor, f"payout_batch.{action}", "payout_batch", row["id"],
+                       before={"state": row["state"]}, after={"state": updated["state"]},
+                       note=note)
+    return updated
+
+
+_DOING = {"submitted": "提交审批", "returned": "退回", "approved": "审批",
+          "exported": "导出", "reconciled": "对账"}
+
+
+# --- making and computing a draft -----------------------------------------------------------
+
+async def create_batch(actor: Actor, region_code: str, month: date) -> dict[str, Any]:
+    """The draft for a pooling region and month, and its computation queued. Months go in
+    order: refused while an earlier batch waits for approval, or for a month not after
+    the latest one."""
+    require_role(actor, PREPARE_ROLES, "编制月度结算")
+    month = rules.month_first(month)
+    if month >= rules.month_first(clock.today()):
+        raise InvalidInput("month_not_over", f"{rules.month_label(month)}尚未结束，不能结算")
+    region = await Region.select().where(Region.code == region_code).first()
+    if region is None or region["level"] != "pooling":
+        raise NotFound("region_not_found", "统筹地区不存在")
+    if actor.region_path and not (region["path"] == actor.region_path
+                                  or region["path"].startswith(actor.region_path + "/")):
+        raise Forbidden("forbidden", "该统筹地区不在您的辖区")
+    in_force = await policy_in_force(region["path"], month)
+    async with db.write_transaction():
+        if not db.is_sqlite():
+            await PayoutBatch.raw("SELECT pg_advisory_xact_lock(6006, {})", region["id"])
+        existing = await PayoutBatch.select().where(
+            PayoutBatch.region_path == region["path"]).order_by(PayoutBatch.month,
+                                                               ascending=False)
+        same = next((b for b in existing if b["month"] == month), None)
+        if same is not None:
+            raise Conflict("batch_exists", f"{rules.month_label(month)}的结算批次已存在："
+                                           f"{same['number']}")
+        open_ = next((b for b in existing if b["state"] in (BatchState.DRAFT,
+                                                             BatchState.SUBMITTED)), None)
+        if open_ is not None:
+            raise Conflict("previous_batch_open",
+                           f"{rules.month_label(open_['month'])}的结算批次尚未审批，"
+                           "请先完成该批次再编制下个月")
+        if existing and existing[0]["month"] > month:
+            raise Conflict("month_order", f"已有{rules.month_label(existing[0]['month'])}"
+                                          "的结算，不能再编制更早的月份；更正请用调整")
+        try:
+            row = (await PayoutBatch.insert(PayoutBatch(
+                number=batch_number(region_code, month), region_path=region["path"],
+                month=month, state=str(BatchState.DRAFT), policy_version=in_force.version_id,
+                computing_since=clock.now())).returning(*PayoutBatch.all_columns()))[0]
+        except db.UNIQUE_VIOLATIONS as exc:  # the database's guard against a second batch
+            if db.is_unique_violation(exc):
+                raise Conflict("batch_exists",
+                               f"{rules.month_label(month)}的结算批次已存在") from None
+            raise
+        await outbox.enqueue(COMPUTE_JOB, row["id"])
+        await audit.record(actor, "payout_batch.created", "payout_batch", row["id"],
+                           after={"number": row["number"], "month": month.isoformat()})
+    return row
+
+
+async def request_compute(actor: Actor, batch_id: int) -> dict[str, Any]:
+    """Queue a recomputation of a draft (after late facts, or a computation that died)."""
+    require_role(actor, PREPARE_ROLES, "重新计算结算")
+    async with db.write_transaction():
+        row = await _visible_batch(actor, batch_id)
+        if row["state"] != BatchState.DRAFT:
+            raise Conflict("wrong_state", "只有草稿状态的结算批次可以重新计算")
+        await PayoutBatch.update({PayoutBatch.computing_since: clock.now()}).where(
+            PayoutBatch.id == batch_id)
+        await outbox.enqueue(COMPUTE_JOB, batch_id)
+        await audit.record(actor, "payout_batch.compute_requested", "payout_batch", batch_id)
+    return await _batch(batch_id)
+
+
+async def compute(batch_id: int) -> dict[str, Any] | None:
+    """(Re)compute a draft's lines in one transaction: delete them, insert the month's
+    regular lines and visit treatments, the adjustments for earlier final months, and the
+    failed payments carried forward. Returns the batch, or None when it is no longer a
+    draft (submitted meanwhile: nothing to do). Two at once are serialised on the batch
+    row; a worker killed half-way leaves the previous lines, and the job runs again."""
+    started = time.monotonic()
+    d = dialect()
+    async with db.write_transaction():
+        claimed = await PayoutBatch.update({PayoutBatch.version: PayoutBatch.version + 1}).where(
+            (PayoutBatch.id == batch_id) & (PayoutBatch.state == str(BatchState.DRAFT))
+        ).returning(*PayoutBatch.all_columns())
+        if not claimed:
+            return None
+        batch = claimed[0]
+        policy = await _policy(batch["policy_version"])
+        month = Month(batch["month"], batch["region_path"], policy)
+        await _run(f"DELETE FROM payout_visit WHERE batch = {int(batch_id)}")
+        await _run(f"DELETE FROM payout_line WHERE batch = {int(batch_id)}")
+        await _run(computation.regular_lines(d, month, batch_id, batch["policy_version"]))
+        await _run(computation.visit_items(d, month, batch_id))
+        for earlier in await _final_batches_to_check(batch):
+            persons = computation.touched_persons(
+                d, Month(earlier["month"], batch["region_path"], policy),
+                d.moment(earlier["computed_at"]))
+            await _run(computation.adjustment_lines(
+                d, Month(earlier["month"], batch["region_path"],
+                         await _policy(earlier["policy_version"]), persons),
+                batch_id, earlier["policy_version"]))
+        for statement in computation.carry_failed_payments(batch_id, batch["region_path"]):
+            await _run(statement)
+        totals = (await _run(
+            "SELECT COUNT(*) AS n, COALESCE(SUM(gross_fen), 0) AS gross, "
+            "COALESCE(SUM(withheld_fen), 0) AS withheld, COALESCE(SUM(net_fen), 0) AS net "
+            f"FROM payout_line WHERE batch = {int(batch_id)}"))[0]
+        seconds = round(time.monotonic() - started)
+        await PayoutBatch.update({
+            PayoutBatch.line_count: totals["n"], PayoutBatch.gross_fen: int(totals["gross"]),
+            PayoutBatch.withheld_fen: int(totals["withheld"]),
+            PayoutBatch.net_fen: int(totals["net"]), PayoutBatch.computed_at: clock.now(),
+            PayoutBatch.compute_seconds: seconds, PayoutBatch.computing_since: None,
+            PayoutBatch.returned_reason: batch["returned_reason"],
+        }).where(PayoutBatch.id == batch_id)
+        await audit.record(SYSTEM, "payout_batch.computed", "payout_batch", batch_id,
+                           after={"lines": totals["n"], "net_fen": int(totals["net"]),
+                                  "seconds": seconds})
+    return await _batch(batch_id)
+
+
+async def _policy(version_id: int) -> Policy:
+    row = await PolicyVersion.select(PolicyVersion.definition).where(
+        PolicyVersion.id == version_id).first()
+    return parsed_definition(row["definition"])
+
+
+async def _final_batches_to_check(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    since = batch["month"]
+    for _ in range(rules.ADJUSTMENT_MONTHS):
+        since = rules.previous_month(since)
+    return await PayoutBatch.select().where(
+        (PayoutBatch.region_path == batch["region_path"])
+        & PayoutBatch.state.is_in([str(s) for s in rules.FINAL])
+        & (PayoutBatch.month >= since) & (PayoutBatch.month < batch["month"])
+        & PayoutBatch.computed_at.is_not_null()).order_by(PayoutBatch.month)
+
+
+# --- maker-checker --------------------------------------------------------------------------
+
+async def submit(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
+    """DRAFT → SUBMITTED: the lines are frozen from here."""
+    require_role(actor, PREPARE_ROLES, "提交结算")
+    async with db.write_transaction():
+        row = await _visible_batch(actor, batch_id)
+        if row["computed_at"] is None or row["computing_since"] is not None:
+            raise Conflict("not_computed", "结算尚未计算完成，请等待计算结束后再提交")
+        return await _set_state(actor, row, BatchState.DRAFT, version, {
+            PayoutBatch.state: str(BatchState.SUBMITTED), PayoutBatch.submitted_by: actor.id,
+            PayoutBatch.submitted_at: clock.now(), PayoutBatch.returned_reason: ""},
+            "submitted")
+
+
+async def return_batch(actor: Actor, batch_id: int, version: int, reason: str) -> dict[str, Any]:
+    """SUBMITTED → DRAFT with the reviewer's reason; the preparer may recompute."""
+    require_role(actor, APPROVE_ROLES, "退回结算")
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput("reason_required", "请填写退回原因", {"reason": "请填写退回原因"})
+    async with db.write_transaction():
+        row = await _visible_batch(actor, batch_id)
+        return await _set_state(actor, row, BatchState.SUBMITTED, version, {
+            PayoutBatch.state: str(BatchState.DRAFT), PayoutBatch.submitted_by: None,
+            PayoutBatch.submitted_at: None, PayoutBatch.returned_reason: reason[:1000]},
+            "returned", note=reason)
+
+
+async def approve(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
+    """SUBMITTED → APPROVED by a reviewer who did not submit it (also a database
+    constraint); the withheld deposits enter the providers' ledgers."""
+    require_role(actor, APPROVE_ROLES, "审批结算")
+    async with db.write_transaction():
+        row = await _visible_batch(actor, batch_id)
+        if row["submitted_by"] == actor.id:
+            raise Forbidden("same_person", "提交人不能审批自己提交的结算，请由另一位审核人员审批")
+        updated = await _set_state(actor, row, BatchState.SUBMITTED, version, {
+            PayoutBatch.state: str(BatchState.APPROVED), PayoutBatch.approved_by: actor.id,
+            PayoutBatch.approved_at: clock.now()}, "approved")
+        await _run(computation.withheld_deposits(dialect(), batch_id, row["number"], clock.now()))
+    return updated
+
+
+# --- export and reconciliation --------------------------------------------------------------
+
+async def export(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
+    """APPROVED → EXPORTED: one payment per payee with a new reference, the bank file
+    (pending payments), and the statements and summary queued for the workers."""
+    require_role(actor, PREPARE_ROLES | APPROVE_ROLES, "导出结算")
+    d = dialect()
+    async with db.write_transaction():
+        row = await _visible_batch(actor, batch_id)
+        updated = await _set_state(actor, row, BatchState.APPROVED, version, {
+            PayoutBatch.state: str(BatchState.EXPORTED), PayoutBatch.exported_at: clock.now()},
+            "exported")
+        await _run(f"""
+INSERT INTO payment (batch, reference, payee_key, payee_name, bank_name, bank_account,
+                     amount_fen, status, failure_reason)
+SELECT {int(batch_id)}, '{row['number']}-' || {d.pad6('ROW_NUMBER() OVER (ORDER BY t.payee_key)')},
+       t.payee_key, t.payee_name, COALESCE(ag.bank_name, ''), COALESCE(ag.bank_account, ''),
+       t.net, CASE WHEN t.net > 0 THEN 'pending' ELSE 'offset' END, ''
+FROM (SELECT payee_key, MAX(payee_name) AS payee_name, MAX(agreement) AS agreement,
+             SUM(net_fen) AS net
+      FROM payout_line WHERE batch = {int(batch_id)}
+      GROUP BY payee_key HAVING SUM(net_fen) <> 0) t
+LEFT JOIN agreement ag ON ag.id = t.agreement""")
+        pending = await Payment.select(
+            Payment.reference, Payment.payee_name, Payment.bank_name, Payment.bank_account,
+            Payment.amount_fen).where((Payment.batch == batch_id)
+                                      & (Payment.status == "pending")).order_by(
+            Payment.reference)
+        data = rules.bank_file(pending, f"长护险{rules.month_label(row['month'])}待遇")
+        sha256 = documents.store(data, suffix=".csv")
+        await PayoutDocument(batch=batch_id, kind="bank_file", sha256=sha256).save()
+        await PayoutBatch.update({PayoutBatch.bank_file_sha256: sha256}).where(
+            PayoutBatch.id == batch_id)
+        await outbox.enqueue(SUMMARY_JOB, batch_id)
+        organisations = await PayoutLine.select(PayoutLine.payee_key).where(
+            (PayoutLine.batch == batch_id) & PayoutLine.organisation.is_not_null()).distinct()
+        for payee in organisations:
+            await outbox.enqueue(STATEMENT_JOB, batch_id, payee["payee_key"])
+        await audit.record(actor, "payout_batch.bank_file", "payout_batch", batch_id,
+                           after={"sha256": sha256, "payments": len(pending)})
+    return {**updated, "bank_file_sha256": sha256}
+
+
+async def reconcile(actor: Actor, batch_id: int, data: bytes) -> dict[str, Any]:
+    """Import the bank's result file. The same file again changes nothing; a file that
+    names an unknown reference or contradicts an earlier result is refused whole. Failed
+    payments are carried into the next draft when it is computed; when none is pending
+    any more the batch is RECONCILED."""
+    require_role(actor, PREPARE_ROLES, "导入银行回单")
+    sha256 = hashlib.sha256(data).hexdigest()
+    results, problems = rules.parse_bank_result(data)
+    async with db.write_transaction():
+        row = await _visible_batch(actor, batch_id)
+        if row["state"] not in (BatchState.EXPORTED, BatchState.RECONCILED):
+            raise Conflict("wrong_state", "结算批次导出后才能导入银行回单")
+        if await PayoutDocument.exists().where(
+                (PayoutDocument.batch == batch_id) & (PayoutDocument.kind == "reconciliation")
+                & (PayoutDocument.sha256 == sha256)):
+            return {"batch": row, "already_imported": True, "paid": 0, "failed": 0}
+        if problems:
+            raise InvalidInput("bad_bank_file", "银行回单有误，未导入任何记录：" + "；".join(
+                problems[:20]), {"file": "；".join(problems[:20])})
+        payments = {p["reference"]: p for p in await Payment.select(
+            Payment.id, Payment.reference, Payment.status).where(Payment.batch == batch_id)}
+        for result in results:
+            payment = payments.get(result.reference)
+            if payment is None or payment["status"] == "offset":
+                problems.append(f"支付流水号 {result.reference} 不属于本批次")
+            elif payment["status"] not in ("pending", result.status):
+                problems.append(f"支付流水号 {result.reference} 已对账为"
+                                f"“{rules.PAYMENT_STATUSES[payment['status']]}”，与本文件不一致")
+        if problems:
+            raise InvalidInput("bad_bank_file", "银行回单有误，未导入任何记录：" + "；".join(
+                problems[:20]), {"file": "；".join(problems[:20])})
+        now = clock.now()
+        new = [r for r in results if payments[r.reference]["status"] == "pending"]
+        paid = [r.reference for r in new if r.status == "paid"]
+        for start in range(0, len(paid), 500):
+            await Payment.update({Payment.status: "paid", Payment.reconciled_at: now,
+                                  Payment.reconciliation_sha256: sha256}).where(
+                (Payment.batch == batch_id) & Payment.reference.is_in(paid[start:start + 500])
+                & (Payment.status == "pending"))
+        for result in (r for r in new if r.status == "failed"):
+            await Payment.update({Payment.status: "failed", Payment.reconciled_at: now,
+                                  Payment.reconciliation_sha256: sha256,
+                                  Payment.failure_reason: result.reason}).where(
+                (Payment.id == payments[result.reference]["id"])
+                & (Payment.status == "pending"))
+        documents.store(data, suffix=".csv")
+        await PayoutDocument(batch=batch_id, kind="reconciliation", sha256=sha256).save()
+        failed = len(new) - len(paid)
+        await audit.record(actor, "payout_batch.bank_result", "payout_batch", batch_id,
+                           after={"sha256": sha256, "paid": len(paid), "failed": failed})
+        if not await Payment.exists().where((Payment.batch == batch_id)
+                                            & (Payment.status == "pending")):
+            if row["state"] == BatchState.EXPORTED:
+                row = await _set_state(actor, row, BatchState.EXPORTED, row["version"], {
+                    PayoutBatch.state: str(BatchState.RECONCILED),
+                    PayoutBatch.reconciled_at: now}, "reconciled")
+        if failed:
+            await _recompute_open_draft(row["region_path"])
+    return {"batch": row, "already_imported": False, "paid": len(paid), "failed": failed}
+
+
+async def _recompute_open_draft(region_path: str) -> None:
+    """A failed payment belongs in the open draft at once, not only at its next run."""
+    draft = await PayoutBatch.select(PayoutBatch.id).where(
+        (PayoutBatch.region_path == region_path)
+        & (PayoutBatch.state == str(BatchState.DRAFT))).first()
+    if draft is not None:
+        await PayoutBatch.update({PayoutBatch.computing_since: clock.now()}).where(
+            PayoutBatch.id == draft["id"])
+        await outbox.enqueue(COMPUTE_JOB, draft["id"])
+
+
+# --- quality deposit ------------------------------------------------------------------------
+
+DEPOSIT_ACTIONS = {"released": "退还", "forfeited": "扣除"}
+
+
+async def deposit_balance(organisation_id: int) -> int:
+    rows = await DepositEntry.raw(
+        "SELECT COALESCE(SUM(amount_fen), 0) AS balance FROM deposit_entry "
+        "WHERE organisation = {}", organisation_id)
+    return int(rows[0]["balance"])
+
+
+async def settle_deposit(actor: Actor, organisation_id: int, kind: str, amount_fen: int,
+                         reason: str) -> int:
+    """Release (退还) or forfeit (扣除) part of a provider's deposit, with a reason.
+    Returns the balance after."""
+    require_role(actor, APPROVE_ROLES, "处理质量保证金")
+    problems = {}
+    if kind not in DEPOSIT_ACTIONS:
+        problems["kind"] = "请选择退还或扣除"
+    if amount_fen <= 0:
+        problems["amount"] = "请填写大于0的金额，如 1200.00"
+    if not reason.strip():
+        problems["reason"] = "请填写原因（如年度考核结果）"
+    if problems:
+        raise InvalidInput("invalid_deposit", "质量保证金处理信息有误，请按提示修改", problems)
+    async with db.write_transaction():
+        balance = await deposit_balance(organisation_id)
+        if amount_fen > balance:
+            raise InvalidInput("over_balance", f"金额超过保证金余额{rules.yuan(balance)}元",
+                               {"amount": f"不能超过余额{rules.yuan(balance)}元"})
+        entry = await DepositEntry.insert(DepositEntry(
+            organisation=organisation_id, kind=kind, amount_fen=-amount_fen,
+            reason=reason.strip()[:1000], recorded_by=actor.id)).returning(DepositEntry.id)
+        await audit.record(actor, f"deposit.{kind}", "deposit_entry", entry[0]["id"],
+                           after={"organisation": organisation_id, "amount_fen": amount_fen},
+                           note=reason.strip())
+    return balance - amount_fen
+
+
+# --- the scheduler --------------------------------------------------------------------------
+
+async def prepare_previous_month(today: date) -> list[str]:
+    """On the 1st: a draft for last month in every pooling region with a policy. A region
+    whose earlier batch still waits for approval is skipped (its clerk sees why on the
+    batch list). Returns what was done, for the job's log."""
+    month = rules.previous_month(rules.month_first(today))
+    done = []
+    regions = await Region.select(Region.code).where(Region.level == "pooling")
+    for region in regions:
+        try:
+            row = await create_batch(SYSTEM, region["code"], month)
+            done.append(row["number"])
+        except (Conflict, NotFound) as exc:
+            done.append(f"{region['code']}: {exc.code}")
+    return done

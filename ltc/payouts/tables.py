@@ -1,0 +1,142 @@
+from piccolo.columns import (
+    BigInt,
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from ltc.accounts.tables import User
+from ltc.agreements.tables import Agreement
+from ltc.entitlements.tables import Entitlement
+from ltc.organisations.tables import Organisation
+from ltc.people.tables import Person
+from ltc.policy.tables import PolicyVersion
+from ltc.visits.tables import Visit
+
+
+class PayoutBatch(Table):
+    """月度结算: one per pooling region and month (unique index on both, raw migration).
+    States: ltc.payouts.rules.BatchState. The database refuses an approver who is the
+    submitter (CHECK on PostgreSQL, trigger on SQLite)."""
+
+    number = Varchar(length=24, unique=True, null=False)  # JS370983202611
+    region_path = Varchar(length=200, null=False)
+    month = Date(null=False)  # its first day
+    state = Varchar(length=12, null=False, index=True)
+    policy_version = ForeignKey(PolicyVersion, on_delete=OnDelete.restrict, null=False)
+    computing_since = Timestamptz(null=True, default=None)  # a computation is under way
+    computed_at = Timestamptz(null=True, default=None)
+    compute_seconds = Integer(null=True, default=None)  # how long the last one took
+    line_count = Integer(null=False, default=0)
+    gross_fen = BigInt(null=False, default=0)
+    withheld_fen = BigInt(null=False, default=0)
+    net_fen = BigInt(null=False, default=0)
+    submitted_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
+    submitted_at = Timestamptz(null=True, default=None)
+    approved_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
+    approved_at = Timestamptz(null=True, default=None)
+    returned_reason = Text(null=False, default="")
+    exported_at = Timestamptz(null=True, default=None)
+    bank_file_sha256 = Varchar(length=64, null=True, default=None)
+    summary_sha256 = Varchar(length=64, null=True, default=None)
+    reconciled_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    version = Integer(default=1, null=False)
+
+
+class Payment(Table):
+    """One bank transfer of an exported batch: a payee's lines summed (unique per batch and
+    payee). The reference is unique across all batches and never reused. Status pending →
+    paid | failed, or offset for a negative total (nothing to send); a failed or offset
+    payment's lines are carried into the next batch (`carried_into`)."""
+
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False)
+    reference = Varchar(length=40, unique=True, null=False)
+    payee_key = Varchar(length=40, null=False)
+    payee_name = Varchar(length=100, null=False)
+    bank_name = Varchar(length=100, null=False, default="")
+    bank_account = Varchar(length=40, null=False, default="")
+    amount_fen = BigInt(null=False)
+    status = Varchar(length=10, null=False, default="pending")
+    failure_reason = Text(null=False, default="")
+    reconciled_at = Timestamptz(null=True, default=None)
+    reconciliation_sha256 = Varchar(length=64, null=True, default=None)
+    carried_into = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=True)
+
+
+class PayoutLine(Table):
+    """One payee's money for one beneficiary, benefit and service month in a batch, with the
+    structured facts that explain it (ltc.payouts.rules.explain). Unique per (batch, payee,
+    beneficiary, benefit, service month, kind) by a raw index. A line is never updated, and
+    deleted only while its batch is DRAFT (database triggers); its payment is the batch's
+    Payment of the same payee."""
+
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False)
+    kind = Varchar(length=14, null=False)  # regular | adjustment | carry_forward
+    benefit = Varchar(length=16, null=False)  # family_subsidy | home_visit | institutional
+    service_month = Date(null=False)  # the month the money is for
+    payee_key = Varchar(length=40, null=False)  # org:<id> | cg:<caregiver resident id>
+    payee_name = Varchar(length=100, null=False)
+    organisation = ForeignKey(Organisation, on_delete=OnDelete.restrict, null=True)
+    agreement = ForeignKey(Agreement, on_delete=OnDelete.restrict, null=True)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False, index=True)
+    entitlement = ForeignKey(Entitlement, on_delete=OnDelete.restrict, null=True)
+    region_path = Varchar(length=200, null=False)
+    grade = Integer(null=False, default=0)
+    days = Integer(null=False, default=0)  # active (subsidy) or active bed-days
+    days_in_month = Integer(null=False, default=0)
+    visits_counted = Integer(null=False, default=0)
+    visits_excluded = Integer(null=False, default=0)
+    rate_fen = BigInt(null=False, default=0)  # per month, per visit or per bed-day
+    gross_fen = BigInt(null=False)
+    withheld_fen = BigInt(null=False, default=0)
+    net_fen = BigInt(null=False)
+    # adjustment: what was paid before for the same payee, beneficiary, benefit and month
+    previous_gross_fen = BigInt(null=False, default=0)
+    previous_days = Integer(null=False, default=0)
+    previous_visits = Integer(null=False, default=0)
+    adjusts = ForeignKey("self", on_delete=OnDelete.restrict, null=True)
+    carried_payment = ForeignKey(Payment, on_delete=OnDelete.restrict, null=True)
+    policy_version = ForeignKey(PolicyVersion, on_delete=OnDelete.restrict, null=False)
+
+
+class PayoutVisit(Table):
+    """How each home visit of the month was treated in a batch: counted, or excluded with
+    the reason. Found by (batch, person, provider)."""
+
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    provider = ForeignKey(Organisation, on_delete=OnDelete.restrict, null=False)
+    visit = ForeignKey(Visit, on_delete=OnDelete.restrict, null=False)
+    counted = Boolean(null=False)
+    reason = Varchar(length=24, null=False, default="")  # ltc.payouts.rules.EXCLUSIONS
+
+
+class DepositEntry(Table):
+    """The quality deposit ledger (质量保证金) of a provider: + withheld at approval,
+    − released or forfeited later by a reviewer with a reason."""
+
+    organisation = ForeignKey(Organisation, on_delete=OnDelete.restrict, null=False, index=True)
+    kind = Varchar(length=10, null=False)  # withheld | released | forfeited
+    amount_fen = BigInt(null=False)
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=True)
+    reason = Text(null=False, default="")
+    recorded_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
+    at = Timestamptz(default=TimestamptzNow(), null=False)
+
+
+class PayoutDocument(Table):
+    """A stored file of a batch (bank file, summary, statements), by its SHA-256."""
+
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False)
+    kind = Varchar(length=16, null=False)  # bank_file | summary | statement | reconciliation
+    payee_key = Varchar(length=40, null=False, default="")
+    sha256 = Varchar(length=64, null=False)
+    rendered_at = Timestamptz(default=TimestamptzNow(), null=False)
