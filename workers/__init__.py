@@ -16,6 +16,7 @@ from ltc.audit import jobs as audit_jobs  # noqa: E402
 from ltc.entitlements import jobs as entitlement_jobs  # noqa: E402
 from ltc.jobs import housekeeping  # noqa: E402
 from ltc.notices import jobs as notice_jobs  # noqa: E402
+from ltc.payouts import jobs as payout_jobs  # noqa: E402
 
 SCHEDULES = [audit_jobs.SCHEDULE, housekeeping.SCHEDULE, notice_jobs.SCHEDULE,
-             entitlement_jobs.SCHEDULE, agreement_jobs.SCHEDULE]
+             entitlement_jobs.SCHEDULE, agreement_jobs.SCHEDULE, payout_jobs.SCHEDULE]
