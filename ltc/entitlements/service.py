@@ -126,7 +126,7 @@ async def _change(actor: Actor, row: dict[str, Any], kind: str, state_before: st
             Entitlement.id == row["id"])
     await EntitlementChange(entitlement=row["id"], kind=kind, state_before=state_before,
                             state_after=state, effective_on=effective_on, reason=reason,
-                            source=source, actor_name=actor.label).save()
+                            source=source, actor_name=actor.label, at=clock.now()).save()
     await audit.record(actor, f"entitlement.{kind}", "entitlement", row["id"],
                        before={"state": state_before} if state_before else None,
                        after={"state": state, "effective_on": effective_on.isoformat()},
@@ -217,6 +217,7 @@ async def suspend(actor: Actor, entitlement_id: int, expected_version: int, *, s
         if fields:
             raise InvalidInput("invalid_suspension", "暂停信息有误，请按提示修改", fields)
         await Suspension(entitlement=entitlement_id, reason=reason, starts_on=starts_on,
+                         created_at=clock.now(),
                          created_by=actor.id).save()
         await _bump(entitlement_id)
         await _change(actor, row, "suspended", row["state"], starts_on, reason, "clerk",

@@ -21,8 +21,6 @@ from collections.abc import AsyncIterator, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
-
 from ltc import clock, db
 from ltc.accounts.rules import Actor, ActorKind, Role, require_role
 from ltc.accounts.scope import in_region
@@ -424,7 +422,7 @@ def _visit_row(actor: Actor, visit_id: int, key: uuid.UUID, values: Mapping[str,
         "flags": json.dumps([f.as_dict() for f in flags], ensure_ascii=False),
         "review": str(review), "reviewed_by": None, "review_reason": "", "reviewed_at": None,
         "response": json.dumps(answer, ensure_ascii=False),
-        "created_at": TimestamptzNow().python(),
+        "created_at": clock.now(),
     }
     return row, answer
 
