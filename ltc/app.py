@@ -36,6 +36,7 @@ from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.evidence.controllers import EvidenceApi, EvidencePages
 from ltc.jobs.broker import broker_reachable
 from ltc.notices.controllers import NoticeBatchPages, PublicNoticePages
+from ltc.payouts.controllers import DepositPages, PayoutPages, ProviderStatementPages
 from ltc.people.controllers import PersonPages
 from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
@@ -141,6 +142,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             StayPages,
             SurveyPages,
             EvaluationPages,
+            PayoutPages,
+            DepositPages,
+            ProviderStatementPages,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],

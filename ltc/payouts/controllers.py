@@ -1,0 +1,304 @@
+"""Monthly payout pages (SPEC §7): the batch list and the form that makes a month's draft;
+a batch with its totals, lines, the transitions by state and role, the bank file, the
+bank's result upload and the PDFs; one line explained; the quality deposit ledgers; and a
+provider's own statements."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.plugins.flash import flash
+from litestar.response import File, Redirect, Template
+
+from ltc import clock, documents
+from ltc.accounts.rules import Actor, Role
+from ltc.agreements.rules import parse_yuan
+from ltc.errors import DomainError, InvalidInput, NotFound
+from ltc.notices.controllers import pdf_file
+from ltc.payouts import queries, rules, service
+from ltc.payouts.rules import BatchState, Benefit, LineKind
+from ltc.regions.tables import Region
+from ltc.web.actions import perform
+from ltc.web.guards import role_guard
+from ltc.web.pages import page
+from ltc.web.params import AfterId, Id, form_int
+
+STAFF = role_guard(Role.clerk, Role.reviewer, Role.admin)
+REVIEWERS = role_guard(Role.reviewer)
+PROVIDERS = role_guard(Role.provider)
+RESULT_FILE_LIMIT = 10 * 1024 * 1024
+UPLOAD_BODY_LIMIT = RESULT_FILE_LIMIT + 1024 * 1024  # the file plus multipart framing
+ACTIONS = {"compute": "已开始重新计算，请稍后刷新页面", "submit": "已提交审批",
+           "approve": "已审批通过", "return": "已退回经办员", "export": "已导出银行代发文件"}
+STALE = "该结算批次刚被他人处理，请核对最新状态后重新操作"
+
+
+def _month(value: str) -> date:
+    """`2026-12` (an <input type="month">) or `2026-12-01`."""
+    try:
+        return date.fromisoformat(value.strip()[:7] + "-01")
+    except ValueError:
+        raise InvalidInput("invalid_month", "请选择要结算的月份", {"month": "请选择月份"}) \
+            from None
+
+
+def _pooling_code(actor: Actor, chosen: str) -> str:
+    """The actor's own pooling region; an unscoped actor (admin) chooses one."""
+    if actor.region_path:
+        return actor.region_path.split("/")[0]
+    if not chosen:
+        raise InvalidInput("region_required", "请选择统筹地区", {"region": "请选择统筹地区"})
+    return chosen
+
+
+class PayoutPages(Controller):
+    path = "/payouts"
+    guards = [STAFF]  # noqa: RUF012
+    include_in_schema = False
+
+    async def _index(self, request: Request[Actor, Any, Any], status_code: int = 200,
+                     **context: Any) -> Template:
+        actor = request.user
+        default = rules.previous_month(rules.month_first(clock.today()))
+        regions = [] if actor.region_path else await Region.select(
+            Region.code, Region.name).where(Region.level == "pooling").order_by(Region.code)
+        return page(request, "payouts/list.html", status_code=status_code,
+                    batches=await queries.list_batches(actor), regions=regions,
+                    default_month=f"{default:%Y-%m}",
+                    can_prepare=actor.role in service.PREPARE_ROLES,
+                    errors=context.pop("errors", {}), error=context.pop("error", None),
+                    form=context.pop("form", {}), **context)
+
+    @get("/")
+    async def index(self, request: Request[Actor, Any, Any]) -> Template:
+        return await self._index(request)
+
+    @post("/", status_code=200)
+    async def create(self, request: Request[Actor, Any, Any],
+                     data: URLEncodedBody[dict[str, str]]) -> Any:
+        created: dict[str, Any] = {}
+
+        async def transition() -> None:
+            month = _month(data.get("month", ""))
+            created.update(await service.create_batch(
+                request.user, _pooling_code(request.user, data.get("region", "")), month))
+
+        async def render(**context: Any) -> Template:
+            return await self._index(request, form=data, **context)
+
+        response = await perform(request, transition, render=render,
+                                 done="结算批次已创建，正在计算，请稍后刷新页面",
+                                 then="/payouts", stale=STALE)
+        return Redirect(f"/payouts/{created['id']}") if created else response
+
+    async def _show(self, request: Request[Actor, Any, Any], batch_id: int,
+                    status_code: int = 200, **context: Any) -> Template:
+        actor = request.user
+        batch = await queries.batch_detail(actor, batch_id)
+        filters = context.pop("filters", {})
+        state = BatchState(batch["state"])
+        return page(
+            request, "payouts/detail.html", status_code=status_code, batch=batch,
+            lines=await queries.lines(batch, **filters), filters=filters,
+            towns=await queries.batch_towns(batch), benefits=list(Benefit),
+            kinds=list(LineKind),
+            anomalies=await queries.anomalies(batch) if state is BatchState.SUBMITTED else None,
+            payments=await queries.payments_summary(batch_id)
+            if state in (BatchState.EXPORTED, BatchState.RECONCILED) else None,
+            failed=await queries.failed_payments(batch_id)
+            if state in (BatchState.EXPORTED, BatchState.RECONCILED) else [],
+            files=await queries.batch_documents(batch_id),
+            can_prepare=actor.role in service.PREPARE_ROLES,
+            can_approve=actor.role in service.APPROVE_ROLES,
+            can_export=actor.role in (service.PREPARE_ROLES | service.APPROVE_ROLES),
+            own_submission=batch["submitted_by"] == actor.id,
+            page_size=queries.PAGE, errors=context.pop("errors", {}),
+            error=context.pop("error", None), form=context.pop("form", {}), **context)
+
+    @get("/{batch_id:int}")
+    async def show(self, request: Request[Actor, Any, Any], batch_id: Id,
+                   benefit: FromQuery[str] = "", kind: FromQuery[str] = "",
+                   q: FromQuery[str] = "", town: FromQuery[str] = "",
+                   excluded: FromQuery[bool] = False, after: AfterId = 0) -> Template:
+        return await self._show(request, batch_id, filters={
+            "benefit": benefit, "kind": kind, "q": q, "town": town, "excluded_only": excluded,
+            "after_id": after})
+
+    @post("/{batch_id:int}", status_code=200)
+    async def act(self, request: Request[Actor, Any, Any], batch_id: Id,
+                  data: URLEncodedBody[dict[str, str]]) -> Any:
+        """One transition, named by the form's `action`, at the version the page showed."""
+        action = data.get("action", "")
+        actor = request.user
+
+        async def transition() -> None:
+            if action == "compute":
+                await service.request_compute(actor, batch_id)
+                return
+            version = form_int(data, "version")
+            if action == "submit":
+                await service.submit(actor, batch_id, version)
+            elif action == "approve":
+                await service.approve(actor, batch_id, version)
+            elif action == "return":
+                await service.return_batch(actor, batch_id, version, data.get("reason", ""))
+            elif action == "export":
+                await service.export(actor, batch_id, version)
+            else:
+                raise InvalidInput("invalid_request", "请选择要办理的操作", {"action": "未知操作"})
+
+        async def render(**context: Any) -> Template:
+            return await self._show(request, batch_id, form=data, **context)
+
+        return await perform(request, transition, render=render,
+                             done=ACTIONS.get(action, "已办理"), then=f"/payouts/{batch_id}",
+                             stale=STALE)
+
+    @post("/{batch_id:int}/bank-result", status_code=200,
+          request_max_body_size=UPLOAD_BODY_LIMIT)
+    async def bank_result(self, request: Request[Actor, Any, Any], batch_id: Id) -> Any:
+        """The bank's result file (CSV, at most 10 MB): refused whole when anything in it
+        is wrong, and nothing changes when the same file comes again."""
+        form = await request.form()
+        try:
+            outcome = await service.reconcile(request.user, batch_id,
+                                              await _result_file(form.get("file")))
+        except DomainError as exc:
+            return await self._show(request, batch_id, status_code=exc.status_code,
+                                    error=exc.message, errors=exc.fields)
+        finally:
+            for value in form.values():
+                if isinstance(value, UploadFile):
+                    await value.close()
+        if outcome["already_imported"]:
+            flash(request, "该回单已导入，未做任何更改", category="info")
+        else:
+            flash(request, f"已导入银行回单：支付成功{outcome['paid']}笔，"
+                           f"支付失败{outcome['failed']}笔", category="success")
+        return Redirect(f"/payouts/{batch_id}")
+
+    @get("/{batch_id:int}/lines/{line_id:int}")
+    async def line(self, request: Request[Actor, Any, Any], batch_id: Id,
+                   line_id: Id) -> Template:
+        return page(request, "payouts/line.html",
+                    **await queries.line_detail(request.user, batch_id, line_id))
+
+    @get("/{batch_id:int}/bank-file.csv")
+    async def bank_file(self, request: Request[Actor, Any, Any], batch_id: Id) -> File:
+        batch = await queries.visible_batch(request.user, batch_id)
+        if not batch["bank_file_sha256"]:
+            raise NotFound("bank_file_not_ready", "结算批次导出后才有银行代发文件")
+        return File(path=documents.path_for(batch["bank_file_sha256"], suffix=".csv"),
+                    filename=f"银行代发_{batch['number']}.csv",
+                    media_type="text/csv; charset=utf-8")
+
+    @get("/{batch_id:int}/documents/{document_id:int}.pdf")
+    async def document(self, request: Request[Actor, Any, Any], batch_id: Id,
+                       document_id: Id) -> File:
+        row = await queries.batch_document(request.user, batch_id, document_id)
+        batch = await queries.visible_batch(request.user, batch_id)
+        return pdf_file(row["sha256"], f"{queries.DOCUMENT_LABELS.get(row['kind'], '文件')}"
+                                       f"_{batch['number']}.pdf")
+
+    @get("/{batch_id:int}/statements/{payee_key:str}.pdf")
+    async def statement(self, request: Request[Actor, Any, Any], batch_id: Id,
+                        payee_key: FromPath[str]) -> File:
+        """A payee's statement (a caregiver's, on demand), rendered if not stored yet."""
+        batch = await queries.visible_batch(request.user, batch_id)
+        await queries.payee_in_batch(batch_id, payee_key)
+        return pdf_file(await _statement_sha(batch_id, payee_key),
+                        f"结算单_{batch['number']}.pdf")
+
+
+async def _result_file(upload: Any) -> bytes:
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InvalidInput("file_required", "请选择银行回单文件（CSV）", {"file": "请选择文件"})
+    if not upload.filename.lower().endswith(".csv"):
+        raise InvalidInput("not_csv", "银行回单须为 .csv 文件", {"file": "请上传 .csv 文件"})
+    data = await upload.read(RESULT_FILE_LIMIT + 1)
+    if len(data) > RESULT_FILE_LIMIT:
+        raise InvalidInput("file_too_large", "银行回单文件不能超过10MB", {"file": "文件超过10MB"})
+    return data
+
+
+async def _statement_sha(batch_id: int, payee_key: str) -> str | None:
+    stored = await queries.statement_sha(batch_id, payee_key)
+    if stored:
+        return stored
+    try:
+        from ltc.payouts import statements  # rendered on demand by the statements module
+    except ImportError:
+        return None
+    return await statements.statement_pdf(batch_id, payee_key)
+
+
+class DepositPages(Controller):
+    path = "/payouts/deposits"
+    guards = [STAFF]  # noqa: RUF012
+    include_in_schema = False
+
+    @get("/")
+    async def index(self, request: Request[Actor, Any, Any]) -> Template:
+        return page(request, "payouts/deposits.html",
+                    organisations=await queries.deposit_balances(request.user))
+
+    async def _show(self, request: Request[Actor, Any, Any], organisation_id: int,
+                    status_code: int = 200, **context: Any) -> Template:
+        return page(request, "payouts/deposit.html", status_code=status_code,
+                    ledger=await queries.deposit_ledger(request.user, organisation_id),
+                    actions=service.DEPOSIT_ACTIONS,
+                    can_settle=request.user.role in service.APPROVE_ROLES,
+                    errors=context.pop("errors", {}), error=context.pop("error", None),
+                    form=context.pop("form", {}), **context)
+
+    @get("/{organisation_id:int}")
+    async def show(self, request: Request[Actor, Any, Any], organisation_id: Id) -> Template:
+        return await self._show(request, organisation_id)
+
+    @post("/{organisation_id:int}", status_code=200, guards=[REVIEWERS])
+    async def settle(self, request: Request[Actor, Any, Any], organisation_id: Id,
+                     data: URLEncodedBody[dict[str, str]]) -> Any:
+        async def transition() -> None:
+            await queries.deposit_ledger(request.user, organisation_id)  # in the region
+            await service.settle_deposit(request.user, organisation_id, data.get("kind", ""),
+                                         yuan_to_fen(data.get("amount", "")),
+                                         data.get("reason", ""))
+
+        async def render(**context: Any) -> Template:
+            return await self._show(request, organisation_id, form=data, **context)
+
+        return await perform(request, transition, render=render, done="质量保证金已处理",
+                             then=f"/payouts/deposits/{organisation_id}", stale=STALE)
+
+
+def yuan_to_fen(text: str) -> int:
+    """The amount field of the deposit form (`1200`, `1,200.50`, `¥80`) in fen."""
+    try:
+        return parse_yuan(text)
+    except ValueError:
+        raise InvalidInput("invalid_amount", "金额格式有误",
+                           {"amount": "请填写金额，如 1200.00"}) from None
+
+
+class ProviderStatementPages(Controller):
+    path = "/provider/statements"
+    guards = [PROVIDERS]  # noqa: RUF012
+    include_in_schema = False
+
+    @get("/")
+    async def index(self, request: Request[Actor, Any, Any]) -> Template:
+        return page(request, "payouts/provider_statements.html",
+                    statements=await queries.provider_statements(request.user))
+
+    @get("/{batch_id:int}.pdf")
+    async def download(self, request: Request[Actor, Any, Any], batch_id: Id) -> File:
+        payee = queries.organisation_payee(request.user.organisation_id or 0)
+        mine = {s["id"]: s for s in await queries.provider_statements(request.user)}
+        if batch_id not in mine:
+            raise NotFound("statement_not_found", "没有该月的结算单")
+        return pdf_file(await _statement_sha(batch_id, payee),
+                        f"结算单_{mine[batch_id]['number']}.pdf")

@@ -1,0 +1,350 @@
+"""What the payout pages read (SPEC §7): batch lists, a batch's totals by benefit and town
+against the budget and last month, its lines with filters, one line explained, the
+approval anomalies, a provider's statements and the deposit ledger. Every read is scoped:
+staff by region (ltc.accounts.scope.in_region), a provider by its own payee key."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ltc import clock
+from ltc.accounts.rules import Actor, Role, region_covers
+from ltc.accounts.scope import in_region
+from ltc.errors import Forbidden, NotFound
+from ltc.organisations.tables import Organisation
+from ltc.payouts import rules, service
+from ltc.payouts.rules import BatchState, Benefit
+from ltc.payouts.tables import (
+    DepositEntry,
+    Payment,
+    PayoutBatch,
+    PayoutDocument,
+    PayoutLine,
+    PayoutVisit,
+)
+from ltc.policy.service import parsed_definition
+from ltc.policy.tables import PolicyVersion
+from ltc.regions.tables import Region
+
+PAGE = 50
+DOCUMENT_LABELS = {"bank_file": "银行代发文件", "summary": "结算汇总表", "statement": "结算单",
+                   "reconciliation": "银行回单"}
+
+
+def organisation_payee(organisation_id: int) -> str:
+    return f"org:{organisation_id}"
+
+
+def _fen(value: Any) -> int:
+    """SUM() is a Decimal on PostgreSQL, an int on SQLite, None over no rows."""
+    return int(value or 0)
+
+
+# --- batches --------------------------------------------------------------------------------
+
+async def list_batches(actor: Actor) -> list[dict[str, Any]]:
+    rows = await PayoutBatch.select(
+        PayoutBatch.id, PayoutBatch.number, PayoutBatch.month, PayoutBatch.state,
+        PayoutBatch.line_count, PayoutBatch.net_fen, PayoutBatch.computing_since,
+        PayoutBatch.computed_at).where(in_region(actor, PayoutBatch.region_path)).order_by(
+        PayoutBatch.month, ascending=False).limit(120)
+    return [{**r, "state_label": BatchState(r["state"]).label,
+             "month_label": rules.month_label(r["month"])} for r in rows]
+
+
+async def visible_batch(actor: Actor, batch_id: int) -> dict[str, Any]:
+    row = await PayoutBatch.select(
+        *PayoutBatch.all_columns(), PayoutBatch.submitted_by.display_name,
+        PayoutBatch.approved_by.display_name).where(
+        (PayoutBatch.id == batch_id) & in_region(actor, PayoutBatch.region_path)).first()
+    if row is None:
+        raise NotFound("batch_not_found", "结算批次不存在或不在您的辖区")
+    return row
+
+
+async def _policy_facts(version_id: int) -> dict[str, Any]:
+    row = await PolicyVersion.select(PolicyVersion.definition, PolicyVersion.version).where(
+        PolicyVersion.id == version_id).first()
+    policy = parsed_definition(row["definition"])
+    return {"version": row["version"], "basis_points": policy.deposit_basis_points,
+            "budget_fen": policy.monthly_budget_fen}
+
+
+def computing_status(batch: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """"idle", "running" (with minutes so far) or "interrupted" (the worker died)."""
+    since = batch["computing_since"]
+    if since is None:
+        return {"state": "idle", "minutes": 0}
+    elapsed = now - since
+    return {"state": "interrupted" if elapsed > service.STALE_COMPUTATION else "running",
+            "minutes": int(elapsed.total_seconds() // 60),
+            "seconds": int(elapsed.total_seconds())}
+
+
+async def batch_detail(actor: Actor, batch_id: int) -> dict[str, Any]:
+    """The batch with its totals by benefit and by town, the budget and last month."""
+    batch = await visible_batch(actor, batch_id)
+    policy = await _policy_facts(batch["policy_version"])
+    grouped = await PayoutLine.raw(
+        "SELECT region_path, benefit, COUNT(*) AS n, SUM(gross_fen) AS gross, "
+        "SUM(withheld_fen) AS withheld, SUM(net_fen) AS net FROM payout_line "
+        "WHERE batch = {} GROUP BY region_path, benefit", batch_id)
+    by_benefit = {b: {"label": b.label, "lines": 0, "gross": 0, "withheld": 0, "net": 0}
+                  for b in Benefit}
+    by_town: dict[str, dict[str, Any]] = {}
+    for row in grouped:
+        segments = row["region_path"].split("/")
+        town = segments[1] if len(segments) > 1 else ""
+        for total in (by_benefit[Benefit(row["benefit"])],
+                      by_town.setdefault(town, {"code": town, "lines": 0, "gross": 0,
+                                                "withheld": 0, "net": 0})):
+            total["lines"] += int(row["n"])
+            total["gross"] += _fen(row["gross"])
+            total["withheld"] += _fen(row["withheld"])
+            total["net"] += _fen(row["net"])
+    names = {r["code"]: r["name"] for r in await Region.select(Region.code, Region.name).where(
+        Region.code.is_in(list(by_town) or [""]))}
+    towns = sorted(by_town.values(), key=lambda t: t["code"])
+    for town in towns:
+        town["name"] = names.get(town["code"], town["code"] or "（未划分镇街）")
+    previous = await PayoutBatch.select(
+        PayoutBatch.id, PayoutBatch.number, PayoutBatch.state, PayoutBatch.line_count,
+        PayoutBatch.gross_fen, PayoutBatch.net_fen).where(
+        (PayoutBatch.region_path == batch["region_path"])
+        & (PayoutBatch.month == rules.previous_month(batch["month"]))).first()
+    if previous is not None:
+        previous["state_label"] = BatchState(previous["state"]).label
+    budget = policy["budget_fen"]
+    return {**batch, "state_label": BatchState(batch["state"]).label,
+            "month_label": rules.month_label(batch["month"]), "policy": policy,
+            "budget_fen": budget,
+            "budget_left_fen": None if budget is None else budget - batch["net_fen"],
+            "by_benefit": list(by_benefit.values()), "by_town": towns, "previous": previous,
+            "computing": computing_status(batch, clock.now())}
+
+
+async def batch_towns(batch: dict[str, Any]) -> list[dict[str, Any]]:
+    """The towns of the batch's pooling region, for the line filter."""
+    return await Region.select(Region.code, Region.name).where(
+        (Region.level == "town") & Region.path.like(batch["region_path"] + "/%")).order_by(
+        Region.code)
+
+
+# --- lines ----------------------------------------------------------------------------------
+
+async def lines(batch: dict[str, Any], *, benefit: str = "", kind: str = "", q: str = "",
+                town: str = "", excluded_only: bool = False, after_id: int = 0,
+                limit: int = PAGE) -> list[dict[str, Any]]:
+    """A page of the batch's lines (keyset by id) with the filters of the line table.
+    `batch` is one the actor may see (visible_batch)."""
+    where = PayoutLine.batch == batch["id"]
+    if benefit in set(Benefit):
+        where &= PayoutLine.benefit == benefit
+    if kind in set(rules.LineKind):
+        where &= PayoutLine.kind == kind
+    if town.isdigit():
+        prefix = f"{batch['region_path']}/{town}"
+        where &= (PayoutLine.region_path == prefix) | PayoutLine.region_path.like(prefix + "/%")
+    term = q.strip().replace("%", "").replace("_", "")
+    if term:
+        where &= (PayoutLine.payee_name.like(f"%{term}%") | (PayoutLine.payee_key == term)
+                  | PayoutLine.person.name.like(f"%{term}%"))
+    if excluded_only:
+        where &= PayoutLine.visits_excluded > 0
+    if after_id:
+        where &= PayoutLine.id > after_id
+    rows = await PayoutLine.select(
+        PayoutLine.id, PayoutLine.kind, PayoutLine.benefit, PayoutLine.service_month,
+        PayoutLine.payee_key, PayoutLine.payee_name, PayoutLine.person,
+        PayoutLine.person.name, PayoutLine.region_path, PayoutLine.days,
+        PayoutLine.visits_counted, PayoutLine.visits_excluded, PayoutLine.gross_fen,
+        PayoutLine.withheld_fen, PayoutLine.net_fen).where(where).order_by(
+        PayoutLine.id).limit(limit)
+    return [_labelled(r) for r in rows]
+
+
+def _labelled(line: dict[str, Any]) -> dict[str, Any]:
+    return {**line, "benefit_label": Benefit(line["benefit"]).label,
+            "kind_label": rules.LineKind(line["kind"]).label,
+            "month_label": rules.month_label(line["service_month"])}
+
+
+async def line_detail(actor: Actor, batch_id: int, line_id: int) -> dict[str, Any]:
+    """One line with its explanation and, for home visits, how each visit was treated."""
+    batch = await visible_batch(actor, batch_id)
+    line = await PayoutLine.select(
+        *PayoutLine.all_columns(), PayoutLine.person.name).where(
+        (PayoutLine.id == line_id) & (PayoutLine.batch == batch_id)).first()
+    if line is None:
+        raise NotFound("line_not_found", "结算明细不存在")
+    policy = await _policy_facts(line["policy_version"])
+    visits: list[dict[str, Any]] = []
+    if line["benefit"] == Benefit.home_visit and line["organisation"] is not None:
+        last = rules.month_last(line["service_month"])
+        rows = await PayoutVisit.select(
+            PayoutVisit.visit, PayoutVisit.counted, PayoutVisit.reason,
+            PayoutVisit.visit.visit_on, PayoutVisit.visit.started_at,
+            PayoutVisit.visit.staff.display_name).where(
+            (PayoutVisit.batch == batch_id) & (PayoutVisit.person == line["person"])
+            & (PayoutVisit.provider == line["organisation"])
+            & (PayoutVisit.visit.visit_on >= line["service_month"])
+            & (PayoutVisit.visit.visit_on <= last)).order_by(
+            PayoutVisit.visit.started_at)
+        visits = [{"id": r["visit"], "on": r["visit.visit_on"],
+                   "started_at": r["visit.started_at"],
+                   "staff": r["visit.staff.display_name"], "counted": r["counted"],
+                   "reason": rules.EXCLUSIONS.get(r["reason"], r["reason"])} for r in rows]
+    return {"batch": {**batch, "state_label": BatchState(batch["state"]).label,
+                      "month_label": rules.month_label(batch["month"])},
+            "line": _labelled(line),
+            "explanation": rules.explain(line, policy["basis_points"]), "visits": visits}
+
+
+# --- approval -------------------------------------------------------------------------------
+
+async def _payee_totals(batch_id: int) -> dict[str, dict[str, Any]]:
+    rows = await PayoutLine.raw(
+        "SELECT payee_key, MAX(payee_name) AS payee_name, SUM(net_fen) AS net "
+        "FROM payout_line WHERE batch = {} GROUP BY payee_key", batch_id)
+    return {r["payee_key"]: {"name": r["payee_name"], "net": _fen(r["net"])} for r in rows}
+
+
+async def anomalies(batch: dict[str, Any]) -> dict[str, Any]:
+    """What the reviewer looks at before approving: payees new this month or changed more
+    than 30 % against last month's batch, and how many lines exclude visits."""
+    current = await _payee_totals(batch["id"])
+    previous_batch = batch.get("previous")
+    previous = await _payee_totals(previous_batch["id"]) if previous_batch else {}
+    payees = []
+    if previous_batch:
+        for key, now in sorted(current.items()):
+            before = previous.get(key, {}).get("net")
+            why = rules.is_anomalous(before, now["net"])
+            if why:
+                payees.append({"payee_key": key, "name": now["name"], "previous": before,
+                               "current": now["net"], "why": rules.ANOMALY_LABELS[why]})
+    excluded = await PayoutLine.count().where(
+        (PayoutLine.batch == batch["id"]) & (PayoutLine.visits_excluded > 0))
+    return {"compared": previous_batch is not None, "payees": payees,
+            "excluded_lines": excluded}
+
+
+async def batch_documents(batch_id: int) -> list[dict[str, Any]]:
+    rows = await PayoutDocument.select().where(
+        (PayoutDocument.batch == batch_id) & (PayoutDocument.kind != "reconciliation")
+        & (PayoutDocument.kind != "bank_file")).order_by(PayoutDocument.kind,
+                                                           PayoutDocument.payee_key)
+    return [{**r, "label": DOCUMENT_LABELS.get(r["kind"], r["kind"])} for r in rows]
+
+
+async def batch_document(actor: Actor, batch_id: int, document_id: int) -> dict[str, Any]:
+    await visible_batch(actor, batch_id)
+    row = await PayoutDocument.select().where(
+        (PayoutDocument.id == document_id) & (PayoutDocument.batch == batch_id)).first()
+    if row is None:
+        raise NotFound("document_not_found", "文件不存在")
+    return row
+
+
+async def payments_summary(batch_id: int) -> dict[str, Any]:
+    rows = await Payment.raw(
+        "SELECT status, COUNT(*) AS n, SUM(amount_fen) AS amount FROM payment "
+        "WHERE batch = {} GROUP BY status", batch_id)
+    by_status = {r["status"]: {"count": int(r["n"]), "amount": _fen(r["amount"])}
+                 for r in rows}
+    return {"total": sum(s["count"] for s in by_status.values()),
+            "rows": [{"status": code, "label": rules.PAYMENT_STATUSES.get(code, "已冲抵"),
+                      **by_status[code]} for code in ("pending", "paid", "failed", "offset")
+                     if code in by_status]}
+
+
+async def failed_payments(batch_id: int) -> list[dict[str, Any]]:
+    return await Payment.select(Payment.reference, Payment.payee_name, Payment.amount_fen,
+                                Payment.failure_reason).where(
+        (Payment.batch == batch_id) & (Payment.status == "failed")).order_by(
+        Payment.reference).limit(200)
+
+
+# --- providers ------------------------------------------------------------------------------
+
+async def provider_statements(actor: Actor) -> list[dict[str, Any]]:
+    """The batches where the provider's organisation is paid, with its own totals."""
+    if actor.role != Role.provider or actor.organisation_id is None:
+        raise Forbidden("wrong_role", "只有护理机构可以查看本机构的结算单")
+    payee = organisation_payee(actor.organisation_id)
+    rows = await PayoutLine.raw(
+        "SELECT b.id, b.number, b.month, b.state, COUNT(*) AS n, SUM(l.gross_fen) AS gross, "
+        "SUM(l.withheld_fen) AS withheld, SUM(l.net_fen) AS net "
+        "FROM payout_line l JOIN payout_batch b ON b.id = l.batch "
+        "WHERE l.payee_key = {} AND b.state IN ('EXPORTED', 'RECONCILED') "
+        "GROUP BY b.id, b.number, b.month, b.state ORDER BY b.month DESC", payee)
+    ready = {r["batch"] for r in await PayoutDocument.select(PayoutDocument.batch).where(
+        (PayoutDocument.kind == "statement") & (PayoutDocument.payee_key == payee))}
+    result = []
+    for r in rows:
+        month = r["month"] if not isinstance(r["month"], str) else \
+            datetime.fromisoformat(r["month"]).date()
+        result.append({"id": r["id"], "number": r["number"],
+                       "month_label": rules.month_label(month),
+                       "state_label": BatchState(r["state"]).label, "lines": int(r["n"]),
+                       "gross": _fen(r["gross"]), "withheld": _fen(r["withheld"]),
+                       "net": _fen(r["net"]), "ready": r["id"] in ready})
+    return result
+
+
+async def statement_sha(batch_id: int, payee_key: str) -> str | None:
+    row = await PayoutDocument.select(PayoutDocument.sha256).where(
+        (PayoutDocument.batch == batch_id) & (PayoutDocument.kind == "statement")
+        & (PayoutDocument.payee_key == payee_key)).order_by(
+        PayoutDocument.id, ascending=False).first()
+    return row["sha256"] if row else None
+
+
+async def payee_in_batch(batch_id: int, payee_key: str) -> str:
+    """The payee's name, or NotFound when it has no line in the batch."""
+    row = await PayoutLine.select(PayoutLine.payee_name).where(
+        (PayoutLine.batch == batch_id) & (PayoutLine.payee_key == payee_key)).first()
+    if row is None:
+        raise NotFound("payee_not_found", "该收款人在本批次中没有结算明细")
+    return row["payee_name"]
+
+
+# --- the quality deposit --------------------------------------------------------------------
+
+async def _visible_organisation(actor: Actor, organisation_id: int) -> dict[str, Any]:
+    row = await Organisation.select(Organisation.id, Organisation.name, Organisation.code,
+                                    Organisation.region.path).where(
+        Organisation.id == organisation_id).first()
+    if row is None or (actor.region_path and not region_covers(
+            actor.region_path.split("/")[0], row["region.path"])):
+        raise NotFound("organisation_not_found", "机构不存在或不在您的辖区")
+    return row
+
+
+async def deposit_balances(actor: Actor) -> list[dict[str, Any]]:
+    """Every organisation of the actor's pooling region with deposit entries."""
+    rows = await DepositEntry.raw(
+        "SELECT o.id, o.name, o.code, r.path, SUM(d.amount_fen) AS balance, COUNT(*) AS n "
+        "FROM deposit_entry d JOIN organisation o ON o.id = d.organisation "
+        "JOIN region r ON r.id = o.region GROUP BY o.id, o.name, o.code, r.path "
+        "ORDER BY o.code")
+    pooling = actor.region_path.split("/")[0] if actor.region_path else None
+    return [{"id": r["id"], "name": r["name"], "code": r["code"],
+             "balance": _fen(r["balance"]), "entries": int(r["n"])}
+            for r in rows if pooling is None or region_covers(pooling, r["path"])]
+
+
+async def deposit_ledger(actor: Actor, organisation_id: int) -> dict[str, Any]:
+    organisation = await _visible_organisation(actor, organisation_id)
+    entries = await DepositEntry.select(
+        DepositEntry.id, DepositEntry.kind, DepositEntry.amount_fen, DepositEntry.reason,
+        DepositEntry.at, DepositEntry.batch.number, DepositEntry.recorded_by.display_name).where(
+        DepositEntry.organisation == organisation_id).order_by(DepositEntry.id)
+    running = 0
+    for entry in entries:
+        running += entry["amount_fen"]
+        entry["balance"] = running
+        entry["label"] = {"withheld": "预留", **service.DEPOSIT_ACTIONS}.get(entry["kind"],
+                                                                           entry["kind"])
+    return {"organisation": organisation, "entries": entries, "balance": running}

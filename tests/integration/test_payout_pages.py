@@ -1,0 +1,184 @@
+"""The monthly payout pages over HTTP: the list and a computed December batch with its
+totals, lines and one line explained visit by visit; roles; maker-checker refusals shown
+on the page with nothing changed; a stale version; the bank's result file refused whole
+when wrong, imported once when right; a provider's own statements."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import pytest
+from conftest import csrf_token, make_user, sign_in
+from support.cases import FrozenClock
+from test_visits import REQUIRED, at, december_world, log, visit
+
+from ltc.accounts.tables import User
+from ltc.payouts import service
+from ltc.payouts.tables import Payment, PayoutBatch, PayoutLine
+
+pytestmark = pytest.mark.anyio
+
+
+async def computed_december(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[str, Any]]:
+    """December's world with three visits (one flagged by an overlap, so not paid) and the
+    December batch computed on 2 January."""
+    world = await december_world(monkeypatch)
+    frozen = FrozenClock(monkeypatch, date(2026, 12, 31))
+    await log(world.nurse, visit(world, started_at=at(7, 9), ended_at=at(7, 9, 45)))
+    await log(world.nurse, visit(world, started_at=at(14, 9), ended_at=at(14, 9, 45)))
+    await log(world.nurse, visit(world, started_at=at(14, 9, 30), ended_at=at(14, 10, 15),
+                                 items=[*REQUIRED]))
+    frozen.set(date(2027, 1, 2))
+    batch = await service.create_batch(world.staff.clerk, "370983", date(2026, 12, 1))
+    batch = await service.compute(batch["id"])
+    return world, batch
+
+
+@pytest.fixture
+async def december(database_url, monkeypatch) -> tuple[Any, dict[str, Any]]:
+    return await computed_december(monkeypatch)
+
+
+async def _post(client, path: str, **fields: Any) -> Any:
+    token = await csrf_token(client, "/payouts")
+    return await client.post(path, data={"_csrf_token": token, **fields},
+                             follow_redirects=False)
+
+
+async def _state(batch_id: int) -> str:
+    return (await PayoutBatch.select(PayoutBatch.state).where(
+        PayoutBatch.id == batch_id).first())["state"]
+
+
+async def test_list_detail_and_line_explanation(client, december) -> None:
+    _, batch = december
+    await sign_in(client, "clerk")
+    listing = await client.get("/payouts")
+    assert listing.status_code == 200
+    assert "月度结算" in listing.text and batch["number"] in listing.text and "草稿" in listing.text
+    shown = await client.get(f"/payouts/{batch['id']}")
+    assert shown.status_code == 200
+    text = shown.text
+    for expected in ("2026年12月", "上门护理服务费", "新城街道", "月度基金预算", "无上月结算批次",
+                     "提交审批", "重新计算", "不计费 1"):
+        assert expected in text, expected
+    line = await PayoutLine.select().where((PayoutLine.batch == batch["id"])
+                                           & (PayoutLine.benefit == "home_visit")).first()
+    assert line["visits_counted"] == 2 and line["visits_excluded"] == 1
+    explained = await client.get(f"/payouts/{batch['id']}/lines/{line['id']}")
+    assert explained.status_code == 200
+    assert "计费上门2次" in explained.text and "不计费1次" in explained.text
+    assert "待审核（审核通过后在以后月份补发）" in explained.text and "王丽" in explained.text
+    # Filters: only lines with excluded visits, a payee search, another benefit.
+    assert "张秀英" in (await client.get(f"/payouts/{batch['id']}?excluded=true")).text
+    assert "没有符合条件的明细" in (await client.get(
+        f"/payouts/{batch['id']}?benefit=institutional")).text
+    assert "张秀英" in (await client.get(f"/payouts/{batch['id']}?q=社区卫生")).text
+    assert "没有符合条件的明细" in (await client.get(f"/payouts/{batch['id']}?q=无此人")).text
+    # Another month of the same region cannot be made while December waits.
+    refused = await _post(client, "/payouts", month="2026-11")
+    assert refused.status_code == 409 and "尚未审批" in refused.text
+
+
+async def test_roles_submitter_and_stale_version(client, december) -> None:
+    _, batch = december
+    await make_user("reviewer", username="reviewer2")
+    await sign_in(client, "nurse")
+    assert (await client.get("/payouts")).status_code == 403
+    assert (await client.get(f"/payouts/{batch['id']}")).status_code == 403
+    # The provider sees its statements page, empty until a batch is exported.
+    assert "还没有结算单" in (await client.get("/provider/statements")).text
+
+    await sign_in(client, "clerk")
+    assert (await client.get("/provider/statements")).status_code == 403
+    stale = await _post(client, f"/payouts/{batch['id']}", action="submit",
+                        version=str(batch["version"] - 1))
+    assert stale.status_code == 409 and "已被他人处理" in stale.text
+    assert await _state(batch["id"]) == "DRAFT"
+    done = await _post(client, f"/payouts/{batch['id']}", action="submit",
+                       version=str(batch["version"]))
+    assert done.status_code == 302
+    assert await _state(batch["id"]) == "SUBMITTED"
+    version = batch["version"] + 1
+    # A clerk may not approve.
+    refused = await _post(client, f"/payouts/{batch['id']}", action="approve",
+                          version=str(version))
+    assert refused.status_code == 403 and "无权审批结算" in refused.text
+    # Nor may the submitter after becoming a reviewer: another reviewer must.
+    await User.update({User.role: "reviewer"}).where(User.username == "clerk")
+    await sign_in(client, "clerk")
+    page = await client.get(f"/payouts/{batch['id']}")
+    assert "此批次由您提交，须由另一位审核人员审批" in page.text
+    refused = await _post(client, f"/payouts/{batch['id']}", action="approve",
+                          version=str(version))
+    assert refused.status_code == 403 and "提交人不能审批自己提交的结算" in refused.text
+    assert await _state(batch["id"]) == "SUBMITTED"
+    # A return needs a reason.
+    await sign_in(client, "reviewer2")
+    refused = await _post(client, f"/payouts/{batch['id']}", action="return",
+                          version=str(version), reason=" ")
+    assert refused.status_code == 422
+    assert "请填写退回原因" in refused.text
+    assert "审批提示" in refused.text and "上月无结算批次" in refused.text
+    approved = await _post(client, f"/payouts/{batch['id']}", action="approve",
+                           version=str(version))
+    assert approved.status_code == 302
+    assert await _state(batch["id"]) == "APPROVED"
+    ledger = await client.get("/payouts/deposits")
+    assert "新城街道社区卫生服务中心" in ledger.text
+
+
+async def test_export_and_bank_result(client, december) -> None:
+    world, batch = december
+    clerk = world.staff.clerk
+    await service.submit(clerk, batch["id"], batch["version"])
+    await service.approve(world.staff.reviewer, batch["id"], batch["version"] + 1)
+    await sign_in(client, "clerk")
+    exported = await _post(client, f"/payouts/{batch['id']}", action="export",
+                           version=str(batch["version"] + 2))
+    assert exported.status_code == 302
+    bank = await client.get(f"/payouts/{batch['id']}/bank-file.csv")
+    assert bank.status_code == 200
+    assert "payment_reference" in bank.text and "JS370983202612-000001" in bank.text
+    assert "attachment" in bank.headers["content-disposition"]
+    payment = await Payment.select().where(Payment.batch == batch["id"]).first()
+
+    async def upload(name: str, body: str) -> Any:
+        token = await csrf_token(client, "/payouts")
+        return await client.post(f"/payouts/{batch['id']}/bank-result",
+                                 data={"_csrf_token": token},
+                                 files={"file": (name, body.encode(), "text/csv")},
+                                 follow_redirects=False)
+
+    wrong = await upload("回单.txt", "x")
+    assert wrong.status_code == 422 and "银行回单须为 .csv 文件" in wrong.text
+    wrong = await upload("回单.csv", "参考号,状态\nx,paid\n")
+    assert wrong.status_code == 422 and "第1行应为表头" in wrong.text
+    wrong = await upload("回单.csv", "payment_reference,status,reason\n"
+                                    f"{payment['reference']},paid,\nJS-UNKNOWN,failed,\n")
+    assert wrong.status_code == 422 and "第3行支付失败须写明原因" in wrong.text
+    wrong = await upload("回单.csv", "payment_reference,status,reason\nJS-UNKNOWN,paid,\n")
+    assert wrong.status_code == 422 and "不属于本批次" in wrong.text
+    assert (await Payment.select().where(Payment.id == payment["id"]).first())[
+        "status"] == "pending"
+    assert await _state(batch["id"]) == "EXPORTED"
+
+    good = f"payment_reference,status,reason\n{payment['reference']},paid,\n"
+    done = await upload("回单.csv", good)
+    assert done.status_code == 302
+    shown = await client.get(done.headers["location"])
+    assert "支付成功1笔" in shown.text and "已对账" in shown.text
+    again = await upload("回单.csv", good)
+    assert "该回单已导入，未做任何更改" in (await client.get(again.headers["location"])).text
+    assert await _state(batch["id"]) == "RECONCILED"
+
+    # The provider sees the month among its statements; another organisation does not.
+    await sign_in(client, "nurse")
+    statements = await client.get("/provider/statements")
+    assert batch["number"] in statements.text
+    await make_user("provider", username="other", organisation="T-Q")
+    await sign_in(client, "other")
+    assert batch["number"] not in (await client.get("/provider/statements")).text
+    missing = await client.get(f"/provider/statements/{batch['id']}.pdf")
+    assert missing.status_code == 404
