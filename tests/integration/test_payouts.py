@@ -23,7 +23,7 @@ from conftest import make_user
 from support.cases import FrozenClock, user_actor
 from test_visits import december_world
 
-from ltc import clock, db
+from ltc import clock, db, documents
 from ltc.agreements import rules as agreement_rules
 from ltc.agreements.tables import Agreement
 from ltc.enrollment.tables import HospitalStay
@@ -32,7 +32,7 @@ from ltc.entitlements import service as entitlements
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, Forbidden, InvalidInput
 from ltc.payouts import rules, service
-from ltc.payouts.tables import DepositEntry, PayoutBatch, PayoutLine, PayoutVisit
+from ltc.payouts.tables import DepositEntry, Payment, PayoutBatch, PayoutLine, PayoutVisit
 from ltc.visits.tables import InstitutionalStay, Visit
 
 pytestmark = pytest.mark.anyio
@@ -407,3 +407,78 @@ async def test_a_computation_that_dies_leaves_the_previous_draft(database_url,
     again = await lines_of((await service.compute(batch["id"]))["id"])
     assert set(again) == {"family_subsidy", "home_visit"}
     assert again["home_visit"]["visits_counted"] == 1
+
+
+# --- export and reconciliation ----------------------------------------------------------------
+
+async def exported(monkeypatch) -> tuple[Any, dict[str, Any]]:
+    """December approved and exported: a caregiver (450.00) and the provider (304.00)."""
+    scenario = next(s for s in SCENARIOS if s.name == "over-quota visits")
+    world = await build(monkeypatch, scenario)
+    await _caregiver(world, date(2026, 1, 1), date(2028, 12, 31))
+    batch = await computed(monkeypatch, date(2026, 12, 1), world.staff.clerk)
+    batch = await approved(batch, world.staff.clerk, await reviewer())
+    return world, await service.export(world.staff.clerk, batch["id"], batch["version"])
+
+
+def bank_result(*rows: tuple[str, str, str]) -> bytes:
+    return ("payment_reference,status,reason\n" + "".join(
+        f"{r},{s},{why}\n" for r, s, why in rows)).encode()
+
+
+async def test_export_makes_one_payment_per_payee_and_the_bank_file(database_url,
+                                                                    monkeypatch) -> None:
+    world, batch = await exported(monkeypatch)
+    payments = await Payment.select().where(Payment.batch == batch["id"]).order_by(
+        Payment.reference)
+    assert [(p["reference"], p["payee_key"], p["amount_fen"], p["status"]) for p in payments] == [
+        ("JS370983202612-000001", f"cg:{CAREGIVER_ID}", 45000, "pending"),
+        ("JS370983202612-000002", f"org:{world.organisation_id}", 30400, "pending")]
+    assert payments[0]["bank_account"] == "6228480000000000001"
+    text = documents.path_for(batch["bank_file_sha256"], suffix=".csv").read_text("utf-8")
+    assert "JS370983202612-000001,李明,农业银行,6228480000000000001,450.00," in text
+    assert "JS370983202612-000002,新城街道社区卫生服务中心" in text
+    deposit = await DepositEntry.select().where(DepositEntry.batch == batch["id"])
+    assert [(d["organisation"], d["kind"], d["amount_fen"]) for d in deposit] == [
+        (world.organisation_id, "withheld", 1600)]
+    with pytest.raises(Conflict):  # exported once: references are never made twice
+        await service.export(world.staff.clerk, batch["id"], batch["version"])
+
+
+async def test_reconciliation_carries_failed_payments_and_ignores_a_second_import(
+        database_url, monkeypatch) -> None:
+    world, batch = await exported(monkeypatch)
+    clerk = world.staff.clerk
+    file = bank_result(("JS370983202612-000001", "failed", "账户已销户"),
+                       ("JS370983202612-000002", "paid", ""))
+    # A file naming a payment of no batch of ours is refused whole.
+    with pytest.raises(InvalidInput) as refused:
+        await service.reconcile(clerk, batch["id"], file + b"JS999-000001,paid,\n")
+    assert "不属于本批次" in refused.value.message
+    assert await Payment.count().where(Payment.status == "pending") == 2
+    answer = await service.reconcile(clerk, batch["id"], file)
+    assert (answer["paid"], answer["failed"], answer["batch"]["state"]) == (1, 1, "RECONCILED")
+    again = await service.reconcile(clerk, batch["id"], file)
+    assert again["already_imported"] and again["paid"] == again["failed"] == 0
+    # A different file contradicting the first is refused.
+    with pytest.raises(InvalidInput) as refused:
+        await service.reconcile(clerk, batch["id"], bank_result(
+            ("JS370983202612-000001", "paid", "")))
+    assert "已对账为“支付失败”" in refused.value.message
+    # January's draft pays the failed caregiver again, once, besides January's own lines.
+    january = await computed(monkeypatch, date(2027, 1, 1), clerk)
+    lines = await lines_of(january["id"])
+    carried = lines["carry_forward:family_subsidy"]
+    assert (carried["service_month"], carried["net_fen"], carried["withheld_fen"]) == (
+        date(2026, 12, 1), 45000, 0)
+    assert "family_subsidy" in lines  # January's own subsidy
+    january = await service.compute(january["id"])
+    assert "carry_forward:family_subsidy" in await lines_of(january["id"])
+    january = await approved(january, clerk, await reviewer("checker2"))
+    FrozenClock(monkeypatch, date(2027, 3, 3))
+    january = await service.export(clerk, january["id"], january["version"])
+    await service.reconcile(clerk, january["id"], bank_result(*(
+        (p["reference"], "paid", "") for p in await Payment.select(Payment.reference).where(
+            Payment.batch == january["id"]))))
+    february = await computed(monkeypatch, date(2027, 2, 1), clerk)
+    assert "carry_forward:family_subsidy" not in await lines_of(february["id"])
