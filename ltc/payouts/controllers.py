@@ -196,7 +196,7 @@ class PayoutPages(Controller):
                     filename=f"银行代发_{batch['number']}.csv",
                     media_type="text/csv; charset=utf-8")
 
-    @get("/{batch_id:int}/documents/{document_id:int}.pdf")
+    @get("/{batch_id:int}/documents/{document_id:int}")
     async def document(self, request: Request[Actor, Any, Any], batch_id: Id,
                        document_id: Id) -> File:
         row = await queries.batch_document(request.user, batch_id, document_id)
@@ -204,11 +204,13 @@ class PayoutPages(Controller):
         return pdf_file(row["sha256"], f"{queries.DOCUMENT_LABELS.get(row['kind'], '文件')}"
                                        f"_{batch['number']}.pdf")
 
-    @get("/{batch_id:int}/statements/{payee_key:str}.pdf")
+    @get("/{batch_id:int}/statements/{file_name:str}")
     async def statement(self, request: Request[Actor, Any, Any], batch_id: Id,
-                        payee_key: FromPath[str]) -> File:
-        """A payee's statement (a caregiver's, on demand), rendered if not stored yet."""
+                        file_name: FromPath[str]) -> File:
+        """A payee's statement, `<payee key>.pdf` (a caregiver's on demand), rendered if
+        not stored yet. (Litestar matches whole path segments only, hence the name.)"""
         batch = await queries.visible_batch(request.user, batch_id)
+        payee_key = file_name.removesuffix(".pdf")
         await queries.payee_in_batch(batch_id, payee_key)
         return pdf_file(await _statement_sha(batch_id, payee_key),
                         f"结算单_{batch['number']}.pdf")
@@ -294,7 +296,7 @@ class ProviderStatementPages(Controller):
         return page(request, "payouts/provider_statements.html",
                     statements=await queries.provider_statements(request.user))
 
-    @get("/{batch_id:int}.pdf")
+    @get("/{batch_id:int}/statement.pdf")
     async def download(self, request: Request[Actor, Any, Any], batch_id: Id) -> File:
         payee = queries.organisation_payee(request.user.organisation_id or 0)
         mine = {s["id"]: s for s in await queries.provider_statements(request.user)}

@@ -5,7 +5,8 @@ when wrong, imported once when right; a provider's own statements."""
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from conftest import csrf_token, make_user, sign_in
 from support.cases import FrozenClock
 from test_visits import REQUIRED, at, december_world, log, visit
 
+from ltc import clock
 from ltc.accounts.tables import User
 from ltc.payouts import service
 from ltc.payouts.tables import Payment, PayoutBatch, PayoutLine
@@ -180,5 +182,74 @@ async def test_export_and_bank_result(client, december) -> None:
     await make_user("provider", username="other", organisation="T-Q")
     await sign_in(client, "other")
     assert batch["number"] not in (await client.get("/provider/statements")).text
-    missing = await client.get(f"/provider/statements/{batch['id']}.pdf")
+    missing = await client.get(f"/provider/statements/{batch['id']}/statement.pdf")
     assert missing.status_code == 404
+
+
+async def test_computing_status_and_recompute(client, december) -> None:
+    _, batch = december
+    await sign_in(client, "clerk")
+    now = clock.now()
+    await PayoutBatch.update({PayoutBatch.computing_since: now - timedelta(minutes=2)}).where(
+        PayoutBatch.id == batch["id"])
+    running = await client.get(f"/payouts/{batch['id']}")
+    assert "计算中：已用时 2 分钟（上次计算用时 0 秒）" in running.text
+    assert "提交审批" not in running.text
+    await PayoutBatch.update({PayoutBatch.computing_since: now - timedelta(minutes=20)}).where(
+        PayoutBatch.id == batch["id"])
+    interrupted = await client.get(f"/payouts/{batch['id']}")
+    assert "计算已中断" in interrupted.text and "重新计算" in interrupted.text
+    again = await _post(client, f"/payouts/{batch['id']}", action="compute",
+                        version=str(batch["version"]))
+    assert again.status_code == 302
+    shown = await client.get(again.headers["location"])
+    assert "已开始重新计算" in shown.text and "计算中：已用时 0 分钟" in shown.text
+
+
+async def test_deposit_ledger_and_statements(client, december) -> None:
+    world, batch = december
+    await service.submit(world.staff.clerk, batch["id"], batch["version"])
+    await service.approve(world.staff.reviewer, batch["id"], batch["version"] + 1)
+    organisation = world.organisation_id
+    await sign_in(client, "clerk")
+    ledger = await client.get(f"/payouts/deposits/{organisation}")
+    assert "¥8.00" in ledger.text and batch["number"] in ledger.text
+    assert "退还或扣除" not in ledger.text
+    refused = await _post(client, f"/payouts/deposits/{organisation}", kind="released",
+                          amount="3", reason="年度考核合格")
+    assert refused.status_code == 403
+
+    await sign_in(client, "reviewer")
+    over = await _post(client, f"/payouts/deposits/{organisation}", kind="released",
+                       amount="100", reason="年度考核合格")
+    assert over.status_code == 422 and "金额超过保证金余额8.00元" in over.text
+    garbled = await _post(client, f"/payouts/deposits/{organisation}", kind="released",
+                          amount="三元", reason="年度考核合格")
+    assert garbled.status_code == 422 and "请填写金额，如 1200.00" in garbled.text
+    done = await _post(client, f"/payouts/deposits/{organisation}", kind="released",
+                       amount="3.00", reason="年度考核合格")
+    assert done.status_code == 302
+    shown = await client.get(done.headers["location"])
+    for expected in ("质量保证金已处理", "¥5.00", "年度考核合格", "退还"):
+        assert expected in shown.text, expected
+
+    # After export, the provider downloads its statement (rendered on demand when the
+    # worker has not yet); staff download it from the batch too.
+    exported = await service.export(world.staff.clerk, batch["id"], batch["version"] + 2)
+    await sign_in(client, "nurse")
+    listing = await client.get("/provider/statements")
+    assert batch["number"] in listing.text and "¥152.00" in listing.text
+    pdf = await client.get(f"/provider/statements/{batch['id']}/statement.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert "下载结算单" in (await client.get("/provider/statements")).text
+    await sign_in(client, "clerk")
+    staff_pdf = await client.get(f"/payouts/{batch['id']}/statements/org:{organisation}.pdf")
+    assert staff_pdf.status_code == 200 and staff_pdf.content == pdf.content
+    page = await client.get(f"/payouts/{batch['id']}")
+    link = re.search(rf'href="(/payouts/{batch["id"]}/documents/\d+)"', page.text)
+    assert link is not None and "结算单（org:" in page.text
+    recorded = await client.get(link[1])
+    assert recorded.status_code == 200 and recorded.content == pdf.content
+    assert exported["bank_file_sha256"]
+    unknown = await client.get(f"/payouts/{batch['id']}/statements/cg:000.pdf")
+    assert unknown.status_code == 404
