@@ -78,6 +78,11 @@ async def test_list_detail_and_line_explanation(client, december) -> None:
         f"/payouts/{batch['id']}?benefit=institutional")).text
     assert "张秀英" in (await client.get(f"/payouts/{batch['id']}?q=社区卫生")).text
     assert "没有符合条件的明细" in (await client.get(f"/payouts/{batch['id']}?q=无此人")).text
+    assert "张秀英" in (await client.get(f"/payouts/{batch['id']}?town=370983001")).text
+    assert "没有符合条件的明细" in (await client.get(
+        f"/payouts/{batch['id']}?town=370983002")).text
+    assert "没有符合条件的明细" in (await client.get(
+        f"/payouts/{batch['id']}?after={line['id']}")).text
     # Another month of the same region cannot be made while December waits.
     refused = await _post(client, "/payouts", month="2026-11")
     assert refused.status_code == 409 and "尚未审批" in refused.text
