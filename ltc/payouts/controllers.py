@@ -10,7 +10,7 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromPath, FromQuery, URLEncodedBody
+from litestar.params import FromQuery, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import File, Redirect, Template
 
@@ -19,7 +19,7 @@ from ltc.accounts.rules import Actor, Role
 from ltc.agreements.rules import parse_yuan
 from ltc.errors import DomainError, InvalidInput, NotFound
 from ltc.notices.controllers import pdf_file
-from ltc.payouts import queries, rules, service
+from ltc.payouts import queries, rules, service, statements
 from ltc.payouts.rules import BatchState, Benefit, LineKind
 from ltc.regions.tables import Region
 from ltc.web.actions import perform
@@ -204,16 +204,14 @@ class PayoutPages(Controller):
         return pdf_file(row["sha256"], f"{queries.DOCUMENT_LABELS.get(row['kind'], '文件')}"
                                        f"_{batch['number']}.pdf")
 
-    @get("/{batch_id:int}/statements/{file_name:str}")
+    @get("/{batch_id:int}/lines/{line_id:int}/statement.pdf")
     async def statement(self, request: Request[Actor, Any, Any], batch_id: Id,
-                        file_name: FromPath[str]) -> File:
-        """A payee's statement, `<payee key>.pdf` (a caregiver's on demand), rendered if
-        not stored yet. (Litestar matches whole path segments only, hence the name.)"""
-        batch = await queries.visible_batch(request.user, batch_id)
-        payee_key = file_name.removesuffix(".pdf")
-        await queries.payee_in_batch(batch_id, payee_key)
-        return pdf_file(await _statement_sha(batch_id, payee_key),
-                        f"结算单_{batch['number']}.pdf")
+                        line_id: Id) -> File:
+        """The statement of the line's payee (a caregiver's on demand), rendered if not
+        stored yet. Addressed by a line, so no resident ID number reaches a URL or a log."""
+        detail = await queries.line_detail(request.user, batch_id, line_id)
+        return pdf_file(await _statement_sha(batch_id, detail["line"]["payee_key"]),
+                        f"结算单_{detail['batch']['number']}.pdf")
 
 
 async def _result_file(upload: Any) -> bytes:
@@ -231,10 +229,6 @@ async def _statement_sha(batch_id: int, payee_key: str) -> str | None:
     stored = await queries.statement_sha(batch_id, payee_key)
     if stored:
         return stored
-    try:
-        from ltc.payouts import statements  # rendered on demand by the statements module
-    except ImportError:
-        return None
     return await statements.statement_pdf(batch_id, payee_key)
 
 

@@ -235,7 +235,8 @@ async def batch_documents(batch_id: int) -> list[dict[str, Any]]:
         (PayoutDocument.batch == batch_id) & (PayoutDocument.kind != "reconciliation")
         & (PayoutDocument.kind != "bank_file")).order_by(PayoutDocument.kind,
                                                            PayoutDocument.payee_key)
-    return [{**r, "label": DOCUMENT_LABELS.get(r["kind"], r["kind"])} for r in rows]
+    return [{**r, "label": DOCUMENT_LABELS.get(r["kind"], r["kind"]),
+             "payee_label": rules.payee_label(r["payee_key"])} for r in rows]
 
 
 async def batch_document(actor: Actor, batch_id: int, document_id: int) -> dict[str, Any]:
@@ -299,15 +300,6 @@ async def statement_sha(batch_id: int, payee_key: str) -> str | None:
         & (PayoutDocument.payee_key == payee_key)).order_by(
         PayoutDocument.id, ascending=False).first()
     return row["sha256"] if row else None
-
-
-async def payee_in_batch(batch_id: int, payee_key: str) -> str:
-    """The payee's name, or NotFound when it has no line in the batch."""
-    row = await PayoutLine.select(PayoutLine.payee_name).where(
-        (PayoutLine.batch == batch_id) & (PayoutLine.payee_key == payee_key)).first()
-    if row is None:
-        raise NotFound("payee_not_found", "该收款人在本批次中没有结算明细")
-    return row["payee_name"]
 
 
 # --- the quality deposit --------------------------------------------------------------------

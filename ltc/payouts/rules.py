@@ -246,6 +246,15 @@ ANOMALY_LABELS = {"new": "新增收款人", "up": "环比增加超过30%", "down
 
 # --- bank files -----------------------------------------------------------------------------
 
+def payee_label(payee_key: str) -> str:
+    """A payee key fit for pages, file names and audit events: a caregiver's key holds the
+    resident ID number, shown here with its middle masked."""
+    if payee_key.startswith("cg:") and len(payee_key) > 9:
+        number = payee_key[3:]
+        return f"cg:{number[:4]}{'*' * (len(number) - 6)}{number[-2:]}"
+    return payee_key
+
+
 def payment_reference(batch_number: str, sequence: int) -> str:
     """Unique for ever: the batch number is unique and never reused, the sequence is the
     payee's position in that batch's one export."""

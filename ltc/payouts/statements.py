@@ -297,6 +297,6 @@ async def _render_and_record(template: str, context: dict[str, Any], batch_id: i
                 await PayoutBatch.update({PayoutBatch.summary_sha256: sha256}).where(
                     PayoutBatch.id == batch_id)
             await audit.record(SYSTEM, f"payout_batch.{kind}_rendered", "payout_batch",
-                               batch_id, after={"payee_key": payee_key, "sha256": sha256,
-                                                "bytes": len(data)})
+                               batch_id, after={"payee": rules.payee_label(payee_key),
+                                                "sha256": sha256, "bytes": len(data)})
     return sha256

@@ -248,7 +248,8 @@ async def test_deposit_ledger_and_statements(client, december) -> None:
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     assert "下载结算单" in (await client.get("/provider/statements")).text
     await sign_in(client, "clerk")
-    staff_pdf = await client.get(f"/payouts/{batch['id']}/statements/org:{organisation}.pdf")
+    line = await PayoutLine.select(PayoutLine.id).where(PayoutLine.batch == batch["id"]).first()
+    staff_pdf = await client.get(f"/payouts/{batch['id']}/lines/{line['id']}/statement.pdf")
     assert staff_pdf.status_code == 200 and staff_pdf.content == pdf.content
     page = await client.get(f"/payouts/{batch['id']}")
     link = re.search(rf'href="(/payouts/{batch["id"]}/documents/\d+)"', page.text)
@@ -256,5 +257,5 @@ async def test_deposit_ledger_and_statements(client, december) -> None:
     recorded = await client.get(link[1])
     assert recorded.status_code == 200 and recorded.content == pdf.content
     assert exported["bank_file_sha256"]
-    unknown = await client.get(f"/payouts/{batch['id']}/statements/cg:000.pdf")
+    unknown = await client.get(f"/payouts/{batch['id']}/lines/999999/statement.pdf")
     assert unknown.status_code == 404

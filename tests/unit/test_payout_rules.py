@@ -151,3 +151,12 @@ def test_explanations(kind, benefit, words) -> None:
     text = " ".join(rules.explain(line, 500))
     for word in words:
         assert word in text, text
+
+
+@pytest.mark.parametrize(("key", "label"), [
+    ("org:15", "org:15"),
+    ("cg:370983195001010012", "cg:3709************12"),
+    ("cg:37098319500101001X", "cg:3709************1X"),
+])
+def test_payee_labels_never_show_a_resident_id(key, label) -> None:
+    assert rules.payee_label(key) == label
