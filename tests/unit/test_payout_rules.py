@@ -29,7 +29,7 @@ def test_divide_half_up(numerator, denominator, expected) -> None:
 @given(st.integers(0, 10**9), st.integers(1, 31))
 def test_half_up_is_within_half_a_fen(numerator, denominator) -> None:
     result = rules.divide_half_up(numerator, denominator)
-    assert -denominator < 2 * (numerator - result * denominator) <= denominator
+    assert -denominator <= 2 * (numerator - result * denominator) < denominator  # half: up
 
 
 @pytest.mark.parametrize(("gross", "basis_points", "withheld"), [
