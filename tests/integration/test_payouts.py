@@ -13,9 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +41,8 @@ from ltc.visits.tables import InstitutionalStay, Visit
 
 pytestmark = pytest.mark.anyio
 
+SUPPORT = Path(__file__).parents[1] / "support"
+ROOT = Path(__file__).parents[2]
 CAREGIVER_ID = "370983195001010012"
 SUBSIDY, VISIT_RATE, BED_RATE_5 = 45000, 8000, 7000  # feicheng.json, grade 5
 
@@ -385,25 +391,33 @@ async def test_two_computations_at_once_give_one_consistent_result(database_url,
     assert await PayoutVisit.count().where(PayoutVisit.batch == batch["id"]) == 6
 
 
-async def test_a_computation_that_dies_leaves_the_previous_draft(database_url,
-                                                                monkeypatch) -> None:
-    """A worker killed mid-computation: its transaction never commits, so the draft keeps
-    its previous lines (never half of them); the job's next delivery computes it cleanly."""
-    from ltc.payouts import computation
+def hanging_computation(database_url: str, batch_id: int, marker: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(SUPPORT / "compute_and_hang.py"),
+                             database_url, str(batch_id), str(marker)], cwd=ROOT)
 
+
+async def test_a_computation_killed_mid_way_leaves_the_previous_draft(database_url, tmp_path,
+                                                                      monkeypatch) -> None:
+    """A worker killed (kill -9) inside the computation's transaction, after it deleted the
+    draft's lines: nothing it did commits, so the draft keeps its previous lines (never half
+    of them); the job's next delivery computes it cleanly."""
     world = await build(monkeypatch, SCENARIOS[0])
     batch = await computed(monkeypatch, date(2026, 12, 1), world.staff.clerk)
     before = await lines_of(batch["id"])
     await add_visit(world, date(2026, 12, 7))
-    visit_items = computation.visit_items
-
-    def killed(*args: Any, **kwargs: Any) -> str:
-        raise SystemExit("worker killed")  # after the old lines were deleted
-    monkeypatch.setattr(computation, "visit_items", killed)
-    with pytest.raises(SystemExit):
-        await service.compute(batch["id"])
+    marker = tmp_path / "hanging"
+    worker = hanging_computation(database_url, batch["id"], marker)
+    try:
+        for _ in range(600):
+            if marker.exists() or worker.poll() is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert marker.exists(), "the computation never reached its hanging point"
+    finally:
+        worker.kill()
+        worker.wait()
+    assert worker.returncode == -signal.SIGKILL
     assert await lines_of(batch["id"]) == before
-    monkeypatch.setattr(computation, "visit_items", visit_items)
     again = await lines_of((await service.compute(batch["id"]))["id"])
     assert set(again) == {"family_subsidy", "home_visit"}
     assert again["home_visit"]["visits_counted"] == 1
