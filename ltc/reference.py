@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -69,14 +70,17 @@ async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
                                kind=organisation["kind"], region=region["id"]).save()
     password = "demo-" + secrets.token_hex(3)
     logins = []
+    user_ids = {}
     for user in demo["users"]:
-        await accounts.create_user(
+        created = await accounts.create_user(
             SYSTEM, username=user["username"], display_name=user["display_name"],
             role=user["role"], region_code=user["region"],
             organisation_code=user.get("organisation"), password=password,
             password_iterations=password_iterations,
         )
+        user_ids[user["username"]] = created["id"]
         logins.append({"role": user["role"], "username": user["username"], "password": password})
+    await _sign_demo_assessment_agreements(demo["assessment_agreements"], user_ids)
     # Enrolment as the bureau's export would bring it, through the real (audited) importer, so
     # the demo clerk can accept applications for these people (one's enrolment has ended).
     from ltc.enrollment.importer import import_enrollment
@@ -84,3 +88,22 @@ async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
     csv = FIXTURES / "demo_enrollment.csv"
     await import_enrollment(SYSTEM, csv.read_bytes(), filename=csv.name)
     return logins
+
+
+async def _sign_demo_assessment_agreements(spec: dict[str, Any], user_ids: dict[str, int]) -> None:
+    """The demo assessors' organisations get their assessment agreements through the real
+    (audited) service, signed by the demo clerk: without one nobody of theirs is drawn."""
+    from ltc import clock
+    from ltc.agreements import service as agreements
+    from ltc.applications.rules import add_months
+
+    clerk = await accounts.actor_for_user(user_ids[spec["signed_by"]])
+    starts_on = clock.today().replace(day=1)
+    ends_on = add_months(starts_on, spec["months"]) - timedelta(days=1)
+    for code in spec["organisations"]:
+        organisation = await Organisation.select(Organisation.id).where(
+            Organisation.code == code).first()
+        draft = await agreements.create_agreement(
+            clerk, "assessment", organisation=organisation["id"], starts_on=starts_on,
+            ends_on=ends_on)
+        await agreements.activate(clerk, draft["id"], draft["version"])

@@ -20,6 +20,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from litestar.testing import AsyncTestClient
 from ltc import db, reference, schema
 from ltc.accounts import service as accounts
 from ltc.accounts.rules import SYSTEM, Role
+from ltc.agreements.tables import Agreement
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
 from ltc.settings import Settings
@@ -38,6 +40,7 @@ from ltc.settings import Settings
 PG_URL = os.environ.get("LTC_TEST_DATABASE_URL")
 REQUIRE_SERVICES = os.environ.get("LTC_TEST_REQUIRE_SERVICES") == "1"
 TEST_PASSWORD = "test-pass-123"
+STANDING_AGREEMENT = "TEST-"  # number prefix of the assessment agreements make_user signs
 FAST_HASH_ITERATIONS = 1_000  # production default is 600,000 (0.25 s a hash)
 # ADL 20 (severe), cognition 8 (moderate), perception 8 (mild) → grade 5 under national-2021.
 SEVERE_SCORES = {
@@ -156,14 +159,33 @@ async def _ensure_organisation(code: str, kind: str) -> None:
                            region=region["id"]).save()
 
 
+async def _ensure_assessment_agreement(code: str) -> None:
+    """An ACTIVE assessment agreement for organisation `code` covering every day a test uses,
+    unless it has an assessment agreement already: nobody is drawn without one. Numbered
+    outside the XY… daily sequence so the agreements tests' numbers are unaffected."""
+    organisation = await Organisation.select(Organisation.id, Organisation.region.path).where(
+        Organisation.code == code).first()
+    if not await Agreement.exists().where((Agreement.kind == "assessment")
+                                          & (Agreement.organisation == organisation["id"])):
+        await Agreement(number=f"{STANDING_AGREEMENT}{code}"[:24], kind="assessment",
+                        region_path=organisation["region.path"],
+                        organisation=organisation["id"], starts_on=date(2000, 1, 1),
+                        ends_on=date(2099, 12, 31), state="ACTIVE").save()
+
+
 async def make_user(role: Role | str, username: str | None = None, region: str = "370983",
-                    organisation: str | None = None) -> dict[str, Any]:
-    """A user with TEST_PASSWORD; assessors and providers get a test organisation."""
+                    organisation: str | None = None, *, agreement: bool = True,
+                    ) -> dict[str, Any]:
+    """A user with TEST_PASSWORD; assessors and providers get a test organisation, and an
+    assessor's organisation an assessment agreement covering every test day (`agreement`
+    False: none is made, and it keeps whatever agreements it has)."""
     role = Role(role)
     if role.needs_organisation:
         organisation = organisation or ("T-A" if role == Role.assessor else "T-P")
         await _ensure_organisation(organisation, "assessment" if role == Role.assessor
                                    else "provider")
+        if role == Role.assessor and agreement:
+            await _ensure_assessment_agreement(organisation)
     return await accounts.create_user(
         SYSTEM, username=username or str(role), display_name=f"测试{role.label}", role=str(role),
         region_code=region, organisation_code=organisation, password=TEST_PASSWORD,

@@ -4,7 +4,8 @@ one, activates it (its document is rendered after commit), suspends, resumes or 
 the daily pass expires agreements past their end and reminds clerks 30 days before.
 
 Other contexts ask `active_agreement(kind, on=…, organisation=/staff=/beneficiary=…)` whether
-someone may be assigned, log a visit or be paid on a day; the answer follows
+someone may be assigned, log a visit or be paid on a day, or filter many parties at once with
+`covered_organisations(kind, on)` (the assessor draw); the answer follows
 ltc.agreements.rules.covers."""
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ import json
 import zlib
 from datetime import date, timedelta
 from typing import Any
+
+from piccolo.columns.combination import Combination
+from piccolo.query import Select
 
 from ltc import clock, db
 from ltc.accounts.rules import SYSTEM, Actor, Role, region_covers, require_role
@@ -336,6 +340,23 @@ async def _remind(agreement_id: int, today: date) -> int:
 
 # --- who is covered on a day ----------------------------------------------------------------
 
+def covering(kind: str, on: date) -> Combination:
+    """Agreements of `kind` covering day `on`: ltc.agreements.rules.covers as a WHERE clause,
+    for set-based checks over many parties at once."""
+    return ((Agreement.kind == str(AgreementKind(kind)))
+            & (Agreement.state != str(AgreementState.DRAFT))
+            & (Agreement.starts_on <= on) & (Agreement.ends_on >= on)
+            & ((Agreement.state == str(AgreementState.ACTIVE))
+               | Agreement.state_changed_on.is_null() | (Agreement.state_changed_on > on)))
+
+
+def covered_organisations(kind: str, on: date) -> Select:
+    """A subquery for `Column.is_in`: the organisations with an agreement of `kind` (an
+    assessment or provider agreement) covering day `on`."""
+    return Agreement.select(Agreement.organisation).where(
+        covering(kind, on) & Agreement.organisation.is_not_null())
+
+
 async def active_agreement(kind: str, *, on: date, organisation: int | None = None,
                            staff: int | None = None,
                            beneficiary: int | None = None) -> dict[str, Any] | None:
@@ -350,13 +371,10 @@ async def active_agreement(kind: str, *, on: date, organisation: int | None = No
     named = {column: value for column, value in parties.items() if value is not None}
     if not named:
         raise ValueError("active_agreement needs organisation, staff or beneficiary")
-    query = Agreement.select().where(
-        (Agreement.kind == str(agreement_kind)) & (Agreement.state != str(AgreementState.DRAFT))
-        & (Agreement.starts_on <= on) & (Agreement.ends_on >= on))
+    query = Agreement.select().where(covering(agreement_kind, on))
     for column, value in named.items():
         query = query.where(column == value)
-    rows = await query.order_by(Agreement.id, ascending=False)
-    return next((row for row in rows if covers(row, on)), None)
+    return await query.order_by(Agreement.id, ascending=False).first()
 
 
 async def staff_qualification(staff_user_id: int, on: date) -> str | None:

@@ -1,7 +1,9 @@
 """Assigning an accepted application to two assessors drawn at random (SPEC §3).
 
 Eligible: active users with the assessor role whose organisation is an active assessment
-organisation covering the person's region. The draw itself is the pure function in
+organisation covering the person's region and has an assessment agreement covering the day of
+the draw (nobody is assigned without an agreement in force: ltc.agreements.rules.covers, asked
+of all organisations at once in the candidate query). The draw itself is the pure function in
 ltc.applications.draw; its seed and full candidate list are stored in Assessment.draw so an
 auditor can replay it with draw.replay().
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable
+from datetime import date
 from typing import Any
 
 from piccolo.query.functions.aggregate import Count
@@ -18,6 +21,8 @@ from piccolo.query.functions.aggregate import Count
 from ltc import clock, db
 from ltc.accounts.rules import Actor, Role, region_covers, require_role
 from ltc.accounts.tables import User
+from ltc.agreements.rules import AgreementKind
+from ltc.agreements.service import covered_organisations
 from ltc.applications import service as applications
 from ltc.applications.draw import Candidate, NotEnoughCandidates, draw, draw_record
 from ltc.applications.rules import ApplicationState
@@ -32,17 +37,23 @@ OPEN_ASSESSMENT_STATES = (AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS,
                           AssessmentState.RETURNED, AssessmentState.SUBMITTED)
 
 
-async def eligible_assessors(region_path: str) -> list[Candidate]:
-    """Every assessor who may be drawn for a person living at `region_path`, with their
-    open workload, by user id."""
+async def _assessors(region_path: str, *extra: Any) -> list[dict[str, Any]]:
+    """Active assessors of active assessment organisations covering `region_path`, by id."""
     users = await User.select(
         User.id, User.display_name, User.organisation, User.organisation.name,
         User.organisation.region.path,
     ).where(
         (User.role == str(Role.assessor)) & User.active.eq(True)
-        & (User.organisation.kind == "assessment") & User.organisation.active.eq(True)
+        & (User.organisation.kind == "assessment") & User.organisation.active.eq(True), *extra,
     ).order_by(User.id)
-    users = [u for u in users if region_covers(u["organisation.region.path"], region_path)]
+    return [u for u in users if region_covers(u["organisation.region.path"], region_path)]
+
+
+async def eligible_assessors(region_path: str, *, on: date) -> list[Candidate]:
+    """Every assessor who may be drawn on day `on` for a person living at `region_path`, with
+    their open workload, by user id."""
+    users = await _assessors(region_path, User.organisation.is_in(
+        covered_organisations(str(AgreementKind.assessment), on)))
     ids = [u["id"] for u in users]
     workload = dict.fromkeys(ids, 0)
     if ids:
@@ -57,25 +68,39 @@ async def eligible_assessors(region_path: str) -> list[Candidate]:
             for u in users]
 
 
+async def _shortfall(region_path: str, on: date, candidates: list[Candidate],
+                     exclude: list[int], available: int) -> Conflict:
+    """Why fewer than two can be drawn, in words that say what to do: when assessors are left
+    out only because their organisation has no assessment agreement covering `on`, say so."""
+    drawable = {c.user_id for c in candidates} | set(exclude)
+    uncovered = [u for u in await _assessors(region_path) if u["id"] not in drawable]
+    message = (f"本地区可抽取的评估员只有{available}名，至少需要2名（同一人不能抽中两次"
+               + ("，且已排除上次评估的评估员" if exclude else "") + "）")
+    if uncovered:
+        names = "、".join(dict.fromkeys(u["organisation.name"] for u in uncovered))
+        message += (f"。另有{len(uncovered)}名评估员因所在评估机构（{names}）在"
+                    f"{on.isoformat()}没有生效的评估协议而不能抽取：请先在协议管理中与该机构"
+                    "签订、续签或恢复评估协议，再分派")
+    else:
+        message += "。请联系定点评估机构增加在岗评估员，或由管理员启用其他评估机构后再分派"
+    return Conflict("not_enough_assessors", message)
+
+
 async def draw_assessors(
-    region_path: str, *, seed: str | None = None, exclude: Iterable[int] = ()
+    region_path: str, *, on: date, seed: str | None = None, exclude: Iterable[int] = ()
 ) -> tuple[tuple[int, int], dict[str, Any]]:
-    """Draw two different assessors; returns the pair and the record to store. Fewer than
-    two eligible → Conflict `not_enough_assessors`."""
+    """Draw two different assessors on day `on`; returns the pair and the record to store.
+    Fewer than two eligible → Conflict `not_enough_assessors` (naming the organisations
+    whose missing agreement left assessors out)."""
     seed = seed or secrets.token_hex(16)
     exclude = sorted(set(exclude))
-    candidates = await eligible_assessors(region_path)
+    candidates = await eligible_assessors(region_path, on=on)
     try:
         chosen = draw(candidates, seed, exclude)
     except NotEnoughCandidates as exc:
-        raise Conflict(
-            "not_enough_assessors",
-            f"本地区可抽取的评估员只有{exc.available}名，至少需要2名（同一人不能抽中两次"
-            + ("，且已排除上次评估的评估员" if exclude else "")
-            + "）。请联系定点评估机构增加在岗评估员，或由管理员启用其他评估机构后再分派",
-        ) from exc
+        raise await _shortfall(region_path, on, candidates, exclude, exc.available) from exc
     return chosen, {**draw_record(candidates, seed, exclude, chosen),
-                    "drawn_at": clock.now().isoformat()}
+                    "agreements_on": on.isoformat(), "drawn_at": clock.now().isoformat()}
 
 
 async def assign_assessors(
@@ -92,7 +117,7 @@ async def assign_assessors(
         # Drawn inside the transaction: on SQLite it serialises with other assignments, so
         # workloads are exact; on PostgreSQL two simultaneous draws may see the same counts.
         (first, second), record = await draw_assessors(
-            row["region_path"], seed=seed, exclude=exclude)
+            row["region_path"], on=clock.today(), seed=seed, exclude=exclude)
         assessment = Assessment(
             application=application_id, region_path=row["region_path"], kind="initial",
             state=str(AssessmentState.ASSIGNED), assessor_1=first, assessor_2=second,

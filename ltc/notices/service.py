@@ -382,7 +382,7 @@ async def assign_reassessment(actor: Actor, entry_id: int, today: date) -> dict[
                            "无需重新评估")
         region_path = entry["assessment.region_path"]
         first = (entry["assessment.assessor_1"], entry["assessment.assessor_2"])
-        (one, two), record = await draw_assessors(region_path, exclude=first)
+        (one, two), record = await draw_assessors(region_path, on=today, exclude=first)
         policy = (await policy_in_force(region_path, today)).policy
         with _calendar_known():
             due_on = working_days_after(today, policy.reassessment_working_days,

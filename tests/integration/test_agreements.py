@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from conftest import make_user, sign_in
+from conftest import STANDING_AGREEMENT, make_user, sign_in
 from stdnum.cn import ric
 from support.cases import Case, FrozenClock, Staff, entitled_case, make_staff, user_actor
 
@@ -53,6 +53,9 @@ async def world(database_url, monkeypatch) -> World:
     nurse = await make_user("provider", username="nurse1")
     case, entitlement_id = await entitled_case(staff, decided_on=date(2026, 11, 28),
                                                name="张秀英")
+    # The draw needed T-A's standing test agreement (make_user); from here on these tests
+    # sign, list and count T-A's agreements themselves.
+    await Agreement.delete().where(Agreement.number.like(STANDING_AGREEMENT + "%"))
     codes = {o["code"]: o["id"] for o in await Organisation.select(Organisation.id,
                                                                     Organisation.code)}
     return World(clock, staff, staff.clerk, nurse, codes["T-P"], codes["T-A"], case,

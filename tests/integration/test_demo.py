@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import _free_port
 
 HOME_TITLES = {"clerk": "经办员工作台", "assessor": "评估员工作台", "provider": "护理机构工作台",
@@ -73,3 +74,19 @@ def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(tmp_path:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
+
+
+@pytest.mark.anyio
+async def test_the_demo_assessors_can_be_drawn_under_their_signed_agreements(
+        database_url) -> None:
+    from ltc import clock, reference
+    from ltc.agreements.tables import Agreement
+    from ltc.applications.assignment import eligible_assessors
+
+    await reference.load_demo_data(password_iterations=1_000)
+    agreements = await Agreement.select(Agreement.kind, Agreement.state,
+                                        Agreement.organisation.code).order_by(Agreement.id)
+    assert [(a["kind"], a["state"], a["organisation.code"]) for a in agreements] == [
+        ("assessment", "ACTIVE", "AO-370983-01"), ("assessment", "ACTIVE", "AO-370983-02")]
+    drawn = await eligible_assessors("370983/370983001/370983001001", on=clock.today())
+    assert [c.name for c in drawn] == ["李评估", "周评估"]

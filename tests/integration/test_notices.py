@@ -25,6 +25,7 @@ from support.cases import (
 
 from ltc import db, documents
 from ltc.accounts.rules import PUBLIC, SYSTEM
+from ltc.agreements import service as agreements
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment
 from ltc.audit.tables import AuditEvent
@@ -35,6 +36,7 @@ from ltc.jobs.tables import OutboxMessage
 from ltc.notices import service
 from ltc.notices.jobs import render_batch_document
 from ltc.notices.tables import NoticeBatch, NoticeEntry, Objection
+from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 from ltc.policy import service as policy
 
@@ -460,6 +462,45 @@ async def test_too_few_other_assessors_leaves_the_objection_for_the_clerk(
     entitlement = await Entitlement.select().where(Entitlement.decision == decision["id"]).first()
     assert entitlement["starts_on"] == date(2026, 12, 1)
     assert await NoticeBatch.count() == 1
+
+
+async def test_an_objection_waits_while_the_other_assessor_has_no_agreement(
+        database_url, monkeypatch) -> None:
+    _clock, staff, case, _batch, entry = await objected_with_three_assessors(monkeypatch)
+    outsider = await make_user("assessor", username="outsider", organisation="T-B",
+                               agreement=False)
+    assert await service.close_due(CLOSING_DAY) == 1
+    assert (await entry_of(case))["reassessment"] is None
+    unassigned = await AuditEvent.select().where(
+        AuditEvent.action == "notice.reassessment_unassigned").first()
+    reason = ("另有1名评估员因所在评估机构（测试机构T-B）在2026-11-28没有生效的评估协议"
+              "而不能抽取")
+    assert reason in unassigned["summary"]
+
+    # The clerk assigning by hand is refused for the same reason, and nothing changes.
+    before = (await Assessment.count(), await AuditEvent.count())
+    with pytest.raises(Conflict) as caught:
+        await service.assign_reassessment(staff.clerk, entry["id"], CLOSING_DAY)
+    assert caught.value.code == "not_enough_assessors" and reason in caught.value.message
+    assert (await Assessment.count(), await AuditEvent.count()) == before
+
+    # An agreement that ended before the day does not help either; a new one does.
+    organisation = (await Organisation.select(Organisation.id).where(
+        Organisation.code == "T-B").first())["id"]
+    terms = {"organisation": organisation, "starts_on": date(2026, 1, 1)}
+    old = await agreements.create_agreement(staff.clerk, "assessment", **terms,
+                                            ends_on=CLOSING_DAY + timedelta(days=30))
+    old = await agreements.activate(staff.clerk, old["id"], old["version"])
+    await agreements.terminate(staff.clerk, old["id"], old["version"], reason="机构整改",
+                               from_day=CLOSING_DAY)
+    with pytest.raises(Conflict, match="not_enough_assessors"):
+        await service.assign_reassessment(staff.clerk, entry["id"], CLOSING_DAY)
+    signed = await agreements.create_agreement(staff.clerk, "assessment", **{
+        **terms, "starts_on": CLOSING_DAY}, ends_on=date(2027, 11, 27))
+    await agreements.activate(staff.clerk, signed["id"], signed["version"])
+    again = await service.assign_reassessment(staff.clerk, entry["id"], CLOSING_DAY)
+    third = next(a.id for a in staff.assessors if a.id not in case.assessors)
+    assert {again["assessor_1"], again["assessor_2"]} == {third, outsider["id"]}
 
 
 # --- the document ----------------------------------------------------------------------------
