@@ -29,6 +29,7 @@ from ltc.policy.rules import Policy
 
 _REGION = re.compile(r"[0-9]+(/[0-9]+)*")
 _FINAL_SQL = ", ".join(f"'{state}'" for state in rules.FINAL)
+CARRIED = "('failed', 'offset', 'unpayable')"  # payment statuses paid again next batch
 _ACCEPTED_SQL = ", ".join(f"'{review}'" for review in rules.ACCEPTED_REVIEWS)
 
 
@@ -63,6 +64,9 @@ class Dialect:
     def false(self) -> str:
         return "0" if self.sqlite else "false"
 
+    def true(self) -> str:
+        return "1" if self.sqlite else "true"
+
     def grade_rate(self, rates_json: str, grade: str) -> str:
         """The agreement's own bed-day rate for `grade` from its JSON object, or NULL."""
         if self.sqlite:
@@ -70,9 +74,11 @@ class Dialect:
         return f"CAST(CAST({rates_json} AS jsonb) ->> CAST({grade} AS TEXT) AS BIGINT)"
 
     def pad6(self, number: str) -> str:
+        """At least six digits, never cut: 7 → 000007, 1234567 → 1234567."""
         if self.sqlite:
-            return f"substr('000000' || {number}, -6, 6)"
-        return f"lpad(CAST({number} AS TEXT), 6, '0')"
+            return (f"(CASE WHEN {number} > 999999 THEN CAST({number} AS TEXT) "
+                    f"ELSE substr('000000' || {number}, -6, 6) END)")
+        return f"lpad(CAST({number} AS TEXT), GREATEST(6, length(CAST({number} AS TEXT))), '0')"
 
 
 def region_filter(column: str, region_path: str) -> str:
@@ -155,7 +161,7 @@ cg AS (
          {d.greatest('ent.a', 'ag.starts_on')} AS a,
          {d.least('ent.b', _agreement_last(d, 'ag'))} AS b
   FROM ent JOIN agreement ag ON ag.kind = 'caregiver' AND ag.beneficiary = ent.person
-   AND ag.state <> 'DRAFT'
+   AND ag.state <> 'DRAFT' AND {region_filter('ag.region_path', m.region_path)}
 ),
 cg_days AS (
   SELECT cg.entitlement, cg.person, cg.grade, cg.region_path, cg.agreement, cg.payee_key,
@@ -168,10 +174,12 @@ cg_days AS (
 ),
 pa AS (
   SELECT ag.id, ag.organisation, ag.starts_on AS a, {_agreement_last(d, 'ag')} AS b,
-         COALESCE(ag.visit_rate_fen, {int(p.visit_rate_fen)}) AS rate, ag.bed_day_rates
+         COALESCE(ag.visit_rate_fen, {int(p.visit_rate_fen)}) AS rate, ag.bed_day_rates,
+         ag.home_visits, ag.institutional_beds
   FROM agreement ag
   WHERE ag.kind = 'provider' AND ag.state <> 'DRAFT'
     AND ag.starts_on <= {ml} AND ag.ends_on >= {m1}
+    AND {region_filter('ag.region_path', m.region_path)}
 ),
 vv AS (
   SELECT v.id AS visit, v.person, v.provider, v.started_at, v.region_path,
@@ -185,8 +193,10 @@ vv AS (
   LEFT JOIN ent ON ent.person = v.person AND v.visit_on >= ent.a AND v.visit_on <= ent.b
   LEFT JOIN held ON held.entitlement = ent.id AND held.d = v.visit_on
   LEFT JOIN pa ON pa.organisation = v.provider AND v.visit_on >= pa.a AND v.visit_on <= pa.b
+   AND pa.home_visits = {d.true()}
   WHERE v.visit_on >= {m1} AND v.visit_on <= {ml} AND v.superseded = {d.false()}
-    AND {region_filter('v.region_path', m.region_path)} {only_visits}
+    AND ({region_filter('v.region_path', m.region_path)}
+         OR v.person IN (SELECT person FROM ent)) {only_visits}
 ),
 vq AS (
   SELECT visit, person, provider, entitlement, grade, region_path, agreement, rate,
@@ -205,7 +215,7 @@ inst AS (
          {d.least('ent.b', f"COALESCE({d.shift('st.discharged_on', -1)}, {ml})", 'pa.b')} AS b
   FROM institutional_stay st
   JOIN ent ON ent.person = st.person
-  JOIN pa ON pa.organisation = st.institution
+  JOIN pa ON pa.organisation = st.institution AND pa.institutional_beds > 0
   WHERE st.admitted_on <= {ml} AND (st.discharged_on IS NULL OR st.discharged_on > {m1})
 ),
 inst_days AS (
@@ -275,10 +285,23 @@ SELECT {int(batch_id)}, person, provider, visit, reason = '', reason FROM vq"""
 def touched_persons(d: Dialect, m: Month, since: str) -> str:
     """Persons whose payout facts for month `m` may have changed after `since` (an SQL
     timestamp literal): entitlement history (death, end, hospital stays, suspensions,
-    resumptions), visits logged or reviewed since, and stays or agreements changed since
-    (their audit events). Adjustments recompute only these persons' month."""
+    resumptions), suspensions, visits logged or reviewed since, and — from the audit trail —
+    enrolment events (also those of an entitlement already ended), visit revisions and
+    reviews, stays, and caregiver or provider agreements changed since. Adjustments
+    recompute only these persons' month; a person touched needlessly costs a little time,
+    never money (an adjustment is what is owed minus what was paid)."""
     m1, ml = d.day(m.first), d.day(m.last)
-    cast_id = "CAST(a.object_id AS INTEGER)"
+
+    def audited(object_type: str, table: str, alias: str, join: str = "") -> str:
+        return (f"FROM audit_event a JOIN {table} {alias} "
+                f"ON a.object_id = CAST({alias}.id AS TEXT) {join} "
+                f"WHERE a.object_type = '{object_type}' AND a.at > {since}")
+
+    visits = (f"JOIN visit v ON v.provider = ag.organisation "
+              f"AND v.visit_on >= {m1} AND v.visit_on <= {ml}")
+    stays = ("JOIN institutional_stay st ON st.institution = ag.organisation "
+             f"AND st.admitted_on <= {ml}")
+
     return f"""
 SELECT e.person FROM entitlement_change c JOIN entitlement e ON e.id = c.entitlement
 WHERE c.at > {since}
@@ -286,16 +309,14 @@ UNION SELECT e.person FROM suspension s JOIN entitlement e ON e.id = s.entitleme
 WHERE s.created_at > {since}
 UNION SELECT v.person FROM visit v WHERE v.visit_on >= {m1} AND v.visit_on <= {ml}
   AND (v.created_at > {since} OR v.reviewed_at > {since})
-UNION SELECT st.person FROM audit_event a JOIN institutional_stay st ON st.id = {cast_id}
-WHERE a.object_type = 'institutional_stay' AND a.at > {since}
-UNION SELECT ag.beneficiary FROM audit_event a JOIN agreement ag ON ag.id = {cast_id}
-WHERE a.object_type = 'agreement' AND a.at > {since} AND ag.kind = 'caregiver'
-UNION SELECT v.person FROM audit_event a JOIN agreement ag ON ag.id = {cast_id}
-JOIN visit v ON v.provider = ag.organisation AND v.visit_on >= {m1} AND v.visit_on <= {ml}
-WHERE a.object_type = 'agreement' AND a.at > {since} AND ag.kind = 'provider'
-UNION SELECT st.person FROM audit_event a JOIN agreement ag ON ag.id = {cast_id}
-JOIN institutional_stay st ON st.institution = ag.organisation AND st.admitted_on <= {ml}
-WHERE a.object_type = 'agreement' AND a.at > {since} AND ag.kind = 'provider'"""
+UNION SELECT p.id {audited('person', 'person', 'p')}
+UNION SELECT v.person {audited('visit', 'visit', 'v')}
+UNION SELECT st.person {audited('institutional_stay', 'institutional_stay', 'st')}
+UNION SELECT ag.beneficiary {audited('agreement', 'agreement', 'ag')} AND ag.kind = 'caregiver'
+UNION SELECT v.person {audited('agreement', 'agreement', 'ag', visits)}
+  AND ag.kind = 'provider'
+UNION SELECT st.person {audited('agreement', 'agreement', 'ag', stays)}
+  AND ag.kind = 'provider'"""
 
 
 def adjustment_lines(d: Dialect, m: Month, batch_id: int, policy_version: int) -> str:
@@ -361,13 +382,35 @@ WHERE p.carried_into = {int(batch_id)}
 GROUP BY l.payee_key, l.person, l.benefit, l.service_month"""
 
 
+def payments(d: Dialect, batch_id: int, batch_number: str) -> str:
+    """One payment per payee of an exported batch, numbered in payee order. A negative
+    total is `offset` and a payee without a bank account `unpayable`: neither goes to the
+    bank, both are carried into the next batch."""
+    if not re.fullmatch(r"[A-Z0-9]+", batch_number):
+        raise ValueError(f"not a batch number: {batch_number!r}")
+    return f"""
+INSERT INTO payment (batch, reference, payee_key, payee_name, bank_name, bank_account,
+                     amount_fen, status, failure_reason)
+SELECT {int(batch_id)}, '{batch_number}-' || {d.pad6('t.seq')}, t.payee_key, t.payee_name,
+       COALESCE(ag.bank_name, ''), COALESCE(ag.bank_account, ''), t.net,
+       CASE WHEN t.net < 0 THEN 'offset'
+            WHEN COALESCE(ag.bank_account, '') = '' THEN 'unpayable' ELSE 'pending' END,
+       CASE WHEN t.net > 0 AND COALESCE(ag.bank_account, '') = ''
+            THEN '{rules.NO_ACCOUNT}' ELSE '' END
+FROM (SELECT payee_key, MAX(payee_name) AS payee_name, MAX(agreement) AS agreement,
+             SUM(net_fen) AS net, ROW_NUMBER() OVER (ORDER BY payee_key) AS seq
+      FROM payout_line WHERE batch = {int(batch_id)}
+      GROUP BY payee_key HAVING SUM(net_fen) <> 0) t
+LEFT JOIN agreement ag ON ag.id = t.agreement"""
+
+
 def carry_failed_payments(batch_id: int, region_path: str) -> tuple[str, ...]:
     """Mark the region's failed or offset payments not yet carried as carried into this
     draft (again, on a recomputation), then insert their lines."""
     batch = int(batch_id)
     return (
         f"UPDATE payment SET carried_into = NULL WHERE carried_into = {batch}",
-        f"UPDATE payment SET carried_into = {batch} WHERE status IN ('failed', 'offset') "
+        f"UPDATE payment SET carried_into = {batch} WHERE status IN {CARRIED} "
         "AND carried_into IS NULL AND batch IN (SELECT id FROM payout_batch "
         f"WHERE {region_filter('region_path', region_path)})",
         carried_lines(batch),

@@ -97,7 +97,9 @@ ACCEPTED_REVIEWS = ("accepted", "accepted_after_review")
 # Adjustments look back this many months: older facts are for an inspection, not a payout.
 ADJUSTMENT_MONTHS = 12
 ANOMALY_RATIO = 0.30  # payees up or down more than 30 % month on month
-PAYMENT_STATUSES = {"pending": "待银行回单", "paid": "已支付", "failed": "支付失败"}
+NO_ACCOUNT = "未登记银行账户：请在协议中补录，下月自动补发"
+PAYMENT_STATUSES = {"pending": "待银行回单", "paid": "已支付", "failed": "支付失败",
+                    "offset": "净额为负，在下月冲抵", "unpayable": "未登记银行账户，下月补发"}
 
 
 # --- months and money -----------------------------------------------------------------------
@@ -116,6 +118,10 @@ def days_of(first: date) -> list[date]:
 
 def previous_month(first: date) -> date:
     return (first - timedelta(days=1)).replace(day=1)
+
+
+def next_month(first: date) -> date:
+    return month_last(first) + timedelta(days=1)
 
 
 def month_label(first: date) -> str:
@@ -226,7 +232,7 @@ def change_ratio(previous_fen: int, current_fen: int) -> float | None:
     """Month-on-month change, or None for a payee new this month."""
     if previous_fen == 0:
         return None
-    return (current_fen - previous_fen) / previous_fen
+    return (current_fen - previous_fen) / abs(previous_fen)
 
 
 def is_anomalous(previous_fen: int | None, current_fen: int) -> str:

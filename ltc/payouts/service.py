@@ -19,6 +19,7 @@ from ltc.accounts.scope import in_region
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.jobs import outbox
+from ltc.organisations.tables import Organisation
 from ltc.payouts import computation, rules
 from ltc.payouts.computation import Dialect, Month
 from ltc.payouts.rules import BatchState
@@ -119,9 +120,11 @@ async def create_batch(actor: Actor, region_code: str, month: date) -> dict[str,
             raise Conflict("previous_batch_open",
                            f"{rules.month_label(open_['month'])}的结算批次尚未审批，"
                            "请先完成该批次再编制下个月")
-        if existing and existing[0]["month"] > month:
-            raise Conflict("month_order", f"已有{rules.month_label(existing[0]['month'])}"
-                                          "的结算，不能再编制更早的月份；更正请用调整")
+        if existing and month != rules.next_month(existing[0]["month"]):
+            latest = existing[0]["month"]
+            raise Conflict("month_order", f"上一个结算月份是{rules.month_label(latest)}，"
+                                          f"请先编制{rules.month_label(rules.next_month(latest))}"
+                                          "的结算（月份须连续，以前月份的更正会自动生成调整）")
         try:
             row = (await PayoutBatch.insert(PayoutBatch(
                 number=batch_number(region_code, month), region_path=region["path"],
@@ -145,11 +148,18 @@ async def request_compute(actor: Actor, batch_id: int) -> dict[str, Any]:
         row = await _visible_batch(actor, batch_id)
         if row["state"] != BatchState.DRAFT:
             raise Conflict("wrong_state", "只有草稿状态的结算批次可以重新计算")
-        await PayoutBatch.update({PayoutBatch.computing_since: clock.now()}).where(
-            PayoutBatch.id == batch_id)
-        await outbox.enqueue(COMPUTE_JOB, batch_id)
+        await _mark_computing(batch_id)
         await audit.record(actor, "payout_batch.compute_requested", "payout_batch", batch_id)
     return await _batch(batch_id)
+
+
+async def _mark_computing(batch_id: int) -> None:
+    """Queue a computation; the version moves, so a submission based on the lines shown
+    before is refused as stale rather than freezing a batch about to change."""
+    await PayoutBatch.update({PayoutBatch.computing_since: clock.now(),
+                              PayoutBatch.version: PayoutBatch.version + 1}).where(
+        PayoutBatch.id == batch_id)
+    await outbox.enqueue(COMPUTE_JOB, batch_id)
 
 
 async def compute(batch_id: int) -> dict[str, Any] | None:
@@ -158,7 +168,7 @@ async def compute(batch_id: int) -> dict[str, Any] | None:
     failed payments carried forward. Returns the batch, or None when it is no longer a
     draft (submitted meanwhile: nothing to do). Two at once are serialised on the batch
     row; a worker killed half-way leaves the previous lines, and the job runs again."""
-    started = time.monotonic()
+    started, facts_from = time.monotonic(), clock.now()
     d = dialect()
     async with db.write_transaction():
         claimed = await PayoutBatch.update({PayoutBatch.version: PayoutBatch.version + 1}).where(
@@ -191,7 +201,9 @@ async def compute(batch_id: int) -> dict[str, Any] | None:
         await PayoutBatch.update({
             PayoutBatch.line_count: totals["n"], PayoutBatch.gross_fen: int(totals["gross"]),
             PayoutBatch.withheld_fen: int(totals["withheld"]),
-            PayoutBatch.net_fen: int(totals["net"]), PayoutBatch.computed_at: clock.now(),
+            # The moment the facts were read from, not the end: a fact committed while this
+            # ran is later than `computed_at`, so the next month's adjustments see it.
+            PayoutBatch.net_fen: int(totals["net"]), PayoutBatch.computed_at: facts_from,
             PayoutBatch.compute_seconds: seconds, PayoutBatch.computing_since: None,
             PayoutBatch.returned_reason: batch["returned_reason"],
         }).where(PayoutBatch.id == batch_id)
@@ -274,17 +286,7 @@ async def export(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
         updated = await _set_state(actor, row, BatchState.APPROVED, version, {
             PayoutBatch.state: str(BatchState.EXPORTED), PayoutBatch.exported_at: clock.now()},
             "exported")
-        await _run(f"""
-INSERT INTO payment (batch, reference, payee_key, payee_name, bank_name, bank_account,
-                     amount_fen, status, failure_reason)
-SELECT {int(batch_id)}, '{row['number']}-' || {d.pad6('ROW_NUMBER() OVER (ORDER BY t.payee_key)')},
-       t.payee_key, t.payee_name, COALESCE(ag.bank_name, ''), COALESCE(ag.bank_account, ''),
-       t.net, CASE WHEN t.net > 0 THEN 'pending' ELSE 'offset' END, ''
-FROM (SELECT payee_key, MAX(payee_name) AS payee_name, MAX(agreement) AS agreement,
-             SUM(net_fen) AS net
-      FROM payout_line WHERE batch = {int(batch_id)}
-      GROUP BY payee_key HAVING SUM(net_fen) <> 0) t
-LEFT JOIN agreement ag ON ag.id = t.agreement""")
+        await _run(computation.payments(d, batch_id, row["number"]))
         pending = await Payment.select(
             Payment.reference, Payment.payee_name, Payment.bank_name, Payment.bank_account,
             Payment.amount_fen).where((Payment.batch == batch_id)
@@ -328,8 +330,11 @@ async def reconcile(actor: Actor, batch_id: int, data: bytes) -> dict[str, Any]:
             Payment.id, Payment.reference, Payment.status).where(Payment.batch == batch_id)}
         for result in results:
             payment = payments.get(result.reference)
-            if payment is None or payment["status"] == "offset":
+            if payment is None:
                 problems.append(f"支付流水号 {result.reference} 不属于本批次")
+            elif payment["status"] in ("offset", "unpayable"):
+                problems.append(f"支付流水号 {result.reference} 未发送银行（"
+                                f"{rules.PAYMENT_STATUSES[payment['status']]}），请从回单中删除")
             elif payment["status"] not in ("pending", result.status):
                 problems.append(f"支付流水号 {result.reference} 已对账为"
                                 f"“{rules.PAYMENT_STATUSES[payment['status']]}”，与本文件不一致")
@@ -372,9 +377,7 @@ async def _recompute_open_draft(region_path: str) -> None:
         (PayoutBatch.region_path == region_path)
         & (PayoutBatch.state == str(BatchState.DRAFT))).first()
     if draft is not None:
-        await PayoutBatch.update({PayoutBatch.computing_since: clock.now()}).where(
-            PayoutBatch.id == draft["id"])
-        await outbox.enqueue(COMPUTE_JOB, draft["id"])
+        await _mark_computing(draft["id"])
 
 
 # --- quality deposit ------------------------------------------------------------------------
@@ -404,6 +407,13 @@ async def settle_deposit(actor: Actor, organisation_id: int, kind: str, amount_f
     if problems:
         raise InvalidInput("invalid_deposit", "质量保证金处理信息有误，请按提示修改", problems)
     async with db.write_transaction():
+        if not db.is_sqlite():  # two releases at once must not both see the same balance
+            await DepositEntry.raw("SELECT pg_advisory_xact_lock(6008, {})", organisation_id)
+        organisation = await Organisation.select(Organisation.id).where(
+            (Organisation.id == organisation_id) & in_region(actor, Organisation.region.path)
+        ).first()
+        if organisation is None:
+            raise NotFound("organisation_not_found", "服务机构不存在或不在您的辖区")
         balance = await deposit_balance(organisation_id)
         if amount_fen > balance:
             raise InvalidInput("over_balance", f"金额超过保证金余额{rules.yuan(balance)}元",
@@ -420,13 +430,18 @@ async def settle_deposit(actor: Actor, organisation_id: int, kind: str, amount_f
 # --- the scheduler --------------------------------------------------------------------------
 
 async def prepare_previous_month(today: date) -> list[str]:
-    """On the 1st: a draft for last month in every pooling region with a policy. A region
+    """On the 1st: a draft for the region's next month to pay — last month, or an earlier
+    one a pending approval held back — in every pooling region with a policy. A region
     whose earlier batch still waits for approval is skipped (its clerk sees why on the
-    batch list). Returns what was done, for the job's log."""
-    month = rules.previous_month(rules.month_first(today))
+    batch list); its months are made later, in order. Returns what was done, for the log."""
+    last_month = rules.previous_month(rules.month_first(today))
     done = []
-    regions = await Region.select(Region.code).where(Region.level == "pooling")
+    regions = await Region.select(Region.code, Region.path).where(Region.level == "pooling")
     for region in regions:
+        latest = await PayoutBatch.select(PayoutBatch.month).where(
+            PayoutBatch.region_path == region["path"]).order_by(
+            PayoutBatch.month, ascending=False).first()
+        month = min(rules.next_month(latest["month"]), last_month) if latest else last_month
         try:
             row = await create_batch(SYSTEM, region["code"], month)
             done.append(row["number"])

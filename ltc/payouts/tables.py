@@ -54,8 +54,9 @@ class PayoutBatch(Table):
 class Payment(Table):
     """One bank transfer of an exported batch: a payee's lines summed (unique per batch and
     payee). The reference is unique across all batches and never reused. Status pending →
-    paid | failed, or offset for a negative total (nothing to send); a failed or offset
-    payment's lines are carried into the next batch (`carried_into`)."""
+    paid | failed; offset for a negative total and unpayable without a bank account (both
+    never sent); a failed, offset or unpayable payment's lines are carried into the next
+    batch (`carried_into`)."""
 
     batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False)
     reference = Varchar(length=40, unique=True, null=False)

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 from conftest import make_user
 from support.cases import FrozenClock, user_actor
-from test_visits import december_world
+from test_visits import REQUIRED, december_world
 
 from ltc import clock, db, documents
 from ltc.agreements import rules as agreement_rules
@@ -425,11 +425,15 @@ async def test_a_computation_killed_mid_way_leaves_the_previous_draft(database_u
 
 # --- export and reconciliation ----------------------------------------------------------------
 
-async def exported(monkeypatch) -> tuple[Any, dict[str, Any]]:
+async def exported(monkeypatch, provider_account: str = "6217000000000000002",
+                   ) -> tuple[Any, dict[str, Any]]:
     """December approved and exported: a caregiver (450.00) and the provider (304.00)."""
     scenario = next(s for s in SCENARIOS if s.name == "over-quota visits")
     world = await build(monkeypatch, scenario)
     await _caregiver(world, date(2026, 1, 1), date(2028, 12, 31))
+    await Agreement.update({Agreement.bank_name: "建设银行",
+                            Agreement.bank_account: provider_account}).where(
+        Agreement.kind == "provider")
     batch = await computed(monkeypatch, date(2026, 12, 1), world.staff.clerk)
     batch = await approved(batch, world.staff.clerk, await reviewer())
     return world, await service.export(world.staff.clerk, batch["id"], batch["version"])
@@ -496,3 +500,119 @@ async def test_reconciliation_carries_failed_payments_and_ignores_a_second_impor
             Payment.batch == january["id"]))))
     february = await computed(monkeypatch, date(2027, 2, 1), clerk)
     assert "carry_forward:family_subsidy" not in await lines_of(february["id"])
+
+
+async def test_a_payee_without_a_bank_account_is_paid_once_it_has_one(database_url,
+                                                                     monkeypatch) -> None:
+    world, batch = await exported(monkeypatch, provider_account="")
+    payments = {p["payee_key"]: p for p in await Payment.select().where(
+        Payment.batch == batch["id"])}
+    provider = payments[f"org:{world.organisation_id}"]
+    assert (provider["status"], provider["failure_reason"]) == ("unpayable", rules.NO_ACCOUNT)
+    text = documents.path_for(batch["bank_file_sha256"], suffix=".csv").read_text("utf-8")
+    assert provider["reference"] not in text and "李明" in text
+    with pytest.raises(InvalidInput) as refused:  # never sent, so never in a bank result
+        await service.reconcile(world.staff.clerk, batch["id"],
+                                bank_result((provider["reference"], "paid", "")))
+    assert "未发送银行" in refused.value.message
+    await service.reconcile(world.staff.clerk, batch["id"], bank_result(
+        (payments[f"cg:{CAREGIVER_ID}"]["reference"], "paid", "")))
+    january = await computed(monkeypatch, date(2027, 1, 1), world.staff.clerk)
+    carried = (await lines_of(january["id"]))["carry_forward:home_visit"]
+    assert (carried["net_fen"], carried["carried_payment"]) == (30400, provider["id"])
+
+
+async def test_months_are_paid_in_order_without_gaps(database_url, monkeypatch) -> None:
+    world = await build(monkeypatch, SCENARIOS[0])
+    december = await computed(monkeypatch, date(2026, 12, 1), world.staff.clerk)
+    await approved(december, world.staff.clerk, await reviewer())
+    FrozenClock(monkeypatch, date(2027, 3, 2))
+    with pytest.raises(Conflict) as refused:  # January first
+        await service.create_batch(world.staff.clerk, "370983", date(2027, 2, 1))
+    assert refused.value.code == "month_order" and "请先编制2027年1月" in refused.value.message
+    # The scheduler on 1 March makes the month that is due next: January.
+    assert await service.prepare_previous_month(date(2027, 3, 1)) == ["JS370983202701"]
+
+
+# --- facts that arrive late, and where they belong --------------------------------------------
+
+async def test_a_late_hospital_stay_after_death_is_adjusted(database_url, monkeypatch) -> None:
+    """The entitlement had already ended (death on 20 December) when a hospital stay of
+    5–15 December is reported: no entitlement history is written, the audit trail is."""
+    from ltc.enrollment import events
+    from ltc.people.tables import Person
+
+    world = await build(monkeypatch, Scenario("died", entitlement={
+        "ends_on": date(2026, 12, 20), "end_reason": "deceased"}))
+    december = await computed(monkeypatch, date(2026, 12, 1), world.staff.clerk)
+    await approved(december, world.staff.clerk, await reviewer())
+    assert (await lines_of(december["id"]))["family_subsidy"]["gross_fen"] == 29032  # 20 days
+    FrozenClock(monkeypatch, date(2027, 1, 8))
+    person = await Person.select().where(Person.id == world.case.person_id).first()
+    async with db.write_transaction():
+        await events.apply(world.staff.clerk, "hospital_admitted", person, date(2026, 12, 5),
+                           "event late-1")
+        await events.apply(world.staff.clerk, "hospital_discharged", person,
+                           date(2026, 12, 16), "event late-2")
+    january = await computed(monkeypatch, date(2027, 1, 1), world.staff.clerk)
+    adjustment = (await lines_of(january["id"]))["adjustment:family_subsidy"]
+    assert (adjustment["days"], adjustment["gross_fen"]) == (9, 13065 - 29032)  # 20 − 11 days
+
+
+async def test_a_visit_moved_to_the_next_month_is_paid_once(database_url, monkeypatch) -> None:
+    from ltc.visits import service as visits
+
+    world = await build(monkeypatch, Scenario("late visit", caregiver=None))
+    FrozenClock(monkeypatch, date(2026, 12, 31))
+    logged, _ = await visits.log_visit(world.nurse, client_uuid=str(uuid.uuid4()),
+                                       person_id=world.case.person_id,
+                                       started_at=datetime(2026, 12, 30, 9, tzinfo=clock.CHINA),
+                                       ended_at=datetime(2026, 12, 30, 10, tzinfo=clock.CHINA),
+                                       items=REQUIRED, family_confirmed_by="李明",
+                                       confirmation_code="4821")
+    assert logged["review"] == "accepted", logged["flags"]
+    december = await computed(monkeypatch, date(2026, 12, 1), world.staff.clerk)
+    await approved(december, world.staff.clerk, await reviewer())
+    assert (await lines_of(december["id"]))["home_visit"]["visits_counted"] == 1
+    FrozenClock(monkeypatch, date(2027, 1, 3))  # the visit really was on 2 January
+    await visits.revise_visit(world.nurse, logged["id"], "wrong_time", "日期填错",
+                              started_at=datetime(2027, 1, 2, 9, tzinfo=clock.CHINA),
+                              ended_at=datetime(2027, 1, 2, 10, tzinfo=clock.CHINA))
+    january = await computed(monkeypatch, date(2027, 1, 1), world.staff.clerk)
+    lines = await lines_of(january["id"])
+    assert lines["home_visit"]["visits_counted"] == 1  # paid in January …
+    assert lines["adjustment:home_visit"]["gross_fen"] == -8000  # … and taken back for December
+
+
+async def test_a_visit_logged_under_another_region_still_counts(database_url,
+                                                                monkeypatch) -> None:
+    world = await build(monkeypatch, Scenario("moved", caregiver=None))
+    visit_id = await add_visit(world, date(2026, 12, 4))
+    await Visit.update({Visit.region_path: "370982/370982001"}).where(Visit.id == visit_id)
+    batch = await computed(monkeypatch, date(2026, 12, 1), world.staff.clerk)
+    assert (await lines_of(batch["id"]))["home_visit"]["visits_counted"] == 1
+
+
+async def test_only_a_provider_agreement_for_home_visits_pays_visits(database_url,
+                                                                     monkeypatch) -> None:
+    world = await build(monkeypatch, Scenario("beds only", caregiver=None,
+                                              visits=((4, "accepted"),)))
+    await Agreement.update({Agreement.home_visits: False, Agreement.institutional_beds: 10}).where(
+        Agreement.kind == "provider")
+    batch = await computed(monkeypatch, date(2026, 12, 1), world.staff.clerk)
+    line = (await lines_of(batch["id"]))["home_visit"]
+    assert (line["visits_counted"], line["visits_excluded"], line["gross_fen"]) == (0, 1, 0)
+    treated = await PayoutVisit.select(PayoutVisit.reason).where(PayoutVisit.batch == batch["id"])
+    assert [t["reason"] for t in treated] == ["no_provider_agreement"]
+
+
+async def test_two_releases_at_once_never_overdraw_the_deposit(database_url,
+                                                               monkeypatch) -> None:
+    world, _ = await exported(monkeypatch)
+    checker = await reviewer("checker2")
+    assert await service.deposit_balance(world.organisation_id) == 1600
+    results = await asyncio.gather(*(
+        service.settle_deposit(checker, world.organisation_id, "released", 1600, "年度考核合格")
+        for _ in range(2)), return_exceptions=True)
+    assert sorted(type(r).__name__ for r in results) == ["InvalidInput", "int"]
+    assert await service.deposit_balance(world.organisation_id) == 0

@@ -60,7 +60,9 @@ async def _agreement(kind: str, organisation: int, starts_on: date, ends_on: dat
     number = f"XY{kind[:2].upper()}{await Agreement.count() + 1:04d}"
     row = Agreement(number=number, kind=kind, region_path="370983", organisation=organisation,
                     staff=staff, qualification=qualification, home_visits=kind == "provider",
-                    starts_on=starts_on, ends_on=ends_on, state="ACTIVE")
+                    starts_on=starts_on, ends_on=ends_on, state="ACTIVE",
+                    bank_name="建设银行" if kind == "provider" else "",
+                    bank_account="6217000000000000002" if kind == "provider" else "")
     await row.save()
     return row.id
 
