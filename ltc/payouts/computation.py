@@ -8,7 +8,9 @@ How a month is computed, in common table expressions:
   month: [a, b] = [max(start, 1st), min(expiry, end, last day)];
 - `held`: (entitlement, day) for every day of the month a clerk's suspension or a hospital
   stay (admission through the day before discharge) suspends it — only entitlements with
-  such an interval produce rows, so the common case costs nothing;
+  such an interval produce rows, so the common case costs nothing; `away` adds, for the
+  family subsidy only, the days the beneficiary spends in a care institution (paid to the
+  institution, not to the family: SPEC — subsidy *or* institutional care);
 - a benefit's days are the length of an interval (entitlement ∩ agreement ∩ stay) minus
   its `held` days: interval arithmetic instead of one row per beneficiary and day;
 - visits are classified one by one (review, active day, provider agreement) and ranked by
@@ -163,11 +165,19 @@ cg AS (
   FROM ent JOIN agreement ag ON ag.kind = 'caregiver' AND ag.beneficiary = ent.person
    AND ag.state <> 'DRAFT' AND {region_filter('ag.region_path', m.region_path)}
 ),
+away AS (
+  SELECT entitlement, d FROM held
+  UNION
+  SELECT cg.entitlement, days.d
+  FROM cg JOIN institutional_stay st ON st.person = cg.person
+  JOIN days ON days.d >= st.admitted_on AND (st.discharged_on IS NULL OR days.d < st.discharged_on)
+   AND days.d >= cg.a AND days.d <= cg.b
+),
 cg_days AS (
   SELECT cg.entitlement, cg.person, cg.grade, cg.region_path, cg.agreement, cg.payee_key,
-         cg.payee_name, cg.rate, {d.span('cg.a', 'cg.b')} - {held_count} AS days
-  FROM cg LEFT JOIN held ON held.entitlement = cg.entitlement
-   AND held.d >= cg.a AND held.d <= cg.b
+         cg.payee_name, cg.rate, {d.span('cg.a', 'cg.b')} - COUNT(away.d) AS days
+  FROM cg LEFT JOIN away ON away.entitlement = cg.entitlement
+   AND away.d >= cg.a AND away.d <= cg.b
   WHERE cg.a <= cg.b
   GROUP BY cg.entitlement, cg.person, cg.grade, cg.region_path, cg.agreement, cg.payee_key,
            cg.payee_name, cg.rate, cg.a, cg.b

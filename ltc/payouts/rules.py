@@ -200,7 +200,8 @@ def explain(line: Mapping[str, Any], basis_points: int) -> list[str]:
         return sentences
     if benefit is Benefit.family_subsidy:
         sentences.append(
-            f"{month}共{line['days_in_month']}天，待遇有效且家庭照护协议覆盖{line['days']}天；"
+            f"{month}共{line['days_in_month']}天，待遇有效且家庭照护协议覆盖{line['days']}天"
+            f"（住院、暂停和入住护理机构的日子不计）；"
             f"{yuan(line['rate_fen'])}元/月 × {line['days']} ÷ {line['days_in_month']}"
             f"（四舍五入到分）。")
     elif benefit is Benefit.home_visit:

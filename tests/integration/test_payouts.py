@@ -616,3 +616,14 @@ async def test_two_releases_at_once_never_overdraw_the_deposit(database_url,
         for _ in range(2)), return_exceptions=True)
     assert sorted(type(r).__name__ for r in results) == ["InvalidInput", "int"]
     assert await service.deposit_balance(world.organisation_id) == 0
+
+
+async def test_no_family_subsidy_for_days_in_a_care_institution(database_url,
+                                                                monkeypatch) -> None:
+    scenario = Scenario("moved into a home", stay=(date(2026, 12, 21), None),
+                        hospital=(date(2026, 12, 25), date(2026, 12, 27)))
+    world = await build(monkeypatch, scenario)
+    lines = await lines_of((await computed(monkeypatch, date(2026, 12, 1),
+                                           world.staff.clerk))["id"])
+    # 1–20 December at home; 21–31 in the institution, 25–26 of those in hospital.
+    assert (lines["family_subsidy"]["days"], lines["institutional"]["days"]) == (20, 9)
