@@ -156,7 +156,7 @@ async def measure(url: str, explain: bool, recompute_timeout: float,
           f"{os.cpu_count()} CPUs")
     rss_before = rss_mib()
     first = await _compute("compute (no lines yet)", batch_id, None)
-    await _sample_delete(url, batch_id)
+    await _sample_delete(url, batch_id, 500 if d.sqlite else 100)
     lines = (await _rows(f"SELECT COUNT(*) AS n FROM payout_line WHERE batch = {batch_id}"))[0]
     if d.sqlite and lines["n"] > 10_000:  # SQLite cannot be interrupted: would run for minutes
         print("recompute as committed: skipped (see the sample DELETE above)")
@@ -200,11 +200,11 @@ async def measure(url: str, explain: bool, recompute_timeout: float,
         same = "same" if (c["n"], int(c["gross"])) == (r["n"], int(r["gross"] or 0)) else "DIFFERS"
         print(f"  {r['benefit']:15} {r['n']:>9,} lines  {int(r['gross'] or 0) / 100:>16,.2f} 元"
               f"  ({same} as computed)")
-    if explain and not d.sqlite:
-        await _explain(url, d, month, batch_id, batch["policy_version"])
+    if explain:
+        await _explain(url, d, month, month.region_path, batch["policy_version"])
 
 
-async def _sample_delete(url: str, batch_id: int, sample: int = 2000) -> None:
+async def _sample_delete(url: str, batch_id: int, sample: int) -> None:
     """Deleting a draft's lines checks each row's references (payout_line.adjusts, not
     indexed): time it for a sample, rolled back."""
     x = Loader(url)
@@ -230,18 +230,38 @@ async def _sample_delete(url: str, batch_id: int, sample: int = 2000) -> None:
           f"{elapsed / sample * 1000:.2f} ms a line")
 
 
-async def _explain(url: str, d: Dialect, month: Month, batch_id: int, policy_version: int) -> None:
+async def _explain(url: str, d: Dialect, month: Month, region: str, policy_version: int) -> None:
+    """Each big statement of compute alone, for a scratch draft in a transaction rolled back:
+    EXPLAIN ANALYZE on PostgreSQL, the query plan and the time on SQLite."""
     x = Loader(url)
     await x.open()
+    scratch = (f"INSERT INTO payout_batch (number, region_path, month, state, policy_version) "
+               f"VALUES ('JSBENCHEXPLAIN', '{region}', {d.day(MONTH.replace(month=9))}, "
+               f"'DRAFT', {policy_version}) RETURNING id")
+    if x.pg:
+        tx = x.connection.transaction()
+        await tx.start()
+        batch_id = await x.connection.fetchval(scratch)
+    else:
+        x.connection.execute("PRAGMA foreign_keys = 1")
+        x.connection.execute("BEGIN")
+        batch_id = x.connection.execute(scratch).fetchone()[0]
     for name, sql in (
             ("regular_lines", computation.regular_lines(d, month, batch_id, policy_version)),
             ("visit_items", computation.visit_items(d, month, batch_id))):
-        tx = x.connection.transaction()
-        await tx.start()
-        plan = await x.connection.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+        if x.pg:
+            plan = [r[0] for r in await x.connection.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql)]
+        else:
+            plan = [f"{r[1]:>4} {r[3]}" for r in x.connection.execute("EXPLAIN QUERY PLAN " + sql)]
+            t = time.perf_counter()
+            x.connection.execute(sql)
+            plan.append(f"Execution time: {(time.perf_counter() - t) * 1000:.0f} ms")
+        print(f"--- {name}")
+        print("\n".join(plan))
+    if x.pg:
         await tx.rollback()
-        print(f"--- EXPLAIN ANALYZE {name}")
-        print("\n".join(r[0] for r in plan))
+    else:
+        x.connection.execute("ROLLBACK")
     await x.close()
 
 
