@@ -82,17 +82,18 @@ def computing_status(batch: dict[str, Any], now: datetime) -> dict[str, Any]:
             "seconds": int(elapsed.total_seconds())}
 
 
-async def batch_detail(actor: Actor, batch_id: int) -> dict[str, Any]:
-    """The batch with its totals by benefit and by town, the budget and last month."""
-    batch = await visible_batch(actor, batch_id)
-    policy = await _policy_facts(batch["policy_version"])
+Totals = dict[str, dict[str, Any]]
+
+
+async def _totals(batch_id: int) -> tuple[Totals, Totals]:
+    """A batch's totals by benefit and by town code."""
     grouped = await PayoutLine.raw(
         "SELECT region_path, benefit, COUNT(*) AS n, SUM(gross_fen) AS gross, "
         "SUM(withheld_fen) AS withheld, SUM(net_fen) AS net FROM payout_line "
         "WHERE batch = {} GROUP BY region_path, benefit", batch_id)
-    by_benefit = {b: {"label": b.label, "lines": 0, "gross": 0, "withheld": 0, "net": 0}
-                  for b in Benefit}
-    by_town: dict[str, dict[str, Any]] = {}
+    by_benefit: Totals = {b: {"label": b.label, "lines": 0, "gross": 0, "withheld": 0,
+                              "net": 0} for b in Benefit}
+    by_town: Totals = {}
     for row in grouped:
         segments = row["region_path"].split("/")
         town = segments[1] if len(segments) > 1 else ""
@@ -103,16 +104,32 @@ async def batch_detail(actor: Actor, batch_id: int) -> dict[str, Any]:
             total["gross"] += _fen(row["gross"])
             total["withheld"] += _fen(row["withheld"])
             total["net"] += _fen(row["net"])
-    names = {r["code"]: r["name"] for r in await Region.select(Region.code, Region.name).where(
-        Region.code.is_in(list(by_town) or [""]))}
-    towns = sorted(by_town.values(), key=lambda t: t["code"])
-    for town in towns:
-        town["name"] = names.get(town["code"], town["code"] or "（未划分镇街）")
+    return by_benefit, by_town
+
+
+async def batch_detail(actor: Actor, batch_id: int) -> dict[str, Any]:
+    """The batch with its totals by benefit and by town, each beside last month's, the
+    budget and last month's batch."""
+    batch = await visible_batch(actor, batch_id)
+    policy = await _policy_facts(batch["policy_version"])
+    by_benefit, by_town = await _totals(batch_id)
     previous = await PayoutBatch.select(
         PayoutBatch.id, PayoutBatch.number, PayoutBatch.state, PayoutBatch.line_count,
         PayoutBatch.gross_fen, PayoutBatch.net_fen).where(
         (PayoutBatch.region_path == batch["region_path"])
         & (PayoutBatch.month == rules.previous_month(batch["month"]))).first()
+    before_benefit, before_town = ({}, {}) if previous is None else await _totals(previous["id"])
+    for key, total in by_benefit.items():
+        total["previous_net"] = before_benefit.get(key, {}).get("net")
+    for code in before_town:  # a town paid last month and not this month shows too
+        by_town.setdefault(code, {"code": code, "lines": 0, "gross": 0, "withheld": 0,
+                                  "net": 0})
+    names = {r["code"]: r["name"] for r in await Region.select(Region.code, Region.name).where(
+        Region.code.is_in(list(by_town) or [""]))}
+    towns = sorted(by_town.values(), key=lambda t: t["code"])
+    for town in towns:
+        town["name"] = names.get(town["code"], town["code"] or "（未划分镇街）")
+        town["previous_net"] = before_town.get(town["code"], {}).get("net")
     if previous is not None:
         previous["state_label"] = BatchState(previous["state"]).label
     budget = policy["budget_fen"]

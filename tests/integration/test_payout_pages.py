@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import csrf_token, make_user, sign_in
-from support.cases import FrozenClock
+from support.cases import FrozenClock, user_actor
 from test_visits import REQUIRED, at, december_world, log, visit
 
 from ltc import clock
@@ -259,3 +259,20 @@ async def test_deposit_ledger_and_statements(client, december) -> None:
     assert exported["bank_file_sha256"]
     unknown = await client.get(f"/payouts/{batch['id']}/lines/999999/statement.pdf")
     assert unknown.status_code == 404
+
+
+async def test_each_total_stands_beside_last_months(client, december, monkeypatch) -> None:
+    world, batch = december
+    checker = await make_user("reviewer", username="checker")
+    batch = await service.submit(world.staff.clerk, batch["id"], batch["version"])
+    await service.approve(await user_actor(checker["id"]), batch["id"], batch["version"])
+    FrozenClock(monkeypatch, date(2027, 2, 2))
+    january = await service.create_batch(world.staff.clerk, "370983", date(2027, 1, 1))
+    await service.compute(january["id"])
+    await sign_in(client, "clerk")
+    text = (await client.get(f"/payouts/{january['id']}")).text
+    row = re.search(r"<tr><td>上门护理服务费</td>(.*?)</tr>", text)
+    assert row is not None and row[1].endswith("<td>¥152.00</td>")  # December's 2 visits
+    town = re.search(r"<tr><td>新城街道</td>(.*?)</tr>", text)
+    assert town is not None and town[1] == ("<td>0</td><td>¥0.00</td><td>¥0.00</td>"
+                                            "<td>¥0.00</td><td>¥152.00</td>")  # none in Jan
