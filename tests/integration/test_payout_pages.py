@@ -276,3 +276,18 @@ async def test_each_total_stands_beside_last_months(client, december, monkeypatc
     town = re.search(r"<tr><td>新城街道</td>(.*?)</tr>", text)
     assert town is not None and town[1] == ("<td>0</td><td>¥0.00</td><td>¥0.00</td>"
                                             "<td>¥0.00</td><td>¥152.00</td>")  # none in Jan
+
+
+async def test_a_clerk_outside_the_region_sees_nothing_of_the_batch(client, december) -> None:
+    _, batch = december
+    await make_user("clerk", username="townclerk", region="370983002")  # 老城街道 only
+    await sign_in(client, "townclerk")
+    line = await PayoutLine.select(PayoutLine.id).where(PayoutLine.batch == batch["id"]).first()
+    assert batch["number"] not in (await client.get("/payouts")).text
+    for path in (f"/payouts/{batch['id']}", f"/payouts/{batch['id']}/lines/{line['id']}",
+                 f"/payouts/{batch['id']}/bank-file.csv"):
+        assert (await client.get(path)).status_code == 404, path
+    refused = await _post(client, f"/payouts/{batch['id']}", action="submit",
+                          version=str(batch["version"]))
+    assert refused.status_code == 404
+    assert await _state(batch["id"]) == "DRAFT"
