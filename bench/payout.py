@@ -3,16 +3,22 @@
 hand-written aggregate query over the same rows, < 1 GB peak memory.
 
     .venv/bin/python -m bench.payout [--engine pg|sqlite] [--beneficiaries N] [--skip-load]
-                                     [--visit-months 2] [--explain] [--url URL]
+        [--load-only] [--visit-months 2] [--recompute-timeout 300] [--index-adjusts]
+        [--explain] [--url URL]
 
 Loads the region (bench/payout_data.py; PostgreSQL database ltc_bench_payout is dropped and
-recreated, SQLite file /tmp/ltc_bench_payout.sqlite3 replaced; --skip-load reuses them), makes
-the October 2026 batch with service.create_batch, then times service.compute twice (the
-second run deletes the draft's lines first), prints the lines per benefit, the visits per
-reason and this process's peak RSS, then times the hand-written query (the "physical
-limit": the same money per benefit in one SELECT, nothing inserted) and the ratio.
---explain prints EXPLAIN ANALYZE of the two big INSERT … SELECT statements (PostgreSQL, in
-a transaction rolled back).
+recreated, SQLite file /tmp/ltc_bench_payout.sqlite3 replaced; --skip-load reuses them, a
+draft's lines left by an earlier run are removed first), makes the October 2026 batch with
+service.create_batch, then times service.compute on the empty draft and again as a
+recompute (which deletes the draft's lines first: a sample of that DELETE is timed, rolled
+back, since it checks payout_line.adjusts without an index; the recompute gives up after
+--recompute-timeout on PostgreSQL and is skipped on SQLite above 10,000 lines).
+--index-adjusts then indexes payout_line(adjusts) in the bench database and recomputes
+again. Prints the lines per benefit, the visits per reason, this process's peak RSS, then
+the hand-written query (the "physical limit": the same money per benefit in one SELECT,
+nothing inserted), the ratio, and whether its totals equal the computed ones. --explain
+runs the two big INSERT … SELECT statements alone for a scratch draft (rolled back):
+EXPLAIN ANALYZE on PostgreSQL, the plan and the time on SQLite.
 """
 
 from __future__ import annotations
