@@ -23,7 +23,6 @@ from ltc.payouts.tables import (
     PayoutBatch,
     PayoutDocument,
     PayoutLine,
-    PayoutVisit,
 )
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
@@ -69,7 +68,6 @@ APP_CONFIG = AppConfig(
         PayoutBatch,
         Payment,
         PayoutLine,
-        PayoutVisit,
         DepositEntry,
         PayoutDocument,
     ],

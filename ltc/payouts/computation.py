@@ -69,6 +69,12 @@ class Dialect:
     def true(self) -> str:
         return "1" if self.sqlite else "true"
 
+    def list_of(self, expression: str) -> str:
+        """Comma-separated values of `expression` over a group (any order)."""
+        if self.sqlite:
+            return f"group_concat({expression}, ',')"
+        return f"string_agg({expression}, ',')"
+
     def grade_rate(self, rates_json: str, grade: str) -> str:
         """The agreement's own bed-day rate for `grade` from its JSON object, or NULL."""
         if self.sqlite:
@@ -243,7 +249,8 @@ lines AS (
          MAX(entitlement) AS entitlement, MAX(region_path) AS region_path,
          MAX(grade) AS grade, SUM(days) AS days, 0 AS visits_counted, 0 AS visits_excluded,
          MAX(rate) AS rate_fen,
-         (CAST(SUM(rate * days) AS BIGINT) * 2 + {m.length}) / {2 * m.length} AS gross_fen
+         (CAST(SUM(rate * days) AS BIGINT) * 2 + {m.length}) / {2 * m.length} AS gross_fen,
+         '' AS visit_treatments
   FROM cg_days GROUP BY payee_key, person HAVING SUM(days) > 0
   UNION ALL
   SELECT 'home_visit', 'org:' || provider, '', provider, MAX(agreement), person,
@@ -252,12 +259,13 @@ lines AS (
          SUM(CASE WHEN reason = '' THEN 0 ELSE 1 END),
          COALESCE(MAX(CASE WHEN reason = '' THEN rate END), MAX(rate),
                   {int(p.visit_rate_fen)}),
-         CAST(COALESCE(SUM(CASE WHEN reason = '' THEN rate ELSE 0 END), 0) AS BIGINT)
+         CAST(COALESCE(SUM(CASE WHEN reason = '' THEN rate ELSE 0 END), 0) AS BIGINT),
+         {d.list_of("CAST(visit AS TEXT) || ':' || reason")}
   FROM vq GROUP BY provider, person
   UNION ALL
   SELECT 'institutional', 'org:' || institution, '', institution, MAX(agreement), person,
          MAX(entitlement), MAX(region_path), MAX(grade), SUM(days), 0, 0, MAX(rate),
-         CAST(SUM(rate * days) AS BIGINT)
+         CAST(SUM(rate * days) AS BIGINT), ''
   FROM inst_days GROUP BY institution, person HAVING SUM(days) > 0
 )"""
 
@@ -270,7 +278,8 @@ def _withheld(p: Policy, gross: str, benefit: str) -> str:
 LINE_COLUMNS = (
     "batch, kind, benefit, service_month, payee_key, payee_name, organisation, agreement, "
     "person, entitlement, region_path, grade, days, days_in_month, visits_counted, "
-    "visits_excluded, rate_fen, gross_fen, withheld_fen, net_fen, previous_gross_fen, "
+    "visits_excluded, visit_treatments, rate_fen, gross_fen, withheld_fen, net_fen, "
+    "previous_gross_fen, "
     "previous_days, previous_visits, adjusts, carried_payment, policy_version")
 
 
@@ -281,15 +290,10 @@ INSERT INTO payout_line ({LINE_COLUMNS})
 SELECT {int(batch_id)}, 'regular', l.benefit, {d.day(m.first)}, l.payee_key,
        COALESCE(o.name, l.payee_name), l.organisation, l.agreement, l.person, l.entitlement,
        COALESCE(l.region_path, ''), COALESCE(l.grade, 0), l.days, {m.length},
-       l.visits_counted, l.visits_excluded, l.rate_fen, l.gross_fen, {withheld},
+       l.visits_counted, l.visits_excluded, l.visit_treatments, l.rate_fen, l.gross_fen,
+       {withheld},
        l.gross_fen - {withheld}, 0, 0, 0, NULL, NULL, {int(policy_version)}
 FROM lines l LEFT JOIN organisation o ON o.id = l.organisation"""
-
-
-def visit_items(d: Dialect, m: Month, batch_id: int) -> str:
-    return f"""{ctes(d, m)}
-INSERT INTO payout_visit (batch, person, provider, visit, counted, reason)
-SELECT {int(batch_id)}, person, provider, visit, reason = '', reason FROM vq"""
 
 
 def touched_persons(d: Dialect, m: Month, since: str) -> str:
@@ -348,28 +352,29 @@ paid AS (
 owed AS (
   SELECT l.benefit, l.payee_key, COALESCE(o.name, l.payee_name) AS payee_name,
          l.organisation, l.agreement, l.person, l.entitlement, l.region_path, l.grade,
-         l.days, l.visits_counted, l.visits_excluded, l.rate_fen, l.gross_fen,
-         {withheld} AS withheld_fen
+         l.days, l.visits_counted, l.visits_excluded, l.visit_treatments, l.rate_fen,
+         l.gross_fen, {withheld} AS withheld_fen
   FROM lines l LEFT JOIN organisation o ON o.id = l.organisation
 ),
 both_sides AS (
   SELECT benefit, payee_key, payee_name, organisation, agreement, person, entitlement,
-         region_path, grade, days, visits_counted, visits_excluded, rate_fen,
-         gross_fen, withheld_fen, 0 AS paid_gross, 0 AS paid_withheld,
+         region_path, grade, days, visits_counted, visits_excluded, visit_treatments,
+         rate_fen, gross_fen, withheld_fen, 0 AS paid_gross, 0 AS paid_withheld,
          CAST(NULL AS INTEGER) AS last_id, CAST(NULL AS INTEGER) AS regular_id
   FROM owed
   UNION ALL
   SELECT p.benefit, p.payee_key, last.payee_name, last.organisation, last.agreement,
-         p.person, last.entitlement, last.region_path, last.grade, 0, 0, 0, last.rate_fen,
-         0, 0, p.gross_fen, p.withheld_fen, p.last_id, p.regular_id
+         p.person, last.entitlement, last.region_path, last.grade, 0, 0, 0, '',
+         last.rate_fen, 0, 0, p.gross_fen, p.withheld_fen, p.last_id, p.regular_id
   FROM paid p JOIN payout_line last ON last.id = p.last_id
 )
 INSERT INTO payout_line ({LINE_COLUMNS})
 SELECT {int(batch_id)}, 'adjustment', x.benefit, {m1}, x.payee_key, MAX(x.payee_name),
        MAX(x.organisation), MAX(x.agreement), x.person, MAX(x.entitlement),
        COALESCE(MAX(x.region_path), ''), COALESCE(MAX(x.grade), 0), SUM(x.days), {m.length},
-       SUM(x.visits_counted), SUM(x.visits_excluded), MAX(x.rate_fen),
-       SUM(x.gross_fen) - SUM(x.paid_gross), SUM(x.withheld_fen) - SUM(x.paid_withheld),
+       SUM(x.visits_counted), SUM(x.visits_excluded), MAX(x.visit_treatments),
+       MAX(x.rate_fen), SUM(x.gross_fen) - SUM(x.paid_gross),
+       SUM(x.withheld_fen) - SUM(x.paid_withheld),
        SUM(x.gross_fen) - SUM(x.withheld_fen) - SUM(x.paid_gross) + SUM(x.paid_withheld),
        SUM(x.paid_gross), COALESCE(MAX(last.days), 0), COALESCE(MAX(last.visits_counted), 0),
        MAX(x.regular_id), NULL, {int(policy_version)}
@@ -385,8 +390,8 @@ def carried_lines(batch_id: int) -> str:
 INSERT INTO payout_line ({LINE_COLUMNS})
 SELECT {int(batch_id)}, 'carry_forward', l.benefit, l.service_month, l.payee_key,
        MAX(l.payee_name), MAX(l.organisation), MAX(l.agreement), l.person,
-       MAX(l.entitlement), MAX(l.region_path), MAX(l.grade), 0, MAX(l.days_in_month), 0, 0, 0,
-       SUM(l.net_fen), 0, SUM(l.net_fen), 0, 0, 0, NULL, MAX(p.id), MAX(l.policy_version)
+       MAX(l.entitlement), MAX(l.region_path), MAX(l.grade), 0, MAX(l.days_in_month), 0, 0,
+       '', 0, SUM(l.net_fen), 0, SUM(l.net_fen), 0, 0, 0, NULL, MAX(p.id), MAX(l.policy_version)
 FROM payout_line l JOIN payment p ON p.batch = l.batch AND p.payee_key = l.payee_key
 WHERE p.carried_into = {int(batch_id)}
 GROUP BY l.payee_key, l.person, l.benefit, l.service_month"""

@@ -21,11 +21,11 @@ from ltc.payouts.tables import (
     PayoutBatch,
     PayoutDocument,
     PayoutLine,
-    PayoutVisit,
 )
 from ltc.policy.service import parsed_definition
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
+from ltc.visits.tables import Visit
 
 PAGE = 50
 DOCUMENT_LABELS = {"bank_file": "银行代发文件", "summary": "结算汇总表", "statement": "结算单",
@@ -196,26 +196,34 @@ async def line_detail(actor: Actor, batch_id: int, line_id: int) -> dict[str, An
     if line is None:
         raise NotFound("line_not_found", "结算明细不存在")
     policy = await _policy_facts(line["policy_version"])
-    visits: list[dict[str, Any]] = []
-    if line["benefit"] == Benefit.home_visit and line["organisation"] is not None:
-        last = rules.month_last(line["service_month"])
-        rows = await PayoutVisit.select(
-            PayoutVisit.visit, PayoutVisit.counted, PayoutVisit.reason,
-            PayoutVisit.visit.visit_on, PayoutVisit.visit.started_at,
-            PayoutVisit.visit.staff.display_name).where(
-            (PayoutVisit.batch == batch_id) & (PayoutVisit.person == line["person"])
-            & (PayoutVisit.provider == line["organisation"])
-            & (PayoutVisit.visit.visit_on >= line["service_month"])
-            & (PayoutVisit.visit.visit_on <= last)).order_by(
-            PayoutVisit.visit.started_at)
-        visits = [{"id": r["visit"], "on": r["visit.visit_on"],
-                   "started_at": r["visit.started_at"],
-                   "staff": r["visit.staff.display_name"], "counted": r["counted"],
-                   "reason": rules.EXCLUSIONS.get(r["reason"], r["reason"])} for r in rows]
+    visits = (await treated_visits([line]))[line["id"]]
     return {"batch": {**batch, "state_label": BatchState(batch["state"]).label,
                       "month_label": rules.month_label(batch["month"])},
             "line": _labelled(line),
             "explanation": rules.explain(line, policy["basis_points"]), "visits": visits}
+
+
+async def treated_visits(lines: list[dict[str, Any]]) -> dict[int, list[dict[str, Any]]]:
+    """line id → the home visits the line counted or excluded (with the reason), by start
+    time, from its stored treatments: what the batch decided, whatever happened since."""
+    treated = {line["id"]: rules.treatments(line["visit_treatments"]) for line in lines}
+    ids = sorted({visit for pairs in treated.values() for visit, _ in pairs})
+    found: dict[int, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        for row in await Visit.select(
+                Visit.id, Visit.visit_on, Visit.started_at, Visit.ended_at,
+                Visit.staff.display_name).where(Visit.id.is_in(ids[start:start + 500])):
+            found[row["id"]] = row
+    result = {}
+    for line_id, pairs in treated.items():
+        visits = [{"id": visit, "on": found[visit]["visit_on"],
+                   "started_at": found[visit]["started_at"],
+                   "ended_at": found[visit]["ended_at"],
+                   "staff": found[visit]["staff.display_name"] or "", "counted": not reason,
+                   "reason": rules.EXCLUSIONS.get(reason, reason)}
+                  for visit, reason in pairs if visit in found]
+        result[line_id] = sorted(visits, key=lambda v: (v["started_at"], v["id"]))
+    return result
 
 
 # --- approval -------------------------------------------------------------------------------

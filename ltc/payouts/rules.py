@@ -186,6 +186,15 @@ def classify_visits(visits: Iterable[VisitFacts], quota: int) -> dict[int, str]:
     return result
 
 
+def treatments(text: str) -> list[tuple[int, str]]:
+    """A line's `visit_treatments` as (visit id, reason) pairs; reason "" = paid."""
+    pairs = []
+    for item in filter(None, text.split(",")):
+        visit, _, reason = item.partition(":")
+        pairs.append((int(visit), reason))
+    return pairs
+
+
 # --- explanations ---------------------------------------------------------------------------
 
 def explain(line: Mapping[str, Any], basis_points: int) -> list[str]:

@@ -179,10 +179,8 @@ async def compute(batch_id: int) -> dict[str, Any] | None:
         batch = claimed[0]
         policy = await _policy(batch["policy_version"])
         month = Month(batch["month"], batch["region_path"], policy)
-        await _run(f"DELETE FROM payout_visit WHERE batch = {int(batch_id)}")
         await _run(f"DELETE FROM payout_line WHERE batch = {int(batch_id)}")
         await _run(computation.regular_lines(d, month, batch_id, batch["policy_version"]))
-        await _run(computation.visit_items(d, month, batch_id))
         for earlier in await _final_batches_to_check(batch):
             persons = computation.touched_persons(
                 d, Month(earlier["month"], batch["region_path"], policy),

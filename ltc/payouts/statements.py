@@ -12,7 +12,6 @@ rendering every caregiver's statement each month would take hours for nothing.
 from __future__ import annotations
 
 import functools
-from collections import defaultdict
 from datetime import date
 from typing import Any
 
@@ -23,9 +22,9 @@ from ltc.accounts.rules import SYSTEM
 from ltc.accounts.tables import User
 from ltc.audit import service as audit
 from ltc.errors import Conflict, NotFound
-from ltc.payouts import rules
+from ltc.payouts import queries, rules
 from ltc.payouts.rules import BatchState, Benefit, LineKind
-from ltc.payouts.tables import Payment, PayoutBatch, PayoutDocument, PayoutLine, PayoutVisit
+from ltc.payouts.tables import Payment, PayoutBatch, PayoutDocument, PayoutLine
 from ltc.policy.rules import Policy
 from ltc.policy.service import parsed_definition
 from ltc.policy.tables import PolicyVersion
@@ -101,7 +100,7 @@ async def statement_context(batch_id: int, payee_key: str) -> dict[str, Any]:
                                | {line["policy_version"] for line in lines})
     payment = await Payment.select().where(
         (Payment.batch == batch_id) & (Payment.payee_key == payee_key)).first()
-    visits = await _visits(batch, lines)
+    visits = await queries.treated_visits(lines)
     shown = []
     for line in lines:
         benefit, kind = Benefit(line["benefit"]), LineKind(line["kind"])
@@ -112,9 +111,7 @@ async def statement_context(batch_id: int, payee_key: str) -> dict[str, Any]:
             "benefit": benefit.label, "kind": kind.label,
             "service_month": rules.month_label(line["service_month"]),
             "explanation": rules.explain(line, basis_points), **_money(line),
-            "visits": (visits.get((line["person"], line["organisation"]), [])
-                       if benefit is Benefit.home_visit and kind is LineKind.regular
-                       else []),
+            "visits": _shown_visits(visits[line["id"]]),
         })
     totals = {key: sum(int(line[f"{key}_fen"]) for line in lines)
               for key in ("gross", "withheld", "net")}
@@ -135,34 +132,16 @@ async def statement_context(batch_id: int, payee_key: str) -> dict[str, Any]:
     }
 
 
-async def _visits(batch: dict[str, Any], lines: list[dict[str, Any]],
-                  ) -> dict[tuple[int, int], list[dict[str, str]]]:
-    """(person, provider) → the month's visits as the batch treated them, by start time."""
-    providers = sorted({line["organisation"] for line in lines
-                        if line["benefit"] == Benefit.home_visit and line["organisation"]})
-    if not providers:
-        return {}
-    rows = await PayoutVisit.select(
-        PayoutVisit.person, PayoutVisit.provider, PayoutVisit.counted, PayoutVisit.reason,
-        PayoutVisit.visit.id.as_alias("visit_id"),
-        PayoutVisit.visit.started_at.as_alias("started_at"),
-        PayoutVisit.visit.ended_at.as_alias("ended_at"),
-        PayoutVisit.visit.staff.display_name.as_alias("staff_name"),
-    ).where((PayoutVisit.batch == batch["id"]) & PayoutVisit.provider.is_in(providers))
-    rows.sort(key=lambda r: (r["started_at"], r["visit_id"]))
-    result: dict[tuple[int, int], list[dict[str, str]]] = defaultdict(list)
-    for row in rows:
-        started = row["started_at"].astimezone(clock.CHINA)
-        ended = row["ended_at"].astimezone(clock.CHINA)
-        result[(row["person"], row["provider"])].append({
-            "date": started.date().isoformat(),
-            "time": f"{started:%H:%M}–{ended:%H:%M}",
-            "staff": row["staff_name"] or "",
-            "counted": row["counted"],
-            "outcome": "计费" if row["counted"] else rules.EXCLUSIONS.get(
-                row["reason"], row["reason"]),
-        })
-    return result
+def _shown_visits(visits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    shown = []
+    for visit in visits:
+        started = visit["started_at"].astimezone(clock.CHINA)
+        ended = visit["ended_at"].astimezone(clock.CHINA)
+        shown.append({"date": started.date().isoformat(),
+                      "time": f"{started:%H:%M}–{ended:%H:%M}", "staff": visit["staff"],
+                      "counted": visit["counted"],
+                      "outcome": "计费" if visit["counted"] else visit["reason"]})
+    return shown
 
 
 async def statement_pdf(batch_id: int, payee_key: str) -> str:

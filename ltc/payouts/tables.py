@@ -1,6 +1,5 @@
 from piccolo.columns import (
     BigInt,
-    Boolean,
     Date,
     ForeignKey,
     Integer,
@@ -18,7 +17,6 @@ from ltc.entitlements.tables import Entitlement
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
-from ltc.visits.tables import Visit
 
 
 class PayoutBatch(Table):
@@ -77,7 +75,9 @@ class PayoutLine(Table):
     structured facts that explain it (ltc.payouts.rules.explain). Unique per (batch, payee,
     beneficiary, benefit, service month, kind) by a raw index. A line is never updated, and
     deleted only while its batch is DRAFT (database triggers); its payment is the batch's
-    Payment of the same payee."""
+    Payment of the same payee. On PostgreSQL its references are not foreign-key
+    constraints (see the payouts migration): lines are made only by INSERT … SELECT from
+    the rows they name, and those rows are never deleted."""
 
     batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False)
     kind = Varchar(length=14, null=False)  # regular | adjustment | carry_forward
@@ -87,7 +87,7 @@ class PayoutLine(Table):
     payee_name = Varchar(length=100, null=False)
     organisation = ForeignKey(Organisation, on_delete=OnDelete.restrict, null=True)
     agreement = ForeignKey(Agreement, on_delete=OnDelete.restrict, null=True)
-    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False, index=True)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
     entitlement = ForeignKey(Entitlement, on_delete=OnDelete.restrict, null=True)
     region_path = Varchar(length=200, null=False)
     grade = Integer(null=False, default=0)
@@ -95,6 +95,9 @@ class PayoutLine(Table):
     days_in_month = Integer(null=False, default=0)
     visits_counted = Integer(null=False, default=0)
     visits_excluded = Integer(null=False, default=0)
+    # How each home visit of the month was treated: "visit id:reason" pairs, comma-separated,
+    # the reason empty for a paid visit (ltc.payouts.rules.treatments reads it).
+    visit_treatments = Text(null=False, default="")
     rate_fen = BigInt(null=False, default=0)  # per month, per visit or per bed-day
     gross_fen = BigInt(null=False)
     withheld_fen = BigInt(null=False, default=0)
@@ -106,18 +109,6 @@ class PayoutLine(Table):
     adjusts = ForeignKey("self", on_delete=OnDelete.restrict, null=True)
     carried_payment = ForeignKey(Payment, on_delete=OnDelete.restrict, null=True)
     policy_version = ForeignKey(PolicyVersion, on_delete=OnDelete.restrict, null=False)
-
-
-class PayoutVisit(Table):
-    """How each home visit of the month was treated in a batch: counted, or excluded with
-    the reason. Found by (batch, person, provider)."""
-
-    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False)
-    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
-    provider = ForeignKey(Organisation, on_delete=OnDelete.restrict, null=False)
-    visit = ForeignKey(Visit, on_delete=OnDelete.restrict, null=False)
-    counted = Boolean(null=False)
-    reason = Varchar(length=24, null=False, default="")  # ltc.payouts.rules.EXCLUSIONS
 
 
 class DepositEntry(Table):

@@ -36,7 +36,8 @@ from ltc.entitlements import service as entitlements
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, Forbidden, InvalidInput
 from ltc.payouts import rules, service
-from ltc.payouts.tables import DepositEntry, Payment, PayoutBatch, PayoutLine, PayoutVisit
+from ltc.payouts.queries import treated_visits
+from ltc.payouts.tables import DepositEntry, Payment, PayoutBatch, PayoutLine
 from ltc.visits.tables import InstitutionalStay, Visit
 
 pytestmark = pytest.mark.anyio
@@ -232,13 +233,16 @@ async def test_each_visit_is_listed_with_its_reason(database_url, monkeypatch) -
     scenario = next(s for s in SCENARIOS if s.name == "visits flagged, rejected and in hospital")
     world = await build(monkeypatch, scenario)
     batch = await computed(monkeypatch, scenario.month, world.staff.clerk)
-    treated = await PayoutVisit.select(PayoutVisit.visit.visit_on, PayoutVisit.counted,
-                                       PayoutVisit.reason).where(
-        PayoutVisit.batch == batch["id"]).order_by(PayoutVisit.visit.visit_on)
-    assert [(t["visit.visit_on"].day, t["counted"], t["reason"]) for t in treated] == [
-        (2, True, ""), (5, False, "flagged"), (9, False, "rejected"),
-        (21, False, "inactive_day"), (23, True, "")]
     line = (await lines_of(batch["id"]))["home_visit"]
+    treated = (await treated_visits([line]))[line["id"]]
+    assert [(t["on"].day, t["counted"], t["reason"]) for t in treated] == [
+        (2, True, ""), (5, False, rules.EXCLUSIONS["flagged"]),
+        (9, False, rules.EXCLUSIONS["rejected"]), (21, False, rules.EXCLUSIONS["inactive_day"]),
+        (23, True, "")]
+    # Reviewing a visit later changes the facts, not what this batch decided.
+    await Visit.update({Visit.review: "accepted_after_review"}).where(
+        Visit.visit_on == date(2026, 12, 5))
+    assert (await treated_visits([line]))[line["id"]] == treated
     explained = " ".join(rules.explain(line, 500))
     for words in ("计费上门2次", "不计费3次", "质量保证金8.00元"):
         assert words in explained
@@ -388,7 +392,7 @@ async def test_two_computations_at_once_give_one_consistent_result(database_url,
     strip = lambda lines: {k: {c: v for c, v in row.items() if c != "id"}  # noqa: E731
                            for k, row in lines.items()}
     assert strip(together) == strip(alone)
-    assert await PayoutVisit.count().where(PayoutVisit.batch == batch["id"]) == 6
+    assert len(rules.treatments(together["home_visit"]["visit_treatments"])) == 6
 
 
 def hanging_computation(database_url: str, batch_id: int, marker: Path) -> subprocess.Popen:
@@ -602,8 +606,8 @@ async def test_only_a_provider_agreement_for_home_visits_pays_visits(database_ur
     batch = await computed(monkeypatch, date(2026, 12, 1), world.staff.clerk)
     line = (await lines_of(batch["id"]))["home_visit"]
     assert (line["visits_counted"], line["visits_excluded"], line["gross_fen"]) == (0, 1, 0)
-    treated = await PayoutVisit.select(PayoutVisit.reason).where(PayoutVisit.batch == batch["id"])
-    assert [t["reason"] for t in treated] == ["no_provider_agreement"]
+    assert [reason for _, reason in rules.treatments(line["visit_treatments"])] == [
+        "no_provider_agreement"]
 
 
 async def test_two_releases_at_once_never_overdraw_the_deposit(database_url,

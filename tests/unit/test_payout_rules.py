@@ -160,3 +160,10 @@ def test_explanations(kind, benefit, words) -> None:
 ])
 def test_payee_labels_never_show_a_resident_id(key, label) -> None:
     assert rules.payee_label(key) == label
+
+
+@pytest.mark.parametrize(("text", "pairs"), [
+    ("", []), ("12:", [(12, "")]), ("12:,7:over_quota", [(12, ""), (7, "over_quota")]),
+])
+def test_visit_treatments(text, pairs) -> None:
+    assert rules.treatments(text) == pairs
