@@ -3,22 +3,17 @@
 hand-written aggregate query over the same rows, < 1 GB peak memory.
 
     .venv/bin/python -m bench.payout [--engine pg|sqlite] [--beneficiaries N] [--skip-load]
-        [--load-only] [--visit-months 2] [--recompute-timeout 300] [--index-adjusts]
-        [--explain] [--url URL]
+        [--load-only] [--visit-months 2] [--explain] [--url URL]
 
 Loads the region (bench/payout_data.py; PostgreSQL database ltc_bench_payout is dropped and
-recreated, SQLite file /tmp/ltc_bench_payout.sqlite3 replaced; --skip-load reuses them, a
-draft's lines left by an earlier run are removed first), makes the October 2026 batch with
-service.create_batch, then times service.compute on the empty draft and again as a
-recompute (which deletes the draft's lines first: a sample of that DELETE is timed, rolled
-back, since it checks payout_line.adjusts without an index; the recompute gives up after
---recompute-timeout on PostgreSQL and is skipped on SQLite above 10,000 lines).
---index-adjusts then indexes payout_line(adjusts) in the bench database and recomputes
-again. Prints the lines per benefit, the visits per reason, this process's peak RSS, then
-the hand-written query (the "physical limit": the same money per benefit in one SELECT,
-nothing inserted), the ratio, and whether its totals equal the computed ones. --explain
-runs the two big INSERT … SELECT statements alone for a scratch draft (rolled back):
-EXPLAIN ANALYZE on PostgreSQL, the plan and the time on SQLite.
+recreated, SQLite file /tmp/ltc_bench_payout.sqlite3 replaced; --skip-load reuses them
+(migrated to the current schema first), a draft's lines left by an earlier run are removed
+first), makes the October 2026 batch with service.create_batch, then times service.compute
+on the empty draft and again as a recompute (which deletes the draft's lines first). Prints
+the lines per benefit, this process's peak RSS, then the hand-written query (the "physical
+limit": the same money per benefit in one SELECT, nothing inserted), the ratio, and whether
+its totals equal the computed ones. --explain runs the line INSERT … SELECT alone for a
+scratch draft (rolled back): EXPLAIN ANALYZE on PostgreSQL, the plan and the time on SQLite.
 """
 
 from __future__ import annotations
@@ -31,13 +26,12 @@ import time
 from datetime import datetime
 
 from bench.payout_data import MONTH, REGION, Loader, generate
-from ltc import clock, db
+from ltc import clock, db, schema
 from ltc.accounts.rules import SYSTEM
 from ltc.payouts import computation, rules, service
 from ltc.payouts.computation import Dialect, Month, _by_grade, region_filter
 from ltc.payouts.tables import PayoutBatch
 
-ADJUSTS_INDEX = "bench_payout_line_adjusts"
 DEFAULTS = {"pg": ("postgresql://postgres@127.0.0.1/ltc_bench_payout", 1_000_000),
             "sqlite": ("sqlite:////tmp/ltc_bench_payout.sqlite3", 50_000)}
 
@@ -126,14 +120,9 @@ async def _rows(sql: str) -> list[dict]:
     return await PayoutBatch.raw(sql)
 
 
-async def _compute(label: str, batch_id: int, limit: float | None) -> float | None:
+async def _compute(label: str, batch_id: int) -> float:
     t = time.perf_counter()
-    try:
-        async with asyncio.timeout(limit):
-            result = await service.compute(batch_id)
-    except TimeoutError:
-        print(f"{label}: did not finish in {limit:.0f} s (cancelled, rolled back)")
-        return None
+    result = await service.compute(batch_id)
     elapsed = time.perf_counter() - t
     print(f"{label}: {elapsed:.1f} s — {result['line_count']:,} lines, "
           f"gross {result['gross_fen'] / 100:,.2f} 元, withheld "
@@ -141,40 +130,25 @@ async def _compute(label: str, batch_id: int, limit: float | None) -> float | No
     return elapsed
 
 
-async def measure(url: str, explain: bool, recompute_timeout: float,
-                  index_adjusts: bool) -> None:
+async def measure(url: str, explain: bool) -> None:
     db.bind(db.make_engine(url))
+    await schema.migrate()
     d = service.dialect()
     existing = await PayoutBatch.select().where(PayoutBatch.month == MONTH).first()
     batch = existing or await service.create_batch(SYSTEM, REGION, MONTH)
     batch_id = batch["id"]
-    # A reused database: start from a draft without lines, as after create_batch (deleting
-    # them needs the index below, see the recompute).
-    await _rows(f"CREATE INDEX IF NOT EXISTS {ADJUSTS_INDEX} ON payout_line (adjusts)")
-    await _rows(f"DELETE FROM payout_visit WHERE batch = {batch_id}")
+    # A reused database: start from a draft without lines, as after create_batch.
     await _rows(f"DELETE FROM payout_line WHERE batch = {batch_id}")
-    await _rows(f"DROP INDEX {ADJUSTS_INDEX}")
-    await _rows("ANALYZE")
+    await _rows("VACUUM ANALYZE" if not d.sqlite else "ANALYZE")
     people = (await _rows("SELECT COUNT(*) AS n FROM entitlement"))[0]["n"]
     visits = (await _rows("SELECT COUNT(*) AS n FROM visit"))[0]["n"]
     print(f"{datetime.now(clock.CHINA):%Y-%m-%d %H:%M}  {'SQLite' if d.sqlite else 'PostgreSQL'}"
           f"  {people:,} entitlements, {visits:,} visits, batch {batch['number']}; "
           f"{os.cpu_count()} CPUs")
     rss_before = rss_mib()
-    first = await _compute("compute (no lines yet)", batch_id, None)
-    await _sample_delete(url, batch_id, 500 if d.sqlite else 100)
-    lines = (await _rows(f"SELECT COUNT(*) AS n FROM payout_line WHERE batch = {batch_id}"))[0]
-    if d.sqlite and lines["n"] > 10_000:  # SQLite cannot be interrupted: would run for minutes
-        print("recompute as committed: skipped (see the sample DELETE above)")
-        again = None
-    else:
-        again = await _compute("recompute (deletes the draft's lines first)", batch_id,
-                               recompute_timeout)
-    if index_adjusts:
-        await _rows(f"CREATE INDEX {ADJUSTS_INDEX} ON payout_line (adjusts)")
-        again = await _compute(f"recompute with index {ADJUSTS_INDEX}", batch_id, None)
-        await _rows(f"DROP INDEX {ADJUSTS_INDEX}")
-    times = [first, again or float("nan")]
+    first = await _compute("compute (no lines yet)", batch_id)
+    again = await _compute("recompute (deletes the draft's lines first)", batch_id)
+    times = [first, again]
     print(f"peak RSS of this process: {rss_mib():.0f} MiB ({rss_before:.0f} MiB before "
           f"computing){'' if d.sqlite else '; PostgreSQL backends are separate processes'}")
     computed = {r["benefit"]: r for r in await _rows(
@@ -184,10 +158,6 @@ async def measure(url: str, explain: bool, recompute_timeout: float,
     for benefit, r in computed.items():
         print(f"  {benefit:15} {r['n']:>9,} lines  {int(r['gross']) / 100:>16,.2f} 元  "
               f"days {r['days']:,}  visits counted {r['counted']:,} excluded {r['excluded']:,}")
-    reasons = await _rows(f"SELECT reason, COUNT(*) AS n FROM payout_visit WHERE batch = "
-                          f"{batch_id} GROUP BY reason ORDER BY reason")
-    print("  visits of the month by reason: " + ", ".join(
-        f"{r['reason'] or 'counted'} {r['n']:,}" for r in reasons))
 
     policy = await service._policy(batch["policy_version"])
     month = Month(MONTH, (await _rows(f"SELECT region_path FROM payout_batch WHERE id = "
@@ -210,32 +180,6 @@ async def measure(url: str, explain: bool, recompute_timeout: float,
         await _explain(url, d, month, month.region_path, batch["policy_version"])
 
 
-async def _sample_delete(url: str, batch_id: int, sample: int) -> None:
-    """Deleting a draft's lines checks each row's references (payout_line.adjusts, not
-    indexed): time it for a sample, rolled back."""
-    x = Loader(url)
-    await x.open()
-    sql = (f"DELETE FROM payout_line WHERE id IN (SELECT id FROM payout_line WHERE batch = "
-           f"{batch_id} ORDER BY id LIMIT {sample})")
-    if x.pg:
-        tx = x.connection.transaction()
-        await tx.start()
-        t = time.perf_counter()
-        await x.connection.execute(sql)
-        elapsed = time.perf_counter() - t
-        await tx.rollback()
-    else:
-        x.connection.execute("PRAGMA foreign_keys = 1")  # as Piccolo's connections
-        x.connection.execute("BEGIN")
-        t = time.perf_counter()
-        x.connection.execute(sql)
-        elapsed = time.perf_counter() - t
-        x.connection.execute("ROLLBACK")
-    await x.close()
-    print(f"DELETE of {sample:,} of the draft's lines (rolled back): {elapsed:.2f} s, "
-          f"{elapsed / sample * 1000:.2f} ms a line")
-
-
 async def _explain(url: str, d: Dialect, month: Month, region: str, policy_version: int) -> None:
     """Each big statement of compute alone, for a scratch draft in a transaction rolled back:
     EXPLAIN ANALYZE on PostgreSQL, the query plan and the time on SQLite."""
@@ -253,8 +197,7 @@ async def _explain(url: str, d: Dialect, month: Month, region: str, policy_versi
         x.connection.execute("BEGIN")
         batch_id = x.connection.execute(scratch).fetchone()[0]
     for name, sql in (
-            ("regular_lines", computation.regular_lines(d, month, batch_id, policy_version)),
-            ("visit_items", computation.visit_items(d, month, batch_id))):
+            ("regular_lines", computation.regular_lines(d, month, batch_id, policy_version)),):
         if x.pg:
             plan = [r[0] for r in await x.connection.fetch("EXPLAIN (ANALYZE, BUFFERS) " + sql)]
         else:
@@ -280,11 +223,6 @@ def main() -> None:
     parser.add_argument("--skip-load", action="store_true")
     parser.add_argument("--load-only", action="store_true")
     parser.add_argument("--explain", action="store_true")
-    parser.add_argument("--recompute-timeout", type=float, default=300,
-                        help="give up on the recompute after this many seconds (PostgreSQL)")
-    parser.add_argument("--index-adjusts", action="store_true",
-                        help="then index payout_line(adjusts) in the bench database and "
-                             "recompute again (the suggested fix)")
     args = parser.parse_args()
     url = args.url or DEFAULTS[args.engine][0]
     if not args.skip_load:
@@ -293,7 +231,7 @@ def main() -> None:
                              args.visit_months))
         print(f"loaded in {time.perf_counter() - t:.0f} s")
     if not args.load_only:
-        asyncio.run(measure(url, args.explain, args.recompute_timeout, args.index_adjusts))
+        asyncio.run(measure(url, args.explain))
 
 
 if __name__ == "__main__":
