@@ -100,6 +100,12 @@ def _by_grade(grade: str, values: dict[int, int]) -> str:
     return f"(CASE {grade} {cases} ELSE 0 END)"
 
 
+def _one_rate(rate: str) -> str:
+    """A line's rate when one rate priced all of it, else 0: agreements renewed within the
+    month at another rate (the money is exact either way; rules.explain says which)."""
+    return f"(CASE WHEN MIN({rate}) < MAX({rate}) THEN 0 ELSE MAX({rate}) END)"
+
+
 def _agreement_last(d: Dialect, ag: str) -> str:
     """The last day an agreement covers (ltc.agreements.rules.coverage): its end, or the day
     before a suspension or termination stopped it."""
@@ -248,7 +254,7 @@ lines AS (
          CAST(NULL AS INTEGER) AS organisation, MAX(agreement) AS agreement, person,
          MAX(entitlement) AS entitlement, MAX(region_path) AS region_path,
          MAX(grade) AS grade, SUM(days) AS days, 0 AS visits_counted, 0 AS visits_excluded,
-         MAX(rate) AS rate_fen,
+         {_one_rate('rate')} AS rate_fen,
          (CAST(SUM(rate * days) AS BIGINT) * 2 + {m.length}) / {2 * m.length} AS gross_fen,
          '' AS visit_treatments
   FROM cg_days GROUP BY payee_key, person HAVING SUM(days) > 0
@@ -257,14 +263,14 @@ lines AS (
          MAX(entitlement), MAX(region_path), COALESCE(MAX(grade), 0), 0,
          SUM(CASE WHEN reason = '' THEN 1 ELSE 0 END),
          SUM(CASE WHEN reason = '' THEN 0 ELSE 1 END),
-         COALESCE(MAX(CASE WHEN reason = '' THEN rate END), MAX(rate),
+         COALESCE({_one_rate("CASE WHEN reason = '' THEN rate END")}, MAX(rate),
                   {int(p.visit_rate_fen)}),
          CAST(COALESCE(SUM(CASE WHEN reason = '' THEN rate ELSE 0 END), 0) AS BIGINT),
          {d.list_of("CAST(visit AS TEXT) || ':' || reason")}
   FROM vq GROUP BY provider, person
   UNION ALL
   SELECT 'institutional', 'org:' || institution, '', institution, MAX(agreement), person,
-         MAX(entitlement), MAX(region_path), MAX(grade), SUM(days), 0, 0, MAX(rate),
+         MAX(entitlement), MAX(region_path), MAX(grade), SUM(days), 0, 0, {_one_rate('rate')},
          CAST(SUM(rate * days) AS BIGINT), ''
   FROM inst_days GROUP BY institution, person HAVING SUM(days) > 0
 )"""

@@ -207,20 +207,25 @@ def explain(line: Mapping[str, Any], basis_points: int) -> list[str]:
     if kind is LineKind.carry_forward:
         sentences.append(f"{month}{benefit.label}上期支付失败，本期重新支付{yuan(line['net_fen'])}元。")
         return sentences
+    # A rate of 0: the month was priced by agreements with different rates, segment by
+    # segment (computation._one_rate).
+    rate = line["rate_fen"]
     if benefit is Benefit.family_subsidy:
+        per_month = f"{yuan(rate)}元/月" if rate else "各段协议的月标准"
         sentences.append(
             f"{month}共{line['days_in_month']}天，待遇有效且家庭照护协议覆盖{line['days']}天"
             f"（住院、暂停和入住护理机构的日子不计）；"
-            f"{yuan(line['rate_fen'])}元/月 × {line['days']} ÷ {line['days_in_month']}"
-            f"（四舍五入到分）。")
+            f"{per_month} × {line['days']} ÷ {line['days_in_month']}（四舍五入到分）。")
     elif benefit is Benefit.home_visit:
+        per_visit = f"{yuan(rate)}元/次" if rate else "各次当日协议单价"
         sentences.append(
-            f"{month}计费上门{line['visits_counted']}次 × {yuan(line['rate_fen'])}元/次；"
+            f"{month}计费上门{line['visits_counted']}次 × {per_visit}；"
             f"不计费{line['visits_excluded']}次（原因见逐次明细）。")
     else:
+        per_day = f"{yuan(rate)}元/床日" if rate else "各段协议的床日标准"
         sentences.append(
             f"{month}待遇有效的床日{line['days']}天（入院当天计，出院当天不计）× "
-            f"{yuan(line['rate_fen'])}元/床日（{line['grade']}级）。")
+            f"{per_day}（{line['grade']}级）。")
     if line["withheld_fen"]:
         sentences.append(
             f"按{basis_points / 100:g}%预留质量保证金{yuan(line['withheld_fen'])}元，"

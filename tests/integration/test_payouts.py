@@ -631,3 +631,16 @@ async def test_no_family_subsidy_for_days_in_a_care_institution(database_url,
                                            world.staff.clerk))["id"])
     # 1–20 December at home; 21–31 in the institution, 25–26 of those in hospital.
     assert (lines["family_subsidy"]["days"], lines["institutional"]["days"]) == (20, 9)
+
+
+async def test_a_caregiver_agreement_renewed_at_another_rate_is_priced_by_segment(
+        database_url, monkeypatch) -> None:
+    world = await build(monkeypatch, Scenario("renewed", caregiver=(date(2026, 1, 1),
+                                                                     date(2026, 12, 15))))
+    renewed = await _caregiver(world, date(2026, 12, 16), date(2028, 12, 31))
+    await Agreement.update({Agreement.family_subsidy_fen: 60000}).where(Agreement.id == renewed)
+    line = (await lines_of((await computed(monkeypatch, date(2026, 12, 1),
+                                           world.staff.clerk))["id"]))["family_subsidy"]
+    # (15 × 450 + 16 × 600) ÷ 31 = 527.419… → 527.42, one line for the one caregiver.
+    assert (line["days"], line["gross_fen"], line["rate_fen"]) == (31, 52742, 0)
+    assert "各段协议的月标准 × 31 ÷ 31" in " ".join(rules.explain(line, 500))

@@ -167,3 +167,14 @@ def test_payee_labels_never_show_a_resident_id(key, label) -> None:
 ])
 def test_visit_treatments(text, pairs) -> None:
     assert rules.treatments(text) == pairs
+
+
+@pytest.mark.parametrize(("benefit", "words"), [
+    ("family_subsidy", "各段协议的月标准 × 20 ÷ 31"), ("home_visit", "× 各次当日协议单价"),
+    ("institutional", "× 各段协议的床日标准"),
+])
+def test_explanations_of_lines_priced_by_several_rates(benefit, words) -> None:
+    line = {"kind": "regular", "benefit": benefit, "service_month": date(2026, 12, 1),
+            "days_in_month": 31, "days": 20, "rate_fen": 0, "grade": 5, "visits_counted": 4,
+            "visits_excluded": 0, "withheld_fen": 0, "net_fen": 0, "gross_fen": 0}
+    assert words in " ".join(rules.explain(line, 500))
