@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -177,18 +178,16 @@ async def compute(batch_id: int) -> dict[str, Any] | None:
         if not claimed:
             return None
         batch = claimed[0]
-        policy = await _policy(batch["policy_version"])
-        month = Month(batch["month"], batch["region_path"], policy)
+        month = Month(batch["month"], batch["region_path"],
+                      await _policy(batch["policy_version"]))
         await _run(f"DELETE FROM payout_line WHERE batch = {int(batch_id)}")
         await _run(computation.regular_lines(d, month, batch_id, batch["policy_version"]))
         for earlier in await _final_batches_to_check(batch):
-            persons = computation.touched_persons(
-                d, Month(earlier["month"], batch["region_path"], policy),
-                d.moment(earlier["computed_at"]))
-            await _run(computation.adjustment_lines(
-                d, Month(earlier["month"], batch["region_path"],
-                         await _policy(earlier["policy_version"]), persons),
-                batch_id, earlier["policy_version"]))
+            past = Month(earlier["month"], batch["region_path"],
+                         await _policy(earlier["policy_version"]))
+            persons = computation.touched_persons(d, past, d.moment(earlier["computed_at"]))
+            await _run(computation.adjustment_lines(d, replace(past, persons=persons), batch_id,
+                                                    earlier["policy_version"]))
         for statement in computation.carry_failed_payments(batch_id, batch["region_path"]):
             await _run(statement)
         totals = (await _run(
@@ -203,7 +202,6 @@ async def compute(batch_id: int) -> dict[str, Any] | None:
             # ran is later than `computed_at`, so the next month's adjustments see it.
             PayoutBatch.net_fen: int(totals["net"]), PayoutBatch.computed_at: facts_from,
             PayoutBatch.compute_seconds: seconds, PayoutBatch.computing_since: None,
-            PayoutBatch.returned_reason: batch["returned_reason"],
         }).where(PayoutBatch.id == batch_id)
         await audit.record(SYSTEM, "payout_batch.computed", "payout_batch", batch_id,
                            after={"lines": totals["n"], "net_fen": int(totals["net"]),
