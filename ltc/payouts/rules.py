@@ -218,9 +218,9 @@ def explain(line: Mapping[str, Any], basis_points: int) -> list[str]:
             f"{per_month} × {line['days']} ÷ {line['days_in_month']}（四舍五入到分）。")
     elif benefit is Benefit.home_visit:
         per_visit = f"{yuan(rate)}元/次" if rate else "各次当日协议单价"
-        sentences.append(
-            f"{month}计费上门{line['visits_counted']}次 × {per_visit}；"
-            f"不计费{line['visits_excluded']}次（原因见逐次明细）。")
+        unpaid = (f"；不计费{line['visits_excluded']}次（原因见逐次明细）"
+                  if line["visits_excluded"] else "")
+        sentences.append(f"{month}计费上门{line['visits_counted']}次 × {per_visit}{unpaid}。")
     else:
         per_day = f"{yuan(rate)}元/床日" if rate else "各段协议的床日标准"
         sentences.append(

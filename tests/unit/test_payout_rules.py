@@ -178,3 +178,10 @@ def test_explanations_of_lines_priced_by_several_rates(benefit, words) -> None:
             "days_in_month": 31, "days": 20, "rate_fen": 0, "grade": 5, "visits_counted": 4,
             "visits_excluded": 0, "withheld_fen": 0, "net_fen": 0, "gross_fen": 0}
     assert words in " ".join(rules.explain(line, 500))
+
+
+def test_a_line_without_unpaid_visits_does_not_mention_them() -> None:
+    line = {"kind": "regular", "benefit": "home_visit", "service_month": date(2026, 12, 1),
+            "days_in_month": 31, "days": 0, "rate_fen": 8000, "grade": 5, "visits_counted": 2,
+            "visits_excluded": 0, "withheld_fen": 0, "net_fen": 16000, "gross_fen": 16000}
+    assert rules.explain(line, 500) == ["2026年12月计费上门2次 × 80.00元/次。"]
