@@ -11,6 +11,7 @@ which the web layer turns into HTTP 409.
 from __future__ import annotations
 
 import sqlite3
+import time
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -52,7 +53,22 @@ def make_engine(database_url: str) -> Engine:
 def enable_wal(path: str) -> None:
     """WAL is a property of the file: set once, it stays. Readers then never block the writer."""
     with sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT_SECONDS) as connection:
-        connection.execute("PRAGMA journal_mode=WAL")
+        set_wal(connection)
+
+
+def set_wal(connection: sqlite3.Connection, seconds: float = SQLITE_BUSY_TIMEOUT_SECONDS) -> None:
+    """Switch a connection's file to WAL. The switch needs an exclusive lock and SQLite's busy
+    timeout does not always wait for it: two processes opening a new file at once saw
+    "database is locked" (a CI run of the two-worker broker test). So retry, briefly."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def all_tables() -> list[type[Table]]:

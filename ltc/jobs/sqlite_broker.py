@@ -83,6 +83,8 @@ from dramatiq.logging import get_logger
 from dramatiq.message import Message
 from dramatiq.middleware import Middleware
 
+from ltc.db import set_wal
+
 #: The message option that carries the lease of a claimed message.
 LEASE = "sqlite_lease"
 
@@ -230,7 +232,7 @@ class SQLiteBroker(dramatiq.Broker):
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         conn = self._connection()
         # Switching to WAL needs an exclusive lock, so it cannot run inside a transaction.
-        conn.execute("PRAGMA journal_mode=WAL")
+        set_wal(conn)
         # executescript() would commit on its own; run the DDL in one write transaction so
         # processes starting together don't trip over each other.
         with self._write() as conn:

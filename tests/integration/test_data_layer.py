@@ -79,3 +79,20 @@ async def test_aware_datetimes_round_trip(database_url) -> None:
     stored = (await User.select(User.created_at).where(User.id == user["id"]).first())[
         "created_at"]
     assert stored.tzinfo is not None and stored == eight_am_beijing
+
+
+def test_switching_a_file_to_wal_waits_for_another_process_holding_it(tmp_path) -> None:
+    """Two processes opening a new SQLite file at once: the second's switch to WAL meets the
+    first's lock ("database is locked", seen in CI) and must wait for it, not fail."""
+    import sqlite3
+    import threading
+
+    path = str(tmp_path / "new.sqlite3")
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    threading.Timer(0.3, lambda: holder.execute("COMMIT")).start()
+    second = sqlite3.connect(path, timeout=0.05)  # a busy timeout too short to help
+    db.set_wal(second, seconds=5)
+    assert second.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    second.close()
+    holder.close()
