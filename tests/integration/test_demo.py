@@ -52,14 +52,18 @@ def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(tmp_path:
     process, logins = _start_demo(tmp_path / "var", port)
     try:
         for role, username, password in logins:
-            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as client:
+            # No timing assertion: the demo's first seconds also run the scheduler's catch-up
+            # jobs and the worker's PDF warm-up in the same process (a CI run took > 5 s,
+            # httpx's default timeout, to answer the first request).
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
                 client.get("/login")
                 response = client.post("/login", data={
                     "username": username, "password": password,
                     "_csrf_token": client.cookies["ltc_csrf"]}, follow_redirects=True)
                 assert response.status_code == 200, response.text
                 assert f"<h1>{HOME_TITLES[role]}</h1>" in response.text
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz").json()["status"] == "ok"
+        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60).json()[
+            "status"] == "ok"
         # The in-process scheduler, outbox relay and worker run today's audit-chain check.
         assert _wait_for_audit_action(tmp_path / "var" / "ltc.sqlite3", "audit.chain_verified")
     finally:
