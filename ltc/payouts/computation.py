@@ -16,8 +16,9 @@ How a month is computed, in common table expressions:
 - visits are classified one by one (review, active day, provider agreement) and ranked by
   start time per beneficiary; ranks beyond the grade's quota are `over_quota`.
 
-Every value inlined into the SQL is an int, a date or a region path checked to be digits
-and slashes: nothing a user typed reaches the text.
+Every value inlined into the SQL is an int, a date, a region path checked to be digits and
+slashes or a batch number checked to be capitals and digits: nothing a user typed reaches
+the text.
 """
 
 from __future__ import annotations
@@ -89,6 +90,13 @@ class Dialect:
         return f"lpad(CAST({number} AS TEXT), GREATEST(6, length(CAST({number} AS TEXT))), '0')"
 
 
+def _batch_number(number: str) -> str:
+    """A batch number fit to inline (JS370983202612)."""
+    if not re.fullmatch(r"[A-Z0-9]+", number):
+        raise ValueError(f"not a batch number: {number!r}")
+    return number
+
+
 def region_filter(column: str, region_path: str) -> str:
     if not _REGION.fullmatch(region_path):
         raise ValueError(f"not a region path: {region_path!r}")
@@ -140,7 +148,6 @@ def ctes(d: Dialect, m: Month) -> str:
     p = m.policy
     only = f"AND e.person IN ({m.persons})" if m.persons else ""
     only_visits = f"AND v.person IN ({m.persons})" if m.persons else ""
-    held_count = "COUNT(held.d)"
     return f"""
 WITH RECURSIVE days(d) AS (
   SELECT {m1} UNION ALL SELECT {d.shift('d', 1)} FROM days WHERE d < {ml}
@@ -242,7 +249,7 @@ inst AS (
 ),
 inst_days AS (
   SELECT inst.institution, inst.entitlement, inst.person, inst.grade, inst.region_path,
-         inst.agreement, inst.rate, {d.span('inst.a', 'inst.b')} - {held_count} AS days
+         inst.agreement, inst.rate, {d.span('inst.a', 'inst.b')} - COUNT(held.d) AS days
   FROM inst LEFT JOIN held ON held.entitlement = inst.entitlement
    AND held.d >= inst.a AND held.d <= inst.b
   WHERE inst.a <= inst.b
@@ -390,8 +397,8 @@ HAVING SUM(x.gross_fen) <> SUM(x.paid_gross) OR SUM(x.withheld_fen) <> SUM(x.pai
 
 
 def carried_lines(batch_id: int) -> str:
-    """Lines of failed (or negative, offset) payments carried into this batch: their net
-    paid again, nothing withheld twice."""
+    """Lines of the payments carried into this batch (failed, offset or unpayable): their
+    net paid again, nothing withheld twice."""
     return f"""
 INSERT INTO payout_line ({LINE_COLUMNS})
 SELECT {int(batch_id)}, 'carry_forward', l.benefit, l.service_month, l.payee_key,
@@ -407,12 +414,11 @@ def payments(d: Dialect, batch_id: int, batch_number: str) -> str:
     """One payment per payee of an exported batch, numbered in payee order. A negative
     total is `offset` and a payee without a bank account `unpayable`: neither goes to the
     bank, both are carried into the next batch."""
-    if not re.fullmatch(r"[A-Z0-9]+", batch_number):
-        raise ValueError(f"not a batch number: {batch_number!r}")
     return f"""
 INSERT INTO payment (batch, reference, payee_key, payee_name, bank_name, bank_account,
                      amount_fen, status, failure_reason)
-SELECT {int(batch_id)}, '{batch_number}-' || {d.pad6('t.seq')}, t.payee_key, t.payee_name,
+SELECT {int(batch_id)}, '{_batch_number(batch_number)}-' || {d.pad6('t.seq')}, t.payee_key,
+       t.payee_name,
        COALESCE(ag.bank_name, ''), COALESCE(ag.bank_account, ''), t.net,
        CASE WHEN t.net < 0 THEN 'offset'
             WHEN COALESCE(ag.bank_account, '') = '' THEN 'unpayable' ELSE 'pending' END,
@@ -440,11 +446,9 @@ def carry_failed_payments(batch_id: int, region_path: str) -> tuple[str, ...]:
 
 def withheld_deposits(d: Dialect, batch_id: int, batch_number: str, at: datetime) -> str:
     """The deposit ledger entries of an approved batch: its withheld amounts per provider."""
-    if not re.fullmatch(r"[A-Z0-9]+", batch_number):
-        raise ValueError(f"not a batch number: {batch_number!r}")
     return (
         "INSERT INTO deposit_entry (organisation, kind, amount_fen, batch, reason, "
         f"recorded_by, at) SELECT organisation, 'withheld', SUM(withheld_fen), {int(batch_id)}, "
-        f"'{batch_number}', NULL, {d.moment(at)} FROM payout_line "
+        f"'{_batch_number(batch_number)}', NULL, {d.moment(at)} FROM payout_line "
         f"WHERE batch = {int(batch_id)} AND organisation IS NOT NULL "
         "GROUP BY organisation HAVING SUM(withheld_fen) <> 0")

@@ -54,13 +54,8 @@ async def list_batches(actor: Actor) -> list[dict[str, Any]]:
 
 
 async def visible_batch(actor: Actor, batch_id: int) -> dict[str, Any]:
-    row = await PayoutBatch.select(
-        *PayoutBatch.all_columns(), PayoutBatch.submitted_by.display_name,
-        PayoutBatch.approved_by.display_name).where(
-        (PayoutBatch.id == batch_id) & in_region(actor, PayoutBatch.region_path)).first()
-    if row is None:
-        raise NotFound("batch_not_found", "结算批次不存在或不在您的辖区")
-    return row
+    return await service.visible_batch(actor, batch_id, PayoutBatch.submitted_by.display_name,
+                                       PayoutBatch.approved_by.display_name)
 
 
 async def _policy_facts(version_id: int) -> dict[str, Any]:

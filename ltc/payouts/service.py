@@ -14,8 +14,10 @@ from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
+from piccolo.columns import Column
+
 from ltc import clock, db, documents
-from ltc.accounts.rules import SYSTEM, Actor, Role, require_role
+from ltc.accounts.rules import SYSTEM, Actor, Role, region_covers, require_role
 from ltc.accounts.scope import in_region
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -32,7 +34,6 @@ from ltc.regions.tables import Region
 
 PREPARE_ROLES = frozenset({Role.clerk, Role.admin})
 APPROVE_ROLES = frozenset({Role.reviewer})
-READ_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin})
 COMPUTE_JOB = "payouts.compute"
 STATEMENT_JOB = "payouts.render_statement"
 SUMMARY_JOB = "payouts.render_summary"
@@ -60,8 +61,10 @@ async def _batch(batch_id: int) -> dict[str, Any]:
     return row
 
 
-async def _visible_batch(actor: Actor, batch_id: int) -> dict[str, Any]:
-    row = await PayoutBatch.select().where(
+async def visible_batch(actor: Actor, batch_id: int, *joined: Column) -> dict[str, Any]:
+    """The batch if it lies in the actor's region (with `joined` columns too), else
+    NotFound: every read and transition of a batch goes through here."""
+    row = await PayoutBatch.select(*PayoutBatch.all_columns(), *joined).where(
         (PayoutBatch.id == batch_id) & in_region(actor, PayoutBatch.region_path)).first()
     if row is None:
         raise NotFound("batch_not_found", "结算批次不存在或不在您的辖区")
@@ -92,8 +95,8 @@ _DOING = {"submitted": "提交审批", "returned": "退回", "approved": "审批
 
 async def create_batch(actor: Actor, region_code: str, month: date) -> dict[str, Any]:
     """The draft for a pooling region and month, and its computation queued. Months go in
-    order: refused while an earlier batch waits for approval, or for a month not after
-    the latest one."""
+    order: refused while an earlier batch waits for approval, or for any month but the
+    one after the latest batch's."""
     require_role(actor, PREPARE_ROLES, "编制月度结算")
     month = rules.month_first(month)
     if month >= rules.month_first(clock.today()):
@@ -101,8 +104,7 @@ async def create_batch(actor: Actor, region_code: str, month: date) -> dict[str,
     region = await Region.select().where(Region.code == region_code).first()
     if region is None or region["level"] != "pooling":
         raise NotFound("region_not_found", "统筹地区不存在")
-    if actor.region_path and not (region["path"] == actor.region_path
-                                  or region["path"].startswith(actor.region_path + "/")):
+    if actor.region_path and not region_covers(actor.region_path, region["path"]):
         raise Forbidden("forbidden", "该统筹地区不在您的辖区")
     in_force = await policy_in_force(region["path"], month)
     async with db.write_transaction():
@@ -146,7 +148,7 @@ async def request_compute(actor: Actor, batch_id: int) -> dict[str, Any]:
     """Queue a recomputation of a draft (after late facts, or a computation that died)."""
     require_role(actor, PREPARE_ROLES, "重新计算结算")
     async with db.write_transaction():
-        row = await _visible_batch(actor, batch_id)
+        row = await visible_batch(actor, batch_id)
         if row["state"] != BatchState.DRAFT:
             raise Conflict("wrong_state", "只有草稿状态的结算批次可以重新计算")
         await _mark_computing(batch_id)
@@ -232,7 +234,7 @@ async def submit(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
     """DRAFT → SUBMITTED: the lines are frozen from here."""
     require_role(actor, PREPARE_ROLES, "提交结算")
     async with db.write_transaction():
-        row = await _visible_batch(actor, batch_id)
+        row = await visible_batch(actor, batch_id)
         if row["computed_at"] is None or row["computing_since"] is not None:
             raise Conflict("not_computed", "结算尚未计算完成，请等待计算结束后再提交")
         return await _set_state(actor, row, BatchState.DRAFT, version, {
@@ -248,7 +250,7 @@ async def return_batch(actor: Actor, batch_id: int, version: int, reason: str) -
     if not reason:
         raise InvalidInput("reason_required", "请填写退回原因", {"reason": "请填写退回原因"})
     async with db.write_transaction():
-        row = await _visible_batch(actor, batch_id)
+        row = await visible_batch(actor, batch_id)
         return await _set_state(actor, row, BatchState.SUBMITTED, version, {
             PayoutBatch.state: str(BatchState.DRAFT), PayoutBatch.submitted_by: None,
             PayoutBatch.submitted_at: None, PayoutBatch.returned_reason: reason[:1000]},
@@ -260,7 +262,7 @@ async def approve(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
     constraint); the withheld deposits enter the providers' ledgers."""
     require_role(actor, APPROVE_ROLES, "审批结算")
     async with db.write_transaction():
-        row = await _visible_batch(actor, batch_id)
+        row = await visible_batch(actor, batch_id)
         if row["submitted_by"] == actor.id:
             raise Forbidden("same_person", "提交人不能审批自己提交的结算，请由另一位审核人员审批")
         updated = await _set_state(actor, row, BatchState.SUBMITTED, version, {
@@ -278,7 +280,7 @@ async def export(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
     require_role(actor, PREPARE_ROLES | APPROVE_ROLES, "导出结算")
     d = dialect()
     async with db.write_transaction():
-        row = await _visible_batch(actor, batch_id)
+        row = await visible_batch(actor, batch_id)
         updated = await _set_state(actor, row, BatchState.APPROVED, version, {
             PayoutBatch.state: str(BatchState.EXPORTED), PayoutBatch.exported_at: clock.now()},
             "exported")
@@ -312,16 +314,14 @@ async def reconcile(actor: Actor, batch_id: int, data: bytes) -> dict[str, Any]:
     sha256 = hashlib.sha256(data).hexdigest()
     results, problems = rules.parse_bank_result(data)
     async with db.write_transaction():
-        row = await _visible_batch(actor, batch_id)
+        row = await visible_batch(actor, batch_id)
         if row["state"] not in (BatchState.EXPORTED, BatchState.RECONCILED):
             raise Conflict("wrong_state", "结算批次导出后才能导入银行回单")
         if await PayoutDocument.exists().where(
                 (PayoutDocument.batch == batch_id) & (PayoutDocument.kind == "reconciliation")
                 & (PayoutDocument.sha256 == sha256)):
             return {"batch": row, "already_imported": True, "paid": 0, "failed": 0}
-        if problems:
-            raise InvalidInput("bad_bank_file", "银行回单有误，未导入任何记录：" + "；".join(
-                problems[:20]), {"file": "；".join(problems[:20])})
+        _refuse_bank_file(problems)
         payments = {p["reference"]: p for p in await Payment.select(
             Payment.id, Payment.reference, Payment.status).where(Payment.batch == batch_id)}
         for result in results:
@@ -334,9 +334,7 @@ async def reconcile(actor: Actor, batch_id: int, data: bytes) -> dict[str, Any]:
             elif payment["status"] not in ("pending", result.status):
                 problems.append(f"支付流水号 {result.reference} 已对账为"
                                 f"“{rules.PAYMENT_STATUSES[payment['status']]}”，与本文件不一致")
-        if problems:
-            raise InvalidInput("bad_bank_file", "银行回单有误，未导入任何记录：" + "；".join(
-                problems[:20]), {"file": "；".join(problems[:20])})
+        _refuse_bank_file(problems)
         now = clock.now()
         new = [r for r in results if payments[r.reference]["status"] == "pending"]
         paid = [r.reference for r in new if r.status == "paid"]
@@ -365,6 +363,14 @@ async def reconcile(actor: Actor, batch_id: int, data: bytes) -> dict[str, Any]:
         if failed:
             await _recompute_open_draft(row["region_path"])
     return {"batch": row, "already_imported": False, "paid": len(paid), "failed": failed}
+
+
+def _refuse_bank_file(problems: list[str]) -> None:
+    """A bank result with any problem is refused whole, naming the first twenty."""
+    if problems:
+        listed = "；".join(problems[:20])
+        raise InvalidInput("bad_bank_file", "银行回单有误，未导入任何记录：" + listed,
+                           {"file": listed})
 
 
 async def _recompute_open_draft(region_path: str) -> None:
