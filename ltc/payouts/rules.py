@@ -27,6 +27,8 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
+from ltc.policy.rules import yuan  # 12345 → "123.45": bank files, statements
+
 
 class BatchState(StrEnum):
     DRAFT = "DRAFT"
@@ -143,12 +145,6 @@ def subsidy_fen(monthly_fen: int, days: int, days_in_month: int) -> int:
 
 def withheld_fen(gross_fen: int, basis_points: int) -> int:
     return divide_half_up(gross_fen * basis_points, 10_000)
-
-
-def yuan(fen: int) -> str:
-    """12345 → "123.45", -5 → "-0.05"."""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
 
 
 # --- one beneficiary's visits ---------------------------------------------------------------
