@@ -262,13 +262,16 @@ class DepositPages(Controller):
             await queries.deposit_ledger(request.user, organisation_id)  # in the region
             await service.settle_deposit(request.user, organisation_id, data.get("kind", ""),
                                          yuan_to_fen(data.get("amount", "")),
-                                         data.get("reason", ""))
+                                         data.get("reason", ""),
+                                         seen_last_entry=form_int(data, "ledger_version"))
 
         async def render(**context: Any) -> Template:
             return await self._show(request, organisation_id, form=data, **context)
 
         return await perform(request, transition, render=render, done="质量保证金已处理",
-                             then=f"/payouts/deposits/{organisation_id}", stale=STALE)
+                             then=f"/payouts/deposits/{organisation_id}",
+                             stale="保证金台账刚有变动（可能是同一表单提交了两次），"
+                                   "请核对最新余额后再办理")
 
 
 def yuan_to_fen(text: str) -> int:

@@ -359,4 +359,5 @@ async def deposit_ledger(actor: Actor, organisation_id: int) -> dict[str, Any]:
         entry["balance"] = running
         entry["label"] = {"withheld": "预留", **service.DEPOSIT_ACTIONS}.get(entry["kind"],
                                                                            entry["kind"])
-    return {"organisation": organisation, "entries": entries, "balance": running}
+    return {"organisation": organisation, "entries": entries, "balance": running,
+            "version": entries[-1]["id"] if entries else 0}

@@ -394,9 +394,19 @@ async def deposit_balance(organisation_id: int) -> int:
     return int(rows[0]["balance"])
 
 
+async def last_deposit_entry(organisation_id: int) -> int:
+    """The id of the provider's last ledger entry, 0 for none: the ledger's version."""
+    row = await DepositEntry.select(DepositEntry.id).where(
+        DepositEntry.organisation == organisation_id).order_by(
+        DepositEntry.id, ascending=False).first()
+    return row["id"] if row else 0
+
+
 async def settle_deposit(actor: Actor, organisation_id: int, kind: str, amount_fen: int,
-                         reason: str) -> int:
+                         reason: str, *, seen_last_entry: int | None = None) -> int:
     """Release (退还) or forfeit (扣除) part of a provider's deposit, with a reason.
+    `seen_last_entry`: the ledger's last entry id as the form showed it (0: none); if the
+    ledger has moved since — the same form sent twice, or another reviewer — StaleWrite.
     Returns the balance after."""
     require_role(actor, APPROVE_ROLES, "处理质量保证金")
     problems = {}
@@ -416,6 +426,9 @@ async def settle_deposit(actor: Actor, organisation_id: int, kind: str, amount_f
         ).first()
         if organisation is None:
             raise NotFound("organisation_not_found", "服务机构不存在或不在您的辖区")
+        if seen_last_entry is not None and seen_last_entry != await last_deposit_entry(
+                organisation_id):
+            raise db.StaleWrite(DepositEntry._meta.tablename, organisation_id)
         balance = await deposit_balance(organisation_id)
         if amount_fen > balance:
             raise InvalidInput("over_balance", f"金额超过保证金余额{rules.yuan(balance)}元",

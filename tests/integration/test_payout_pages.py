@@ -225,18 +225,28 @@ async def test_deposit_ledger_and_statements(client, december) -> None:
     assert refused.status_code == 403
 
     await sign_in(client, "reviewer")
+    page = await client.get(f"/payouts/deposits/{organisation}")
+    seen = re.search(r'name="ledger_version" value="(\d+)"', page.text)[1]
     over = await _post(client, f"/payouts/deposits/{organisation}", kind="released",
-                       amount="100", reason="年度考核合格")
+                       amount="100", reason="年度考核合格", ledger_version=seen)
     assert over.status_code == 422 and "金额超过保证金余额8.00元" in over.text
     garbled = await _post(client, f"/payouts/deposits/{organisation}", kind="released",
-                          amount="三元", reason="年度考核合格")
+                          amount="三元", reason="年度考核合格", ledger_version=seen)
     assert garbled.status_code == 422 and "请填写金额，如 1200.00" in garbled.text
     done = await _post(client, f"/payouts/deposits/{organisation}", kind="released",
-                       amount="3.00", reason="年度考核合格")
+                       amount="3.00", reason="年度考核合格", ledger_version=seen)
     assert done.status_code == 302
     shown = await client.get(done.headers["location"])
     for expected in ("质量保证金已处理", "¥5.00", "年度考核合格", "退还"):
         assert expected in shown.text, expected
+    # The same form sent again (a double click) releases nothing more.
+    again = await _post(client, f"/payouts/deposits/{organisation}", kind="released",
+                        amount="3.00", reason="年度考核合格", ledger_version=seen)
+    assert again.status_code == 409 and "可能是同一表单提交了两次" in again.text
+    assert await service.deposit_balance(organisation) == 500
+    unversioned = await _post(client, f"/payouts/deposits/{organisation}", kind="released",
+                              amount="1.00", reason="年度考核合格")
+    assert unversioned.status_code == 422 and await service.deposit_balance(organisation) == 500
 
     # After export, the provider downloads its statement (rendered on demand when the
     # worker has not yet); staff download it from the batch too.
