@@ -22,7 +22,7 @@ from stdnum.cn.ric import calc_check_digit
 
 from ltc import db, reference, schema
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM
+from ltc.identity import SYSTEM
 
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡"

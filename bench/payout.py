@@ -27,7 +27,7 @@ from datetime import datetime
 
 from bench.payout_data import MONTH, REGION, Loader, generate
 from ltc import clock, db, schema
-from ltc.accounts.rules import SYSTEM
+from ltc.identity import SYSTEM
 from ltc.payouts import computation, rules, service
 from ltc.payouts.computation import Dialect, Month, _by_grade, region_filter
 from ltc.payouts.tables import PayoutBatch

@@ -33,7 +33,7 @@ import asyncpg
 from bench.intake_data import recreate_database
 from ltc import db, reference, schema
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM
+from ltc.identity import SYSTEM
 from ltc.settings import sqlite_path
 
 MONTH = date(2026, 10, 1)

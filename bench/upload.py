@@ -51,9 +51,9 @@ async def prepare(env: dict[str, str]) -> int:
     os.environ.update(env)
     from ltc import db, reference, schema
     from ltc.accounts import service as accounts
-    from ltc.accounts.rules import SYSTEM
     from ltc.applications.tables import Application
     from ltc.assessments.tables import Assessment
+    from ltc.identity import SYSTEM
     from ltc.organisations.tables import Organisation
     from ltc.people.tables import Person
     from ltc.regions.tables import Region

@@ -35,7 +35,7 @@ import httpx
 from bench.visits_data import PROVIDER_CODE, TOWN
 from ltc import clock, db
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM
+from ltc.identity import SYSTEM
 
 
 def _free_port() -> int:

@@ -26,7 +26,7 @@ from stdnum.cn.ric import calc_check_digit
 from bench.intake_data import recreate_database
 from ltc import db, reference, schema
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM
+from ltc.identity import SYSTEM
 
 PROVIDER_CODE = "BENCH-P-001"
 TOWN = "370983001"

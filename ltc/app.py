@@ -17,7 +17,7 @@ from litestar.response import Response
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from ltc import db
+from ltc import db, money
 from ltc.accounts.controllers import (
     AccountsApi,
     HomeController,
@@ -29,15 +29,22 @@ from ltc.accounts.controllers import (
 from ltc.accounts.tables import User
 from ltc.agreements.controllers import AgreementPages
 from ltc.applications.controllers import ApplicationApi, ApplicationPages
+from ltc.applications.rules import ApplicationState
 from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPages
+from ltc.assessments.grading import Grade
+from ltc.assessments.rules import AssessmentState
 from ltc.careplans.controllers import CarePlanPages
 from ltc.enrollment.controllers import EnrollmentEventApi
 from ltc.entitlements.controllers import DecisionPages, EntitlementPages
+from ltc.entitlements.rules import EndReason, EntitlementState
 from ltc.evidence.controllers import EvidenceApi, EvidencePages
+from ltc.identity import Role
 from ltc.jobs.broker import broker_reachable
 from ltc.notices.controllers import NoticeBatchPages, PublicNoticePages
+from ltc.notices.rules import EntryOutcome, NoticeBatchState
 from ltc.payouts.controllers import DepositPages, PayoutPages, ProviderStatementPages
 from ltc.people.controllers import PersonPages
+from ltc.people.rules import mask_resident_id
 from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
 from ltc.settings import Settings
@@ -82,17 +89,16 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
     filters = template_config.engine_instance.engine.filters
-    filters["yuan"] = formatting.yuan
+    filters["yuan"] = money.yuan
     filters["iso_date"] = formatting.iso_date
     filters["letter_date"] = formatting.letter_date
     filters["local_time"] = formatting.local_time
     filters["datetime_local"] = formatting.datetime_local
-    filters["mask_id"] = formatting.mask_resident_id
-    for label in (formatting.role_label, formatting.application_state,
-                  formatting.assessment_state, formatting.grade_label,
-                  formatting.entitlement_state, formatting.entry_outcome,
-                  formatting.batch_state, formatting.end_reason):
-        filters[label.__name__] = label
+    filters["mask_id"] = mask_resident_id
+    # Templates read a stored code's Chinese label from its enum: `Role(u.role).label`.
+    template_config.engine_instance.engine.globals.update({enum.__name__: enum for enum in (
+        Role, ApplicationState, AssessmentState, Grade, EntitlementState, EndReason,
+        EntryOutcome, NoticeBatchState)})
     filters["action_label"] = timeline.action_label
     filters["event_note"] = timeline.event_note
     # Flash messages live in the session; a 404 for an unknown path has no session at all.

@@ -70,8 +70,8 @@ def createuser(username: str, display_name: str, role: str, region: str,
                organisation: str | None, password_stdin: bool) -> None:
     """Create a user who signs in."""
     from ltc.accounts import service
-    from ltc.accounts.rules import SYSTEM
     from ltc.errors import DomainError
+    from ltc.identity import SYSTEM
 
     settings = _settings()
     password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("密码: ")
@@ -95,7 +95,7 @@ def createuser(username: str, display_name: str, role: str, region: str,
 def token(name: str, role: str, region: str, organisation: str | None) -> None:
     """Issue an API token for an integration client; printed once."""
     from ltc.accounts import service
-    from ltc.accounts.rules import SYSTEM
+    from ltc.identity import SYSTEM
 
     settings = _settings()
     issued, row = _run(settings, lambda: service.issue_token(

@@ -15,9 +15,9 @@ import anyio
 from piccolo.columns import Column
 
 from ltc import clock, db
-from ltc.accounts.rules import SYSTEM
 from ltc.audit import service as audit
 from ltc.errors import NotFound
+from ltc.identity import SYSTEM
 from ltc.settings import Settings
 
 

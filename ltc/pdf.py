@@ -29,6 +29,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from weasyprint import HTML
 from weasyprint.urls import FatalURLFetchingError, URLFetcher, URLFetcherResponse
 
+from ltc import money
 from ltc.web import formatting
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,11 +54,9 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["yuan"] = formatting.yuan
+    env.filters["yuan"] = money.yuan
     env.filters["letter_date"] = formatting.letter_date
     env.filters["iso_date"] = formatting.iso_date
-    env.filters["mask_id"] = formatting.mask_resident_id
-    env.filters["grade_label"] = formatting.grade_label
     env.globals["qr_svg"] = qr_svg
     return env
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from ltc import db
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM
+from ltc.identity import SYSTEM
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
 
@@ -95,7 +95,7 @@ async def _sign_demo_assessment_agreements(spec: dict[str, Any], user_ids: dict[
     (audited) service, signed by the demo clerk: without one nobody of theirs is drawn."""
     from ltc import clock
     from ltc.agreements import service as agreements
-    from ltc.applications.rules import add_months
+    from ltc.clock import add_months
 
     clerk = await accounts.actor_for_user(user_ids[spec["signed_by"]])
     starts_on = clock.today().replace(day=1)

@@ -31,8 +31,8 @@ from litestar.testing import AsyncTestClient
 
 from ltc import db, reference, schema
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM, Role
 from ltc.agreements.tables import Agreement
+from ltc.identity import SYSTEM, Role
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
 from ltc.settings import Settings

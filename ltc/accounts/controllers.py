@@ -13,7 +13,6 @@ from msgspec import Struct
 
 from ltc import clock
 from ltc.accounts import service
-from ltc.accounts.rules import Actor, Role
 from ltc.accounts.tables import ApiToken, User
 from ltc.agreements import service as agreements
 from ltc.audit.tables import AuditEvent
@@ -21,6 +20,7 @@ from ltc.careplans import service as careplans
 from ltc.db import StaleWrite
 from ltc.entitlements.service import renewals_due
 from ltc.errors import Conflict, InvalidInput, TooManyAttempts
+from ltc.identity import Actor, Role
 from ltc.notices.service import clerk_inbox
 from ltc.organisations.tables import Organisation
 from ltc.providers.service import provider_home

@@ -8,20 +8,16 @@ from typing import Any
 
 from ltc import clock, db
 from ltc.accounts.rules import (
-    Actor,
-    ActorKind,
-    Role,
     check_password,
     hash_password,
     new_api_token,
     password_problems,
-    region_covers,
     token_hash,
 )
-from ltc.accounts.scope import in_region
 from ltc.accounts.tables import ApiToken, LoginAttempt, User
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
+from ltc.identity import Actor, ActorKind, Role, in_region, region_covers
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
 

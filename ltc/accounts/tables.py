@@ -15,7 +15,7 @@ from ltc.regions.tables import Region
 
 
 class User(Table, tablename="ltc_user"):
-    """A person who signs in. Role values: see ltc.accounts.rules.Role."""
+    """A person who signs in. Role values: see ltc.identity.Role."""
 
     username = Varchar(length=50, unique=True, null=False)
     display_name = Varchar(length=100, null=False)

@@ -11,7 +11,6 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import File, Redirect, Template
 
 from ltc import clock
-from ltc.accounts.rules import Actor, Role
 from ltc.agreements import service
 from ltc.agreements.rules import (
     FIELDS,
@@ -25,6 +24,7 @@ from ltc.agreements.rules import (
 )
 from ltc.audit import service as audit
 from ltc.errors import InvalidInput, NotFound
+from ltc.identity import Actor, Role
 from ltc.notices.controllers import pdf_file
 from ltc.web.actions import perform
 from ltc.web.guards import role_guard

@@ -25,7 +25,8 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from ltc.applications.rules import add_months
+from ltc.clock import add_months
+from ltc.money import parse_yuan
 from ltc.people.rules import (
     name_problem,
     normalise_phone,
@@ -177,7 +178,6 @@ _IDS = ("organisation", "staff", "beneficiary")
 _MONEY = ("visit_rate_fen", "family_subsidy_fen")
 _TEXTS = ("qualification", "caregiver_name", "caregiver_resident_id", "caregiver_phone",
           "relationship", "bank_name", "bank_account")
-_YUAN = re.compile(r"([0-9]{1,10})(?:\.([0-9]{1,2}))?")
 _TRUE = frozenset({"true", "on", "1", "yes"})
 MONEY_PROBLEM = "请填写金额（元），如 80.00；不填则按政策标准"
 
@@ -185,16 +185,6 @@ MONEY_PROBLEM = "请填写金额（元），如 80.00；不填则按政策标准
 def bed_rate_field(grade: int) -> str:
     """The form input (and problem key) of one grade's bed-day rate."""
     return f"bed_day_rate_{grade}"
-
-
-def parse_yuan(text: str) -> int:
-    """"80" / "80.5" / "¥1,080.00" → fen. ValueError for anything else (negative included)."""
-    cleaned = (unicodedata.normalize("NFKC", text).strip().removeprefix("¥")
-               .removesuffix("元").replace(",", "").strip())
-    match = _YUAN.fullmatch(cleaned)
-    if not match:
-        raise ValueError(text)
-    return int(match[1]) * 100 + int((match[2] or "").ljust(2, "0"))
 
 
 def _date(value: Any) -> date | None:

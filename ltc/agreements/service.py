@@ -19,8 +19,6 @@ from piccolo.columns.combination import Combination
 from piccolo.query import Select
 
 from ltc import clock, db
-from ltc.accounts.rules import SYSTEM, Actor, Role, region_covers, require_role
-from ltc.accounts.scope import in_region
 from ltc.accounts.tables import User
 from ltc.agreements.rules import (
     NUMBER_PREFIX,
@@ -43,12 +41,15 @@ from ltc.agreements.rules import (
     reminder_due,
 )
 from ltc.agreements.tables import Agreement
+from ltc.assessments.grading import GRADE_LABELS
 from ltc.audit import service as audit
 from ltc.entitlements.rules import EntitlementState
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, InvalidInput, NotFound
+from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.organisations.tables import Organisation
+from ltc.people.rules import mask_resident_id
 from ltc.people.service import matching
 from ltc.people.tables import Person
 from ltc.policy.rules import Policy
@@ -520,6 +521,11 @@ async def document_context(agreement_id: int) -> dict[str, Any]:
                    "family_subsidy_fen": policy.family_subsidy_fen,
                    "bed_day_rate_fen": policy.bed_day_rate_fen,
                    "eligible_grades": policy.eligible_grades},
+        "grade_labels": {grade: GRADE_LABELS[grade] for grade in policy.eligible_grades},
+        # Only masked IDs reach the renderer (and so the stored document).
+        "masked": {"caregiver_resident_id": mask_resident_id(row["caregiver_resident_id"] or ""),
+                   "beneficiary_resident_id": mask_resident_id(
+                       row["beneficiary.resident_id"] or "")},
         "bureau": {"name": policy.bureau_name, "phone": policy.bureau_phone,
                    "address": policy.bureau_address},
         "issued_on": row["created_at"].astimezone(clock.CHINA).date(),

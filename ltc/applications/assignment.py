@@ -19,7 +19,6 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, Role, region_covers, require_role
 from ltc.accounts.tables import User
 from ltc.agreements.rules import AgreementKind
 from ltc.agreements.service import covered_organisations
@@ -30,6 +29,7 @@ from ltc.assessments.rules import AssessmentState
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
 from ltc.errors import Conflict
+from ltc.identity import Actor, Role, region_covers, require_role
 
 ASSIGN_ROLES = frozenset({Role.clerk})
 # An assessor's open work: assigned, on site, sent back, or waiting for the reviewer.

@@ -13,13 +13,13 @@ from litestar.response import Redirect, Stream, Template
 from msgspec import Struct
 
 from ltc import db
-from ltc.accounts.rules import Actor, Role
 from ltc.applications import assignment, service
 from ltc.applications.reference import materials_checklist
 from ltc.applications.rules import GROUND_LABELS, ApplicationState
 from ltc.assessments import service as assessments
 from ltc.audit import service as audit
 from ltc.errors import Conflict, DomainError, InvalidInput
+from ltc.identity import Actor, Role
 from ltc.people import service as people
 from ltc.regions.tables import Region
 from ltc.web.actions import perform

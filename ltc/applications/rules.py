@@ -6,13 +6,13 @@ apply again) is a parameter: the caller takes it from the region's policy.
 
 from __future__ import annotations
 
-import calendar
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-from ltc.accounts.rules import region_covers
+from ltc.clock import add_months
+from ltc.identity import region_covers
 
 
 class ApplicationState(StrEnum):
@@ -91,19 +91,6 @@ def missing_materials(
 def unknown_materials(checklist: Iterable[Material], provided: Iterable[str]) -> list[str]:
     known = {m.code for m in checklist}
     return [code for code in provided if code not in known]
-
-
-# --- dates ----------------------------------------------------------------------------
-
-def add_months(day: date, months: int) -> date:
-    """The same day `months` calendar months later (earlier when negative), clamped to the
-    month's end: 2025-08-31 plus 6 months is 2026-02-28. A period of N months counted from
-    `day` has run its course on that date (as the Civil Code, art. 203, counts periods), so
-    a disability since 2025-08-31 has lasted 6 months on 2026-02-28."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month = divmod(index, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 # --- refusal grounds ------------------------------------------------------------------

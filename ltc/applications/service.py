@@ -15,8 +15,6 @@ from typing import Any
 from piccolo.columns.combination import Where, WhereRaw
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, ActorKind, Role, require_role
-from ltc.accounts.scope import in_region
 from ltc.applications.reference import acceptance_policy, materials_checklist
 from ltc.applications.rules import (
     APPLICANT_RELATIONS,
@@ -37,10 +35,10 @@ from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
 from ltc.enrollment.gateway import EnrollmentCheck, EnrollmentGateway, configured_gateway
 from ltc.errors import Conflict, InvalidInput, NotFound
+from ltc.identity import Actor, ActorKind, Role, in_region, require_role
 from ltc.people import service as people
-from ltc.people.rules import InvalidPhone, name_problem, normalise_phone
+from ltc.people.rules import InvalidPhone, mask_resident_id, name_problem, normalise_phone
 from ltc.people.tables import Person
-from ltc.web.formatting import mask_resident_id
 
 # Who may act. Providers file on a person's behalf (SPEC §1: "a medical institution applies
 # for them at home") and hand the application in; only the agency's clerks decide.

@@ -12,12 +12,12 @@ from litestar.response import Redirect, Template
 from msgspec import Struct
 
 from ltc import clock
-from ltc.accounts.rules import Actor, Role
 from ltc.assessments import grading, service
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.audit import service as audit
 from ltc.errors import DomainError, InvalidInput
 from ltc.evidence import service as evidence_service
+from ltc.identity import Actor, Role
 from ltc.web.actions import perform
 from ltc.web.guards import role_guard
 from ltc.web.pages import page

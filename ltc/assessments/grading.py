@@ -12,6 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
+from enum import IntEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,28 @@ GRADE_LABELS = {
     4: "重度失能Ⅱ级",
     5: "重度失能Ⅲ级",
 }
+
+
+class Grade(IntEnum):
+    """The standard's six grades, for templates: `Grade.label_of(row.grade)`."""
+
+    normal = 0
+    mild = 1
+    moderate = 2
+    severe_1 = 3
+    severe_2 = 4
+    severe_3 = 5
+
+    @property
+    def label(self) -> str:
+        return GRADE_LABELS[self]
+
+    @staticmethod
+    def label_of(grade: int | None) -> str:
+        """重度失能Ⅱ级, never a bare number (SPEC §11); empty while not graded."""
+        return "" if grade is None else GRADE_LABELS.get(grade, "")
+
+
 METHODS = ("combined", "adl_only")
 UNKNOWN = "_unknown"
 

@@ -8,14 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, Role, region_covers
-from ltc.accounts.scope import in_region
 from ltc.assessments import grading
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.evidence.tables import EvidenceFile
+from ltc.identity import Actor, Role, in_region, region_covers
 from ltc.notices import service as notices
 
 OPEN_STATES = (AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS, AssessmentState.RETURNED,

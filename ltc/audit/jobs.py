@@ -8,8 +8,8 @@ from datetime import time
 import dramatiq
 
 from ltc import db
-from ltc.accounts.rules import SYSTEM
 from ltc.audit import service
+from ltc.identity import SYSTEM
 from ltc.jobs.rules import Every, Schedule
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor
 from ltc.audit.rules import GENESIS_HASH, BrokenLink, ChainVerifier, event_hash, summary_json
 from ltc.audit.tables import AuditEvent
+from ltc.identity import Actor
 
 # Any constant: PostgreSQL serialises appends to the chain on this advisory lock.
 _CHAIN_LOCK_KEY = 4_172_024

@@ -11,10 +11,10 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, QueryParameter, URLEncodedBody
 from litestar.response import Redirect, Template
 
-from ltc.accounts.rules import Actor, Role
 from ltc.audit import service as audit
 from ltc.careplans import service
 from ltc.careplans.rules import CATEGORY_LABELS, CareForm, PlanState
+from ltc.identity import Actor, Role
 from ltc.web.actions import perform
 from ltc.web.guards import role_guard
 from ltc.web.pages import page

@@ -18,8 +18,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, ActorKind, Role, require_role
-from ltc.accounts.scope import in_region, of_organisation
 from ltc.agreements.rules import AgreementKind, AgreementState, Qualification, covers
 from ltc.agreements.service import active_agreement
 from ltc.agreements.tables import Agreement
@@ -41,6 +39,7 @@ from ltc.careplans.tables import CareItem, CarePlan
 from ltc.entitlements.rules import EntitlementFacts, EntitlementState
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.identity import Actor, ActorKind, Role, in_region, of_organisation, require_role
 from ltc.organisations.tables import Organisation
 from ltc.policy import service as policies
 from ltc.policy.rules import PolicyError, parse_policy

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from ltc.accounts.rules import Actor, ActorKind
+from ltc.identity import Actor, ActorKind
 
 EXIT_BAD_ROWS = 2
 CLI_ACTOR = Actor(kind=ActorKind.system, id=None, name="命令行 ltc enrollment import", role=None)

@@ -7,8 +7,8 @@ from typing import Any
 from litestar import Controller, Request, post
 from litestar.response import Response
 
-from ltc.accounts.rules import Actor, Role
 from ltc.enrollment import events
+from ltc.identity import Actor, Role
 from ltc.web.guards import role_guard
 
 

@@ -11,7 +11,6 @@ from datetime import date
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, ActorKind, region_covers
 from ltc.accounts.tables import ApiToken
 from ltc.applications.rules import OPEN_STATES as OPEN_APPLICATION_STATES
 from ltc.applications.tables import Application
@@ -22,6 +21,7 @@ from ltc.enrollment.tables import EnrollmentEvent, EnrollmentRecord, HospitalSta
 from ltc.entitlements import service as entitlements
 from ltc.entitlements.rules import last_day_for_event
 from ltc.errors import DomainError, Forbidden, InvalidInput, NotFound
+from ltc.identity import Actor, ActorKind, region_covers
 from ltc.people.rules import InvalidResidentId, parse_resident_id
 from ltc.people.tables import Person
 

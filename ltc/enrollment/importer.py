@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, Role, require_role
 from ltc.audit import service as audit
 from ltc.enrollment.rules import EnrollmentRow, RowProblem, decode, is_unchanged, parse_csv
 from ltc.enrollment.tables import EnrollmentRecord
@@ -22,6 +21,7 @@ from ltc.entitlements import service as entitlements
 from ltc.entitlements.rules import EntitlementState
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import InvalidInput
+from ltc.identity import Actor, Role, require_role
 
 IMPORT_ROLES = frozenset({Role.clerk})
 _LOOKUP_CHUNK = 500

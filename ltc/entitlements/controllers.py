@@ -12,16 +12,17 @@ from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import File, Stream, Template
 
 from ltc import db
-from ltc.accounts.rules import Actor, Role, region_covers
 from ltc.audit import service as audit
 from ltc.entitlements import service
 from ltc.entitlements.rules import CLERK_END_REASONS, END_REASONS, EntitlementState
 from ltc.entitlements.tables import Decision
 from ltc.errors import InvalidInput, NotFound
+from ltc.identity import Actor, Role, region_covers
 from ltc.notices.controllers import pdf_file
+from ltc.people.rules import mask_resident_id
 from ltc.web.actions import perform
 from ltc.web.exports import csv_download
-from ltc.web.formatting import iso_date, mask_resident_id
+from ltc.web.formatting import iso_date
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 from ltc.web.params import AfterId, Id, StateQuery, form_int

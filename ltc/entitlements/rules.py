@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from ltc.applications.rules import add_months
+from ltc.clock import add_months
 
 
 class EntitlementState(StrEnum):
@@ -44,6 +44,24 @@ END_REASONS = {
     "fraud": "欺诈骗保",
     "other": "其他原因",
 }
+
+
+class EndReason(StrEnum):
+    expired = "expired"
+    deceased = "deceased"
+    enrollment_ended = "enrollment_ended"
+    moved_out = "moved_out"
+    reassessed = "reassessed"
+    superseded = "superseded"
+    recovered = "recovered"
+    fraud = "fraud"
+    other = "other"
+
+    @property
+    def label(self) -> str:
+        return END_REASONS[self]
+
+
 CLERK_END_REASONS = ("recovered", "fraud", "other")
 
 # Enrolment events that end an entitlement, and the last active day they imply.

@@ -8,8 +8,6 @@ from datetime import date, timedelta
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts.rules import SYSTEM, Actor, Role, region_covers, require_role
-from ltc.accounts.scope import in_region
 from ltc.applications.rules import ApplicationState
 from ltc.applications.tables import Application
 from ltc.assessments.grading import GRADE_LABELS
@@ -29,7 +27,9 @@ from ltc.entitlements.rules import (
 )
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
+from ltc.people.rules import mask_resident_id
 from ltc.policy.rules import is_eligible
 from ltc.policy.service import parsed_definition, policy_in_force
 
@@ -369,7 +369,7 @@ async def letter_context(decision_id: int) -> dict[str, Any]:
     return {
         "decision": decision, "entitlement": entitlement,
         "person": {"name": decision["person.name"],
-                   "resident_id": decision["person.resident_id"]},
+                   "resident_id_masked": mask_resident_id(decision["person.resident_id"])},
         "application": {"number": decision["application.number"],
                         "created_on": decision["application.created_at"].astimezone(
                             clock.CHINA).date()},

@@ -28,10 +28,10 @@ from litestar.response import Redirect, Response, Stream
 from msgspec import Struct
 
 from ltc import clock
-from ltc.accounts.rules import Actor, Role
 from ltc.errors import Conflict, DomainError, InvalidInput
 from ltc.evidence import rules, service, storage
 from ltc.evidence.rules import EvidenceTooLarge, EvidenceTypeNotAllowed, RangeNotSatisfiable
+from ltc.identity import Actor, Role
 from ltc.settings import Settings
 from ltc.web.guards import role_guard
 from ltc.web.params import Id

@@ -22,7 +22,6 @@ from typing import Any
 import anyio
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, ActorKind, Role, region_covers
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
@@ -30,6 +29,7 @@ from ltc.errors import Conflict, DomainError, Forbidden, NotFound
 from ltc.evidence import rules, storage
 from ltc.evidence.storage import ReceivedFile, StoredFile
 from ltc.evidence.tables import EvidenceFile
+from ltc.identity import Actor, ActorKind, Role, region_covers
 
 KIND_LABELS = {rules.Kind.video: "视频", rules.Kind.photo: "照片"}
 

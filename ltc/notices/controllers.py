@@ -12,9 +12,9 @@ from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import File, Redirect, Template
 
 from ltc import clock, documents
-from ltc.accounts.rules import PUBLIC, Actor, Role
 from ltc.audit import service as audit
 from ltc.errors import InvalidInput, NotFound
+from ltc.identity import PUBLIC, Actor, Role
 from ltc.notices import service
 from ltc.notices.rules import NoticeBatchState
 from ltc.regions.tables import Region

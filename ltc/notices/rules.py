@@ -1,7 +1,5 @@
 """Pure rules for public notices (公示): masking names, notice periods, working days. No I/O.
 
-The only file this module reads is the holiday override table, and only when
-`load_holiday_overrides` is called with its path.
 
 Conventions (decided here, used everywhere):
 - Periods follow 民法典 第二百零一条 "按照年、月、日计算期间的，开始的当日不计入，自下一日开始
@@ -19,17 +17,11 @@ Conventions (decided here, used everywhere):
 
 from __future__ import annotations
 
-import json
-import os
-import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
-from pathlib import Path
-from typing import Any
 
-import chinese_calendar
-from chinese_calendar import constants as chinese_calendar_data
+from ltc.clock import WorkingCalendar, as_date, working_days_after
 
 # ---------------------------------------------------------------------------------------------
 # Names
@@ -85,140 +77,6 @@ def age_on(birth_date: date, on: date) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# Working days
-
-
-class UnknownCalendarYear(LookupError):
-    """Neither chinesecalendar nor the override table knows this year's holidays and 调休."""
-
-    def __init__(self, year: int) -> None:
-        self.year = year
-        super().__init__(
-            f"{year}年的法定节假日和调休安排未知：请在节假日配置（fixtures/holidays.json）中"
-            f"补充{year}年的放假安排后再计算工作日")
-
-
-def library_years() -> range:
-    """The years the installed chinesecalendar ships holiday data for."""
-    known = chinese_calendar_data.holidays
-    return range(min(known).year, max(known).year + 1)
-
-
-def _as_date(value: date) -> date:
-    return value.date() if isinstance(value, datetime) else value
-
-
-class WorkingCalendar:
-    """Working days in mainland China: statutory holidays and adjusted working weekends.
-
-    Precedence for a date:
-    1. an entry in `overrides` (True = working day, False = holiday), for any year;
-    2. a year in `override_years` is fully specified by the overrides plus the weekend rule
-       (Monday–Friday working, Saturday and Sunday rest), even if chinesecalendar knows it;
-    3. chinesecalendar, for the years it ships;
-    4. otherwise `UnknownCalendarYear` — guessing "weekdays are working days" would silently
-       put deadlines inside the Spring Festival.
-    """
-
-    def __init__(
-        self,
-        overrides: dict[date, bool] | None = None,
-        override_years: frozenset[int] = frozenset(),
-    ) -> None:
-        self._overrides = {_as_date(day): bool(working) for day, working in
-                           (overrides or {}).items()}
-        self._override_years = frozenset(override_years)
-
-    def is_working_day(self, d: date) -> bool:
-        day = _as_date(d)
-        if day in self._overrides:
-            return self._overrides[day]
-        if day.year in self._override_years:
-            return day.weekday() < 5
-        try:
-            return chinese_calendar.is_workday(day)
-        except NotImplementedError:
-            raise UnknownCalendarYear(day.year) from None
-
-    def covers_year(self, year: int) -> bool:
-        """True when every date of `year` can be answered without UnknownCalendarYear."""
-        return year in self._override_years or year in library_years()
-
-
-def working_days_after(start: date, n: int, calendar: WorkingCalendar) -> date:
-    """The n-th working day after `start` (`start` itself never counts), e.g. the last day
-    of "re-assessment within 10 working days". n must be at least 1."""
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n}")
-    day = _as_date(start)
-    found = 0
-    # No real calendar has a month without working days; the bound stops a broken override
-    # table (every day a holiday) from looping for ever.
-    limit = day + timedelta(days=31 * n + 366)
-    while found < n:
-        day += timedelta(days=1)
-        if day > limit:
-            raise ValueError(f"no {n} working days found after {start.isoformat()}")
-        if calendar.is_working_day(day):
-            found += 1
-    return day
-
-
-HOLIDAY = "holiday"
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
-WORKING = "working"
-
-
-def load_holiday_overrides(
-    path: str | os.PathLike[str],
-) -> tuple[dict[date, bool], frozenset[int]]:
-    """Read the override table (fixtures/holidays.json):
-
-    {"source": "...", "years": [2027], "days": {"2027-01-01": "holiday", "2027-02-14": "working"}}
-
-    Returns (date → working?, years fully specified by the table). Raises ValueError naming
-    the problem when the file is malformed.
-    """
-    file = Path(path)
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in pairs:
-            if key in result:
-                raise ValueError(f"{file}: {key!r} appears twice")
-            result[key] = value
-        return result
-
-    data = json.loads(file.read_text(encoding="utf-8"), object_pairs_hook=no_duplicates)
-    if not isinstance(data, dict):
-        raise ValueError(f"{file}: expected a JSON object")
-    years = data.get("years", [])
-    days = data.get("days", {})
-    if not isinstance(years, list) or not all(
-            isinstance(year, int) and not isinstance(year, bool) for year in years):
-        raise ValueError(f"{file}: 'years' must be a list of years, e.g. [2027]")
-    if not isinstance(days, dict):
-        raise ValueError(f"{file}: 'days' must map ISO dates to 'holiday' or 'working'")
-    overrides: dict[date, bool] = {}
-    for key, kind in days.items():
-        try:
-            if not _ISO_DATE.fullmatch(key):
-                raise ValueError
-            day = date.fromisoformat(key)
-        except ValueError:
-            raise ValueError(f"{file}: {key!r} is not a date like 2027-01-01") from None
-        if kind not in (HOLIDAY, WORKING):
-            raise ValueError(f"{file}: {key}: expected 'holiday' or 'working', got {kind!r}")
-        overrides[day] = kind == WORKING
-    covered = {day.year for day in overrides}
-    for year in years:
-        if year not in covered:
-            raise ValueError(
-                f"{file}: year {year} is listed in 'years' but has no entries in 'days'")
-    return overrides, frozenset(years)
-
-
-# ---------------------------------------------------------------------------------------------
 # Notice periods
 
 NOTICE_DAYS_MIN = 1
@@ -262,7 +120,7 @@ def notice_period(
         kind = DayKind(day_kind)
     except ValueError:
         raise ValueError(f"day_kind must be 'calendar' or 'working', got {day_kind!r}") from None
-    published = _as_date(published_on)
+    published = as_date(published_on)
     starts_on = published + timedelta(days=1)
     if kind is DayKind.CALENDAR:
         ends_on = published + timedelta(days=days)
@@ -273,12 +131,12 @@ def notice_period(
 
 def objection_open(period: NoticePeriod, today: date) -> bool:
     """Objections are accepted from the publication day through `ends_on`, both inclusive."""
-    return period.published_on <= _as_date(today) <= period.ends_on
+    return period.published_on <= as_date(today) <= period.ends_on
 
 
 def batch_due_to_close(ends_on: date, today: date) -> bool:
     """A published batch closes the day after its last objection day, never on it."""
-    return _as_date(today) > ends_on
+    return as_date(today) > ends_on
 
 
 # ---------------------------------------------------------------------------------------------

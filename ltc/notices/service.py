@@ -9,37 +9,34 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts.rules import SYSTEM, Actor, ActorKind, Role, region_covers, require_role
-from ltc.accounts.scope import in_region
 from ltc.applications.assignment import draw_assessors
 from ltc.applications.rules import ApplicationState
 from ltc.assessments.grading import GRADE_LABELS
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
+from ltc.clock import (
+    UnknownCalendarYear,
+    working_days_after,
+)
 from ltc.entitlements import service as entitlements
 from ltc.entitlements.tables import Decision
 from ltc.errors import Conflict, DomainError, InvalidInput, NotFound
+from ltc.identity import SYSTEM, Actor, ActorKind, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.notices.rules import (
     DayKind,
     EntryOutcome,
     NoticeBatchState,
     NoticePeriod,
-    UnknownCalendarYear,
-    WorkingCalendar,
     age_on,
     batch_due_to_close,
-    load_holiday_overrides,
     mask_name,
     notice_period,
     objection_open,
-    working_days_after,
 )
 from ltc.notices.tables import NoticeBatch, NoticeEntry, Objection
 from ltc.people.rules import phone_problem
@@ -53,14 +50,7 @@ RELATIONS = ("本人", "近亲属", "邻居", "村（居）委会", "其他知�
 # Abuse resistance of the public form, without a captcha: per client (hashed IP) and per
 # phone, only a few objections an hour; the same phone objects to one entry only once.
 PUBLIC_LIMIT_PER_HOUR = 5
-HOLIDAYS = Path(__file__).resolve().parent.parent.parent / "fixtures" / "holidays.json"
 RECENT_DAYS = 30  # closed notices stay on the public page this long
-
-
-@lru_cache(maxsize=1)
-def working_calendar() -> WorkingCalendar:
-    overrides, years = load_holiday_overrides(HOLIDAYS)
-    return WorkingCalendar(overrides, years)
 
 
 @contextmanager
@@ -198,7 +188,7 @@ async def publish(actor: Actor, batch_id: int, expected_version: int) -> dict[st
         policy = in_force.policy
         with _calendar_known():
             period = notice_period(today, policy.notice_days, policy.notice_day_kind,
-                                   working_calendar())
+                                   clock.working_calendar())
         after = await db.update_versioned(NoticeBatch, batch_id, expected_version, {
             NoticeBatch.state: str(NoticeBatchState.PUBLISHED),
             NoticeBatch.policy_version: in_force.version_id, NoticeBatch.published_on: today,
@@ -386,7 +376,7 @@ async def assign_reassessment(actor: Actor, entry_id: int, today: date) -> dict[
         policy = (await policy_in_force(region_path, today)).policy
         with _calendar_known():
             due_on = working_days_after(today, policy.reassessment_working_days,
-                                        working_calendar())
+                                        clock.working_calendar())
         reassessment = Assessment(
             application=entry["application"], region_path=region_path, kind="reassessment",
             state=str(AssessmentState.ASSIGNED), assessor_1=one, assessor_2=two, due_on=due_on,

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+from ltc import clock
 from ltc.payouts import rules
 from ltc.policy.rules import Policy
 
@@ -134,7 +135,7 @@ class Month:
 
     @property
     def last(self) -> date:
-        return rules.month_last(self.first)
+        return clock.month_last(self.first)
 
     @property
     def length(self) -> int:

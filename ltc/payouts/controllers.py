@@ -15,11 +15,11 @@ from litestar.plugins.flash import flash
 from litestar.response import File, Redirect, Template
 
 from ltc import clock, documents
-from ltc.accounts.rules import Actor, Role
-from ltc.agreements.rules import parse_yuan
 from ltc.errors import DomainError, InvalidInput, NotFound
+from ltc.identity import Actor, Role
+from ltc.money import parse_yuan
 from ltc.notices.controllers import pdf_file
-from ltc.payouts import queries, rules, service, statements
+from ltc.payouts import queries, service, statements
 from ltc.payouts.rules import BatchState, Benefit, LineKind
 from ltc.regions.tables import Region
 from ltc.web.actions import perform
@@ -63,7 +63,7 @@ class PayoutPages(Controller):
     async def _index(self, request: Request[Actor, Any, Any], status_code: int = 200,
                      **context: Any) -> Template:
         actor = request.user
-        default = rules.previous_month(rules.month_first(clock.today()))
+        default = clock.previous_month(clock.month_first(clock.today()))
         regions = [] if actor.region_path else await Region.select(
             Region.code, Region.name).where(Region.level == "pooling").order_by(Region.code)
         return page(request, "payouts/list.html", status_code=status_code,

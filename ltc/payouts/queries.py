@@ -1,7 +1,7 @@
 """What the payout pages read (SPEC §7): batch lists, a batch's totals by benefit and town
 against the budget and last month, its lines with filters, one line explained, the
 approval anomalies, a provider's statements and the deposit ledger. Every read is scoped:
-staff by region (ltc.accounts.scope.in_region), a provider by its own payee key."""
+staff by region (ltc.identity.in_region), a provider by its own payee key."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from ltc import clock
-from ltc.accounts.rules import Actor, Role, region_covers
-from ltc.accounts.scope import in_region
 from ltc.errors import Forbidden, NotFound
+from ltc.identity import Actor, Role, in_region, region_covers
 from ltc.organisations.tables import Organisation
 from ltc.payouts import rules, service
 from ltc.payouts.rules import BatchState, Benefit
@@ -50,7 +49,7 @@ async def list_batches(actor: Actor) -> list[dict[str, Any]]:
         PayoutBatch.computed_at).where(in_region(actor, PayoutBatch.region_path)).order_by(
         PayoutBatch.month, ascending=False).limit(120)
     return [{**r, "state_label": BatchState(r["state"]).label,
-             "month_label": rules.month_label(r["month"])} for r in rows]
+             "month_label": clock.month_label(r["month"])} for r in rows]
 
 
 async def visible_batch(actor: Actor, batch_id: int) -> dict[str, Any]:
@@ -112,7 +111,7 @@ async def batch_detail(actor: Actor, batch_id: int) -> dict[str, Any]:
         PayoutBatch.id, PayoutBatch.number, PayoutBatch.state, PayoutBatch.line_count,
         PayoutBatch.gross_fen, PayoutBatch.net_fen).where(
         (PayoutBatch.region_path == batch["region_path"])
-        & (PayoutBatch.month == rules.previous_month(batch["month"]))).first()
+        & (PayoutBatch.month == clock.previous_month(batch["month"]))).first()
     before_benefit, before_town = ({}, {}) if previous is None else await _totals(previous["id"])
     for key, total in by_benefit.items():
         total["previous_net"] = before_benefit.get(key, {}).get("net")
@@ -129,7 +128,7 @@ async def batch_detail(actor: Actor, batch_id: int) -> dict[str, Any]:
         previous["state_label"] = BatchState(previous["state"]).label
     budget = policy["budget_fen"]
     return {**batch, "state_label": BatchState(batch["state"]).label,
-            "month_label": rules.month_label(batch["month"]), "policy": policy,
+            "month_label": clock.month_label(batch["month"]), "policy": policy,
             "budget_fen": budget,
             "budget_left_fen": None if budget is None else budget - batch["net_fen"],
             "by_benefit": list(by_benefit.values()), "by_town": towns, "previous": previous,
@@ -179,7 +178,7 @@ async def lines(batch: dict[str, Any], *, benefit: str = "", kind: str = "", q: 
 def _labelled(line: dict[str, Any]) -> dict[str, Any]:
     return {**line, "benefit_label": Benefit(line["benefit"]).label,
             "kind_label": rules.LineKind(line["kind"]).label,
-            "month_label": rules.month_label(line["service_month"])}
+            "month_label": clock.month_label(line["service_month"])}
 
 
 async def line_detail(actor: Actor, batch_id: int, line_id: int) -> dict[str, Any]:
@@ -193,7 +192,7 @@ async def line_detail(actor: Actor, batch_id: int, line_id: int) -> dict[str, An
     policy = await _policy_facts(line["policy_version"])
     visits = (await treated_visits([line]))[line["id"]]
     return {"batch": {**batch, "state_label": BatchState(batch["state"]).label,
-                      "month_label": rules.month_label(batch["month"])},
+                      "month_label": clock.month_label(batch["month"])},
             "line": _labelled(line),
             "explanation": rules.explain(line, policy["basis_points"]), "visits": visits}
 
@@ -307,7 +306,7 @@ async def provider_statements(actor: Actor) -> list[dict[str, Any]]:
         month = r["month"] if not isinstance(r["month"], str) else \
             datetime.fromisoformat(r["month"]).date()
         result.append({"id": r["id"], "number": r["number"],
-                       "month_label": rules.month_label(month),
+                       "month_label": clock.month_label(month),
                        "state_label": BatchState(r["state"]).label, "lines": int(r["n"]),
                        "gross": _fen(r["gross"]), "withheld": _fen(r["withheld"]),
                        "net": _fen(r["net"]), "ready": r["id"] in ready})

@@ -18,16 +18,15 @@ table-driven tests can hold the SQL to them row by row:
 
 from __future__ import annotations
 
-import calendar
 import csv
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from ltc.policy.rules import yuan  # 12345 → "123.45": bank files, statements
+from ltc import clock
+from ltc.money import plain_yuan
 
 
 class BatchState(StrEnum):
@@ -104,31 +103,7 @@ PAYMENT_STATUSES = {"pending": "待银行回单", "paid": "已支付", "failed":
                     "offset": "净额为负，在下月冲抵", "unpayable": "未登记银行账户，下月补发"}
 
 
-# --- months and money -----------------------------------------------------------------------
-
-def month_first(day: date) -> date:
-    return day.replace(day=1)
-
-
-def month_last(first: date) -> date:
-    return first.replace(day=calendar.monthrange(first.year, first.month)[1])
-
-
-def days_of(first: date) -> list[date]:
-    return [first + timedelta(days=n) for n in range((month_last(first) - first).days + 1)]
-
-
-def previous_month(first: date) -> date:
-    return (first - timedelta(days=1)).replace(day=1)
-
-
-def next_month(first: date) -> date:
-    return month_last(first) + timedelta(days=1)
-
-
-def month_label(first: date) -> str:
-    return f"{first.year}年{first.month}月"
-
+# --- money ---------------------------------------------------------------------------------
 
 def divide_half_up(numerator: int, denominator: int) -> int:
     """numerator ÷ denominator rounded half up (away from zero for a negative numerator),
@@ -198,42 +173,43 @@ def explain(line: Mapping[str, Any], basis_points: int) -> list[str]:
     facts. `basis_points`: the deposit rate of the line's policy version."""
     benefit = Benefit(line["benefit"])
     kind = LineKind(line["kind"])
-    month = month_label(line["service_month"])
+    month = clock.month_label(line["service_month"])
     sentences: list[str] = []
     if kind is LineKind.carry_forward:
-        sentences.append(f"{month}{benefit.label}上期支付失败，本期重新支付{yuan(line['net_fen'])}元。")
+        sentences.append(f"{month}{benefit.label}上期支付失败，本期重新支付{plain_yuan(line['net_fen'])}元。")
         return sentences
     # A rate of 0: the month was priced by agreements with different rates, segment by
     # segment (computation._one_rate).
     rate = line["rate_fen"]
     if benefit is Benefit.family_subsidy:
-        per_month = f"{yuan(rate)}元/月" if rate else "各段协议的月标准"
+        per_month = f"{plain_yuan(rate)}元/月" if rate else "各段协议的月标准"
         sentences.append(
             f"{month}共{line['days_in_month']}天，待遇有效且家庭照护协议覆盖{line['days']}天"
             f"（住院、暂停和入住护理机构的日子不计）；"
             f"{per_month} × {line['days']} ÷ {line['days_in_month']}（四舍五入到分）。")
     elif benefit is Benefit.home_visit:
-        per_visit = f"{yuan(rate)}元/次" if rate else "各次当日协议单价"
+        per_visit = f"{plain_yuan(rate)}元/次" if rate else "各次当日协议单价"
         unpaid = (f"；不计费{line['visits_excluded']}次（原因见逐次明细）"
                   if line["visits_excluded"] else "")
         sentences.append(f"{month}计费上门{line['visits_counted']}次 × {per_visit}{unpaid}。")
     else:
-        per_day = f"{yuan(rate)}元/床日" if rate else "各段协议的床日标准"
+        per_day = f"{plain_yuan(rate)}元/床日" if rate else "各段协议的床日标准"
         sentences.append(
             f"{month}待遇有效的床日{line['days']}天（入院当天计，出院当天不计）× "
             f"{per_day}（{line['grade']}级）。")
     if line["withheld_fen"]:
         sentences.append(
-            f"按{basis_points / 100:g}%预留质量保证金{yuan(line['withheld_fen'])}元，"
-            f"实付{yuan(line['net_fen'])}元。")
+            f"按{basis_points / 100:g}%预留质量保证金{plain_yuan(line['withheld_fen'])}元，"
+            f"实付{plain_yuan(line['net_fen'])}元。")
     if kind is LineKind.adjustment:
         before = (f"原按{line['previous_days']}天" if benefit is not Benefit.home_visit
                   else f"原按{line['previous_visits']}次")
         sentences.append(
-            f"调整：{month}已付（应付）{yuan(line['previous_gross_fen'])}元，{before}计算；"
+            f"调整：{month}已付（应付）{plain_yuan(line['previous_gross_fen'])}元，{before}计算；"
             f"按现有事实重新核算应为"
-            f"{yuan(line['previous_gross_fen'] + line['gross_fen'])}元，"
-            f"本期{'补发' if line['gross_fen'] > 0 else '扣回'}{yuan(abs(line['gross_fen']))}元。")
+            f"{plain_yuan(line['previous_gross_fen'] + line['gross_fen'])}元，"
+            f"本期{'补发' if line['gross_fen'] > 0 else '扣回'}"
+            f"{plain_yuan(abs(line['gross_fen']))}元。")
     return sentences
 
 
@@ -290,7 +266,7 @@ def bank_file(rows: Iterable[Mapping[str, Any]], purpose: str) -> bytes:
     writer.writerow(BANK_HEADER)
     for row in rows:
         writer.writerow((row["reference"], row["payee_name"], row["bank_name"],
-                         row["bank_account"], yuan(row["amount_fen"]), purpose))
+                         row["bank_account"], plain_yuan(row["amount_fen"]), purpose))
     return out.getvalue().encode("utf-8")
 
 

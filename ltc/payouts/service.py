@@ -16,11 +16,10 @@ from typing import Any
 
 from piccolo.columns import Column
 
-from ltc import clock, db, documents
-from ltc.accounts.rules import SYSTEM, Actor, Role, region_covers, require_role
-from ltc.accounts.scope import in_region
+from ltc import clock, db, documents, money
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.organisations.tables import Organisation
 from ltc.payouts import computation, rules
@@ -98,9 +97,9 @@ async def create_batch(actor: Actor, region_code: str, month: date) -> dict[str,
     order: refused while an earlier batch waits for approval, or for any month but the
     one after the latest batch's."""
     require_role(actor, PREPARE_ROLES, "编制月度结算")
-    month = rules.month_first(month)
-    if month >= rules.month_first(clock.today()):
-        raise InvalidInput("month_not_over", f"{rules.month_label(month)}尚未结束，不能结算")
+    month = clock.month_first(month)
+    if month >= clock.month_first(clock.today()):
+        raise InvalidInput("month_not_over", f"{clock.month_label(month)}尚未结束，不能结算")
     region = await Region.select().where(Region.code == region_code).first()
     if region is None or region["level"] != "pooling":
         raise NotFound("region_not_found", "统筹地区不存在")
@@ -115,18 +114,18 @@ async def create_batch(actor: Actor, region_code: str, month: date) -> dict[str,
                                                                ascending=False)
         same = next((b for b in existing if b["month"] == month), None)
         if same is not None:
-            raise Conflict("batch_exists", f"{rules.month_label(month)}的结算批次已存在："
+            raise Conflict("batch_exists", f"{clock.month_label(month)}的结算批次已存在："
                                            f"{same['number']}")
         open_ = next((b for b in existing if b["state"] in (BatchState.DRAFT,
                                                              BatchState.SUBMITTED)), None)
         if open_ is not None:
             raise Conflict("previous_batch_open",
-                           f"{rules.month_label(open_['month'])}的结算批次尚未审批，"
+                           f"{clock.month_label(open_['month'])}的结算批次尚未审批，"
                            "请先完成该批次再编制下个月")
-        if existing and month != rules.next_month(existing[0]["month"]):
+        if existing and month != clock.next_month(existing[0]["month"]):
             latest = existing[0]["month"]
-            raise Conflict("month_order", f"上一个结算月份是{rules.month_label(latest)}，"
-                                          f"请先编制{rules.month_label(rules.next_month(latest))}"
+            raise Conflict("month_order", f"上一个结算月份是{clock.month_label(latest)}，"
+                                          f"请先编制{clock.month_label(clock.next_month(latest))}"
                                           "的结算（月份须连续，以前月份的更正会自动生成调整）")
         try:
             row = (await PayoutBatch.insert(PayoutBatch(
@@ -136,7 +135,7 @@ async def create_batch(actor: Actor, region_code: str, month: date) -> dict[str,
         except db.UNIQUE_VIOLATIONS as exc:  # the database's guard against a second batch
             if db.is_unique_violation(exc):
                 raise Conflict("batch_exists",
-                               f"{rules.month_label(month)}的结算批次已存在") from None
+                               f"{clock.month_label(month)}的结算批次已存在") from None
             raise
         await outbox.enqueue(COMPUTE_JOB, row["id"])
         await audit.record(actor, "payout_batch.created", "payout_batch", row["id"],
@@ -220,7 +219,7 @@ async def _policy(version_id: int) -> Policy:
 async def _final_batches_to_check(batch: dict[str, Any]) -> list[dict[str, Any]]:
     since = batch["month"]
     for _ in range(rules.ADJUSTMENT_MONTHS):
-        since = rules.previous_month(since)
+        since = clock.previous_month(since)
     return await PayoutBatch.select().where(
         (PayoutBatch.region_path == batch["region_path"])
         & PayoutBatch.state.is_in([str(s) for s in rules.FINAL])
@@ -290,7 +289,7 @@ async def export(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
             Payment.amount_fen).where((Payment.batch == batch_id)
                                       & (Payment.status == "pending")).order_by(
             Payment.reference)
-        data = rules.bank_file(pending, f"长护险{rules.month_label(row['month'])}待遇")
+        data = rules.bank_file(pending, f"长护险{clock.month_label(row['month'])}待遇")
         sha256 = documents.store(data, suffix=".csv")
         await PayoutDocument(batch=batch_id, kind="bank_file", sha256=sha256).save()
         await PayoutBatch.update({PayoutBatch.bank_file_sha256: sha256}).where(
@@ -431,8 +430,8 @@ async def settle_deposit(actor: Actor, organisation_id: int, kind: str, amount_f
             raise db.StaleWrite(DepositEntry._meta.tablename, organisation_id)
         balance = await deposit_balance(organisation_id)
         if amount_fen > balance:
-            raise InvalidInput("over_balance", f"金额超过保证金余额{rules.yuan(balance)}元",
-                               {"amount": f"不能超过余额{rules.yuan(balance)}元"})
+            raise InvalidInput("over_balance", f"金额超过保证金余额{money.plain_yuan(balance)}元",
+                               {"amount": f"不能超过余额{money.plain_yuan(balance)}元"})
         entry = await DepositEntry.insert(DepositEntry(
             organisation=organisation_id, kind=kind, amount_fen=-amount_fen,
             reason=reason.strip()[:1000], recorded_by=actor.id)).returning(DepositEntry.id)
@@ -449,14 +448,14 @@ async def prepare_previous_month(today: date) -> list[str]:
     one a pending approval held back — in every pooling region with a policy. A region
     whose earlier batch still waits for approval is skipped (its clerk sees why on the
     batch list); its months are made later, in order. Returns what was done, for the log."""
-    last_month = rules.previous_month(rules.month_first(today))
+    last_month = clock.previous_month(clock.month_first(today))
     done = []
     regions = await Region.select(Region.code, Region.path).where(Region.level == "pooling")
     for region in regions:
         latest = await PayoutBatch.select(PayoutBatch.month).where(
             PayoutBatch.region_path == region["path"]).order_by(
             PayoutBatch.month, ascending=False).first()
-        month = min(rules.next_month(latest["month"]), last_month) if latest else last_month
+        month = min(clock.next_month(latest["month"]), last_month) if latest else last_month
         try:
             row = await create_batch(SYSTEM, region["code"], month)
             done.append(row["number"])

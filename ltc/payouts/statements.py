@@ -17,19 +17,19 @@ from typing import Any
 
 import anyio
 
-from ltc import clock, db, documents
-from ltc.accounts.rules import SYSTEM
+from ltc import clock, db, documents, money
 from ltc.accounts.tables import User
 from ltc.audit import service as audit
 from ltc.errors import Conflict, NotFound
+from ltc.identity import SYSTEM
 from ltc.payouts import queries, rules
 from ltc.payouts.rules import BatchState, Benefit, LineKind
 from ltc.payouts.tables import Payment, PayoutBatch, PayoutDocument, PayoutLine
+from ltc.people.rules import mask_resident_id
 from ltc.policy.rules import Policy
 from ltc.policy.service import parsed_definition
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
-from ltc.web.formatting import mask_resident_id
 
 STATEMENT_TEMPLATE = "pdf/payout_statement.html"
 SUMMARY_TEMPLATE = "pdf/payout_summary.html"
@@ -74,9 +74,9 @@ def _issued_on(batch: dict[str, Any]) -> date | None:
 
 
 def _money(row: dict[str, Any]) -> dict[str, str]:
-    return {"gross": rules.yuan(int(row["gross_fen"])),
-            "withheld": rules.yuan(int(row["withheld_fen"])),
-            "net": rules.yuan(int(row["net_fen"]))}
+    return {"gross": money.plain_yuan(int(row["gross_fen"])),
+            "withheld": money.plain_yuan(int(row["withheld_fen"])),
+            "net": money.plain_yuan(int(row["net_fen"]))}
 
 
 # --- a payee's statement --------------------------------------------------------------------
@@ -109,7 +109,7 @@ async def statement_context(batch_id: int, payee_key: str) -> dict[str, Any]:
             "beneficiary": line["person_name"],
             "resident_id": mask_resident_id(line["person_resident_id"]),
             "benefit": benefit.label, "kind": kind.label,
-            "service_month": rules.month_label(line["service_month"]),
+            "service_month": clock.month_label(line["service_month"]),
             "explanation": rules.explain(line, basis_points), **_money(line),
             "visits": _shown_visits(visits[line["id"]]),
         })
@@ -120,14 +120,14 @@ async def statement_context(batch_id: int, payee_key: str) -> dict[str, Any]:
     return {
         "bureau": _bureau(policies[batch["policy_version"]]),
         "issued_on": _issued_on(batch),
-        "batch": {"number": batch["number"], "month": rules.month_label(batch["month"])},
+        "batch": {"number": batch["number"], "month": clock.month_label(batch["month"])},
         "payee": {"name": lines[0]["payee_name"],
                   "kind": "定点护理服务机构" if payee_key.startswith("org:") else "家庭照护人员",
                   "bank_name": bank_name, "bank_account": mask_account(bank_account),
                   "reference": payment["reference"] if payment else "",
-                  "amount": rules.yuan(int(payment["amount_fen"])) if payment else "0.00"},
+                  "amount": money.plain_yuan(int(payment["amount_fen"])) if payment else "0.00"},
         "lines": shown,
-        "totals": {key: rules.yuan(value) for key, value in totals.items()},
+        "totals": {key: money.plain_yuan(value) for key, value in totals.items()},
         "line_count": len(lines),
     }
 
@@ -190,7 +190,7 @@ async def summary_context(batch_id: int) -> dict[str, Any]:
         "bureau": _bureau(policy),
         "issued_on": _issued_on(batch),
         "batch": {
-            "number": batch["number"], "month": rules.month_label(batch["month"]),
+            "number": batch["number"], "month": clock.month_label(batch["month"]),
             "state": BatchState(batch["state"]).label,
             "preparer": users.get(batch["submitted_by"], ""),
             "submitted_at": _local(batch["submitted_at"]),
@@ -198,9 +198,9 @@ async def summary_context(batch_id: int) -> dict[str, Any]:
             "approved_at": _local(batch["approved_at"]),
             "exported_at": _local(batch["exported_at"]),
             "line_count": batch["line_count"],
-            "gross": rules.yuan(batch["gross_fen"]),
-            "withheld": rules.yuan(batch["withheld_fen"]),
-            "net": rules.yuan(batch["net_fen"]),
+            "gross": money.plain_yuan(batch["gross_fen"]),
+            "withheld": money.plain_yuan(batch["withheld_fen"]),
+            "net": money.plain_yuan(batch["net_fen"]),
         },
         "by_benefit": [{"label": Benefit(row["benefit"]).label, "lines": row["lines"],
                         **_money(row)} for row in sorted(
@@ -210,11 +210,11 @@ async def summary_context(batch_id: int) -> dict[str, Any]:
             by_kind, key=lambda r: kind_order.index(LineKind(r["kind"])))],
         "by_town": towns,
         "payments": {"count": int(payments["n"]),
-                     "amount": rules.yuan(int(payments["amount_fen"])),
+                     "amount": money.plain_yuan(int(payments["amount_fen"])),
                      "offset_count": int(offsets["n"]),
-                     "offset_amount": rules.yuan(int(offsets["amount_fen"]))},
+                     "offset_amount": money.plain_yuan(int(offsets["amount_fen"]))},
         "budget": None if budget is None else {
-            "amount": rules.yuan(budget),
+            "amount": money.plain_yuan(budget),
             "used_percent": _percent(int(batch["net_fen"]), budget),
             "over": int(batch["net_fen"]) > budget,
         },

@@ -8,11 +8,11 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.response import Template
 
-from ltc.accounts.rules import Actor, Role
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
 from ltc.entitlements.tables import Decision, Entitlement
+from ltc.identity import Actor, Role
 from ltc.notices.tables import NoticeEntry
 from ltc.people import service
 from ltc.web.guards import role_guard

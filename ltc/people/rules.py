@@ -1,6 +1,6 @@
 """Pure rules about people: the resident ID (GB 11643), pinyin initials for search, phones.
 
-No I/O. Masking an ID for lists lives in ltc.web.formatting.mask_resident_id.
+No I/O.
 """
 
 from __future__ import annotations
@@ -185,3 +185,10 @@ def insurance_number_problem(value: str | None) -> str | None:
     if not INSURANCE_NUMBER.match(value.strip()):
         return "医保个人编号只能包含字母、数字和连字符，最长40位"
     return None
+
+
+def mask_resident_id(resident_id: str) -> str:
+    """`110105199001011234` → `110105********1234`: region and last four only, for lists."""
+    if len(resident_id) != 18:
+        return "*" * len(resident_id)
+    return resident_id[:6] + "*" * 8 + resident_id[-4:]

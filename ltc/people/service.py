@@ -10,15 +10,15 @@ from piccolo.columns import Column
 from piccolo.columns.combination import Or, Where
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, ActorKind, Role, region_covers, require_role
-from ltc.accounts.scope import in_region
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound
+from ltc.identity import Actor, ActorKind, Role, in_region, region_covers, require_role
 from ltc.people.rules import (
     InvalidPhone,
     InvalidResidentId,
     insurance_number_problem,
+    mask_resident_id,
     name_initials,
     name_problem,
     normalise_phone,
@@ -27,7 +27,6 @@ from ltc.people.rules import (
 )
 from ltc.people.tables import Person
 from ltc.regions.tables import Region
-from ltc.web.formatting import mask_resident_id
 
 ADDRESS_MAX_LENGTH = 200
 MAX_PAGE = 200

@@ -11,8 +11,8 @@ from litestar.params import URLEncodedBody
 from litestar.response import Template
 
 from ltc import clock
-from ltc.accounts.rules import Actor, Role
 from ltc.errors import InvalidInput
+from ltc.identity import Actor, Role
 from ltc.policy import service
 from ltc.policy.rules import PARAMETERS, form_values, from_form
 from ltc.regions.tables import Region

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ltc.errors import InvalidInput
+from ltc.money import parse_yuan, plain_yuan
 
 MIN_GRADE = 1
 MAX_GRADE = 5
@@ -354,25 +355,16 @@ def policy_as_json(policy: Policy) -> dict[str, Any]:
 
 # --- the admin form -----------------------------------------------------------------------
 
-_MONEY = re.compile(r"([0-9]{1,15})(?:\.([0-9]{1,2}))?")
 _INTEGER = re.compile(r"-?[0-9]{1,9}")
 _TRUE = frozenset({"true", "on", "1", "yes", "是"})
 _FALSE = frozenset({"", "false", "off", "0", "no", "否"})
 
 
-def yuan(fen: int) -> str:
-    """45000 → "450.00" (no thousands separator: the form reads it back)."""
-    sign = "-" if fen < 0 else ""
-    return f"{sign}{abs(fen) // 100}.{abs(fen) % 100:02d}"
-
-
 def _form_fen(text: str) -> int | str:
-    cleaned = (unicodedata.normalize("NFKC", text).strip().removeprefix("¥").removesuffix("元")
-               .replace(",", "").strip())
-    match = _MONEY.fullmatch(cleaned)
-    if not match:
+    try:
+        return parse_yuan(text)
+    except ValueError:
         return text
-    return int(match[1]) * 100 + int((match[2] or "").ljust(2, "0"))
 
 
 def _form_int(text: str) -> int | str:
@@ -415,12 +407,13 @@ def form_values(policy: Policy) -> dict[str, str]:
         elif kind == "codes":
             values[name] = ",".join(value)
         elif kind == "fen":
-            values[name] = "" if value is None else yuan(value)
+            values[name] = "" if value is None else plain_yuan(value)
         elif kind == "bool":
             values[name] = "true" if value else "false"
         elif kind in ("grade_int", "grade_fen"):
             for grade, amount in sorted(value.items()):
-                values[f"{name}.{grade}"] = yuan(amount) if kind == "grade_fen" else str(amount)
+                values[f"{name}.{grade}"] = (plain_yuan(amount) if kind == "grade_fen"
+                                             else str(amount))
         else:  # int, text, choice
             values[name] = str(value)
     return values

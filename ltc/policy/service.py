@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, Role, region_covers, require_role
 from ltc.audit import service as audit
 from ltc.careplans.tables import CareItem
 from ltc.errors import Conflict, InvalidInput, NotFound
+from ltc.identity import Actor, Role, region_covers, require_role
 from ltc.policy.rules import Policy, PolicyError, parse_policy, policy_as_json
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region

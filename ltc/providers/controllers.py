@@ -13,10 +13,10 @@ from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import Redirect, Stream, Template
 
 from ltc import clock
-from ltc.accounts.rules import Actor, Role
 from ltc.audit import service as audit
 from ltc.entitlements import service as entitlements
 from ltc.errors import InvalidInput
+from ltc.identity import Actor, Role
 from ltc.providers import rules, service
 from ltc.web.actions import perform
 from ltc.web.exports import csv_download
@@ -55,7 +55,7 @@ def _month(text: str, default: date) -> tuple[date, str | None]:
     month = rules.parse_month(text)
     if month is None:
         return default, (f"月份“{text}”无法识别，请按 2026-11 的格式选择；"
-                         f"下面显示的是{rules.month_label(default)}")
+                         f"下面显示的是{clock.month_label(default)}")
     return month, None
 
 
@@ -157,7 +157,7 @@ class StayPages(Controller):
         chosen, error = _month(month, clock.today().replace(day=1))
         report = await service.bed_days_by_month(actor, institution or None, chosen)
         return page(request, "providers/bed_days.html", report=report, error=error,
-                    month=f"{chosen:%Y-%m}", month_label=rules.month_label(chosen),
+                    month=f"{chosen:%Y-%m}", month_label=clock.month_label(chosen),
                     institution=institution,
                     institutions=await service.institutions(actor, clock.today()))
 
@@ -230,7 +230,7 @@ class EvaluationPages(Controller):
     async def index(self, request: Request[Actor, Any, Any], month: FromQuery[str] = "",
                     sort: FromQuery[str] = rules.DEFAULT_SORT,
                     order: FromQuery[str] = "desc") -> Template:
-        chosen, error = _month(month, rules.previous_month(clock.today()))
+        chosen, error = _month(month, clock.previous_month(clock.today()))
         descending = order != "asc"
         sort = sort if sort in rules.SORT_COLUMNS else rules.DEFAULT_SORT
         rows = rules.sort_rows(await service.evaluation(request.user, chosen), sort, descending)
@@ -245,7 +245,7 @@ class EvaluationPages(Controller):
             return "/evaluation?" + urlencode({"month": key, "sort": column, "order": then})
 
         return page(request, "providers/evaluation.html", rows=rows, error=error, month=key,
-                    month_label=rules.month_label(chosen), sort=sort, descending=descending,
+                    month_label=clock.month_label(chosen), sort=sort, descending=descending,
                     columns=rules.SORT_COLUMNS, header_link=header_link,
                     chart_width=CHART_WIDTH, satisfied_from=rules.SATISFIED_FROM)
 
@@ -253,7 +253,7 @@ class EvaluationPages(Controller):
     async def export(self, request: Request[Actor, Any, Any],
                      month: FromQuery[str] = "") -> Stream:
         """The month's evaluation for Excel (UTF-8 with BOM)."""
-        chosen, _ = _month(month, rules.previous_month(clock.today()))
+        chosen, _ = _month(month, clock.previous_month(clock.today()))
         rows = await service.evaluation(request.user, chosen)
 
         async def lines() -> AsyncIterator[list[Any]]:

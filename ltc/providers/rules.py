@@ -29,7 +29,6 @@ The evaluation of a provider for a month (decided here; SPEC §1 多元化考核
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -54,18 +53,10 @@ def parse_month(text: str) -> date | None:
     return date(year, month, 1)
 
 
-def month_bounds(day: date) -> tuple[date, date]:
-    """The first and the last day of `day`'s month."""
-    return day.replace(day=1), day.replace(day=calendar.monthrange(day.year, day.month)[1])
 
 
-def previous_month(day: date) -> date:
-    """The first day of the month before `day`'s."""
-    return (day.replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
-def month_label(month: date) -> str:
-    return f"{month.year}年{month.month}月"
 
 
 def days_in_period(starts_on: date, ends_before: date | None, first: date,

@@ -15,8 +15,6 @@ from piccolo.columns.combination import Where, WhereRaw
 from piccolo.query.functions.aggregate import Count
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, Role, require_role
-from ltc.accounts.scope import in_region
 from ltc.agreements.rules import AgreementKind
 from ltc.agreements.service import active_agreement
 from ltc.audit import service as audit
@@ -28,6 +26,7 @@ from ltc.entitlements import service as entitlements
 from ltc.entitlements.rules import EntitlementFacts, Interval, active_days, is_active_day
 from ltc.entitlements.tables import Entitlement, Suspension
 from ltc.errors import Conflict, InvalidInput, NotFound
+from ltc.identity import Actor, Role, in_region, require_role
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 from ltc.providers import rules
@@ -259,7 +258,7 @@ async def bed_days_by_month(actor: Actor, institution: int | None,
     `institution` is None): every bed-day by the stay rule, and the active ones (entitlement
     in force, not suspended) that institutional payouts pay for."""
     require_role(actor, CLERKS, "查看床日统计")
-    first, last = rules.month_bounds(month)
+    first, last = clock.month_bounds(month)
     query = InstitutionalStay.select(*_STAY_COLUMNS).where(
         in_region(actor, InstitutionalStay.region_path) & (InstitutionalStay.admitted_on <= last)
         & (InstitutionalStay.discharged_on.is_null()
@@ -340,7 +339,7 @@ async def list_surveys(actor: Actor, *, provider: int | None = None, month: date
     if provider:
         query = query.where(Survey.provider == provider)
     if month:
-        first, last = rules.month_bounds(month)
+        first, last = clock.month_bounds(month)
         query = query.where((Survey.surveyed_on >= first) & (Survey.surveyed_on <= last))
     return await query.order_by(Survey.id).limit(limit)
 
@@ -383,7 +382,7 @@ async def evaluation(actor: Actor, month: date) -> list[dict[str, Any]]:
     plans, visits and surveys of the actor's region, providers by name. Every figure comes
     from a set query (GROUP BY) over the month, not a query per provider."""
     require_role(actor, EVALUATORS, "查看机构考核")
-    first, last = rules.month_bounds(month)
+    first, last = clock.month_bounds(month)
     names = {p["id"]: p["name"] for p in await providers(actor)}
     due, accepted = await _due_visits(actor, first, last), defaultdict(int)
     logged, flagged = defaultdict(int), defaultdict(int)
@@ -460,11 +459,11 @@ async def provider_home(actor: Actor, today: date) -> dict[str, Any]:
     and whether they are overdue or due today (ltc.visits.service.due_visits, overdue
     first), and the visits waiting for or refused in review."""
     require_role(actor, PROVIDERS, "查看护理机构工作台")
-    first, last = rules.month_bounds(today)
+    first, last = clock.month_bounds(today)
     mine = (Visit.provider == actor.organisation_id) & Visit.superseded.eq(False)
     due = await due_visits(actor, today)
     return {
-        "today": today, "month_label": rules.month_label(first), "due": due,
+        "today": today, "month_label": clock.month_label(first), "due": due,
         "due_today": [d for d in due if d["overdue"] or d["due_today"]],
         "overdue_count": sum(1 for d in due if d["overdue"]),
         "flagged_count": await Visit.count().where(mine & (Visit.review == str(Review.flagged))),

@@ -15,9 +15,9 @@ from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Response, Template
 
 from ltc import clock
-from ltc.accounts.rules import Actor, Role
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound
+from ltc.identity import Actor, Role
 from ltc.visits import service
 from ltc.visits.rules import REVIEW_LABELS, REVISION_REASONS, Review
 from ltc.web.actions import perform

@@ -22,8 +22,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts.rules import Actor, ActorKind, Role, require_role
-from ltc.accounts.scope import in_region
 from ltc.accounts.tables import User
 from ltc.agreements.rules import covers
 from ltc.agreements.service import active_agreement
@@ -37,6 +35,7 @@ from ltc.entitlements import service as entitlements
 from ltc.entitlements.rules import EntitlementFacts, Interval, is_active_day
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.identity import Actor, ActorKind, Role, in_region, require_role
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 from ltc.policy.service import in_force_among, policy_in_force

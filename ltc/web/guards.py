@@ -9,8 +9,8 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
 
-from ltc.accounts.rules import Actor, Role
 from ltc.errors import Forbidden
+from ltc.identity import Actor, Role
 
 
 def role_guard(*roles: Role) -> Callable[[ASGIConnection, BaseRouteHandler], None]:

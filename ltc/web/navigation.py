@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ltc.accounts.rules import Role
+from ltc.identity import Role
 
 NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     Role.clerk: [("工作台", "/"), ("申请受理", "/applications"), ("公示管理", "/notice-batches"),

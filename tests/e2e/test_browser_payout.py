@@ -15,7 +15,7 @@ from support.browser import accept_dialogs, flash_after
 from support.cases import FrozenClock, entitled_case, make_staff
 
 from ltc import clock
-from ltc.payouts import rules, service
+from ltc.payouts import service
 from ltc.payouts.tables import Payment, PayoutBatch
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
@@ -26,8 +26,8 @@ async def test_a_month_from_draft_to_reconciled(server, browser, monkeypatch,
     # Last month (the server keeps real time): 张秀英 entitled and planned from its first
     # day, two home visits logged in it. Only this process's clock is moved.
     real_now = clock.now()
-    month = rules.previous_month(rules.month_first(clock.today()))
-    before = rules.previous_month(month)
+    month = clock.previous_month(clock.month_first(clock.today()))
+    before = clock.previous_month(month)
     frozen = FrozenClock(monkeypatch, before + timedelta(days=19))
     staff = await make_staff(assessors=2)
     case, entitlement_id = await entitled_case(staff, decided_on=before + timedelta(days=25))
@@ -35,7 +35,7 @@ async def test_a_month_from_draft_to_reconciled(server, browser, monkeypatch,
     world = await care_world(staff, case, entitlement_id, plan_from=month,
                              agreements=(month - timedelta(days=365),
                                          month + timedelta(days=730)))
-    frozen.set(rules.month_last(month))
+    frozen.set(clock.month_last(month))
     for day in (7, 14):
         start = datetime(month.year, month.month, day, 9, tzinfo=clock.CHINA)
         await log(world.nurse, visit(world, started_at=start,

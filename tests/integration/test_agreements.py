@@ -15,13 +15,13 @@ from stdnum.cn import ric
 from support.cases import Case, FrozenClock, Staff, entitled_case, make_staff, user_actor
 
 from ltc import documents
-from ltc.accounts.rules import Actor
 from ltc.agreements import service
 from ltc.agreements.jobs import render_agreement_document
 from ltc.agreements.tables import Agreement
 from ltc.audit.tables import AuditEvent
 from ltc.db import StaleWrite
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.identity import Actor
 from ltc.jobs.tables import OutboxMessage
 from ltc.organisations.tables import Organisation
 

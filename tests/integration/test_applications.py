@@ -11,7 +11,6 @@ from conftest import make_user, sign_in
 
 from ltc import clock
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM, Actor, ActorKind
 from ltc.accounts.tables import User
 from ltc.agreements.rules import covers
 from ltc.agreements.service import active_agreement
@@ -27,6 +26,7 @@ from ltc.db import StaleWrite
 from ltc.enrollment.gateway import EnrollmentCheck
 from ltc.enrollment.importer import import_enrollment
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.identity import SYSTEM, Actor, ActorKind
 from ltc.organisations.tables import Organisation
 from ltc.people import service as people
 from ltc.people.reference import load_villages

@@ -8,9 +8,9 @@ import anyio
 import pytest
 
 from ltc import db
-from ltc.accounts.rules import SYSTEM
 from ltc.audit import service as audit
 from ltc.audit.tables import AuditEvent
+from ltc.identity import SYSTEM
 
 pytestmark = pytest.mark.anyio
 

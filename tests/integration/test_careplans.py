@@ -17,13 +17,13 @@ from conftest import make_user, sign_in
 from support.cases import FrozenClock, Staff, entitled_case, make_staff, user_actor
 
 from ltc import db, reference
-from ltc.accounts.rules import Actor
 from ltc.agreements.tables import Agreement
 from ltc.audit.tables import AuditEvent
 from ltc.careplans import service
 from ltc.careplans.reference import load_care_items
 from ltc.careplans.tables import CareItem, CarePlan
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.identity import Actor
 from ltc.organisations.tables import Organisation
 from ltc.policy import service as policies
 from ltc.policy.tables import PolicyVersion

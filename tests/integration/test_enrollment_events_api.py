@@ -10,11 +10,11 @@ import pytest
 from support.cases import FrozenClock, concluded_case, make_staff
 
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM
 from ltc.enrollment.events import sign
 from ltc.enrollment.tables import EnrollmentEvent, HospitalStay
 from ltc.entitlements import service as entitlements
 from ltc.entitlements.tables import Entitlement, EntitlementChange
+from ltc.identity import SYSTEM
 
 pytestmark = pytest.mark.anyio
 URL = "/api/v1/enrollment/events"

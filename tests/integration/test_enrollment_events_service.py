@@ -22,7 +22,6 @@ from support.cases import (
 
 from ltc import db
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment
 from ltc.audit.tables import AuditEvent
@@ -34,6 +33,7 @@ from ltc.entitlements import service as entitlements
 from ltc.entitlements.rules import active_days, state_on
 from ltc.entitlements.tables import Entitlement, EntitlementChange
 from ltc.errors import DomainError, Forbidden, InvalidInput, NotFound
+from ltc.identity import SYSTEM
 from ltc.notices import service as notices
 from ltc.notices.tables import NoticeEntry
 from ltc.people.tables import Person

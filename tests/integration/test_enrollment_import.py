@@ -7,7 +7,6 @@ from datetime import date
 import anyio
 import pytest
 
-from ltc.accounts.rules import SYSTEM
 from ltc.audit.tables import AuditEvent
 from ltc.enrollment.gateway import (
     EnrollmentCheck,
@@ -19,6 +18,7 @@ from ltc.enrollment.gateway import (
 from ltc.enrollment.importer import BadRows, import_enrollment
 from ltc.enrollment.tables import EnrollmentRecord
 from ltc.errors import Forbidden
+from ltc.identity import SYSTEM
 
 pytestmark = pytest.mark.anyio
 

@@ -25,13 +25,13 @@ from support.cases import (
 )
 
 from ltc import db, documents
-from ltc.accounts.rules import SYSTEM
 from ltc.applications.tables import Application
 from ltc.audit.tables import AuditEvent
 from ltc.entitlements import service
 from ltc.entitlements.jobs import render_decision_letter
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.identity import SYSTEM
 from ltc.people.tables import Person
 
 pytestmark = pytest.mark.anyio

@@ -19,7 +19,6 @@ from conftest import PG_URL, csrf_token, make_user, sign_in
 from litestar.testing import AsyncTestClient
 
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM, Role
 from ltc.applications.tables import Application
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.tables import Assessment
@@ -27,6 +26,7 @@ from ltc.audit.tables import AuditEvent
 from ltc.errors import Conflict, DomainError
 from ltc.evidence import rules, service, storage
 from ltc.evidence.tables import EvidenceFile
+from ltc.identity import SYSTEM, Role
 from ltc.people.tables import Person
 from ltc.regions.tables import Region
 from ltc.settings import Settings

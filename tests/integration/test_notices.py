@@ -24,7 +24,6 @@ from support.cases import (
 )
 
 from ltc import db, documents
-from ltc.accounts.rules import PUBLIC, SYSTEM
 from ltc.agreements import service as agreements
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment
@@ -32,6 +31,7 @@ from ltc.audit.tables import AuditEvent
 from ltc.enrollment import events
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange
 from ltc.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from ltc.identity import PUBLIC, SYSTEM
 from ltc.jobs.tables import OutboxMessage
 from ltc.notices import service
 from ltc.notices.jobs import render_batch_document

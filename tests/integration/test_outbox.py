@@ -11,9 +11,9 @@ import dramatiq
 import pytest
 
 from ltc import db
-from ltc.accounts.rules import SYSTEM
 from ltc.audit import service as audit
 from ltc.audit.tables import AuditEvent
+from ltc.identity import SYSTEM
 from ltc.jobs import outbox
 from ltc.jobs.broker import make_broker
 from ltc.jobs.setup import install

@@ -166,7 +166,7 @@ async def build(monkeypatch, scenario: Scenario):
 
 
 async def computed(monkeypatch, month: date, clerk) -> dict[str, Any]:
-    FrozenClock(monkeypatch, rules.month_last(month) + timedelta(days=2))
+    FrozenClock(monkeypatch, clock.month_last(month) + timedelta(days=2))
     batch = await service.create_batch(clerk, "370983", month)
     return await service.compute(batch["id"])
 
@@ -183,7 +183,7 @@ async def reference(world, month: date) -> dict[str, dict[str, int]]:
     """What ltc.payouts.rules says, from the rows, one day at a time."""
     entitlement = await Entitlement.select().where(Entitlement.id == world.entitlement_id).first()
     facts = await entitlements.facts_of(entitlement)
-    days = rules.days_of(month)
+    days = clock.days_of(month)
     active = [d for d in days if entitlement_rules.is_active_day(facts, d)]
     agreements = await Agreement.select().where(Agreement.region_path == "370983")
     provider = [a for a in agreements if a["kind"] == "provider"]
@@ -225,7 +225,7 @@ async def test_a_months_lines_follow_the_rules(database_url, monkeypatch, scenar
         assert {k: line[k] for k in figures} == figures, benefit
         assert {k: line[k] for k in by_rules[benefit]} == by_rules[benefit], benefit
         assert line["net_fen"] == line["gross_fen"] - line["withheld_fen"]
-        assert line["days_in_month"] == rules.month_last(scenario.month).day
+        assert line["days_in_month"] == clock.month_last(scenario.month).day
     assert batch["net_fen"] == sum(line["net_fen"] for line in lines.values())
 
 

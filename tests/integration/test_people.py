@@ -5,10 +5,10 @@ import pytest
 from conftest import make_user
 
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM
 from ltc.audit.tables import AuditEvent
 from ltc.db import StaleWrite
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.identity import SYSTEM
 from ltc.people import service
 from ltc.people.reference import load_villages
 from ltc.people.tables import Person

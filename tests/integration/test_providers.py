@@ -23,13 +23,13 @@ from support.cases import (
 )
 
 from ltc import clock as ltc_clock
-from ltc.accounts.rules import Actor
 from ltc.accounts.tables import User
 from ltc.agreements.tables import Agreement
 from ltc.audit.tables import AuditEvent
 from ltc.careplans.tables import CarePlan
 from ltc.enrollment.tables import HospitalStay
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.identity import Actor
 from ltc.organisations.tables import Organisation
 from ltc.providers import service
 from ltc.regions.tables import Region

@@ -4,8 +4,8 @@ import pytest
 from conftest import make_user
 
 from ltc.accounts import service
-from ltc.accounts.scope import in_region, of_organisation
 from ltc.accounts.tables import User
+from ltc.identity import in_region, of_organisation
 
 pytestmark = pytest.mark.anyio
 

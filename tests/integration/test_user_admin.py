@@ -4,9 +4,9 @@ import pytest
 from conftest import TEST_PASSWORD, make_user, sign_in
 
 from ltc.accounts import service
-from ltc.accounts.rules import SYSTEM
 from ltc.accounts.tables import User
 from ltc.audit.tables import AuditEvent
+from ltc.identity import SYSTEM
 
 pytestmark = pytest.mark.anyio
 

@@ -14,8 +14,8 @@ from conftest import csrf_token, make_user, sign_in
 from test_visits import REQUIRED, World, at, december_world, visit
 
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM
 from ltc.audit.tables import AuditEvent
+from ltc.identity import SYSTEM
 from ltc.visits.tables import Visit
 
 pytestmark = pytest.mark.anyio

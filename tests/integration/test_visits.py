@@ -22,13 +22,13 @@ from conftest import csrf_token, make_user, sign_in
 from support.cases import Case, FrozenClock, Staff, entitled_case, make_staff, user_actor
 
 from ltc import clock
-from ltc.accounts.rules import Actor
 from ltc.accounts.tables import User
 from ltc.agreements.tables import Agreement
 from ltc.audit.tables import AuditEvent
 from ltc.careplans.tables import CarePlan
 from ltc.enrollment.tables import HospitalStay
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.identity import Actor
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 from ltc.visits import service

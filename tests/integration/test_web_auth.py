@@ -3,9 +3,9 @@
 import pytest
 from conftest import make_user, sign_in
 
-from ltc.accounts.rules import Role
 from ltc.accounts.tables import ApiToken, LoginAttempt, WebSession
 from ltc.audit.tables import AuditEvent
+from ltc.identity import Role
 
 pytestmark = pytest.mark.anyio
 
@@ -152,7 +152,7 @@ async def test_api_errors_are_structured_json(client) -> None:
     assert bad.status_code == 401 and bad.json()["error"]["code"] == "invalid_token"
 
     from ltc.accounts import service
-    from ltc.accounts.rules import SYSTEM
+    from ltc.identity import SYSTEM
 
     clerk_token, _ = await service.issue_token(SYSTEM, name="x", role="clerk",
                                                region_code="370983", organisation_code=None)

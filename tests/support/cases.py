@@ -25,7 +25,6 @@ from stdnum.cn import ric
 
 from ltc import clock
 from ltc.accounts import service as accounts
-from ltc.accounts.rules import SYSTEM, Actor
 from ltc.accounts.tables import User
 from ltc.applications import assignment
 from ltc.applications import service as applications
@@ -35,6 +34,7 @@ from ltc.enrollment.tables import EnrollmentRecord
 from ltc.entitlements import service as entitlements
 from ltc.entitlements.tables import Entitlement
 from ltc.evidence.tables import EvidenceFile
+from ltc.identity import SYSTEM, Actor
 from ltc.people import service as people
 
 # Every item at its best option: 基本正常 (grade 0), not eligible under the Feicheng policy.

@@ -1,14 +1,13 @@
 import pytest
 
 from ltc.accounts.rules import (
-    Role,
     check_password,
     hash_password,
     new_api_token,
     password_problems,
-    region_covers,
     token_hash,
 )
+from ltc.identity import Role, region_covers
 
 
 def test_password_hash_verifies_only_the_right_password() -> None:

@@ -25,11 +25,11 @@ from ltc.agreements.rules import (
     expired_change_day,
     normalised,
     overlaps,
-    parse_yuan,
     party_name,
     read_fields,
     reminder_due,
 )
+from ltc.money import parse_yuan
 
 STARTS, ENDS = date(2026, 1, 1), date(2026, 12, 31)
 CHANGED = date(2026, 6, 15)  # suspended / terminated from this day

@@ -13,11 +13,11 @@ from ltc.applications.rules import (
     Ground,
     Material,
     Requirement,
-    add_months,
     can_move,
     missing_materials,
     refusal_grounds,
 )
+from ltc.clock import add_months
 
 POLICY = AcceptancePolicy(min_disability_months=6, reapply_months=6)
 CHECKLIST = (

@@ -4,7 +4,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ltc.web.formatting import iso_date, letter_date, local_time, mask_resident_id, yuan
+from ltc.money import yuan
+from ltc.people.rules import mask_resident_id
+from ltc.web.formatting import iso_date, letter_date, local_time
 
 
 @pytest.mark.parametrize(

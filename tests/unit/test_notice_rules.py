@@ -6,22 +6,24 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ltc.clock import (
+    UnknownCalendarYear,
+    WorkingCalendar,
+    library_years,
+    load_holiday_overrides,
+    working_days_after,
+)
 from ltc.notices.rules import (
     COMPOUND_SURNAMES,
     DayKind,
     EntryOutcome,
     NoticeBatchState,
     NoticePeriod,
-    UnknownCalendarYear,
-    WorkingCalendar,
     age_on,
     batch_due_to_close,
-    library_years,
-    load_holiday_overrides,
     mask_name,
     notice_period,
     objection_open,
-    working_days_after,
 )
 
 HOLIDAYS_FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "holidays.json"

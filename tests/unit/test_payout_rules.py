@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ltc import clock, money
 from ltc.payouts import rules
 
 
@@ -45,7 +46,7 @@ def test_withheld_deposit(gross, basis_points, withheld) -> None:
     (100, "1.00"),
 ])
 def test_yuan(fen, text) -> None:
-    assert rules.yuan(fen) == text
+    assert money.plain_yuan(fen) == text
 
 
 @pytest.mark.parametrize(("first", "days", "previous"), [
@@ -56,8 +57,8 @@ def test_yuan(fen, text) -> None:
     (date(2026, 4, 1), 30, date(2026, 3, 1)),
 ])
 def test_months(first, days, previous) -> None:
-    assert len(rules.days_of(first)) == days == rules.month_last(first).day
-    assert rules.previous_month(first) == previous
+    assert len(clock.days_of(first)) == days == clock.month_last(first).day
+    assert clock.previous_month(first) == previous
 
 
 def _visit(n: int, review: str = "accepted", active: bool = True, agreement: bool = True):

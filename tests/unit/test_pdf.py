@@ -18,6 +18,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from ltc import pdf
+from ltc.assessments.grading import GRADE_LABELS
 
 SELFTEST = "pdf/_selftest.html"
 BUREAU = {"name": "肥城市医疗保障局", "phone": "0538-3221234", "address": "肥城市新城街道长山街1号"}
@@ -33,8 +34,9 @@ def context(rows: int = 3) -> dict:
         "starts_on": date(2026, 10, 9),
         "ends_on": date(2026, 10, 15),
         "rows": [
-            {"name": name, "resident_id": "370983195001011234", "village": "王瓜店街道东孔村",
-             "grade": grade, "fen": 45000 + 15000 * grade}
+            {"name": name, "resident_id_masked": "370983********1234",
+             "village": "王瓜店街道东孔村", "grade_label": GRADE_LABELS[grade],
+             "fen": 45000 + 15000 * grade}
             for name, grade in (people * rows)[:rows]
         ],
         "qr_url": "https://ltc.example.cn/notices/2026-09/fc-0001",

@@ -8,6 +8,7 @@ from datetime import date
 
 import pytest
 
+from ltc import clock
 from ltc.providers import rules
 from ltc.providers.rules import ProviderMonth
 
@@ -242,6 +243,6 @@ def test_parse_month(text, month) -> None:
 
 
 def test_month_helpers() -> None:
-    assert rules.month_bounds(D(2028, 2, 10)) == FEB_LEAP
-    assert rules.previous_month(D(2026, 1, 15)) == D(2025, 12, 1)
-    assert rules.month_label(D(2026, 11, 1)) == "2026年11月"
+    assert clock.month_bounds(D(2028, 2, 10)) == FEB_LEAP
+    assert clock.previous_month(D(2026, 1, 15)) == D(2025, 12, 1)
+    assert clock.month_label(D(2026, 11, 1)) == "2026年11月"
