@@ -18,6 +18,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from ltc import db, money
+from ltc.accounts.auth import PUBLIC_PATHS, ActorAuthentication
 from ltc.accounts.controllers import (
     AccountsApi,
     HomeController,
@@ -26,6 +27,7 @@ from ltc.accounts.controllers import (
     UserApi,
     UserPageController,
 )
+from ltc.accounts.sessions import DatabaseStore, SessionConfig
 from ltc.accounts.tables import User
 from ltc.agreements.controllers import AgreementPages
 from ltc.applications.controllers import ApplicationApi, ApplicationPages
@@ -50,9 +52,8 @@ from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
 from ltc.settings import Settings
 from ltc.visits.controllers import VisitApi, VisitPages, VisitReviewPages
 from ltc.web import formatting, timeline
-from ltc.web.auth import PUBLIC_PATHS, ActorAuthentication, FormCsrf
+from ltc.web.csrf import FormCsrf
 from ltc.web.errors import EXCEPTION_HANDLERS
-from ltc.web.sessions import DatabaseStore, SessionConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"

@@ -25,8 +25,8 @@ from ltc.agreements.rules import (
 from ltc.audit import service as audit
 from ltc.errors import InvalidInput, NotFound
 from ltc.identity import Actor, Role
-from ltc.notices.controllers import pdf_file
 from ltc.web.actions import perform
+from ltc.web.exports import pdf_file
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 from ltc.web.params import AfterId, Id, StateQuery, form_int

@@ -7,9 +7,10 @@ from datetime import time
 
 import dramatiq
 
-from ltc import clock, documents
+from ltc import clock
 from ltc.agreements import service
 from ltc.agreements.tables import Agreement
+from ltc.audit.documents import render_and_record
 from ltc.jobs.rules import Every, Schedule
 
 SCHEDULE = Schedule(job="agreements.daily", every=Every.day, at=time(0, 30))
@@ -30,6 +31,6 @@ async def render_agreement_document(agreement_id: int) -> str:
     """Render and store the agreement's PDF and record its hash; idempotent (the same
     agreement gives the same bytes, so a second delivery changes nothing)."""
     context = await service.document_context(agreement_id)
-    return await documents.render_and_record(
+    return await render_and_record(
         TEMPLATE, context, Agreement.document_sha256, agreement_id,
         action="agreement.document_rendered", object_type="agreement")

@@ -18,10 +18,9 @@ from ltc.entitlements.rules import CLERK_END_REASONS, END_REASONS, EntitlementSt
 from ltc.entitlements.tables import Decision
 from ltc.errors import InvalidInput, NotFound
 from ltc.identity import Actor, Role, region_covers
-from ltc.notices.controllers import pdf_file
 from ltc.people.rules import mask_resident_id
 from ltc.web.actions import perform
-from ltc.web.exports import csv_download
+from ltc.web.exports import csv_download, pdf_file
 from ltc.web.formatting import iso_date
 from ltc.web.guards import role_guard
 from ltc.web.pages import page

@@ -7,7 +7,8 @@ from datetime import time
 
 import dramatiq
 
-from ltc import clock, documents
+from ltc import clock
+from ltc.audit.documents import render_and_record
 from ltc.entitlements import service
 from ltc.entitlements.tables import Decision
 from ltc.jobs.rules import Every, Schedule
@@ -28,7 +29,7 @@ async def render_letter(decision_id: int) -> None:
 async def render_decision_letter(decision_id: int) -> str:
     """Render and store the decision letter; idempotent like the notice documents."""
     context = await service.letter_context(decision_id)
-    return await documents.render_and_record(
+    return await render_and_record(
         "pdf/decision_letter.html", context, Decision.letter_sha256, decision_id,
         rendered_at=Decision.letter_rendered_at, action="decision.letter_rendered",
         object_type="decision")

@@ -11,15 +11,16 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, URLEncodedBody
 from litestar.response import File, Redirect, Template
 
-from ltc import clock, documents
+from ltc import clock
 from ltc.audit import service as audit
-from ltc.errors import InvalidInput, NotFound
+from ltc.errors import InvalidInput
 from ltc.identity import PUBLIC, Actor, Role
 from ltc.notices import service
 from ltc.notices.rules import NoticeBatchState
 from ltc.regions.tables import Region
 from ltc.settings import Settings
 from ltc.web.actions import perform
+from ltc.web.exports import pdf_file
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 from ltc.web.params import Id, StateQuery, form_int
@@ -43,12 +44,6 @@ async def _towns(actor: Actor) -> list[dict[str, Any]]:
         query = query.where(Region.path.like(actor.region_path.split("/")[0] + "%"))
     return await query.order_by(Region.code)
 
-
-def pdf_file(sha256: str | None, filename: str) -> File:
-    if not sha256:
-        raise NotFound("document_not_ready", "文件正在生成，请稍后刷新页面再下载")
-    return File(path=documents.path_for(sha256), filename=filename,
-                media_type="application/pdf", content_disposition_type="inline")
 
 
 class NoticeBatchPages(Controller):

@@ -6,7 +6,8 @@ from datetime import time
 
 import dramatiq
 
-from ltc import clock, documents
+from ltc import clock
+from ltc.audit.documents import render_and_record
 from ltc.jobs.rules import Every, Schedule
 from ltc.notices import service
 from ltc.notices.tables import NoticeBatch
@@ -28,7 +29,7 @@ async def render_document(batch_id: int) -> None:
 async def render_batch_document(batch_id: int) -> str:
     """Render and store the batch's PDF; idempotent (same batch → same bytes → same hash)."""
     context = await service.document_context(batch_id, Settings.from_env().public_url)
-    return await documents.render_and_record(
+    return await render_and_record(
         "pdf/notice_batch.html", context, NoticeBatch.document_sha256, batch_id,
         rendered_at=NoticeBatch.document_rendered_at, action="notice_batch.document_rendered",
         object_type="notice_batch")

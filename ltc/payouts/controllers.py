@@ -18,11 +18,11 @@ from ltc import clock, documents
 from ltc.errors import DomainError, InvalidInput, NotFound
 from ltc.identity import Actor, Role
 from ltc.money import parse_yuan
-from ltc.notices.controllers import pdf_file
 from ltc.payouts import queries, service, statements
 from ltc.payouts.rules import BatchState, Benefit, LineKind
 from ltc.regions.tables import Region
 from ltc.web.actions import perform
+from ltc.web.exports import pdf_file
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 from ltc.web.params import AfterId, Id, form_int

@@ -19,7 +19,7 @@ from litestar.response import Redirect
 
 from ltc.db import StaleWrite
 from ltc.errors import Conflict, DomainError
-from ltc.web.auth import CsrfFailed
+from ltc.web.csrf import CsrfFailed
 from ltc.web.pages import page
 
 log = logging.getLogger(__name__)

@@ -3,9 +3,10 @@
 import pytest
 from conftest import make_user, sign_in
 
+from ltc.accounts import service as accounts
 from ltc.accounts.tables import ApiToken, LoginAttempt, WebSession
 from ltc.audit.tables import AuditEvent
-from ltc.identity import Role
+from ltc.identity import SYSTEM, Role
 
 pytestmark = pytest.mark.anyio
 
@@ -217,7 +218,7 @@ async def test_a_request_that_does_not_change_the_session_does_not_overwrite_it(
     undo each other's session changes, such as a flash message."""
     from litestar.connection import ASGIConnection
 
-    from ltc.web.sessions import ChangedOnlySessionBackend, SessionConfig
+    from ltc.accounts.sessions import ChangedOnlySessionBackend, SessionConfig
 
     await make_user(Role.clerk)
     await sign_in(client, "clerk")
@@ -260,3 +261,14 @@ async def test_ids_beyond_the_database_range_are_a_400(client) -> None:
         assert response.json()["error"]["code"] == "invalid_request"
         page = await client.get(f"/admin/users/{too_large}")
         assert page.status_code in (400, 404)
+
+
+async def test_token_authenticated_calls_store_no_session_and_set_no_cookie(client) -> None:
+    token, _ = await accounts.issue_token(SYSTEM, name="护理APP", role="clerk",
+                                          region_code="370983", organisation_code="")
+    client.cookies.clear()
+    for _ in range(3):
+        answer = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200
+        assert "session" not in answer.headers.get("set-cookie", "")
+    assert await WebSession.count() == 0

@@ -18,6 +18,7 @@ from litestar.utils.dataclass import extract_dataclass_items
 
 from ltc import clock
 from ltc.accounts.tables import WebSession
+from ltc.web.csrf import bearer_token
 
 
 def _seconds(value: int | timedelta | None) -> int | None:
@@ -93,6 +94,10 @@ class ChangedOnlySessionBackend(ServerSideSessionBackend):
 
     async def store_in_message(self, scope_session: Any, message: Message,
                                connection: ASGIConnection) -> None:
+        if bearer_token(connection.headers):
+            # An integration client's call: no session is stored and no cookie is set (it
+            # used to write a new session row per call).
+            return
         loaded = connection.scope.get("state", {}).get(_LOADED)
         if (scope_session is Empty or loaded is None
                 or self.serialize_data(scope_session, connection.scope) != loaded):

@@ -3,26 +3,16 @@ clients. Pages without a signed-in user redirect to the login page; the API answ
 
 from __future__ import annotations
 
-from typing import Any
-
 from litestar.connection import ASGIConnection
-from litestar.datastructures import Headers
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
-from litestar.middleware.csrf import CSRFMiddleware
-from litestar.types import Receive, Scope, Send
 
 from ltc.accounts import service as accounts
+from ltc.web.csrf import bearer_token
 
 # /notices and /n/ are the public notice pages (公示): anyone may read and object, no login.
 PUBLIC_PATHS = ["^/login", "^/static/", "^/healthz", "^/schema", "^/favicon.ico", "^/notices",
                 "^/n/"]
-
-
-def bearer_token(headers: Any) -> str | None:
-    value = headers.get("authorization", "")
-    scheme, _, token = value.partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 class ActorAuthentication(AbstractAuthenticationMiddleware):
@@ -38,27 +28,3 @@ class ActorAuthentication(AbstractAuthenticationMiddleware):
         if actor is None:
             raise NotAuthorizedException("not_signed_in")
         return AuthenticationResult(user=actor, auth="session")
-
-
-class CsrfFailed(PermissionDeniedException):
-    pass
-
-
-class FormCsrf(CSRFMiddleware):
-    """Litestar's double-submit CSRF check on every unsafe request from a browser.
-
-    Requests that carry a bearer token skip it: the token is not sent by the browser on its
-    own, so a forged cross-site request cannot carry it, and integration clients have no cookie.
-    """
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and bearer_token(Headers.from_scope(scope)):
-            await self.app(scope, receive, send)
-            return
-        try:
-            await super().__call__(scope, receive, send)
-        except PermissionDeniedException as exc:
-            if exc.detail == "CSRF token verification failed":
-                raise CsrfFailed("csrf_failed") from exc
-            raise
-
