@@ -3,38 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import getpass
 import logging
 import os
 import sys
 import threading
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-from ltc import db
-from ltc.settings import Settings, SettingsError
-
-T = TypeVar("T")
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        raise click.ClickException(f"配置错误 / configuration error: {exc}") from exc
-
-
-def _run(settings: Settings, coroutine_factory: Any) -> T:
-    async def main() -> T:
-        db.bind(db.make_engine(settings.database_url))
-        await db.start_pool(settings.database_pool_size)
-        try:
-            return await coroutine_factory()
-        finally:
-            await db.close_pool()
-
-    return asyncio.run(main())
+from ltc import commands, db
+from ltc.accounts import cli as accounts_cli
+from ltc.assessments import cli as assessments_cli
+from ltc.audit import cli as audit_cli
+from ltc.enrollment import cli as enrollment_cli
+from ltc.evidence import cli as evidence_cli
+from ltc.settings import Settings
 
 
 async def _migrate_and_load() -> None:
@@ -53,56 +36,9 @@ def main() -> None:
 @main.command()
 def migrate() -> None:
     """Apply database migrations and load reference data (safe on every deploy)."""
-    settings = _settings()
-    _run(settings, _migrate_and_load)
+    settings = commands.settings()
+    commands.run(settings, _migrate_and_load)
     click.echo("migrations applied, reference data loaded")
-
-
-@main.command()
-@click.option("--username", required=True)
-@click.option("--name", "display_name", required=True, help="Display name, e.g. 王经办")
-@click.option("--role", required=True,
-              type=click.Choice(["clerk", "assessor", "provider", "reviewer", "admin"]))
-@click.option("--region", required=True, help="Region code, e.g. 370983")
-@click.option("--organisation", default=None, help="Organisation code (assessor, provider)")
-@click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
-def createuser(username: str, display_name: str, role: str, region: str,
-               organisation: str | None, password_stdin: bool) -> None:
-    """Create a user who signs in."""
-    from ltc.accounts import service
-    from ltc.errors import DomainError
-    from ltc.identity import SYSTEM
-
-    settings = _settings()
-    password = sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("密码: ")
-    try:
-        _run(settings, lambda: service.create_user(
-            SYSTEM, username=username, display_name=display_name, role=role, region_code=region,
-            organisation_code=organisation, password=password,
-            password_iterations=settings.password_iterations))
-    except DomainError as exc:
-        details = "".join(f"\n  {field}: {problem}" for field, problem in exc.fields.items())
-        raise click.ClickException(f"{exc.message}{details}") from exc
-    click.echo(f"user {username} created")
-
-
-@main.command()
-@click.option("--name", required=True, help="The calling system, e.g. 医保参保系统")
-@click.option("--role", required=True,
-              type=click.Choice(["clerk", "assessor", "provider", "reviewer", "admin"]))
-@click.option("--region", required=True)
-@click.option("--organisation", default=None)
-def token(name: str, role: str, region: str, organisation: str | None) -> None:
-    """Issue an API token for an integration client; printed once."""
-    from ltc.accounts import service
-    from ltc.identity import SYSTEM
-
-    settings = _settings()
-    issued, row = _run(settings, lambda: service.issue_token(
-        SYSTEM, name=name, role=role, region_code=region, organisation_code=organisation))
-    click.echo(issued)
-    # The key for signed requests (enrolment events); like the token, shown only now.
-    click.echo(f"signing secret: {row['signing_secret']}", err=True)
 
 
 @main.command()
@@ -113,7 +49,7 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the web app in production (uvicorn; run `ltc migrate` first)."""
     import uvicorn
 
-    _settings()  # fail fast, naming the variable
+    commands.settings()  # fail fast, naming the variable
     uvicorn.run("ltc.app:create_app", factory=True, host=host, port=port, workers=workers,
                 proxy_headers=True)
 
@@ -123,7 +59,7 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--threads", default=4, type=int)
 def worker(processes: int, threads: int) -> None:
     """Run job workers (Dramatiq) on the configured broker."""
-    _settings()
+    commands.settings()
     os.execvp(sys.executable, [sys.executable, "-m", "dramatiq", "workers",
                                "--processes", str(processes), "--threads", str(threads)])
 
@@ -131,7 +67,7 @@ def worker(processes: int, threads: int) -> None:
 @main.command()
 def scheduler() -> None:
     """Run the scheduler and the outbox relay (one or more per deployment)."""
-    settings = _settings()
+    settings = commands.settings()
     import workers
 
     asyncio.run(_jobs_loops(settings, workers.broker, workers.SCHEDULES))
@@ -152,38 +88,6 @@ async def _jobs_loops(settings: Settings, broker: Any, schedules: list[Any]) -> 
         await db.close_pool()
 
 
-def _register_context_commands() -> None:
-    from ltc.assessments.grading_cli import grade
-    from ltc.enrollment.cli import enrollment
-    from ltc.evidence.cli import evidence
-
-    main.add_command(grade)
-    main.add_command(enrollment)
-    main.add_command(evidence)
-
-
-_register_context_commands()
-
-
-@main.group()
-def audit() -> None:
-    """The hash-chained audit log."""
-
-
-@audit.command("verify")
-def audit_verify() -> None:
-    """Walk the audit chain and report the first broken link (exit 1 if any)."""
-    from ltc.audit import service
-
-    settings = _settings()
-    checked, broken = _run(settings, service.verify_chain)
-    if broken:
-        click.echo(f"BROKEN at event {broken.seq}: {broken.reason} "
-                   f"({checked} events before it verified)")
-        sys.exit(1)
-    click.echo(f"audit chain intact: {checked} events verified")
-
-
 @main.command()
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
@@ -193,7 +97,7 @@ def demo(host: str, port: int) -> None:
 
     from ltc import reference
 
-    settings = _settings()
+    settings = commands.settings()
     if not settings.is_embedded:
         raise click.ClickException("ltc demo only runs on the embedded SQLite database; "
                                    "unset LTC_DATABASE_URL")
@@ -206,7 +110,7 @@ def demo(host: str, port: int) -> None:
         await _migrate_and_load()
         return await reference.load_demo_data(settings.password_iterations)
 
-    logins = _run(settings, prepare)
+    logins = commands.run(settings, prepare)
     import dramatiq
 
     import workers
@@ -235,6 +139,12 @@ def _broker_files(settings: Settings) -> list[str]:
     if settings.broker_url.startswith("sqlite"):
         return [str(sqlite_path(settings.broker_url.split("?")[0]))]
     return []
+
+# Each context registers its own commands.
+for context_cli in (accounts_cli, assessments_cli, audit_cli, enrollment_cli, evidence_cli):
+    for command in context_cli.COMMANDS:
+        main.add_command(command)
+
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,4 @@
-"""`ltc enrollment …`: enrolment data for support staff (registered in ltc.cli).
+"""`ltc enrollment …`: enrolment data for support staff .
 
 Exit codes: 0 imported (or validated, with --dry-run); 2 the file has bad rows, every one
 listed, nothing imported; 1 anything else (configuration, unreadable file).
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from ltc import commands
 from ltc.identity import Actor, ActorKind
 
 EXIT_BAD_ROWS = 2
@@ -32,15 +33,14 @@ def import_command(file: Path, dry_run: bool) -> None:
     Columns: resident_id, insurance_number, name, scheme (resident|employee), region_code,
     status (enrolled|ended), start_date, end_date (YYYY-MM-DD; only when ended).
     """
-    from ltc.cli import _run, _settings
     from ltc.enrollment.importer import BadRows, import_file
 
-    settings = _settings()
+    settings = commands.settings()
     if not file.is_file():
         # Not click's exists=True: its usage error exits 2, which here means "bad rows".
         raise click.ClickException(f"文件不存在或无法读取 / no such file: {file}")
     try:
-        report = _run(settings, lambda: import_file(CLI_ACTOR, file, dry_run=dry_run))
+        report = commands.run(settings, lambda: import_file(CLI_ACTOR, file, dry_run=dry_run))
     except BadRows as exc:
         click.echo(exc.message, err=True)
         for problem in exc.problems:
@@ -52,6 +52,9 @@ def import_command(file: Path, dry_run: bool) -> None:
     click.echo(f"  rows {report.rows}  new {report.new}  updated {report.updated}  "
                f"unchanged {report.unchanged}")
     click.echo(f"  sha256 {report.sha256}")
+
+
+COMMANDS = [enrollment]
 
 
 if __name__ == "__main__":

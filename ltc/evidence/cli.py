@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from ltc import commands
+
 
 @click.group()
 def evidence() -> None:
@@ -15,19 +17,19 @@ def evidence() -> None:
 @evidence.command("verify")
 def verify() -> None:
     """Re-hash every stored file and compare it with its records (exit 1 on any mismatch)."""
-    # Imported here, not at the top: ltc.cli registers this group, so a top-level import of
-    # ltc.cli would be circular.
-    from ltc.cli import _run, _settings
     from ltc.evidence import service
 
-    settings = _settings()
-    checked, problems = _run(settings, lambda: service.verify_report(settings.media_dir))
+    settings = commands.settings()
+    checked, problems = commands.run(settings, lambda: service.verify_report(settings.media_dir))
     for problem in problems:
         click.echo(str(problem))
     if problems:
         click.echo(f"{len(problems)} of {checked} stored files do not match their records")
         sys.exit(1)
     click.echo(f"{checked} files verified")
+
+
+COMMANDS = [evidence]
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def ltc_grade(stdin: str | bytes, *args: str) -> subprocess.CompletedProcess:
     # A C locale proves the output is UTF-8 regardless of the terminal.
     env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONIOENCODING": "ascii"}
     env = {k: v for k, v in env.items() if not k.startswith("LTC_")}
-    result = subprocess.run([sys.executable, "-m", "ltc.assessments.grading_cli", *args],
+    result = subprocess.run([sys.executable, "-m", "ltc.assessments.cli", *args],
                             input=data, capture_output=True, env=env, timeout=60)
     result.stdout = result.stdout.decode("utf-8")
     result.stderr = result.stderr.decode("utf-8")

@@ -82,5 +82,8 @@ def grade(ruleset_code: str) -> None:
     _write("stdout", json.dumps(output, ensure_ascii=False, indent=2) + "\n")
 
 
+COMMANDS = [grade]
+
+
 if __name__ == "__main__":
     grade(prog_name="ltc grade")
