@@ -21,7 +21,6 @@ from ltc import db, money
 from ltc.accounts.auth import PUBLIC_PATHS, ActorAuthentication
 from ltc.accounts.controllers import (
     AccountsApi,
-    HomeController,
     SessionController,
     TokenPageController,
     UserApi,
@@ -36,6 +35,8 @@ from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPa
 from ltc.assessments.grading import Grade
 from ltc.assessments.rules import AssessmentState
 from ltc.careplans.controllers import CarePlanPages
+from ltc.desk.home import HomeController
+from ltc.desk.person import PersonPages
 from ltc.enrollment.controllers import EnrollmentEventApi
 from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.entitlements.rules import EndReason, EntitlementState
@@ -45,7 +46,6 @@ from ltc.jobs.broker import broker_reachable
 from ltc.notices.controllers import NoticeBatchPages, PublicNoticePages
 from ltc.notices.rules import EntryOutcome, NoticeBatchState
 from ltc.payouts.controllers import DepositPages, PayoutPages, ProviderStatementPages
-from ltc.people.controllers import PersonPages
 from ltc.people.rules import mask_resident_id
 from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             healthz,
             SessionController,
             HomeController,
-            TokenPageController,
+                    TokenPageController,
             UserPageController,
             AccountsApi,
             UserApi,

@@ -1,4 +1,4 @@
-"""Sign-in, sign-out, each role's home page, and API token management."""
+"""Sign-in, sign-out, users and API token management. (Each role's home page: ltc.desk.home.)"""
 
 from __future__ import annotations
 
@@ -11,20 +11,10 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
-from ltc import clock
 from ltc.accounts import service
-from ltc.accounts.tables import ApiToken, User
-from ltc.agreements import service as agreements
-from ltc.audit.tables import AuditEvent
-from ltc.careplans import service as careplans
 from ltc.db import StaleWrite
-from ltc.entitlements.service import renewals_due
 from ltc.errors import Conflict, InvalidInput, TooManyAttempts
 from ltc.identity import Actor, Role
-from ltc.notices.service import clerk_inbox
-from ltc.organisations.tables import Organisation
-from ltc.providers.service import provider_home
-from ltc.regions.tables import Region
 from ltc.settings import Settings
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
@@ -72,38 +62,6 @@ class SessionController(Controller):
         await service.sign_out(request.user)
         request.clear_session()
         return Redirect("/login")
-
-
-class HomeController(Controller):
-    @get("/")
-    async def home(self, request: Request[Actor, Any, Any]) -> Template:
-        actor = request.user
-        region = await Region.select(Region.name).where(Region.id == actor.region_id).first()
-        organisation = None
-        if actor.organisation_id:
-            organisation = await (
-                Organisation.select(Organisation.name)
-                .where(Organisation.id == actor.organisation_id)
-                .first()
-            )
-        context: dict[str, Any] = {
-            "region_name": region["name"] if region else "",
-            "organisation_name": organisation["name"] if organisation else "",
-        }
-        if actor.role == Role.admin:
-            context["stats"] = {
-                "users": await User.count().where(User.active.eq(True)),
-                "tokens": await ApiToken.count().where(ApiToken.revoked_at.is_null()),
-                "audit_events": await AuditEvent.count(),
-            }
-        if actor.role == Role.clerk:
-            context["inbox"] = {**await clerk_inbox(actor),
-                                "renewals": await renewals_due(actor),
-                                "plans": await careplans.waiting_for_clerk(actor),
-                                "agreements": await agreements.expiring_soon_count(actor)}
-        elif actor.role == Role.provider:
-            context.update(await provider_home(actor, clock.today()))
-        return page(request, f"home/{actor.role}.html", **context)
 
 
 class TokenPageController(Controller):

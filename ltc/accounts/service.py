@@ -308,3 +308,11 @@ async def update_user(
                    "active": active},
         )
     return after
+
+
+async def active_user_count() -> int:
+    return await User.count().where(User.active.eq(True))
+
+
+async def live_token_count() -> int:
+    return await ApiToken.count().where(ApiToken.revoked_at.is_null())

@@ -95,3 +95,7 @@ async def timeline(object_type: str, object_id: Any) -> list[dict[str, Any]]:
         .order_by(AuditEvent.seq)
     )
 
+
+
+async def event_count() -> int:
+    return await AuditEvent.count()
