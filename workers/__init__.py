@@ -4,17 +4,30 @@ The broker is installed from the settings before any actor module is imported, b
 Dramatiq binds each actor to the broker that is global at import time.
 """
 
-from ltc.jobs.middleware import PdfWarmUp
+import dramatiq
+from dramatiq.middleware import Middleware
+
 from ltc.jobs.setup import install
 from ltc.settings import Settings
+
+
+class PdfWarmUp(Middleware):
+    """WeasyPrint's first render in a process costs ~0.5 s more than the next (imports, font
+    cache): pay it when the worker boots, not inside the first notice or letter job."""
+
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        from ltc import pdf
+
+        pdf.warm_up()
+
 
 broker = install(Settings.from_env())
 broker.add_middleware(PdfWarmUp())  # only processes that run jobs (not the scheduler) boot it
 
+from ltc import housekeeping  # noqa: E402
 from ltc.agreements import jobs as agreement_jobs  # noqa: E402
 from ltc.audit import jobs as audit_jobs  # noqa: E402
 from ltc.entitlements import jobs as entitlement_jobs  # noqa: E402
-from ltc.jobs import housekeeping  # noqa: E402
 from ltc.notices import jobs as notice_jobs  # noqa: E402
 from ltc.payouts import jobs as payout_jobs  # noqa: E402
 

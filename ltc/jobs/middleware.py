@@ -21,13 +21,3 @@ class Database(Middleware):
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         async_to_sync(db.close_pool)()
-
-
-class PdfWarmUp(Middleware):
-    """WeasyPrint's first render in a process costs ~0.5 s more than the next (imports, font
-    cache): pay it when the worker boots, not inside the first notice or letter job."""
-
-    def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        from ltc import pdf
-
-        pdf.warm_up()

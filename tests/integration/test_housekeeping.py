@@ -6,10 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from ltc import clock
+from ltc import clock, housekeeping
 from ltc.accounts.tables import WebSession
 from ltc.evidence import rules as evidence_rules
-from ltc.jobs import housekeeping
 
 pytestmark = pytest.mark.anyio
 

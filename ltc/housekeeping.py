@@ -1,4 +1,5 @@
-"""Daily housekeeping: expired sessions, old login attempts, old outbox rows and receipts,
+"""Daily housekeeping across contexts (so it sits beside the app, above them): expired
+sessions, old login attempts, old outbox rows and receipts,
 and upload temp files left behind by a process killed mid-upload."""
 
 from __future__ import annotations

@@ -1,0 +1,54 @@
+"""A custom import-linter contract: bounded contexts may not import each other both ways,
+except the pairs the contract names (each with its reason). Used by `pyproject.toml`'s
+[tool.importlinter] (scripts/test puts this folder on PYTHONPATH)."""
+
+from __future__ import annotations
+
+from importlinter import Contract, ContractCheck, fields, output
+
+
+class MutualImportsContract(Contract):
+    """Options: `contexts` (packages), `allowed` ("a <-> b: why" lines)."""
+
+    type_name = "mutual_imports"
+
+    contexts = fields.ListField(subfield=fields.StringField())
+    allowed = fields.ListField(subfield=fields.StringField(), required=False)
+
+    def _allowed_pairs(self) -> set[frozenset[str]]:
+        pairs = set()
+        for line in self.allowed or []:  # type: ignore[union-attr]
+            left, _, right = line.partition(":")[0].partition("<->")
+            pairs.add(frozenset({left.strip(), right.strip()}))
+        return pairs
+
+    def check(self, graph, verbose: bool) -> ContractCheck:
+        contexts: list[str] = list(self.contexts)  # type: ignore[arg-type]
+        imports: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for importer in contexts:
+            for module in graph.find_descendants(importer) | {importer}:
+                for imported in graph.find_modules_directly_imported_by(module):
+                    for target in contexts:
+                        if target != importer and (imported == target
+                                                   or imported.startswith(target + ".")):
+                            imports.setdefault((importer, target), []).append((module, imported))
+        allowed = self._allowed_pairs()
+        mutual = sorted({tuple(sorted(pair)) for pair in imports
+                         if (pair[1], pair[0]) in imports})
+        broken = [pair for pair in mutual if frozenset(pair) not in allowed]
+        unused = sorted(tuple(sorted(pair)) for pair in allowed
+                        if tuple(sorted(pair)) not in mutual)
+        return ContractCheck(kept=not broken and not unused, metadata={
+            "broken": [(a, b, imports[(a, b)], imports[(b, a)]) for a, b in broken],
+            "unused": unused})
+
+    def render_broken_contract(self, check: ContractCheck) -> None:
+        for a, b, forth, back in check.metadata["broken"]:
+            output.print_error(f"{a} and {b} import each other:")
+            for importer, imported in forth + back:
+                output.indent_cursor()
+                output.print_error(f"{importer} -> {imported}", bold=False)
+            output.new_line()
+        for a, b in check.metadata["unused"]:
+            output.print_error(f"allowed pair {a} <-> {b} no longer imports both ways: "
+                               "remove it from the contract")
