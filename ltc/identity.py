@@ -10,6 +10,7 @@ from piccolo.columns import Column
 from piccolo.columns.combination import Where, WhereRaw
 
 from ltc.errors import Forbidden
+from ltc.payouts import rules as _payout_rules  # noqa: F401  (scratch: a deliberate bad import)
 
 
 class Role(StrEnum):
