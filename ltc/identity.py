@@ -10,7 +10,6 @@ from piccolo.columns import Column
 from piccolo.columns.combination import Where, WhereRaw
 
 from ltc.errors import Forbidden
-from ltc.payouts import rules as _payout_rules  # noqa: F401  (scratch: a deliberate bad import)
 
 
 class Role(StrEnum):
