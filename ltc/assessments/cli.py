@@ -13,7 +13,7 @@ from typing import Any, NoReturn
 
 import click
 
-from ltc.assessments import grading
+from ltc.assessments import bundled, grading
 from ltc.assessments.grading import Instrument, Ruleset, RulesetError
 
 INVALID_INPUT = 2
@@ -68,9 +68,9 @@ def grade(ruleset_code: str) -> None:
 
     Example: echo '{"eating": 10, ...all 17 items...}' | ltc grade
     """
-    instrument = grading.load_instrument()
+    instrument = bundled.load_instrument()
     try:
-        ruleset = grading.load_ruleset(ruleset_code, instrument)
+        ruleset = bundled.load_ruleset(ruleset_code, instrument)
     except RulesetError as exc:
         _fail([f"--ruleset: {exc.message}"])
     raw = sys.stdin.buffer.read()

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from msgspec import Struct
 
 from ltc import clock
-from ltc.assessments import grading, service
+from ltc.assessments import bundled, grading, service
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.audit import service as audit
 from ltc.errors import DomainError, InvalidInput
@@ -74,7 +74,7 @@ class AssessmentPages(Controller):
                     and state in EDITABLE)
         return page(
             request, "assessments/assessment.html", status_code=status_code,
-            a=row, state=state, scores=scores, instrument=grading.load_instrument(),
+            a=row, state=state, scores=scores, instrument=bundled.load_instrument(),
             editable=editable, can_upload=editable, evidence=evidence,
             reviewable=actor.role == Role.reviewer and state == AssessmentState.SUBMITTED,
             preview=await _preview(row, scores),

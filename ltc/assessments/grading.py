@@ -8,17 +8,12 @@ ruleset version it was graded with.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
 from enum import IntEnum
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
-RULESETS_DIR = FIXTURES / "rulesets"
 DEFAULT_RULESET = "national-2021"
 
 INDICATORS = ("adl", "cognition", "perception")
@@ -38,6 +33,14 @@ GRADE_LABELS = {
     4: "重度失能Ⅱ级",
     5: "重度失能Ⅲ级",
 }
+
+
+def _bundled_instrument() -> Instrument:
+    """The shipped instrument when a caller passes none: read (once) by
+    ltc.assessments.bundled, which owns the files, so nothing here touches the disk."""
+    from ltc.assessments.bundled import load_instrument  # bundled imports this module
+
+    return load_instrument()
 
 
 class Grade(IntEnum):
@@ -163,10 +166,6 @@ def _parse_item(raw: Mapping[str, Any]) -> Item:
                 name_en=raw["name_en"], options=options, note=raw.get("note", ""))
 
 
-@cache
-def load_instrument() -> Instrument:
-    """The bundled instrument (fixtures/instrument.json), read once per process."""
-    return parse_instrument(json.loads((FIXTURES / "instrument.json").read_text(encoding="utf-8")))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -224,7 +223,7 @@ def parse_ruleset(definition: Mapping[str, Any], instrument: Instrument | None =
     """Validate a ruleset definition (JSON data) against the instrument; raise RulesetError
     naming the first bad field. Checks that every reachable total falls in exactly one band and
     that a lower total never gives a milder level or grade."""
-    instrument = instrument or load_instrument()
+    instrument = instrument or _bundled_instrument()
     if not isinstance(definition, Mapping):
         raise RulesetError("ruleset", "评估规则必须是一个 JSON 对象")
     for key in definition:
@@ -378,24 +377,10 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-@cache
-def _bundled_texts() -> dict[str, str]:
-    return {path.stem: path.read_text(encoding="utf-8")
-            for path in sorted(RULESETS_DIR.glob("*.json"))}
 
 
-def load_bundled_rulesets() -> dict[str, dict]:
-    """code -> definition of every ruleset shipped in fixtures/rulesets/ (fresh dicts)."""
-    definitions = [json.loads(text) for text in _bundled_texts().values()]
-    return {definition["code"]: definition for definition in definitions}
 
 
-def load_ruleset(code: str, instrument: Instrument | None = None) -> Ruleset:
-    """A bundled ruleset by code, validated."""
-    bundled = load_bundled_rulesets()
-    if code not in bundled:
-        raise RulesetError("ruleset", f"未知的评估规则“{code}”，可用：{'、'.join(sorted(bundled))}")
-    return parse_ruleset(bundled[code], instrument)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,7 +465,7 @@ def worse(*levels: str) -> str:
 def grade(scores: Mapping[str, int], ruleset: Ruleset,
           instrument: Instrument | None = None) -> GradeResult:
     """Grade a complete set of 17 scores; raise InvalidScores listing every problem."""
-    instrument = instrument or load_instrument()
+    instrument = instrument or _bundled_instrument()
     problems = score_problems(scores, instrument)
     if problems:
         raise InvalidScores(problems)
@@ -547,7 +532,7 @@ def preview(scores: Mapping[str, object], ruleset: Ruleset,
             instrument: Instrument | None = None) -> dict[str, Any]:
     """Live figures for a half-filled form: totals of what is filled and valid, what is missing,
     every problem, and the grade (with levels and explanation) only once all 17 are valid."""
-    instrument = instrument or load_instrument()
+    instrument = instrument or _bundled_instrument()
     problems = score_problems(scores, instrument, complete=False)
     missing = [item.code for item in instrument.items if scores.get(item.code) is None]
     totals = _totals(scores, instrument)

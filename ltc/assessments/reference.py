@@ -10,7 +10,7 @@ import json
 from datetime import date
 
 from ltc import db
-from ltc.assessments import grading
+from ltc.assessments import bundled, grading
 from ltc.assessments.tables import Ruleset
 
 
@@ -22,7 +22,7 @@ async def load_rulesets() -> int:
     """Insert bundled rulesets not yet loaded; returns how many were added."""
     added = 0
     async with db.write_transaction():
-        for code, definition in grading.load_bundled_rulesets().items():
+        for code, definition in bundled.load_bundled_rulesets().items():
             grading.parse_ruleset(definition)  # refuse a malformed file before storing it
             version = int(definition["version"])
             stored = json.dumps(definition, ensure_ascii=False, sort_keys=True)

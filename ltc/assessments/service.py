@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ltc import clock, db
-from ltc.assessments import grading
+from ltc.assessments import bundled, grading
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit import service as audit
@@ -114,7 +114,7 @@ async def save_draft(
     """Save what has been recorded so far. Changing any score voids both signatures: a
     signature attests to the scores as they were when signed."""
     row = await _editable_by(actor, assessment_id)
-    instrument = grading.load_instrument()
+    instrument = bundled.load_instrument()
     fields = grading.score_problems(scores, instrument, complete=False)
     _aware(onsite_started_at, "onsite_started_at", fields)
     _aware(onsite_ended_at, "onsite_ended_at", fields)
@@ -150,7 +150,7 @@ async def save_draft(
 async def sign(actor: Actor, assessment_id: int, *, expected_version: int) -> dict[str, Any]:
     """Each assessor signs with their own account, once the scores are complete."""
     row = await _editable_by(actor, assessment_id)
-    problems = grading.score_problems(row["scores"], grading.load_instrument(), complete=True)
+    problems = grading.score_problems(row["scores"], bundled.load_instrument(), complete=True)
     if problems:
         raise InvalidInput("scores_incomplete", "17项评分全部录入后才能签名", problems)
     column = Assessment.signed_1_at if row["assessor_1"] == actor.id else Assessment.signed_2_at
@@ -164,7 +164,7 @@ async def sign(actor: Actor, assessment_id: int, *, expected_version: int) -> di
 
 async def submission_problems(row: dict[str, Any]) -> dict[str, str]:
     """Everything still missing before the assessment can be submitted, all at once."""
-    problems = grading.score_problems(row["scores"], grading.load_instrument(), complete=True)
+    problems = grading.score_problems(row["scores"], bundled.load_instrument(), complete=True)
     if row["onsite_started_at"] is None or row["onsite_ended_at"] is None:
         problems["onsite"] = "请填写到达和离开时间"
     videos = await EvidenceFile.count().where(

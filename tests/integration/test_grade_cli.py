@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from ltc.assessments.grading import load_instrument
+from ltc.assessments.bundled import load_instrument
 
 # ADL 35 (severe), cognition 13 (mild), perception 6 (moderate) → 5 重度失能Ⅲ级 (national-2021).
 SEVERE = {"eating": 5, "dressing": 5, "face_mouth_hygiene": 0, "bowel_control": 10,

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ltc.assessments.bundled import load_bundled_rulesets, load_instrument, load_ruleset
 from ltc.assessments.grading import (
     GRADE_LABELS,
     INDICATORS,
@@ -16,9 +17,6 @@ from ltc.assessments.grading import (
     InvalidScores,
     RulesetError,
     grade,
-    load_bundled_rulesets,
-    load_instrument,
-    load_ruleset,
     parse_ruleset,
     preview,
     score_problems,
