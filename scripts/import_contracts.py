@@ -52,3 +52,39 @@ class MutualImportsContract(Contract):
         for a, b in check.metadata["unused"]:
             output.print_error(f"allowed pair {a} <-> {b} no longer imports both ways: "
                                "remove it from the contract")
+
+
+class OwnTablesContract(Contract):
+    """A context's tables are read and written by that context only. Other contexts read its
+    `interface.py`. Allowed besides: tables modules (foreign keys), the `app_modules` (wiring:
+    migrations, reference data), and the listed `exceptions` ("importer -> imported: why"),
+    which the contract also reports once they are no longer needed."""
+
+    type_name = "own_tables"
+
+    contexts = fields.ListField(subfield=fields.StringField())
+    app_modules = fields.ListField(subfield=fields.StringField(), required=False)
+    exceptions = fields.ListField(subfield=fields.StringField(), required=False)
+
+    def check(self, graph, verbose: bool) -> ContractCheck:
+        contexts: list[str] = list(self.contexts)  # type: ignore[arg-type]
+        app = tuple(self.app_modules or [])  # type: ignore[arg-type]
+        listed = {line.partition(":")[0].replace(" ", "") for line in self.exceptions or []}  # type: ignore[union-attr]
+        found: set[str] = set()
+        for owner in contexts:
+            tables = f"{owner}.tables"
+            if tables not in graph.modules:
+                continue
+            for importer in graph.find_modules_that_directly_import(tables):
+                if (importer == owner or importer.startswith(owner + ".")
+                        or importer.endswith(".tables") or importer.startswith(app)):
+                    continue
+                found.add(f"{importer}->{tables}")
+        return ContractCheck(kept=found <= listed and listed <= found, metadata={
+            "new": sorted(found - listed), "stale": sorted(listed - found)})
+
+    def render_broken_contract(self, check: ContractCheck) -> None:
+        for line in check.metadata["new"]:
+            output.print_error(f"{line.replace('->', ' -> ')}: read the owner's interface.py")
+        for line in check.metadata["stale"]:
+            output.print_error(f"{line.replace('->', ' -> ')} is gone: remove the exception")

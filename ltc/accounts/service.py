@@ -19,7 +19,7 @@ from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
 from ltc.identity import Actor, ActorKind, Role, in_region, region_covers
 from ltc.organisations.tables import Organisation
-from ltc.regions.tables import Region
+from ltc.regions import interface as regions
 
 # Per IP the limit is wider than per username: a village clinic's staff share one address.
 IP_LIMIT_FACTOR = 4
@@ -29,10 +29,11 @@ async def _region_and_organisation(
     actor: Actor, role: Role, region_code: str, organisation_code: str | None,
     fields: dict[str, str],
 ) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    region = await Region.select().where(Region.code == region_code).first()
-    if region is None:
+    place = await regions.by_code(region_code)
+    region = {"id": place.id, "path": place.path} if place else None
+    if place is None:
         fields["region"] = f"地区编码 {region_code} 不存在"
-    elif actor.region_path and not region_covers(actor.region_path, region["path"]):
+    elif actor.region_path and not region_covers(actor.region_path, place.path):
         fields["region"] = f"地区 {region_code} 不在您的管辖范围内"
     organisation = None
     if role.needs_organisation:

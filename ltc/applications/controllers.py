@@ -21,7 +21,7 @@ from ltc.audit import service as audit
 from ltc.errors import Conflict, DomainError, InvalidInput
 from ltc.identity import Actor, Role
 from ltc.people import service as people
-from ltc.regions.tables import Region
+from ltc.regions import interface as regions
 from ltc.web.actions import perform
 from ltc.web.exports import csv_download
 from ltc.web.formatting import iso_date
@@ -43,12 +43,8 @@ def _date(value: str, field: str, fields: dict[str, str]) -> date | None:
         return None
 
 
-async def _villages(actor: Actor) -> list[dict[str, Any]]:
-    query = Region.select(Region.code, Region.name, Region.parent.name).where(
-        Region.level == "village")
-    if actor.region_path:
-        query = query.where(Region.path.like(actor.region_path + "/%"))
-    return await query.order_by(Region.code)
+async def _villages(actor: Actor) -> list[regions.Place]:
+    return await regions.at_level("village", under=actor.region_path)
 
 
 async def _person_for(actor: Actor, data: dict[str, str], fields: dict[str, str]) -> int | None:

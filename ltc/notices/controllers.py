@@ -17,7 +17,7 @@ from ltc.errors import InvalidInput
 from ltc.identity import PUBLIC, Actor, Role
 from ltc.notices import service
 from ltc.notices.rules import NoticeBatchState
-from ltc.regions.tables import Region
+from ltc.regions import interface as regions
 from ltc.settings import Settings
 from ltc.web.actions import perform
 from ltc.web.exports import pdf_file
@@ -38,11 +38,9 @@ def _date(value: str, field: str) -> date | None:
             from None
 
 
-async def _towns(actor: Actor) -> list[dict[str, Any]]:
-    query = Region.select(Region.code, Region.name, Region.path).where(Region.level == "town")
-    if actor.region_path:
-        query = query.where(Region.path.like(actor.region_path.split("/")[0] + "%"))
-    return await query.order_by(Region.code)
+async def _towns(actor: Actor) -> list[regions.Place]:
+    return await regions.at_level(
+        "town", under=actor.region_path.split("/")[0] if actor.region_path else None)
 
 
 
@@ -61,13 +59,11 @@ class NoticeBatchPages(Controller):
                    status_code: int = 200, **context: Any) -> Template:
         actor = request.user
         towns = await _towns(actor)
-        chosen = next((t for t in towns if t["code"] == town), None)
+        chosen = next((t for t in towns if t.code == town), None)
         villages, cases = [], []
         if chosen:
-            villages = await Region.select(Region.code, Region.name).where(
-                Region.parent.code == town).order_by(Region.code)
-            scope = next((f"{chosen['path']}/{v['code']}" for v in villages
-                          if v["code"] == village), chosen["path"])
+            villages = await regions.children_of(town)
+            scope = next((v.path for v in villages if v.code == village), chosen.path)
             cases = await service.noticeable(actor, scope)
         return page(request, "notices/new.html", status_code=status_code, towns=towns,
                     town=town, village=village, villages=villages, cases=cases,

@@ -41,7 +41,7 @@ from ltc.notices.rules import (
 from ltc.notices.tables import NoticeBatch, NoticeEntry, Objection
 from ltc.people.rules import phone_problem
 from ltc.policy.service import parsed_definition, policy_in_force
-from ltc.regions.tables import Region
+from ltc.regions import interface as regions
 
 BATCH_PREFIX = "GS"
 MANAGE_ROLES = frozenset({Role.clerk})
@@ -102,9 +102,10 @@ async def noticeable(actor: Actor, region_path: str) -> list[dict[str, Any]]:
 
 
 async def _region(actor: Actor, code: str, level: str, field: str,
-                  fields: dict[str, str]) -> dict[str, Any] | None:
-    row = await Region.select().where((Region.code == code) & (Region.level == level)).first()
-    if row is None or (actor.region_path and not region_covers(actor.region_path, row["path"])):
+                  fields: dict[str, str]) -> regions.Place | None:
+    row = await regions.by_code(code)
+    if (row is None or row.level != level
+            or (actor.region_path and not region_covers(actor.region_path, row.path))):
         fields[field] = "请选择您管辖范围内的" + ("镇街" if level == "town" else "村居")
         return None
     return row
@@ -120,13 +121,13 @@ async def create_batch(actor: Actor, *, town_code: str, village_code: str = "",
     village = None
     if village_code and town:
         village = await _region(actor, village_code, "village", "village", fields)
-        if village and village["parent"] != town["id"]:
+        if village and village.parent_id != town.id:
             fields["village"] = "所选村居不属于所选镇街"
     if not assessment_ids:
         fields["assessment_ids"] = "请至少勾选一个待公示的评估结论"
     if fields:
         raise InvalidInput("invalid_notice_batch", "公示信息有误，请按提示修改", fields)
-    scope = (village or town)["path"]
+    scope = (village or town).path
     today = clock.today()
     async with db.write_transaction():
         rows = await (
@@ -143,7 +144,7 @@ async def create_batch(actor: Actor, *, town_code: str, village_code: str = "",
                            "镇街，请刷新页面后重新选择")
         batch = NoticeBatch(
             number=await db.next_daily_number(NoticeBatch.number, BATCH_PREFIX, today),
-            town=town["id"], village=village["id"] if village else None, region_path=scope,
+            town=town.id, village=village.id if village else None, region_path=scope,
             state=str(NoticeBatchState.DRAFT), created_by=actor.id)
         await batch.save()
         for row in rows:
@@ -446,9 +447,8 @@ async def public_batches(today: date, town_code: str = "") -> list[dict[str, Any
     return await query.order_by(NoticeBatch.published_on, ascending=False).limit(500)
 
 
-async def public_towns() -> list[dict[str, Any]]:
-    return await Region.select(Region.code, Region.name).where(
-        Region.level == "town").order_by(Region.code)
+async def public_towns() -> list[regions.Place]:
+    return await regions.at_level("town")
 
 
 async def public_batch(number: str) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from ltc.identity import Actor, Role
 from ltc.money import parse_yuan
 from ltc.payouts import queries, service, statements
 from ltc.payouts.rules import BatchState, Benefit, LineKind
-from ltc.regions.tables import Region
+from ltc.regions import interface as regions
 from ltc.web.actions import perform
 from ltc.web.exports import pdf_file
 from ltc.web.guards import role_guard
@@ -64,10 +64,9 @@ class PayoutPages(Controller):
                      **context: Any) -> Template:
         actor = request.user
         default = clock.previous_month(clock.month_first(clock.today()))
-        regions = [] if actor.region_path else await Region.select(
-            Region.code, Region.name).where(Region.level == "pooling").order_by(Region.code)
+        pools = [] if actor.region_path else await regions.at_level("pooling")
         return page(request, "payouts/list.html", status_code=status_code,
-                    batches=await queries.list_batches(actor), regions=regions,
+                    batches=await queries.list_batches(actor), regions=pools,
                     default_month=f"{default:%Y-%m}",
                     can_prepare=actor.role in service.PREPARE_ROLES,
                     errors=context.pop("errors", {}), error=context.pop("error", None),

@@ -26,7 +26,7 @@ from ltc.people.rules import (
     parse_resident_id,
 )
 from ltc.people.tables import Person
-from ltc.regions.tables import Region
+from ltc.regions import interface as regions
 
 ADDRESS_MAX_LENGTH = 200
 MAX_PAGE = 200
@@ -40,19 +40,18 @@ REVEAL_ROLES = frozenset({Role.clerk, Role.reviewer})
 SEARCH_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin, Role.provider})
 
 
-async def _village(actor: Actor, code: str, fields: dict[str, str]) -> dict[str, Any] | None:
+async def _village(actor: Actor, code: str, fields: dict[str, str]) -> regions.Place | None:
     code = (code or "").strip()
     if not code:
         fields["village_code"] = "请选择居住的村（社区）"
         return None
-    village = await Region.select(Region.id, Region.code, Region.name, Region.level,
-                                  Region.path).where(Region.code == code).first()
+    village = await regions.by_code(code)
     if village is None:
         fields["village_code"] = f"村居编码 {code} 不存在，请从列表中选择"
-    elif village["level"] != "village":
-        fields["village_code"] = f"{village['name']}不是村（社区），请选择到村（社区）一级"
-    elif actor.region_path and not region_covers(actor.region_path, village["path"]):
-        fields["village_code"] = f"{village['name']}不在您的管辖范围内"
+    elif village.level != "village":
+        fields["village_code"] = f"{village.name}不是村（社区），请选择到村（社区）一级"
+    elif actor.region_path and not region_covers(actor.region_path, village.path):
+        fields["village_code"] = f"{village.name}不在您的管辖范围内"
     else:
         return village
     return None
@@ -135,12 +134,12 @@ async def register_person(
             if existing := await _find_by_resident_id(identity.number):
                 raise _person_exists(identity.number, existing)
             person = Person(resident_id=identity.number, sex=identity.sex,
-                            birth_date=identity.birth_date, village=village["id"],
-                            region_path=village["path"], **details)
+                            birth_date=identity.birth_date, village=village.id,
+                            region_path=village.path, **details)
             await person.save()
             await audit.record(actor, "person.registered", "person", person.id, after={
                 "resident_id": mask_resident_id(identity.number), "name": details["name"],
-                "village": village["code"]})
+                "village": village.code})
     except db.UNIQUE_VIOLATIONS as exc:
         # Two clerks registering one ID at once on PostgreSQL: both pass the check above,
         # the unique index refuses the second insert. Report it exactly like the usual case.
@@ -149,7 +148,7 @@ async def register_person(
         raise _person_exists(identity.number,
                              await _find_by_resident_id(identity.number)) from exc
     return {**person.to_dict(), "resident_id_masked": mask_resident_id(identity.number),
-            "village.code": village["code"], "village.name": village["name"]}
+            "village.code": village.code, "village.name": village.name}
 
 
 _PERSON_COLUMNS = (
@@ -216,14 +215,14 @@ async def update_person(
         raise InvalidInput("invalid_person", "人员信息有误，请按提示修改", fields)
     assert village is not None
     changes = {**{getattr(Person, key): value for key, value in details.items()},
-               Person.village: village["id"], Person.region_path: village["path"]}
+               Person.village: village.id, Person.region_path: village.path}
     async with db.write_transaction():
         after = await db.update_versioned(Person, person_id, expected_version, changes)
         keys = ("name", "phone", "address", "insurance_number")
         await audit.record(
             actor, "person.updated", "person", person_id,
             before={**{k: before[k] for k in keys}, "village": before["village.code"]},
-            after={**{k: details[k] for k in keys}, "village": village["code"]},
+            after={**{k: details[k] for k in keys}, "village": village.code},
         )
     return _listed({k: v for k, v in after.items() if k != "resident_id"}, after["resident_id"])
 

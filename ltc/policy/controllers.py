@@ -3,6 +3,7 @@ future date, prefilled with the one in force."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 from typing import Any
 
@@ -15,7 +16,7 @@ from ltc.errors import InvalidInput
 from ltc.identity import Actor, Role
 from ltc.policy import service
 from ltc.policy.rules import PARAMETERS, form_values, from_form
-from ltc.regions.tables import Region
+from ltc.regions import interface as pooling_regions
 from ltc.web.actions import perform
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
@@ -35,10 +36,8 @@ class PolicyPages(Controller):
 
     async def _render(self, request: Request[Actor, Any, Any], status_code: int = 200,
                       **context: Any) -> Template:
-        regions = await Region.select(Region.id, Region.code, Region.name, Region.path).where(
-            Region.level == "pooling").order_by(Region.code)
-        for region in regions:
-            region["versions"] = await service.versions(region["id"])
+        regions = [{**asdict(pool), "versions": await service.versions(pool.id)}
+                   for pool in await pooling_regions.at_level("pooling")]
         form = context.pop("form", None)
         if form is None:
             current = next((r for r in regions if r["versions"]), None)

@@ -17,7 +17,7 @@ from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, Role, region_covers, require_role
 from ltc.policy.rules import Policy, PolicyError, parse_policy, policy_as_json
 from ltc.policy.tables import PolicyVersion
-from ltc.regions.tables import Region
+from ltc.regions import interface as regions
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures" / "policies"
 
@@ -102,17 +102,17 @@ async def add_version(actor: Actor, region_code: str, effective_from: date,
         fields.update(await unknown_care_items(policy))
     if fields:
         raise InvalidInput("invalid_policy", "政策参数有误，请按提示修改", fields)
-    region = await Region.select(Region.id).where(Region.code == region_code).first()
+    region = await regions.by_code(region_code)
     if region is None:
         raise NotFound("region_not_found", f"地区 {region_code} 不存在")
     async with db.write_transaction():
         clash = await PolicyVersion.exists().where(
-            (PolicyVersion.region == region["id"])
+            (PolicyVersion.region == region.id)
             & (PolicyVersion.effective_from == effective_from))
         if clash:
             raise Conflict("policy_date_taken", f"{effective_from.isoformat()} 已有一个政策版本，"
                            "同一天只能生效一个版本")
-        row = await _insert(region["id"], effective_from, policy, note.strip(), actor.id)
+        row = await _insert(region.id, effective_from, policy, note.strip(), actor.id)
         await audit.record(actor, "policy.version_added", "policy_version", row.id,
                            after={"region": region_code, "version": row.version,
                                   "effective_from": effective_from.isoformat(),
@@ -142,14 +142,14 @@ async def load_policies() -> int:
             policy = parse_policy(data["definition"])
         except PolicyError as exc:
             raise RuntimeError(f"{path.name}: {exc}") from exc
-        region = await Region.select(Region.id).where(Region.code == data["region"]).first()
+        region = await regions.by_code(data["region"])
         if region is None:
             raise RuntimeError(f"{path.name}: region {data['region']} is not loaded")
         effective_from = date.fromisoformat(data["effective_from"])
         async with db.write_transaction():
             if not await PolicyVersion.exists().where(
-                    (PolicyVersion.region == region["id"])
+                    (PolicyVersion.region == region.id)
                     & (PolicyVersion.effective_from == effective_from)):
-                await _insert(region["id"], effective_from, policy, data.get("source", ""), None)
+                await _insert(region.id, effective_from, policy, data.get("source", ""), None)
                 added += 1
     return added

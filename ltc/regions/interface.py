@@ -1,8 +1,50 @@
-"""What other parts of LTC read of the region tree."""
+"""What other parts of LTC read of the region tree (pooling region → town → village), as
+typed values; no other context reads the region table."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from ltc.regions.tables import Region
+
+
+@dataclass(frozen=True)
+class Place:
+    id: int
+    code: str
+    name: str
+    level: str  # pooling | town | village
+    path: str
+    parent_id: int | None = None
+    parent_name: str = ""
+
+
+_COLUMNS = (Region.id, Region.code, Region.name, Region.level, Region.path,
+            Region.parent.as_alias("parent_id"), Region.parent.name.as_alias("parent_name"))
+
+
+def _place(row: dict) -> Place:
+    return Place(**{**row, "parent_name": row["parent_name"] or ""})
+
+
+async def by_code(code: str) -> Place | None:
+    row = await Region.select(*_COLUMNS).where(Region.code == code).first()
+    return _place(row) if row else None
+
+
+async def at_level(level: str, *, under: str | None = None) -> list[Place]:
+    """The places of one level, by code; with `under` (a region path), only those below it."""
+    query = Region.select(*_COLUMNS).where(Region.level == level)
+    if under:
+        query = query.where(Region.path.like(under + "/%"))
+    return [_place(row) for row in await query.order_by(Region.code)]
+
+
+async def children_of(code: str) -> list[Place]:
+    """The villages of a town (the towns of a pooling region), by code."""
+    rows = await Region.select(*_COLUMNS).where(Region.parent.code == code).order_by(
+        Region.code)
+    return [_place(row) for row in rows]
 
 
 async def name_of(region_id: int | None) -> str:
