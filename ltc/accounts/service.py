@@ -18,7 +18,7 @@ from ltc.accounts.tables import ApiToken, LoginAttempt, User
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
 from ltc.identity import Actor, ActorKind, Role, in_region, region_covers
-from ltc.organisations.tables import Organisation
+from ltc.organisations import interface as organisations
 from ltc.regions import interface as regions
 
 # Per IP the limit is wider than per username: a village clinic's staff share one address.
@@ -40,9 +40,8 @@ async def _region_and_organisation(
         if not organisation_code:
             fields["organisation"] = f"{role.label}必须属于一个机构，请填写机构编码"
         else:
-            organisation = await (
-                Organisation.select().where(Organisation.code == organisation_code).first()
-            )
+            found = await organisations.by_code(organisation_code)
+            organisation = {"id": found.id} if found else None
             if organisation is None:
                 fields["organisation"] = f"机构编码 {organisation_code} 不存在"
     elif organisation_code:

@@ -48,7 +48,7 @@ from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
-from ltc.organisations.tables import Organisation
+from ltc.organisations import interface as organisations
 from ltc.people.rules import mask_resident_id
 from ltc.people.service import matching
 from ltc.people.tables import Person
@@ -80,13 +80,11 @@ def _kind(kind: str) -> AgreementKind:
 async def _organisation(actor: Actor, organisation_id: int | None) -> dict[str, Any] | None:
     if organisation_id is None:
         return None
-    row = await Organisation.select(
-        Organisation.id, Organisation.kind, Organisation.active, Organisation.region.path).where(
-        Organisation.id == organisation_id).first()
+    row = await organisations.by_id(organisation_id)
     if row is None or (actor.region_path and not region_covers(actor.region_path,
-                                                                 row["region.path"])):
+                                                                 row.region_path)):
         return None
-    return row
+    return {"id": row.id, "kind": row.kind, "active": row.active, "region.path": row.region_path}
 
 
 async def _staff(staff_id: int | None) -> dict[str, Any] | None:
@@ -457,14 +455,12 @@ async def expiring_soon_count(actor: Actor) -> int:
 
 # --- choices for the new-agreement form -----------------------------------------------------
 
-async def organisation_choices(actor: Actor, kind: str) -> list[dict[str, Any]]:
+async def organisation_choices(actor: Actor, kind: str) -> list[organisations.OrganisationRef]:
     """Active organisations of the kind an agreement of `kind` is with, in the region."""
     wanted = ORGANISATION_KIND.get(AgreementKind(kind))
     if wanted is None:
         return []
-    return await Organisation.select(Organisation.id, Organisation.code, Organisation.name).where(
-        (Organisation.kind == wanted) & Organisation.active.eq(True)
-        & in_region(actor, Organisation.region.path)).order_by(Organisation.code)
+    return await organisations.active_of_kind(actor, wanted)
 
 
 async def staff_choices(organisation_id: int | None) -> list[dict[str, Any]]:

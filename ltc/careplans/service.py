@@ -40,7 +40,7 @@ from ltc.entitlements.rules import EntitlementFacts, EntitlementState
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.identity import Actor, ActorKind, Role, in_region, of_organisation, require_role
-from ltc.organisations.tables import Organisation
+from ltc.organisations import interface as organisations
 from ltc.policy import service as policies
 from ltc.policy.rules import PolicyError, parse_policy
 
@@ -306,10 +306,9 @@ async def _check(entitlement: dict[str, Any], current: dict[str, Any] | None, *,
         fields["starts_on"] = problem
     has_nurse = False
     if provider_id is not None and "provider" not in fields:
-        organisation = await Organisation.select(Organisation.kind).where(
-            (Organisation.id == provider_id) & Organisation.active.eq(True)).first()
+        organisation = await organisations.by_id(provider_id)
         agreement = None
-        if organisation is None or organisation["kind"] != "provider":
+        if organisation is None or not organisation.active or organisation.kind != "provider":
             fields["provider"] = "请选择一家定点护理机构"
         else:
             agreement = await active_agreement(str(AgreementKind.provider), on=starts_on,
@@ -505,11 +504,9 @@ async def form_context(actor: Actor, entitlement_id: int) -> dict[str, Any]:
         suggested = current["starts_on"] + timedelta(days=1)
     policy = (await policies.policy_in_force(entitlement["region_path"], suggested)).policy
     items = await catalogue()
-    providers = Organisation.select(Organisation.id, Organisation.name).where(
-        (Organisation.kind == "provider") & Organisation.active.eq(True)
-        & in_region(actor, Organisation.region.path))
-    if actor.role == Role.provider:
-        providers = providers.where(Organisation.id == actor.organisation_id)
+    providers = await organisations.active_of_kind(
+        actor, "provider", order="name",
+        only_id=actor.organisation_id if actor.role == Role.provider else None)
     caregivers = await Agreement.select(
         Agreement.id, Agreement.number, Agreement.caregiver_name, Agreement.relationship,
         Agreement.starts_on, Agreement.ends_on).where(
@@ -526,7 +523,7 @@ async def form_context(actor: Actor, entitlement_id: int) -> dict[str, Any]:
         "required": [items.get(c) or _unknown(c) for c in policy.care_required],
         "optional": [items.get(c) or _unknown(c) for c in policy.care_optional],
         "visits_by_grade": plan_visits(policy, entitlement["grade"], CareForm.home, True),
-        "providers": await providers.order_by(Organisation.name),
+        "providers": providers,
         "caregivers": caregivers,
     }
 

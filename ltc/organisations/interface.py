@@ -1,8 +1,37 @@
-"""What other parts of LTC read of the organisation register."""
+"""What other parts of LTC read of the organisation register (assessment organisations, care
+providers and institutions), as typed values; no other context reads its table."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Literal
+
+from ltc.identity import Actor, in_region
 from ltc.organisations.tables import Organisation
+
+
+@dataclass(frozen=True)
+class OrganisationRef:
+    id: int
+    code: str
+    name: str
+    kind: str  # assessment | provider
+    active: bool
+    region_path: str
+
+
+_COLUMNS = (Organisation.id, Organisation.code, Organisation.name, Organisation.kind,
+            Organisation.active, Organisation.region.path.as_alias("region_path"))
+
+
+async def by_id(organisation_id: int) -> OrganisationRef | None:
+    row = await Organisation.select(*_COLUMNS).where(Organisation.id == organisation_id).first()
+    return OrganisationRef(**row) if row else None
+
+
+async def by_code(code: str) -> OrganisationRef | None:
+    row = await Organisation.select(*_COLUMNS).where(Organisation.code == code).first()
+    return OrganisationRef(**row) if row else None
 
 
 async def name_of(organisation_id: int | None) -> str:
@@ -12,3 +41,15 @@ async def name_of(organisation_id: int | None) -> str:
     row = await Organisation.select(Organisation.name).where(
         Organisation.id == organisation_id).first()
     return row["name"] if row else ""
+
+
+async def active_of_kind(actor: Actor, kind: str, *, only_id: int | None = None,
+                         order: Literal["code", "name"] = "code") -> list[OrganisationRef]:
+    """The active organisations of `kind` in the actor's region (just `only_id`, if given)."""
+    query = Organisation.select(*_COLUMNS).where(
+        (Organisation.kind == kind) & Organisation.active.eq(True)
+        & in_region(actor, Organisation.region.path))
+    if only_id is not None:
+        query = query.where(Organisation.id == only_id)
+    rows = await query.order_by(Organisation.code if order == "code" else Organisation.name)
+    return [OrganisationRef(**row) for row in rows]
