@@ -19,7 +19,7 @@ from piccolo.columns.combination import Combination
 from piccolo.query import Select
 
 from ltc import clock, db
-from ltc.accounts.tables import User
+from ltc.accounts import interface as accounts
 from ltc.agreements.rules import (
     NUMBER_PREFIX,
     ORGANISATION_KIND,
@@ -43,15 +43,13 @@ from ltc.agreements.rules import (
 from ltc.agreements.tables import Agreement
 from ltc.assessments.grading import GRADE_LABELS
 from ltc.audit import service as audit
-from ltc.entitlements.rules import EntitlementState
-from ltc.entitlements.tables import Entitlement
+from ltc.entitlements import interface as entitlements
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.organisations import interface as organisations
+from ltc.people import interface as people
 from ltc.people.rules import mask_resident_id
-from ltc.people.service import matching
-from ltc.people.tables import Person
 from ltc.policy.rules import Policy
 from ltc.policy.service import policy_in_force
 
@@ -90,20 +88,21 @@ async def _organisation(actor: Actor, organisation_id: int | None) -> dict[str, 
 async def _staff(staff_id: int | None) -> dict[str, Any] | None:
     if staff_id is None:
         return None
-    return await User.select(User.id, User.role, User.organisation, User.active).where(
-        User.id == staff_id).first()
+    staff = await accounts.staff_member(staff_id)
+    return None if staff is None else {"id": staff.id, "role": staff.role,
+                                       "organisation": staff.organisation_id,
+                                       "active": staff.active}
 
 
 async def _beneficiary(actor: Actor, person_id: int | None) -> dict[str, Any] | None:
     if person_id is None:
         return None
-    row = await Person.select(Person.id, Person.resident_id, Person.region_path).where(
-        (Person.id == person_id) & in_region(actor, Person.region_path)).first()
-    if row is not None:
-        row["entitled"] = await Entitlement.exists().where(
-            (Entitlement.person == person_id)
-            & (Entitlement.state != str(EntitlementState.ENDED)))
-    return row
+    person = await people.person_in_scope(actor, person_id)
+    if person is None:
+        return None
+    return {"id": person.id, "resident_id": person.resident_id,
+            "region_path": person.region_path,
+            "entitled": await entitlements.has_running_entitlement(person_id)}
 
 
 async def _parties(actor: Actor, kind: AgreementKind, values: dict[str, Any]) -> Parties:
@@ -463,35 +462,19 @@ async def organisation_choices(actor: Actor, kind: str) -> list[organisations.Or
     return await organisations.active_of_kind(actor, wanted)
 
 
-async def staff_choices(organisation_id: int | None) -> list[dict[str, Any]]:
+async def staff_choices(organisation_id: int | None) -> list[accounts.StaffMember]:
     """The provider-role users of one provider."""
     if organisation_id is None:
         return []
-    return await User.select(User.id, User.username, User.display_name).where(
-        (User.organisation == organisation_id) & (User.role == str(Role.provider))
-        & User.active.eq(True)).order_by(User.id)
+    return await accounts.active_staff_of(organisation_id)
 
 
 async def beneficiary_choices(actor: Actor, q: str = "", person_id: int | None = None,
-                              limit: int = 20) -> list[dict[str, Any]]:
+                              limit: int = 20) -> list[entitlements.EntitledPerson]:
     """People in the region with a running entitlement, matching the search box (name,
     pinyin initials, ID, phone) or one person by id."""
     require_role(actor, MANAGE_ROLES, "签订家庭照护协议")
-    condition = matching(q, name=Entitlement.person.name,
-                         initials=Entitlement.person.name_initials,
-                         resident_id=Entitlement.person.resident_id,
-                         phone=Entitlement.person.phone)
-    if person_id is not None:
-        condition = Entitlement.person == person_id
-    if condition is None:
-        return []
-    rows = await Entitlement.select(
-        Entitlement.person, Entitlement.person.name, Entitlement.person.resident_id,
-        Entitlement.person.village.name, Entitlement.grade).where(
-        condition & (Entitlement.state != str(EntitlementState.ENDED))
-        & in_region(actor, Entitlement.person.region_path)).order_by(
-        Entitlement.person).limit(limit)
-    return list({row["person"]: row for row in rows}.values())
+    return await entitlements.entitled_people(actor, q, person_id, limit)
 
 
 async def policy_defaults(actor: Actor) -> Policy | None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from ltc.entitlements.rules import EntitlementState
 from ltc.entitlements.tables import Decision, Entitlement
+from ltc.identity import Actor, in_region
+from ltc.people.service import matching
 
 
 @dataclass(frozen=True)
@@ -41,3 +44,42 @@ async def entitlements_of(person_id: int) -> list[EntitlementSummary]:
                                     Entitlement.ends_on).where(
         Entitlement.person == person_id).order_by(Entitlement.id)
     return [EntitlementSummary(**row) for row in rows]
+
+
+@dataclass(frozen=True)
+class EntitledPerson:
+    person_id: int
+    name: str
+    resident_id: str
+    village_name: str
+    grade: int
+
+
+async def has_running_entitlement(person_id: int) -> bool:
+    """An entitlement not yet ended (active or suspended)."""
+    return await Entitlement.exists().where(
+        (Entitlement.person == person_id) & (Entitlement.state != str(EntitlementState.ENDED)))
+
+
+async def entitled_people(actor: Actor, q: str = "", person_id: int | None = None,
+                          limit: int = 20) -> list[EntitledPerson]:
+    """People in the actor's region with a running entitlement, matching the search box
+    (name, pinyin initials, ID, phone) or one person by id."""
+    condition = matching(q, name=Entitlement.person.name,
+                         initials=Entitlement.person.name_initials,
+                         resident_id=Entitlement.person.resident_id,
+                         phone=Entitlement.person.phone)
+    if person_id is not None:
+        condition = Entitlement.person == person_id
+    if condition is None:
+        return []
+    rows = await Entitlement.select(
+        Entitlement.person, Entitlement.person.name, Entitlement.person.resident_id,
+        Entitlement.person.village.name, Entitlement.grade).where(
+        condition & (Entitlement.state != str(EntitlementState.ENDED))
+        & in_region(actor, Entitlement.person.region_path)).order_by(
+        Entitlement.person).limit(limit)
+    people = {row["person"]: EntitledPerson(
+        person_id=row["person"], name=row["person.name"], resident_id=row["person.resident_id"],
+        village_name=row["person.village.name"], grade=row["grade"]) for row in rows}
+    return list(people.values())
