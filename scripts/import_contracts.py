@@ -7,6 +7,11 @@ from __future__ import annotations
 from importlinter import Contract, ContractCheck, fields, output
 
 
+def _within(module: str, packages: tuple[str, ...]) -> bool:
+    """`module` is one of `packages` or inside one of them (ltc.applications is not ltc.app)."""
+    return any(module == package or module.startswith(package + ".") for package in packages)
+
+
 class MutualImportsContract(Contract):
     """Options: `contexts` (packages), `allowed` ("a <-> b: why" lines)."""
 
@@ -76,8 +81,8 @@ class OwnTablesContract(Contract):
             if tables not in graph.modules:
                 continue
             for importer in graph.find_modules_that_directly_import(tables):
-                if (importer == owner or importer.startswith(owner + ".")
-                        or importer.endswith(".tables") or importer.startswith(app)):
+                if (_within(importer, (owner,)) or importer.endswith(".tables")
+                        or _within(importer, app)):
                     continue
                 found.add(f"{importer}->{tables}")
         return ContractCheck(kept=found <= listed and listed <= found, metadata={

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ltc.accounts.tables import User
+from ltc.accounts.tables import ApiToken, User
 from ltc.identity import Role
 
 
@@ -34,3 +34,9 @@ async def active_staff_of(organisation_id: int) -> list[StaffMember]:
         (User.organisation == organisation_id) & (User.role == str(Role.provider))
         & User.active.eq(True)).order_by(User.id)
     return [StaffMember(**row) for row in rows]
+
+
+async def signing_secret_of(token_id: int) -> str | None:
+    """The HMAC key of an integration client's signed requests."""
+    row = await ApiToken.select(ApiToken.signing_secret).where(ApiToken.id == token_id).first()
+    return row["signing_secret"] if row else None

@@ -30,6 +30,7 @@ from ltc.applications.rules import (
     unknown_materials,
 )
 from ltc.applications.tables import Application
+from ltc.assessments.cancellation import cancel_open_of_application
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
@@ -495,3 +496,21 @@ async def application_timeline(actor: Actor, application_id: int) -> list[dict[s
     for assessment in assessments:
         events.extend(await audit.timeline("assessment", assessment["id"]))
     return sorted(events, key=lambda event: event["seq"])
+
+
+async def close_open_of_deceased(actor: Actor, person_id: int) -> int:
+    """The person died: their open applications close and those applications' unfinished
+    assessments are cancelled, inside the caller's transaction; each audited."""
+    open_applications = await Application.select(Application.id, Application.state).where(
+        (Application.person == person_id)
+        & Application.state.is_in([str(s) for s in OPEN_STATES]))
+    for application in open_applications:
+        await Application.update({Application.state: "CLOSED",
+                                  Application.decision_note: "申请人已死亡，申请终止",
+                                  Application.version: Application.version + 1}).where(
+            Application.id == application["id"])
+        await audit.record(actor, "application.closed", "application", application["id"],
+                           before={"state": application["state"]}, after={"state": "CLOSED"},
+                           note="申请人已死亡")
+        await cancel_open_of_application(actor, application["id"], "被评估人已死亡")
+    return len(open_applications)

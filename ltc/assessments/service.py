@@ -267,3 +267,4 @@ async def application_assessments(application_id: int) -> list[dict[str, Any]]:
         .order_by(Assessment.id)
     )
 
+

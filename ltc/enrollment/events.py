@@ -6,24 +6,22 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts.tables import ApiToken
-from ltc.applications.rules import OPEN_STATES as OPEN_APPLICATION_STATES
-from ltc.applications.tables import Application
-from ltc.assessments.rules import AssessmentState
-from ltc.assessments.tables import Assessment
+from ltc.accounts import interface as accounts
+from ltc.applications import service as applications
 from ltc.audit import service as audit
 from ltc.enrollment.tables import EnrollmentEvent, EnrollmentRecord, HospitalStay
 from ltc.entitlements import service as entitlements
 from ltc.entitlements.rules import last_day_for_event
 from ltc.errors import DomainError, Forbidden, InvalidInput, NotFound
 from ltc.identity import Actor, ActorKind, region_covers
+from ltc.people import interface as people
+from ltc.people import service as people_service
 from ltc.people.rules import InvalidResidentId, parse_resident_id
-from ltc.people.tables import Person
 
 KINDS = {
     "enrolled": "参保",
@@ -34,9 +32,6 @@ KINDS = {
     "moved_out": "迁出统筹地区",
 }
 SIGNATURE_HEADER = "x-ltc-signature"
-_OPEN_ASSESSMENT_STATES = [str(s) for s in (
-    AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS, AssessmentState.SUBMITTED,
-    AssessmentState.RETURNED)]
 
 
 class BadSignature(DomainError):
@@ -99,8 +94,8 @@ async def receive(actor: Actor, body: bytes,
     id returns the first answer unchanged and changes nothing."""
     if actor.kind != ActorKind.token:
         raise Forbidden("token_required", "参保事件只接受接口令牌调用")
-    client = await ApiToken.select(ApiToken.signing_secret).where(ApiToken.id == actor.id).first()
-    if not signature_valid(client["signing_secret"], body, signature):
+    secret = await accounts.signing_secret_of(actor.id or 0)
+    if secret is None or not signature_valid(secret, body, signature):
         raise BadSignature()
     try:
         data = json.loads(body)
@@ -127,11 +122,12 @@ async def _apply_once(actor: Actor, event: Event,
                 raise DomainError("event_id_reused", f"事件编号 {event.event_id} 已用于另一内容的"
                                   "事件；新事件请使用新的编号", status_code=409)
             return json.loads(first["response"]), True
-        person = await Person.select().where(Person.resident_id == event.resident_id).first()
-        if person is None or (actor.region_path and not region_covers(
-                actor.region_path, person["region_path"])):
+        found = await people.person_by_resident_id(event.resident_id)
+        if found is None or (actor.region_path and not region_covers(
+                actor.region_path, found.region_path)):
             raise NotFound("person_not_found", f"本系统没有身份证号为 {event.resident_id[:6]}"
                            "…的人员（只接收已登记人员的事件）；未处理，可在登记后重发")
+        person = asdict(found)
         effects = await apply(actor, event.kind, person, event.effective_on,
                               f"事件 {event.event_id}")
         response = {"event_id": event.event_id, "status": "applied", "type": event.kind,
@@ -235,32 +231,8 @@ async def _discharged(actor: Actor, person: dict[str, Any], day: date, source: s
 async def _deceased(actor: Actor, person: dict[str, Any], day: date) -> list[str]:
     """Record the death; the person's open applications and assessments close."""
     effects = []
-    if person["deceased_on"] is None or person["deceased_on"] > day:
-        await Person.update({Person.deceased_on: day, Person.version: Person.version + 1}).where(
-            Person.id == person["id"])
+    if await people_service.record_death(person["id"], day):
         effects.append("death_recorded")
-    open_applications = await Application.select(Application.id, Application.state).where(
-        (Application.person == person["id"])
-        & Application.state.is_in([str(s) for s in OPEN_APPLICATION_STATES]))
-    for application in open_applications:
-        await Application.update({Application.state: "CLOSED",
-                                  Application.decision_note: "申请人已死亡，申请终止",
-                                  Application.version: Application.version + 1}).where(
-            Application.id == application["id"])
-        await audit.record(actor, "application.closed", "application", application["id"],
-                           before={"state": application["state"]}, after={"state": "CLOSED"},
-                           note="申请人已死亡")
-        assessments = await Assessment.select(Assessment.id, Assessment.state).where(
-            (Assessment.application == application["id"])
-            & Assessment.state.is_in(_OPEN_ASSESSMENT_STATES))
-        for assessment in assessments:
-            await Assessment.update({Assessment.state: str(AssessmentState.CANCELLED),
-                                     Assessment.version: Assessment.version + 1}).where(
-                Assessment.id == assessment["id"])
-            await audit.record(actor, "assessment.cancelled", "assessment", assessment["id"],
-                               before={"state": assessment["state"]},
-                               after={"state": str(AssessmentState.CANCELLED)},
-                               note="被评估人已死亡")
-    if open_applications:
+    if await applications.close_open_of_deceased(actor, person["id"]):
         effects.append("cases_closed")
     return effects

@@ -16,10 +16,12 @@ class PersonRef:
     name: str
     resident_id: str
     region_path: str
+    insurance_number: str | None
     deceased_on: date | None
 
 
-_COLUMNS = (Person.id, Person.name, Person.resident_id, Person.region_path, Person.deceased_on)
+_COLUMNS = (Person.id, Person.name, Person.resident_id, Person.region_path,
+            Person.insurance_number, Person.deceased_on)
 
 
 async def person_in_scope(actor: Actor, person_id: int) -> PersonRef | None:

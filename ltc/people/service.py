@@ -4,6 +4,7 @@ the insert only gives the usual case a friendlier path."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from piccolo.columns import Column
@@ -292,3 +293,13 @@ async def search_people(
     return [_listed({k: v for k, v in row.items() if k != "resident_id"}, row["resident_id"])
             for row in rows]
 
+
+
+async def record_death(person_id: int, day: date) -> bool:
+    """Record the day of death (an earlier report wins), inside the caller's transaction,
+    whose audit event names the source. True when it changed."""
+    changed = await Person.update({Person.deceased_on: day, Person.version: Person.version + 1}
+                                  ).where((Person.id == person_id) & (
+                                      Person.deceased_on.is_null() | (Person.deceased_on > day))
+                                  ).returning(Person.id)
+    return bool(changed)
