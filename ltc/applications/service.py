@@ -30,16 +30,14 @@ from ltc.applications.rules import (
     unknown_materials,
 )
 from ltc.applications.tables import Application
+from ltc.assessments import interface as assessments
 from ltc.assessments.cancellation import cancel_open_of_application
-from ltc.assessments.rules import AssessmentState
-from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
 from ltc.enrollment.gateway import EnrollmentCheck, EnrollmentGateway, configured_gateway
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, ActorKind, Role, in_region, require_role
-from ltc.people import service as people
+from ltc.people import interface as people_interface
 from ltc.people.rules import InvalidPhone, mask_resident_id, name_problem, normalise_phone
-from ltc.people.tables import Person
 
 # Who may act. Providers file on a person's behalf (SPEC §1: "a medical institution applies
 # for them at home") and hand the application in; only the agency's clerks decide.
@@ -65,9 +63,7 @@ def _visible(actor: Actor) -> Where | WhereRaw:
     if actor.role == Role.provider:
         return where & (Application.on_behalf_of == actor.organisation_id)
     if actor.role == Role.assessor:
-        assigned = Assessment.select(Assessment.application).where(
-            (Assessment.assessor_1 == actor.id) | (Assessment.assessor_2 == actor.id))
-        return where & Application.id.is_in(assigned)
+        return where & Application.id.is_in(assessments.applications_assigned_to(actor.id))
     return where
 
 
@@ -165,9 +161,7 @@ async def create_application(
         # created_by names a user; tokens and jobs file through a user's account.
         raise InvalidInput("user_required", "申请须由经办员或护理机构人员以本人账号登记")
     fields: dict[str, str] = {}
-    person = await Person.select(Person.id, Person.name, Person.birth_date,
-                                 Person.region_path).where(
-        (Person.id == person_id) & in_region(actor, Person.region_path)).first()
+    person = await people_interface.person_in_scope(actor, person_id)
     if person is None:
         fields["person_id"] = "人员不存在或不在您的管辖范围内，请先查找或登记此人"
     if problem := name_problem(applicant_name, "申请人姓名"):
@@ -187,7 +181,7 @@ async def create_application(
     today = clock.today()
     if since and since > today:
         fields["disabled_since"] = "失能开始日期不能晚于今天"
-    elif since and person and since < person["birth_date"]:
+    elif since and person and since < person.birth_date:
         fields["disabled_since"] = "失能开始日期不能早于出生日期"
     codes = _materials(materials, fields)
     if fields:
@@ -201,12 +195,12 @@ async def create_application(
         if open_one:
             raise Conflict(
                 "application_open",
-                f"{person['name']}已有一份办理中的申请（{open_one['number']}，"
+                f"{person.name}已有一份办理中的申请（{open_one['number']}，"
                 f"{ApplicationState(open_one['state']).label}），请在该申请上继续办理",
                 {"person_id": "此人已有办理中的申请"})
         number = await db.next_daily_number(Application.number, NUMBER_PREFIX, today)
         application = Application(
-            number=number, person=person_id, region_path=person["region_path"],
+            number=number, person=person_id, region_path=person.region_path,
             state=str(ApplicationState.DRAFT), applicant_name=applicant_name.strip(),
             applicant_relation=relation, applicant_phone=phone, agent_name=agent,
             agent_phone=agent_tel,
@@ -272,24 +266,6 @@ async def update_materials(
     return _shaped(await load_visible(actor, application_id))
 
 
-async def _last_conclusion_on(person_id: int, application_id: int) -> date | None:
-    row = await (
-        Assessment.select(Assessment.concluded_at)
-        .where((Assessment.application.person == person_id)
-               & (Assessment.application != application_id)
-               & (Assessment.state == str(AssessmentState.CONCLUDED))
-               & Assessment.concluded_at.is_not_null())
-        .order_by(Assessment.concluded_at, ascending=False)
-        .first()
-    )
-    if row is None:
-        return None
-    concluded: datetime = row["concluded_at"]
-    if concluded.tzinfo is None:
-        concluded = concluded.replace(tzinfo=UTC)
-    return concluded.astimezone(clock.CHINA).date()
-
-
 async def _grounds(
     actor: Actor, row: dict[str, Any], check: EnrollmentCheck, today: date
 ) -> list[RefusalGround]:
@@ -306,15 +282,17 @@ async def _grounds(
         checklist=materials_checklist(),
         materials=tuple(json.loads(row["materials"])),
         has_agent=bool(row["agent_name"]),
-        last_conclusion_on=await _last_conclusion_on(row["person"], row["id"]),
+        last_conclusion_on=await assessments.last_conclusion_on(
+            row["person"], other_than_application=row["id"]),
     )
     return refusal_grounds(facts, policy)
 
 
 async def _enrolment(row: dict[str, Any], gateway: EnrollmentGateway | None,
                      today: date) -> EnrollmentCheck:
-    person = await Person.select(Person.resident_id).where(Person.id == row["person"]).first()
-    return await (gateway or configured_gateway()).check(person["resident_id"], today)
+    person = await people_interface.person_by_id(row["person"])
+    assert person is not None  # an application's person is never deleted
+    return await (gateway or configured_gateway()).check(person.resident_id, today)
 
 
 async def acceptance_check(
@@ -469,9 +447,7 @@ async def list_applications(
         text = q.strip()
         # The matching people first, as a subquery the planner answers from the person
         # indexes; a join filtered by an OR over person columns scanned every application.
-        condition = Application.person.is_in(Person.select(Person.id).where(people.matching(
-            text, name=Person.name, initials=Person.name_initials,
-            resident_id=Person.resident_id, phone=Person.phone)))
+        condition = Application.person.is_in(people_interface.ids_matching(text))
         if text.upper().startswith(NUMBER_PREFIX) and text[2:].isdigit():
             condition = Application.number.like(text.upper() + "%")
         query = query.where(condition)
@@ -491,10 +467,8 @@ async def application_timeline(actor: Actor, application_id: int) -> list[dict[s
     require_role(actor, READ_ROLES, "查看申请")
     await load_visible(actor, application_id)
     events = await audit.timeline("application", application_id)
-    assessments = await Assessment.select(Assessment.id).where(
-        Assessment.application == application_id).order_by(Assessment.id)
-    for assessment in assessments:
-        events.extend(await audit.timeline("assessment", assessment["id"]))
+    for assessment_id in await assessments.assessment_ids_of([application_id]):
+        events.extend(await audit.timeline("assessment", assessment_id))
     return sorted(events, key=lambda event: event["seq"])
 
 

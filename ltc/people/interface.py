@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from piccolo.query import Select
+
 from ltc.identity import Actor, in_region
+from ltc.people.service import matching
 from ltc.people.tables import Person
 
 
@@ -15,12 +18,13 @@ class PersonRef:
     id: int
     name: str
     resident_id: str
+    birth_date: date
     region_path: str
     insurance_number: str | None
     deceased_on: date | None
 
 
-_COLUMNS = (Person.id, Person.name, Person.resident_id, Person.region_path,
+_COLUMNS = (Person.id, Person.name, Person.resident_id, Person.birth_date, Person.region_path,
             Person.insurance_number, Person.deceased_on)
 
 
@@ -35,3 +39,18 @@ async def person_by_resident_id(resident_id: str) -> PersonRef | None:
     """Unscoped: for integrations (enrolment events) that name a person by resident ID."""
     row = await Person.select(*_COLUMNS).where(Person.resident_id == resident_id).first()
     return PersonRef(**row) if row else None
+
+
+async def person_by_id(person_id: int) -> PersonRef | None:
+    """Unscoped: for callers that already hold a scoped row naming the person."""
+    row = await Person.select(*_COLUMNS).where(Person.id == person_id).first()
+    return PersonRef(**row) if row else None
+
+
+def ids_matching(q: str) -> Select | None:
+    """A sub-select of the ids of people the search box finds (name, pinyin initials,
+    resident ID, phone), for `column.is_in(...)`: the planner answers it from the person
+    indexes. None when `q` is blank."""
+    condition = matching(q, name=Person.name, initials=Person.name_initials,
+                         resident_id=Person.resident_id, phone=Person.phone)
+    return None if condition is None else Person.select(Person.id).where(condition)
