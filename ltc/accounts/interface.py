@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from piccolo.query import Select
+
 from ltc.accounts.tables import ApiToken, User
 from ltc.identity import Role
 
@@ -40,3 +42,27 @@ async def signing_secret_of(token_id: int) -> str | None:
     """The HMAC key of an integration client's signed requests."""
     row = await ApiToken.select(ApiToken.signing_secret).where(ApiToken.id == token_id).first()
     return row["signing_secret"] if row else None
+
+
+@dataclass(frozen=True)
+class Assessor:
+    id: int
+    display_name: str
+    organisation_id: int
+    organisation_name: str
+    organisation_region_path: str
+
+
+async def active_assessors(organisation_ids: Select | None = None) -> list[Assessor]:
+    """Active assessor accounts of active assessment organisations (only those among
+    `organisation_ids`, a sub-select, if given), by user id."""
+    rows = await User.select(
+        User.id, User.display_name, User.organisation.as_alias("organisation_id"),
+        User.organisation.name.as_alias("organisation_name"),
+        User.organisation.region.path.as_alias("organisation_region_path"),
+    ).where(
+        (User.role == str(Role.assessor)) & User.active.eq(True)
+        & (User.organisation.kind == "assessment") & User.organisation.active.eq(True),
+        *([] if organisation_ids is None else [User.organisation.is_in(organisation_ids)]),
+    ).order_by(User.id)
+    return [Assessor(**row) for row in rows]

@@ -13,9 +13,10 @@ from litestar.response import Redirect, Stream, Template
 from msgspec import Struct
 
 from ltc import db
-from ltc.applications import assignment, service
+from ltc.applications import service
 from ltc.applications.reference import materials_checklist
 from ltc.applications.rules import GROUND_LABELS, ApplicationState
+from ltc.assessments import assignment
 from ltc.assessments import service as assessments
 from ltc.audit import service as audit
 from ltc.errors import Conflict, DomainError, InvalidInput

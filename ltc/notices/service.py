@@ -12,8 +12,8 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ltc import clock, db
-from ltc.applications.assignment import draw_assessors
 from ltc.applications.rules import ApplicationState
+from ltc.assessments.assignment import draw_assessors
 from ltc.assessments.grading import GRADE_LABELS
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.tables import Assessment

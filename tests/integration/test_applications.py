@@ -15,11 +15,11 @@ from ltc.accounts.tables import User
 from ltc.agreements.rules import covers
 from ltc.agreements.service import active_agreement
 from ltc.agreements.tables import Agreement
-from ltc.applications import assignment
 from ltc.applications import service as apps
-from ltc.applications.draw import replay
 from ltc.applications.reference import load_assessment_organisations, materials_checklist
 from ltc.applications.tables import Application
+from ltc.assessments import assignment
+from ltc.assessments.draw import replay
 from ltc.assessments.tables import Assessment
 from ltc.audit.tables import AuditEvent
 from ltc.db import StaleWrite

@@ -85,7 +85,7 @@ async def test_the_demo_assessors_can_be_drawn_under_their_signed_agreements(
         database_url) -> None:
     from ltc import clock, reference
     from ltc.agreements.tables import Agreement
-    from ltc.applications.assignment import eligible_assessors
+    from ltc.assessments.assignment import eligible_assessors
 
     await reference.load_demo_data(password_iterations=1_000)
     agreements = await Agreement.select(Agreement.kind, Agreement.state,

@@ -26,8 +26,8 @@ from stdnum.cn import ric
 from ltc import clock
 from ltc.accounts import service as accounts
 from ltc.accounts.tables import User
-from ltc.applications import assignment
 from ltc.applications import service as applications
+from ltc.assessments import assignment
 from ltc.assessments import service as assessments
 from ltc.assessments.tables import Assessment
 from ltc.enrollment.tables import EnrollmentRecord

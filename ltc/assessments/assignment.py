@@ -4,7 +4,7 @@ Eligible: active users with the assessor role whose organisation is an active as
 organisation covering the person's region and has an assessment agreement covering the day of
 the draw (nobody is assigned without an agreement in force: ltc.agreements.rules.covers, asked
 of all organisations at once in the candidate query). The draw itself is the pure function in
-ltc.applications.draw; its seed and full candidate list are stored in Assessment.draw so an
+ltc.assessments.draw; its seed and full candidate list are stored in Assessment.draw so an
 auditor can replay it with draw.replay().
 """
 
@@ -19,12 +19,12 @@ from typing import Any
 from piccolo.query.functions.aggregate import Count
 
 from ltc import clock, db
-from ltc.accounts.tables import User
+from ltc.accounts import interface as accounts
 from ltc.agreements.rules import AgreementKind
 from ltc.agreements.service import covered_organisations
 from ltc.applications import service as applications
-from ltc.applications.draw import Candidate, NotEnoughCandidates, draw, draw_record
 from ltc.applications.rules import ApplicationState
+from ltc.assessments.draw import Candidate, NotEnoughCandidates, draw, draw_record
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
@@ -37,24 +37,14 @@ OPEN_ASSESSMENT_STATES = (AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS,
                           AssessmentState.RETURNED, AssessmentState.SUBMITTED)
 
 
-async def _assessors(region_path: str, *extra: Any) -> list[dict[str, Any]]:
-    """Active assessors of active assessment organisations covering `region_path`, by id."""
-    users = await User.select(
-        User.id, User.display_name, User.organisation, User.organisation.name,
-        User.organisation.region.path,
-    ).where(
-        (User.role == str(Role.assessor)) & User.active.eq(True)
-        & (User.organisation.kind == "assessment") & User.organisation.active.eq(True), *extra,
-    ).order_by(User.id)
-    return [u for u in users if region_covers(u["organisation.region.path"], region_path)]
-
-
 async def eligible_assessors(region_path: str, *, on: date) -> list[Candidate]:
-    """Every assessor who may be drawn on day `on` for a person living at `region_path`, with
-    their open workload, by user id."""
-    users = await _assessors(region_path, User.organisation.is_in(
-        covered_organisations(str(AgreementKind.assessment), on)))
-    ids = [u["id"] for u in users]
+    """Every assessor who may be drawn on day `on` for a person living at `region_path`
+    (active, of an active assessment organisation covering it whose agreement covers `on`),
+    with their open workload, by user id."""
+    users = [u for u in await accounts.active_assessors(
+        covered_organisations(str(AgreementKind.assessment), on))
+        if region_covers(u.organisation_region_path, region_path)]
+    ids = [u.id for u in users]
     workload = dict.fromkeys(ids, 0)
     if ids:
         open_states = [str(s) for s in OPEN_ASSESSMENT_STATES]
@@ -63,8 +53,8 @@ async def eligible_assessors(region_path: str, *, on: date) -> list[Candidate]:
                 column.is_in(ids) & Assessment.state.is_in(open_states)).group_by(column)
             for row in rows:
                 workload[row["assessor"]] += row["count"]
-    return [Candidate(user_id=u["id"], name=u["display_name"], organisation_id=u["organisation"],
-                      organisation=u["organisation.name"], workload=workload[u["id"]])
+    return [Candidate(user_id=u.id, name=u.display_name, organisation_id=u.organisation_id,
+                      organisation=u.organisation_name, workload=workload[u.id])
             for u in users]
 
 
@@ -73,11 +63,13 @@ async def _shortfall(region_path: str, on: date, candidates: list[Candidate],
     """Why fewer than two can be drawn, in words that say what to do: when assessors are left
     out only because their organisation has no assessment agreement covering `on`, say so."""
     drawable = {c.user_id for c in candidates} | set(exclude)
-    uncovered = [u for u in await _assessors(region_path) if u["id"] not in drawable]
+    uncovered = [u for u in await accounts.active_assessors()
+                 if region_covers(u.organisation_region_path, region_path)
+                 and u.id not in drawable]
     message = (f"本地区可抽取的评估员只有{available}名，至少需要2名（同一人不能抽中两次"
                + ("，且已排除上次评估的评估员" if exclude else "") + "）")
     if uncovered:
-        names = "、".join(dict.fromkeys(u["organisation.name"] for u in uncovered))
+        names = "、".join(dict.fromkeys(u.organisation_name for u in uncovered))
         message += (f"。另有{len(uncovered)}名评估员因所在评估机构（{names}）在"
                     f"{on.isoformat()}没有生效的评估协议而不能抽取：请先在协议管理中与该机构"
                     "签订、续签或恢复评估协议，再分派")

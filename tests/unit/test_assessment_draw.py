@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from ltc.applications.draw import (
+from ltc.assessments.draw import (
     ALGORITHM,
     Candidate,
     NotEnoughCandidates,
