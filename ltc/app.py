@@ -32,7 +32,6 @@ from ltc.agreements.controllers import AgreementPages
 from ltc.applications.controllers import ApplicationApi, ApplicationPages
 from ltc.applications.rules import ApplicationState
 from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPages
-from ltc.assessments.grading import Grade
 from ltc.assessments.rules import AssessmentState
 from ltc.careplans.controllers import CarePlanPages
 from ltc.desk.home import HomeController
@@ -41,6 +40,7 @@ from ltc.enrollment.controllers import EnrollmentEventApi
 from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.entitlements.rules import EndReason, EntitlementState
 from ltc.evidence.controllers import EvidenceApi, EvidencePages
+from ltc.grades import Grade
 from ltc.identity import Role
 from ltc.jobs.broker import broker_reachable
 from ltc.notices.controllers import NoticeBatchPages, PublicNoticePages

@@ -41,10 +41,10 @@ from ltc.agreements.rules import (
     reminder_due,
 )
 from ltc.agreements.tables import Agreement
-from ltc.assessments.grading import GRADE_LABELS
 from ltc.audit import service as audit
 from ltc.entitlements import interface as entitlements
 from ltc.errors import Conflict, InvalidInput, NotFound
+from ltc.grades import GRADE_LABELS
 from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.organisations import interface as organisations

@@ -17,6 +17,7 @@ from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.audit import service as audit
 from ltc.errors import DomainError, InvalidInput
 from ltc.evidence import service as evidence_service
+from ltc.grades import GRADE_LABELS
 from ltc.identity import Actor, Role
 from ltc.web.actions import perform
 from ltc.web.guards import role_guard
@@ -81,7 +82,7 @@ class AssessmentPages(Controller):
             missing=await service.submission_problems(row) if editable else {},
             timeline=await audit.timeline("assessment", assessment_id),
             errors=context.pop("errors", {}), error=context.pop("error", None),
-            grade_labels=grading.GRADE_LABELS, level_labels=grading.LEVEL_LABELS,
+            grade_labels=GRADE_LABELS, level_labels=grading.LEVEL_LABELS,
             assessment=row, **context,
         )
 
@@ -105,7 +106,7 @@ class AssessmentPages(Controller):
         row = await service.get_assessment(request.user, assessment_id)
         return page(request, "assessments/_preview.html",
                     preview=await _preview(row, _form_scores(data)),
-                    grade_labels=grading.GRADE_LABELS, level_labels=grading.LEVEL_LABELS)
+                    grade_labels=GRADE_LABELS, level_labels=grading.LEVEL_LABELS)
 
     @post("/{assessment_id:int}", status_code=200)
     async def act(self, request: Request[Actor, Any, Any], assessment_id: Id,

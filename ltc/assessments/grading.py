@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
-from enum import IntEnum
 from typing import Any
+
+from ltc.grades import GRADE_LABELS
 
 DEFAULT_RULESET = "national-2021"
 
@@ -24,15 +25,6 @@ LEVEL_LABELS = {
     "moderate": "中度受损",
     "severe": "重度受损",
 }
-# The six grades and their names are fixed by the standard; which totals lead to them is data.
-GRADE_LABELS = {
-    0: "基本正常",
-    1: "轻度失能",
-    2: "中度失能",
-    3: "重度失能Ⅰ级",
-    4: "重度失能Ⅱ级",
-    5: "重度失能Ⅲ级",
-}
 
 
 def _bundled_instrument() -> Instrument:
@@ -42,25 +34,6 @@ def _bundled_instrument() -> Instrument:
 
     return load_instrument()
 
-
-class Grade(IntEnum):
-    """The standard's six grades, for templates: `Grade.label_of(row.grade)`."""
-
-    normal = 0
-    mild = 1
-    moderate = 2
-    severe_1 = 3
-    severe_2 = 4
-    severe_3 = 5
-
-    @property
-    def label(self) -> str:
-        return GRADE_LABELS[self]
-
-    @staticmethod
-    def label_of(grade: int | None) -> str:
-        """重度失能Ⅱ级, never a bare number (SPEC §11); empty while not graded."""
-        return "" if grade is None else GRADE_LABELS.get(grade, "")
 
 
 METHODS = ("combined", "adl_only")

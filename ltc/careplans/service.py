@@ -21,7 +21,6 @@ from ltc import clock, db
 from ltc.agreements.rules import AgreementKind, AgreementState, Qualification, covers
 from ltc.agreements.service import active_agreement
 from ltc.agreements.tables import Agreement
-from ltc.assessments.grading import GRADE_LABELS
 from ltc.audit import service as audit
 from ltc.careplans.rules import (
     CareForm,
@@ -39,6 +38,7 @@ from ltc.careplans.tables import CareItem, CarePlan
 from ltc.entitlements.rules import EntitlementFacts, EntitlementState
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.grades import GRADE_LABELS
 from ltc.identity import Actor, ActorKind, Role, in_region, of_organisation, require_role
 from ltc.organisations import interface as organisations
 from ltc.policy import service as policies

@@ -10,7 +10,6 @@ from typing import Any
 from ltc import clock, db
 from ltc.applications.rules import ApplicationState
 from ltc.applications.tables import Application
-from ltc.assessments.grading import GRADE_LABELS
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
 from ltc.enrollment.tables import HospitalStay
@@ -27,6 +26,7 @@ from ltc.entitlements.rules import (
 )
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.grades import GRADE_LABELS
 from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.people.rules import mask_resident_id

@@ -14,7 +14,6 @@ from typing import Any
 from ltc import clock, db
 from ltc.applications.rules import ApplicationState
 from ltc.assessments.assignment import draw_assessors
-from ltc.assessments.grading import GRADE_LABELS
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
@@ -25,6 +24,7 @@ from ltc.clock import (
 from ltc.entitlements import service as entitlements
 from ltc.entitlements.tables import Decision
 from ltc.errors import Conflict, DomainError, InvalidInput, NotFound
+from ltc.grades import GRADE_LABELS
 from ltc.identity import SYSTEM, Actor, ActorKind, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.notices.rules import (

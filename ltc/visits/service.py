@@ -25,7 +25,6 @@ from ltc import clock, db
 from ltc.accounts.tables import User
 from ltc.agreements.rules import covers
 from ltc.agreements.service import active_agreement
-from ltc.assessments.grading import GRADE_LABELS
 from ltc.audit import service as audit
 from ltc.careplans.rules import CONFIRMED, CareForm, plan_in_force
 from ltc.careplans.service import catalogue, plan_on, plan_result
@@ -35,6 +34,7 @@ from ltc.entitlements import service as entitlements
 from ltc.entitlements.rules import EntitlementFacts, Interval, is_active_day
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
+from ltc.grades import GRADE_LABELS
 from ltc.identity import Actor, ActorKind, Role, in_region, require_role
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person

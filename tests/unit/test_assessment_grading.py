@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from ltc.assessments.bundled import load_bundled_rulesets, load_instrument, load_ruleset
 from ltc.assessments.grading import (
-    GRADE_LABELS,
     INDICATORS,
     LEVEL_LABELS,
     LEVELS,
@@ -22,6 +21,7 @@ from ltc.assessments.grading import (
     score_problems,
     worse,
 )
+from ltc.grades import GRADE_LABELS
 
 INSTRUMENT = load_instrument()
 NATIONAL = load_ruleset("national-2021")

@@ -18,7 +18,7 @@ import pytest
 from jinja2 import UndefinedError
 
 from ltc import pdf
-from ltc.assessments.grading import GRADE_LABELS
+from ltc.grades import GRADE_LABELS
 
 SELFTEST = "pdf/_selftest.html"
 BUREAU = {"name": "肥城市医疗保障局", "phone": "0538-3221234", "address": "肥城市新城街道长山街1号"}
