@@ -4,10 +4,11 @@ assessment tables)."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from typing import Any
 
 from piccolo.query import Select
 
-from ltc import clock
+from ltc import clock, db
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.tables import Assessment
 
@@ -44,3 +45,30 @@ async def last_conclusion_on(person_id: int, *, other_than_application: int) -> 
     if concluded.tzinfo is None:
         concluded = concluded.replace(tzinfo=UTC)
     return concluded.astimezone(clock.CHINA).date()
+
+
+async def is_assessor_of_person(user_id: int, person_id: int) -> bool:
+    """The user sits (or sat) on one of the person's assessments."""
+    return await Assessment.exists().where(
+        (Assessment.application.person == person_id)
+        & ((Assessment.assessor_1 == user_id) | (Assessment.assessor_2 == user_id)))
+
+
+async def assessment_for_evidence(assessment_id: int, *, lock: bool = False
+                                  ) -> dict[str, Any] | None:
+    """What attaching evidence checks: id, state, the two assessors, region. With `lock`,
+    the row is locked on PostgreSQL (serialising attaches with submission; SQLite's
+    IMMEDIATE write transaction already holds the only write lock)."""
+    query = Assessment.select(
+        Assessment.id, Assessment.state, Assessment.assessor_1, Assessment.assessor_2,
+        Assessment.region_path,
+    ).where(Assessment.id == assessment_id)
+    if lock and not db.is_sqlite():
+        query = query.lock_rows()
+    return await query.first()
+
+
+async def mark_started(assessment_id: int) -> None:
+    """ASSIGNED → IN_PROGRESS once the first evidence arrives (no-op otherwise)."""
+    await Assessment.update({Assessment.state: str(AssessmentState.IN_PROGRESS)}).where(
+        (Assessment.id == assessment_id) & (Assessment.state == str(AssessmentState.ASSIGNED)))

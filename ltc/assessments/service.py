@@ -13,7 +13,7 @@ from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
-from ltc.evidence.tables import EvidenceFile
+from ltc.evidence import interface as evidence
 from ltc.identity import Actor, Role, in_region, region_covers
 from ltc.notices import service as notices
 
@@ -167,8 +167,7 @@ async def submission_problems(row: dict[str, Any]) -> dict[str, str]:
     problems = grading.score_problems(row["scores"], bundled.load_instrument(), complete=True)
     if row["onsite_started_at"] is None or row["onsite_ended_at"] is None:
         problems["onsite"] = "请填写到达和离开时间"
-    videos = await EvidenceFile.count().where(
-        (EvidenceFile.assessment == row["id"]) & (EvidenceFile.kind == "video"))
+    videos = await evidence.video_count(row["id"])
     if not videos:
         problems["evidence"] = "请至少上传一段评估全过程的视频"
     if row["signed_1_at"] is None:

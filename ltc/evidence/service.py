@@ -22,8 +22,8 @@ from typing import Any
 import anyio
 
 from ltc import clock, db
+from ltc.assessments import interface as assessments
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
-from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
 from ltc.errors import Conflict, DomainError, Forbidden, NotFound
 from ltc.evidence import rules, storage
@@ -43,15 +43,7 @@ def _columns() -> list[Any]:
 
 
 async def _assessment(assessment_id: int, *, lock: bool = False) -> dict[str, Any]:
-    query = Assessment.select(
-        Assessment.id, Assessment.state, Assessment.assessor_1, Assessment.assessor_2,
-        Assessment.region_path,
-    ).where(Assessment.id == assessment_id)
-    if lock and not db.is_sqlite():
-        # PostgreSQL: serialise with other attaches and with submission. SQLite's IMMEDIATE
-        # write transaction already holds the only write lock (and has no FOR UPDATE).
-        query = query.lock_rows()
-    row = await query.first()
+    row = await assessments.assessment_for_evidence(assessment_id, lock=lock)
     if row is None:
         raise NotFound("assessment_not_found", f"评估 {assessment_id} 不存在")
     return row
@@ -127,9 +119,7 @@ async def attach(
         if isinstance(stored, ReceivedFile):
             stored = await storage.place(stored)
         if assessment["state"] == AssessmentState.ASSIGNED:
-            await Assessment.update({Assessment.state: str(AssessmentState.IN_PROGRESS)}).where(
-                (Assessment.id == assessment_id)
-                & (Assessment.state == str(AssessmentState.ASSIGNED)))
+            await assessments.mark_started(assessment_id)
         evidence = EvidenceFile(
             assessment=assessment_id, kind=str(stored.kind), content_type=stored.content_type,
             size=stored.size, sha256=stored.sha256, original_name=name,

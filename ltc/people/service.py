@@ -11,7 +11,7 @@ from piccolo.columns import Column
 from piccolo.columns.combination import Or, Where
 
 from ltc import clock, db
-from ltc.assessments.tables import Assessment
+from ltc.assessments import interface as assessments
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, ActorKind, Role, in_region, region_covers, require_role
@@ -164,9 +164,7 @@ def _listed(row: dict[str, Any], resident_id: str) -> dict[str, Any]:
 
 
 async def _assigned_to(actor: Actor, person_id: int) -> bool:
-    return await Assessment.exists().where(
-        (Assessment.application.person == person_id)
-        & ((Assessment.assessor_1 == actor.id) | (Assessment.assessor_2 == actor.id)))
+    return actor.id is not None and await assessments.is_assessor_of_person(actor.id, person_id)
 
 
 async def get_person(
