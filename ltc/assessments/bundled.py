@@ -42,4 +42,4 @@ def load_ruleset(code: str, instrument: Instrument | None = None) -> Ruleset:
     bundled = load_bundled_rulesets()
     if code not in bundled:
         raise RulesetError("ruleset", f"未知的评估规则“{code}”，可用：{'、'.join(sorted(bundled))}")
-    return parse_ruleset(bundled[code], instrument)
+    return parse_ruleset(bundled[code], instrument or load_instrument())

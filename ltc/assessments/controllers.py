@@ -54,7 +54,8 @@ def _posted_scores(data: dict[str, str]) -> dict[str, Any] | None:
 
 async def _preview(row: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:
     ruleset_row = await service.ruleset_for(row["region_path"], clock.now())
-    ruleset = grading.parse_ruleset(json.loads(ruleset_row["definition"]))
+    ruleset = grading.parse_ruleset(json.loads(ruleset_row["definition"]),
+                                    bundled.load_instrument())
     return grading.preview(scores, ruleset)
 
 

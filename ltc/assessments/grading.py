@@ -9,7 +9,7 @@ ruleset version it was graded with.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from typing import Any
 
@@ -26,13 +26,6 @@ LEVEL_LABELS = {
     "severe": "重度受损",
 }
 
-
-def _bundled_instrument() -> Instrument:
-    """The shipped instrument when a caller passes none: read (once) by
-    ltc.assessments.bundled, which owns the files, so nothing here touches the disk."""
-    from ltc.assessments.bundled import load_instrument  # bundled imports this module
-
-    return load_instrument()
 
 
 
@@ -178,6 +171,7 @@ class Ruleset:
     bands: Mapping[str, tuple[Band, ...]]  # indicator -> bands; an indicator may be absent
     matrix: Mapping[str, Mapping[str, int]]  # combined: ADL level -> worse other level -> grade
     grades: Mapping[str, int]  # adl_only: ADL level -> grade
+    instrument: Instrument = field(repr=False, compare=False)  # what it was validated against
 
     @property
     def key(self) -> str:
@@ -192,11 +186,10 @@ _RULESET_FIELDS = {"code", "version", "effective_from", "description", "method",
                    "matrix", "grades", "source", "notes"}
 
 
-def parse_ruleset(definition: Mapping[str, Any], instrument: Instrument | None = None) -> Ruleset:
+def parse_ruleset(definition: Mapping[str, Any], instrument: Instrument) -> Ruleset:
     """Validate a ruleset definition (JSON data) against the instrument; raise RulesetError
     naming the first bad field. Checks that every reachable total falls in exactly one band and
     that a lower total never gives a milder level or grade."""
-    instrument = instrument or _bundled_instrument()
     if not isinstance(definition, Mapping):
         raise RulesetError("ruleset", "评估规则必须是一个 JSON 对象")
     for key in definition:
@@ -217,7 +210,7 @@ def parse_ruleset(definition: Mapping[str, Any], instrument: Instrument | None =
         version=_positive_int(definition, "version"),
         effective_from=_date(definition, "effective_from"),
         description=_text(definition, "description"),
-        method=method, bands=bands, matrix=matrix, grades=grades,
+        method=method, bands=bands, matrix=matrix, grades=grades, instrument=instrument,
     )
 
 
@@ -437,8 +430,9 @@ def worse(*levels: str) -> str:
 
 def grade(scores: Mapping[str, int], ruleset: Ruleset,
           instrument: Instrument | None = None) -> GradeResult:
-    """Grade a complete set of 17 scores; raise InvalidScores listing every problem."""
-    instrument = instrument or _bundled_instrument()
+    """Grade a complete set of 17 scores (against the ruleset's instrument unless another is
+    given); raise InvalidScores listing every problem."""
+    instrument = instrument or ruleset.instrument
     problems = score_problems(scores, instrument)
     if problems:
         raise InvalidScores(problems)
@@ -505,7 +499,7 @@ def preview(scores: Mapping[str, object], ruleset: Ruleset,
             instrument: Instrument | None = None) -> dict[str, Any]:
     """Live figures for a half-filled form: totals of what is filled and valid, what is missing,
     every problem, and the grade (with levels and explanation) only once all 17 are valid."""
-    instrument = instrument or _bundled_instrument()
+    instrument = instrument or ruleset.instrument
     problems = score_problems(scores, instrument, complete=False)
     missing = [item.code for item in instrument.items if scores.get(item.code) is None]
     totals = _totals(scores, instrument)

@@ -23,7 +23,8 @@ async def load_rulesets() -> int:
     added = 0
     async with db.write_transaction():
         for code, definition in bundled.load_bundled_rulesets().items():
-            grading.parse_ruleset(definition)  # refuse a malformed file before storing it
+            # Refuse a malformed file before storing it.
+            grading.parse_ruleset(definition, bundled.load_instrument())
             version = int(definition["version"])
             stored = json.dumps(definition, ensure_ascii=False, sort_keys=True)
             existing = await Ruleset.select(Ruleset.definition).where(

@@ -225,7 +225,7 @@ async def conclude(actor: Actor, assessment_id: int, *, expected_version: int) -
     now = clock.now()
     ruleset_row = await ruleset_for(row["region_path"], now)
     result = grading.grade(row["scores"], grading.parse_ruleset(
-        json.loads(ruleset_row["definition"])))
+        json.loads(ruleset_row["definition"]), bundled.load_instrument()))
     async with db.write_transaction():
         after = await db.update_versioned(
             Assessment, assessment_id, expected_version,

@@ -355,7 +355,7 @@ def test_grading_follows_the_data_not_the_code() -> None:
     definition["matrix"] = {row: cols for row, cols in definition["matrix"].items()
                             if row != "intact"}
     definition["matrix"]["severe"]["intact"] = 4
-    city = parse_ruleset({**definition, "code": "city-2026", "version": 3})
+    city = parse_ruleset({**definition, "code": "city-2026", "version": 3}, INSTRUMENT)
     assert grade(scores(45), city).grade == 4
     assert grade(scores(45), NATIONAL).grade == 2
     assert grade(scores(100), city).adl_level == "mild"
@@ -408,7 +408,7 @@ def test_invalid_rulesets_name_the_field(change: Callable[[dict], None], field: 
     definition = national_definition()
     change(definition)
     with pytest.raises(RulesetError) as raised:
-        parse_ruleset(definition)
+        parse_ruleset(definition, INSTRUMENT)
     assert raised.value.field == field
     assert str(raised.value).startswith(f"{field}: ")
 
@@ -417,10 +417,10 @@ def test_an_adl_only_ruleset_needs_its_grade_map() -> None:
     definition = copy.deepcopy(load_bundled_rulesets()["barthel-legacy"])
     del definition["grades"]["moderate"]
     with pytest.raises(RulesetError) as raised:
-        parse_ruleset(definition)
+        parse_ruleset(definition, INSTRUMENT)
     assert raised.value.field == "grades.moderate"
     with pytest.raises(RulesetError):
-        parse_ruleset("national-2021")  # type: ignore[arg-type]
+        parse_ruleset("national-2021", INSTRUMENT)  # type: ignore[arg-type]
 
 
 # --- properties ----------------------------------------------------------------------------
