@@ -93,3 +93,63 @@ class OwnTablesContract(Contract):
             output.print_error(f"{line.replace('->', ' -> ')}: read the owner's interface.py")
         for line in check.metadata["stale"]:
             output.print_error(f"{line.replace('->', ' -> ')} is gone: remove the exception")
+
+
+class NoCyclesContract(Contract):
+    """No module imports itself through others (an import circle), at any depth; functions'
+    deferred imports count too."""
+
+    type_name = "no_cycles"
+
+    def check(self, graph, verbose: bool) -> ContractCheck:
+        modules = sorted(graph.modules)
+        edges = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in modules}
+        circles = _strongly_connected(modules, edges)
+        return ContractCheck(kept=not circles, metadata={"circles": circles})
+
+    def render_broken_contract(self, check: ContractCheck) -> None:
+        for circle in check.metadata["circles"]:
+            output.print_error("an import circle: " + " <-> ".join(circle))
+
+
+def _strongly_connected(nodes: list[str], edges: dict[str, list[str]]) -> list[list[str]]:
+    """Tarjan's algorithm, iteratively: the groups of two or more modules importing each other
+    around a circle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    groups: list[list[str]] = []
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, iter(edges.get(root, ())))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(edges.get(child, ()))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                group = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    group.append(member)
+                    if member == node:
+                        break
+                if len(group) > 1:
+                    groups.append(sorted(group))
+    return groups
