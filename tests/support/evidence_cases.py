@@ -1,4 +1,5 @@
 """Shared by test_evidence.py and test_evidence_playback.py: set-up and helpers."""
+
 from __future__ import annotations
 
 from datetime import date
