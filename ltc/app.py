@@ -51,7 +51,7 @@ from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
 from ltc.settings import Settings
 from ltc.visits.controllers import VisitApi, VisitPages, VisitReviewPages
-from ltc.web import formatting, timeline
+from ltc.web import access_log, formatting, timeline
 from ltc.web.csrf import FormCsrf
 from ltc.web.errors import EXCEPTION_HANDLERS
 
@@ -87,6 +87,7 @@ def pending_flashes(context: dict[str, Any]) -> list[dict[str, str]]:
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
     db.bind(db.make_engine(settings.database_url))
+    access_log.install()
 
     template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
     filters = template_config.engine_instance.engine.filters

@@ -222,7 +222,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(database_url: str, tmp_path: Path):
+def server_process(database_url: str, tmp_path: Path):
+    """The app under uvicorn in a process of its own: (base URL, the process, whose output
+    — the access log included — is piped)."""
     port = _free_port()
     env = {**os.environ, "LTC_DATABASE_URL": database_url, "LTC_VAR_DIR": str(tmp_path / "var"),
            "LTC_SECRET_KEY": "s" * 48, "LTC_DATABASE_POOL_SIZE": "2"}
@@ -243,9 +245,15 @@ def server(database_url: str, tmp_path: Path):
     else:
         process.kill()
         pytest.fail(f"server did not start: {process.stdout.read()}")
-    yield base
-    process.terminate()
-    process.wait(timeout=10)
+    yield base, process
+    if process.poll() is None:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(server_process) -> str:
+    return server_process[0]
 
 
 @pytest.fixture

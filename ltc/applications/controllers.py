@@ -60,6 +60,9 @@ async def _person_for(actor: Actor, data: dict[str, str], fields: dict[str, str]
     except Conflict as exc:
         if exc.code == "person_exists":
             return int(exc.fields["person_id"])
+        if exc.code == "person_registered_elsewhere":
+            fields.update(exc.fields)
+            return None
         raise
     except InvalidInput as exc:
         fields.update(exc.fields)
@@ -242,7 +245,9 @@ class ApplicationApi(Controller):
     tags = ["intake"]  # noqa: RUF012
     guards = [INTAKE]  # noqa: RUF012
 
-    @post("/people", summary="Register a person (409 person_exists if the ID is known)")
+    @post("/people", summary="Register a person (409 person_exists if the ID is known in "
+                              "your region; 409 person_registered_elsewhere, naming no one, "
+                              "if elsewhere)")
     async def register(self, request: Request[Actor, Any, Any],
                        data: JSONBody[PersonIn]) -> dict[str, Any]:
         person = await people.register_person(

@@ -87,21 +87,28 @@ def _details(
 
 
 async def _find_by_resident_id(resident_id: str) -> dict[str, Any] | None:
-    return await Person.select(Person.id, Person.name).where(
+    return await Person.select(Person.id, Person.name, Person.region_path).where(
         Person.resident_id == resident_id).first()
 
 
-def _person_exists(resident_id: str, existing: dict[str, Any] | None) -> Conflict:
-    who = f"{existing['name']}（人员编号 {existing['id']}）" if existing else "他人"
-    fields = {"resident_id": "该身份证号已登记，请直接查找此人"}
-    if existing:
-        fields["person_id"] = str(existing["id"])  # machine-readable for API clients
+def _person_exists(actor: Actor, resident_id: str, existing: dict[str, Any] | None) -> Conflict:
+    """The ID is registered. Inside the actor's region the answer names the person (so the
+    clerk can open the record); outside it, nothing about them: neither name nor number."""
+    if existing and (actor.region_path is None
+                     or region_covers(actor.region_path, existing["region_path"])):
+        error = Conflict(
+            "person_exists",
+            f"身份证号 {mask_resident_id(resident_id)} 已登记为{existing['name']}"
+            f"（人员编号 {existing['id']}），请直接查找此人，不要重复登记",
+            # person_id: machine-readable for API clients
+            {"resident_id": "该身份证号已登记，请直接查找此人", "person_id": str(existing["id"])})
+        error.existing_person_id = existing["id"]  # type: ignore[attr-defined]
+        return error
     error = Conflict(
-        "person_exists",
-        f"身份证号 {mask_resident_id(resident_id)} 已登记为{who}，请直接查找此人，不要重复登记",
-        fields,
-    )
-    error.existing_person_id = existing["id"] if existing else None  # type: ignore[attr-defined]
+        "person_registered_elsewhere",
+        "该身份证号已在其他辖区登记，不能重复登记：请联系其登记地的医保经办机构核实或办理转移",
+        {"resident_id": "该身份证号已在其他辖区登记，请联系其登记地的医保经办机构"})
+    error.existing_person_id = None  # type: ignore[attr-defined]
     return error
 
 
@@ -133,7 +140,7 @@ async def register_person(
     try:
         async with db.write_transaction():
             if existing := await _find_by_resident_id(identity.number):
-                raise _person_exists(identity.number, existing)
+                raise _person_exists(actor, identity.number, existing)
             person = Person(resident_id=identity.number, sex=identity.sex,
                             birth_date=identity.birth_date, village=village.id,
                             region_path=village.path, **details)
@@ -146,7 +153,7 @@ async def register_person(
         # the unique index refuses the second insert. Report it exactly like the usual case.
         if not db.is_unique_violation(exc):
             raise
-        raise _person_exists(identity.number,
+        raise _person_exists(actor, identity.number,
                              await _find_by_resident_id(identity.number)) from exc
     return {**person.to_dict(), "resident_id_masked": mask_resident_id(identity.number),
             "village.code": village.code, "village.name": village.name}

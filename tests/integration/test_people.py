@@ -94,6 +94,22 @@ async def test_one_person_per_resident_id(clerk) -> None:
     assert await counts() == before
 
 
+async def test_an_id_registered_in_another_town_is_refused_naming_no_one(clerk) -> None:
+    """A town clerk learns only that the ID is taken elsewhere: not who holds it, nor the
+    record's number (SPEC §11: personal data only within one's region)."""
+    await service.register_person(clerk, **person_form(village_code=LAOCHENG_VILLAGE))
+    town_clerk = await actor("clerk", "xc_clerk", region="370983001")
+    before = await counts()
+    with pytest.raises(Conflict) as caught:
+        await service.register_person(town_clerk, **person_form(name="张叁"))
+    error = caught.value
+    assert error.code == "person_registered_elsewhere" and error.status_code == 409
+    assert "其他辖区" in error.message and "person_id" not in error.fields
+    said = error.message + "".join(error.fields.values())
+    assert "张三" not in said and "人员编号" not in said and "370983195001011235" not in said
+    assert await counts() == before
+
+
 async def test_a_concurrent_duplicate_is_refused_by_the_database(clerk, monkeypatch) -> None:
     """Two clerks at once: both pass the friendly check, the unique index refuses one."""
     first = await service.register_person(clerk, **person_form())

@@ -1,5 +1,6 @@
 """Signing in, sessions, CSRF, role guards and API tokens, over HTTP."""
 
+import httpx
 import pytest
 from conftest import make_user, sign_in
 
@@ -272,3 +273,19 @@ async def test_token_authenticated_calls_store_no_session_and_set_no_cookie(clie
         assert answer.status_code == 200
         assert "session" not in answer.headers.get("set-cookie", "")
     assert await WebSession.count() == 0
+
+
+async def test_the_access_log_shows_no_resident_id_or_phone(server_process) -> None:
+    """A real uvicorn process: a search by resident ID (typed plainly or with spaces) and by
+    phone reaches the access log masked; short numbers such as record ids stay readable."""
+    base, process = server_process
+    resident_id, phone = "370983195001011235", "13812345678"
+    async with httpx.AsyncClient(base_url=base, timeout=5) as http:
+        for query in (resident_id, "3709 8319 5001 0112 35", phone):
+            await http.get("/applications", params={"q": query})
+        await http.get("/applications/1234567")
+    process.terminate()
+    log = process.communicate(timeout=10)[0]
+    assert "/applications?q=" in log and "/applications/1234567" in log
+    assert resident_id not in log and phone not in log and "8319" not in log
+    assert "****************35" in log and "*********78" in log
