@@ -58,9 +58,6 @@ from ltc.web.errors import EXCEPTION_HANDLERS
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
-SESSION_MAX_AGE = 8 * 3600  # one working day
-
-
 @get("/healthz", exclude_from_auth=True, include_in_schema=False)
 async def healthz(settings: NamedDependency[Settings]) -> Response[dict[str, Any]]:
     """Database and broker round trips; 503 if either fails, for load balancers."""
@@ -106,9 +103,11 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Flash messages live in the session; a 404 for an unknown path has no session at all.
     template_config.engine_instance.register_template_callable("get_flashes", pending_flashes)
 
+    # The store's expiry is the idle timeout, renewed on every request; the absolute one is
+    # checked by ActorAuthentication against the sign-in time kept in the session.
     sessions = SessionConfig(
-        max_age=SESSION_MAX_AGE, httponly=True, samesite="lax", secure=settings.secure_cookies,
-        renew_on_access=True,
+        max_age=settings.session_idle_minutes * 60, httponly=True, samesite="lax",
+        secure=settings.secure_cookies, renew_on_access=True,
     )
     csrf = CSRFConfig(secret=settings.secret_key, cookie_name="ltc_csrf",
                       header_name="x-csrftoken", cookie_secure=settings.secure_cookies)
@@ -159,7 +158,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         middleware=[
             sessions.middleware,
             DefineMiddleware(FormCsrf, config=csrf),
-            DefineMiddleware(ActorAuthentication, exclude=PUBLIC_PATHS),
+            DefineMiddleware(ActorAuthentication, exclude=PUBLIC_PATHS,
+                             max_session_seconds=settings.session_max_hours * 3600),
         ],
         stores={"sessions": DatabaseStore()},
         template_config=template_config,

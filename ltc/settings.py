@@ -42,6 +42,8 @@ class Settings:
     database_pool_size: int = 10
     login_max_failures: int = 5
     login_window_seconds: int = 900
+    session_idle_minutes: int = 30  # signed out after this long without a request
+    session_max_hours: int = 12  # and this long after signing in, whatever the activity
     secure_cookies: bool = False
     debug: bool = False
     # Printed on notice documents (QR code and short address of the public page).
@@ -82,6 +84,8 @@ class Settings:
             database_pool_size=_int(env, "LTC_DATABASE_POOL_SIZE", 10, 0),
             login_max_failures=_int(env, "LTC_LOGIN_MAX_FAILURES", 5, 1),
             login_window_seconds=_int(env, "LTC_LOGIN_WINDOW_SECONDS", 900, 1),
+            session_idle_minutes=_int(env, "LTC_SESSION_IDLE_MINUTES", 30, 1),
+            session_max_hours=_int(env, "LTC_SESSION_MAX_HOURS", 12, 1),
             # Behind HTTPS in production; the embedded demo is plain http on 127.0.0.1.
             secure_cookies=_bool(env, "LTC_SECURE_COOKIES", not embedded),
             debug=_bool(env, "LTC_DEBUG", False),

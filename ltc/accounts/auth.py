@@ -3,9 +3,12 @@ clients. Pages without a signed-in user redirect to the login page; the API answ
 
 from __future__ import annotations
 
+import time
+
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp
 
 from ltc.accounts import service as accounts
 from ltc.web.csrf import bearer_token
@@ -16,6 +19,13 @@ PUBLIC_PATHS = ["^/login", "^/static/", "^/healthz", "^/schema", "^/favicon.ico"
 
 
 class ActorAuthentication(AbstractAuthenticationMiddleware):
+    """`max_session_seconds`: the absolute lifetime of a sign-in, however active (the idle
+    timeout is the session store's expiry, renewed on each request)."""
+
+    def __init__(self, app: ASGIApp, exclude: list[str], max_session_seconds: int) -> None:
+        super().__init__(app, exclude=exclude)
+        self.max_session_seconds = max_session_seconds
+
     async def authenticate_request(self, connection: ASGIConnection) -> AuthenticationResult:
         token = bearer_token(connection.headers)
         if token is not None:
@@ -23,7 +33,12 @@ class ActorAuthentication(AbstractAuthenticationMiddleware):
             if actor is None:
                 raise NotAuthorizedException("invalid_token")
             return AuthenticationResult(user=actor, auth="token")
-        user_id = connection.scope.get("session", {}).get("user_id")
+        session = connection.scope.get("session") or {}
+        user_id = session.get("user_id")
+        signed_in_at = session.get("signed_in_at")
+        if not isinstance(signed_in_at, int | float) or (
+                time.time() - signed_in_at > self.max_session_seconds):
+            user_id = None  # signed in too long ago (or before sign-in times were kept)
         actor = await accounts.actor_for_user(user_id) if user_id else None
         if actor is None:
             raise NotAuthorizedException("not_signed_in")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from litestar import Controller, Request, get, post, put
@@ -12,6 +13,7 @@ from litestar.response import Redirect, Template
 from msgspec import Struct
 
 from ltc.accounts import service
+from ltc.accounts.sessions import renew_session_id
 from ltc.db import StaleWrite
 from ltc.errors import Conflict, InvalidInput, TooManyAttempts
 from ltc.identity import Actor, Role
@@ -52,9 +54,10 @@ class SessionController(Controller):
         except (InvalidInput, TooManyAttempts) as exc:
             return page(request, "login.html", status_code=exc.status_code,
                         next=_safe_next(data.get("next")), username=username, error=exc.message)
-        # A fresh session on sign-in: a session id planted before login is worthless after.
+        # A fresh session under a new id on sign-in: an id planted before is worthless after.
         request.clear_session()
-        request.set_session({"user_id": actor.id})
+        request.set_session({"user_id": actor.id, "signed_in_at": int(time.time())})
+        renew_session_id(request.scope)
         return Redirect(_safe_next(data.get("next")))
 
     @post("/logout")

@@ -14,6 +14,7 @@ from ltc.accounts.rules import (
     password_problems,
     token_hash,
 )
+from ltc.accounts.sessions import end_sessions_of
 from ltc.accounts.tables import ApiToken, LoginAttempt, User
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
@@ -297,8 +298,13 @@ async def update_user(
         User.active: active,
     }
     async with db.write_transaction():
-        # A deactivated user's sessions stop working at once: actor_for_user checks `active`.
         after = await db.update_versioned(User, user_id, expected_version, changes)
+        if not active or (str(the_role), region["id"], organisation["id"] if organisation
+                          else None) != (before["role"], before["region"],
+                                         before["organisation"]):
+            # Disabled, or acting in another role or region from now on: every session of
+            # theirs ends, so the next request signs in afresh under a new session id.
+            await end_sessions_of(user_id)
         await audit.record(
             actor, "user.updated", "user", user_id,
             before={k: before[k] for k in ("display_name", "role", "region.code",

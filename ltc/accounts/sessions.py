@@ -1,7 +1,10 @@
-"""A Litestar session Store in the database, so every app process sees every session."""
+"""Sessions: a Litestar session Store in the database, so every app process sees every
+session; a new session id at every sign-in (an id planted before sign-in is worthless after);
+the user named on the row, so that all of a user's sessions can be ended at once."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -21,6 +24,21 @@ from ltc.accounts.tables import WebSession
 from ltc.web.csrf import bearer_token
 
 
+def _user_of(data: str) -> int | None:
+    try:
+        user_id = json.loads(data).get("user_id")
+    except (ValueError, AttributeError):
+        return None
+    return user_id if isinstance(user_id, int) else None
+
+
+async def end_sessions_of(user_id: int) -> int:
+    """Sign the user out everywhere (disabled, or their role or region changed)."""
+    ended = await WebSession.delete().where(WebSession.user_id == user_id).returning(
+        WebSession.id)
+    return len(ended)
+
+
 def _seconds(value: int | timedelta | None) -> int | None:
     return int(value.total_seconds()) if isinstance(value, timedelta) else value
 
@@ -31,13 +49,15 @@ class DatabaseStore(Store):
         data = value.decode() if isinstance(value, bytes) else value
         seconds = _seconds(expires_in)
         expires_at = clock.now() + timedelta(seconds=seconds) if seconds else None
+        user_id = _user_of(data)
         updated = await (
-            WebSession.update({WebSession.data: data, WebSession.expires_at: expires_at})
+            WebSession.update({WebSession.data: data, WebSession.expires_at: expires_at,
+                               WebSession.user_id: user_id})
             .where(WebSession.key == key)
             .returning(WebSession.id)
         )
         if not updated:
-            await WebSession(key=key, data=data, expires_at=expires_at).save()
+            await WebSession(key=key, data=data, expires_at=expires_at, user_id=user_id).save()
 
     async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
         row = await WebSession.select().where(WebSession.key == key).first()
@@ -74,6 +94,13 @@ class DatabaseStore(Store):
 
 
 _LOADED = "ltc_session_loaded"
+_RENEW = "ltc_session_renew"
+_NEW_ID = "ltc_session_new_id"
+
+
+def renew_session_id(scope: Any) -> None:
+    """Store this request's session under a new id and delete the old one (sign-in)."""
+    scope.setdefault("state", {})[_RENEW] = True
 
 
 class ChangedOnlySessionBackend(ServerSideSessionBackend):
@@ -92,11 +119,26 @@ class ChangedOnlySessionBackend(ServerSideSessionBackend):
             self.serialize_data(data, connection.scope) if data else None)
         return data
 
+    def get_session_id(self, connection: ASGIConnection) -> str:
+        state = connection.scope.setdefault("state", {})
+        if not state.get(_RENEW):
+            return super().get_session_id(connection)
+        if _NEW_ID not in state:
+            state[_NEW_ID] = self.generate_session_id()
+        return state[_NEW_ID]
+
     async def store_in_message(self, scope_session: Any, message: Message,
                                connection: ASGIConnection) -> None:
         if bearer_token(connection.headers):
             # An integration client's call: no session is stored and no cookie is set (it
             # used to write a new session row per call).
+            return
+        if connection.scope.get("state", {}).get(_RENEW):
+            old = connection.cookies.get(self.config.key)
+            if old and old != "null":
+                await self.delete(old, store=self.config.get_store_from_app(
+                    connection.scope["app"]))
+            await super().store_in_message(scope_session, message, connection)
             return
         loaded = connection.scope.get("state", {}).get(_LOADED)
         if (scope_session is Empty or loaded is None

@@ -51,6 +51,8 @@ class WebSession(Table):
     key = Varchar(length=100, unique=True, null=False)
     data = Text(null=False)
     expires_at = Timestamptz(default=None, null=True, index=True)
+    # Whose session (from the data), so all of a user's sessions can be ended at once.
+    user_id = Integer(default=None, null=True, index=True)
 
 
 class LoginAttempt(Table):
