@@ -93,6 +93,8 @@ class ChangedOnlySessionBackend(ServerSideSessionBackend):
 
     async def store_in_message(self, scope_session: Any, message: Message,
                                connection: ASGIConnection) -> None:
+        if connection.headers.get("authorization", "").lower().startswith("bearer "):
+            return  # an integration client's request: no cookie, no session to store
         loaded = connection.scope.get("state", {}).get(_LOADED)
         if (scope_session is Empty or loaded is None
                 or self.serialize_data(scope_session, connection.scope) != loaded):
