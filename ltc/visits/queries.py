@@ -25,6 +25,7 @@ from ltc.entitlements.tables import Entitlement
 from ltc.errors import NotFound
 from ltc.visits import facts as gathered
 from ltc.visits import rules
+from ltc.visits.logging import LOG_ROLES
 from ltc.visits.rules import (
     COUNTED,
     FLAG_LABELS,
@@ -36,7 +37,6 @@ from ltc.visits.rules import (
 )
 from ltc.visits.tables import Visit
 
-LOG_ROLES = frozenset({Role.provider})
 REVIEW_ROLES = frozenset({Role.reviewer})
 READ_ROLES = frozenset({Role.provider, Role.reviewer, Role.clerk, Role.admin})
 PAGE_SIZE = 50
