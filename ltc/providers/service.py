@@ -31,8 +31,8 @@ from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 from ltc.providers import rules
 from ltc.providers.rules import ProviderMonth
+from ltc.visits.queries import due_visits
 from ltc.visits.rules import Review
-from ltc.visits.service import due_visits
 from ltc.visits.tables import InstitutionalStay, Survey, Visit
 
 CLERKS = frozenset({Role.clerk})
@@ -456,7 +456,7 @@ async def _due_visits(actor: Actor, first: date, last: date) -> dict[tuple[int, 
 
 async def provider_home(actor: Actor, today: date) -> dict[str, Any]:
     """What the provider's home page shows: per beneficiary, this month's visits due, done
-    and whether they are overdue or due today (ltc.visits.service.due_visits, overdue
+    and whether they are overdue or due today (ltc.visits.queries.due_visits, overdue
     first), and the visits waiting for or refused in review."""
     require_role(actor, PROVIDERS, "查看护理机构工作台")
     first, last = clock.month_bounds(today)

@@ -18,7 +18,9 @@ from ltc import clock
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, Role
-from ltc.visits import service
+from ltc.visits import logging as visit_logging
+from ltc.visits import queries
+from ltc.visits import review as reviews
 from ltc.visits.rules import REVIEW_LABELS, REVISION_REASONS, Review
 from ltc.web.actions import perform
 from ltc.web.formatting import datetime_local
@@ -75,7 +77,7 @@ _COORDINATES = ("checkin_latitude", "checkin_longitude", "checkout_latitude",
 
 
 def visit_from_form(form: Any) -> dict[str, Any]:
-    """The keyword arguments of service.log_visit from the phone form."""
+    """The keyword arguments of visit_logging.log_visit from the phone form."""
     unreadable: dict[str, str] = {}
     values = {
         "client_uuid": form.get("client_uuid", ""),
@@ -120,7 +122,7 @@ def _text(data: dict, field: str, unreadable: dict[str, str]) -> str:
 
 
 def visit_from_json(data: Any) -> dict[str, Any]:
-    """The keyword arguments of service.log_visit from an API body (see VisitApi.log)."""
+    """The keyword arguments of visit_logging.log_visit from an API body (see VisitApi.log)."""
     if not isinstance(data, dict):
         raise InvalidInput("invalid_visit", "请求体应为 JSON 对象", {"body": "应为 JSON 对象"})
     unreadable: dict[str, str] = {}
@@ -162,19 +164,19 @@ class VisitPages(Controller):
     @get("/")
     async def index(self, request: Request[Actor, Any, Any], review: ReviewQuery = "",
                     q: FromQuery[str] = "", after: AfterId = 0) -> Template:
-        rows = await service.visits_for(request.user, review=review, search=q, after_id=after)
+        rows = await queries.visits_for(request.user, review=review, search=q, after_id=after)
         return page(request, "visits/list.html", rows=rows, review=review, q=q,
                     reviews=REVIEW_LABELS,
-                    due=await service.due_visits(request.user, clock.today()),
+                    due=await queries.due_visits(request.user, clock.today()),
                     today=clock.today(),
-                    next_after=rows[-1]["id"] if len(rows) == service.PAGE_SIZE else None)
+                    next_after=rows[-1]["id"] if len(rows) == queries.PAGE_SIZE else None)
 
     async def _form(self, request: Request[Actor, Any, Any], person_id: int,
                     status_code: int = 200, **context: Any) -> Template:
         form = context.pop("form", None) or {"client_uuid": str(uuid.uuid4()),
                                              "staff_id": str(request.user.id or "")}
         return page(request, "visits/new.html", status_code=status_code,
-                    f=await service.visit_form(request.user, person_id, clock.today()),
+                    f=await queries.visit_form(request.user, person_id, clock.today()),
                     form=form, checked=set(form.get("items", [])),
                     errors=context.pop("errors", {}), error=context.pop("error", None),
                     **context)
@@ -193,7 +195,7 @@ class VisitPages(Controller):
 
         async def transition() -> None:
             try:
-                answer, _ = await service.log_visit(request.user, **values)
+                answer, _ = await visit_logging.log_visit(request.user, **values)
             except Conflict as exc:
                 if exc.code != "uuid_reused":
                     raise
@@ -234,7 +236,7 @@ class VisitPages(Controller):
         revised: dict[str, Any] = {}
 
         async def transition() -> None:
-            revised.update(await service.revise_visit(
+            revised.update(await reviews.revise_visit(
                 request.user, visit_id, form.get("reason_code", ""),
                 form.get("revision_note", ""), unreadable=unreadable, **changed))
 
@@ -253,14 +255,14 @@ class VisitPages(Controller):
 async def _detail(request: Request[Actor, Any, Any], visit_id: int, status_code: int = 200, *,
                   base: str, **context: Any) -> Template:
     actor = request.user
-    visit = await service.get_visit(actor, visit_id)
+    visit = await queries.get_visit(actor, visit_id)
     form = context.pop("form", None)
     can_revise = (actor.role == Role.provider and not visit["superseded"]
                   and visit["review"] in (Review.accepted, Review.flagged))
     plan_items = []
     if can_revise:
         try:
-            shown = await service.visit_form(actor, visit["person"], visit["visit_on"])
+            shown = await queries.visit_form(actor, visit["person"], visit["visit_on"])
             plan_items = shown["items"]
         except NotFound:  # no longer this organisation's beneficiary that day
             plan_items = []
@@ -291,10 +293,10 @@ class VisitReviewPages(Controller):
 
     async def _queue(self, request: Request[Actor, Any, Any], after: int = 0,
                      status_code: int = 200, **context: Any) -> Template:
-        rows = await service.review_queue(request.user, after_id=after)
+        rows = await queries.review_queue(request.user, after_id=after)
         return page(request, "visits/review_queue.html", status_code=status_code, rows=rows,
-                    total=await service.review_queue_count(request.user), after=after,
-                    next_after=rows[-1]["id"] if len(rows) == service.PAGE_SIZE else None,
+                    total=await queries.review_queue_count(request.user), after=after,
+                    next_after=rows[-1]["id"] if len(rows) == queries.PAGE_SIZE else None,
                     errors=context.pop("errors", {}), error=context.pop("error", None),
                     form=context.pop("form", {}), **context)
 
@@ -313,7 +315,7 @@ class VisitReviewPages(Controller):
         back = form.get("back", "")
 
         async def transition() -> None:
-            await service.review(request.user, visit_id, decision, form.get("reason", ""))
+            await reviews.review(request.user, visit_id, decision, form.get("reason", ""))
 
         async def render(**context: Any) -> Template:
             shown = {"visit_id": visit_id, "reason": form.get("reason", "")}
@@ -370,7 +372,7 @@ class VisitApi(Controller):
         except ValueError as exc:
             raise InvalidInput("invalid_visit", "请求体不是有效的 JSON",
                                {"body": str(exc)}) from exc
-        answer, replayed = await service.log_visit(request.user, **visit_from_json(data))
+        answer, replayed = await visit_logging.log_visit(request.user, **visit_from_json(data))
         return Response(answer, status_code=200 if replayed else 201,
                         headers={"X-LTC-Replayed": "true" if replayed else "false"})
 
@@ -379,4 +381,4 @@ class VisitApi(Controller):
                    visit_id: Id) -> Response[dict[str, Any]]:
         """One visit: what was logged, its flags and review, and its place in the revision
         chain (`revision_of`, `superseded_by`)."""
-        return Response(service.api_view(await service.get_visit(request.user, visit_id)))
+        return Response(queries.api_view(await queries.get_visit(request.user, visit_id)))

@@ -564,7 +564,8 @@ async def test_a_late_hospital_stay_after_death_is_adjusted(database_url, monkey
 
 
 async def test_a_visit_moved_to_the_next_month_is_paid_once(database_url, monkeypatch) -> None:
-    from ltc.visits import service as visits
+    from ltc.visits import logging as visits
+    from ltc.visits import review as reviews
 
     world = await build(monkeypatch, Scenario("late visit", caregiver=None))
     FrozenClock(monkeypatch, date(2026, 12, 31))
@@ -579,9 +580,9 @@ async def test_a_visit_moved_to_the_next_month_is_paid_once(database_url, monkey
     await approved(december, world.staff.clerk, await reviewer())
     assert (await lines_of(december["id"]))["home_visit"]["visits_counted"] == 1
     FrozenClock(monkeypatch, date(2027, 1, 3))  # the visit really was on 2 January
-    await visits.revise_visit(world.nurse, logged["id"], "wrong_time", "日期填错",
-                              started_at=datetime(2027, 1, 2, 9, tzinfo=clock.CHINA),
-                              ended_at=datetime(2027, 1, 2, 10, tzinfo=clock.CHINA))
+    await reviews.revise_visit(world.nurse, logged["id"], "wrong_time", "日期填错",
+                               started_at=datetime(2027, 1, 2, 9, tzinfo=clock.CHINA),
+                               ended_at=datetime(2027, 1, 2, 10, tzinfo=clock.CHINA))
     january = await computed(monkeypatch, date(2027, 1, 1), world.staff.clerk)
     lines = await lines_of(january["id"])
     assert lines["home_visit"]["visits_counted"] == 1  # paid in January …

@@ -31,7 +31,9 @@ from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.identity import Actor
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
-from ltc.visits import service
+from ltc.visits import logging as visit_logging
+from ltc.visits import queries
+from ltc.visits import review as reviews
 from ltc.visits.tables import Visit
 
 pytestmark = pytest.mark.anyio
@@ -123,7 +125,7 @@ def visit(world: World, **changes: Any) -> dict[str, Any]:
 
 
 async def log(actor: Actor, values: dict[str, Any]) -> dict[str, Any]:
-    answer, replayed = await service.log_visit(actor, **values)
+    answer, replayed = await visit_logging.log_visit(actor, **values)
     assert not replayed
     return answer
 
@@ -201,7 +203,7 @@ async def test_beyond_the_months_quota(world) -> None:
     for day in (1, 2, 3):
         await log(world.nurse, visit(world, started_at=at(day, 9), ended_at=at(day, 10)))
     rejected = await log(world.nurse, visit(world, started_at=at(4, 9), ended_at=at(4, 9, 10)))
-    await service.review(world.staff.reviewer, rejected["id"], "reject", "时长不足，未核实")
+    await reviews.review(world.staff.reviewer, rejected["id"], "reject", "时长不足，未核实")
     fourth = await log(world.nurse, visit(world, started_at=at(5, 9), ended_at=at(5, 10)))
     assert fourth["flags"] == []  # the rejected one does not count
     fifth = await log(world.nurse, visit(world))
@@ -246,20 +248,21 @@ async def test_check_in_far_from_the_registered_address(world) -> None:
 
 async def test_every_problem_at_once_and_nothing_recorded(world) -> None:
     with pytest.raises(InvalidInput) as refused:
-        await service.log_visit(world.nurse, client_uuid="not-a-uuid", person_id=None,
-                                started_at=at(14, 10), ended_at=at(14, 9), items=["B01", "ZZ9"],
-                                checkin_latitude=95.0, checkin_longitude=None)
+        await visit_logging.log_visit(world.nurse, client_uuid="not-a-uuid", person_id=None,
+                                      started_at=at(14, 10), ended_at=at(14, 9),
+                                      items=["B01", "ZZ9"], checkin_latitude=95.0,
+                                      checkin_longitude=None)
     assert set(refused.value.fields) == {
         "client_uuid", "person_id", "ended_at", "items", "family_confirmed_by",
         "confirmation_code", "checkin_latitude", "checkin_longitude"}
     assert "ZZ9" in refused.value.fields["items"]
     with pytest.raises(InvalidInput) as refused:
-        await service.log_visit(world.nurse, **visit(world, started_at=at(15, 11),
-                                                     ended_at=at(15, 12)))
+        await visit_logging.log_visit(world.nurse, **visit(world, started_at=at(15, 11),
+                                                           ended_at=at(15, 12)))
     assert set(refused.value.fields) == {"ended_at"}  # 11:00–12:00 today is in the future
     with pytest.raises(InvalidInput) as refused:
-        await service.log_visit(world.nurse, **visit(world, confirmation_code="",
-                                                     signature_png=b"GIF89a"))
+        await visit_logging.log_visit(world.nurse, **visit(world, confirmation_code="",
+                                                           signature_png=b"GIF89a"))
     assert set(refused.value.fields) == {"signature_png"}
     assert await Visit.count() == 0
 
@@ -277,15 +280,15 @@ async def test_a_replay_returns_the_first_answer_and_creates_nothing(world) -> N
     values = visit(world)
     first = await log(world.nurse, values)
     events = await AuditEvent.count()
-    again, replayed = await service.log_visit(world.nurse, **{
+    again, replayed = await visit_logging.log_visit(world.nurse, **{
         **values, "items": list(reversed(values["items"]))})  # the order does not matter
     assert replayed and again == first
     assert await Visit.count() == 1 and await AuditEvent.count() == events
     with pytest.raises(Conflict) as reused:
-        await service.log_visit(world.nurse, **{**values, "notes": "另一条"})
+        await visit_logging.log_visit(world.nurse, **{**values, "notes": "另一条"})
     assert reused.value.code == "uuid_reused" and set(reused.value.fields) == {"notes"}
     with pytest.raises(Conflict):  # the same body from another staff member
-        await service.log_visit(world.carer, **values)
+        await visit_logging.log_visit(world.carer, **values)
     assert await Visit.count() == 1
 
 
@@ -293,27 +296,27 @@ async def test_only_the_plans_provider_may_log_and_see(world) -> None:
     other = await user_actor((await make_user("provider", username="other",
                                               organisation="T-P2"))["id"])
     with pytest.raises(NotFound) as refused:
-        await service.log_visit(other, **visit(world))
+        await visit_logging.log_visit(other, **visit(world))
     assert refused.value.code == "beneficiary_not_found"
     with pytest.raises(NotFound):
-        await service.visit_form(other, world.case.person_id, TODAY)
+        await queries.visit_form(other, world.case.person_id, TODAY)
     answer = await log(world.nurse, visit(world))
-    assert await service.visits_for(other) == []
+    assert await queries.visits_for(other) == []
     with pytest.raises(NotFound):
-        await service.get_visit(other, answer["id"])
-    assert await service.due_visits(other, TODAY) == []
+        await queries.get_visit(other, answer["id"])
+    assert await queries.due_visits(other, TODAY) == []
     # Nor may T-P log in the name of T-P2's staff member.
     with pytest.raises(InvalidInput) as refused:
-        await service.log_visit(world.nurse, **visit(world, staff_id=other.id))
+        await visit_logging.log_visit(world.nurse, **visit(world, staff_id=other.id))
     assert set(refused.value.fields) == {"staff_id"}
     with pytest.raises(Forbidden):
-        await service.log_visit(world.staff.clerk, **visit(world))
+        await visit_logging.log_visit(world.staff.clerk, **visit(world))
 
 
 async def test_a_provider_logs_for_a_colleague(world) -> None:
     answer = await log(world.nurse, visit(world, staff_id=world.carer.id))
     assert answer["staff_id"] == world.carer.id
-    assert (await service.get_visit(world.carer, answer["id"]))["staff.display_name"]
+    assert (await queries.get_visit(world.carer, answer["id"]))["staff.display_name"]
 
 
 # --- review ----------------------------------------------------------------------------------
@@ -321,23 +324,23 @@ async def test_a_provider_logs_for_a_colleague(world) -> None:
 async def test_reviewer_accepts_a_flagged_visit_with_a_reason(world) -> None:
     flagged = await log(world.nurse, visit(world, ended_at=at(14, 9, 20)))
     assert flagged["review"] == "flagged"
-    queue = await service.review_queue(world.staff.reviewer)
+    queue = await queries.review_queue(world.staff.reviewer)
     assert [r["id"] for r in queue] == [flagged["id"]]
     assert queue[0]["flags"][0]["label"] == "服务时长不足"
     with pytest.raises(InvalidInput) as refused:
-        await service.review(world.staff.reviewer, flagged["id"], "accept", "  ")
+        await reviews.review(world.staff.reviewer, flagged["id"], "accept", "  ")
     assert set(refused.value.fields) == {"reason"}
     with pytest.raises(InvalidInput) as refused:
-        await service.review(world.staff.reviewer, flagged["id"], "maybe", "x")
+        await reviews.review(world.staff.reviewer, flagged["id"], "maybe", "x")
     assert set(refused.value.fields) == {"decision"}
     for wrong in (world.nurse, world.staff.clerk):
         with pytest.raises(Forbidden):
-            await service.review(wrong, flagged["id"], "accept", "家属电话核实")
-    done = await service.review(world.staff.reviewer, flagged["id"], "accept",
+            await reviews.review(wrong, flagged["id"], "accept", "家属电话核实")
+    done = await reviews.review(world.staff.reviewer, flagged["id"], "accept",
                                 "家属电话核实：老人当天状态差，提前结束")
     assert done["review"] == "accepted_after_review" and done["review_label"] == "审核通过"
     assert done["reviewed_by"] == world.staff.reviewer.id and done["reviewed_at"]
-    assert await service.review_queue(world.staff.reviewer) == []
+    assert await queries.review_queue(world.staff.reviewer) == []
     event = await AuditEvent.select().where(AuditEvent.action == "visit.accepted").first()
     assert "提前结束" in event["summary"]
 
@@ -345,12 +348,12 @@ async def test_reviewer_accepts_a_flagged_visit_with_a_reason(world) -> None:
 async def test_reviewer_rejects_and_only_flagged_visits_are_reviewed(world) -> None:
     flagged = await log(world.nurse, visit(world, items=REQUIRED[:5]))
     clean = await log(world.nurse, visit(world, started_at=at(13, 9), ended_at=at(13, 10)))
-    done = await service.review(world.staff.reviewer, flagged["id"], "reject",
+    done = await reviews.review(world.staff.reviewer, flagged["id"], "reject",
                                 "必做项目缺一半，家属称未做")
     assert done["review"] == "rejected" and done["review_reason"] == "必做项目缺一半，家属称未做"
     for visit_id in (flagged["id"], clean["id"]):
         with pytest.raises(Conflict) as refused:
-            await service.review(world.staff.reviewer, visit_id, "accept", "再看看")
+            await reviews.review(world.staff.reviewer, visit_id, "accept", "再看看")
         assert refused.value.code == "not_flagged"
 
 
@@ -359,7 +362,7 @@ async def test_reviewer_rejects_and_only_flagged_visits_are_reviewed(world) -> N
 async def test_a_revision_is_a_new_record_and_the_original_stays(world) -> None:
     original = await log(world.nurse, visit(world, items=REQUIRED[:-1]))
     assert codes(original) == ["required_missing"]
-    revised = await service.revise_visit(
+    revised = await reviews.revise_visit(
         world.nurse, original["id"], "wrong_items", "漏勾了安全护理",
         items=REQUIRED, started_at=at(14, 9, 5), ended_at=at(14, 9, 50))
     # Moved five minutes: no overlap with the record it replaces.
@@ -371,16 +374,16 @@ async def test_a_revision_is_a_new_record_and_the_original_stays(world) -> None:
     new = await Visit.select().where(Visit.id == revised["id"]).first()
     assert new["client_uuid"] != old["client_uuid"]
     assert (new["revision_reason"], new["revision_note"]) == ("wrong_items", "漏勾了安全护理")
-    shown = await service.get_visit(world.nurse, original["id"])
+    shown = await queries.get_visit(world.nurse, original["id"])
     assert [c["id"] for c in shown["chain"]] == [original["id"], revised["id"]]
     assert shown["superseded_by"] == revised["id"]
-    assert [r["id"] for r in await service.visits_for(world.nurse)] == [revised["id"]]
-    assert await service.review_queue(world.staff.reviewer) == []
+    assert [r["id"] for r in await queries.visits_for(world.nurse)] == [revised["id"]]
+    assert await queries.review_queue(world.staff.reviewer) == []
     with pytest.raises(Conflict) as refused:
-        await service.revise_visit(world.nurse, original["id"], "other", "再改一次")
+        await reviews.revise_visit(world.nurse, original["id"], "other", "再改一次")
     assert refused.value.code == "already_revised"
     with pytest.raises(Conflict):
-        await service.review(world.staff.reviewer, original["id"], "accept", "可以")
+        await reviews.review(world.staff.reviewer, original["id"], "accept", "可以")
     actions = [e["action"] for e in await AuditEvent.select(AuditEvent.action).where(
         AuditEvent.action.like("visit.%")).order_by(AuditEvent.seq)]
     assert actions == ["visit.logged", "visit.superseded", "visit.revised"]
@@ -389,18 +392,18 @@ async def test_a_revision_is_a_new_record_and_the_original_stays(world) -> None:
 async def test_revision_refusals(world) -> None:
     flagged = await log(world.nurse, visit(world, ended_at=at(14, 9, 10)))
     with pytest.raises(InvalidInput) as refused:
-        await service.revise_visit(world.nurse, flagged["id"], "", "", ended_at=at(14, 8))
+        await reviews.revise_visit(world.nurse, flagged["id"], "", "", ended_at=at(14, 8))
     assert set(refused.value.fields) == {"reason_code", "ended_at"}
     with pytest.raises(InvalidInput) as refused:
-        await service.revise_visit(world.nurse, flagged["id"], "other", " ")
+        await reviews.revise_visit(world.nurse, flagged["id"], "other", " ")
     assert set(refused.value.fields) == {"revision_note"}
     other = await user_actor((await make_user("provider", username="other",
                                               organisation="T-P2"))["id"])
     with pytest.raises(NotFound):
-        await service.revise_visit(other, flagged["id"], "wrong_time", "")
-    await service.review(world.staff.reviewer, flagged["id"], "reject", "时长不足")
+        await reviews.revise_visit(other, flagged["id"], "wrong_time", "")
+    await reviews.review(world.staff.reviewer, flagged["id"], "reject", "时长不足")
     with pytest.raises(Conflict) as refused:
-        await service.revise_visit(world.nurse, flagged["id"], "wrong_time", "",
+        await reviews.revise_visit(world.nurse, flagged["id"], "wrong_time", "",
                                    ended_at=at(14, 10))
     assert refused.value.code == "already_reviewed"
     assert await Visit.count() == 1
@@ -409,7 +412,7 @@ async def test_revision_refusals(world) -> None:
 # --- the form and the month's visits due ------------------------------------------------------
 
 async def test_the_form_lists_the_plan_with_required_items_first(world) -> None:
-    shown = await service.visit_form(world.nurse, world.case.person_id, TODAY)
+    shown = await queries.visit_form(world.nurse, world.case.person_id, TODAY)
     assert [i["code"] for i in shown["items"]] == [*sorted(REQUIRED), "B02", "C05"]
     assert [i["required"] for i in shown["items"]] == [True] * 10 + [False, False]
     assert shown["items"][-1]["nurse_only"] and shown["items"][-1]["name"] == "生命体征监测"
@@ -418,14 +421,14 @@ async def test_the_form_lists_the_plan_with_required_items_first(world) -> None:
 
 async def test_visits_due_and_overdue(world) -> None:
     # 4 a month in December (31 days): one falls due by the 8th, so on the 15th one is due.
-    [row] = await service.due_visits(world.nurse, TODAY)
+    [row] = await queries.due_visits(world.nurse, TODAY)
     assert (row["person_id"], row["due"], row["done"], row["remaining"]) == (
         world.case.person_id, 4, 0, 4)
     assert row["overdue"] and row["active_today"] and row["last_visit_on"] is None
     await log(world.nurse, visit(world))
     flagged = await log(world.nurse, visit(world, started_at=at(13, 9), ended_at=at(13, 9, 5)))
-    await service.review(world.staff.reviewer, flagged["id"], "reject", "时长不足")
-    [row] = await service.due_visits(world.nurse, TODAY)
+    await reviews.review(world.staff.reviewer, flagged["id"], "reject", "时长不足")
+    [row] = await queries.due_visits(world.nurse, TODAY)
     assert (row["done"], row["remaining"], row["overdue"]) == (1, 3, False)
     assert row["last_visit_on"] == date(2026, 12, 14)
 

@@ -1,0 +1,136 @@
+"""Changing a logged visit: a reviewer's decision on a flagged visit, and a provider's
+correction (a new record that replaces the original, which stays visible)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from ltc import clock, db
+from ltc.audit import service as audit
+from ltc.errors import Conflict, InvalidInput
+from ltc.identity import Actor, require_role
+from ltc.visits import facts as gathered
+from ltc.visits import rules
+from ltc.visits.logging import (
+    LOG_ROLES,
+    audit_summary,
+    normalised_items,
+    review_note,
+    signature_problem,
+    store_signature,
+    visit_input,
+    write,
+)
+from ltc.visits.queries import REVIEW_ROLES, get_visit, own_visit, visible_visit
+from ltc.visits.rules import DECISIONS, REVIEW_LABELS, REVISABLE, REVISION_REASONS, Review
+from ltc.visits.tables import Visit
+
+# The fields a revision may change (coordinates, beneficiary and staff stay as logged).
+REVISABLE_FIELDS = ("started_at", "ended_at", "items", "notes", "family_confirmed_by",
+                    "confirmation_code", "signature_png")
+
+
+async def review(actor: Actor, visit_id: int, decision: str, reason: str) -> dict[str, Any]:
+    """A reviewer's decision on a flagged visit: accept (审核通过) or reject (审核不通过),
+    always with a reason."""
+    require_role(actor, REVIEW_ROLES, "审核服务记录")
+    visit = await visible_visit(actor, visit_id)
+    problems = {}
+    if decision not in DECISIONS:
+        problems["decision"] = "请选择审核通过或审核不通过"
+    if not reason.strip():
+        problems["reason"] = "请填写审核意见（通过或不通过的理由），它会告知护理机构并写入记录"
+    elif len(reason) > rules.MAX_NOTES:
+        problems["reason"] = f"审核意见不超过{rules.MAX_NOTES}个字"
+    if visit["superseded"]:
+        raise Conflict("already_revised", "这条记录已被护理机构更正，请审核更正后的记录")
+    if visit["review"] != Review.flagged:
+        raise Conflict("not_flagged", "只有待审核的记录需要审核；这条记录"
+                       f"{REVIEW_LABELS[Review(visit['review'])]}")
+    if problems:
+        raise InvalidInput("invalid_review", "审核信息不完整，请按提示填写", problems)
+    after = DECISIONS[decision]
+    async with db.write_transaction():
+        done = await Visit.update({
+            Visit.review: str(after), Visit.reviewed_by: actor.id,
+            Visit.review_reason: reason.strip(), Visit.reviewed_at: clock.now()}).where(
+            (Visit.id == visit_id) & (Visit.review == str(Review.flagged))
+            & (Visit.superseded == False)).returning(Visit.id)  # noqa: E712
+        if not done:
+            raise db.StaleWrite(Visit._meta.tablename, visit_id)
+        await audit.record(actor, f"visit.{'accepted' if decision == 'accept' else 'rejected'}",
+                           "visit", visit_id, before={"review": str(Review.flagged)},
+                           after={"review": str(after)}, note=reason.strip())
+    return await get_visit(actor, visit_id)
+
+
+async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
+                       **changed: Any) -> dict[str, Any]:
+    """A correction: a new record (with a new server-made UUID) that replaces the original,
+    which is marked superseded and stays visible. Only records no reviewer has decided may
+    be corrected. Changed fields: see REVISABLE_FIELDS; the flags are computed afresh (the
+    original left out), by the same path as logging (ltc.visits.logging.write)."""
+    require_role(actor, LOG_ROLES, "更正服务记录")
+    unknown = set(changed) - set(REVISABLE_FIELDS) - {"unreadable"}
+    if unknown:
+        raise ValueError(f"fields a revision cannot change: {sorted(unknown)}")
+    signature_png = changed.pop("signature_png", None)
+    problems = dict(changed.pop("unreadable", None) or {})
+    original = await own_visit(actor, visit_id)
+    if original["superseded"]:
+        raise Conflict("already_revised", "这条记录已被更正，请在最新的记录上更正")
+    if original["review"] not in REVISABLE:
+        decided = REVIEW_LABELS[Review(original["review"])]
+        raise Conflict("already_reviewed", f"这条记录已{decided}，审核结论不能通过更正改变；"
+                       "如有异议请联系医保经办机构")
+    values = {
+        "person": original["person"], "service_type": original["service_type"],
+        "started_at": original["started_at"], "ended_at": original["ended_at"],
+        "checkin_latitude": original["checkin_latitude"],
+        "checkin_longitude": original["checkin_longitude"],
+        "checkout_latitude": original["checkout_latitude"],
+        "checkout_longitude": original["checkout_longitude"],
+        "items": tuple(json.loads(original["items"])), "notes": original["notes"],
+        "family_confirmed_by": original["family_confirmed_by"],
+        "confirmation_code": original["confirmation_code"],
+        "signature_sha256": original["signature_sha256"],
+    }
+    for name, value in changed.items():
+        values[name] = normalised_items(value) if name == "items" else (
+            value.strip() if isinstance(value, str) else value)
+    if signature_png:
+        values["signature_sha256"] = hashlib.sha256(signature_png).hexdigest()
+    async with db.write_transaction():
+        facts = await gathered.gather(
+            actor, key=None, person_id=original["person"], staff_id=original["staff"],
+            started_at=values["started_at"], ended_at=values["ended_at"], exclude=visit_id)
+        problems.update({k: v for k, v in rules.input_problems(
+            visit_input(values), clock.now(), facts["catalogue"]).items()
+            if k not in problems})
+        problems.update(rules.revision_problems(reason_code, note))
+        if (problem := signature_problem(signature_png)) is not None:
+            problems["signature_png"] = problem
+        if problems:
+            raise InvalidInput("invalid_revision", "更正内容有误，请按提示修改后再提交", problems)
+        if signature_png:
+            await store_signature(signature_png)
+        superseded = await Visit.update({Visit.superseded: True}).where(
+            (Visit.id == visit_id) & (Visit.superseded == False)  # noqa: E712
+            & Visit.review.is_in([str(r) for r in REVISABLE])).returning(Visit.id)
+        if not superseded:
+            raise db.StaleWrite(Visit._meta.tablename, visit_id)
+        visit = await write(actor, facts, uuid.uuid4(), values, facts["staff"], revision={
+            "revision_of": visit_id, "revision_reason": reason_code,
+            "revision_note": note.strip()})
+        reason = REVISION_REASONS[reason_code] + (f"：{note.strip()}" if note.strip() else "")
+        await audit.record(actor, "visit.superseded", "visit", visit_id,
+                           before={"review": original["review"]},
+                           after={"superseded_by": visit["id"]}, note=reason)
+        await audit.record(actor, "visit.revised", "visit", visit["id"],
+                           after=audit_summary(visit), note=f"{reason}；{review_note(visit)}")
+    return json.loads(visit["response"])
+
+
