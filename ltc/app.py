@@ -34,6 +34,7 @@ from ltc.applications.rules import ApplicationState
 from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPages
 from ltc.assessments.grading import Grade
 from ltc.assessments.rules import AssessmentState
+from ltc.assessments.ruleset_pages import RulesetPages
 from ltc.careplans.controllers import CarePlanPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
@@ -140,6 +141,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EntitlementPages,
             DecisionPages,
             PolicyPages,
+            RulesetPages,
             EnrollmentEventApi,
             AgreementPages,
             CarePlanPages,

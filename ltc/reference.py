@@ -81,6 +81,13 @@ async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
         user_ids[user["username"]] = created["id"]
         logins.append({"role": user["role"], "username": user["username"], "password": password})
     await _sign_demo_assessment_agreements(demo["assessment_agreements"], user_ids)
+    # The corrected national-2021 (version 2) in force from today, set as an admin would
+    # (audited), so the demo grades by the standard's bands and version 1 shows as superseded.
+    from ltc import clock
+    from ltc.assessments.rulesets import activate
+
+    admin = await accounts.actor_for_user(user_ids["admin"])
+    await activate(admin, "national-2021", 2, clock.today(), "演示：按标准原表更正分段")
     # Enrolment as the bureau's export would bring it, through the real (audited) importer, so
     # the demo clerk can accept applications for these people (one's enrolment has ended).
     from ltc.enrollment.importer import import_enrollment

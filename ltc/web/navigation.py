@@ -16,5 +16,5 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
                     ("服务记录审核", "/visit-review"), ("机构考核", "/evaluation"),
                     ("月度结算", "/payouts")],
     Role.admin: [("工作台", "/"), ("用户管理", "/admin/users"), ("接口令牌", "/admin/tokens"),
-                 ("政策版本", "/admin/policies")],
+                 ("政策版本", "/admin/policies"), ("评估规则", "/admin/rulesets")],
 }
