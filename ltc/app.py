@@ -38,6 +38,7 @@ from ltc.assessments.ruleset_pages import RulesetPages
 from ltc.careplans.controllers import CarePlanPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
+from ltc.desk.regrading_pages import RegradingPages
 from ltc.enrollment.controllers import EnrollmentEventApi
 from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.entitlements.rules import EndReason, EntitlementState
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UserApi,
             ApplicationPages,
             PersonPages,
+            RegradingPages,
             ApplicationApi,
             AssessmentPages,
             ReviewPages,

@@ -41,3 +41,17 @@ async def entitlements_of(person_id: int) -> list[EntitlementSummary]:
                                     Entitlement.ends_on).where(
         Entitlement.person == person_id).order_by(Entitlement.id)
     return [EntitlementSummary(**row) for row in rows]
+
+
+async def current_entitlements_of(person_ids: list[int]) -> dict[int, EntitlementSummary]:
+    """Each person's newest entitlement (ended or not), by person id."""
+    found: dict[int, EntitlementSummary] = {}
+    for start in range(0, len(person_ids), 500):
+        rows = await Entitlement.select(
+            Entitlement.id, Entitlement.person, Entitlement.state, Entitlement.grade,
+            Entitlement.starts_on, Entitlement.expires_on, Entitlement.ends_on).where(
+            Entitlement.person.is_in(person_ids[start:start + 500])).order_by(Entitlement.id)
+        for row in rows:
+            person = row.pop("person")
+            found[person] = EntitlementSummary(**row)  # newest last wins
+    return found

@@ -480,3 +480,11 @@ def quota(policy: Policy, grade: int) -> int:
 def bed_day_rate(policy: Policy, grade: int) -> int:
     """Institutional care per bed-day, in fen, for a grade; 0 for a grade without benefits."""
     return policy.bed_day_rate_fen.get(grade, 0)
+
+
+def home_care_month_fen(policy: Policy, grade: int) -> int:
+    """What a month of home care (居家护理, "1+1") is worth for a grade: the family care
+    subsidy plus the grade's quota of paid home visits; 0 for a grade without benefits."""
+    if not is_eligible(policy, grade):
+        return 0
+    return policy.family_subsidy_fen + quota(policy, grade) * policy.visit_rate_fen

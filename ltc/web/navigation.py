@@ -14,7 +14,8 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
                     ("结算单", "/provider/statements")],
     Role.reviewer: [("工作台", "/"), ("评估审核", "/review"), ("待遇资格", "/entitlements"),
                     ("服务记录审核", "/visit-review"), ("机构考核", "/evaluation"),
-                    ("月度结算", "/payouts")],
+                    ("月度结算", "/payouts"), ("改判影响", "/regrading")],
     Role.admin: [("工作台", "/"), ("用户管理", "/admin/users"), ("接口令牌", "/admin/tokens"),
-                 ("政策版本", "/admin/policies"), ("评估规则", "/admin/rulesets")],
+                 ("政策版本", "/admin/policies"), ("评估规则", "/admin/rulesets"),
+                 ("改判影响", "/regrading")],
 }

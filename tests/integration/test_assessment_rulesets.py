@@ -163,7 +163,7 @@ async def test_ltc_ruleset_activate_and_list(settings, database_url) -> None:
     env = {"LTC_DATABASE_URL": database_url, "LTC_VAR_DIR": str(settings.var_dir)}
     if not database_url.startswith("sqlite"):
         env["LTC_SECRET_KEY"] = "x" * 40
-        env["LTC_BROKER_URL"] = "stub://"
+        env["LTC_BROKER_URL"] = "redis://127.0.0.1:6379/15"
     listed = ltc("ruleset", "list", env=env)
     assert listed.returncode == 0, listed.stderr
     assert "national-2021@2" in listed.stdout and "待启用" in listed.stdout
