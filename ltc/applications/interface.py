@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from ltc import db
 from ltc.applications.tables import Application
 
 
@@ -40,12 +41,12 @@ async def open_cases_of(person_ids: list[int]) -> dict[int, OpenCase]:
     from ltc.applications.rules import OPEN_STATES
 
     found: dict[int, OpenCase] = {}
-    for start in range(0, len(person_ids), 500):
-        chunk = person_ids[start:start + 500]
+    for start in range(0, len(person_ids), 2000):
+        chunk = person_ids[start:start + 2000]
         rows = await Application.select(
             Application.id, Application.person, Application.number, Application.state,
             Application.origin).where(
-            Application.person.is_in(chunk)
+            db.ids_in(Application.person, chunk)
             & Application.state.is_in([str(s) for s in OPEN_STATES]))
         for row in rows:
             found[row["person"]] = OpenCase(row["person"], row["id"], row["number"],

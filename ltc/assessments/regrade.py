@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from enum import StrEnum
 from itertools import product
+from operator import itemgetter
 
 from ltc.assessments.grading import INDICATORS, Instrument, Ruleset, _grade_value
 
@@ -55,8 +56,12 @@ class Regrader:
 
     def __init__(self, ruleset: Ruleset, instrument: Instrument) -> None:
         self.ruleset = ruleset
-        self._items = [(item.code, frozenset(item.scores), INDICATORS.index(item.indicator))
-                       for item in instrument.items]
+        items = sorted(instrument.items, key=lambda item: INDICATORS.index(item.indicator))
+        self._get = itemgetter(*(item.code for item in items))
+        self._allowed = tuple(frozenset(item.scores) for item in items)
+        ends = [sum(1 for item in items if INDICATORS.index(item.indicator) <= i)
+                for i in range(len(INDICATORS))]
+        self._slices = (slice(0, ends[0]), slice(ends[0], ends[1]), slice(ends[1], ends[2]))
         reachable = [sorted(instrument.reachable_totals(i)) for i in INDICATORS]
         self._table: dict[tuple[int, int, int], int] = {}
         for totals in product(*reachable):
@@ -64,16 +69,16 @@ class Regrader:
             self._table[totals] = _grade_value(ruleset, levels)
 
     def grade(self, scores: Mapping[str, object]) -> int | None:
-        totals = [0, 0, 0]
         try:
-            for code, allowed, indicator in self._items:
-                value = scores[code]
-                if value not in allowed or isinstance(value, bool):
-                    return None
-                totals[indicator] += value  # type: ignore[operator]
+            values = self._get(scores)
         except (KeyError, TypeError):
             return None
-        return self._table[(totals[0], totals[1], totals[2])]
+        # Every value an int (not a bool) and one of its item's options; C-level loops.
+        if set(map(type, values)) != {int} or not all(
+                map(frozenset.__contains__, self._allowed, values)):
+            return None
+        adl, cognition, perception = (sum(values[part]) for part in self._slices)
+        return self._table[(adl, cognition, perception)]
 
 
 def _level(ruleset: Ruleset, indicator: str, total: int) -> str | None:

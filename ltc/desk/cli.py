@@ -2,7 +2,8 @@
 several contexts, so it lives on the desk; ltc.cli adds it to the `ruleset` group).
 
 Prints the counts by kind and by town and the money at stake; `--csv FILE` writes the full
-list for Excel (UTF-8 with BOM). Changes nothing. Exit 2 with a stable error code on stderr
+list for Excel (UTF-8 with BOM), streamed as it is computed, so a whole city's list never sits
+in memory. Changes nothing. Exit 2 with a stable error code on stderr
 for a bad region or ruleset.
 """
 
@@ -34,19 +35,28 @@ def impact(region: str, target: str, csv_path: Path | None) -> None:
     from ltc.desk import regrading
 
     settings = commands.settings()
+    handle = csv_path.open("w", encoding="utf-8-sig", newline="") if csv_path else None
+    writer = csv.writer(handle) if handle else None
+    if writer:
+        writer.writerow(regrading.CSV_HEADER)
     try:
+        # Streamed: each changed person goes to the CSV as their page is read; nothing kept.
         result = commands.run(settings, lambda: regrading.compute_impact(
-            CLI_ACTOR, region, target))
+            CLI_ACTOR, region, target, keep_rows=False,
+            on_row=(lambda row: writer.writerow(regrading.csv_row(row))) if writer else None))
     except DomainError as exc:
         click.echo(f"{exc.code}: {exc.message}", err=True)
         for field, problem in exc.fields.items():
             click.echo(f"  {field}: {problem}", err=True)
         sys.exit(REFUSED)
+    finally:
+        if handle:
+            handle.close()
     click.echo(f"改判影响（试算，未改变任何数据）/ dry run: region {result.region_code}, "
                f"re-graded by {result.target} ({result.target_status})")
     click.echo(f"  concluded assessments read {result.read}  people {result.people}  "
                f"already by {result.target} {result.already}  unchanged {result.unchanged}  "
-               f"would change {len(result.rows)}  unreadable {result.unreadable}")
+               f"would change {result.changed}  unreadable {result.unreadable}")
     for kind, count in result.by_kind.items():
         click.echo(f"  {kind.label} ({kind.value}): {count}")
     for town, counts, total in result.by_town:
@@ -55,11 +65,7 @@ def impact(region: str, target: str, csv_path: Path | None) -> None:
     click.echo(f"  每月待遇差额合计 / monthly at stake: {yuan(result.monthly_at_stake_fen)}")
     click.echo(f"  {result.seconds:.1f} s")
     if csv_path:
-        with csv_path.open("w", encoding="utf-8-sig", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(regrading.CSV_HEADER)
-            writer.writerows(regrading.csv_rows(result.rows))
-        click.echo(f"  CSV: {csv_path}")
+        click.echo(f"  CSV: {csv_path} (newest conclusion first)")
 
 
 COMMANDS: list[click.Command] = []  # added to `ltc ruleset` by ltc.cli

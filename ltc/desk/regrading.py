@@ -11,13 +11,14 @@ newest first in keyset pages, so memory grows with the number of people, not of 
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+
+import msgspec
 
 from ltc import clock
 from ltc.applications.interface import open_cases_of
@@ -37,7 +38,9 @@ from ltc.policy.service import policy_in_force
 from ltc.regions.interface import names_by_code, path_of
 
 VIEW_ROLES = frozenset({Role.admin, Role.reviewer})
-ENRICH_CHUNK = 1000
+ENRICH_CHUNK = 5000
+# Scores as stored: JSON objects of item code → int (msgspec: about 3× the stdlib's speed).
+SCORES = msgspec.json.Decoder(dict[str, Any])
 
 
 @dataclass(slots=True)
@@ -88,26 +91,28 @@ class Impact:
     already: int = 0  # latest conclusion already graded by the target version
     unchanged: int = 0
     unreadable: int = 0  # stored scores that cannot be graded (never expected)
+    changed: int = 0
+    monthly_at_stake_fen: int = 0
     seconds: float = 0.0
-    rows: list[ImpactRow] = field(default_factory=list)
+    rows: list[ImpactRow] = field(default_factory=list)  # when kept (not when streamed)
+    kinds: Counter = field(default_factory=Counter)
+    towns: dict[str, Counter] = field(default_factory=dict)
+
+    def count(self, row: ImpactRow) -> None:
+        self.changed += 1
+        self.kinds[row.kind] += 1
+        self.towns.setdefault(row.town or row.town_code, Counter())[row.kind] += 1
+        self.monthly_at_stake_fen += row.at_stake_fen
 
     @property
     def by_kind(self) -> dict[ChangeKind, int]:
-        counts = Counter(row.kind for row in self.rows)
-        return {kind: counts[kind] for kind in ChangeKind}
+        return {kind: self.kinds[kind] for kind in ChangeKind}
 
     @property
     def by_town(self) -> list[tuple[str, dict[ChangeKind, int], int]]:
         """(town, count per kind, total) by town name."""
-        towns: dict[str, Counter] = {}
-        for row in self.rows:
-            towns.setdefault(row.town or row.town_code, Counter())[row.kind] += 1
         return [(town, {k: counts[k] for k in ChangeKind}, sum(counts.values()))
-                for town, counts in sorted(towns.items())]
-
-    @property
-    def monthly_at_stake_fen(self) -> int:
-        return sum(row.at_stake_fen for row in self.rows)
+                for town, counts in sorted(self.towns.items())]
 
 
 def parse_target(text: str) -> tuple[str, int]:
@@ -119,8 +124,13 @@ def parse_target(text: str) -> tuple[str, int]:
 
 
 async def compute_impact(actor: Actor, region_code: str, target: str, *,
-                         today: date | None = None, page_size: int = 5000) -> Impact:
-    """The dry run. Writes nothing."""
+                         today: date | None = None, page_size: int = 5000,
+                         on_row: Callable[[ImpactRow], None] | None = None,
+                         keep_rows: bool = True) -> Impact:
+    """The dry run. Writes nothing. Each changed person is counted, handed to `on_row` as
+    soon as their page is read (newest conclusion first) and, with `keep_rows`, kept in
+    `rows` sorted by town and name; a caller that streams (the CSV of a whole city) keeps
+    nothing and its memory stays flat."""
     require_role(actor, VIEW_ROLES, "查看改判影响")
     started = time.perf_counter()
     today = today or clock.today()
@@ -138,9 +148,12 @@ async def compute_impact(actor: Actor, region_code: str, target: str, *,
     regrader = Regrader(rulesets.of_row(row), bundled.load_instrument())
     keys = await ruleset_keys()
     eligible = [is_eligible(policy, grade) for grade in range(6)]
+    monthly = [home_care_month_fen(policy, grade) for grade in range(6)]
+    town_names: dict[str, str] = {}
     seen: set[int] = set()
     async for page in concluded_pages(path, page_size=page_size):
         impact.read += len(page)
+        changed: list[ImpactRow] = []
         for assessment in page:
             if assessment.person_id in seen:
                 continue  # superseded by this person's later conclusion
@@ -148,7 +161,10 @@ async def compute_impact(actor: Actor, region_code: str, target: str, *,
             if assessment.ruleset_id == row["id"]:
                 impact.already += 1
                 continue
-            new = regrader.grade(json.loads(assessment.scores))
+            try:
+                new = regrader.grade(SCORES.decode(assessment.scores))
+            except msgspec.DecodeError:
+                new = None
             if new is None:
                 impact.unreadable += 1
                 continue
@@ -157,23 +173,33 @@ async def compute_impact(actor: Actor, region_code: str, target: str, *,
             if kind is None:
                 impact.unchanged += 1
                 continue
-            impact.rows.append(ImpactRow(
+            changed.append(ImpactRow(
                 assessment.person_id, assessment.id, assessment.region_path, old, new,
                 keys.get(assessment.ruleset_id, ""), kind,
-                monthly_old_fen=home_care_month_fen(policy, old),
-                monthly_new_fen=home_care_month_fen(policy, new)))
+                monthly_old_fen=monthly[old], monthly_new_fen=monthly[new]))
+        await _enrich(changed, town_names)
+        for changed_row in changed:
+            impact.count(changed_row)
+            if on_row is not None:
+                on_row(changed_row)
+        if keep_rows:
+            impact.rows.extend(changed)
     impact.people = len(seen)
     del seen
-    await _enrich(impact.rows)
     impact.rows.sort(key=lambda r: (r.town, r.initials, r.person_id))
     impact.seconds = time.perf_counter() - started
     return impact
 
 
-async def _enrich(rows: list[ImpactRow]) -> None:
-    towns = {r.region_path.split("/")[1] if "/" in r.region_path else r.region_path
-             for r in rows}
-    town_names = await names_by_code(sorted(towns))
+async def _enrich(rows: list[ImpactRow], town_names: dict[str, str]) -> None:
+    if not rows:
+        return
+    for row in rows:
+        parts = row.region_path.split("/")
+        row.town_code = parts[1] if len(parts) > 1 else parts[0]
+    missing = sorted({r.town_code for r in rows} - set(town_names))
+    if missing:
+        town_names.update(await names_by_code(missing))
     for start in range(0, len(rows), ENRICH_CHUNK):
         chunk = rows[start:start + ENRICH_CHUNK]
         ids = [r.person_id for r in chunk]
@@ -186,8 +212,6 @@ async def _enrich(rows: list[ImpactRow]) -> None:
             if person:
                 row.name, row.initials = person.name, person.name_initials
                 row.resident_id_masked = person.resident_id_masked
-            parts = row.region_path.split("/")
-            row.town_code = parts[1] if len(parts) > 1 else parts[0]
             row.town = town_names.get(row.town_code, row.town_code)
             if entitlement := held.get(row.person_id):
                 row.entitlement_state = entitlement.state
@@ -212,14 +236,18 @@ CSV_HEADER = ["姓名", "身份证号（脱敏）", "镇街", "原等级", "新�
               "新规则每月待遇（元）", "每月差额（元）", "办理中的申请"]
 
 
-def csv_rows(rows: list[ImpactRow]) -> Iterator[list[Any]]:
+def csv_rows(rows: Iterable[ImpactRow]) -> Iterator[list[Any]]:
     for r in rows:
-        yield [r.name, r.resident_id_masked, r.town, GRADE_LABELS[r.old_grade],
-               GRADE_LABELS[r.new_grade], r.kind.label, r.old_ruleset, r.entitlement_label,
-               r.months_paid, plain_yuan(r.paid_fen), plain_yuan(r.monthly_old_fen),
-               plain_yuan(r.monthly_new_fen), plain_yuan(r.at_stake_fen),
-               f"{r.open_case}（{'改判复评' if r.open_case_origin == 'regrading' else '申请'}）"
-               if r.open_case else ""]
+        yield csv_row(r)
+
+
+def csv_row(r: ImpactRow) -> list[Any]:
+    return [r.name, r.resident_id_masked, r.town, GRADE_LABELS[r.old_grade],
+            GRADE_LABELS[r.new_grade], r.kind.label, r.old_ruleset, r.entitlement_label,
+            r.months_paid, plain_yuan(r.paid_fen), plain_yuan(r.monthly_old_fen),
+            plain_yuan(r.monthly_new_fen), plain_yuan(r.at_stake_fen),
+            f"{r.open_case}（{'改判复评' if r.open_case_origin == 'regrading' else '申请'}）"
+            if r.open_case else ""]
 
 
 def open_case_label(row: ImpactRow) -> str:

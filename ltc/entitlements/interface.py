@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from ltc import db
 from ltc.entitlements.tables import Decision, Entitlement
 
 
@@ -46,11 +47,11 @@ async def entitlements_of(person_id: int) -> list[EntitlementSummary]:
 async def current_entitlements_of(person_ids: list[int]) -> dict[int, EntitlementSummary]:
     """Each person's newest entitlement (ended or not), by person id."""
     found: dict[int, EntitlementSummary] = {}
-    for start in range(0, len(person_ids), 500):
+    for start in range(0, len(person_ids), 2000):
         rows = await Entitlement.select(
             Entitlement.id, Entitlement.person, Entitlement.state, Entitlement.grade,
             Entitlement.starts_on, Entitlement.expires_on, Entitlement.ends_on).where(
-            Entitlement.person.is_in(person_ids[start:start + 500])).order_by(Entitlement.id)
+            db.ids_in(Entitlement.person, person_ids[start:start + 2000])).order_by(Entitlement.id)
         for row in rows:
             person = row.pop("person")
             found[person] = EntitlementSummary(**row)  # newest last wins

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from piccolo.query.functions.aggregate import Sum
 
+from ltc import db
 from ltc.payouts.rules import FINAL
 from ltc.payouts.tables import PayoutBatch, PayoutLine
 
@@ -21,11 +22,11 @@ async def paid_of(person_ids: list[int]) -> dict[int, PaidSummary]:
     final = PayoutBatch.select(PayoutBatch.id).where(
         PayoutBatch.state.is_in([str(s) for s in FINAL]))
     found: dict[int, PaidSummary] = {}
-    for start in range(0, len(person_ids), 500):
+    for start in range(0, len(person_ids), 2000):
         rows = await PayoutLine.select(
             PayoutLine.person, PayoutLine.service_month,
             Sum(PayoutLine.gross_fen).as_alias("gross")).where(
-            PayoutLine.person.is_in(person_ids[start:start + 500])
+            db.ids_in(PayoutLine.person, person_ids[start:start + 2000])
             & PayoutLine.batch.is_in(final)).group_by(PayoutLine.person, PayoutLine.service_month)
         per: dict[int, list[int]] = {}
         for row in rows:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ltc import db
 from ltc.people.rules import mask_resident_id
 from ltc.people.tables import Person
 
@@ -22,11 +23,11 @@ async def briefs_of(person_ids: list[int]) -> dict[int, PersonBrief]:
     """Name, masked resident ID and village path of each person, by id. Callers have checked
     the people are in the actor's scope."""
     found: dict[int, PersonBrief] = {}
-    for start in range(0, len(person_ids), 500):
+    for start in range(0, len(person_ids), 2000):
         rows = await Person.select(Person.id, Person.name, Person.name_initials,
                                    Person.resident_id, Person.region_path,
                                    Person.deceased_on).where(
-            Person.id.is_in(person_ids[start:start + 500]))
+            db.ids_in(Person.id, person_ids[start:start + 2000]))
         for row in rows:
             found[row["id"]] = PersonBrief(
                 id=row["id"], name=row["name"], name_initials=row["name_initials"],

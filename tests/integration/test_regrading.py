@@ -248,3 +248,13 @@ async def test_ltc_ruleset_impact(region, settings, database_url, tmp_path) -> N
     assert out.read_bytes().startswith(b"\xef\xbb\xbf") and "李桂兰" in out.read_text("utf-8")
     bad = ltc("ruleset", "impact", "--region", "370983", "--to", "national-2021", env=env)
     assert bad.returncode == 2 and "invalid_ruleset_key" in bad.stderr
+
+
+async def test_the_raised_case_says_where_it_came_from(region, client) -> None:
+    reviewer = await actor("reviewer")
+    raised = await raise_regrading(reviewer, person_id=region["loses"], reason="按第2版重算",
+                                   ruleset="national-2021@2")
+    await sign_in(client, "clerk")
+    page = await client.get(f"/applications/{raised['id']}")
+    assert page.status_code == 200
+    assert "改判复评" in page.text and "按第2版重算" in page.text and "已受理" in page.text
