@@ -13,6 +13,7 @@ from typing import Any
 
 from ltc import clock, db
 from ltc.applications.rules import OPEN_STATES, ApplicationState
+from ltc.applications.service import NUMBER_PREFIX
 from ltc.applications.tables import Application
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound
@@ -42,6 +43,9 @@ async def raise_regrading(actor: Actor, *, person_id: int, reason: str, ruleset:
                        f"{person['deceased_on'].isoformat()}死亡，不再评估")
     today = clock.today()
     async with db.write_transaction():
+        # The number first: on PostgreSQL it takes the applications' advisory lock, so a
+        # second request sent at the same moment waits here and then sees the first one's row.
+        number = await db.next_daily_number(Application.number, NUMBER_PREFIX, today)
         open_one = await Application.select().where(
             (Application.person == person_id)
             & Application.state.is_in([str(s) for s in OPEN_STATES])).first()
@@ -57,9 +61,6 @@ async def raise_regrading(actor: Actor, *, person_id: int, reason: str, ruleset:
             Application.person == person_id).order_by(Application.id, ascending=False).first()
         if last is None:
             raise Conflict("no_previous_case", f"{person['name']}没有办理过的申请，无从复评")
-        from ltc.applications.service import NUMBER_PREFIX
-
-        number = await db.next_daily_number(Application.number, NUMBER_PREFIX, today)
         application = Application(
             number=number, person=person_id, region_path=person["region_path"],
             state=str(ApplicationState.ACCEPTED), applicant_name=AGENCY,

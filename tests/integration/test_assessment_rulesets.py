@@ -178,3 +178,14 @@ async def test_ltc_ruleset_activate_and_list(settings, database_url) -> None:
     listed = ltc("ruleset", "list", env=env)
     assert "已被第2版取代" in listed.stdout and "取代原因" in listed.stdout
     assert await _activations() == 1
+
+
+async def test_the_assessment_page_says_its_ruleset_was_superseded(case, client) -> None:  # noqa: F811
+    await _conclude(case)
+    await sign_in(client, "reviewer")
+    before = await client.get(f"/assessments/{case}")
+    assert "依据规则 national-2021@1" in before.text and "取代" not in before.text
+    await rulesets.activate(SYSTEM, "national-2021", 2, clock.today())
+    after = await client.get(f"/assessments/{case}")
+    assert "所依据的评估规则已被第2版取代" in after.text and "取代原因：" in after.text
+    assert "本结论仍按原规则有效" in after.text

@@ -258,3 +258,14 @@ async def test_the_raised_case_says_where_it_came_from(region, client) -> None:
     page = await client.get(f"/applications/{raised['id']}")
     assert page.status_code == 200
     assert "改判复评" in page.text and "按第2版重算" in page.text and "已受理" in page.text
+
+
+async def test_two_requests_at_once_raise_one_reassessment(region) -> None:
+    import asyncio
+
+    reviewer = await actor("reviewer")
+    results = await asyncio.gather(*(
+        raise_regrading(reviewer, person_id=region["lower"], reason=f"第{n}次",
+                        ruleset="national-2021@2") for n in range(2)))
+    assert results[0]["id"] == results[1]["id"]
+    assert await Application.count().where(Application.origin == "regrading") == 1
