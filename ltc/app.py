@@ -30,6 +30,7 @@ from ltc.accounts.sessions import DatabaseStore, SessionConfig
 from ltc.accounts.tables import User
 from ltc.agreements.controllers import AgreementPages
 from ltc.applications.controllers import ApplicationApi, ApplicationPages
+from ltc.applications.deadline_pages import DeadlinePages
 from ltc.applications.rules import ApplicationState
 from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPages
 from ltc.assessments.grading import Grade
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountsApi,
             UserApi,
             ApplicationPages,
+            DeadlinePages,
             PersonPages,
             RegradingPages,
             ApplicationApi,

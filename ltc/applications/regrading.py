@@ -66,6 +66,7 @@ async def raise_regrading(actor: Actor, *, person_id: int, reason: str, ruleset:
             state=str(ApplicationState.ACCEPTED), applicant_name=AGENCY,
             applicant_relation="机构", applicant_phone="", disabled_since=last["disabled_since"],
             materials="[]", created_by=actor.id, submitted_at=clock.now(),
+            accepted_at=clock.now(),
             origin=ORIGIN_REGRADING, origin_reason=reason.strip())
         await application.save()
         await audit.record(actor, "application.regrading_raised", "application", application.id,
