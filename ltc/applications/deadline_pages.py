@@ -104,24 +104,30 @@ def _filtered(rows: list[dict[str, Any]], q: str, kind: str, state: str) -> list
                  or r["person.name_initials"].startswith(needle))]
 
 
+def _query(request: Request[Actor, Any, Any]) -> tuple[str, str, str]:
+    params = request.query_params
+    return (params.get("q", ""), params.get("kind", ""), params.get("stage", ""))
+
+
 class DeadlinePages(Controller):
     path = "/deadlines"
     guards = [role_guard(Role.clerk, Role.reviewer)]  # noqa: RUF012
 
     @get("/")
-    async def index(self, request: Request[Actor, Any, Any], q: str = "", kind: str = "",
-                    stage: str = "", page_number: int = 1) -> Template:
+    async def index(self, request: Request[Actor, Any, Any]) -> Template:
+        q, kind, stage = _query(request)
         rows = _filtered(await watched_cases(request.user), q, kind, stage)
         pages = max(1, -(-len(rows) // PAGE_SIZE))
-        number = min(max(page_number, 1), pages)
+        raw = request.query_params.get("page_number", "1")
+        number = min(max(int(raw) if raw.isdigit() else 1, 1), pages)
         return page(request, "applications/deadlines.html",
                     rows=rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], matched=len(rows),
                     page_number=number, pages=pages, q=q, kind=kind, stage=stage,
                     kinds=list(DeadlineKind), states=list(WATCHED))
 
     @get("/export.csv")
-    async def export(self, request: Request[Actor, Any, Any], q: str = "", kind: str = "",
-                     stage: str = "") -> Response:
+    async def export(self, request: Request[Actor, Any, Any]) -> Response:
+        q, kind, stage = _query(request)
         rows = _filtered(await watched_cases(request.user), q, kind, stage)
 
         async def lines():

@@ -17,7 +17,7 @@ from ltc.assessments.rulesets import list_rulesets
 from ltc.desk import regrading
 from ltc.errors import DomainError
 from ltc.identity import Actor, Role, region_covers
-from ltc.regions.interface import pooling_regions
+from ltc.regions.interface import names_by_code, pooling_regions
 from ltc.web.actions import perform
 from ltc.web.exports import csv_download
 from ltc.web.guards import role_guard
@@ -30,8 +30,11 @@ QUERY_KEYS = ("region", "to", "q", "town", "kind", "page")
 
 async def _choices(actor: Actor) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
     regions = [r for r in await pooling_regions()
-               if actor.region_path is None or region_covers(actor.region_path, r["path"])
-               or region_covers(r["path"], actor.region_path)]
+               if actor.region_path is None or region_covers(actor.region_path, r["path"])]
+    if actor.region_path and not regions:  # a town's reviewer: their own town
+        code = actor.region_path.split("/")[-1]
+        names = await names_by_code([code])
+        regions = [{"code": code, "name": names.get(code, code), "path": actor.region_path}]
     versions = [r for r in await list_rulesets() if r["region"] is None]
     return regions, versions
 

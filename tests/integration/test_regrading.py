@@ -269,3 +269,12 @@ async def test_two_requests_at_once_raise_one_reassessment(region) -> None:
                         ruleset="national-2021@2") for n in range(2)))
     assert results[0]["id"] == results[1]["id"]
     assert await Application.count().where(Application.origin == "regrading") == 1
+
+
+async def test_a_town_reviewer_sees_their_town(region, client) -> None:
+    await make_user("reviewer", username="town_reviewer", region="370983002")
+    await sign_in(client, "town_reviewer")
+    page = await client.get("/regrading")
+    assert page.status_code == 200
+    assert 'value="370983002" selected' in page.text and "肥城市" not in page.text
+    assert "李桂兰" in page.text and "张秀英" not in page.text
