@@ -30,12 +30,15 @@ from ltc.accounts.sessions import DatabaseStore, SessionConfig
 from ltc.accounts.tables import User
 from ltc.agreements.controllers import AgreementPages
 from ltc.applications.controllers import ApplicationApi, ApplicationPages
+from ltc.applications.deadline_pages import DeadlinePages
 from ltc.applications.rules import ApplicationState
 from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPages
 from ltc.assessments.rules import AssessmentState
+from ltc.assessments.ruleset_pages import RulesetPages
 from ltc.careplans.controllers import CarePlanPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
+from ltc.desk.regrading_pages import RegradingPages
 from ltc.enrollment.controllers import EnrollmentEventApi
 from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.entitlements.rules import EndReason, EntitlementState
@@ -128,7 +131,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             AccountsApi,
             UserApi,
             ApplicationPages,
+            DeadlinePages,
             PersonPages,
+            RegradingPages,
             ApplicationApi,
             AssessmentPages,
             ReviewPages,
@@ -140,6 +145,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EntitlementPages,
             DecisionPages,
             PolicyPages,
+            RulesetPages,
             EnrollmentEventApi,
             AgreementPages,
             CarePlanPages,

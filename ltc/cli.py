@@ -14,7 +14,9 @@ import click
 from ltc import commands, db
 from ltc.accounts import cli as accounts_cli
 from ltc.assessments import cli as assessments_cli
+from ltc.assessments.ruleset_cli import ruleset as ruleset_group
 from ltc.audit import cli as audit_cli
+from ltc.desk import cli as desk_cli
 from ltc.enrollment import cli as enrollment_cli
 from ltc.evidence import cli as evidence_cli
 from ltc.settings import Settings
@@ -144,6 +146,8 @@ def _broker_files(settings: Settings) -> list[str]:
 for context_cli in (accounts_cli, assessments_cli, audit_cli, enrollment_cli, evidence_cli):
     for command in context_cli.COMMANDS:
         main.add_command(command)
+# The dry run of a ruleset change reads several contexts (desk), under `ltc ruleset`.
+ruleset_group.add_command(desk_cli.impact)
 
 
 if __name__ == "__main__":

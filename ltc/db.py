@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 from piccolo.columns import Column, Integer
-from piccolo.columns.combination import Where
+from piccolo.columns.combination import Where, WhereRaw
 from piccolo.engine import Engine, PostgresEngine, SQLiteEngine
 from piccolo.engine.sqlite import TransactionType
 from piccolo.table import Table
@@ -192,3 +192,15 @@ async def next_daily_number(column: Column, prefix: str, day: date) -> str:
     while await table.exists().where(column == f"{stem}{sequence:04d}"):
         sequence += 1
     return f"{stem}{sequence:04d}"
+
+
+def ids_in(column: Column, ids: list[int]) -> WhereRaw:
+    """`column IN (1, 2, …)` for a batch of integer ids, written inline. Piccolo's `is_in`
+    converts every value in Python (about 8 µs each: 13 of the 47 s of re-grading a million
+    assessments, bench/ruleset_impact.py); ids are forced through int(), so nothing but
+    digits reaches the SQL."""
+    if not ids:
+        return WhereRaw("1 = 0")
+    table = column._meta.table._meta.tablename
+    return WhereRaw(f'"{table}"."{column._meta.db_column_name}" IN '
+                    f"({','.join(str(int(i)) for i in ids)})")

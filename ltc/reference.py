@@ -81,6 +81,14 @@ async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
         user_ids[user["username"]] = created["id"]
         logins.append({"role": user["role"], "username": user["username"], "password": password})
     await _sign_demo_assessment_agreements(demo["assessment_agreements"], user_ids)
+    # The corrected national-2021 (version 2) in force from today, set as an admin would
+    # (audited), so the demo grades by the standard's bands and version 1 shows as superseded.
+    from ltc import clock
+    from ltc.assessments.rulesets import activate
+
+    await _demo_history(user_ids)
+    admin = await accounts.actor_for_user(user_ids["admin"])
+    await activate(admin, "national-2021", 2, clock.today(), "演示：按标准原表更正分段")
     # Enrolment as the bureau's export would bring it, through the real (audited) importer, so
     # the demo clerk can accept applications for these people (one's enrolment has ended).
     from ltc.enrollment.importer import import_enrollment
@@ -107,3 +115,60 @@ async def _sign_demo_assessment_agreements(spec: dict[str, Any], user_ids: dict[
             clerk, "assessment", organisation=organisation["id"], starts_on=starts_on,
             ends_on=ends_on)
         await agreements.activate(clerk, draft["id"], draft["version"])
+
+
+# Two demo people decided earlier under national-2021 version 1, whose grade the corrected
+# version 2 would change (改判影响): 李桂兰 would lose her eligibility (cognition 3 is severe by
+# version 1, moderate by version 2), 赵福林 would go from 重度失能Ⅲ级 to Ⅱ级.
+DEMO_HISTORY = [
+    ("370983195001170025", "李桂兰", "370983002001", {
+        "eating": 10, "dressing": 5, "face_mouth_hygiene": 5, "bowel_control": 10,
+        "bladder_control": 10, "toileting": 5, "walking": 5, "bed_chair_transfer": 0,
+        "stairs": 0, "bathing": 0, "time_orientation": 1, "person_orientation": 1,
+        "place_orientation": 1, "memory": 0, "vision": 4, "hearing": 4, "communication": 4}),
+    ("370983194103020031", "赵福林", "370983001002", {
+        "eating": 5, "dressing": 0, "face_mouth_hygiene": 0, "bowel_control": 5,
+        "bladder_control": 5, "toileting": 0, "walking": 0, "bed_chair_transfer": 5,
+        "stairs": 0, "bathing": 0, "time_orientation": 2, "person_orientation": 3,
+        "place_orientation": 2, "memory": 1, "vision": 3, "hearing": 3, "communication": 2}),
+]
+
+
+async def _demo_history(user_ids: dict[str, int]) -> None:
+    """Registered through the real service; the case itself (assessed, concluded by version
+    1, decided with no objection) is written as history, then decided by the real service."""
+    from ltc import clock
+    from ltc.applications.tables import Application
+    from ltc.assessments import grading
+    from ltc.assessments.rulesets import of_row
+    from ltc.assessments.tables import Assessment, Ruleset
+    from ltc.entitlements import service as entitlements
+    from ltc.people import service as people
+
+    clerk = await accounts.actor_for_user(user_ids["clerk"])
+    first = await Ruleset.select().where(
+        (Ruleset.code == "national-2021") & (Ruleset.version == 1)).first()
+    concluded_at = clock.now() - timedelta(days=40)
+    for number, (resident_id, name, village, scores) in enumerate(DEMO_HISTORY, start=1):
+        person = await people.register_person(
+            clerk, resident_id=resident_id, name=name, phone="13800000000",
+            address=f"{name}家", village_code=village)
+        result = grading.grade(scores, of_row(first))
+        async with db.write_transaction():
+            application = Application(
+                number=f"SQ{concluded_at:%Y%m%d}90{number:02d}", person=person["id"],
+                region_path=person["region_path"], state="ASSIGNED", applicant_name=name,
+                applicant_relation="本人", applicant_phone="13800000000",
+                disabled_since=(concluded_at - timedelta(days=300)).date(),
+                created_by=user_ids["clerk"], created_at=concluded_at - timedelta(days=20))
+            await application.save()
+            await Assessment(
+                application=application.id, region_path=person["region_path"],
+                kind="initial", state="CONCLUDED", assessor_1=user_ids["assessor"],
+                assessor_2=user_ids["assessor2"], draw="{}", scores=json.dumps(scores),
+                ruleset=first["id"], grade=result.grade, reviewed_by=user_ids["reviewer"],
+                result=json.dumps(result.as_dict(), ensure_ascii=False),
+                concluded_at=concluded_at, submitted_at=concluded_at).save()
+        assessment = await Assessment.select(Assessment.id).where(
+            Assessment.application == application.id).first()
+        await entitlements.decide(SYSTEM, assessment["id"], "no_objection", clock.today())

@@ -14,6 +14,7 @@ from msgspec import Struct
 
 from ltc import db
 from ltc.applications import service
+from ltc.applications.deadline_pages import case_deadlines
 from ltc.applications.reference import materials_checklist
 from ltc.applications.rules import GROUND_LABELS, ApplicationState
 from ltc.assessments import assignment
@@ -161,6 +162,7 @@ class ApplicationPages(Controller):
             refusal_labels={str(code): label for code, label in GROUND_LABELS.items()},
             assessments=await assessments.application_assessments(application_id),
             timeline=await service.application_timeline(actor, application_id),
+            deadlines=await case_deadlines(application),
             grounds=context.pop("grounds", []), error=context.pop("error", None),
             errors=context.pop("errors", {}), **context)
 

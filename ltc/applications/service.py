@@ -329,7 +329,8 @@ async def accept_application(
     async with db.write_transaction():
         return await write_transition(
             actor, row, expected_version, ApplicationState.ACCEPTED, "application.accepted",
-            {Application.decided_at: clock.now(), Application.refusal_grounds: "[]"},
+            {Application.decided_at: clock.now(), Application.accepted_at: clock.now(),
+             Application.refusal_grounds: "[]"},
             after={"enrolment": check.as_dict()})
 
 

@@ -36,4 +36,9 @@ class Application(Table):
     created_at = Timestamptz(default=TimestamptzNow(), null=False, index=True)
     submitted_at = Timestamptz(null=True, default=None)
     decided_at = Timestamptz(null=True, default=None)
+    # applicant: filed by or for the person; regrading: raised by a reviewer from the impact of
+    # a ruleset change (改判影响), with the reason and the ruleset that would change the grade.
+    accepted_at = Timestamptz(null=True, default=None)  # starts the 22号 letter deadline
+    origin = Varchar(length=12, null=False, default="applicant")
+    origin_reason = Text(null=False, default="")
     version = Integer(default=1, null=False)

@@ -2,7 +2,10 @@
 
 One JSON object of item scores in → one result object out; an array in → an array out, in the
 same order. Any bad input prints every problem on stderr, naming the item (and, for arrays, the
-index), prints nothing on stdout, and exits 2. Needs no database.
+index), prints nothing on stdout, and exits 2. Needs no database: it grades by the shipped
+rulesets (fixtures/rulesets/), by default the newest version of national-2021; an older version
+(`--ruleset national-2021@1`) still grades, with a note on stderr saying what superseded it
+and why.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import click
 
 from ltc.assessments import bundled, grading
 from ltc.assessments.grading import Instrument, Ruleset, RulesetError
+from ltc.assessments.ruleset_cli import ruleset
 
 INVALID_INPUT = 2
 
@@ -60,9 +64,20 @@ def grade_document(document: Any, ruleset: Ruleset, instrument: Instrument) -> A
     return results if is_array else results[0]
 
 
+def superseded_note(ruleset: Ruleset, instrument: Instrument) -> str | None:
+    newer = bundled.superseded_by(ruleset, instrument)
+    if newer is None:
+        return None
+    reason = newer.supersedes.reason if newer.supersedes else ""
+    return (f"注意：评估规则 {ruleset.code} 第{ruleset.version}版已被第{newer.version}版取代"
+            + (f"。取代原因：{reason}" if reason else "")
+            + f"\n（按现行版本评定请去掉 @{ruleset.version}，或用 --ruleset {newer.key}）")
+
+
 @click.command("grade")
 @click.option("--ruleset", "ruleset_code", default=grading.DEFAULT_RULESET, show_default=True,
-              help="Code of a bundled ruleset (fixtures/rulesets/), e.g. barthel-legacy.")
+              help="A bundled ruleset (fixtures/rulesets/): its code for the newest version "
+                   "(e.g. barthel-legacy), or code@version (e.g. national-2021@1).")
 def grade(ruleset_code: str) -> None:
     """Grade item scores read from stdin as JSON: one object, or an array of objects.
 
@@ -80,9 +95,11 @@ def grade(ruleset_code: str) -> None:
         _fail([f"输入不是有效的 UTF-8 JSON：{exc}"])
     output = grade_document(document, ruleset, instrument)
     _write("stdout", json.dumps(output, ensure_ascii=False, indent=2) + "\n")
+    if note := superseded_note(ruleset, instrument):
+        _write("stderr", note + "\n")
 
 
-COMMANDS = [grade]
+COMMANDS = [grade, ruleset]
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from msgspec import Struct
 
 from ltc import clock
-from ltc.assessments import bundled, grading, service
+from ltc.assessments import bundled, grading, rulesets, service
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.audit import service as audit
 from ltc.errors import DomainError, InvalidInput
@@ -54,9 +54,7 @@ def _posted_scores(data: dict[str, str]) -> dict[str, Any] | None:
 
 async def _preview(row: dict[str, Any], scores: dict[str, Any]) -> dict[str, Any]:
     ruleset_row = await service.ruleset_for(row["region_path"], clock.now())
-    ruleset = grading.parse_ruleset(json.loads(ruleset_row["definition"]),
-                                    bundled.load_instrument())
-    return grading.preview(scores, ruleset)
+    return grading.preview(scores, rulesets.of_row(ruleset_row))
 
 
 class AssessmentPages(Controller):
@@ -84,6 +82,7 @@ class AssessmentPages(Controller):
             timeline=await audit.timeline("assessment", assessment_id),
             errors=context.pop("errors", {}), error=context.pop("error", None),
             grade_labels=GRADE_LABELS, level_labels=grading.LEVEL_LABELS,
+            ruleset_status=await rulesets.status_of(row["ruleset"]) if row["ruleset"] else None,
             assessment=row, **context,
         )
 

@@ -1,9 +1,8 @@
 """Grading (SPEC §4): 17 item scores + a ruleset → totals, levels, grade 0–5 and an explanation.
 
-Pure rules. The only I/O is reading the bundled fixtures (the instrument and the rulesets) from
-fixtures/; the instrument is read once and cached. The bands and the grade matrix are data in a
-ruleset, never constants here: cities refine the standard, and every assessment records the
-ruleset version it was graded with.
+Pure rules: the shipped instrument and rulesets are read by ltc.assessments.bundled. The bands
+and the grade matrix are data in a ruleset, never constants here: cities refine the standard,
+and every assessment records the ruleset version it was graded with.
 """
 
 from __future__ import annotations
@@ -132,8 +131,6 @@ def _parse_item(raw: Mapping[str, Any]) -> Item:
                 name_en=raw["name_en"], options=options, note=raw.get("note", ""))
 
 
-
-
 # ---------------------------------------------------------------------------------------------
 # Rulesets
 
@@ -162,6 +159,15 @@ class Band:
 
 
 @dataclass(frozen=True)
+class Supersession:
+    """A version that replaces an earlier one says which, and why (shown wherever the earlier
+    version appears once this one is in force)."""
+
+    version: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Ruleset:
     code: str
     version: int
@@ -172,6 +178,7 @@ class Ruleset:
     matrix: Mapping[str, Mapping[str, int]]  # combined: ADL level -> worse other level -> grade
     grades: Mapping[str, int]  # adl_only: ADL level -> grade
     instrument: Instrument = field(repr=False, compare=False)  # what it was validated against
+    supersedes: Supersession | None = None
 
     @property
     def key(self) -> str:
@@ -183,7 +190,7 @@ class Ruleset:
 
 
 _RULESET_FIELDS = {"code", "version", "effective_from", "description", "method", "bands",
-                   "matrix", "grades", "source", "notes"}
+                   "matrix", "grades", "source", "notes", "supersedes"}
 
 
 def parse_ruleset(definition: Mapping[str, Any], instrument: Instrument) -> Ruleset:
@@ -205,13 +212,27 @@ def parse_ruleset(definition: Mapping[str, Any], instrument: Instrument) -> Rule
         matrix = _parse_matrix(definition.get("matrix"), adl_levels, other_levels)
     else:
         grades = _parse_grade_map(definition.get("grades"), "grades", adl_levels)
+    version = _positive_int(definition, "version")
     return Ruleset(
         code=_text(definition, "code"),
-        version=_positive_int(definition, "version"),
+        version=version,
         effective_from=_date(definition, "effective_from"),
         description=_text(definition, "description"),
         method=method, bands=bands, matrix=matrix, grades=grades, instrument=instrument,
+        supersedes=_parse_supersedes(definition.get("supersedes"), version),
     )
+
+
+def _parse_supersedes(raw: Any, version: int) -> Supersession | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping) or set(raw) != {"version", "reason"}:
+        raise RulesetError("supersedes", "必须是 {version, reason} 对象")
+    if not _is_int(raw["version"]) or not 1 <= raw["version"] < version:
+        raise RulesetError("supersedes.version", f"必须是小于 {version} 的正整数（被取代的版本）")
+    if not isinstance(raw["reason"], str) or not raw["reason"].strip():
+        raise RulesetError("supersedes.reason", "请写明取代的原因")
+    return Supersession(version=raw["version"], reason=raw["reason"].strip())
 
 
 def _text(definition: Mapping[str, Any], field: str) -> str:
@@ -341,12 +362,6 @@ def _check_monotone(grades: list[int], field: str) -> None:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-
-
-
-
 
 
 # ---------------------------------------------------------------------------------------------

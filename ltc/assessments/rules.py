@@ -5,6 +5,8 @@ Grading itself (scores + ruleset → grade) is in ltc.assessments.grading.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 
 
@@ -37,3 +39,48 @@ EDITABLE = frozenset({AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS,
 
 def is_assessor_of(user_id: int, assessment: dict) -> bool:
     return user_id in (assessment["assessor_1"], assessment["assessor_2"])
+
+
+# --- ruleset versions: which one is in force, and what superseded an older one --------------
+
+@dataclass(frozen=True)
+class RulesetVersion:
+    """What the version rule needs to know of one stored version of a ruleset."""
+
+    version: int
+    state: str  # ACTIVE | PENDING (loaded, waiting for an admin to set its date)
+    effective_from: date
+    supersedes: int | None = None  # the version it names as superseded, with `reason`
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    in_force: bool
+    label: str  # 现行 / 已被第2版取代 / 待启用 / 定于…起施行
+    superseded_by: int | None = None  # the version that replaces (or will replace) this one
+    superseded_from: date | None = None
+    reason: str = ""  # why, in the words of the superseding version
+
+
+def version_status(this: RulesetVersion, versions: list[RulesetVersion],
+                   today: date) -> VersionStatus:
+    """The status of one version among all versions of its ruleset (same code and region)."""
+    if this.state != "ACTIVE":
+        return VersionStatus(False, "待启用（尚未设定生效日期）")
+    if this.effective_from > today:
+        return VersionStatus(False, f"定于 {this.effective_from.isoformat()} 起施行")
+    later = sorted((v for v in versions if v.state == "ACTIVE" and v.version > this.version
+                    and v.effective_from > this.effective_from),
+                   key=lambda v: (v.effective_from, v.version))
+    if not later:
+        return VersionStatus(True, "现行")
+    started = [v for v in later if v.effective_from <= today]
+    successor = started[-1] if started else later[0]
+    reason = successor.reason if successor.supersedes == this.version else ""
+    since = successor.effective_from.isoformat()
+    if started:
+        return VersionStatus(False, f"已被第{successor.version}版取代（{since}起）",
+                             successor.version, successor.effective_from, reason)
+    return VersionStatus(True, f"现行（将于 {since} 起被第{successor.version}版取代）",
+                         successor.version, successor.effective_from, reason)

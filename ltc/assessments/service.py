@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ltc import clock, db
-from ltc.assessments import bundled, grading
+from ltc.assessments import bundled, grading, rulesets
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit import service as audit
@@ -192,11 +192,12 @@ async def submit(actor: Actor, assessment_id: int, *, expected_version: int) -> 
 
 
 async def ruleset_for(region_path: str, on: datetime) -> dict[str, Any]:
-    """The ruleset in force for a region: the newest version, effective by `on`, of the most
-    specific region covering it; the national one (no region) otherwise."""
+    """The ruleset in force for a region: the newest activated version, effective by `on`, of
+    the most specific region covering it; the national one (no region) otherwise."""
     rows = await (
         Ruleset.select(Ruleset.all_columns(), Ruleset.region.path)
-        .where(Ruleset.effective_from <= on.astimezone(clock.CHINA).date())
+        .where((Ruleset.effective_from <= on.astimezone(clock.CHINA).date())
+               & (Ruleset.state == "ACTIVE"))
         .order_by(Ruleset.effective_from, ascending=False)
         .order_by(Ruleset.version, ascending=False)
     )
@@ -224,8 +225,7 @@ async def conclude(actor: Actor, assessment_id: int, *, expected_version: int) -
     row = await _reviewable_by(actor, assessment_id)
     now = clock.now()
     ruleset_row = await ruleset_for(row["region_path"], now)
-    result = grading.grade(row["scores"], grading.parse_ruleset(
-        json.loads(ruleset_row["definition"]), bundled.load_instrument()))
+    result = grading.grade(row["scores"], rulesets.of_row(ruleset_row))
     async with db.write_transaction():
         after = await db.update_versioned(
             Assessment, assessment_id, expected_version,

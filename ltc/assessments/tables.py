@@ -18,7 +18,11 @@ from ltc.regions.tables import Region
 
 class Ruleset(Table):
     """A grading ruleset version (bands + matrix, or Barthel only), per region or national
-    (region null). Versions are immutable; every assessment records the one it used."""
+    (region null). Definitions are immutable; every assessment records the one it used.
+
+    The first version of a code is ACTIVE when loaded, from its definition's date. A later
+    version loads PENDING and is in force only once an admin activates it from a date
+    (`effective_from` then holds that date; ltc.assessments.rulesets)."""
 
     code = Varchar(length=40, null=False)
     version = Integer(null=False)
@@ -26,6 +30,9 @@ class Ruleset(Table):
     effective_from = Date(null=False)
     definition = Text(null=False)  # JSON, validated by ltc.assessments.grading
     loaded_at = Timestamptz(default=TimestamptzNow(), null=False)
+    state = Varchar(length=12, null=False, default="ACTIVE")  # ACTIVE | PENDING
+    activated_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
+    activated_at = Timestamptz(null=True, default=None)
 
 
 class Assessment(Table):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from ltc import db
 from ltc.entitlements.rules import EntitlementState
 from ltc.entitlements.tables import Decision, Entitlement
 from ltc.identity import Actor, in_region
@@ -83,3 +84,17 @@ async def entitled_people(actor: Actor, q: str = "", person_id: int | None = Non
         person_id=row["person"], name=row["person.name"], resident_id=row["person.resident_id"],
         village_name=row["person.village.name"], grade=row["grade"]) for row in rows}
     return list(people.values())
+
+
+async def current_entitlements_of(person_ids: list[int]) -> dict[int, EntitlementSummary]:
+    """Each person's newest entitlement (ended or not), by person id."""
+    found: dict[int, EntitlementSummary] = {}
+    for start in range(0, len(person_ids), 2000):
+        rows = await Entitlement.select(
+            Entitlement.id, Entitlement.person, Entitlement.state, Entitlement.grade,
+            Entitlement.starts_on, Entitlement.expires_on, Entitlement.ends_on).where(
+            db.ids_in(Entitlement.person, person_ids[start:start + 2000])).order_by(Entitlement.id)
+        for row in rows:
+            person = row.pop("person")
+            found[person] = EntitlementSummary(**row)  # newest last wins
+    return found

@@ -63,6 +63,8 @@ class Policy:
     objection_how: str  # printed on notices: how, where and until when to object
     care_required: tuple[str, ...]  # care item codes every plan contains; non-empty, sorted
     care_optional: tuple[str, ...]  # codes a plan may add; sorted, disjoint from required
+    answer_working_days: int = 5  # 22号: an application is answered within this many
+    letter_working_days: int = 30  # 22号: the conclusion letter, after acceptance
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ class Parameter:
     unit_zh: str
     choices: tuple[tuple[str, str], ...] = ()  # (value, label) for kind "choice"
     optional: bool = False  # may be left blank (stored as null)
+    # For a parameter added after versions were stored: what a stored definition without it
+    # means (versions are immutable, so they cannot be given the new key).
+    default: Any = None
 
 
 PARAMETERS: tuple[Parameter, ...] = (
@@ -107,6 +112,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("objection_how", "异议提出方式（印在公示上）", "text", ""),
     Parameter("care_required", "必选护理项目", "codes", ""),
     Parameter("care_optional", "可选护理项目", "codes", ""),
+    Parameter("answer_working_days", "申请受理答复时限（22号）", "int", "个工作日", default=5),
+    Parameter("letter_working_days", "受理后评估结论送达时限（22号）", "int", "个工作日",
+              default=30),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 _BY_NAME = {p.name: p for p in PARAMETERS}
@@ -117,6 +125,8 @@ _INTS: dict[str, tuple[int, int, str]] = {
     "deposit_basis_points": (0, 10000, "质量保证金比例应为0到10000之间的整数（基点，500即5%）"),
     "notice_days": (1, 60, "公示期应为1到60之间的整数（天）"),
     "reassessment_working_days": (1, 60, "异议复评办结时限应为1到60之间的整数（工作日）"),
+    "answer_working_days": (1, 60, "受理答复时限应为1到60之间的整数（工作日）"),
+    "letter_working_days": (1, 120, "结论送达时限应为1到120之间的整数（工作日）"),
     "validity_months": (1, 120, "评估结论有效期应为1到120之间的整数（月）"),
     "renewal_lead_days": (1, 365, "到期前发起复评的天数应为1到365之间的整数"),
     "min_disability_months": (0, 60, "失能持续时间应为0到60之间的整数（月）"),
@@ -290,7 +300,10 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
     for parameter in PARAMETERS:
         name = parameter.name
         if name not in data:
-            problems[name] = MISSING
+            if parameter.default is not None:
+                values[name] = parameter.default
+            else:
+                problems[name] = MISSING
             continue
         value = data[name]
         kind = parameter.kind
@@ -480,3 +493,11 @@ def quota(policy: Policy, grade: int) -> int:
 def bed_day_rate(policy: Policy, grade: int) -> int:
     """Institutional care per bed-day, in fen, for a grade; 0 for a grade without benefits."""
     return policy.bed_day_rate_fen.get(grade, 0)
+
+
+def home_care_month_fen(policy: Policy, grade: int) -> int:
+    """What a month of home care (居家护理, "1+1") is worth for a grade: the family care
+    subsidy plus the grade's quota of paid home visits; 0 for a grade without benefits."""
+    if not is_eligible(policy, grade):
+        return 0
+    return policy.family_subsidy_fen + quota(policy, grade) * policy.visit_rate_fen

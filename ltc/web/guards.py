@@ -1,4 +1,4 @@
-"""Route guards by role. Scoping of the rows themselves is ltc.accounts.scope's job."""
+"""Route guards by role. Scoping of the rows themselves is ltc.identity.in_region's job."""
 
 from __future__ import annotations
 

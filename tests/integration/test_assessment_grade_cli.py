@@ -10,7 +10,8 @@ import pytest
 
 from ltc.assessments.bundled import load_instrument
 
-# ADL 35 (severe), cognition 13 (mild), perception 6 (moderate) → 5 重度失能Ⅲ级 (national-2021).
+# ADL 35 (severe), cognition 13 (mild), perception 6: moderate by national-2021 version 1 → 5
+# 重度失能Ⅲ级; mild by the corrected version 2 (the default) → 4 重度失能Ⅱ级.
 SEVERE = {"eating": 5, "dressing": 5, "face_mouth_hygiene": 0, "bowel_control": 10,
           "bladder_control": 5, "toileting": 5, "walking": 5, "bed_chair_transfer": 0,
           "stairs": 0, "bathing": 0, "time_orientation": 3, "person_orientation": 4,
@@ -40,17 +41,38 @@ def test_an_object_in_gives_an_object_out() -> None:
     assert (output["adl_total"], output["cognition_total"], output["perception_total"]) == (
         35, 13, 6)
     assert (output["adl_level"], output["cognition_level"], output["perception_level"]) == (
-        "severe", "mild", "moderate")
+        "severe", "mild", "mild")
+    assert (output["grade"], output["grade_label"], output["ruleset"]) == (
+        4, "重度失能Ⅱ级", "national-2021@2")
+    assert "日常生活活动能力总分 35 分，属重度受损（0–40）" in output["explanation"]
+    assert "感知觉与沟通能力总分 6 分，属轻度受损（4–11）" in output["explanation"]
+    assert "重度失能Ⅱ级" in result.stdout  # Chinese as is, not \u escapes
+    assert result.stderr == ""  # the version in force: nothing to warn about
+
+
+def test_version_1_still_grades_and_says_it_is_superseded_and_why() -> None:
+    result = ltc_grade(json.dumps(SEVERE), "--ruleset", "national-2021@1")
+    assert result.returncode == 0, result.stderr
+    output = json.loads(result.stdout)
     assert (output["grade"], output["grade_label"], output["ruleset"]) == (
         5, "重度失能Ⅲ级", "national-2021@1")
-    assert "日常生活活动能力总分 35 分，属重度受损（0–40）" in output["explanation"]
-    assert "重度失能Ⅲ级" in result.stdout  # Chinese as is, not \u escapes
+    assert "national-2021 第1版已被第2版取代" in result.stderr
+    assert "取代原因：" in result.stderr and "医保办发〔2021〕37号" in result.stderr
+
+
+@pytest.mark.parametrize(("spec", "words"), [
+    ("national-2021@7", "没有第7版，可用：national-2021@1、national-2021@2"),
+    ("national-2021@x", "版本号“x”无效")])
+def test_an_unknown_version_exits_2(spec: str, words: str) -> None:
+    result = ltc_grade(json.dumps(SEVERE), "--ruleset", spec)
+    assert result.returncode == 2 and result.stdout == ""
+    assert words in result.stderr
 
 
 def test_an_array_in_gives_an_array_out_in_order() -> None:
     result = ltc_grade(json.dumps([SEVERE, INTACT, SEVERE]))
     assert result.returncode == 0, result.stderr
-    assert [r["grade"] for r in json.loads(result.stdout)] == [5, 0, 5]
+    assert [r["grade"] for r in json.loads(result.stdout)] == [4, 0, 4]
     empty = ltc_grade("[]")
     assert (empty.returncode, json.loads(empty.stdout)) == (0, [])
 

@@ -94,3 +94,26 @@ async def test_the_demo_assessors_can_be_drawn_under_their_signed_agreements(
         ("assessment", "ACTIVE", "AO-370983-01"), ("assessment", "ACTIVE", "AO-370983-02")]
     drawn = await eligible_assessors("370983/370983001/370983001001", on=clock.today())
     assert [c.name for c in drawn] == ["李评估", "周评估"]
+
+
+@pytest.mark.anyio
+async def test_the_demo_grades_by_the_corrected_ruleset_and_shows_its_impact(
+        database_url) -> None:
+    from ltc import clock, reference
+    from ltc.accounts import service as accounts
+    from ltc.accounts.tables import User
+    from ltc.assessments import service as assessments
+    from ltc.assessments.rulesets import list_rulesets
+    from ltc.desk.regrading import compute_impact
+
+    await reference.load_demo_data(password_iterations=1_000)
+    in_force = await assessments.ruleset_for("370983/370983001", clock.now())
+    assert (in_force["code"], in_force["version"]) == ("national-2021", 2)
+    first = next(r for r in await list_rulesets() if r["key"] == "national-2021@1")
+    assert first["status"].label.startswith("已被第2版取代") and first["status"].reason
+    reviewer = await User.select(User.id).where(User.username == "reviewer").first()
+    impact = await compute_impact(await accounts.actor_for_user(reviewer["id"]), "370983",
+                                  "national-2021@2")
+    assert sorted((r.name, r.grade_change, r.kind.label) for r in impact.rows) == [
+        ("李桂兰", "重度失能Ⅰ级 → 中度失能", "失去待遇资格"),
+        ("赵福林", "重度失能Ⅲ级 → 重度失能Ⅱ级", "等级降低（资格不变）")]

@@ -1,4 +1,8 @@
-"""Grading (SPEC §4): every band edge, every matrix cell, bad input, rulesets as data."""
+"""Grading (SPEC §4): every band edge, every matrix cell, bad input, rulesets as data.
+
+NATIONAL here is national-2021 version 1, with the first edition's bands: assessments graded
+by it keep its grade, so it must go on grading exactly as before. The corrected version 2 is
+tested in test_assessment_grading_corrected.py."""
 
 import copy
 import json
@@ -24,7 +28,7 @@ from ltc.assessments.grading import (
 from ltc.grades import GRADE_LABELS
 
 INSTRUMENT = load_instrument()
-NATIONAL = load_ruleset("national-2021")
+NATIONAL = load_ruleset("national-2021@1")
 BARTHEL = load_ruleset("barthel-legacy")
 
 # SPEC §4, written out independently of the fixtures so the fixtures are checked against it.

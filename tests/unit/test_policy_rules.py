@@ -202,6 +202,9 @@ BAD = [
     ("care_optional", ["B02", "B01"], "care_optional"),  # B01 is required
     ("care_optional", {"B02": 1}, "care_optional"),
     ("care_optional", None, "care_optional"),
+    ("answer_working_days", 0, "answer_working_days"),
+    ("answer_working_days", "5", "answer_working_days"),
+    ("letter_working_days", 121, "letter_working_days"),
 ]
 
 
@@ -265,7 +268,15 @@ def test_unknown_and_missing_keys() -> None:
     del data["objection_how"]
     assert problems_of(data) == {"notice_days": MISSING, "objection_how": MISSING,
                                  "family_subsidy": UNKNOWN}
-    assert problems_of({}) == dict.fromkeys(PARAMETER_NAMES, MISSING)
+    # Parameters added later have a default for the versions stored before them.
+    defaulted = {p.name for p in PARAMETERS if p.default is not None}
+    assert defaulted == {"answer_working_days", "letter_working_days"}
+    assert problems_of({}) == {name: MISSING for name in PARAMETER_NAMES
+                               if name not in defaulted}
+    older = definition()
+    del older["answer_working_days"], older["letter_working_days"]
+    policy = parse_policy(older)
+    assert (policy.answer_working_days, policy.letter_working_days) == (5, 30)
 
 
 def test_not_an_object() -> None:
