@@ -45,11 +45,11 @@ async def load_regions() -> int:
 
 
 async def load_reference_data() -> None:
-    from ltc.applications.reference import load_assessment_organisations
     from ltc.assessments.reference import load_rulesets
     from ltc.careplans.reference import load_care_items
-    from ltc.people.reference import load_villages
+    from ltc.organisations.reference import load_assessment_organisations
     from ltc.policy.service import load_policies
+    from ltc.regions.reference import load_villages
 
     await load_regions()
     await load_villages()

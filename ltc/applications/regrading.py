@@ -17,8 +17,8 @@ from ltc.applications.service import NUMBER_PREFIX
 from ltc.applications.tables import Application
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound
-from ltc.identity import Actor, Role, in_region, require_role
-from ltc.people.tables import Person
+from ltc.identity import Actor, Role, require_role
+from ltc.people import interface as people
 
 RAISE_ROLES = frozenset({Role.reviewer})
 ORIGIN_REGRADING = "regrading"
@@ -33,14 +33,12 @@ async def raise_regrading(actor: Actor, *, person_id: int, reason: str, ruleset:
     if not (reason or "").strip():
         raise InvalidInput("reason_required", "发起复评必须写明原因", {
             "reason": "请填写原因，例如：按更正后的评估规则等级将由重度失能Ⅰ级变为中度失能"})
-    person = await Person.select(Person.id, Person.name, Person.region_path,
-                                 Person.deceased_on).where(
-        (Person.id == person_id) & in_region(actor, Person.region_path)).first()
+    person = await people.person_in_scope(actor, person_id)
     if person is None:
         raise NotFound("person_not_found", f"人员 {person_id} 不存在或不在您的管辖范围内")
-    if person["deceased_on"] is not None:
-        raise Conflict("person_deceased", f"{person['name']}已于"
-                       f"{person['deceased_on'].isoformat()}死亡，不再评估")
+    if person.deceased_on is not None:
+        raise Conflict("person_deceased", f"{person.name}已于"
+                       f"{person.deceased_on.isoformat()}死亡，不再评估")
     today = clock.today()
     async with db.write_transaction():
         # The number first: on PostgreSQL it takes the applications' advisory lock, so a
@@ -54,15 +52,15 @@ async def raise_regrading(actor: Actor, *, person_id: int, reason: str, ruleset:
         if open_one:
             raise Conflict(
                 "application_open",
-                f"{person['name']}已有一份办理中的申请（{open_one['number']}，"
+                f"{person.name}已有一份办理中的申请（{open_one['number']}，"
                 f"{ApplicationState(open_one['state']).label}），其评估结论将按现行评估规则评定，"
                 "无需另行发起复评")
         last = await Application.select(Application.disabled_since).where(
             Application.person == person_id).order_by(Application.id, ascending=False).first()
         if last is None:
-            raise Conflict("no_previous_case", f"{person['name']}没有办理过的申请，无从复评")
+            raise Conflict("no_previous_case", f"{person.name}没有办理过的申请，无从复评")
         application = Application(
-            number=number, person=person_id, region_path=person["region_path"],
+            number=number, person=person_id, region_path=person.region_path,
             state=str(ApplicationState.ACCEPTED), applicant_name=AGENCY,
             applicant_relation="机构", applicant_phone="", disabled_since=last["disabled_since"],
             materials="[]", created_by=actor.id, submitted_at=clock.now(),

@@ -10,8 +10,8 @@ from ltc.db import StaleWrite
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.identity import SYSTEM
 from ltc.people import service
-from ltc.people.reference import load_villages
 from ltc.people.tables import Person
+from ltc.regions.reference import load_villages
 from ltc.regions.tables import Region
 
 pytestmark = pytest.mark.anyio

@@ -8,14 +8,14 @@ from conftest import make_user
 from ltc import clock
 from ltc.accounts import service as accounts
 from ltc.applications import service as apps
-from ltc.applications.reference import load_assessment_organisations
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment
 from ltc.audit.tables import AuditEvent
 from ltc.enrollment.importer import import_enrollment
 from ltc.identity import SYSTEM
+from ltc.organisations.reference import load_assessment_organisations
 from ltc.people import service as people
-from ltc.people.reference import load_villages
+from ltc.regions.reference import load_villages
 
 ZHANG = "370983195001011235"  # 新城街道
 LI = "370983196203150043"  # 老城街道
