@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ltc import db
 from ltc.organisations.tables import Organisation
-from ltc.regions.tables import Region
+from ltc.regions import interface as regions
 
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
 
@@ -19,13 +19,12 @@ async def load_assessment_organisations() -> int:
         encoding="utf-8"))["organisations"]
     async with db.write_transaction():
         for organisation in organisations:
-            region = await Region.select(Region.id).where(
-                Region.code == organisation["region"]).first()
+            region = await regions.by_code(organisation["region"])
             if region is None:
                 raise RuntimeError(f"organisation {organisation['code']}: region "
                                    f"{organisation['region']} is not loaded")
             values = {Organisation.name: organisation["name"],
-                      Organisation.kind: organisation["kind"], Organisation.region: region["id"]}
+                      Organisation.kind: organisation["kind"], Organisation.region: region.id}
             existing = await Organisation.select(Organisation.id).where(
                 Organisation.code == organisation["code"]).first()
             if existing:
@@ -33,5 +32,5 @@ async def load_assessment_organisations() -> int:
             else:
                 await Organisation.insert(Organisation(
                     code=organisation["code"], name=organisation["name"],
-                    kind=organisation["kind"], region=region["id"]))
+                    kind=organisation["kind"], region=region.id))
     return len(organisations)
