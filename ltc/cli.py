@@ -51,9 +51,9 @@ def serve(host: str, port: int, workers: int) -> None:
     """Run the web app in production (uvicorn; run `ltc migrate` first)."""
     import uvicorn
 
-    commands.settings()  # fail fast, naming the variable
+    settings = commands.settings()  # fail fast, naming the variable
     uvicorn.run("ltc.app:create_app", factory=True, host=host, port=port, workers=workers,
-                proxy_headers=True)
+                **proxy_options(settings))
 
 
 @main.command()
@@ -130,7 +130,8 @@ def demo(host: str, port: int) -> None:
         click.echo(f"  {login['role']:<14} {login['username']:<17} {login['password']}")
     click.echo("\nCtrl+C 停止 / to stop\n")
     try:
-        uvicorn.run("ltc.app:create_app", factory=True, host=host, port=port)
+        uvicorn.run("ltc.app:create_app", factory=True, host=host, port=port,
+                    **proxy_options(settings))
     finally:
         jobs_worker.stop()
 
@@ -141,6 +142,14 @@ def _broker_files(settings: Settings) -> list[str]:
     if settings.broker_url.startswith("sqlite"):
         return [str(sqlite_path(settings.broker_url.split("?")[0]))]
     return []
+
+def proxy_options(settings: Settings) -> dict[str, Any]:
+    """X-Forwarded-For is believed only from LTC_TRUSTED_PROXIES (uvicorn would otherwise
+    trust it from 127.0.0.1, and a client there could claim any address)."""
+    if not settings.trusted_proxies:
+        return {"proxy_headers": False}
+    return {"proxy_headers": True, "forwarded_allow_ips": ",".join(settings.trusted_proxies)}
+
 
 # Each context registers its own commands.
 for context_cli in (accounts_cli, assessments_cli, audit_cli, enrollment_cli, evidence_cli):

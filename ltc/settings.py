@@ -8,6 +8,7 @@ process stops at start-up instead of failing on the first request.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -44,6 +45,9 @@ class Settings:
     login_window_seconds: int = 900
     session_idle_minutes: int = 30  # signed out after this long without a request
     session_max_hours: int = 12  # and this long after signing in, whatever the activity
+    # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips); empty:
+    # trust nobody, the peer address is the client.
+    trusted_proxies: tuple[str, ...] = ()
     secure_cookies: bool = False
     debug: bool = False
     # Printed on notice documents (QR code and short address of the public page).
@@ -86,11 +90,27 @@ class Settings:
             login_window_seconds=_int(env, "LTC_LOGIN_WINDOW_SECONDS", 900, 1),
             session_idle_minutes=_int(env, "LTC_SESSION_IDLE_MINUTES", 30, 1),
             session_max_hours=_int(env, "LTC_SESSION_MAX_HOURS", 12, 1),
+            trusted_proxies=_addresses(env, "LTC_TRUSTED_PROXIES"),
             # Behind HTTPS in production; the embedded demo is plain http on 127.0.0.1.
             secure_cookies=_bool(env, "LTC_SECURE_COOKIES", not embedded),
             debug=_bool(env, "LTC_DEBUG", False),
             public_url=_public_url(env.get("LTC_PUBLIC_URL", "http://127.0.0.1:8000")),
         )
+
+
+def _addresses(env: Mapping[str, str], variable: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or networks (`10.0.0.5, 10.1.0.0/16`)."""
+    found = []
+    for part in (p.strip() for p in env.get(variable, "").split(",")):
+        if not part:
+            continue
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            raise SettingsError(variable, f"{part!r} is not an IP address or network, e.g. "
+                                "10.0.0.5 or 10.1.0.0/16") from None
+        found.append(part)
+    return tuple(found)
 
 
 def _public_url(url: str) -> str:

@@ -51,3 +51,17 @@ def new_api_token() -> tuple[str, str]:
 def token_hash(token: str) -> str:
     # Tokens are 256-bit random, so a plain SHA-256 is enough: nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+FREE_FAILURES = 2  # typing slips: no wait after the first two failures
+
+
+def login_wait_seconds(failures: int, max_failures: int, window_seconds: int) -> int:
+    """How long after the latest failure one (username, address) pair must wait: nothing for
+    the first FREE_FAILURES, then 1, 2, 4 … seconds, and the whole window from
+    `max_failures` on."""
+    if failures >= max_failures:
+        return window_seconds
+    if failures <= FREE_FAILURES:
+        return 0
+    return min(2 ** (failures - FREE_FAILURES - 1), window_seconds)

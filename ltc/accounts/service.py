@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ltc import clock, db
 from ltc.accounts.rules import (
     check_password,
     hash_password,
+    login_wait_seconds,
     new_api_token,
     password_problems,
     token_hash,
@@ -134,32 +135,44 @@ async def actor_for_user(user_id: int) -> Actor | None:
     return _actor_from(row, ActorKind.user, row["display_name"]) if row else None
 
 
-async def _recent_failures(column: Any, value: str, window: timedelta) -> int:
+async def _failures(where: Any, window: timedelta) -> tuple[int, datetime | None]:
+    """How many failed attempts match `where` within the window, and the latest one's time."""
     since = clock.now() - window
-    return await LoginAttempt.count().where(
-        (column == value) & (LoginAttempt.succeeded.eq(False)) & (LoginAttempt.at > since)
-    )
+    rows = await LoginAttempt.select(LoginAttempt.at).where(
+        where & LoginAttempt.succeeded.eq(False) & (LoginAttempt.at > since)
+    ).order_by(LoginAttempt.at, ascending=False)
+    return len(rows), (rows[0]["at"] if rows else None)
 
 
 async def authenticate(
     username: str, password: str, ip: str, *, max_failures: int, window_seconds: int
 ) -> Actor:
-    """The actor for a correct username and password. Repeated failures lock the username
-    (and, more widely, the IP) for the window, whether or not the password is then right."""
+    """The actor for a correct username and password.
+
+    Throttling cannot be turned against a user: failures count per (username, address), so a
+    stranger guessing from elsewhere never blocks the real user. After FREE_FAILURES failures
+    each further attempt from that pair waits twice as long as the last (1 s, 2 s, 4 s …);
+    at `max_failures` the pair waits the whole window. An address failing for many usernames
+    (IP_LIMIT_FACTOR × `max_failures`) is refused for every username."""
     window = timedelta(seconds=window_seconds)
-    if (
-        await _recent_failures(LoginAttempt.username, username, window) >= max_failures
-        or await _recent_failures(LoginAttempt.ip, ip, window) >= max_failures * IP_LIMIT_FACTOR
-    ):
-        minutes = max(1, window_seconds // 60)
-        raise TooManyAttempts(
-            "login_rate_limited", f"登录失败次数过多，请{minutes}分钟后再试，或联系系统管理员"
-        )
+    pair, latest = await _failures(
+        (LoginAttempt.username == username) & (LoginAttempt.ip == ip), window)
+    by_address, _ = await _failures(LoginAttempt.ip == ip, window)
+    wait = login_wait_seconds(pair, max_failures, window_seconds)
+    if latest is not None and wait and clock.now() < latest + timedelta(seconds=wait):
+        seconds = int((latest + timedelta(seconds=wait) - clock.now()).total_seconds()) + 1
+        raise TooManyAttempts("login_rate_limited", "登录失败次数过多，请"
+                              + (f"{seconds}秒" if seconds < 120 else f"{seconds // 60}分钟")
+                              + "后再试，或联系系统管理员")
+    if by_address >= max_failures * IP_LIMIT_FACTOR:
+        raise TooManyAttempts("login_rate_limited_address",
+                              "本机登录失败次数过多，请稍后再试，或联系系统管理员")
     user = await User.select().where(User.username == username).first()
     ok = bool(user and user["active"] and check_password(password, user["password_hash"]))
     actor = await actor_for_user(user["id"]) if ok else None
     async with db.write_transaction():
-        await LoginAttempt(username=username[:50], ip=ip[:45], succeeded=ok).save()
+        await LoginAttempt(username=username[:50], ip=ip[:45], succeeded=ok,
+                           at=clock.now()).save()
         if actor is not None:
             await audit.record(actor, "session.signed_in", "user", actor.id, note=f"IP {ip}")
     if actor is None:

@@ -1,12 +1,22 @@
 """Signing in, sessions, CSRF, role guards and API tokens, over HTTP."""
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import date
+
+import anyio
 import httpx
 import pytest
-from conftest import make_user, sign_in
+from conftest import TEST_PASSWORD, make_user, sign_in
+from support.cases import FrozenClock
 
 from ltc.accounts import service as accounts
 from ltc.accounts.tables import ApiToken, LoginAttempt, WebSession
 from ltc.audit.tables import AuditEvent
+from ltc.errors import InvalidInput, TooManyAttempts
 from ltc.identity import SYSTEM, Role
 
 pytestmark = pytest.mark.anyio
@@ -58,17 +68,62 @@ async def test_wrong_password_is_refused_in_chinese_and_recorded(client) -> None
     assert await LoginAttempt.count().where(LoginAttempt.succeeded.eq(False)) == 1
 
 
-async def test_repeated_failures_rate_limit_even_the_right_password(client, settings) -> None:
+async def test_repeated_failures_lock_the_username_at_that_address(client, settings,
+                                                                    monkeypatch) -> None:
+    frozen = FrozenClock(monkeypatch, date(2026, 12, 3))
     await make_user(Role.clerk)
     for _ in range(settings.login_max_failures):
         assert (await sign_in(client, "clerk", "wrong-password-1")).status_code == 422
-    locked = await sign_in(client, "clerk")
+        frozen.advance(seconds=60)  # past each growing wait
+    locked = await sign_in(client, "clerk")  # the right password, from the same address
     assert locked.status_code == 429
     assert "登录失败次数过多" in locked.text
     assert (await client.get("/", follow_redirects=False)).status_code in (302, 303)
     # Another user is not locked out by the clerk's failures.
     await make_user(Role.reviewer)
     assert (await sign_in(client, "reviewer")).status_code in (302, 303)
+
+
+async def test_failures_slow_down_one_address_and_never_block_the_real_user(
+        database_url, settings, monkeypatch) -> None:
+    """A stranger guessing the clerk's password from 10.0.0.66 waits longer and longer and is
+    then locked out; the clerk at 10.0.0.5 signs in throughout."""
+    frozen = FrozenClock(monkeypatch, date(2026, 12, 3))
+    await make_user(Role.clerk)
+    limits = {"max_failures": settings.login_max_failures,
+              "window_seconds": settings.login_window_seconds}
+    refused = []
+    for _ in range(3 * settings.login_max_failures):
+        try:
+            await accounts.authenticate("clerk", "guess-1234", "10.0.0.66", **limits)
+        except InvalidInput:
+            refused.append("wrong")
+        except TooManyAttempts:
+            refused.append("wait")
+        frozen.advance(seconds=1)
+        actor = await accounts.authenticate("clerk", TEST_PASSWORD, "10.0.0.5", **limits)
+        assert actor.role == Role.clerk
+    # Two free failures, then waits of 1, 2, 4 … seconds (attempts a second apart are
+    # refused while waiting), then the lock.
+    assert refused[:3] == ["wrong", "wrong", "wrong"] and "wait" in refused
+    assert refused.count("wrong") == settings.login_max_failures
+    assert refused[-1] == "wait"
+    with pytest.raises(TooManyAttempts):  # even the right password, from that address
+        await accounts.authenticate("clerk", TEST_PASSWORD, "10.0.0.66", **limits)
+
+
+async def test_one_address_failing_for_many_usernames_is_refused_for_all(database_url,
+                                                                         settings) -> None:
+    await make_user(Role.clerk)
+    limits = {"max_failures": settings.login_max_failures,
+              "window_seconds": settings.login_window_seconds}
+    for n in range(settings.login_max_failures * 4):
+        with pytest.raises(InvalidInput):
+            await accounts.authenticate(f"user{n}", "guess-1234", "10.0.0.66", **limits)
+    with pytest.raises(TooManyAttempts) as caught:
+        await accounts.authenticate("clerk", TEST_PASSWORD, "10.0.0.66", **limits)
+    assert caught.value.code == "login_rate_limited_address"
+    assert (await accounts.authenticate("clerk", TEST_PASSWORD, "10.0.0.5", **limits)).id
 
 
 async def test_form_without_csrf_token_is_refused_and_changes_nothing(client) -> None:
@@ -289,3 +344,61 @@ async def test_the_access_log_shows_no_resident_id_or_phone(server_process) -> N
     assert "/applications?q=" in log and "/applications/1234567" in log
     assert resident_id not in log and phone not in log and "8319" not in log
     assert "****************35" in log and "*********78" in log
+
+
+def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
+    """`ltc serve` in a process of its own, once it answers."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ltc.cli", "serve", "--workers", "1", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for _ in range(150):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise AssertionError(f"ltc serve did not start: {process.stdout.read()}")
+
+
+async def _form_login(http: httpx.AsyncClient, username: str, password: str,
+                      forwarded_for: str | None = None) -> int:
+    await http.get("/login")
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
+    response = await http.post("/login", headers=headers, data={
+        "username": username, "password": password,
+        "_csrf_token": http.cookies.get("ltc_csrf")})
+    return response.status_code
+
+
+async def test_a_forged_x_forwarded_for_is_not_believed(database_url, tmp_path,
+                                                        settings) -> None:
+    """`ltc serve` as the README sets it up (no LTC_TRUSTED_PROXIES): a client at 127.0.0.1
+    rotating X-Forwarded-For is still one address and hits the per-address limit; the real
+    user at 127.0.0.2 signs in."""
+    await make_user(Role.clerk)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "LTC_DATABASE_URL": database_url, "LTC_VAR_DIR": str(tmp_path / "var"),
+           "LTC_SECRET_KEY": "s" * 48, "LTC_DATABASE_POOL_SIZE": "2",
+           "LTC_BROKER_URL": settings.broker_url, "LTC_TRUSTED_PROXIES": ""}
+    process = await anyio.to_thread.run_sync(_serve, env, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: the stranger is there.
+        async with httpx.AsyncClient(base_url=base, timeout=5) as stranger:
+            answers = [await _form_login(stranger, f"user{n}", "guess-1234",
+                                         forwarded_for=f"10.9.{n}.{n}")
+                       for n in range(settings.login_max_failures * 4)]
+            assert set(answers) == {422}
+            assert await _form_login(stranger, "clerk", TEST_PASSWORD,
+                                     forwarded_for="10.9.200.200") == 429
+        real_user = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+        async with httpx.AsyncClient(base_url=base, timeout=5, transport=real_user) as clerk:
+            assert await _form_login(clerk, "clerk", TEST_PASSWORD) in (302, 303)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+    seen = {row["ip"] for row in await LoginAttempt.select(LoginAttempt.ip)}
+    assert seen == {"127.0.0.2", "127.0.0.1"}

@@ -3,6 +3,7 @@ import pytest
 from ltc.accounts.rules import (
     check_password,
     hash_password,
+    login_wait_seconds,
     new_api_token,
     password_problems,
     token_hash,
@@ -49,3 +50,16 @@ def test_a_region_covers_itself_and_what_lies_below(actor_path: str, object_path
 def test_only_assessors_and_providers_belong_to_an_organisation() -> None:
     assert {r for r in Role if r.needs_organisation} == {Role.assessor, Role.provider}
     assert all(r.label for r in Role)
+
+
+@pytest.mark.parametrize(("failures", "wait"), [
+    (0, 0), (1, 0), (2, 0),  # typing slips cost nothing
+    (3, 1), (4, 2), (5, 900),  # then doubling waits; at the limit (5) the whole window
+])
+def test_login_wait_grows_then_locks(failures, wait) -> None:
+    assert login_wait_seconds(failures, max_failures=5, window_seconds=900) == wait
+
+
+def test_login_wait_never_exceeds_the_window() -> None:
+    assert all(login_wait_seconds(n, 40, 60) <= 60 for n in range(100))
+    assert login_wait_seconds(12, 40, 60) == 60 and login_wait_seconds(5, 40, 60) == 4
