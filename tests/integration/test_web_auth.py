@@ -13,6 +13,7 @@ import pytest
 from conftest import TEST_PASSWORD, make_user, sign_in
 from support.cases import FrozenClock
 
+from ltc import db
 from ltc.accounts import service as accounts
 from ltc.accounts.tables import ApiToken, LoginAttempt, WebSession
 from ltc.audit.tables import AuditEvent
@@ -382,7 +383,9 @@ async def test_a_forged_x_forwarded_for_is_not_believed(database_url, tmp_path,
         port = probe.getsockname()[1]
     env = {**os.environ, "LTC_DATABASE_URL": database_url, "LTC_VAR_DIR": str(tmp_path / "var"),
            "LTC_SECRET_KEY": "s" * 48, "LTC_DATABASE_POOL_SIZE": "2",
-           "LTC_BROKER_URL": settings.broker_url, "LTC_TRUSTED_PROXIES": ""}
+           "LTC_BROKER_URL": settings.broker_url if db.is_sqlite() else (
+               os.environ.get("LTC_TEST_BROKER_URL") or "redis://127.0.0.1:6379/15"),
+           "LTC_TRUSTED_PROXIES": "", "LTC_SECURE_COOKIES": "false"}  # plain http here
     process = await anyio.to_thread.run_sync(_serve, env, port)
     base = f"http://127.0.0.1:{port}"
     try:
