@@ -54,15 +54,21 @@ async def recreate_database(url: str) -> None:
     await connection.close()
 
 
-async def generate(url: str, people: int, applications: int) -> None:
-    await recreate_database(url)
+async def migrated_with_clerk(url: str, region_code: str) -> int:
+    """Bind `url`, migrate it, load the reference data and create the benchmark clerk of
+    `region_code`; returns the clerk's user id."""
     db.bind(db.make_engine(url))
     await schema.migrate()
     await reference.load_reference_data()
-    clerk = await accounts.create_user(
+    return (await accounts.create_user(
         SYSTEM, username="bench_clerk", display_name="压测经办员", role="clerk",
-        region_code="370983", organisation_code=None, password="bench-pass-1",
-        password_iterations=1000)
+        region_code=region_code, organisation_code=None, password="bench-pass-1",
+        password_iterations=1000))["id"]
+
+
+async def generate(url: str, people: int, applications: int) -> None:
+    await recreate_database(url)
+    clerk = await migrated_with_clerk(url, "370983")
 
     connection = await asyncpg.connect(url)
     villages = await connection.fetch("SELECT id, path FROM region WHERE level = 'village'")
@@ -104,7 +110,7 @@ async def generate(url: str, people: int, applications: int) -> None:
         created = now - timedelta(seconds=rng.randrange(2 * 365 * 86400))
         apps.append((f"SQ{created:%Y%m%d}{i:06d}", person["id"], person["region_path"],
                      rng.choice(states), "家属", "子女", "13900000000", None, None, None,
-                     created.date() - timedelta(days=400), "[]", "[]", "", clerk["id"], created,
+                     created.date() - timedelta(days=400), "[]", "[]", "", clerk, created,
                      created, None, 1))
     await connection.copy_records_to_table(
         "application", records=apps,

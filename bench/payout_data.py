@@ -30,10 +30,7 @@ from datetime import date
 
 import asyncpg
 
-from bench.intake_data import recreate_database
-from ltc import db, reference, schema
-from ltc.accounts import service as accounts
-from ltc.identity import SYSTEM
+from bench.intake_data import migrated_with_clerk, recreate_database
 from ltc.settings import sqlite_path
 
 MONTH = date(2026, 10, 1)
@@ -163,13 +160,7 @@ async def generate(url: str, beneficiaries: int, visit_months: int) -> None:
             path.with_name(path.name + suffix).unlink(missing_ok=True)
     else:
         await recreate_database(url)
-    db.bind(db.make_engine(url))
-    await schema.migrate()
-    await reference.load_reference_data()
-    clerk = (await accounts.create_user(
-        SYSTEM, username="bench_clerk", display_name="压测经办员", role="clerk",
-        region_code=REGION, organisation_code=None, password="bench-pass-1",
-        password_iterations=1000))["id"]
+    clerk = await migrated_with_clerk(url, REGION)
     x = Loader(url)
     await x.open()
     if not x.pg:

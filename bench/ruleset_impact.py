@@ -30,12 +30,10 @@ from datetime import UTC, date, datetime
 
 import asyncpg
 
-from bench.intake_data import recreate_database
-from ltc import db, reference, schema
-from ltc.accounts import service as accounts
+from bench.intake_data import migrated_with_clerk, recreate_database
+from ltc import db
 from ltc.assessments import bundled
 from ltc.assessments.regrade import Regrader
-from ltc.identity import SYSTEM
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1/ltc_bench_impact"
 REGION = "370983"
@@ -61,13 +59,7 @@ def random_scores(rng: random.Random, instrument) -> dict[str, int]:
 async def generate(url: str, assessments: int) -> None:
     started = time.monotonic()
     await recreate_database(url)
-    db.bind(db.make_engine(url))
-    await schema.migrate()
-    await reference.load_reference_data()
-    clerk = (await accounts.create_user(
-        SYSTEM, username="bench_clerk", display_name="压测经办员", role="clerk",
-        region_code=REGION, organisation_code=None, password="bench-pass-1",
-        password_iterations=1000))["id"]
+    clerk = await migrated_with_clerk(url, REGION)
     people = assessments * 95 // 100
     connection = await asyncpg.connect(url)
     region = await connection.fetchval("SELECT path FROM region WHERE code = $1", REGION)
