@@ -215,7 +215,32 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-component-update", "--disable-sync"]
 
 
-def _free_port() -> int:
+def app_env(database_url: str, tmp_path: Path, **more: str) -> dict[str, str]:
+    """The environment of an app process on this test's database and the pass's broker."""
+    broker = (f"sqlite:///{tmp_path / 'queue.sqlite3'}" if db.is_sqlite()
+              else os.environ.get("LTC_TEST_BROKER_URL") or "redis://127.0.0.1:6379/15")
+    return {**os.environ, "LTC_DATABASE_URL": database_url, "LTC_VAR_DIR": str(tmp_path / "var"),
+            "LTC_SECRET_KEY": "s" * 48, "LTC_DATABASE_POOL_SIZE": "2", "LTC_BROKER_URL": broker,
+            **more}
+
+
+def start_app(command: list[str], env: dict[str, str], port: int) -> subprocess.Popen:
+    """`command` serving the app on 127.0.0.1:`port`, returned once /login answers (30 s at
+    most); its output is piped."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
+                return process
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    pytest.fail(f"server did not start: {process.stdout.read()}")
+
+
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -225,26 +250,11 @@ def _free_port() -> int:
 def server_process(database_url: str, tmp_path: Path):
     """The app under uvicorn in a process of its own: (base URL, the process, whose output
     — the access log included — is piped)."""
-    port = _free_port()
-    env = {**os.environ, "LTC_DATABASE_URL": database_url, "LTC_VAR_DIR": str(tmp_path / "var"),
-           "LTC_SECRET_KEY": "s" * 48, "LTC_DATABASE_POOL_SIZE": "2"}
-    env["LTC_BROKER_URL"] = (f"sqlite:///{tmp_path / 'queue.sqlite3'}" if db.is_sqlite()
-                             else os.environ.get("LTC_TEST_BROKER_URL") or "redis://127.0.0.1:6379/15")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "ltc.app:create_app", "--factory",
-         "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    port = free_port()
+    process = start_app([sys.executable, "-m", "uvicorn", "ltc.app:create_app", "--factory",
+                         "--host", "127.0.0.1", "--port", str(port)],
+                        app_env(database_url, tmp_path), port)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(f"server did not start: {process.stdout.read()}")
     yield base, process
     if process.poll() is None:
         process.terminate()

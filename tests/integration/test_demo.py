@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import _free_port
+from conftest import free_port
 
 HOME_TITLES = {"clerk": "经办员工作台", "assessor": "评估员工作台", "provider": "护理机构工作台",
                "reviewer": "审核员工作台", "admin": "系统管理"}
@@ -48,7 +48,7 @@ def _wait_for_audit_action(database: Path, action: str, seconds: float = 30) -> 
 
 
 def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     process, logins = _start_demo(tmp_path / "var", port)
     try:
         for role, username, password in logins:
@@ -71,7 +71,7 @@ def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(tmp_path:
         process.wait(timeout=20)
 
     # Run again: a fresh database, so the old password no longer works.
-    port = _free_port()
+    port = free_port()
     process, second = _start_demo(tmp_path / "var", port)
     try:
         assert second[0][2] != logins[0][2]

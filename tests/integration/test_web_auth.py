@@ -1,19 +1,14 @@
 """Signing in, sessions, CSRF, role guards and API tokens, over HTTP."""
 
-import os
-import socket
-import subprocess
 import sys
-import time
 from datetime import date
 
 import anyio
 import httpx
 import pytest
-from conftest import TEST_PASSWORD, make_user, sign_in
+from conftest import TEST_PASSWORD, app_env, free_port, make_user, sign_in, start_app
 from support.cases import FrozenClock
 
-from ltc import db
 from ltc.accounts import service as accounts
 from ltc.accounts.tables import ApiToken, LoginAttempt, WebSession
 from ltc.audit.tables import AuditEvent
@@ -347,21 +342,6 @@ async def test_the_access_log_shows_no_resident_id_or_phone(server_process) -> N
     assert "****************35" in log and "*********78" in log
 
 
-def _serve(env: dict[str, str], port: int) -> subprocess.Popen:
-    """`ltc serve` in a process of its own, once it answers."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ltc.cli", "serve", "--workers", "1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    for _ in range(150):
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/login", timeout=1).status_code == 200:
-                return process
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    process.kill()
-    raise AssertionError(f"ltc serve did not start: {process.stdout.read()}")
-
-
 async def _form_login(http: httpx.AsyncClient, username: str, password: str,
                       forwarded_for: str | None = None) -> int:
     await http.get("/login")
@@ -378,15 +358,12 @@ async def test_a_forged_x_forwarded_for_is_not_believed(database_url, tmp_path,
     rotating X-Forwarded-For is still one address and hits the per-address limit; the real
     user at 127.0.0.2 signs in."""
     await make_user(Role.clerk)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    env = {**os.environ, "LTC_DATABASE_URL": database_url, "LTC_VAR_DIR": str(tmp_path / "var"),
-           "LTC_SECRET_KEY": "s" * 48, "LTC_DATABASE_POOL_SIZE": "2",
-           "LTC_BROKER_URL": settings.broker_url if db.is_sqlite() else (
-               os.environ.get("LTC_TEST_BROKER_URL") or "redis://127.0.0.1:6379/15"),
-           "LTC_TRUSTED_PROXIES": "", "LTC_SECURE_COOKIES": "false"}  # plain http here
-    process = await anyio.to_thread.run_sync(_serve, env, port)
+    port = free_port()
+    env = app_env(database_url, tmp_path, LTC_TRUSTED_PROXIES="",
+                  LTC_SECURE_COOKIES="false")  # plain http here
+    process = await anyio.to_thread.run_sync(start_app, [
+        sys.executable, "-m", "ltc.cli", "serve", "--workers", "1", "--port", str(port)],
+        env, port)
     base = f"http://127.0.0.1:{port}"
     try:
         # uvicorn would believe X-Forwarded-For from 127.0.0.1 by default: the stranger is there.
