@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 from ltc.money import yuan
 from ltc.people.rules import mask_resident_id
 from ltc.web.formatting import iso_date, letter_date, local_time
+from ltc.web.timeline import action_label
 
 
 @pytest.mark.parametrize(
@@ -42,3 +43,9 @@ def test_dates_in_tables_and_letters_use_beijing_civil_time() -> None:
 )
 def test_resident_ids_are_masked_in_lists(resident_id: str, masked: str) -> None:
     assert mask_resident_id(resident_id) == masked
+
+
+@pytest.mark.parametrize("action", ["application.regrading_raised", "person.regrading_raised",
+                                    "ruleset.activated"])
+def test_the_timeline_names_issue_12s_events_in_chinese(action) -> None:
+    assert action_label(action) != action and not action_label(action).isascii()
