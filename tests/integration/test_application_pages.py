@@ -112,3 +112,21 @@ async def test_person_page_shows_the_full_id_only_on_request_and_audits_it(clien
     assert person["resident_id"] in revealed.text
     assert await AuditEvent.count().where(
         AuditEvent.action == "person.resident_id_viewed") == 1
+
+
+async def test_an_id_held_by_another_town_is_a_field_error_that_names_no_one(client) -> None:
+    """The intake page for a town clerk: the ID is taken in another town, said next to the
+    field, without the holder's name or record number, and nothing is created."""
+    csrf = await _clerk(client)
+    await client.post("/applications/new", data=_form(csrf))
+    await client.post("/logout", data={"_csrf_token": csrf})
+    await make_user("clerk", "town_clerk", region="370983002")
+    await sign_in(client, "town_clerk")
+    csrf = client.cookies.get("ltc_csrf")
+    applications, people = await Application.count(), await Person.count()
+    response = await client.post("/applications/new", data=_form(
+        csrf, name="张三", village="370983002001"))
+    assert response.status_code == 422
+    assert "已在其他辖区登记" in response.text
+    assert "张秀英" not in response.text and "人员编号" not in response.text
+    assert (await Application.count(), await Person.count()) == (applications, people)
