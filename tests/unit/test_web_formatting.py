@@ -1,10 +1,14 @@
+import re
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import ltc
 from ltc.money import yuan
+from ltc.payouts.service import _DOING
 from ltc.people.rules import mask_resident_id
 from ltc.web.formatting import iso_date, letter_date, local_time
 from ltc.web.timeline import action_label
@@ -45,7 +49,21 @@ def test_resident_ids_are_masked_in_lists(resident_id: str, masked: str) -> None
     assert mask_resident_id(resident_id) == masked
 
 
-@pytest.mark.parametrize("action", ["application.regrading_raised", "person.regrading_raised",
-                                    "ruleset.activated"])
-def test_the_timeline_names_issue_12s_events_in_chinese(action) -> None:
+def _recorded_actions() -> list[str]:
+    """Every audit action the code records under a literal name, plus the payout batch's
+    state changes (recorded as f"payout_batch.{action}")."""
+    source = "\n".join(p.read_text() for p in Path(ltc.__file__).parent.rglob("*.py"))
+    literal = re.findall(r'\brecord\(\s*\w+,\s*"([a-z_]+\.[a-z_]+)"', source)
+    batch = [f"payout_batch.{action}" for action in _DOING]
+    return sorted(set(literal + batch))
+
+
+def test_the_scan_finds_the_recorded_actions() -> None:
+    actions = _recorded_actions()
+    assert "assessment.assigned" in actions and "payout_batch.approved" in actions
+    assert len(actions) > 50
+
+
+@pytest.mark.parametrize("action", _recorded_actions())
+def test_every_recorded_action_reads_in_chinese_on_the_timeline(action) -> None:
     assert action_label(action) != action and not action_label(action).isascii()
