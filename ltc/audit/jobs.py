@@ -21,10 +21,15 @@ SCHEDULE = Schedule(job="audit.verify_chain", every=Every.day, at=time(2, 0))
 
 @dramatiq.actor(actor_name="audit.verify_chain", max_retries=3)
 async def verify_chain(period_key: str) -> None:
+    await nightly_check(Settings.from_env(), period_key)
+
+
+async def nightly_check(settings: Settings, period_key: str) -> None:
     """Verify, then checkpoint the head when intact: the checkpoint pins tonight's events
     against a later rewrite. Delivered twice, the second run finds the head checkpointed
-    (unless events came in between, which deserve their own checkpoint anyway)."""
-    verification, written = await service.checkpoint(Settings.from_env())
+    (unless events came in between, such as the first run's result, which deserve their
+    own checkpoint anyway)."""
+    verification, written = await service.checkpoint(settings)
     if broken := verification.broken:
         log.error("audit chain broken at event %s: %s", broken.seq, broken.reason)
     if bad := verification.bad_checkpoint:

@@ -7,6 +7,7 @@ import pytest
 
 from ltc import db
 from ltc.audit import service as audit
+from ltc.audit.jobs import nightly_check
 from ltc.audit.rules import KEYED
 from ltc.audit.tables import AuditEvent
 from ltc.identity import SYSTEM
@@ -50,3 +51,16 @@ async def test_the_database_refuses_updates_and_deletes_even_by_the_owner(
     with pytest.raises(Exception, match="append-only"):
         await AuditEvent.delete().where(AuditEvent.seq == 2)
     assert (await audit.verify(settings)).intact
+
+
+async def test_the_nightly_job_checkpoints_an_intact_log_and_records_the_result(
+        database_url, settings) -> None:
+    await _record(3)
+    await nightly_check(settings, "2026-12-04")
+    await nightly_check(settings, "2026-12-04")  # delivered twice: the head moved by one
+    files = sorted(p.name for p in settings.audit_checkpoint_dir.iterdir())
+    assert files == ["checkpoint-000000000003.json", "checkpoint-000000000004.json"]
+    results = await AuditEvent.select(AuditEvent.action, AuditEvent.summary).where(
+        AuditEvent.object_type == "audit_chain").order_by(AuditEvent.seq)
+    assert [r["action"] for r in results] == ["audit.chain_verified"] * 2
+    assert '"checked": 4, "checkpoints": 1' in results[1]["summary"]
