@@ -15,6 +15,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,20 @@ def read_all(directory: Path, key: Ed25519PublicKey) -> list[Checkpoint]:
             fields, valid = {"seq": _seq_of(path.name), "hash": "", "count": -1, "at": ""}, False
         found.append(Checkpoint(path.name, fields, valid))
     return sorted(found, key=lambda c: c.seq)
+
+
+def latest(directory: Path) -> dict[str, Any] | None:
+    """The newest checkpoint's fields (seq, hash, count, at as a datetime), unverified: for
+    display; `ltc audit verify` is what checks it."""
+    paths = sorted(directory.glob("checkpoint-*.json")) if directory.exists() else []
+    for path in reversed(paths):
+        try:
+            data = json.loads(path.read_text())
+            return {**{f: data[f] for f in CHECKPOINT_FIELDS},
+                    "at": datetime.fromisoformat(data["at"])}
+        except (ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 def _seq_of(name: str) -> int:

@@ -161,5 +161,9 @@ async def timeline(object_type: str, object_id: Any) -> list[dict[str, Any]]:
 
 
 
+def last_checkpoint(settings: Settings) -> dict[str, Any] | None:
+    return checkpoints.latest(settings.audit_checkpoint_dir)
+
+
 async def event_count() -> int:
     return await AuditEvent.count()

@@ -2,8 +2,10 @@
 the database credentials: test_audit_tamper.py."""
 
 import itertools
+import re
 
 import pytest
+from conftest import make_user, sign_in
 
 from ltc import db
 from ltc.audit import service as audit
@@ -64,3 +66,12 @@ async def test_the_nightly_job_checkpoints_an_intact_log_and_records_the_result(
         AuditEvent.object_type == "audit_chain").order_by(AuditEvent.seq)
     assert [r["action"] for r in results] == ["audit.chain_verified"] * 2
     assert '"checked": 4, "checkpoints": 1' in results[1]["summary"]
+
+
+async def test_the_admin_home_shows_the_latest_signed_checkpoint(client, settings) -> None:
+    await make_user("admin")
+    await sign_in(client, "admin")
+    assert "尚无（每日自动签署" in (await client.get("/")).text
+    await nightly_check(settings, "2026-12-04")
+    page = (await client.get("/")).text
+    assert re.search(r"最近签名检查点</th><td>前 2 个事件，签于 20\d\d-\d\d-\d\d \d\d:\d\d", page)
