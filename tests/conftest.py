@@ -114,7 +114,17 @@ async def _check_app_role() -> None:
 
 
 @pytest.fixture(scope="session")
-def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+def session_audit_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The chain key of the session: should migrating or reference data ever record an audit
+    event, the template's events and every test's verify under the same key."""
+    var = tmp_path_factory.mktemp("audit")
+    audit_keys.init_keys(Settings.from_env({"LTC_VAR_DIR": str(var)}))
+    os.environ["LTC_AUDIT_KEY_FILE"] = str(var / "audit_key")  # tests set their own copy
+    return var / "audit_key"
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory, session_audit_key: Path) -> str:
     """A migrated database with reference data, built once per test session."""
     if PG_URL:
         name = f"ltc_test_template_{os.getpid()}"
@@ -140,10 +150,12 @@ def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 _counter = itertools.count()
 
 
-def _audit_key_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _audit_key_files(chain_key: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """This test's audit keys where the `settings` fixture looks (its LTC_VAR_DIR), in the
     environment of the test and of the processes it starts."""
     var = tmp_path / "var"
+    var.mkdir(parents=True, exist_ok=True)
+    shutil.copy(chain_key, var / "audit_key")
     for variable, path in (("LTC_AUDIT_KEY_FILE", var / "audit_key"),
                            ("LTC_AUDIT_SIGNING_KEY_FILE", var / "audit_signing_key"),
                            ("LTC_AUDIT_PUBLIC_KEY_FILE", var / "audit_signing_key.pub"),
@@ -153,11 +165,11 @@ def _audit_key_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-async def owner_database_url(template_database: str, tmp_path: Path,
+async def owner_database_url(template_database: str, session_audit_key: Path, tmp_path: Path,
                              monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
     """A fresh database for this test as its owner would reach it; the app role's URL is
     `database_url` (the same on SQLite, which has no roles)."""
-    _audit_key_files(tmp_path, monkeypatch)
+    _audit_key_files(session_audit_key, tmp_path, monkeypatch)
     if PG_URL:
         name = f"ltc_test_{os.getpid()}_{next(_counter)}"
         await _pg_execute(f"CREATE DATABASE {name} TEMPLATE {template_database}")
