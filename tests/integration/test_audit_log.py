@@ -7,10 +7,10 @@ import re
 import pytest
 from conftest import make_user, sign_in
 
-from ltc import db
+from ltc import clock, db
 from ltc.audit import service as audit
 from ltc.audit.jobs import nightly_check
-from ltc.audit.rules import KEYED
+from ltc.audit.rules import GENESIS_HASH, KEYED, LEGACY, event_hash
 from ltc.audit.tables import AuditEvent
 from ltc.identity import SYSTEM
 
@@ -75,3 +75,19 @@ async def test_the_admin_home_shows_the_latest_signed_checkpoint(client, setting
     await nightly_check(settings, "2026-12-04")
     page = (await client.get("/")).text
     assert re.search(r"最近签名检查点</th><td>前 2 个事件，签于 20\d\d-\d\d-\d\d \d\d:\d\d", page)
+
+
+async def test_events_hashed_before_the_key_still_verify_and_the_keyed_chain_follows_them(
+        database_url, settings) -> None:
+    prev = GENESIS_HASH
+    for seq in (1, 2):  # as the app wrote them before the key existed (scheme 1, the default)
+        event = {"seq": seq, "at": clock.now(), "actor_kind": "system", "actor_id": None,
+                 "actor_name": "系统", "actor_role": None, "action": "case.touched",
+                 "object_type": "case", "object_id": str(seq), "summary": "{}",
+                 "prev_hash": prev}
+        prev = event_hash(event)
+        await AuditEvent(**event, hash=prev).save()
+    await _record(2)
+    events = await AuditEvent.select(AuditEvent.hash_scheme).order_by(AuditEvent.seq)
+    assert [e["hash_scheme"] for e in events] == [LEGACY, LEGACY, KEYED, KEYED]
+    assert await audit.verify(settings) == audit.Verification(4, 2, None, 0, None)
