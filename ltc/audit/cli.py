@@ -7,11 +7,15 @@ with (naming the first bad event or checkpoint), 2 when it cannot verify (a key 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from ltc import commands
 from ltc.settings import Settings
+
+if TYPE_CHECKING:
+    from ltc.audit.service import Verification
 
 
 @click.group()
@@ -65,7 +69,7 @@ def audit_checkpoint() -> None:
         click.echo("no new checkpoint: the log is empty or its head has one already")
 
 
-def _report(settings: Settings, verification) -> None:
+def _report(settings: Settings, verification: Verification) -> None:
     if broken := verification.broken:
         click.echo(f"BROKEN at event {broken.seq}: {broken.reason} "
                    f"({verification.checked} events before it verified)")
