@@ -35,6 +35,7 @@ from ltc.applications.rules import ApplicationState
 from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPages
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.ruleset_pages import RulesetPages
+from ltc.audit import keys as audit_keys
 from ltc.careplans.controllers import CarePlanPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
@@ -86,6 +87,8 @@ def pending_flashes(context: dict[str, Any]) -> list[dict[str, str]]:
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or Settings.from_env()
+    # Stop at start-up, naming LTC_AUDIT_KEY_FILE, rather than at the first audited change.
+    audit_keys.chain_key()
     db.bind(db.make_engine(settings.database_url))
     access_log.install()
 

@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import threading
+from dataclasses import replace
 from typing import Any
 
 import click
@@ -16,6 +17,8 @@ from ltc.accounts import cli as accounts_cli
 from ltc.assessments import cli as assessments_cli
 from ltc.assessments.ruleset_cli import ruleset as ruleset_group
 from ltc.audit import cli as audit_cli
+from ltc.audit import keys as audit_keys
+from ltc.audit import service as audit_service
 from ltc.desk import cli as desk_cli
 from ltc.enrollment import cli as enrollment_cli
 from ltc.evidence import cli as evidence_cli
@@ -35,12 +38,39 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
+def _as_owner(settings: Settings) -> Settings:
+    """The settings with the migration role's URL (LTC_MIGRATION_DATABASE_URL, else the
+    app's): schema changes need the role that owns the tables."""
+    return replace(settings, database_url=settings.migration_database_url)
+
+
 @main.command()
 def migrate() -> None:
     """Apply database migrations and load reference data (safe on every deploy)."""
     settings = commands.settings()
-    commands.run(settings, _migrate_and_load)
+    commands.run(_as_owner(settings), _migrate_and_load)
     click.echo("migrations applied, reference data loaded")
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database roles (PostgreSQL)."""
+
+
+@db_group.command("grant-app-role")
+@click.argument("role")
+def grant_app_role(role: str) -> None:
+    """Grant ROLE what the app needs: every table, but the audit log append-only.
+
+    Runs as the migration role (LTC_MIGRATION_DATABASE_URL); run it after `ltc migrate`."""
+    from ltc import schema
+
+    settings = commands.settings()
+    try:
+        commands.run(_as_owner(settings), lambda: schema.grant_app_role(role))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{role} may now use LTC's tables; audit_event only by INSERT and SELECT")
 
 
 @main.command()
@@ -107,10 +137,16 @@ def demo(host: str, port: int) -> None:
         for suffix in ("", "-wal", "-shm"):
             if os.path.exists(f"{path}{suffix}"):
                 os.remove(f"{path}{suffix}")
+    # The old database's checkpoints would (rightly) call the fresh one a rollback.
+    for old in settings.audit_checkpoint_dir.glob("checkpoint-*.json"):
+        old.unlink()
+    audit_keys.init_keys(settings)
 
     async def prepare() -> list[dict[str, str]]:
         await _migrate_and_load()
-        return await reference.load_demo_data(settings.password_iterations)
+        logins = await reference.load_demo_data(settings.password_iterations)
+        await audit_service.checkpoint(settings)  # `ltc audit verify` shows one at once
+        return logins
 
     logins = commands.run(settings, prepare)
     import dramatiq

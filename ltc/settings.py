@@ -2,7 +2,9 @@
 
 The embedded defaults (SQLite file and SQLite queue under var/) need no servers. Production
 points LTC_DATABASE_URL at PostgreSQL and LTC_BROKER_URL at Redis or RabbitMQ, and must then
-provide LTC_SECRET_KEY. Any misconfiguration raises SettingsError naming the variable, so the
+provide LTC_SECRET_KEY. The audit log's key files and checkpoints live outside the database
+(LTC_AUDIT_KEY_FILE, LTC_AUDIT_SIGNING_KEY_FILE, LTC_AUDIT_CHECKPOINT_DIR; README "Security for
+operators"). Any misconfiguration raises SettingsError naming the variable, so the
 process stops at start-up instead of failing on the first request.
 """
 
@@ -52,6 +54,14 @@ class Settings:
     debug: bool = False
     # Printed on notice documents (QR code and short address of the public page).
     public_url: str = "http://127.0.0.1:8000"
+    # `ltc migrate` and `ltc db grant-app-role` connect as the role that owns the tables; the
+    # app connects with database_url as a role that may only append to the audit log.
+    migration_database_url: str = ""
+    # Secrets of the audit log that never live in the database (ltc.audit.keys).
+    audit_key_file: Path = Path("var/audit_key")
+    audit_signing_key_file: Path = Path("var/audit_signing_key")
+    audit_public_key_file: Path = Path("var/audit_signing_key.pub")
+    audit_checkpoint_dir: Path = Path("var/audit_checkpoints")
 
     @property
     def is_embedded(self) -> bool:
@@ -64,11 +74,14 @@ class Settings:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ
-        var_dir = Path(env.get("LTC_VAR_DIR", "var")).resolve()
+        var_dir = _var_dir(env)
+        signing_key = _path(env, "LTC_AUDIT_SIGNING_KEY_FILE", var_dir / "audit_signing_key")
         database_url = env.get("LTC_DATABASE_URL", f"sqlite:///{var_dir / 'ltc.sqlite3'}")
         _check_url("LTC_DATABASE_URL", database_url, DATABASE_SCHEMES)
         broker_url = env.get("LTC_BROKER_URL", f"sqlite:///{var_dir / 'queue.sqlite3'}")
         _check_url("LTC_BROKER_URL", broker_url, BROKER_SCHEMES)
+        migration_database_url = env.get("LTC_MIGRATION_DATABASE_URL", database_url)
+        _check_url("LTC_MIGRATION_DATABASE_URL", migration_database_url, DATABASE_SCHEMES)
         embedded = database_url.startswith("sqlite")
         if not embedded and broker_url.startswith(("sqlite", "stub")):
             raise SettingsError(
@@ -95,7 +108,32 @@ class Settings:
             secure_cookies=_bool(env, "LTC_SECURE_COOKIES", not embedded),
             debug=_bool(env, "LTC_DEBUG", False),
             public_url=_public_url(env.get("LTC_PUBLIC_URL", "http://127.0.0.1:8000")),
+            migration_database_url=migration_database_url,
+            audit_key_file=audit_key_path(env),
+            audit_signing_key_file=signing_key,
+            audit_public_key_file=_path(env, "LTC_AUDIT_PUBLIC_KEY_FILE",
+                                        signing_key.with_name(signing_key.name + ".pub")),
+            audit_checkpoint_dir=_path(env, "LTC_AUDIT_CHECKPOINT_DIR",
+                                       var_dir / "audit_checkpoints"),
         )
+
+
+def _var_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("LTC_VAR_DIR", "var")).resolve()
+
+
+def _path(env: Mapping[str, str], variable: str, default: Path) -> Path:
+    return Path(env[variable]).resolve() if env.get(variable) else default
+
+
+def audit_key_path(env: Mapping[str, str]) -> Path:
+    """The audit chain's HMAC key file: read on every audit event, so without building
+    the whole settings object."""
+    return _path(env, "LTC_AUDIT_KEY_FILE", _var_dir(env) / "audit_key")
+
+
+def is_embedded(env: Mapping[str, str]) -> bool:
+    return env.get("LTC_DATABASE_URL", "sqlite").startswith("sqlite")
 
 
 def _addresses(env: Mapping[str, str], variable: str) -> tuple[str, ...]:

@@ -6,6 +6,10 @@ tests). Each test gets a database of its own, copied from a migrated template: a
 wraps itself in a transaction would hide rollback bugs, since nested transactions are no-ops.
 
 LTC_TEST_REQUIRE_SERVICES=1 (set by CI) turns "service not available, skipped" into a failure.
+
+On PostgreSQL the roles are split as in production: the owner role of LTC_TEST_DATABASE_URL
+(ltc_ci) migrates the template and grants APP_ROLE; the code under test connects as APP_ROLE,
+which may only append to the audit log (`owner_database_url` is the owner's way in).
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ from litestar.testing import AsyncTestClient
 from ltc import db, reference, schema
 from ltc.accounts import service as accounts
 from ltc.agreements.tables import Agreement
+from ltc.audit import keys as audit_keys
 from ltc.identity import SYSTEM, Role
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
 from ltc.settings import Settings
 
 PG_URL = os.environ.get("LTC_TEST_DATABASE_URL")
+APP_ROLE = "ltc_ci_app"  # password = name; .ci/run creates it (CREATE ROLE needs a superuser)
 REQUIRE_SERVICES = os.environ.get("LTC_TEST_REQUIRE_SERVICES") == "1"
 TEST_PASSWORD = "test-pass-123"
 STANDING_AGREEMENT = "TEST-"  # number prefix of the assessment agreements make_user signs
@@ -86,15 +92,45 @@ async def _build_template(url: str) -> None:
     db.bind(db.make_engine(url))
     await schema.migrate()
     await reference.load_reference_data()
+    if PG_URL:  # table privileges live in the database, so every copy inherits them
+        await schema.grant_app_role(APP_ROLE)
+
+
+def _as_app_role(url: str) -> str:
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://{APP_ROLE}:{APP_ROLE}@{rest.rsplit('@', 1)[-1]}"
+
+
+async def _check_app_role() -> None:
+    assert PG_URL
+    connection = await asyncpg.connect(_pg_admin_url(PG_URL))
+    try:
+        if not await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1",
+                                          APP_ROLE):
+            unavailable(f"PostgreSQL role {APP_ROLE} is missing; as a superuser run: CREATE "
+                        f"ROLE {APP_ROLE} LOGIN PASSWORD '{APP_ROLE}' (.ci/run does)")
+    finally:
+        await connection.close()
 
 
 @pytest.fixture(scope="session")
-def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+def session_audit_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The chain key of the session: should migrating or reference data ever record an audit
+    event, the template's events and every test's verify under the same key."""
+    var = tmp_path_factory.mktemp("audit")
+    audit_keys.init_keys(Settings.from_env({"LTC_VAR_DIR": str(var)}))
+    os.environ["LTC_AUDIT_KEY_FILE"] = str(var / "audit_key")  # tests set their own copy
+    return var / "audit_key"
+
+
+@pytest.fixture(scope="session")
+def template_database(tmp_path_factory: pytest.TempPathFactory, session_audit_key: Path) -> str:
     """A migrated database with reference data, built once per test session."""
     if PG_URL:
         name = f"ltc_test_template_{os.getpid()}"
 
         async def build() -> None:
+            await _check_app_role()
             await _pg_execute(f"DROP DATABASE IF EXISTS {name}")
             await _pg_execute(f"CREATE DATABASE {name}")
             await _build_template(_pg_admin_url(PG_URL, name))
@@ -114,9 +150,26 @@ def template_database(tmp_path_factory: pytest.TempPathFactory) -> str:
 _counter = itertools.count()
 
 
+def _audit_key_files(chain_key: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """This test's audit keys where the `settings` fixture looks (its LTC_VAR_DIR), in the
+    environment of the test and of the processes it starts."""
+    var = tmp_path / "var"
+    var.mkdir(parents=True, exist_ok=True)
+    shutil.copy(chain_key, var / "audit_key")
+    for variable, path in (("LTC_AUDIT_KEY_FILE", var / "audit_key"),
+                           ("LTC_AUDIT_SIGNING_KEY_FILE", var / "audit_signing_key"),
+                           ("LTC_AUDIT_PUBLIC_KEY_FILE", var / "audit_signing_key.pub"),
+                           ("LTC_AUDIT_CHECKPOINT_DIR", var / "audit_checkpoints")):
+        monkeypatch.setenv(variable, str(path))
+    audit_keys.init_keys(Settings.from_env({"LTC_VAR_DIR": str(var)}))
+
+
 @pytest.fixture
-async def database_url(template_database: str, tmp_path: Path) -> AsyncIterator[str]:
-    """A fresh database for this test, bound as the current engine."""
+async def owner_database_url(template_database: str, session_audit_key: Path, tmp_path: Path,
+                             monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
+    """A fresh database for this test as its owner would reach it; the app role's URL is
+    `database_url` (the same on SQLite, which has no roles)."""
+    _audit_key_files(session_audit_key, tmp_path, monkeypatch)
     if PG_URL:
         name = f"ltc_test_{os.getpid()}_{next(_counter)}"
         await _pg_execute(f"CREATE DATABASE {name} TEMPLATE {template_database}")
@@ -125,12 +178,19 @@ async def database_url(template_database: str, tmp_path: Path) -> AsyncIterator[
         path = tmp_path / "ltc.sqlite3"
         shutil.copy(template_database, path)
         url = f"sqlite:///{path}"
-    # No pool: the app under test runs on another event loop than the test itself, and a
-    # pool belongs to one loop. Production pools are exercised by the app and workers.
-    db.bind(db.make_engine(url))
     yield url
     if PG_URL:
         await _pg_execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+@pytest.fixture
+async def database_url(owner_database_url: str) -> str:
+    """A fresh database for this test, bound as the current engine (as the app role)."""
+    url = _as_app_role(owner_database_url) if PG_URL else owner_database_url
+    # No pool: the app under test runs on another event loop than the test itself, and a
+    # pool belongs to one loop. Production pools are exercised by the app and workers.
+    db.bind(db.make_engine(url))
+    return url
 
 
 @pytest.fixture

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ltc import clock, db
-from ltc.audit.rules import GENESIS_HASH, BrokenLink, ChainVerifier, event_hash, summary_json
+from ltc.audit import checkpoints, keys
+from ltc.audit.rules import (
+    GENESIS_HASH,
+    KEYED,
+    BrokenLink,
+    ChainVerifier,
+    checkpoint_problem,
+    event_hash,
+    summary_json,
+)
 from ltc.audit.tables import AuditEvent
 from ltc.identity import Actor
+from ltc.settings import Settings
 
 # Any constant: PostgreSQL serialises appends to the chain on this advisory lock.
 _CHAIN_LOCK_KEY = 4_172_024
@@ -46,8 +58,9 @@ async def record(
         "object_id": str(object_id),
         "summary": summary_json(before, after, note),
         "prev_hash": last["hash"] if last else GENESIS_HASH,
+        "hash_scheme": KEYED,
     }
-    row = AuditEvent(**event, hash=event_hash(event))
+    row = AuditEvent(**event, hash=event_hash(event, keys.chain_key()))
     await row.save()
     return row
 
@@ -68,13 +81,64 @@ async def _events_in_order(batch_size: int = 1000) -> AsyncIterator[dict[str, An
         after = rows[-1]["seq"]
 
 
-async def verify_chain() -> tuple[int, BrokenLink | None]:
-    """(events checked, first broken link or None), streaming in batches."""
-    verifier = ChainVerifier()
+class CannotVerify(Exception):
+    """A key file verification needs is missing: the log is neither intact nor broken."""
+
+
+@dataclass(frozen=True)
+class Verification:
+    checked: int  # events verified before the first broken one (all of them when intact)
+    legacy: int  # of which unkeyed events from before the keyed chain
+    broken: BrokenLink | None
+    checkpoints: int  # checkpoints that hold
+    bad_checkpoint: tuple[str, str] | None  # (file name, why) of the first that does not
+
+    @property
+    def intact(self) -> bool:
+        return self.broken is None and self.bad_checkpoint is None
+
+
+async def verify(settings: Settings) -> Verification:
+    """Walk the chain with the chain key, then hold every signed checkpoint against it.
+    Raises CannotVerify when the chain key, or the public key while checkpoints exist, is
+    missing."""
+    key = keys.read_chain_key(settings.audit_key_file)
+    if key is None:
+        raise CannotVerify(f"the audit key file {settings.audit_key_file} "
+                           "(LTC_AUDIT_KEY_FILE) is missing")
+    public = keys.public_key(settings)
+    if public is None:
+        if any(settings.audit_checkpoint_dir.glob("checkpoint-*.json")):
+            raise CannotVerify(f"the public key file {settings.audit_public_key_file} "
+                               "(LTC_AUDIT_PUBLIC_KEY_FILE) is missing")
+        found: list[checkpoints.Checkpoint] = []
+    else:
+        found = checkpoints.read_all(settings.audit_checkpoint_dir, public)
+    verifier = ChainVerifier(key, remember=[c.seq for c in found])
     async for event in _events_in_order():
         if broken := verifier.feed(event):
-            return verifier.checked, broken
-    return verifier.checked, None
+            return Verification(verifier.checked, verifier.legacy, broken, 0, None)
+    for held, checkpoint in enumerate(found):
+        problem = checkpoint_problem(checkpoint.fields, checkpoint.signature_valid,
+                                     verifier.checked, verifier.hashes.get(checkpoint.seq))
+        if problem:
+            return Verification(verifier.checked, verifier.legacy, None, held,
+                                (checkpoint.name, problem))
+    return Verification(verifier.checked, verifier.legacy, None, len(found), None)
+
+
+async def checkpoint(settings: Settings) -> tuple[Verification, Path | None]:
+    """Verify the log and, only when it is intact (a checkpoint must never vouch for a
+    rewritten log), sign its head into the checkpoint directory. The path is None when
+    nothing was written: the log is broken or empty, or its head has a checkpoint already."""
+    verification = await verify(settings)
+    if not verification.intact or verification.checked == 0:
+        return verification, None
+    head = await (AuditEvent.select(AuditEvent.seq, AuditEvent.hash)
+                  .where(AuditEvent.seq == verification.checked).first())
+    return verification, checkpoints.write(
+        settings.audit_checkpoint_dir, keys.signing_key(settings), head["seq"], head["hash"],
+        verification.checked)
 
 
 async def timeline_of(objects: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -95,6 +159,10 @@ async def timeline(object_type: str, object_id: Any) -> list[dict[str, Any]]:
         .order_by(AuditEvent.seq)
     )
 
+
+
+def last_checkpoint(settings: Settings) -> dict[str, Any] | None:
+    return checkpoints.latest(settings.audit_checkpoint_dir)
 
 
 async def event_count() -> int:

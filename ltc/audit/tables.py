@@ -1,11 +1,13 @@
-from piccolo.columns import BigInt, Integer, Text, Timestamptz, Varchar
+from piccolo.columns import BigInt, Integer, SmallInt, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
 class AuditEvent(Table):
     """Append-only and hash-chained: each event stores the hash of the one before it.
 
-    Database triggers (see the first migration) refuse UPDATE and DELETE on this table.
+    Database triggers (see the first migration) refuse UPDATE and DELETE on this table; on
+    PostgreSQL the app's role may only INSERT and SELECT it (`ltc db grant-app-role`).
+    `hash_scheme` says how `hash` was made (ltc.audit.rules: 1 unkeyed, 2 keyed).
     """
 
     seq = BigInt(unique=True, null=False)
@@ -20,3 +22,4 @@ class AuditEvent(Table):
     summary = Text(null=False)
     prev_hash = Varchar(length=64, null=False)
     hash = Varchar(length=64, unique=True, null=False)
+    hash_scheme = SmallInt(null=False, default=1)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, get
+from litestar.di import NamedDependency
 from litestar.response import Template
 
 from ltc import clock
@@ -18,12 +19,14 @@ from ltc.notices.service import clerk_inbox
 from ltc.organisations import interface as organisations
 from ltc.providers.service import provider_home
 from ltc.regions import interface as regions
+from ltc.settings import Settings
 from ltc.web.pages import page
 
 
 class HomeController(Controller):
     @get("/")
-    async def home(self, request: Request[Actor, Any, Any]) -> Template:
+    async def home(self, request: Request[Actor, Any, Any],
+                   settings: NamedDependency[Settings]) -> Template:
         actor = request.user
         context: dict[str, Any] = {
             "region_name": await regions.name_of(actor.region_id),
@@ -34,6 +37,7 @@ class HomeController(Controller):
                 "users": await accounts.active_user_count(),
                 "tokens": await accounts.live_token_count(),
                 "audit_events": await audit.event_count(),
+                "audit_checkpoint": audit.last_checkpoint(settings),
             }
         if actor.role == Role.clerk:
             context["inbox"] = {**await clerk_inbox(actor),

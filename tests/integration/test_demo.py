@@ -69,6 +69,9 @@ def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(tmp_path:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
+    for key in ("audit_key", "audit_signing_key"):  # made on first start, owner-only
+        assert (tmp_path / "var" / key).stat().st_mode & 0o777 == 0o600
+    _assert_audit_intact(tmp_path / "var")
 
     # Run again: a fresh database, so the old password no longer works.
     port = free_port()
@@ -78,6 +81,17 @@ def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(tmp_path:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=20)
+    _assert_audit_intact(tmp_path / "var")  # the old database's checkpoints went with it
+
+
+def _assert_audit_intact(var_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
+    verified = subprocess.run([sys.executable, "-m", "ltc.cli", "audit", "verify"],
+                              env={**env, "LTC_VAR_DIR": str(var_dir)}, capture_output=True,
+                              text=True, timeout=60)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert re.search(r"audit chain intact: \d+ events verified, [1-9]\d* signed checkpoints "
+                     "hold", verified.stdout), verified.stdout
 
 
 @pytest.mark.anyio

@@ -27,6 +27,19 @@ def test_production_settings(tmp_path: Path) -> None:
     })
     assert not settings.is_embedded
     assert not (tmp_path / "secret_key").exists()
+    assert settings.migration_database_url == settings.database_url  # one role unless split
+    split = Settings.from_env({
+        "LTC_VAR_DIR": str(tmp_path), "LTC_DATABASE_URL": "postgresql://ltc_app@db/ltc",
+        "LTC_MIGRATION_DATABASE_URL": "postgresql://ltc_owner@db/ltc",
+        "LTC_BROKER_URL": "redis://cache:6379/0", "LTC_SECRET_KEY": "x" * 40,
+        "LTC_AUDIT_KEY_FILE": "/etc/ltc/audit_key",
+        "LTC_AUDIT_SIGNING_KEY_FILE": "/etc/ltc/signing", "LTC_AUDIT_CHECKPOINT_DIR": "/srv/cp"})
+    assert split.migration_database_url == "postgresql://ltc_owner@db/ltc"
+    assert (split.audit_key_file, split.audit_signing_key_file, split.audit_public_key_file,
+            split.audit_checkpoint_dir) == (Path("/etc/ltc/audit_key"), Path("/etc/ltc/signing"),
+                                            Path("/etc/ltc/signing.pub"), Path("/srv/cp"))
+    # Nothing is created for production: the operator makes the keys (ltc audit init-keys).
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -45,6 +58,7 @@ def test_production_settings(tmp_path: Path) -> None:
         ({"LTC_PASSWORD_ITERATIONS": "10"}, "LTC_PASSWORD_ITERATIONS"),
         ({"LTC_LOGIN_MAX_FAILURES": "0"}, "LTC_LOGIN_MAX_FAILURES"),
         ({"LTC_DEBUG": "maybe"}, "LTC_DEBUG"),
+        ({"LTC_MIGRATION_DATABASE_URL": "mysql://x/y"}, "LTC_MIGRATION_DATABASE_URL"),
     ],
 )
 def test_misconfiguration_names_the_variable(env: dict, variable: str, tmp_path: Path) -> None:
