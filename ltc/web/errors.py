@@ -25,8 +25,11 @@ from ltc.web.pages import page
 log = logging.getLogger(__name__)
 
 
+API_PREFIX = "/api/"
+
+
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(API_PREFIX)
 
 
 def _respond(request: Request, error: DomainError) -> Response[Any]:
@@ -34,7 +37,8 @@ def _respond(request: Request, error: DomainError) -> Response[Any]:
         return Response(error.as_json(), status_code=error.status_code,
                         media_type=MediaType.JSON)
     return page(request, "error.html", status_code=error.status_code,
-                status=error.status_code, message=error.message, code=error.code)
+                status=error.status_code, message=error.message, code=error.code,
+                fields=error.fields)
 
 
 def domain_error(request: Request, exc: DomainError) -> Response[Any]:
