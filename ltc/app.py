@@ -58,7 +58,7 @@ from ltc.web import access_log, formatting, timeline
 from ltc.web.csrf import FormCsrf
 from ltc.web.errors import EXCEPTION_HANDLERS
 from ltc.web.input_guard import InputGuard
-from ltc.web.openapi import ErrorResponses
+from ltc.web.openapi import ErrorResponses, allow_every_method
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -156,6 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=template_config,
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[ErrorResponses()],
+        before_request=allow_every_method,
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         openapi_config=OpenAPIConfig(
             title="LTC 长护险经办管理系统 API", version="1", path="/schema",

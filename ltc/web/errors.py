@@ -91,8 +91,11 @@ def number_out_of_range(request: Request, exc: OverflowError) -> Response[Any]:
 
 
 def http_error(request: Request, exc: HTTPException) -> Response[Any]:
-    return _respond(request, DomainError(
+    response = _respond(request, DomainError(
         f"http_{exc.status_code}", "请求无法完成，请稍后重试", status_code=exc.status_code))
+    # Litestar's own headers stay: a 405 must list the methods allowed (Allow, RFC 9110).
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def server_error(request: Request, exc: Exception) -> Response[Any]:

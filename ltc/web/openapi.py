@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from litestar import Request, Response
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins import ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
@@ -57,3 +58,17 @@ class ErrorResponses(ReceiveRoutePlugin):
             return
         for handler in route.route_handlers:
             handler.responses = {**ERROR_RESPONSES, **(handler.responses or {})}
+
+
+def allow_every_method(request: Request) -> Response | None:
+    """Answers OPTIONS with every method of the path (a `before_request` hook). Litestar builds a
+    path's route anew for each further handler but keeps the first OPTIONS answer, whose Allow
+    header then lists only that handler's methods."""
+    if request.method != "OPTIONS":
+        return None
+    template = request.scope.get("path_template")
+    methods = next((route.methods for route in request.app.routes
+                    if isinstance(route, HTTPRoute) and route.path_format == template), None)
+    if not methods:
+        return None
+    return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))})
