@@ -369,7 +369,7 @@ class VisitApi(Controller):
         `beneficiary_not_found`; 403 `wrong_role`."""
         try:
             data = json.loads(await request.body())
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidInput("invalid_visit", "请求体不是有效的 JSON",
                                {"body": str(exc)}) from exc
         answer, replayed = await visit_logging.log_visit(request.user, **visit_from_json(data))

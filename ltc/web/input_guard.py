@@ -25,7 +25,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from multipart import MultipartSegment, ParserError, ParserLimitReached, PushMultipartParser
 
-from ltc.errors import InvalidInput
+from ltc.errors import DomainError, InvalidInput
 
 MESSAGE = "提交的内容中含有不允许的字符（如空字符），请修改标出的内容后重试"
 FIELD_MESSAGE = "含有不允许的字符（如空字符），请删除后重新输入"
@@ -121,6 +121,9 @@ class _BufferedBody:
             return list(_in_json(json.loads(text), "")) if text.strip() else []
         except ValueError:
             return []
+        except RecursionError:  # no JSON decoder here parses it: refused as malformed
+            raise DomainError("invalid_request", "请求内容嵌套层数过多，无法处理",
+                              {"body": "嵌套层数过多"}, status_code=400) from None
 
 
 class _MultipartBody:
@@ -141,15 +144,23 @@ class _MultipartBody:
                     self.segment, self.value = event, bytearray()
                     if refused(event.name) or refused(event.filename or ""):
                         bad.append(_label(event.name))
-                elif event and self.segment is not None and not self.segment.filename:
-                    self.value.extend(event)
-                elif not event and self.segment is not None:
-                    if not self.segment.filename and _decoded(bytes(self.value)) is None:
+                elif event is None:  # the end of a part
+                    if self.segment is not None and not self.segment.filename and (
+                            not self._plain_value_ok(self.segment.charset)):
                         bad.append(_label(self.segment.name))
                     self.segment = None
+                elif self.segment is not None and not self.segment.filename:
+                    self.value.extend(event)
         except (ParserError, ParserLimitReached):
             self.parser = None  # Litestar's own parser answers for a broken form
         return bad
+
+    def _plain_value_ok(self, charset: str | None) -> bool:
+        """Decodable as Litestar will decode it (an unknown charset would fail there too)."""
+        try:
+            return not refused(bytes(self.value).decode(charset or "utf-8"))
+        except (UnicodeDecodeError, LookupError):
+            return False
 
 
 def _body_check(headers: Headers) -> _BufferedBody | _MultipartBody | None:

@@ -164,3 +164,23 @@ async def test_multipart_fields_are_checked_but_file_bytes_are_not(signed_in) ->
     response = await client.post("/payouts/1/bank-result", files={"file": binary},
                                  data={"_csrf_token": csrf}, follow_redirects=False)
     assert response.status_code != 422 or "invalid_characters" not in response.text
+
+
+@pytest.mark.parametrize("field_bytes", [b"\xff\xfe", "空\x00".encode()])
+async def test_a_plain_multipart_field_that_is_not_utf8_or_holds_nul(client, field_bytes) -> None:
+    """Litestar decodes plain multipart fields itself: bytes that are not UTF-8 were a 500."""
+    body = (b'--b\r\nContent-Disposition: form-data; name="reason"\r\n\r\n' + field_bytes
+            + b"\r\n--b--\r\n")
+    response = await client.post("/notices/GS1/objections", content=body,
+                                 headers={"content-type": "multipart/form-data; boundary=b"})
+    await refused(response, "reason")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/tokens", "/api/v1/visits"])
+async def test_json_nested_too_deep_for_any_decoder_is_a_400(signed_in, path) -> None:
+    """Litestar's and the visit API's JSON decoders gave a 500 (RecursionError) on these."""
+    client, bearer = signed_in
+    response = await client.post(path, content="[" * 100_000,
+                                 headers={**bearer, "content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
