@@ -70,7 +70,7 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
             run = await anyio.run_process(
                 [str(ST), "run", f"http://127.0.0.1:{port}/schema/openapi.json",
                  "--checks", "all", "--exclude-checks", "positive_data_acceptance",
-                 "--max-examples", "5", "--seed", "13", "--workers", "1",
+                 "--max-examples", "15", "--seed", "13", "--workers", "1",
                  "--generation-database", "none", "--no-color", "--request-timeout", "20"],
                 env={**os.environ, "SCHEMATHESIS_HOOKS": "support.schemathesis_auth",
                      "PYTHONPATH": str(SUPPORT), "LTC_FUZZ_TOKENS": json.dumps(tokens),
