@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from litestar import Litestar, get
+from litestar import Litestar, Router, get
 from litestar.config.csrf import CSRFConfig
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
@@ -58,6 +58,8 @@ from ltc.visits.controllers import VisitApi, VisitPages, VisitReviewPages
 from ltc.web import access_log, formatting, timeline
 from ltc.web.csrf import FormCsrf
 from ltc.web.errors import EXCEPTION_HANDLERS
+from ltc.web.input_guard import InputGuard
+from ltc.web.openapi import ErrorResponses, allow_every_method
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -127,44 +129,27 @@ def create_app(settings: Settings | None = None) -> Litestar:
     return Litestar(
         route_handlers=[
             healthz,
-            SessionController,
-            HomeController,
-                    TokenPageController,
-            UserPageController,
+            # The OpenAPI document describes the JSON API; pages answer browsers with HTML.
+            Router("/", include_in_schema=False, route_handlers=[
+                SessionController, HomeController, TokenPageController, UserPageController,
+                ApplicationPages, DeadlinePages, PersonPages, RegradingPages, AssessmentPages,
+                ReviewPages, EvidencePages, NoticeBatchPages, PublicNoticePages,
+                EntitlementPages, DecisionPages, PolicyPages, RulesetPages, AgreementPages,
+                CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,
+                EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages,
+            ]),
             AccountsApi,
             UserApi,
-            ApplicationPages,
-            DeadlinePages,
-            PersonPages,
-            RegradingPages,
             ApplicationApi,
-            AssessmentPages,
-            ReviewPages,
             AssessmentApi,
             EvidenceApi,
-            EvidencePages,
-            NoticeBatchPages,
-            PublicNoticePages,
-            EntitlementPages,
-            DecisionPages,
-            PolicyPages,
-            RulesetPages,
             EnrollmentEventApi,
-            AgreementPages,
-            CarePlanPages,
-            VisitPages,
             VisitApi,
-            VisitReviewPages,
-            StayPages,
-            SurveyPages,
-            EvaluationPages,
-            PayoutPages,
-            DepositPages,
-            ProviderStatementPages,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],
         middleware=[
+            InputGuard(),
             sessions.middleware,
             DefineMiddleware(FormCsrf, config=csrf),
             DefineMiddleware(ActorAuthentication, exclude=PUBLIC_PATHS,
@@ -173,6 +158,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores={"sessions": DatabaseStore()},
         template_config=template_config,
         exception_handlers=EXCEPTION_HANDLERS,
+        plugins=[ErrorResponses()],
+        before_request=allow_every_method,
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         openapi_config=OpenAPIConfig(
             title="LTC 长护险经办管理系统 API", version="1", path="/schema",

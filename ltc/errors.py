@@ -22,10 +22,8 @@ class DomainError(Exception):
         super().__init__(f"{code}: {message}")
 
     def as_json(self) -> dict:
-        error: dict = {"code": self.code, "message": self.message}
-        if self.fields:
-            error["fields"] = self.fields
-        return {"error": error}
+        """The API's one error body (ltc.web.openapi declares it): `fields` always present."""
+        return {"error": {"code": self.code, "message": self.message, "fields": self.fields}}
 
 
 class InvalidInput(DomainError):

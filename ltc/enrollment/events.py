@@ -99,7 +99,7 @@ async def receive(actor: Actor, body: bytes,
         raise BadSignature()
     try:
         data = json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise InvalidInput("invalid_event", "请求体不是有效的 JSON", {"body": str(exc)}) from exc
     event = parse_event(data)
     body_sha256 = hashlib.sha256(body).hexdigest()

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, QueryParameter
 from litestar.response import Redirect, Response, Template
 
@@ -336,7 +337,9 @@ class VisitApi(Controller):
     path = "/api/v1/visits"
     guards = [role_guard(Role.provider, Role.reviewer, Role.clerk)]  # noqa: RUF012
 
-    @post("/", guards=[PROVIDERS], status_code=201)
+    @post("/", guards=[PROVIDERS], status_code=201, responses={200: ResponseSpec(
+        dict[str, Any], description="A replay (same client_uuid and content): the first "
+        "answer again, header X-LTC-Replayed: true, nothing created")})
     async def log(self, request: Request[Actor, Any, Any]) -> Response[dict[str, Any]]:
         """Log one visit. Authenticated by a provider's API token (`Authorization: Bearer …`;
         the token's organisation is the provider) or a provider's session (with the
@@ -369,7 +372,7 @@ class VisitApi(Controller):
         `beneficiary_not_found`; 403 `wrong_role`."""
         try:
             data = json.loads(await request.body())
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise InvalidInput("invalid_visit", "请求体不是有效的 JSON",
                                {"body": str(exc)}) from exc
         answer, replayed = await visit_logging.log_visit(request.user, **visit_from_json(data))

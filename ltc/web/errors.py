@@ -25,8 +25,11 @@ from ltc.web.pages import page
 log = logging.getLogger(__name__)
 
 
+API_PREFIX = "/api/"
+
+
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return request.url.path.startswith(API_PREFIX)
 
 
 def _respond(request: Request, error: DomainError) -> Response[Any]:
@@ -34,7 +37,8 @@ def _respond(request: Request, error: DomainError) -> Response[Any]:
         return Response(error.as_json(), status_code=error.status_code,
                         media_type=MediaType.JSON)
     return page(request, "error.html", status_code=error.status_code,
-                status=error.status_code, message=error.message, code=error.code)
+                status=error.status_code, message=error.message, code=error.code,
+                fields=error.fields)
 
 
 def domain_error(request: Request, exc: DomainError) -> Response[Any]:
@@ -87,8 +91,11 @@ def number_out_of_range(request: Request, exc: OverflowError) -> Response[Any]:
 
 
 def http_error(request: Request, exc: HTTPException) -> Response[Any]:
-    return _respond(request, DomainError(
+    response = _respond(request, DomainError(
         f"http_{exc.status_code}", "请求无法完成，请稍后重试", status_code=exc.status_code))
+    # Litestar's own headers stay: a 405 must list the methods allowed (Allow, RFC 9110).
+    response.headers.update(exc.headers or {})
+    return response
 
 
 def server_error(request: Request, exc: Exception) -> Response[Any]:

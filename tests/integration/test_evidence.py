@@ -189,7 +189,7 @@ async def test_disallowed_type_is_refused_before_reading(client, settings, conte
     assert response.status_code == 415
     assert response.json()["error"] == {
         "code": "evidence_type_not_allowed",
-        "message": "只能上传 MP4、MOV、WebM 视频或 JPEG、PNG 照片"}
+        "message": "只能上传 MP4、MOV、WebM 视频或 JPEG、PNG 照片", "fields": {}}
     await assert_nothing_stored(settings, case["id"], before)
 
 
