@@ -36,6 +36,7 @@ from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPa
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.ruleset_pages import RulesetPages
 from ltc.careplans.controllers import CarePlanPages
+from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
 from ltc.desk.regrading_pages import RegradingPages
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             UserApi,
             ApplicationPages,
             DeadlinePages,
+            ConclusionPages,
             PersonPages,
             RegradingPages,
             ApplicationApi,
