@@ -146,7 +146,7 @@ async def test_the_list_of_expiring_conclusions(concluded, today, listed) -> Non
 
 
 async def test_pages_show_validity_list_csv_and_refuse_early_requests(concluded, client) -> None:
-    clock, staff, case = concluded
+    clock, _, case = concluded
     clock.set(date(2028, 9, 1))
     await sign_in(client, "clerk")
     listed = await client.get("/conclusions")
