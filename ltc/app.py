@@ -37,6 +37,7 @@ from ltc.assessments.rules import AssessmentState
 from ltc.assessments.ruleset_pages import RulesetPages
 from ltc.audit import keys as audit_keys
 from ltc.careplans.controllers import CarePlanPages
+from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
 from ltc.desk.regrading_pages import RegradingPages
@@ -132,8 +133,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # The OpenAPI document describes the JSON API; pages answer browsers with HTML.
             Router("/", include_in_schema=False, route_handlers=[
                 SessionController, HomeController, TokenPageController, UserPageController,
-                ApplicationPages, DeadlinePages, PersonPages, RegradingPages, AssessmentPages,
-                ReviewPages, EvidencePages, NoticeBatchPages, PublicNoticePages,
+                ApplicationPages, DeadlinePages, ConclusionPages, PersonPages, RegradingPages,
+                AssessmentPages, ReviewPages, EvidencePages, NoticeBatchPages, PublicNoticePages,
                 EntitlementPages, DecisionPages, PolicyPages, RulesetPages, AgreementPages,
                 CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,
                 EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages,

@@ -77,6 +77,12 @@ def add_months(day: date, months: int) -> date:
     return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
+def period_end(start: date, months: int) -> date:
+    """The last day of a period of `months` months that starts on `start` (the day before
+    add_months): 24 months from 2026-12-01 end on 2028-11-30."""
+    return add_months(start, months) - timedelta(days=1)
+
+
 # --- working days: statutory holidays and adjusted working weekends (调休) -------------------
 
 

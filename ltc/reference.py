@@ -117,20 +117,28 @@ async def _sign_demo_assessment_agreements(spec: dict[str, Any], user_ids: dict[
         await agreements.activate(clerk, draft["id"], draft["version"])
 
 
-# Two demo people decided earlier under national-2021 version 1, whose grade the corrected
-# version 2 would change (改判影响): 李桂兰 would lose her eligibility (cognition 3 is severe by
-# version 1, moderate by version 2), 赵福林 would go from 重度失能Ⅲ级 to Ⅱ级.
+# Demo people decided earlier under national-2021 version 1, concluded this many days ago.
+# The corrected version 2 would change two grades (改判影响): 李桂兰 would lose her eligibility
+# (cognition 3 is severe by version 1, moderate by version 2), 赵福林 would go from 重度失能Ⅲ级
+# to Ⅱ级. 孙秀兰's grade stays (重度失能Ⅰ级), but her conclusion of 700 days ago is valid for
+# 24 months: she is on the clerks' list of conclusions about to expire (结论到期) and may ask
+# for a new assessment (申请重新评估) on her person page.
 DEMO_HISTORY = [
-    ("370983195001170025", "李桂兰", "370983002001", {
+    ("370983195001170025", "李桂兰", "370983002001", 40, {
         "eating": 10, "dressing": 5, "face_mouth_hygiene": 5, "bowel_control": 10,
         "bladder_control": 10, "toileting": 5, "walking": 5, "bed_chair_transfer": 0,
         "stairs": 0, "bathing": 0, "time_orientation": 1, "person_orientation": 1,
         "place_orientation": 1, "memory": 0, "vision": 4, "hearing": 4, "communication": 4}),
-    ("370983194103020031", "赵福林", "370983001002", {
+    ("370983194103020031", "赵福林", "370983001002", 40, {
         "eating": 5, "dressing": 0, "face_mouth_hygiene": 0, "bowel_control": 5,
         "bladder_control": 5, "toileting": 0, "walking": 0, "bed_chair_transfer": 5,
         "stairs": 0, "bathing": 0, "time_orientation": 2, "person_orientation": 3,
         "place_orientation": 2, "memory": 1, "vision": 3, "hearing": 3, "communication": 2}),
+    ("370983194408150048", "孙秀兰", "370983001001", 700, {
+        "eating": 5, "dressing": 0, "face_mouth_hygiene": 0, "bowel_control": 5,
+        "bladder_control": 5, "toileting": 0, "walking": 0, "bed_chair_transfer": 5,
+        "stairs": 0, "bathing": 0, "time_orientation": 4, "person_orientation": 4,
+        "place_orientation": 4, "memory": 4, "vision": 4, "hearing": 4, "communication": 4}),
 ]
 
 
@@ -148,8 +156,9 @@ async def _demo_history(user_ids: dict[str, int]) -> None:
     clerk = await accounts.actor_for_user(user_ids["clerk"])
     first = await Ruleset.select().where(
         (Ruleset.code == "national-2021") & (Ruleset.version == 1)).first()
-    concluded_at = clock.now() - timedelta(days=40)
-    for number, (resident_id, name, village, scores) in enumerate(DEMO_HISTORY, start=1):
+    for number, (resident_id, name, village, days_ago, scores) in enumerate(DEMO_HISTORY,
+                                                                             start=1):
+        concluded_at = clock.now() - timedelta(days=days_ago)
         person = await people.register_person(
             clerk, resident_id=resident_id, name=name, phone="13800000000",
             address=f"{name}家", village_code=village)

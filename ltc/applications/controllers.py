@@ -15,6 +15,7 @@ from msgspec import Struct
 from ltc import db
 from ltc.applications import service
 from ltc.applications.deadline_pages import case_deadlines
+from ltc.applications.new_assessment import request_new_assessment
 from ltc.applications.reference import materials_checklist
 from ltc.applications.rules import GROUND_LABELS, ApplicationState
 from ltc.assessments import assignment
@@ -227,6 +228,14 @@ class ApplicationIn(Struct):
     agent_phone: str | None = None
 
 
+class NewAssessmentIn(Struct):
+    applicant_name: str
+    applicant_relation: str
+    applicant_phone: str
+    reason: str
+    materials: list[str]
+
+
 class RejectIn(Struct):
     version: Version
     grounds: list[str]
@@ -275,6 +284,17 @@ class ApplicationApi(Controller):
             applicant_relation=data.applicant_relation, applicant_phone=data.applicant_phone,
             agent_name=data.agent_name, agent_phone=data.agent_phone,
             disabled_since=data.disabled_since, materials=data.materials)
+
+    @post("/people/{person_id:int}/new-assessment", status_code=200,
+          summary="Record a request for a new assessment (申请重新评估): a SUBMITTED "
+                  "application; 409 new_assessment_too_early before the policy's interval "
+                  "since the last conclusion; sent twice, returns the first")
+    async def new_assessment(self, request: Request[Actor, Any, Any], person_id: Id,
+                             data: JSONBody[NewAssessmentIn]) -> dict[str, Any]:
+        return await request_new_assessment(
+            request.user, person_id=person_id, applicant_name=data.applicant_name,
+            applicant_relation=data.applicant_relation, applicant_phone=data.applicant_phone,
+            reason=data.reason, materials=data.materials)
 
     @get("/applications/{application_id:int}", summary="One application")
     async def show(self, request: Request[Actor, Any, Any],

@@ -151,6 +151,13 @@ class AcceptanceFacts:
     last_conclusion_on: date | None  # the person's latest concluded assessment
 
 
+def new_assessment_from(last_conclusion_on: date, reapply_months: int) -> date:
+    """The first day a person may apply, or ask for a new assessment, after a conclusion:
+    `reapply_months` later to the day, clamped to the month's end (2026-08-31 + 6 months is
+    2027-02-28), as periods are counted (ltc.clock.add_months)."""
+    return add_months(last_conclusion_on, reapply_months)
+
+
 def refusal_grounds(facts: AcceptanceFacts, policy: AcceptancePolicy) -> list[RefusalGround]:
     """Every ground that holds, in a fixed order, each with what to do about it."""
     grounds: list[RefusalGround] = []
@@ -173,7 +180,7 @@ def refusal_grounds(facts: AcceptanceFacts, policy: AcceptancePolicy) -> list[Re
             "缺少以下材料，请一次补齐：" + "、".join(m.name for m in missing)))
 
     if facts.last_conclusion_on is not None:
-        reapply_from = add_months(facts.last_conclusion_on, policy.reapply_months)
+        reapply_from = new_assessment_from(facts.last_conclusion_on, policy.reapply_months)
         if facts.today < reapply_from:
             grounds.append(RefusalGround(
                 Ground.recent_conclusion,

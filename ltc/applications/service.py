@@ -77,14 +77,14 @@ _COLUMNS = (
 )
 
 
-def _shaped(row: dict[str, Any]) -> dict[str, Any]:
+def shaped(row: dict[str, Any]) -> dict[str, Any]:
     """JSON columns decoded, the resident ID masked, the state's label added."""
-    shaped = dict(row)
-    shaped["person.resident_id_masked"] = mask_resident_id(shaped.pop("person.resident_id"))
-    shaped["materials"] = json.loads(row["materials"])
-    shaped["refusal_grounds"] = json.loads(row["refusal_grounds"])
-    shaped["state_label"] = ApplicationState(row["state"]).label
-    return shaped
+    result = dict(row)
+    result["person.resident_id_masked"] = mask_resident_id(result.pop("person.resident_id"))
+    result["materials"] = json.loads(row["materials"])
+    result["refusal_grounds"] = json.loads(row["refusal_grounds"])
+    result["state_label"] = ApplicationState(row["state"]).label
+    return result
 
 
 async def load_visible(actor: Actor, application_id: int) -> dict[str, Any]:
@@ -124,7 +124,7 @@ def _parse_date(value: date | str | None, label: str, field: str,
         return None
 
 
-def _phone(value: str | None, field: str, fields: dict[str, str]) -> str:
+def checked_phone(value: str | None, field: str, fields: dict[str, str]) -> str:
     try:
         return normalise_phone(value or "")
     except InvalidPhone as exc:
@@ -132,7 +132,7 @@ def _phone(value: str | None, field: str, fields: dict[str, str]) -> str:
         return ""
 
 
-def _materials(codes: Iterable[str] | None, fields: dict[str, str]) -> list[str]:
+def checked_materials(codes: Iterable[str] | None, fields: dict[str, str]) -> list[str]:
     """Known codes in checklist order, without repeats; unknown codes are a field problem."""
     codes = [c.strip() for c in (codes or []) if c and c.strip()]
     checklist = materials_checklist()
@@ -170,20 +170,20 @@ async def create_application(
     if relation not in APPLICANT_RELATIONS:
         fields["applicant_relation"] = "请选择申请人与被评估人的关系：" + "、".join(
             APPLICANT_RELATIONS)
-    phone = _phone(applicant_phone, "applicant_phone", fields)
+    phone = checked_phone(applicant_phone, "applicant_phone", fields)
     agent = (agent_name or "").strip() or None
     agent_tel = None
     if agent or (agent_phone or "").strip():
         if problem := name_problem(agent or "", "代办人姓名"):
             fields["agent_name"] = problem
-        agent_tel = _phone(agent_phone, "agent_phone", fields)
+        agent_tel = checked_phone(agent_phone, "agent_phone", fields)
     since = _parse_date(disabled_since, "失能开始日期", "disabled_since", fields)
     today = clock.today()
     if since and since > today:
         fields["disabled_since"] = "失能开始日期不能晚于今天"
     elif since and person and since < person.birth_date:
         fields["disabled_since"] = "失能开始日期不能早于出生日期"
-    codes = _materials(materials, fields)
+    codes = checked_materials(materials, fields)
     if fields:
         raise InvalidInput("invalid_application", "申请信息有误，请按提示修改", fields)
     assert person is not None and since is not None
@@ -211,7 +211,7 @@ async def create_application(
         await audit.record(actor, "application.created", "application", application.id,
                            after={"number": number, "person": person_id, "state": "DRAFT",
                                   "materials": codes, "on_behalf_of": application.on_behalf_of})
-    return _shaped(await load_visible(actor, application.id))
+    return shaped(await load_visible(actor, application.id))
 
 
 async def write_transition(
@@ -225,7 +225,7 @@ async def write_transition(
     await audit.record(actor, action, "application", row["id"],
                        before={"state": row["state"]},
                        after={"state": str(to), **(after or {})}, note=note)
-    return _shaped(await load_visible(actor, row["id"]))
+    return shaped(await load_visible(actor, row["id"]))
 
 
 async def submit_application(
@@ -248,7 +248,7 @@ async def update_materials(
     brings the missing ones after being told all of them at once."""
     require_role(actor, SUBMIT_ROLES, "修改申请材料")
     fields: dict[str, str] = {}
-    codes = _materials(materials, fields)
+    codes = checked_materials(materials, fields)
     if fields:
         raise InvalidInput("invalid_application", "申请材料有误，请按提示修改", fields)
     async with db.write_transaction():
@@ -263,7 +263,7 @@ async def update_materials(
         await audit.record(actor, "application.materials_updated", "application",
                            application_id, before={"materials": json.loads(row["materials"])},
                            after={"materials": codes})
-    return _shaped(await load_visible(actor, application_id))
+    return shaped(await load_visible(actor, application_id))
 
 
 async def _grounds(
@@ -403,7 +403,7 @@ async def withdraw_application(
 
 async def get_application(actor: Actor, application_id: int) -> dict[str, Any]:
     require_role(actor, READ_ROLES, "查看申请")
-    return _shaped(await load_visible(actor, application_id))
+    return shaped(await load_visible(actor, application_id))
 
 
 def cursor_of(row: dict[str, Any]) -> str:
@@ -459,7 +459,7 @@ async def list_applications(
     # One row more than asked tells whether a next page exists without a COUNT.
     rows = await query.order_by(Application.created_at, Application.id,
                                 ascending=False).limit(limit + 1)
-    page = [{**_shaped(row), "cursor": cursor_of(row)} for row in rows[:limit]]
+    page = [{**shaped(row), "cursor": cursor_of(row)} for row in rows[:limit]]
     return page, (page[-1]["cursor"] if len(rows) > limit else None)
 
 

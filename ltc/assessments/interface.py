@@ -30,17 +30,17 @@ def applications_assigned_to(user_id: int) -> Select:
         (Assessment.assessor_1 == user_id) | (Assessment.assessor_2 == user_id))
 
 
-async def last_conclusion_on(person_id: int, *, other_than_application: int) -> date | None:
-    """The civil date of the person's latest concluded assessment on another application."""
-    row = await (
-        Assessment.select(Assessment.concluded_at)
-        .where((Assessment.application.person == person_id)
-               & (Assessment.application != other_than_application)
-               & (Assessment.state == str(AssessmentState.CONCLUDED))
-               & Assessment.concluded_at.is_not_null())
-        .order_by(Assessment.concluded_at, ascending=False)
-        .first()
-    )
+async def last_conclusion_on(person_id: int, *, other_than_application: int | None = None
+                             ) -> date | None:
+    """The civil date of the person's latest concluded assessment (on another application
+    than `other_than_application`, when given)."""
+    query = Assessment.select(Assessment.concluded_at).where(
+        (Assessment.application.person == person_id)
+        & (Assessment.state == str(AssessmentState.CONCLUDED))
+        & Assessment.concluded_at.is_not_null())
+    if other_than_application is not None:
+        query = query.where(Assessment.application != other_than_application)
+    row = await query.order_by(Assessment.concluded_at, ascending=False).first()
     if row is None:
         return None
     concluded: datetime = row["concluded_at"]

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from ltc.clock import period_end
+
 
 class AssessmentState(StrEnum):
     ASSIGNED = "ASSIGNED"  # two assessors drawn, nothing recorded yet
@@ -84,3 +86,32 @@ def version_status(this: RulesetVersion, versions: list[RulesetVersion],
                              successor.version, successor.effective_from, reason)
     return VersionStatus(True, f"现行（将于 {since} 起被第{successor.version}版取代）",
                          successor.version, successor.effective_from, reason)
+
+
+# --- validity of a conclusion (SPEC §12: at most 2 years, by grade in policy) -----------------
+
+EXPIRING_WITHIN_DAYS = 60  # the list's default look-ahead, as the entitlement renewal lead
+
+
+class Validity(StrEnum):
+    VALID = "valid"
+    EXPIRING = "expiring"  # still valid, ending within the look-ahead
+    EXPIRED = "expired"
+
+    @property
+    def label(self) -> str:
+        return {"valid": "有效", "expiring": "即将到期", "expired": "已过期"}[self.value]
+
+
+def conclusion_valid_until(concluded_on: date, validity_months: int) -> date:
+    """The last day a conclusion is valid: 24 months from 2026-12-04 end on 2028-12-03."""
+    return period_end(concluded_on, validity_months)
+
+
+def validity_on(valid_until: date, today: date, within_days: int) -> Validity:
+    """Expired the day after `valid_until`; expiring from `within_days` before it."""
+    if today > valid_until:
+        return Validity.EXPIRED
+    if (valid_until - today).days <= within_days:
+        return Validity.EXPIRING
+    return Validity.VALID

@@ -1,21 +1,30 @@
 """The person page (it reads five contexts, so it lives on the desk): details, their
 applications, decisions, notices and timeline; the full resident ID only on
-request, for the roles that need it, and every showing is audited (SPEC §11)."""
+request, for the roles that need it, and every showing is audited (SPEC §11). It shows how
+long the latest conclusion is valid and, for clerks, records a request for a new assessment
+(申请重新评估, SPEC §12)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from litestar import Controller, Request, get, post
+from litestar.params import URLEncodedBody
 from litestar.response import Template
 
+from ltc import clock
 from ltc.applications.interface import applications_of
+from ltc.applications.new_assessment import earliest_request_on, request_new_assessment
+from ltc.applications.reference import materials_checklist
+from ltc.applications.rules import APPLICANT_RELATIONS
 from ltc.assessments.interface import assessment_ids_of
+from ltc.assessments.validity import validity_of
 from ltc.audit import service as audit
 from ltc.entitlements.interface import decisions_of, entitlements_of
 from ltc.identity import Actor, Role
 from ltc.notices.interface import entries_of
 from ltc.people import service as people
+from ltc.web.actions import perform
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 from ltc.web.params import Id
@@ -26,7 +35,7 @@ class PersonPages(Controller):
     guards = [role_guard(Role.clerk, Role.reviewer)]  # noqa: RUF012
 
     async def _render(self, request: Request[Actor, Any, Any], person_id: int,
-                      reveal: bool) -> Template:
+                      reveal: bool, status_code: int = 200, **context: Any) -> Template:
         person = await people.get_person(request.user, person_id, reveal_resident_id=reveal)
         applications = await applications_of(person_id)
         assessments = await assessment_ids_of([a.id for a in applications])
@@ -37,9 +46,17 @@ class PersonPages(Controller):
             "person": [person_id], "application": [a.id for a in applications],
             "assessment": assessments, "notice_entry": [e.id for e in entries],
             "decision": [d.id for d in decisions], "entitlement": [e.id for e in held]})
-        return page(request, "people/person.html", person=person, applications=applications,
-                    notice_entries=entries, decisions=decisions, entitlements=held,
-                    timeline=timeline)
+        today = clock.today()
+        return page(request, "people/person.html", status_code=status_code, person=person,
+                    applications=applications, notice_entries=entries, decisions=decisions,
+                    entitlements=held, timeline=timeline,
+                    validity=await validity_of(person_id, today),
+                    request_from=await earliest_request_on(person_id, person["region_path"],
+                                                           today),
+                    today=today, relations=APPLICANT_RELATIONS,
+                    materials=materials_checklist(), form=context.pop("form", {}),
+                    chosen=context.pop("chosen", []), errors=context.pop("errors", {}),
+                    **context)
 
     @get("/{person_id:int}")
     async def show(self, request: Request[Actor, Any, Any], person_id: Id) -> Template:
@@ -50,3 +67,26 @@ class PersonPages(Controller):
                      person_id: Id) -> Template:
         """A POST, not a GET: showing the number is an audited act, never a prefetch."""
         return await self._render(request, person_id, reveal=True)
+
+    @post("/{person_id:int}/new-assessment", status_code=200)
+    async def request_assessment(self, request: Request[Actor, Any, Any], person_id: Id,
+                                 data: URLEncodedBody[dict[str, Any]]) -> Any:
+        materials = data.get("materials", [])
+        materials = [materials] if isinstance(materials, str) else list(materials)
+        form = {k: v for k, v in data.items() if isinstance(v, str)}
+
+        async def transition() -> None:
+            await request_new_assessment(
+                request.user, person_id=person_id,
+                applicant_name=form.get("applicant_name", ""),
+                applicant_relation=form.get("applicant_relation", ""),
+                applicant_phone=form.get("applicant_phone", ""),
+                reason=form.get("reason", ""), materials=materials)
+
+        async def render(**context: Any) -> Template:
+            return await self._render(request, person_id, reveal=False, form=form,
+                                      chosen=materials, **context)
+
+        return await perform(request, transition, render=render,
+                             done="已登记重新评估申请（已提交），请在下方申请列表中打开并受理",
+                             then=f"/people/{person_id}", stale="")

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from enum import StrEnum
 
-from ltc.clock import add_months
+from ltc.clock import add_months, period_end
 
 
 class EntitlementState(StrEnum):
@@ -84,7 +84,7 @@ def benefit_start(decided_on: date) -> date:
 
 def expiry(starts_on: date, validity_months: int) -> date:
     """The last day of validity: 24 months from 2026-12-01 is 2028-11-30."""
-    return add_months(starts_on, validity_months) - timedelta(days=1)
+    return period_end(starts_on, validity_months)
 
 
 def renewal_due_on(expires_on: date, lead_days: int) -> date:

@@ -30,7 +30,7 @@ from ltc.grades import GRADE_LABELS
 from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.people.rules import mask_resident_id
-from ltc.policy.rules import is_eligible
+from ltc.policy.rules import is_eligible, validity_months
 from ltc.policy.service import parsed_definition, policy_in_force
 
 DECISION_PREFIX = "JD"
@@ -87,7 +87,8 @@ async def decide(actor: Actor, assessment_id: int, basis: str, today: date) -> d
             entitlement = Entitlement(
                 decision=decision.id, person=decision.person,
                 region_path=assessment["region_path"], grade=decision.grade,
-                starts_on=starts_on, expires_on=expiry(starts_on, in_force.policy.validity_months),
+                starts_on=starts_on,
+                expires_on=expiry(starts_on, validity_months(in_force.policy, decision.grade)),
                 state=str(EntitlementState.ACTIVE), policy_version=in_force.version_id)
             await entitlement.save()
             await _change(actor, entitlement.to_dict(), "started", "", starts_on,

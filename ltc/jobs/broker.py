@@ -10,9 +10,10 @@ LTC_BROKER_URL forms:
 
 Broker tuning may ride on the URL's query string (integers only), passed to the broker's
 constructor: e.g. `sqlite:///var/queue.sqlite3?heartbeat_timeout=30000` (see SQLiteBroker for
-its options, all in ms) or `redis://127.0.0.1:6379/15?heartbeat_timeout=2000&
-maintenance_chance=1000000` (Redis reaps dead workers' messages on a 1-in-maintenance_chance
-draw per fetch; the default 1000 is rare, 1000000 is every time).
+its options, all in ms) or `redis://127.0.0.1:6379/15?heartbeat_timeout=30000&
+maintenance_interval=10000` (see ltc.jobs.redis_broker for how these bound a dead worker's
+recovery: 26 s with the defaults). RabbitMQ needs no tuning: it requeues a consumer's unacked
+messages itself as soon as its connection closes, which a killed process's does at once.
 """
 
 from __future__ import annotations
@@ -21,10 +22,10 @@ from urllib.parse import parse_qsl, urlsplit
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
-from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO
 
+from ltc.jobs.redis_broker import RedisBroker
 from ltc.settings import sqlite_path
 
 

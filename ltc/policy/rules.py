@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ltc.errors import InvalidInput
@@ -53,7 +53,7 @@ class Policy:
     notice_day_kind: str  # "calendar" | "working": how notice_days are counted
     renotice_after_reassessment: bool  # a re-assessment after an objection is noticed again
     reassessment_working_days: int  # an objection's re-assessment is due within this many
-    validity_months: int  # an assessment conclusion (and the entitlement) is valid this long
+    validity_months: int  # a conclusion of a grade without benefits is valid this long
     renewal_lead_days: int  # the re-assessment task is raised this many days before expiry
     min_disability_months: int  # refusal ground: disabled for less than this
     reapply_months: int  # refusal ground: previous conclusion younger than this
@@ -65,6 +65,9 @@ class Policy:
     care_optional: tuple[str, ...]  # codes a plan may add; sorted, disjoint from required
     answer_working_days: int = 5  # 22号: an application is answered within this many
     letter_working_days: int = 30  # 22号: the conclusion letter, after acceptance
+    # grade → months a conclusion (and the entitlement it grants) is valid; keys =
+    # eligible_grades. Versions stored before it existed: validity_months for every grade.
+    validity_months_by_grade: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ class Parameter:
     # For a parameter added after versions were stored: what a stored definition without it
     # means (versions are immutable, so they cannot be given the new key).
     default: Any = None
+    # The same, for a per-grade parameter: every eligible grade gets this parameter's value.
+    default_from: str = ""
 
 
 PARAMETERS: tuple[Parameter, ...] = (
@@ -102,7 +107,7 @@ PARAMETERS: tuple[Parameter, ...] = (
               choices=(("calendar", "自然日"), ("working", "工作日"))),
     Parameter("renotice_after_reassessment", "异议复评后再次公示", "bool", ""),
     Parameter("reassessment_working_days", "异议复评办结时限", "int", "个工作日"),
-    Parameter("validity_months", "评估结论有效期", "int", "个月"),
+    Parameter("validity_months", "评估结论有效期（无待遇等级）", "int", "个月"),
     Parameter("renewal_lead_days", "到期前发起复评", "int", "天"),
     Parameter("min_disability_months", "失能持续时间不少于", "int", "个月"),
     Parameter("reapply_months", "评估结论后再次申请间隔", "int", "个月"),
@@ -115,6 +120,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("answer_working_days", "申请受理答复时限（22号）", "int", "个工作日", default=5),
     Parameter("letter_working_days", "受理后评估结论送达时限（22号）", "int", "个工作日",
               default=30),
+    Parameter("validity_months_by_grade", "评估结论有效期", "grade_int", "个月",
+              default_from="validity_months"),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 _BY_NAME = {p.name: p for p in PARAMETERS}
@@ -132,7 +139,11 @@ _INTS: dict[str, tuple[int, int, str]] = {
     "min_disability_months": (0, 60, "失能持续时间应为0到60之间的整数（月）"),
     "reapply_months": (0, 60, "再次申请间隔应为0到60之间的整数（月）"),
 }
-_VISITS = (1, 31, "每月上门次数应为1到31之间的整数")
+# (lowest, highest, what to write) for each value of the per-grade integer parameters.
+_GRADE_INTS: dict[str, tuple[int, int, str]] = {
+    "visits_per_month": (1, 31, "每月上门次数应为1到31之间的整数"),
+    "validity_months_by_grade": (1, 120, "评估结论有效期应为1到120之间的整数（月）"),
+}
 # (longest, may span lines, what to write) for the text parameters.
 _TEXTS: dict[str, tuple[int, bool, str]] = {
     "bureau_name": (100, False, "请填写医保部门名称（不超过100个字，不换行）"),
@@ -302,6 +313,10 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         if name not in data:
             if parameter.default is not None:
                 values[name] = parameter.default
+            elif parameter.default_from:
+                source = values.get(parameter.default_from)
+                if grades is not None and source is not None:  # else that one is reported
+                    values[name] = dict.fromkeys(grades, source)
             else:
                 problems[name] = MISSING
             continue
@@ -329,7 +344,7 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         elif kind == "codes":
             value, problem = _codes(name, value)
         elif kind in ("grade_int", "grade_fen"):
-            checker = _int_checker(*_VISITS) if kind == "grade_int" else _fen_problem
+            checker = _int_checker(*_GRADE_INTS[name]) if kind == "grade_int" else _fen_problem
             value = _grade_map(name, value, grades, checker, problems)
         else:  # pragma: no cover - PARAMETERS is fixed
             raise AssertionError(kind)
@@ -341,8 +356,10 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         if key not in _BY_NAME:
             problems[str(key)] = UNKNOWN
     # A re-assessment task raised before the entitlement has even begun is a typo.
-    lead, validity = values.get("renewal_lead_days"), values.get("validity_months")
-    if lead is not None and validity is not None and lead >= validity * 28:
+    lead = values.get("renewal_lead_days")
+    validities = [values.get("validity_months"), *(values.get("validity_months_by_grade")
+                                                    or {}).values()]
+    if lead is not None and None not in validities and lead >= min(validities) * 28:
         problems["renewal_lead_days"] = "到期前发起复评的天数应短于评估结论有效期"
     both = sorted(set(values.get("care_required") or ()) & set(values.get("care_optional") or ()))
     if both:
@@ -483,6 +500,13 @@ def from_form(values: Mapping[str, str]) -> dict[str, Any]:
 
 def is_eligible(policy: Policy, grade: int) -> bool:
     return grade in policy.eligible_grades
+
+
+def validity_months(policy: Policy, grade: int) -> int:
+    """How long a conclusion of this grade is valid (and the entitlement it grants): the
+    grade's own value for a grade with benefits, validity_months for the others (0–2 by
+    default: nothing depends on their validity, it is shown for the record)."""
+    return policy.validity_months_by_grade.get(grade, policy.validity_months)
 
 
 def quota(policy: Policy, grade: int) -> int:

@@ -131,3 +131,16 @@ async def test_the_demo_grades_by_the_corrected_ruleset_and_shows_its_impact(
     assert sorted((r.name, r.grade_change, r.kind.label) for r in impact.rows) == [
         ("李桂兰", "重度失能Ⅰ级 → 中度失能", "失去待遇资格"),
         ("赵福林", "重度失能Ⅲ级 → 重度失能Ⅱ级", "等级降低（资格不变）")]
+
+
+@pytest.mark.anyio
+async def test_the_demo_lists_a_conclusion_about_to_expire(database_url) -> None:
+    from ltc import reference
+    from ltc.accounts import service as accounts
+    from ltc.accounts.tables import User
+    from ltc.assessments.validity import conclusions_to_renew
+
+    await reference.load_demo_data(password_iterations=1_000)
+    clerk = await User.select(User.id).where(User.username == "clerk").first()
+    rows = await conclusions_to_renew(await accounts.actor_for_user(clerk["id"]))
+    assert [(r.person_name, r.state.label) for r in rows] == [("孙秀兰", "即将到期")]

@@ -25,6 +25,7 @@ from ltc.policy.rules import (
     parse_policy,
     policy_as_json,
     quota,
+    validity_months,
 )
 
 FIXTURE = Path(__file__).resolve().parents[2] / "fixtures" / "policies" / "feicheng.json"
@@ -91,6 +92,7 @@ def test_fixture_holds_the_spec_defaults() -> None:
         objection_how=policy.objection_how,
         care_required=REQUIRED,
         care_optional=OPTIONAL,
+        validity_months_by_grade={3: 24, 4: 24, 5: 24},  # from validity_months (not stored)
     )
     assert policy.bureau_phone == "0538-3200000"
     for words in ("公示期内", "实名", "镇（街道）", "电话", "网上"):
@@ -113,6 +115,43 @@ def test_helpers() -> None:
     assert [quota(policy, g) for g in range(6)] == [0, 0, 0, 2, 3, 4]
     assert [bed_day_rate(policy, g) for g in range(6)] == [0, 0, 0, 5000, 6000, 7000]
     assert [is_eligible(policy, g) for g in range(6)] == [False] * 3 + [True] * 3
+
+
+# Validity by grade (issue 12): (stored per-grade map or None, validity_months, grade → months).
+VALIDITY = [
+    (None, 24, {0: 24, 1: 24, 2: 24, 3: 24, 4: 24, 5: 24}),  # stored before it existed
+    (None, 36, {0: 36, 2: 36, 3: 36, 5: 36}),
+    ({"3": 24, "4": 24, "5": 12}, 24, {0: 24, 2: 24, 3: 24, 4: 24, 5: 12}),
+    ({"3": 120, "4": 1, "5": 60}, 6, {1: 6, 3: 120, 4: 1, 5: 60}),
+]
+
+
+@pytest.mark.parametrize(("by_grade", "general", "expected"), VALIDITY)
+def test_validity_months_by_grade(by_grade: dict | None, general: int,
+                                  expected: dict[int, int]) -> None:
+    data = definition(validity_months=general, renewal_lead_days=20,
+                      validity_months_by_grade=by_grade)
+    if by_grade is None:
+        del data["validity_months_by_grade"]
+    policy = parse_policy(data)
+    assert {g: validity_months(policy, g) for g in expected} == expected
+    assert parse_policy(policy_as_json(policy)) == policy
+
+
+@pytest.mark.parametrize(("by_grade", "field"), [
+    ({"3": 24, "4": 24, "5": 0}, "validity_months_by_grade.5"),
+    ({"3": 24, "4": 121, "5": 24}, "validity_months_by_grade.4"),
+    ({"3": 24, "4": 24}, "validity_months_by_grade.5"),
+    ({"2": 24, "3": 24, "4": 24, "5": 24}, "validity_months_by_grade.2"),
+    ({"3": 24, "4": 24, "5": "两年"}, "validity_months_by_grade.5"),
+])
+def test_validity_by_grade_problems_name_the_grade(by_grade: dict, field: str) -> None:
+    assert list(problems_of(definition(validity_months_by_grade=by_grade))) == [field]
+
+
+def test_renewal_lead_must_be_shorter_than_every_grades_validity() -> None:
+    data = definition(renewal_lead_days=60, validity_months_by_grade={"3": 24, "4": 2, "5": 24})
+    assert list(problems_of(data)) == ["renewal_lead_days"]
 
 
 def test_policy_is_frozen() -> None:
@@ -205,6 +244,8 @@ BAD = [
     ("answer_working_days", 0, "answer_working_days"),
     ("answer_working_days", "5", "answer_working_days"),
     ("letter_working_days", 121, "letter_working_days"),
+    ("validity_months_by_grade", {"3": 24, "4": 24, "5": 0}, "validity_months_by_grade.5"),
+    ("validity_months_by_grade", 24, "validity_months_by_grade"),
 ]
 
 
@@ -269,14 +310,17 @@ def test_unknown_and_missing_keys() -> None:
     assert problems_of(data) == {"notice_days": MISSING, "objection_how": MISSING,
                                  "family_subsidy": UNKNOWN}
     # Parameters added later have a default for the versions stored before them.
-    defaulted = {p.name for p in PARAMETERS if p.default is not None}
-    assert defaulted == {"answer_working_days", "letter_working_days"}
+    defaulted = {p.name for p in PARAMETERS if p.default is not None or p.default_from}
+    assert defaulted == {"answer_working_days", "letter_working_days",
+                         "validity_months_by_grade"}
     assert problems_of({}) == {name: MISSING for name in PARAMETER_NAMES
                                if name not in defaulted}
     older = definition()
     del older["answer_working_days"], older["letter_working_days"]
+    del older["validity_months_by_grade"]
     policy = parse_policy(older)
     assert (policy.answer_working_days, policy.letter_working_days) == (5, 30)
+    assert policy.validity_months_by_grade == {3: 24, 4: 24, 5: 24}
 
 
 def test_not_an_object() -> None:
@@ -310,10 +354,12 @@ def test_error_lists_field_and_message_lines() -> None:
          {"visits_per_month.6": "不是有效的失能等级（1到5级）"}),
         ({"eligible_grades": [4, 5]},
          {"visits_per_month.3": "该等级不在享受待遇的失能等级内，请删去此项",
-          "bed_day_rate_fen.3": "该等级不在享受待遇的失能等级内，请删去此项"}),
+          "bed_day_rate_fen.3": "该等级不在享受待遇的失能等级内，请删去此项",
+          "validity_months_by_grade.3": "该等级不在享受待遇的失能等级内，请删去此项"}),
         ({"eligible_grades": [2, 3, 4, 5]},
          {"visits_per_month.2": "请填写此等级的每月上门次数",
-          "bed_day_rate_fen.2": "请填写此等级的机构护理床日标准"}),
+          "bed_day_rate_fen.2": "请填写此等级的机构护理床日标准",
+          "validity_months_by_grade.2": "请填写此等级的评估结论有效期"}),
     ],
 )
 def test_grade_maps_name_exactly_the_eligible_grades(changes: dict, expected: dict) -> None:
@@ -322,7 +368,8 @@ def test_grade_maps_name_exactly_the_eligible_grades(changes: dict, expected: di
 
 def test_fewer_eligible_grades_with_matching_maps() -> None:
     policy = parse_policy(definition(eligible_grades=[5, 4], visits_per_month={"5": 8, "4": 4},
-                                     bed_day_rate_fen={"4": 100, "5": 200}))
+                                     bed_day_rate_fen={"4": 100, "5": 200},
+                                     validity_months_by_grade={"4": 24, "5": 12}))
     assert policy.eligible_grades == (4, 5)
     assert policy.visits_per_month == {4: 4, 5: 8}
     assert quota(policy, 3) == 0 and bed_day_rate(policy, 5) == 200
@@ -438,11 +485,14 @@ def test_form_new_eligible_grade_needs_its_inputs() -> None:
     assert problems_of(from_form(posted(eligible_grades="2,3,4,5"))) == {
         "visits_per_month.2": "请填写此等级的每月上门次数",
         "bed_day_rate_fen.2": "请填写此等级的机构护理床日标准",
+        "validity_months_by_grade.2": "请填写此等级的评估结论有效期",
     }
     values = posted(eligible_grades="2,3,4,5",
-                    **{"visits_per_month.2": "1", "bed_day_rate_fen.2": "40"})
+                    **{"visits_per_month.2": "1", "bed_day_rate_fen.2": "40",
+                       "validity_months_by_grade.2": "12"})
     policy = parse_policy(from_form(values))
     assert (quota(policy, 2), bed_day_rate(policy, 2)) == (1, 4000)
+    assert validity_months(policy, 2) == 12
 
 
 @pytest.mark.parametrize(
