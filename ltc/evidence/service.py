@@ -21,11 +21,11 @@ from typing import Any
 
 import anyio
 
-from ltc import clock, db
+from ltc import clock, db, documents
 from ltc.assessments import interface as assessments
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.audit import service as audit
-from ltc.errors import Conflict, DomainError, Forbidden, NotFound
+from ltc.errors import Conflict, Forbidden, NotFound
 from ltc.evidence import rules, storage
 from ltc.evidence.storage import ReceivedFile, StoredFile
 from ltc.evidence.tables import EvidenceFile
@@ -171,13 +171,6 @@ class RecentViews:
         self._recorded[key] = now
 
 
-def _size_on_disk(path: Path) -> int | None:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return None
-
-
 async def open_for_viewing(
     actor: Actor, evidence_id: int, media_dir: Path, *, recent: RecentViews | None = None,
 ) -> tuple[dict[str, Any], Path]:
@@ -191,13 +184,18 @@ async def open_for_viewing(
     if not may_view(actor, assessment):
         raise Forbidden("evidence_forbidden", "您无权查看该评估的视频和照片")
     path = rules.storage_path(media_dir, row["sha256"])
-    # A cheap guard, not a re-hash (that is `ltc evidence verify`): a missing or truncated
-    # file would otherwise be served with a wrong Content-Length.
-    if await anyio.to_thread.run_sync(_size_on_disk, path) != row["size"]:
-        raise DomainError(
-            "evidence_file_damaged",
-            "该文件在存储中缺失或已损坏，请联系系统管理员（可用 ltc evidence verify 检查）",
-            status_code=500)
+    # Hashed on the first request only while the file's inode is unchanged (VerifiedFiles):
+    # a player's many Range requests do not re-read gigabytes each.
+    problem = await anyio.to_thread.run_sync(documents.VERIFIED.problem, path, row["sha256"],
+                                             row["size"])
+    if problem is not None:
+        async with db.write_transaction():
+            await audit.record(
+                actor, "evidence.tampered", "assessment", row["assessment"],
+                after={"evidence_id": evidence_id, "sha256": row["sha256"], "problem": problem},
+                note=f"{KIND_LABELS[rules.Kind(row['kind'])]}「{row['original_name']}」"
+                     f"与登记的校验值不符（{problem}），未提供查看")
+        raise documents.FileTampered("evidence_tampered", row["sha256"], problem)
     key = (str(actor.kind), actor.id, evidence_id)
     now = time.monotonic()
     if recent is None or not recent.recorded_recently(key, now):
@@ -230,19 +228,6 @@ class Problem:
 VERIFY_BATCH = 500
 
 
-def _check_file(path: Path, sha256: str, size: int) -> tuple[str, str] | None:
-    if not path.is_file():
-        return "missing", "file not found / 文件缺失"
-    actual_size = path.stat().st_size
-    if actual_size != size:
-        return "size_mismatch", (f"recorded {size} bytes, found {actual_size} / "
-                                 f"记录 {size} 字节，实际 {actual_size} 字节")
-    actual_hash, _ = storage.hash_file(path)
-    if actual_hash != sha256:
-        return "hash_mismatch", f"content changed, SHA-256 is now {actual_hash} / 内容被改动"
-    return None
-
-
 async def verify_report(media_dir: Path) -> tuple[int, list[Problem]]:
     """(stored files checked, problems): every distinct hash referenced by an EvidenceFile
     row is re-hashed from disk, in hash order, a batch of hashes at a time."""
@@ -260,7 +245,7 @@ async def verify_report(media_dir: Path) -> tuple[int, list[Problem]]:
                 found: tuple[str, str] | None = (
                     "size_mismatch", "rows disagree on the size / 记录的大小不一致")
             else:
-                found = await anyio.to_thread.run_sync(_check_file, path, sha256,
+                found = await anyio.to_thread.run_sync(documents.file_problem, path, sha256,
                                                        group["min_size"])
             checked += 1
             if found is not None:

@@ -27,7 +27,7 @@ from ltc.evidence.duration import video_duration
 from ltc.evidence.rules import Kind
 
 # Bytes handed to the writer thread at a time (the event loop never hashes or writes; a
-# thread hop per MiB is noise). Also the read size when re-hashing.
+# thread hop per MiB is noise).
 BATCH_SIZE = 1024 * 1024
 # How much is written before it is flushed to disk and dropped from the page cache.
 FLUSH_EVERY = 16 * 1024 * 1024
@@ -246,17 +246,6 @@ async def store(
         return await place(received)
     finally:
         await discard(received)
-
-
-def hash_file(path: Path) -> tuple[str, int]:
-    """(SHA-256 hex, size) of a file, read in batches."""
-    hasher = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while block := f.read(BATCH_SIZE):
-            hasher.update(block)
-            size += len(block)
-    return hasher.hexdigest(), size
 
 
 def remove_stale_temps(media_dir: Path, older_than_seconds: float = 86_400) -> int:
