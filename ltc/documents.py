@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,6 +119,10 @@ class VerifiedFiles:
     def __init__(self, settle_seconds: float = 2.0) -> None:
         self.settle_ns = int(settle_seconds * 1e9)
         self._intact: dict[str, tuple[int, int, int, int, int, str]] = {}
+        # A player opens a video with several requests at once: one hashes, the others wait
+        # for its verdict instead of reading the same gigabytes alongside it.
+        self._hashing: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     @staticmethod
     def _state(path: Path) -> tuple[int, int, int, int, int] | None:
@@ -128,7 +133,19 @@ class VerifiedFiles:
         return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
     def problem(self, path: Path, sha256: str, size: int | None = None) -> str | None:
-        """None when intact; otherwise missing | size_mismatch | hash_mismatch."""
+        """None when intact; otherwise missing | size_mismatch | hash_mismatch. Blocking:
+        call it in a worker thread."""
+        with self._guard:
+            lock = self._hashing.setdefault(str(path), threading.Lock())
+        try:
+            with lock:
+                return self._check(path, sha256, size)
+        finally:
+            with self._guard:
+                if not lock.locked():
+                    self._hashing.pop(str(path), None)
+
+    def _check(self, path: Path, sha256: str, size: int | None) -> str | None:
         before = self._state(path)
         if before is not None and self._intact.get(str(path)) == (*before, sha256):
             return None

@@ -27,9 +27,10 @@ from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, NotFound
 from ltc.evidence import rules, storage
+from ltc.evidence.duration import video_duration
 from ltc.evidence.storage import ReceivedFile, StoredFile
 from ltc.evidence.tables import EvidenceFile
-from ltc.identity import Actor, ActorKind, Role, region_covers
+from ltc.identity import SYSTEM, Actor, ActorKind, Role, region_covers
 
 KIND_LABELS = {rules.Kind.video: "视频", rules.Kind.photo: "照片"}
 
@@ -262,3 +263,35 @@ async def verify_all(media_dir: Path) -> list[Problem]:
     """Every mismatch between the store and the EvidenceFile rows (empty when all is well)."""
     _, problems = await verify_report(media_dir)
     return problems
+
+
+async def fill_missing_durations(media_dir: Path) -> tuple[int, int]:
+    """(videos looked at, durations found) for the videos stored without a duration (before
+    it was read from the file at upload). Each one found is audited on its assessment: the
+    duration decides whether the assessment's videos cover the time on site."""
+    looked = found = 0
+    after = 0
+    while True:
+        rows = await EvidenceFile.select(
+            EvidenceFile.id, EvidenceFile.assessment, EvidenceFile.sha256,
+            EvidenceFile.original_name,
+        ).where((EvidenceFile.kind == str(rules.Kind.video))
+                & EvidenceFile.duration_seconds.is_null() & (EvidenceFile.id > after)
+                ).order_by(EvidenceFile.id).limit(VERIFY_BATCH)
+        for row in rows:
+            looked += 1
+            path = rules.storage_path(media_dir, row["sha256"])
+            seconds = await anyio.to_thread.run_sync(video_duration, path)
+            if seconds is None:
+                continue
+            found += 1
+            async with db.write_transaction():
+                await EvidenceFile.update({EvidenceFile.duration_seconds: seconds}).where(
+                    EvidenceFile.id == row["id"])
+                await audit.record(
+                    SYSTEM, "evidence.duration_read", "assessment", row["assessment"],
+                    after={"evidence_id": row["id"], "duration_seconds": seconds},
+                    note=f"读取视频「{row['original_name']}」时长 {seconds:.0f} 秒")
+        if len(rows) < VERIFY_BATCH:
+            return looked, found
+        after = rows[-1]["id"]

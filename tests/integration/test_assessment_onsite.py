@@ -17,6 +17,7 @@ from ltc.assessments import service
 from ltc.assessments.tables import Assessment
 from ltc.audit.tables import AuditEvent
 from ltc.errors import InvalidInput
+from ltc.evidence.service import fill_missing_durations
 from ltc.evidence.tables import EvidenceFile
 
 pytestmark = pytest.mark.anyio
@@ -169,3 +170,25 @@ async def test_an_uploaded_video_has_its_duration_read_and_shown(client, case) -
     assert unknown.json()["duration_seconds"] is None
     page = await client.get(f"/assessments/{case}")
     assert "时长 42分10秒" in page.text and "时长未知" in page.text
+
+
+async def test_videos_stored_without_a_duration_get_one_read_later(client, case,
+                                                                   settings) -> None:
+    """`ltc evidence durations`: rows from before durations were read at upload."""
+    await sign_in(client, "a1")
+    headers = {"x-csrftoken": client.cookies.get("ltc_csrf"), "content-type": "video/mp4"}
+    for name, clip in (("a.mp4", FTYP + MDAT + moov(mvhd(600, 1_800_000))), ("b.mp4", FTYP)):
+        response = await client.put(f"/api/v1/assessments/{case}/evidence?name={name}",
+                                    content=clip, headers=headers)
+        assert response.status_code == 201
+    await EvidenceFile.update({EvidenceFile.duration_seconds: None}, force=True)
+
+    assert await fill_missing_durations(settings.media_dir) == (2, 1)
+    rows = await EvidenceFile.select(EvidenceFile.original_name,
+                                     EvidenceFile.duration_seconds).order_by(EvidenceFile.id)
+    assert [(r["original_name"], r["duration_seconds"]) for r in rows] == [
+        ("a.mp4", 3000.0), ("b.mp4", None)]
+    event = await AuditEvent.select().where(
+        AuditEvent.action == "evidence.duration_read").first()
+    assert (event["object_type"], event["object_id"]) == ("assessment", str(case))
+    assert await fill_missing_durations(settings.media_dir) == (1, 0)  # nothing more to read
