@@ -17,7 +17,7 @@ from litestar.response import Response
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from ltc import db, money
+from ltc import db, documents, money
 from ltc.accounts.auth import PUBLIC_PATHS, ActorAuthentication
 from ltc.accounts.controllers import (
     AccountsApi,
@@ -36,6 +36,7 @@ from ltc.assessments.controllers import AssessmentApi, AssessmentPages, ReviewPa
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.ruleset_pages import RulesetPages
 from ltc.audit import keys as audit_keys
+from ltc.audit import service as audit
 from ltc.careplans.controllers import CarePlanPages
 from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.home import HomeController
@@ -46,7 +47,7 @@ from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.entitlements.rules import EndReason, EntitlementState
 from ltc.evidence.controllers import EvidenceApi, EvidencePages
 from ltc.grades import Grade
-from ltc.identity import Role
+from ltc.identity import PUBLIC, Actor, Role
 from ltc.jobs.broker import broker_reachable
 from ltc.notices.controllers import NoticeBatchPages, PublicNoticePages
 from ltc.notices.rules import EntryOutcome, NoticeBatchState
@@ -79,6 +80,20 @@ async def healthz(settings: NamedDependency[Settings]) -> Response[dict[str, Any
         {"status": "ok" if healthy else "unavailable", "database": database, "broker": broker},
         status_code=200 if healthy else 503,
     )
+
+
+async def record_tampered_document(exc: Exception, scope: Any) -> None:
+    """A stored document refused by ltc.web.exports because its bytes no longer match its
+    hash, recorded on the case it belongs to. Here, because the web layer cannot reach the
+    audit log; evidence records its own (ltc.evidence.service)."""
+    if not isinstance(exc, documents.FileTampered) or exc.code != "document_tampered":
+        return
+    user = scope.get("user")
+    async with db.write_transaction():
+        await audit.record(user if isinstance(user, Actor) else PUBLIC, "document.tampered",
+                           exc.object_type, exc.object_id,
+                           after={"sha256": exc.sha256, "problem": exc.problem},
+                           note=f"文件与登记的校验值不符（{exc.problem}），未提供下载")
 
 
 def pending_flashes(context: dict[str, Any]) -> list[dict[str, str]]:
@@ -161,6 +176,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[ErrorResponses()],
         before_request=allow_every_method,
+        after_exception=[record_tampered_document],
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         openapi_config=OpenAPIConfig(
             title="LTC 长护险经办管理系统 API", version="1", path="/schema",

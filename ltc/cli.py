@@ -193,6 +193,7 @@ for context_cli in (accounts_cli, assessments_cli, audit_cli, enrollment_cli, ev
         main.add_command(command)
 # The dry run of a ruleset change reads several contexts (desk), under `ltc ruleset`.
 ruleset_group.add_command(desk_cli.impact)
+evidence_cli.evidence.add_command(desk_cli.verify)
 
 
 if __name__ == "__main__":

@@ -175,6 +175,8 @@ async def _demo_history(user_ids: dict[str, int]) -> None:
                 application=application.id, region_path=person["region_path"],
                 kind="initial", state="CONCLUDED", assessor_1=user_ids["assessor"],
                 assessor_2=user_ids["assessor2"], draw="{}", scores=json.dumps(scores),
+                guardian_name=f"{name[0]}建国", guardian_relationship="子女",
+                guardian_phone="13900000000",
                 ruleset=first["id"], grade=result.grade, reviewed_by=user_ids["reviewer"],
                 result=json.dumps(result.as_dict(), ensure_ascii=False),
                 concluded_at=concluded_at, submitted_at=concluded_at).save()

@@ -168,4 +168,5 @@ class AgreementPages(Controller):
     @get("/{agreement_id:int}/document.pdf")
     async def document(self, request: Request[Actor, Any, Any], agreement_id: Id) -> File:
         row = await service.get_agreement(request.user, agreement_id)
-        return pdf_file(row["document_sha256"], f"协议-{row['number']}.pdf")
+        return await pdf_file(row["document_sha256"], f"协议-{row['number']}.pdf",
+                              object_type="agreement", object_id=agreement_id)

@@ -13,7 +13,12 @@ from msgspec import Struct
 
 from ltc import clock
 from ltc.assessments import bundled, grading, rulesets, service
-from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
+from ltc.assessments.rules import (
+    EDITABLE,
+    GUARDIAN_RELATIONSHIPS,
+    AssessmentState,
+    is_assessor_of,
+)
 from ltc.audit import service as audit
 from ltc.errors import DomainError, InvalidInput
 from ltc.evidence import service as evidence_service
@@ -25,6 +30,7 @@ from ltc.web.pages import page
 from ltc.web.params import Id, Version, VersionIn, form_int
 
 STAFF = role_guard(Role.assessor, Role.reviewer, Role.clerk)
+GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
 
 
 def _local(value: str) -> datetime | None:
@@ -76,6 +82,7 @@ class AssessmentPages(Controller):
             request, "assessments/assessment.html", status_code=status_code,
             a=row, state=state, scores=scores, instrument=bundled.load_instrument(),
             editable=editable, can_upload=editable, evidence=evidence,
+            relationships=GUARDIAN_RELATIONSHIPS, guardian=context.pop("guardian", None) or row,
             reviewable=actor.role == Role.reviewer and state == AssessmentState.SUBMITTED,
             preview=await _preview(row, scores),
             missing=await service.submission_problems(row) if editable else {},
@@ -129,7 +136,10 @@ class AssessmentPages(Controller):
                     after = await service.save_draft(
                         actor, assessment_id, expected_version=version,
                         scores=_form_scores(data), onsite_started_at=started,
-                        onsite_ended_at=ended, latitude=latitude, longitude=longitude)
+                        onsite_ended_at=ended, latitude=latitude, longitude=longitude,
+                        guardian_name=data.get("guardian_name", ""),
+                        guardian_relationship=data.get("guardian_relationship", ""),
+                        guardian_phone=data.get("guardian_phone", ""))
                     version = after["version"]
                 if action == "sign":
                     await service.sign(actor, assessment_id, expected_version=version)
@@ -147,7 +157,10 @@ class AssessmentPages(Controller):
         async def render(refusal: DomainError | None, **context: Any) -> Template:
             # A refused form shows what the user sent; a stale one shows what is saved now.
             scores = _posted_scores(data) if refusal is not None else None
-            return await self._render(request, assessment_id, scores=scores, **context)
+            guardian = ({key: data.get(key, "") for key in GUARDIAN_FIELDS}
+                        if refusal is not None and data.get("scores_posted") else None)
+            return await self._render(request, assessment_id, scores=scores,
+                                      guardian=guardian, **context)
 
         return await perform(
             request, transition, render=render, done=DONE_MESSAGES.get(action, ""),
@@ -183,6 +196,9 @@ class DraftIn(Struct):
     onsite_ended_at: datetime | None = None
     latitude: float | None = None
     longitude: float | None = None
+    guardian_name: str = ""
+    guardian_relationship: str = ""  # one of 配偶 子女 父母 兄弟姐妹 其他亲属 委托代理人 其他
+    guardian_phone: str = ""  # a mobile or a landline with area code; stored normalised
 
 
 class ReturnIn(Struct):
@@ -200,6 +216,9 @@ class AssessmentOut(Struct):
     signed_2: bool
     grade: int | None
     result: dict[str, Any]
+    guardian_name: str
+    guardian_relationship: str
+    guardian_phone: str  # in full: this is the one assessment, for the people working on it
 
 
 async def _out(actor: Actor, assessment_id: int) -> AssessmentOut:
@@ -208,7 +227,9 @@ async def _out(actor: Actor, assessment_id: int) -> AssessmentOut:
         id=row["id"], state=row["state"], version=row["version"],
         application_number=row["application.number"], scores=row["scores"],
         signed_1=row["signed_1_at"] is not None, signed_2=row["signed_2_at"] is not None,
-        grade=row["grade"], result=row["result"])
+        grade=row["grade"], result=row["result"], guardian_name=row["guardian_name"],
+        guardian_relationship=row["guardian_relationship"],
+        guardian_phone=row["guardian_phone"])
 
 
 class AssessmentApi(Controller):
@@ -227,7 +248,8 @@ class AssessmentApi(Controller):
         await service.save_draft(
             request.user, assessment_id, expected_version=data.version, scores=data.scores,
             onsite_started_at=data.onsite_started_at, onsite_ended_at=data.onsite_ended_at,
-            latitude=data.latitude, longitude=data.longitude)
+            latitude=data.latitude, longitude=data.longitude, guardian_name=data.guardian_name,
+            guardian_relationship=data.guardian_relationship, guardian_phone=data.guardian_phone)
         return await _out(request.user, assessment_id)
 
     @post("/{assessment_id:int}/sign", status_code=200, summary="Sign as one of the assessors")

@@ -5,11 +5,13 @@ Grading itself (scores + ruleset → grade) is in ltc.assessments.grading.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
 from ltc.clock import period_end
+from ltc.phones import InvalidPhone, normalise_phone
 
 
 class AssessmentState(StrEnum):
@@ -41,6 +43,57 @@ EDITABLE = frozenset({AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS,
 
 def is_assessor_of(user_id: int, assessment: dict) -> bool:
     return user_id in (assessment["assessor_1"], assessment["assessor_2"])
+
+
+# --- who was present on site, and whether the videos cover the visit --------------------------
+
+# The guardian or agent present at the assessment (监护人或代理人), by relationship to the person.
+GUARDIAN_RELATIONSHIPS = ("配偶", "子女", "父母", "兄弟姐妹", "其他亲属", "委托代理人", "其他")
+GUARDIAN_NAME_MAX = 50
+
+
+def clean_guardian(name: str, relationship: str, phone: str,
+                   fields: dict[str, str]) -> tuple[str, str, str]:
+    """(name, relationship, normalised phone) as they may be saved in a draft: each may still
+    be blank (submission requires them); what is filled in must be valid. Problems go into
+    `fields` under guardian_name / guardian_relationship / guardian_phone."""
+    name, relationship, phone = name.strip(), relationship.strip(), phone.strip()
+    if len(name) > GUARDIAN_NAME_MAX:
+        fields["guardian_name"] = f"姓名不能超过{GUARDIAN_NAME_MAX}个字"
+    if relationship and relationship not in GUARDIAN_RELATIONSHIPS:
+        fields["guardian_relationship"] = "请从列表中选择与被评估人的关系"
+    if phone:
+        try:
+            phone = normalise_phone(phone)
+        except InvalidPhone as exc:
+            fields["guardian_phone"] = str(exc)
+    return name, relationship, phone
+
+
+def guardian_missing(name: str, relationship: str, phone: str) -> dict[str, str]:
+    """What submission still needs of the guardian or agent, by field."""
+    missing = {}
+    if not name:
+        missing["guardian_name"] = "请填写在场监护人或代理人的姓名"
+    if not relationship:
+        missing["guardian_relationship"] = "请选择在场监护人或代理人与被评估人的关系"
+    if not phone:
+        missing["guardian_phone"] = "请填写在场监护人或代理人的联系电话"
+    return missing
+
+
+def coverage_problem(video_seconds: float, unknown_videos: int, onsite_seconds: float,
+                     min_percent: int) -> str | None:
+    """The videos must cover `min_percent` of the time on site. A video whose duration could
+    not be read counts as 0 seconds: the coverage cannot be shown, so it is not assumed."""
+    if onsite_seconds <= 0 or video_seconds * 100 >= onsite_seconds * min_percent:
+        return None
+    needed = math.ceil(onsite_seconds * min_percent / 100 / 60)
+    message = (f"现场视频时长不足：已录 {math.floor(video_seconds / 60)} 分钟，"
+               f"现场 {round(onsite_seconds / 60)} 分钟，至少需要 {needed} 分钟")
+    if unknown_videos:
+        message += f"（另有 {unknown_videos} 段视频无法读取时长，未计入）"
+    return message
 
 
 # --- ruleset versions: which one is in force, and what superseded an older one --------------

@@ -9,13 +9,22 @@ from typing import Any
 
 from ltc import clock, db
 from ltc.assessments import bundled, grading, rulesets
-from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
+from ltc.assessments.rules import (
+    EDITABLE,
+    AssessmentState,
+    clean_guardian,
+    coverage_problem,
+    guardian_missing,
+    is_assessor_of,
+)
 from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.evidence import interface as evidence
 from ltc.identity import Actor, Role, in_region, region_covers
 from ltc.notices import service as notices
+from ltc.phones import mask_phone
+from ltc.policy.service import policy_in_force
 
 OPEN_STATES = (AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS, AssessmentState.RETURNED,
                AssessmentState.SUBMITTED)
@@ -110,12 +119,16 @@ async def save_draft(
     onsite_ended_at: datetime | None = None,
     latitude: float | None = None,
     longitude: float | None = None,
+    guardian_name: str = "",
+    guardian_relationship: str = "",
+    guardian_phone: str = "",
 ) -> dict[str, Any]:
     """Save what has been recorded so far. Changing any score voids both signatures: a
     signature attests to the scores as they were when signed."""
     row = await _editable_by(actor, assessment_id)
     instrument = bundled.load_instrument()
     fields = grading.score_problems(scores, instrument, complete=False)
+    guardian = clean_guardian(guardian_name, guardian_relationship, guardian_phone, fields)
     _aware(onsite_started_at, "onsite_started_at", fields)
     _aware(onsite_ended_at, "onsite_ended_at", fields)
     if onsite_started_at and onsite_ended_at and onsite_ended_at <= onsite_started_at:
@@ -135,6 +148,9 @@ async def save_draft(
         Assessment.onsite_ended_at: onsite_ended_at,
         Assessment.latitude: latitude,
         Assessment.longitude: longitude,
+        Assessment.guardian_name: guardian[0],
+        Assessment.guardian_relationship: guardian[1],
+        Assessment.guardian_phone: guardian[2],
         Assessment.state: str(AssessmentState.IN_PROGRESS),
     }
     if clean != row["scores"]:
@@ -142,8 +158,11 @@ async def save_draft(
         changes[Assessment.signed_2_at] = None
     async with db.write_transaction():
         after = await db.update_versioned(Assessment, assessment_id, expected_version, changes)
+        # The phone is masked in the audit log, which many more people read than this form.
         await audit.record(actor, "assessment.draft_saved", "assessment", assessment_id,
-                           before={"scores": row["scores"]}, after={"scores": clean})
+                           before={"scores": row["scores"]},
+                           after={"scores": clean, "guardian": [
+                               guardian[0], guardian[1], mask_phone(guardian[2])]})
     return after
 
 
@@ -165,11 +184,20 @@ async def sign(actor: Actor, assessment_id: int, *, expected_version: int) -> di
 async def submission_problems(row: dict[str, Any]) -> dict[str, str]:
     """Everything still missing before the assessment can be submitted, all at once."""
     problems = grading.score_problems(row["scores"], bundled.load_instrument(), complete=True)
-    if row["onsite_started_at"] is None or row["onsite_ended_at"] is None:
+    problems |= guardian_missing(row["guardian_name"], row["guardian_relationship"],
+                                 row["guardian_phone"])
+    started, ended = row["onsite_started_at"], row["onsite_ended_at"]
+    if started is None or ended is None:
         problems["onsite"] = "请填写到达和离开时间"
-    videos = await evidence.video_count(row["id"])
-    if not videos:
+    videos = await evidence.video_totals(row["id"])
+    if not videos.count:
         problems["evidence"] = "请至少上传一段评估全过程的视频"
+    elif started is not None and ended is not None:
+        policy = (await policy_in_force(row["region_path"], clock.today())).policy
+        if short := coverage_problem(videos.seconds, videos.unknown,
+                                     (ended - started).total_seconds(),
+                                     policy.min_video_coverage_percent):
+            problems["evidence"] = short
     if row["signed_1_at"] is None:
         problems["signed_1"] = f"评估员 {row['assessor_1.display_name']} 尚未签名"
     if row["signed_2_at"] is None:

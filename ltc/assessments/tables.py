@@ -50,6 +50,11 @@ class Assessment(Table):
     onsite_ended_at = Timestamptz(null=True, default=None)
     latitude = DoublePrecision(null=True, default=None)
     longitude = DoublePrecision(null=True, default=None)
+    # The guardian or agent present on site (rules.GUARDIAN_RELATIONSHIPS); the phone is
+    # personal data: masked wherever it is listed (ltc.phones.mask_phone).
+    guardian_name = Varchar(length=50, null=False, default="")
+    guardian_relationship = Varchar(length=10, null=False, default="")
+    guardian_phone = Varchar(length=30, null=False, default="")
     signed_1_at = Timestamptz(null=True, default=None)
     signed_2_at = Timestamptz(null=True, default=None)
     ruleset = ForeignKey(Ruleset, on_delete=OnDelete.restrict, null=True)

@@ -1,5 +1,7 @@
-"""`ltc ruleset impact`: the dry run of a ruleset change from the command line (it reads
-several contexts, so it lives on the desk; ltc.cli adds it to the `ruleset` group).
+"""Commands that read several contexts, so they live on the desk; ltc.cli adds them to their
+groups. `ltc evidence verify`: every stored video, photo and generated document re-hashed.
+
+`ltc ruleset impact`: the dry run of a ruleset change from the command line.
 
 Prints the counts by kind and by town and the money at stake; `--csv FILE` writes the full
 list for Excel (UTF-8 with BOM), streamed as it is computed, so a whole city's list never sits
@@ -69,3 +71,33 @@ def impact(region: str, target: str, csv_path: Path | None) -> None:
 
 
 COMMANDS: list[click.Command] = []  # added to `ltc ruleset` by ltc.cli
+
+
+@click.command("verify")
+def verify() -> None:
+    """Re-hash every stored video and photo and every generated document (notices, decision
+    letters, agreements, payout files) and compare them with their records; exit 1 listing
+    each mismatch."""
+    from ltc import documents
+    from ltc.agreements import interface as agreements
+    from ltc.entitlements import interface as entitlements
+    from ltc.evidence import service as evidence
+    from ltc.notices import interface as notices
+    from ltc.payouts import interface as payouts
+
+    settings = commands.settings()
+    sources = [*notices.DOCUMENTS, *entitlements.DOCUMENTS, *agreements.DOCUMENTS,
+               *payouts.DOCUMENTS]
+
+    async def both() -> tuple[int, list[object]]:
+        files, problems = await evidence.verify_report(settings.media_dir)
+        docs, doc_problems = await documents.verify_sources(sources, settings.media_dir)
+        return files + docs, [*problems, *doc_problems]
+
+    checked, problems = commands.run(settings, both)
+    for problem in problems:
+        click.echo(str(problem))
+    if problems:
+        click.echo(f"{len(problems)} of {checked} stored files do not match their records")
+        sys.exit(1)
+    click.echo(f"{checked} files verified")

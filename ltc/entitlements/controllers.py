@@ -144,4 +144,5 @@ class DecisionPages(Controller):
                                                                    row["region_path"])):
             raise NotFound("decision_not_found",
                            f"待遇核定 {decision_id} 不存在或不在您的管辖范围内")
-        return pdf_file(row["letter_sha256"], f"核定通知书-{row['number']}.pdf")
+        return await pdf_file(row["letter_sha256"], f"核定通知书-{row['number']}.pdf",
+                              object_type="decision", object_id=decision_id)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ltc import db
+from ltc import db, documents
 from ltc.entitlements.rules import EntitlementState
 from ltc.entitlements.tables import Decision, Entitlement
 from ltc.identity import Actor, in_region
 from ltc.people.service import matching
+
+# Where the hashes of generated decision letters are recorded (`ltc evidence verify`).
+DOCUMENTS = (documents.Source("核定通知书", Decision.letter_sha256, Decision.number),)
 
 
 @dataclass(frozen=True)

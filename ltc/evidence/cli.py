@@ -1,8 +1,7 @@
-"""`ltc evidence …`: support commands for the stored videos and photos."""
+"""`ltc evidence …`: support commands for the stored videos and photos. `verify` also checks
+generated documents, so it is on the desk (ltc.desk.cli) and added here by ltc.cli."""
 
 from __future__ import annotations
-
-import sys
 
 import click
 
@@ -14,19 +13,16 @@ def evidence() -> None:
     """Assessment videos and photos (评估影像)."""
 
 
-@evidence.command("verify")
-def verify() -> None:
-    """Re-hash every stored file and compare it with its records (exit 1 on any mismatch)."""
+@evidence.command("durations")
+def durations() -> None:
+    """Read the duration of the videos stored without one (once, after upgrading to durations
+    read from the file; without it their assessments cannot show video coverage)."""
     from ltc.evidence import service
 
     settings = commands.settings()
-    checked, problems = commands.run(settings, lambda: service.verify_report(settings.media_dir))
-    for problem in problems:
-        click.echo(str(problem))
-    if problems:
-        click.echo(f"{len(problems)} of {checked} stored files do not match their records")
-        sys.exit(1)
-    click.echo(f"{checked} files verified")
+    looked, found = commands.run(
+        settings, lambda: service.fill_missing_durations(settings.media_dir))
+    click.echo(f"{found} of {looked} videos without a duration now have one")
 
 
 COMMANDS = [evidence]

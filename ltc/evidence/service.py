@@ -21,15 +21,16 @@ from typing import Any
 
 import anyio
 
-from ltc import clock, db
+from ltc import clock, db, documents
 from ltc.assessments import interface as assessments
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.audit import service as audit
-from ltc.errors import Conflict, DomainError, Forbidden, NotFound
+from ltc.errors import Conflict, Forbidden, NotFound
 from ltc.evidence import rules, storage
+from ltc.evidence.duration import video_duration
 from ltc.evidence.storage import ReceivedFile, StoredFile
 from ltc.evidence.tables import EvidenceFile
-from ltc.identity import Actor, ActorKind, Role, region_covers
+from ltc.identity import SYSTEM, Actor, ActorKind, Role, region_covers
 
 KIND_LABELS = {rules.Kind.video: "视频", rules.Kind.photo: "照片"}
 
@@ -171,13 +172,6 @@ class RecentViews:
         self._recorded[key] = now
 
 
-def _size_on_disk(path: Path) -> int | None:
-    try:
-        return path.stat().st_size
-    except FileNotFoundError:
-        return None
-
-
 async def open_for_viewing(
     actor: Actor, evidence_id: int, media_dir: Path, *, recent: RecentViews | None = None,
 ) -> tuple[dict[str, Any], Path]:
@@ -191,13 +185,18 @@ async def open_for_viewing(
     if not may_view(actor, assessment):
         raise Forbidden("evidence_forbidden", "您无权查看该评估的视频和照片")
     path = rules.storage_path(media_dir, row["sha256"])
-    # A cheap guard, not a re-hash (that is `ltc evidence verify`): a missing or truncated
-    # file would otherwise be served with a wrong Content-Length.
-    if await anyio.to_thread.run_sync(_size_on_disk, path) != row["size"]:
-        raise DomainError(
-            "evidence_file_damaged",
-            "该文件在存储中缺失或已损坏，请联系系统管理员（可用 ltc evidence verify 检查）",
-            status_code=500)
+    # Hashed on the first request only while the file's inode is unchanged (VerifiedFiles):
+    # a player's many Range requests do not re-read gigabytes each.
+    problem = await anyio.to_thread.run_sync(documents.VERIFIED.problem, path, row["sha256"],
+                                             row["size"])
+    if problem is not None:
+        async with db.write_transaction():
+            await audit.record(
+                actor, "evidence.tampered", "assessment", row["assessment"],
+                after={"evidence_id": evidence_id, "sha256": row["sha256"], "problem": problem},
+                note=f"{KIND_LABELS[rules.Kind(row['kind'])]}「{row['original_name']}」"
+                     f"与登记的校验值不符（{problem}），未提供查看")
+        raise documents.FileTampered("evidence_tampered", row["sha256"], problem)
     key = (str(actor.kind), actor.id, evidence_id)
     now = time.monotonic()
     if recent is None or not recent.recorded_recently(key, now):
@@ -230,19 +229,6 @@ class Problem:
 VERIFY_BATCH = 500
 
 
-def _check_file(path: Path, sha256: str, size: int) -> tuple[str, str] | None:
-    if not path.is_file():
-        return "missing", "file not found / 文件缺失"
-    actual_size = path.stat().st_size
-    if actual_size != size:
-        return "size_mismatch", (f"recorded {size} bytes, found {actual_size} / "
-                                 f"记录 {size} 字节，实际 {actual_size} 字节")
-    actual_hash, _ = storage.hash_file(path)
-    if actual_hash != sha256:
-        return "hash_mismatch", f"content changed, SHA-256 is now {actual_hash} / 内容被改动"
-    return None
-
-
 async def verify_report(media_dir: Path) -> tuple[int, list[Problem]]:
     """(stored files checked, problems): every distinct hash referenced by an EvidenceFile
     row is re-hashed from disk, in hash order, a batch of hashes at a time."""
@@ -260,7 +246,7 @@ async def verify_report(media_dir: Path) -> tuple[int, list[Problem]]:
                 found: tuple[str, str] | None = (
                     "size_mismatch", "rows disagree on the size / 记录的大小不一致")
             else:
-                found = await anyio.to_thread.run_sync(_check_file, path, sha256,
+                found = await anyio.to_thread.run_sync(documents.file_problem, path, sha256,
                                                        group["min_size"])
             checked += 1
             if found is not None:
@@ -277,3 +263,35 @@ async def verify_all(media_dir: Path) -> list[Problem]:
     """Every mismatch between the store and the EvidenceFile rows (empty when all is well)."""
     _, problems = await verify_report(media_dir)
     return problems
+
+
+async def fill_missing_durations(media_dir: Path) -> tuple[int, int]:
+    """(videos looked at, durations found) for the videos stored without a duration (before
+    it was read from the file at upload). Each one found is audited on its assessment: the
+    duration decides whether the assessment's videos cover the time on site."""
+    looked = found = 0
+    after = 0
+    while True:
+        rows = await EvidenceFile.select(
+            EvidenceFile.id, EvidenceFile.assessment, EvidenceFile.sha256,
+            EvidenceFile.original_name,
+        ).where((EvidenceFile.kind == str(rules.Kind.video))
+                & EvidenceFile.duration_seconds.is_null() & (EvidenceFile.id > after)
+                ).order_by(EvidenceFile.id).limit(VERIFY_BATCH)
+        for row in rows:
+            looked += 1
+            path = rules.storage_path(media_dir, row["sha256"])
+            seconds = await anyio.to_thread.run_sync(video_duration, path)
+            if seconds is None:
+                continue
+            found += 1
+            async with db.write_transaction():
+                await EvidenceFile.update({EvidenceFile.duration_seconds: seconds}).where(
+                    EvidenceFile.id == row["id"])
+                await audit.record(
+                    SYSTEM, "evidence.duration_read", "assessment", row["assessment"],
+                    after={"evidence_id": row["id"], "duration_seconds": seconds},
+                    note=f"读取视频「{row['original_name']}」时长 {seconds:.0f} 秒")
+        if len(rows) < VERIFY_BATCH:
+            return looked, found
+        after = rows[-1]["id"]

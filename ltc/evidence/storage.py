@@ -13,8 +13,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import shutil
-import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterable
@@ -25,14 +23,14 @@ import anyio
 
 from ltc.errors import DomainError, InvalidInput
 from ltc.evidence import rules
+from ltc.evidence.duration import video_duration
 from ltc.evidence.rules import Kind
 
 # Bytes handed to the writer thread at a time (the event loop never hashes or writes; a
-# thread hop per MiB is noise). Also the read size when re-hashing.
+# thread hop per MiB is noise).
 BATCH_SIZE = 1024 * 1024
 # How much is written before it is flushed to disk and dropped from the page cache.
 FLUSH_EVERY = 16 * 1024 * 1024
-FFPROBE_TIMEOUT_SECONDS = 60
 
 
 @dataclass(frozen=True)
@@ -166,7 +164,7 @@ async def receive(
         content_type, kind = confirmed
         duration = None
         if probe and kind == Kind.video:
-            duration = await anyio.to_thread.run_sync(probe_duration, writer.path)
+            duration = await anyio.to_thread.run_sync(video_duration, writer.path)
     except BaseException as exc:
         # Also on cancellation (client gone): shielded, so the cleanup itself runs. A write
         # still running in its thread finishes first: its file descriptor is closed after.
@@ -248,40 +246,6 @@ async def store(
         return await place(received)
     finally:
         await discard(received)
-
-
-def probe_duration(path: Path, ffprobe: str | None = None) -> float | None:
-    """A video's duration in seconds from `ffprobe`, or None when it is not installed or the
-    file is not something it understands. Metadata only: never a reason to refuse an upload."""
-    ffprobe = ffprobe or shutil.which("ffprobe")
-    if ffprobe is None:
-        return None
-    try:
-        result = subprocess.run(
-            [ffprobe, "-v", "error", "-show_entries", "format=duration",
-             "-of", "default=noprint_wrappers=1:nokey=1", str(path)],
-            capture_output=True, text=True, timeout=FFPROBE_TIMEOUT_SECONDS, check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    if result.returncode != 0:
-        return None
-    try:
-        duration = float(result.stdout.strip().splitlines()[0])
-    except (ValueError, IndexError):
-        return None
-    return duration if duration >= 0 else None
-
-
-def hash_file(path: Path) -> tuple[str, int]:
-    """(SHA-256 hex, size) of a file, read in batches."""
-    hasher = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while block := f.read(BATCH_SIZE):
-            hasher.update(block)
-            size += len(block)
-    return hasher.hexdigest(), size
 
 
 def remove_stale_temps(media_dir: Path, older_than_seconds: float = 86_400) -> int:

@@ -153,7 +153,8 @@ class NoticeBatchPages(Controller):
     @get("/{batch_id:int}/document.pdf")
     async def document(self, request: Request[Actor, Any, Any], batch_id: Id) -> File:
         batch = await service.get_batch(request.user, batch_id)
-        return pdf_file(batch["document_sha256"], f"公示-{batch['number']}.pdf")
+        return await pdf_file(batch["document_sha256"], f"公示-{batch['number']}.pdf",
+                              object_type="notice_batch", object_id=batch_id)
 
 
 class PublicNoticePages(Controller):
@@ -186,7 +187,8 @@ class PublicNoticePages(Controller):
     @get("/notices/{number:str}/document.pdf", exclude_from_auth=True)
     async def document(self, number: FromPath[str]) -> File:
         batch = await service.public_batch(number)
-        return pdf_file(batch["document_sha256"], f"公示-{batch['number']}.pdf")
+        return await pdf_file(batch["document_sha256"], f"公示-{batch['number']}.pdf",
+                              object_type="notice_batch", object_id=batch["id"])
 
     @post("/notices/{number:str}/objections", exclude_from_auth=True, status_code=200)
     async def object(self, request: Request, number: FromPath[str],

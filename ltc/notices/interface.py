@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ltc.notices.tables import NoticeEntry
+from ltc import documents
+from ltc.notices.tables import NoticeBatch, NoticeEntry
+
+# Where the hashes of generated notices are recorded (checked by `ltc evidence verify`).
+DOCUMENTS = (documents.Source("公示", NoticeBatch.document_sha256, NoticeBatch.number),)
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from litestar.params import FromQuery, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import File, Redirect, Template
 
-from ltc import clock, documents
+from ltc import clock
 from ltc.errors import DomainError, InvalidInput, NotFound
 from ltc.identity import Actor, Role
 from ltc.money import parse_yuan
@@ -22,7 +22,7 @@ from ltc.payouts import queries, service, statements
 from ltc.payouts.rules import BatchState, Benefit, LineKind
 from ltc.regions import interface as regions
 from ltc.web.actions import perform
-from ltc.web.exports import pdf_file
+from ltc.web.exports import pdf_file, stored_file
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 from ltc.web.params import AfterId, Id, form_int
@@ -191,17 +191,19 @@ class PayoutPages(Controller):
         batch = await queries.visible_batch(request.user, batch_id)
         if not batch["bank_file_sha256"]:
             raise NotFound("bank_file_not_ready", "结算批次导出后才有银行代发文件")
-        return File(path=documents.path_for(batch["bank_file_sha256"], suffix=".csv"),
-                    filename=f"银行代发_{batch['number']}.csv",
-                    media_type="text/csv; charset=utf-8")
+        return await stored_file(batch["bank_file_sha256"], f"银行代发_{batch['number']}.csv",
+                                 object_type="payout_batch", object_id=batch_id, suffix=".csv",
+                                 media_type="text/csv; charset=utf-8",
+                                 disposition="attachment")
 
     @get("/{batch_id:int}/documents/{document_id:int}")
     async def document(self, request: Request[Actor, Any, Any], batch_id: Id,
                        document_id: Id) -> File:
         row = await queries.batch_document(request.user, batch_id, document_id)
         batch = await queries.visible_batch(request.user, batch_id)
-        return pdf_file(row["sha256"], f"{queries.DOCUMENT_LABELS.get(row['kind'], '文件')}"
-                                       f"_{batch['number']}.pdf")
+        return await pdf_file(row["sha256"], f"{queries.DOCUMENT_LABELS.get(row['kind'], '文件')}"
+                                             f"_{batch['number']}.pdf",
+                              object_type="payout_batch", object_id=batch_id)
 
     @get("/{batch_id:int}/lines/{line_id:int}/statement.pdf")
     async def statement(self, request: Request[Actor, Any, Any], batch_id: Id,
@@ -209,8 +211,9 @@ class PayoutPages(Controller):
         """The statement of the line's payee (a caregiver's on demand), rendered if not
         stored yet. Addressed by a line, so no resident ID number reaches a URL or a log."""
         detail = await queries.line_detail(request.user, batch_id, line_id)
-        return pdf_file(await _statement_sha(batch_id, detail["line"]["payee_key"]),
-                        f"结算单_{detail['batch']['number']}.pdf")
+        return await pdf_file(await _statement_sha(batch_id, detail["line"]["payee_key"]),
+                              f"结算单_{detail['batch']['number']}.pdf",
+                              object_type="payout_batch", object_id=batch_id)
 
 
 async def _result_file(upload: Any) -> bytes:
@@ -298,5 +301,6 @@ class ProviderStatementPages(Controller):
         mine = {s["id"]: s for s in await queries.provider_statements(request.user)}
         if batch_id not in mine:
             raise NotFound("statement_not_found", "没有该月的结算单")
-        return pdf_file(await _statement_sha(batch_id, payee),
-                        f"结算单_{mine[batch_id]['number']}.pdf")
+        return await pdf_file(await _statement_sha(batch_id, payee),
+                              f"结算单_{mine[batch_id]['number']}.pdf",
+                              object_type="payout_batch", object_id=batch_id)

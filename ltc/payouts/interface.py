@@ -6,9 +6,19 @@ from dataclasses import dataclass
 
 from piccolo.query.functions.aggregate import Sum
 
-from ltc import db
+from ltc import db, documents
 from ltc.payouts.rules import FINAL
-from ltc.payouts.tables import PayoutBatch, PayoutLine
+from ltc.payouts.tables import PayoutBatch, PayoutDocument, PayoutLine
+
+# Every stored file of a batch has a PayoutDocument row (the batch's own *_sha256 columns
+# repeat some of them): the bank file and the bank's result are CSV, the rest PDF.
+_CSV_KINDS = ["bank_file", "reconciliation"]
+DOCUMENTS = (
+    documents.Source("结算文件", PayoutDocument.sha256, PayoutDocument.batch.number, ".csv",
+                     PayoutDocument.kind.is_in(_CSV_KINDS)),
+    documents.Source("结算文件", PayoutDocument.sha256, PayoutDocument.batch.number, ".pdf",
+                     PayoutDocument.kind.not_in(_CSV_KINDS)),
+)
 
 
 @dataclass(frozen=True)

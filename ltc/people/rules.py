@@ -12,6 +12,12 @@ from datetime import date
 from pypinyin import Style, lazy_pinyin
 from stdnum.cn import ric
 
+# Phones are checked by several contexts (people, applications, agreements, notices,
+# assessments): the rules live in the kernel, and are re-exported here for the older callers.
+from ltc.phones import InvalidPhone as InvalidPhone
+from ltc.phones import normalise_phone as normalise_phone
+from ltc.phones import phone_problem as phone_problem
+
 RESIDENT_ID_LENGTH = 18
 EARLIEST_BIRTH_YEAR = 1900
 
@@ -107,56 +113,6 @@ def name_initials(name: str) -> str:
     if name and _is_hanzi(name[0]) and name[0] in SURNAME_INITIALS and initials:
         initials[0] = SURNAME_INITIALS[name[0]]
     return "".join(initials)[:INITIALS_MAX_LENGTH]
-
-
-MOBILE = re.compile(r"^1[3-9]\d{9}$")
-# 010 and 020–029 are the only three-digit area codes; every other one has four digits.
-LANDLINE = re.compile(r"^(0[12]\d|0[3-9]\d{2})([2-9]\d{6,7})$")
-EXTENSION = re.compile(r"^(.*?)(?:转|ext\.?|#|,)(\d{1,6})$", re.IGNORECASE)
-
-
-class InvalidPhone(ValueError):
-    """`str(exc)` says in Chinese what to fix."""
-
-
-def normalise_phone(value: str) -> str:
-    """A mobile (13812345678, +86 allowed) or a landline with area code (0538-3221234,
-    optional extension 转123). Returns the canonical form: mobile as 11 digits, landline as
-    `area-number[-ext]`."""
-    text = (value or "").strip()
-    if not text:
-        raise InvalidPhone("请填写联系电话（手机号码或带区号的固定电话）")
-    extension = ""
-    if match := EXTENSION.match(text):
-        text, extension = match.group(1), match.group(2)
-    compact = re.sub(r"[\s\-()（）]", "", text)
-    if compact.startswith("+86"):
-        compact = compact[3:]
-    elif compact.startswith("0086"):
-        compact = compact[4:]
-    if not compact.isdigit():
-        raise InvalidPhone("电话号码只能包含数字，例如 13812345678 或 0538-3221234")
-    if MOBILE.match(compact) and not extension:
-        return compact
-    if match := LANDLINE.match(compact):
-        area, number = match.groups()
-        return f"{area}-{number}" + (f"-{extension}" if extension else "")
-    if compact.startswith("1") and len(compact) == 11:
-        raise InvalidPhone("手机号码第二位应为3至9，请核对")
-    if compact.startswith("1"):
-        raise InvalidPhone(f"手机号码应为以1开头的11位数字，您填写了{len(compact)}位，请核对")
-    if len(compact) in (7, 8):
-        raise InvalidPhone("固定电话请加区号，例如 0538-3221234")
-    raise InvalidPhone("电话号码格式不正确，请填写11位手机号码或带区号的固定电话，"
-                       "例如 13812345678 或 0538-3221234")
-
-
-def phone_problem(value: str) -> str | None:
-    try:
-        normalise_phone(value)
-    except InvalidPhone as exc:
-        return str(exc)
-    return None
 
 
 # Person names: Chinese names, with the middle dot of minority names; Latin letters for

@@ -68,6 +68,7 @@ class Policy:
     # grade → months a conclusion (and the entitlement it grants) is valid; keys =
     # eligible_grades. Versions stored before it existed: validity_months for every grade.
     validity_months_by_grade: dict[int, int] = field(default_factory=dict)
+    min_video_coverage_percent: int = 80  # the assessment's videos cover this share on site
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,7 @@ PARAMETERS: tuple[Parameter, ...] = (
               default=30),
     Parameter("validity_months_by_grade", "评估结论有效期", "grade_int", "个月",
               default_from="validity_months"),
+    Parameter("min_video_coverage_percent", "评估视频至少覆盖上门时长", "int", "%", default=80),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 _BY_NAME = {p.name: p for p in PARAMETERS}
@@ -134,6 +136,7 @@ _INTS: dict[str, tuple[int, int, str]] = {
     "reassessment_working_days": (1, 60, "异议复评办结时限应为1到60之间的整数（工作日）"),
     "answer_working_days": (1, 60, "受理答复时限应为1到60之间的整数（工作日）"),
     "letter_working_days": (1, 120, "结论送达时限应为1到120之间的整数（工作日）"),
+    "min_video_coverage_percent": (50, 100, "视频覆盖比例应为50到100之间的整数（%）"),
     "validity_months": (1, 120, "评估结论有效期应为1到120之间的整数（月）"),
     "renewal_lead_days": (1, 365, "到期前发起复评的天数应为1到365之间的整数"),
     "min_disability_months": (0, 60, "失能持续时间应为0到60之间的整数（月）"),

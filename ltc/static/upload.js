@@ -35,6 +35,14 @@
 
   function two(n) { return (n < 10 ? "0" : "") + n; }
 
+  // Like the duration macro of templates/evidence/_upload.html.
+  function durationLabel(seconds) {
+    if (seconds === null || seconds === undefined) return "时长未知";
+    var s = Math.round(seconds);
+    return "时长 " + (s >= 3600 ? Math.floor(s / 3600) + "小时" : "") +
+      Math.floor(s % 3600 / 60) + "分" + two(s % 60) + "秒";
+  }
+
   // Like the server's local_time filter: Beijing civil time, whatever the device's zone.
   function localTime(iso) {
     var d = new Date(iso);
@@ -92,6 +100,7 @@
     var meta = document.createElement("span");
     meta.className = "muted";
     meta.textContent = (row.kind === "video" ? "视频" : "照片") + " · " + sizeLabel(row.size) +
+      (row.kind === "video" ? " · " + durationLabel(row.duration_seconds) : "") +
       (row.recorded_at ? " · 录制于 " + localTime(row.recorded_at) : "") +
       " · 上传于 " + localTime(row.uploaded_at) + "（" + row.uploaded_by + "）";
     li.appendChild(link);

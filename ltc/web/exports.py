@@ -8,6 +8,7 @@ import io
 from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
+import anyio
 from litestar.response import File, Stream
 
 from ltc import documents
@@ -34,9 +35,23 @@ def csv_download(filename: str, header: Sequence[str],
     return Stream(lines(), media_type="text/csv; charset=utf-8",
                   headers={"Content-Disposition": f"attachment; filename={filename}"})
 
-def pdf_file(sha256: str | None, filename: str) -> File:
-    """A stored document, shown in the browser; not rendered yet: a 404 that says so."""
+async def stored_file(sha256: str, filename: str, *, object_type: str, object_id: Any,
+                      suffix: str = ".pdf", media_type: str = "application/pdf",
+                      disposition: str = "inline") -> File:
+    """A stored document, served only while its bytes match `sha256` (documents.VERIFIED);
+    otherwise FileTampered, which the app records against (object_type, object_id)."""
+    path = documents.path_for(sha256, suffix=suffix)
+    problem = await anyio.to_thread.run_sync(documents.VERIFIED.problem, path, sha256)
+    if problem is not None:
+        raise documents.FileTampered("document_tampered", sha256, problem, object_type,
+                                     object_id)
+    return File(path=path, filename=filename, media_type=media_type,
+                content_disposition_type=disposition)
+
+
+async def pdf_file(sha256: str | None, filename: str, *, object_type: str,
+                   object_id: Any) -> File:
+    """A stored PDF, shown in the browser; not rendered yet: a 404 that says so."""
     if not sha256:
         raise NotFound("document_not_ready", "文件正在生成，请稍后刷新页面再下载")
-    return File(path=documents.path_for(sha256), filename=filename,
-                media_type="application/pdf", content_disposition_type="inline")
+    return await stored_file(sha256, filename, object_type=object_type, object_id=object_id)

@@ -54,6 +54,10 @@ async def case(database_url):
     return assessment.id
 
 
+GUARDIAN = {"guardian_name": "李明", "guardian_relationship": "子女",
+            "guardian_phone": "139 0000 0000"}
+
+
 async def _version(assessment_id: int) -> int:
     return (await Assessment.select(Assessment.version).where(
         Assessment.id == assessment_id).first())["version"]
@@ -64,13 +68,14 @@ async def _onsite(assessment_id: int, who: str = "a1", scores=SEVERE) -> None:
     await service.save_draft(await actor(who), assessment_id,
                              expected_version=await _version(assessment_id), scores=scores,
                              onsite_started_at=now - timedelta(hours=1),
-                             onsite_ended_at=now - timedelta(minutes=10))
+                             onsite_ended_at=now - timedelta(minutes=10), **GUARDIAN)
 
 
 async def _add_video(assessment_id: int, uploader: str = "a1") -> None:
     user = await actor(uploader)
     await EvidenceFile(assessment=assessment_id, kind="video", content_type="video/mp4",
                        size=10, sha256="a" * 64, original_name="visit.mp4",
+                       duration_seconds=3000,
                        uploaded_by=user.id).save()
 
 

@@ -70,7 +70,7 @@ async def test_assessor_streams_a_video_that_is_stored_by_hash_and_audited(clien
     row = await EvidenceFile.select().first()
     assert row["sha256"] == digest and row["size"] == len(body)
     assert row["uploaded_by"] == case["users"]["assessor1"]["id"]
-    assert row["assessment"] == case["id"] and row["duration_seconds"] is None  # no ffprobe
+    assert row["assessment"] == case["id"] and row["duration_seconds"] is None  # no moov box
     # ASSIGNED → IN_PROGRESS, without bumping the version an open score form carries.
     assert await state_of(case["id"]) == {"state": "IN_PROGRESS", "version": 1}
     event = await AuditEvent.select().order_by(AuditEvent.seq, ascending=False).first()
@@ -401,20 +401,6 @@ async def test_interrupted_stream_leaves_no_temporary_file(settings) -> None:
         await storage.receive(body(), "video/mp4", settings.media_dir)
     assert raised.value.code == "upload_interrupted"
     assert temp_files(settings) == [] and stored_files(settings) == []
-
-
-def test_duration_comes_from_ffprobe_when_installed(tmp_path: Path) -> None:
-    fake = tmp_path / "ffprobe"
-    fake.write_text("#!/bin/sh\necho 12.5\n")
-    fake.chmod(0o755)
-    broken = tmp_path / "broken-ffprobe"
-    broken.write_text("#!/bin/sh\necho 'moov atom not found' >&2\nexit 1\n")
-    broken.chmod(0o755)
-    clip = tmp_path / "clip.mp4"
-    clip.write_bytes(video())
-    assert storage.probe_duration(clip, str(fake)) == 12.5
-    assert storage.probe_duration(clip, str(broken)) is None
-    assert storage.probe_duration(clip, str(tmp_path / "missing")) is None
 
 
 def test_stale_temporary_files_are_removed(tmp_path: Path) -> None:

@@ -3,26 +3,22 @@ bytes."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PG_URL
 from support.evidence_cases import (
     as_user,
     audit_count,
+    evidence_cli,
     make_case,
     put,
+    tamper,
     video,
 )
 
 from ltc.accounts import service as accounts
 from ltc.audit.tables import AuditEvent
 from ltc.evidence import rules, service
-from ltc.settings import Settings
 
 pytestmark = pytest.mark.anyio
 
@@ -191,14 +187,6 @@ async def three_stored_files(client, case) -> list[dict[str, Any]]:
     return rows
 
 
-def tamper(path: Path, data: bytes | None) -> None:
-    path.chmod(0o644)
-    if data is None:
-        path.unlink()
-    else:
-        path.write_bytes(data)
-
-
 async def test_verify_finds_changed_truncated_and_missing_files(client, settings) -> None:
     case = await make_case()
     rows = await three_stored_files(client, case)
@@ -215,19 +203,9 @@ async def test_verify_finds_changed_truncated_and_missing_files(client, settings
     assert found == {rows[0]["sha256"]: ("hash_mismatch", (rows[0]["id"],)),
                      rows[1]["sha256"]: ("size_mismatch", (rows[1]["id"],)),
                      rows[2]["sha256"]: ("missing", (rows[2]["id"],))}
-    # Playback refuses a file that is not what was recorded rather than serve a wrong length.
+    # Playback refuses a file that is not what was recorded (test_evidence_tampering.py).
     await as_user(client, "reviewer")
-    assert (await client.get(rows[2]["url"])).status_code == 500
-
-
-def evidence_cli(settings: Settings, database_url: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
-    env = {**clean, "LTC_VAR_DIR": str(settings.var_dir), "LTC_DATABASE_URL": database_url,
-           "LTC_MEDIA_DIR": str(settings.media_dir), "LTC_DATABASE_POOL_SIZE": "0"}
-    if PG_URL:  # production-shaped settings need these; verify contacts neither broker nor key
-        env |= {"LTC_BROKER_URL": "redis://127.0.0.1:6379/0", "LTC_SECRET_KEY": "k" * 40}
-    return subprocess.run([sys.executable, "-m", "ltc.evidence.cli", "verify"], env=env,
-                          capture_output=True, text=True, timeout=120)
+    assert (await client.get(rows[2]["url"])).status_code == 410
 
 
 async def test_verify_command_exit_codes(client, settings, database_url) -> None:

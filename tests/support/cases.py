@@ -174,11 +174,14 @@ async def complete_assessment(staff: Staff, assessment_id: int,
     now = clock.now()
     await assessments.save_draft(first, assessment_id, expected_version=await version(),
                                  scores=scores, onsite_started_at=now - timedelta(hours=1),
-                                 onsite_ended_at=now - timedelta(minutes=10))
+                                 onsite_ended_at=now - timedelta(minutes=10),
+                                 guardian_name="李明", guardian_relationship="子女",
+                                 guardian_phone="13900000000")
     await assessments.sign(first, assessment_id, expected_version=await version())
     await assessments.sign(second, assessment_id, expected_version=await version())
     await EvidenceFile(assessment=assessment_id, kind="video", content_type="video/mp4",
                        size=10, sha256="a" * 64, original_name="visit.mp4",
+                       duration_seconds=3000,
                        uploaded_by=first.id).save()
     await assessments.submit(first, assessment_id, expected_version=await version())
     return await assessments.conclude(staff.reviewer, assessment_id,

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from conftest import make_user, sign_in
+from conftest import PG_URL, make_user, sign_in
 from litestar.testing import AsyncTestClient
 
 from ltc.applications.tables import Application
@@ -122,3 +125,20 @@ async def audit_count() -> int:
     return await AuditEvent.count()
 
 
+def tamper(path: Path, data: bytes | None) -> None:
+    path.chmod(0o644)
+    if data is None:
+        path.unlink()
+    else:
+        path.write_bytes(data)
+
+
+def evidence_cli(settings: Settings, database_url: str) -> subprocess.CompletedProcess:
+    """`ltc evidence verify` in a process of its own, on the test's database and media."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
+    env = {**clean, "LTC_VAR_DIR": str(settings.var_dir), "LTC_DATABASE_URL": database_url,
+           "LTC_MEDIA_DIR": str(settings.media_dir), "LTC_DATABASE_POOL_SIZE": "0"}
+    if PG_URL:  # production-shaped settings need these; verify contacts neither broker nor key
+        env |= {"LTC_BROKER_URL": "redis://127.0.0.1:6379/0", "LTC_SECRET_KEY": "k" * 40}
+    return subprocess.run([sys.executable, "-m", "ltc.cli", "evidence", "verify"], env=env,
+                          capture_output=True, text=True, timeout=120)

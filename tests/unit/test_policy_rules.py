@@ -246,6 +246,9 @@ BAD = [
     ("letter_working_days", 121, "letter_working_days"),
     ("validity_months_by_grade", {"3": 24, "4": 24, "5": 0}, "validity_months_by_grade.5"),
     ("validity_months_by_grade", 24, "validity_months_by_grade"),
+    ("min_video_coverage_percent", 49, "min_video_coverage_percent"),
+    ("min_video_coverage_percent", 101, "min_video_coverage_percent"),
+    ("min_video_coverage_percent", 80.5, "min_video_coverage_percent"),
 ]
 
 
@@ -312,15 +315,17 @@ def test_unknown_and_missing_keys() -> None:
     # Parameters added later have a default for the versions stored before them.
     defaulted = {p.name for p in PARAMETERS if p.default is not None or p.default_from}
     assert defaulted == {"answer_working_days", "letter_working_days",
-                         "validity_months_by_grade"}
+                         "validity_months_by_grade", "min_video_coverage_percent"}
     assert problems_of({}) == {name: MISSING for name in PARAMETER_NAMES
                                if name not in defaulted}
     older = definition()
     del older["answer_working_days"], older["letter_working_days"]
     del older["validity_months_by_grade"]
+    del older["min_video_coverage_percent"]
     policy = parse_policy(older)
     assert (policy.answer_working_days, policy.letter_working_days) == (5, 30)
     assert policy.validity_months_by_grade == {3: 24, 4: 24, 5: 24}
+    assert policy.min_video_coverage_percent == 80
 
 
 def test_not_an_object() -> None:
@@ -561,6 +566,7 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
         "objection_how": draw(text(MULTILINE, 1000)),
         "care_required": codes[:split],
         "care_optional": codes[split:],
+        "min_video_coverage_percent": draw(st.integers(50, 100)),
     }
 
 
