@@ -97,12 +97,13 @@ async def user_actor(user_id: int) -> Actor:
     return await accounts.actor_for_user(user_id)
 
 
-async def add_assessors(staff: Staff, how_many: int) -> list[Actor]:
-    """More assessors in the test assessment organisation (covering the whole city)."""
+async def add_assessors(staff: Staff, how_many: int, **options: Any) -> list[Actor]:
+    """More assessors (valid experts) in the test assessment organisation covering the whole
+    city, or as `options` of make_user say (organisation, qualification …)."""
     added = []
     for _ in range(how_many):
         n = await User.count().where(User.role == "assessor") + 1
-        user = await make_user("assessor", username=f"assessor{n}")
+        user = await make_user("assessor", username=f"assessor{n}", **options)
         added.append(await user_actor(user["id"]))
     staff.assessors.extend(added)
     return added
