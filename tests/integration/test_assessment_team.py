@@ -8,9 +8,11 @@ import json
 from datetime import date, timedelta
 
 import pytest
+from conftest import sign_in
 from support.cases import (
     FrozenClock,
     add_assessors,
+    assessment_version,
     assigned_case,
     entitled_case,
     make_staff,
@@ -226,3 +228,49 @@ async def test_a_reassessment_leaves_out_the_first_organisation(
     assert {"user_id": case.assessors[0], "reasons": ["excluded_organisation", "took_part"]
             } in record["exclusions"]
     assert replay(record) == (again["assessor_1"], again["assessor_2"])
+
+
+async def test_the_pages_and_api_for_confirming_and_withdrawing(client, monkeypatch) -> None:
+    staff, assessment_id, away, _far = await _one_expert_case(monkeypatch)
+    await sign_in(client, "reviewer")
+    headers = {"x-csrftoken": client.cookies.get("ltc_csrf")}
+    page = await client.get(f"/assessments/{assessment_id}")
+    assert "现场签名的评估专家1名，专家确认0名，还需1名评估专家确认" in page.text
+    version = await assessment_version(assessment_id)
+    refused = await client.post(f"/api/v1/assessments/{assessment_id}/conclude",
+                                headers=headers, json={"version": version})
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "expert_confirmation_missing"
+    shown = await client.post(f"/assessments/{assessment_id}", data={
+        "action": "conclude", "version": str(version), "_csrf_token": headers["x-csrftoken"]})
+    assert shown.status_code == 409 and "请等待未到场的评估专家" in shown.text
+
+    client.cookies.clear()
+    await sign_in(client, "assessor3")  # `away`, the expert who did not go
+    headers = {"x-csrftoken": client.cookies.get("ltc_csrf")}
+    queue = await client.get("/assessments/confirmations")
+    assert "查看记录和视频并确认" in queue.text and "张秀英" in queue.text
+    page = await client.get(f"/assessments/{assessment_id}")
+    assert "确认评估结论" in page.text and "visit.mp4" in page.text
+    confirmed = await client.post(f"/api/v1/assessments/{assessment_id}/confirm",
+                                  headers=headers, json={"version": version, "note": "一致"})
+    assert confirmed.status_code == 200 and confirmed.json()["experts_missing"] == 0
+    assert away.id in {c["expert"] for c in await ExpertConfirmation.select()}
+
+    # An assigned assessor's withdrawal: the reason is required, next to the field.
+    person = await register(staff, name="欧阳娜娜")
+    other = await assigned_case(staff, person)
+    leaving = await User.select(User.username).where(User.id == other["assessor_1"]).first()
+    client.cookies.clear()
+    await sign_in(client, leaving["username"])
+    csrf = client.cookies.get("ltc_csrf")
+    empty = await client.post(f"/assessments/{other['id']}", data={
+        "action": "withdraw", "version": str(other["version"]), "withdraw_reason": "",
+        "_csrf_token": csrf})
+    assert empty.status_code == 422 and "请填写回避原因" in empty.text
+    done = await client.post(f"/assessments/{other['id']}", data={
+        "action": "withdraw", "version": str(other["version"]), "withdraw_reason": "亲属",
+        "_csrf_token": csrf})
+    assert done.status_code == 200 and "已申请回避" in done.text
+    assert (await Assessment.select(Assessment.assessor_1).where(
+        Assessment.id == other["id"]).first())["assessor_1"] != other["assessor_1"]
