@@ -70,14 +70,23 @@ async def require_confirmed(row: dict[str, Any]) -> None:
                        "请等待未到场的评估专家在“专家确认”中确认")
 
 
+async def _scope(actor: Actor) -> str | None:
+    """The region path an expert confirms in (their organisation's), or None when the actor
+    is not an assessor with an expert qualification valid today."""
+    if actor.kind != ActorKind.user or actor.role != Role.assessor or actor.id is None:
+        return None
+    me = (await accounts.assessors_by_id([actor.id])).get(actor.id)
+    if me is None or not await accounts.is_valid_expert(actor.id, clock.today()):
+        return None
+    return me.organisation_region_path
+
+
 async def may_confirm(actor: Actor, row: dict[str, Any]) -> bool:
     """An expert in scope for this assessment's confirmation (see the module docstring)."""
-    if (actor.kind != ActorKind.user or actor.role != Role.assessor or actor.id is None
-            or is_assessor_of(actor.id, row)):
+    if actor.id is None or is_assessor_of(actor.id, row):
         return False
-    me = (await accounts.assessors_by_id([actor.id])).get(actor.id)
-    return (me is not None and await accounts.is_valid_expert(actor.id, clock.today())
-            and region_covers(me.organisation_region_path, row["region_path"]))
+    scope = await _scope(actor)
+    return scope is not None and region_covers(scope, row["region_path"])
 
 
 async def may_view_to_confirm(actor: Actor, row: dict[str, Any]) -> bool:
@@ -97,15 +106,18 @@ async def confirmation_queue(actor: Actor) -> list[dict[str, Any]]:
     they have not confirmed yet, oldest first."""
     if actor.role != Role.assessor:
         raise Forbidden("wrong_role", "只有评估专家可以进行专家确认")
+    scope = await _scope(actor)
+    if scope is None:
+        return []
     rows = await Assessment.select(
         Assessment.all_columns(), Assessment.application.number,
         Assessment.application.person.name,
-    ).where(Assessment.state == str(AssessmentState.SUBMITTED)).order_by(
-        Assessment.submitted_at)
+    ).where((Assessment.state == str(AssessmentState.SUBMITTED))
+            & ((Assessment.region_path == scope) | Assessment.region_path.like(scope + "/%"))
+            & (Assessment.assessor_1 != actor.id) & (Assessment.assessor_2 != actor.id)
+            ).order_by(Assessment.submitted_at)
     queue = []
     for row in rows:
-        if not await may_confirm(actor, row):
-            continue
         status = await expert_status(row)
         if status.missing and all(c["expert"] != actor.id for c in status.confirmations):
             queue.append({**row, "status": status})
