@@ -1,7 +1,9 @@
 """回避 (SPEC §12, 29号): an assigned assessor with a family or interest relation to the person
 withdraws (申请回避, with the reason). The conflict is recorded for the person (every later draw
 for them leaves the assessor out) and a replacement is drawn at once for their seat, an expert
-when the remaining assessor is not one. Both signatures are voided: the new team goes on site.
+when the remaining assessor is not one (on a re-assessment, still none of the first
+assessment's organisation or participants). Both signatures are voided: the new team goes on
+site.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from ltc import clock, db
 from ltc.accounts import interface as accounts
 from ltc.assessments.assignment import draw_assessors
 from ltc.assessments.experts import assessment_row
+from ltc.assessments.interface import participants_of
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
 from ltc.assessments.tables import Assessment, AssessorConflict
 from ltc.audit import service as audit
@@ -39,14 +42,26 @@ async def withdraw(actor: Actor, assessment_id: int, *, expected_version: int,
                    else (Assessment.assessor_2, row["assessor_1"]))
     person = (await Assessment.select(Assessment.application.person).where(
         Assessment.id == assessment_id).first())["application.person"]
+    exclude: dict[int, str] = {}
+    organisations: tuple[int, ...] = ()
+    if row["kind"] == "reassessment":  # still not the first assessment's people (复评)
+        first = await Assessment.select(Assessment.id).where(
+            (Assessment.application == row["application"]) & (Assessment.id < assessment_id)
+        ).order_by(Assessment.id, ascending=False).first()
+        if first is not None:
+            took_part = await participants_of(first["id"])
+            exclude = dict.fromkeys(took_part.user_ids, "took_part")
+            organisations = took_part.organisation_ids
+    exclude[other] = "on_case"
     today = clock.today()
     async with db.write_transaction():
         await AssessorConflict(assessor=actor.id, person=person, reason=reason.strip(),
                                assessment=assessment_id, declared_by=actor.id,
                                declared_at=clock.now()).save()
         (replacement,), record = await draw_assessors(
-            row["region_path"], on=today, exclude={other: "on_case"}, person_id=person,
-            seats=1, need_expert=not await accounts.is_valid_expert(other, today))
+            row["region_path"], on=today, exclude=exclude, exclude_organisations=organisations,
+            person_id=person, seats=1,
+            need_expert=not await accounts.is_valid_expert(other, today))
         drawn = json.loads(row["draw"])
         drawn.setdefault("replacements", []).append(
             {**record, "withdrawn": actor.id, "seat": seat._meta.name})

@@ -229,6 +229,19 @@ async def test_a_reassessment_leaves_out_the_first_organisation(
             } in record["exclusions"]
     assert replay(record) == (again["assessor_1"], again["assessor_2"])
 
+    # One of them withdraws: the replacement is not of the first organisation either, and
+    # while nobody else qualifies the refusal records nothing (not even the conflict).
+    leaving = await user_actor(again["assessor_1"])
+    before = await written()
+    with pytest.raises(Conflict) as caught:
+        await withdrawal.withdraw(leaving, again["id"], expected_version=again["version"],
+                                  reason="同村邻居，有利害关系")
+    assert caught.value.code == "not_enough_assessors"
+    assert await written() == before
+    third = (await add_assessors(staff, 1, organisation="T-A2"))[0]
+    after = await withdrawal.withdraw(leaving, again["id"], expected_version=again["version"],
+                                      reason="同村邻居，有利害关系")
+    assert (after["assessor_1"], after["assessor_2"]) == (third.id, again["assessor_2"])
 
 async def test_the_pages_and_api_for_confirming_and_withdrawing(client, monkeypatch) -> None:
     staff, assessment_id, away, _far = await _one_expert_case(monkeypatch)
@@ -274,3 +287,4 @@ async def test_the_pages_and_api_for_confirming_and_withdrawing(client, monkeypa
     assert done.status_code == 200 and "已申请回避" in done.text
     assert (await Assessment.select(Assessment.assessor_1).where(
         Assessment.id == other["id"]).first())["assessor_1"] != other["assessor_1"]
+
