@@ -99,7 +99,7 @@ async def _exclusions(candidates: list[Candidate], exclude: Iterable[int] | Mapp
 
 
 def _excluded_words(exclusions: dict[int, list[str]]) -> str:
-    return f"（已排除：{exclusion_summary(exclusions)}）" if exclusions else ""
+    return f"已排除：{exclusion_summary(exclusions)}" if exclusions else ""
 
 
 async def _shortfall(region_path: str, on: date, candidates: list[Candidate],
@@ -112,8 +112,9 @@ async def _shortfall(region_path: str, on: date, candidates: list[Candidate],
     uncovered = [u for u in await accounts.active_assessors()
                  if region_covers(u.organisation_region_path, region_path)
                  and u.id not in drawable]
-    message = (f"本地区可抽取的评估员只有{available}名，至少需要{seats}名（同一人不能抽中两次）"
-               + _excluded_words(exclusions))
+    excluded = _excluded_words(exclusions)
+    message = (f"本地区可抽取的评估员只有{available}名，至少需要{seats}名（同一人不能抽中两次"
+               + (f"；{excluded}" if excluded else "") + "）")
     if uncovered:
         names = "、".join(dict.fromkeys(u.organisation_name for u in uncovered))
         message += (f"。另有{len(uncovered)}名评估员因所在评估机构（{names}）在"
@@ -128,7 +129,7 @@ def _no_expert(on: date, exclusions: dict[int, list[str]]) -> Conflict:
     return Conflict(
         "no_expert_available",
         f"本地区可抽取的评估人员中没有在{on.isoformat()}证书有效的评估专家"
-        + _excluded_words(exclusions)
+        + (f"（{_excluded_words(exclusions)}）" if exclusions else "")
         + "：每次评估至少需要一名评估专家在场。请由管理员在用户管理中核对评估专家的资质和"
         "证书有效期，或联系定点评估机构安排评估专家后再分派")
 
