@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from ltc import db
+from ltc import clock, db
 from ltc.accounts import service as accounts
 from ltc.identity import SYSTEM
 from ltc.organisations.tables import Organisation
@@ -72,21 +72,26 @@ async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
     logins = []
     user_ids = {}
     for user in demo["users"]:
+        qualified = user.get("qualification")
         created = await accounts.create_user(
             SYSTEM, username=user["username"], display_name=user["display_name"],
             role=user["role"], region_code=user["region"],
             organisation_code=user.get("organisation"), password=password,
             password_iterations=password_iterations,
+            **({"qualification": qualified["kind"],
+                "certificate_no": qualified["certificate_no"],
+                "qualified_until": clock.today() + timedelta(days=qualified["valid_days"])}
+               if qualified else {}),
         )
         user_ids[user["username"]] = created["id"]
         logins.append({"role": user["role"], "username": user["username"], "password": password})
     await _sign_demo_assessment_agreements(demo["assessment_agreements"], user_ids)
     # The corrected national-2021 (version 2) in force from today, set as an admin would
     # (audited), so the demo grades by the standard's bands and version 1 shows as superseded.
-    from ltc import clock
     from ltc.assessments.rulesets import activate
 
     await _demo_history(user_ids)
+    await _demo_awaiting_confirmation(user_ids)
     admin = await accounts.actor_for_user(user_ids["admin"])
     await activate(admin, "national-2021", 2, clock.today(), "演示：按标准原表更正分段")
     # Enrolment as the bureau's export would bring it, through the real (audited) importer, so
@@ -101,7 +106,6 @@ async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
 async def _sign_demo_assessment_agreements(spec: dict[str, Any], user_ids: dict[str, int]) -> None:
     """The demo assessors' organisations get their assessment agreements through the real
     (audited) service, signed by the demo clerk: without one nobody of theirs is drawn."""
-    from ltc import clock
     from ltc.agreements import service as agreements
     from ltc.clock import add_months
 
@@ -145,7 +149,6 @@ DEMO_HISTORY = [
 async def _demo_history(user_ids: dict[str, int]) -> None:
     """Registered through the real service; the case itself (assessed, concluded by version
     1, decided with no objection) is written as history, then decided by the real service."""
-    from ltc import clock
     from ltc.applications.tables import Application
     from ltc.assessments import grading
     from ltc.assessments.rulesets import of_row
@@ -183,3 +186,33 @@ async def _demo_history(user_ids: dict[str, int]) -> None:
         assessment = await Assessment.select(Assessment.id).where(
             Assessment.application == application.id).first()
         await entitlements.decide(SYSTEM, assessment["id"], "no_objection", clock.today())
+
+
+async def _demo_awaiting_confirmation(user_ids: dict[str, int]) -> None:
+    """孙秀珍's assessment, submitted yesterday by 李评估 (评估专家) and 周评估 (评估员), written
+    as history: one expert on site, so the reviewer waits for 吴专家's 专家确认. (No video
+    bytes are stored in the demo.)"""
+    from ltc.applications.tables import Application
+    from ltc.assessments.tables import Assessment
+    from ltc.people import service as people
+
+    clerk = await accounts.actor_for_user(user_ids["clerk"])
+    person = await people.register_person(
+        clerk, resident_id="37098319460812002X", name="孙秀珍", phone="13800000000",
+        address="孙秀珍家", village_code="370983001001")
+    visited = clock.now() - timedelta(days=1)
+    async with db.write_transaction():
+        application = Application(
+            number=f"SQ{visited:%Y%m%d}9003", person=person["id"],
+            region_path=person["region_path"], state="ASSIGNED", applicant_name="孙秀珍",
+            applicant_relation="本人", applicant_phone="13800000000",
+            disabled_since=(visited - timedelta(days=300)).date(),
+            created_by=user_ids["clerk"], created_at=visited - timedelta(days=10))
+        await application.save()
+        await Assessment(
+            application=application.id, region_path=person["region_path"], kind="initial",
+            state="SUBMITTED", assessor_1=user_ids["assessor"],
+            assessor_2=user_ids["assessor2"], draw="{}",
+            scores=json.dumps(DEMO_HISTORY[1][3]), onsite_started_at=visited,
+            onsite_ended_at=visited + timedelta(hours=1), signed_1_at=visited,
+            signed_2_at=visited, submitted_at=visited).save()

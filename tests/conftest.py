@@ -235,10 +235,13 @@ async def _ensure_assessment_agreement(code: str) -> None:
 
 async def make_user(role: Role | str, username: str | None = None, region: str = "370983",
                     organisation: str | None = None, *, agreement: bool = True,
+                    qualification: str = "expert", qualified_until: date = date(2099, 12, 31),
                     ) -> dict[str, Any]:
     """A user with TEST_PASSWORD; assessors and providers get a test organisation, and an
     assessor's organisation an assessment agreement covering every test day (`agreement`
-    False: none is made, and it keeps whatever agreements it has)."""
+    False: none is made, and it keeps whatever agreements it has). Assessors are 评估专家
+    valid through 2099 unless told otherwise (`qualification` "assessor" or "" for none), so
+    every draw finds its expert and two signing experts need no further confirmation."""
     role = Role(role)
     if role.needs_organisation:
         organisation = organisation or ("T-A" if role == Role.assessor else "T-P")
@@ -250,6 +253,9 @@ async def make_user(role: Role | str, username: str | None = None, region: str =
         SYSTEM, username=username or str(role), display_name=f"测试{role.label}", role=str(role),
         region_code=region, organisation_code=organisation, password=TEST_PASSWORD,
         password_iterations=FAST_HASH_ITERATIONS,
+        **({"qualification": qualification, "certificate_no": f"CERT-{username or role}",
+            "qualified_until": qualified_until}
+           if role == Role.assessor and qualification else {}),
     )
 
 

@@ -12,7 +12,7 @@ from litestar.response import Redirect, Template
 from msgspec import Struct
 
 from ltc import clock
-from ltc.assessments import bundled, grading, rulesets, service
+from ltc.assessments import bundled, experts, grading, rulesets, service, withdrawal
 from ltc.assessments.rules import (
     EDITABLE,
     GUARDIAN_RELATIONSHIPS,
@@ -78,6 +78,7 @@ class AssessmentPages(Controller):
         state = AssessmentState(row["state"])
         editable = (actor.role == Role.assessor and is_assessor_of(actor.id, row)
                     and state in EDITABLE)
+        expert_status = await experts.expert_status(row)
         return page(
             request, "assessments/assessment.html", status_code=status_code,
             a=row, state=state, scores=scores, instrument=bundled.load_instrument(),
@@ -90,7 +91,10 @@ class AssessmentPages(Controller):
             errors=context.pop("errors", {}), error=context.pop("error", None),
             grade_labels=GRADE_LABELS, level_labels=grading.LEVEL_LABELS,
             ruleset_status=await rulesets.status_of(row["ruleset"]) if row["ruleset"] else None,
-            assessment=row, **context,
+            assessment=row, expert_status=expert_status,
+            can_confirm=(expert_status.missing > 0
+                         and await experts.may_view_to_confirm(actor, row)),
+            **context,
         )
 
     @get("/")
@@ -98,8 +102,15 @@ class AssessmentPages(Controller):
         actor = request.user
         if actor.role == Role.assessor:
             rows = await service.my_assignments(actor)
-            return page(request, "assessments/mine.html", rows=rows)
+            return page(request, "assessments/mine.html", rows=rows,
+                        to_confirm=len(await experts.confirmation_queue(actor)))
         return Redirect("/review") if actor.role == Role.reviewer else Redirect("/applications")
+
+    @get("/confirmations")
+    async def confirmations(self, request: Request[Actor, Any, Any]) -> Template:
+        """专家确认: what this expert may confirm, with the record and the video."""
+        return page(request, "assessments/confirmations.html",
+                    rows=await experts.confirmation_queue(request.user))
 
     @get("/{assessment_id:int}")
     async def show(self, request: Request[Actor, Any, Any],
@@ -151,6 +162,12 @@ class AssessmentPages(Controller):
                 await service.return_to_assessors(actor, assessment_id,
                                                   expected_version=version,
                                                   reason=data.get("reason", ""))
+            elif action == "confirm":
+                await experts.confirm(actor, assessment_id, expected_version=version,
+                                      note=data.get("note", ""))
+            elif action == "withdraw":
+                await withdrawal.withdraw(actor, assessment_id, expected_version=version,
+                                          reason=data.get("withdraw_reason", ""))
             else:
                 raise InvalidInput("unknown_action", "无法识别的操作，请刷新页面后重试")
 
@@ -164,7 +181,8 @@ class AssessmentPages(Controller):
 
         return await perform(
             request, transition, render=render, done=DONE_MESSAGES.get(action, ""),
-            then=f"/assessments/{assessment_id}",
+            # Withdrawn: the case is no longer theirs to see.
+            then="/assessments/" if action == "withdraw" else f"/assessments/{assessment_id}",
             stale="这份评估刚被另一位评估员或审核员修改过，下面是最新内容，请核对后再操作")
 
 
@@ -174,6 +192,8 @@ DONE_MESSAGES = {
     "submit": "已提交审核",
     "conclude": "评估结论已确认",
     "return": "已退回评估员",
+    "confirm": "已完成专家确认",
+    "withdraw": "已申请回避，系统已另行抽取评估人员接替",
 }
 
 
@@ -206,6 +226,16 @@ class ReturnIn(Struct):
     reason: str
 
 
+class ConfirmIn(Struct):
+    version: Version
+    note: str = ""
+
+
+class WithdrawIn(Struct):
+    version: Version
+    reason: str
+
+
 class AssessmentOut(Struct):
     id: int
     state: str
@@ -219,6 +249,7 @@ class AssessmentOut(Struct):
     guardian_name: str
     guardian_relationship: str
     guardian_phone: str  # in full: this is the one assessment, for the people working on it
+    experts_missing: int  # expert confirmations still needed before the reviewer concludes
 
 
 async def _out(actor: Actor, assessment_id: int) -> AssessmentOut:
@@ -229,7 +260,8 @@ async def _out(actor: Actor, assessment_id: int) -> AssessmentOut:
         signed_1=row["signed_1_at"] is not None, signed_2=row["signed_2_at"] is not None,
         grade=row["grade"], result=row["result"], guardian_name=row["guardian_name"],
         guardian_relationship=row["guardian_relationship"],
-        guardian_phone=row["guardian_phone"])
+        guardian_phone=row["guardian_phone"],
+        experts_missing=(await experts.expert_status(row)).missing)
 
 
 class AssessmentApi(Controller):
@@ -278,3 +310,18 @@ class AssessmentApi(Controller):
         await service.return_to_assessors(request.user, assessment_id,
                                           expected_version=data.version, reason=data.reason)
         return await _out(request.user, assessment_id)
+
+    @post("/{assessment_id:int}/confirm", status_code=200,
+          summary="Expert not on site: confirm the conclusion (专家确认); safe to send twice")
+    async def confirm(self, request: Request[Actor, Any, Any], assessment_id: Id,
+                      data: JSONBody[ConfirmIn]) -> AssessmentOut:
+        await experts.confirm(request.user, assessment_id, expected_version=data.version,
+                              note=data.note)
+        return await _out(request.user, assessment_id)
+
+    @post("/{assessment_id:int}/withdraw", status_code=204,
+          summary="Assigned assessor: withdraw (申请回避); a replacement is drawn")
+    async def withdraw(self, request: Request[Actor, Any, Any], assessment_id: Id,
+                       data: JSONBody[WithdrawIn]) -> None:
+        await withdrawal.withdraw(request.user, assessment_id, expected_version=data.version,
+                                  reason=data.reason)

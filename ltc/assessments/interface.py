@@ -11,8 +11,11 @@ from typing import Any
 from piccolo.query import Select
 
 from ltc import clock, db
+from ltc.accounts import interface as accounts
+from ltc.assessments import experts
 from ltc.assessments.rules import AssessmentState
-from ltc.assessments.tables import Assessment
+from ltc.assessments.tables import Assessment, AssessorConflict, ExpertConfirmation
+from ltc.identity import Actor
 
 
 async def assessment_ids_of(application_ids: list[int]) -> list[int]:
@@ -125,3 +128,32 @@ async def ruleset_keys() -> dict[int, str]:
 
     rows = await Ruleset.select(Ruleset.id, Ruleset.code, Ruleset.version)
     return {r["id"]: f"{r['code']}@{r['version']}" for r in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Participants:
+    """Who took part in an assessment: the two on site, confirming experts and assessors who
+    withdrew; and the organisations of the two on site (the assessment's organisation)."""
+
+    user_ids: tuple[int, ...]
+    organisation_ids: tuple[int, ...]
+
+
+async def participants_of(assessment_id: int) -> Participants:
+    """What a re-assessment after an objection excludes (复评, 29号)."""
+    row = await Assessment.select(Assessment.assessor_1, Assessment.assessor_2).where(
+        Assessment.id == assessment_id).first()
+    on_site = [row["assessor_1"], row["assessor_2"]] if row else []
+    experts = await ExpertConfirmation.select(ExpertConfirmation.expert).where(
+        ExpertConfirmation.assessment == assessment_id)
+    withdrawn = await AssessorConflict.select(AssessorConflict.assessor).where(
+        AssessorConflict.assessment == assessment_id)
+    users = {*on_site, *(r["expert"] for r in experts), *(r["assessor"] for r in withdrawn)}
+    organisations = {a.organisation_id for a in (await accounts.assessors_by_id(on_site)).values()}
+    return Participants(tuple(sorted(users)), tuple(sorted(organisations)))
+
+
+async def may_view_to_confirm(actor: Actor, assessment_id: int) -> bool:
+    """An expert who may confirm this submitted assessment (专家确认) sees its videos."""
+    row = await Assessment.select().where(Assessment.id == assessment_id).first()
+    return row is not None and await experts.may_view_to_confirm(actor, row)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from ltc import clock, db
-from ltc.assessments import bundled, grading, rulesets
+from ltc.assessments import bundled, experts, grading, rulesets
 from ltc.assessments.rules import (
     EDITABLE,
     AssessmentState,
@@ -55,7 +55,7 @@ async def get_assessment(actor: Actor, assessment_id: int) -> dict[str, Any]:
         .where(Assessment.id == assessment_id)
         .first()
     )
-    if row is None or not _may_see(actor, row):
+    if row is None or not (_may_see(actor, row) or await experts.may_view_to_confirm(actor, row)):
         raise NotFound("assessment_not_found", f"评估 {assessment_id} 不存在或不在您的权限范围内")
     row["scores"] = json.loads(row["scores"])
     row["result"] = json.loads(row["result"])
@@ -249,8 +249,10 @@ async def _reviewable_by(actor: Actor, assessment_id: int) -> dict[str, Any]:
 
 
 async def conclude(actor: Actor, assessment_id: int, *, expected_version: int) -> dict[str, Any]:
-    """The reviewer confirms: the grade is computed by the ruleset in force and fixed."""
+    """The reviewer confirms, once two experts have (ltc.assessments.team): the grade is
+    computed by the ruleset in force and fixed."""
     row = await _reviewable_by(actor, assessment_id)
+    await experts.require_confirmed(row)
     now = clock.now()
     ruleset_row = await ruleset_for(row["region_path"], now)
     result = grading.grade(row["scores"], rulesets.of_row(ruleset_row))
@@ -280,6 +282,7 @@ async def return_to_assessors(actor: Actor, assessment_id: int, *, expected_vers
             {Assessment.state: str(AssessmentState.RETURNED),
              Assessment.return_reason: reason.strip(),
              Assessment.signed_1_at: None, Assessment.signed_2_at: None})
+        await experts.void_confirmations(assessment_id)
         await audit.record(actor, "assessment.returned", "assessment", assessment_id,
                            note=reason.strip())
     return after

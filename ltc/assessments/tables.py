@@ -67,3 +67,30 @@ class Assessment(Table):
     due_on = Date(null=True, default=None)  # re-assessments: within N working days (policy)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     version = Integer(default=1, null=False)
+
+
+class ExpertConfirmation(Table):
+    """专家确认 (29号): an assessment expert who was not on site confirms the conclusion from
+    the record and the video, when fewer than two experts signed on site. A return to the
+    assessors voids the confirmations given so far (the scores may change)."""
+
+    assessment = ForeignKey(Assessment, on_delete=OnDelete.restrict, null=False, index=True)
+    expert = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
+    note = Text(null=False, default="")
+    confirmed_at = Timestamptz(default=TimestamptzNow(), null=False)
+    voided_at = Timestamptz(null=True, default=None)
+
+
+class AssessorConflict(Table):
+    """回避: an assessor has a family or interest relation to a person, so no draw for that
+    person picks them again. Declared by the assessor from an assigned case (which withdraws
+    them from it)."""
+
+    assessor = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
+    # The person's id. No foreign key: ltc.people reads assessments (interface), and a key
+    # would make the two contexts import each other.
+    person = Integer(null=False, index=True)
+    reason = Text(null=False)
+    assessment = ForeignKey(Assessment, on_delete=OnDelete.restrict, null=True)
+    declared_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
+    declared_at = Timestamptz(default=TimestamptzNow(), null=False)

@@ -5,8 +5,9 @@ Who may do what:
 - upload: one of the assessment's two assigned assessors, signed in as themselves (an API
   token is an integration client, not a person, and EvidenceFile.uploaded_by names a user),
   while the assessment is in `EDITABLE`;
-- list and play: those two assessors, and clerks and reviewers whose region covers the
-  assessment's region. Everyone else (admin, provider, other assessors) is refused.
+- list and play: those two assessors, clerks and reviewers whose region covers the
+  assessment's region, and an expert confirming it once submitted (专家确认,
+  ltc.assessments.team). Everyone else (admin, provider, other assessors) is refused.
 
 Audit events are recorded against the assessment, so the case timeline shows them.
 """
@@ -62,6 +63,12 @@ def may_view(actor: Actor, assessment: dict[str, Any]) -> bool:
         return actor.region_path is None or region_covers(actor.region_path,
                                                           assessment["region_path"])
     return False
+
+
+async def _may_view(actor: Actor, assessment: dict[str, Any]) -> bool:
+    """Also an expert confirming the submitted assessment from its record and video."""
+    return may_view(actor, assessment) or await assessments.may_view_to_confirm(
+        actor, assessment["id"])
 
 
 def _check_upload(actor: Actor, assessment: dict[str, Any]) -> None:
@@ -141,7 +148,7 @@ async def attach(
 
 async def list_for_assessment(actor: Actor, assessment_id: int) -> list[dict[str, Any]]:
     assessment = await _assessment(assessment_id)
-    if not may_view(actor, assessment):
+    if not await _may_view(actor, assessment):
         raise Forbidden("evidence_forbidden", "您无权查看该评估的视频和照片")
     return await (
         EvidenceFile.select(*_columns())
@@ -182,7 +189,7 @@ async def open_for_viewing(
     """
     row = await _row(evidence_id)
     assessment = await _assessment(row["assessment"])
-    if not may_view(actor, assessment):
+    if not await _may_view(actor, assessment):
         raise Forbidden("evidence_forbidden", "您无权查看该评估的视频和照片")
     path = rules.storage_path(media_dir, row["sha256"])
     # Hashed on the first request only while the file's inode is unchanged (VerifiedFiles):

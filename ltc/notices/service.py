@@ -13,6 +13,7 @@ from typing import Any
 
 from ltc import clock, db
 from ltc.applications.rules import ApplicationState
+from ltc.assessments import interface as assessments
 from ltc.assessments.assignment import draw_assessors
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.tables import Assessment
@@ -372,8 +373,11 @@ async def assign_reassessment(actor: Actor, entry_id: int, today: date) -> dict[
             raise Conflict("case_closed", "该案件已办结（申请已撤回或关闭，或被评估人已死亡），"
                            "无需重新评估")
         region_path = entry["assessment.region_path"]
-        first = (entry["assessment.assessor_1"], entry["assessment.assessor_2"])
-        (one, two), record = await draw_assessors(region_path, on=today, exclude=first)
+        # 复评 (29号): not the first assessment's organisation, nor anyone who took part.
+        first = await assessments.participants_of(entry["assessment"])
+        (one, two), record = await draw_assessors(
+            region_path, on=today, exclude=first.user_ids,
+            exclude_organisations=first.organisation_ids, person_id=entry["person"])
         policy = (await policy_in_force(region_path, today)).policy
         with _calendar_known():
             due_on = working_days_after(today, policy.reassessment_working_days,
@@ -388,7 +392,8 @@ async def assign_reassessment(actor: Actor, entry_id: int, today: date) -> dict[
             NoticeEntry.id == entry_id)
         await audit.record(actor, "assessment.assigned", "assessment", reassessment.id, after={
             "application": entry["application"], "assessor_1": one, "assessor_2": two,
-            "kind": "reassessment", "exclude": list(first), "due_on": due_on.isoformat(),
+            "kind": "reassessment", "exclude": record["exclude"],
+            "exclusions": record["exclusions"], "due_on": due_on.isoformat(),
             "seed": record["seed"]})
         await audit.record(actor, "notice.reassessment_assigned", "notice_entry", entry_id,
                            after={"assessment": reassessment.id})

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from conftest import SEVERE_SCORES, TEST_PASSWORD, sign_in_page
 from support.browser import accept_dialogs, flash_after, record_and_sign, sign_and_submit
-from support.cases import TOWN, concluded_case, make_staff
+from support.cases import TOWN, add_assessors, concluded_case, make_staff
 
 from ltc import clock
 from ltc.accounts.tables import User
@@ -25,6 +25,8 @@ async def test_notice_objection_reassessment_and_entitlements(server, browser,
     staff = await make_staff(assessors=4)
     objected = await concluded_case(staff, name="张秀英")
     untouched = await concluded_case(staff, name="欧阳春华")
+    # The re-assessment leaves out the first assessment's organisation (29号): another one.
+    await add_assessors(staff, 2, organisation="T-A2")
 
     # The clerk groups the town's concluded cases into a notice and publishes it.
     clerk = await sign_in_page(browser, server, "clerk", TEST_PASSWORD)

@@ -32,7 +32,7 @@ def _start_demo(var_dir: Path, port: int) -> tuple[subprocess.Popen, list[tuple[
             logins.append(match.groups())
         if "Uvicorn running" in line or time.monotonic() > deadline:
             break
-    assert len(logins) == 6, "".join(output)  # one per role, two assessors
+    assert len(logins) == 8, "".join(output)  # one per role, four assessors
     return process, logins
 
 
@@ -107,7 +107,23 @@ async def test_the_demo_assessors_can_be_drawn_under_their_signed_agreements(
     assert [(a["kind"], a["state"], a["organisation.code"]) for a in agreements] == [
         ("assessment", "ACTIVE", "AO-370983-01"), ("assessment", "ACTIVE", "AO-370983-02")]
     drawn = await eligible_assessors("370983/370983001/370983001001", on=clock.today())
-    assert [c.name for c in drawn] == ["李评估", "周评估"]
+    # 钱评估's expert certificate expired: drawable, never as the team's expert.
+    assert [(c.name, c.expert) for c in drawn] == [
+        ("李评估", True), ("周评估", False), ("吴专家", True), ("钱评估", False)]
+
+
+@pytest.mark.anyio
+async def test_the_demo_reviewer_waits_for_an_expert_confirmation(database_url) -> None:
+    from ltc import reference
+    from ltc.accounts.service import actor_for_user
+    from ltc.accounts.tables import User
+    from ltc.assessments import experts
+
+    await reference.load_demo_data(password_iterations=1_000)
+    expert = await User.select(User.id).where(User.username == "expert").first()
+    queue = await experts.confirmation_queue(await actor_for_user(expert["id"]))
+    assert [row["application.person.name"] for row in queue] == ["孙秀珍"]
+    assert queue[0]["status"].missing == 1
 
 
 @pytest.mark.anyio

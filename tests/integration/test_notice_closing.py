@@ -163,7 +163,7 @@ async def test_too_few_other_assessors_leaves_the_objection_for_the_clerk(
     with pytest.raises(Conflict) as caught:  # still only one other assessor
         await service.assign_reassessment(staff.clerk, entry["id"], CLOSING_DAY)
     assert caught.value.code == "not_enough_assessors"
-    added = await add_assessors(staff, 1)
+    added = await add_assessors(staff, 1, organisation="T-A2")
     with pytest.raises(Forbidden):
         await service.assign_reassessment(staff.reviewer, entry["id"], CLOSING_DAY)
     again = await service.assign_reassessment(staff.clerk, entry["id"], CLOSING_DAY)

@@ -97,12 +97,13 @@ async def user_actor(user_id: int) -> Actor:
     return await accounts.actor_for_user(user_id)
 
 
-async def add_assessors(staff: Staff, how_many: int) -> list[Actor]:
-    """More assessors in the test assessment organisation (covering the whole city)."""
+async def add_assessors(staff: Staff, how_many: int, **options: Any) -> list[Actor]:
+    """More assessors (valid experts) in the test assessment organisation covering the whole
+    city, or as `options` of make_user say (organisation, qualification …)."""
     added = []
     for _ in range(how_many):
         n = await User.count().where(User.role == "assessor") + 1
-        user = await make_user("assessor", username=f"assessor{n}")
+        user = await make_user("assessor", username=f"assessor{n}", **options)
         added.append(await user_actor(user["id"]))
     staff.assessors.extend(added)
     return added
@@ -160,16 +161,19 @@ async def assigned_case(staff: Staff, person: dict[str, Any]) -> dict[str, Any]:
     return await assignment.assign_assessors(clerk, accepted["id"], accepted["version"])
 
 
-async def complete_assessment(staff: Staff, assessment_id: int,
-                              scores: dict[str, int] = SEVERE_SCORES) -> dict[str, Any]:
-    """Scores recorded, both signatures, a video, submitted and concluded by the reviewer.
-    A concluded re-assessment is decided at once (unless the policy re-notices it)."""
+async def assessment_version(assessment_id: int) -> int:
+    return (await Assessment.select(Assessment.version).where(
+        Assessment.id == assessment_id).first())["version"]
+
+
+async def submit_assessment(assessment_id: int, scores: dict[str, int] = SEVERE_SCORES,
+                            ) -> dict[str, Any]:
+    """Scores recorded, both signatures, a video (unless it has one), submitted for review."""
     row = await Assessment.select().where(Assessment.id == assessment_id).first()
     first, second = await user_actor(row["assessor_1"]), await user_actor(row["assessor_2"])
 
     async def version() -> int:
-        return (await Assessment.select(Assessment.version).where(
-            Assessment.id == assessment_id).first())["version"]
+        return await assessment_version(assessment_id)
 
     now = clock.now()
     await assessments.save_draft(first, assessment_id, expected_version=await version(),
@@ -179,13 +183,20 @@ async def complete_assessment(staff: Staff, assessment_id: int,
                                  guardian_phone="13900000000")
     await assessments.sign(first, assessment_id, expected_version=await version())
     await assessments.sign(second, assessment_id, expected_version=await version())
-    await EvidenceFile(assessment=assessment_id, kind="video", content_type="video/mp4",
-                       size=10, sha256="a" * 64, original_name="visit.mp4",
-                       duration_seconds=3000,
-                       uploaded_by=first.id).save()
-    await assessments.submit(first, assessment_id, expected_version=await version())
+    if not await EvidenceFile.exists().where(EvidenceFile.assessment == assessment_id):
+        await EvidenceFile(assessment=assessment_id, kind="video", content_type="video/mp4",
+                           size=10, sha256="a" * 64, original_name="visit.mp4",
+                           duration_seconds=3000, uploaded_by=first.id).save()
+    return await assessments.submit(first, assessment_id, expected_version=await version())
+
+
+async def complete_assessment(staff: Staff, assessment_id: int,
+                              scores: dict[str, int] = SEVERE_SCORES) -> dict[str, Any]:
+    """Submitted (see submit_assessment) and concluded by the reviewer. A concluded
+    re-assessment is decided at once (unless the policy re-notices it)."""
+    await submit_assessment(assessment_id, scores)
     return await assessments.conclude(staff.reviewer, assessment_id,
-                                      expected_version=await version())
+                                      expected_version=await assessment_version(assessment_id))
 
 
 async def concluded_case(staff: Staff, *, name: str = "张秀英", village: str = VILLAGE,

@@ -16,6 +16,7 @@ from support.cases import (
     Case,
     FrozenClock,
     Staff,
+    add_assessors,
     concluded_case,
     make_staff,
 )
@@ -37,12 +38,15 @@ class World:
 
 @pytest.fixture(name="world")
 async def world_fixture(database_url, monkeypatch) -> World:
-    """Two concluded cases in 新城街道 (two villages), four assessors; today is the 22nd."""
+    """Two concluded cases in 新城街道 (two villages), four assessors who drew them and two
+    of another organisation (T-A2) for a re-assessment, which excludes the first assessment's
+    organisation; today is the 22nd."""
     clock = FrozenClock(monkeypatch, CONCLUDED_ON)
     staff = await make_staff(assessors=4)
     zhang = await concluded_case(staff, name="张秀英")
     ouyang = await concluded_case(staff, name="欧阳娜娜", village="370983001002",
                                   birth=date(1940, 12, 1), sex="M")
+    await add_assessors(staff, 2, organisation="T-A2")
     clock.set(PUBLISHED_ON)
     return World(clock, staff, zhang, ouyang)
 
@@ -81,10 +85,12 @@ async def written() -> tuple[int, ...]:
 
 async def objected_with_three_assessors(monkeypatch):
     """One case on a published notice, objected to, on the closing day; only one assessor
-    besides the two who assessed it."""
+    besides the two who assessed it, of another organisation (T-A2: a re-assessment excludes
+    the first assessment's organisation)."""
     clock = FrozenClock(monkeypatch, CONCLUDED_ON)
-    staff = await make_staff(assessors=3)
+    staff = await make_staff(assessors=2)
     case = await concluded_case(staff, name="张秀英")
+    await add_assessors(staff, 1, organisation="T-A2")
     clock.set(PUBLISHED_ON)
     batch = await service.create_batch(staff.clerk, town_code=TOWN,
                                        assessment_ids=[case.assessment_id])
