@@ -59,7 +59,8 @@ async def eligible_assessors(region_path: str, *, on: date) -> list[Candidate]:
 
 
 async def _shortfall(region_path: str, on: date, candidates: list[Candidate],
-                     exclude: list[int], available: int) -> Conflict:
+                     exclude: list[int], available: int,
+                     exclude_organisations: list[int]) -> Conflict:
     """Why fewer than two can be drawn, in words that say what to do: when assessors are left
     out only because their organisation has no assessment agreement covering `on`, say so."""
     drawable = {c.user_id for c in candidates} | set(exclude)
@@ -67,7 +68,8 @@ async def _shortfall(region_path: str, on: date, candidates: list[Candidate],
                  if region_covers(u.organisation_region_path, region_path)
                  and u.id not in drawable]
     message = (f"本地区可抽取的评估员只有{available}名，至少需要2名（同一人不能抽中两次"
-               + ("，且已排除上次评估的评估员" if exclude else "") + "）")
+               + ("，且已排除上次评估的评估员" if exclude else "")
+               + ("，且已排除原评估机构" if exclude_organisations else "") + "）")
     if uncovered:
         names = "、".join(dict.fromkeys(u.organisation_name for u in uncovered))
         message += (f"。另有{len(uncovered)}名评估员因所在评估机构（{names}）在"
@@ -79,25 +81,34 @@ async def _shortfall(region_path: str, on: date, candidates: list[Candidate],
 
 
 async def draw_assessors(
-    region_path: str, *, on: date, seed: str | None = None, exclude: Iterable[int] = ()
+    region_path: str, *, on: date, seed: str | None = None, exclude: Iterable[int] = (),
+    exclude_organisations: Iterable[int] = (),
 ) -> tuple[tuple[int, int], dict[str, Any]]:
     """Draw two different assessors on day `on`; returns the pair and the record to store.
-    Fewer than two eligible → Conflict `not_enough_assessors` (naming the organisations
-    whose missing agreement left assessors out)."""
+    `exclude_organisations` leaves out every assessor of those organisations (a new
+    assessment after a spot check is made by another organisation). Fewer than two
+    eligible → Conflict `not_enough_assessors` (naming the organisations whose missing
+    agreement left assessors out)."""
     seed = seed or secrets.token_hex(16)
     exclude = sorted(set(exclude))
-    candidates = await eligible_assessors(region_path, on=on)
+    organisations = sorted(set(exclude_organisations))
+    eligible = await eligible_assessors(region_path, on=on)
+    candidates = [c for c in eligible if c.organisation_id not in organisations]
     try:
         chosen = draw(candidates, seed, exclude)
     except NotEnoughCandidates as exc:
-        raise await _shortfall(region_path, on, candidates, exclude, exc.available) from exc
-    return chosen, {**draw_record(candidates, seed, exclude, chosen),
-                    "agreements_on": on.isoformat(), "drawn_at": clock.now().isoformat()}
+        raise await _shortfall(region_path, on, eligible, exclude, exc.available,
+                               organisations) from exc
+    record = draw_record(candidates, seed, exclude, chosen)
+    if organisations:
+        record["exclude_organisations"] = organisations
+    return chosen, {**record, "agreements_on": on.isoformat(),
+                    "drawn_at": clock.now().isoformat()}
 
 
 async def assign_assessors(
     actor: Actor, application_id: int, expected_version: int, seed: str | None = None,
-    exclude: Iterable[int] = (),
+    exclude: Iterable[int] = (), exclude_organisations: Iterable[int] = (),
 ) -> dict[str, Any]:
     """ACCEPTED → ASSIGNED: two assessors drawn, one Assessment (ASSIGNED, initial) created,
     all in one transaction with its audit events. Returns the assessment row."""
@@ -109,7 +120,8 @@ async def assign_assessors(
         # Drawn inside the transaction: on SQLite it serialises with other assignments, so
         # workloads are exact; on PostgreSQL two simultaneous draws may see the same counts.
         (first, second), record = await draw_assessors(
-            row["region_path"], on=clock.today(), seed=seed, exclude=exclude)
+            row["region_path"], on=clock.today(), seed=seed, exclude=exclude,
+            exclude_organisations=exclude_organisations)
         assessment = Assessment(
             application=application_id, region_path=row["region_path"], kind="initial",
             state=str(AssessmentState.ASSIGNED), assessor_1=first, assessor_2=second,
@@ -119,7 +131,9 @@ async def assign_assessors(
         await audit.record(actor, "assessment.assigned", "assessment", assessment.id, after={
             "application": application_id, "assessor_1": first, "assessor_2": second,
             "seed": record["seed"], "candidates": len(record["candidates"]),
-            "exclude": record["exclude"]})
+            "exclude": record["exclude"],
+            **({"exclude_organisations": record["exclude_organisations"]}
+               if "exclude_organisations" in record else {})})
         await applications.write_transition(
             actor, row, expected_version, ApplicationState.ASSIGNED, "application.assigned",
             after={"assessment": assessment.id, "assessors": [first, second]})

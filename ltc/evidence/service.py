@@ -5,8 +5,9 @@ Who may do what:
 - upload: one of the assessment's two assigned assessors, signed in as themselves (an API
   token is an integration client, not a person, and EvidenceFile.uploaded_by names a user),
   while the assessment is in `EDITABLE`;
-- list and play: those two assessors, and clerks and reviewers whose region covers the
-  assessment's region. Everyone else (admin, provider, other assessors) is refused.
+- list and play: those two assessors, clerks and reviewers whose region covers the
+  assessment's region, and the expert spot-checking the concluded assessment
+  (ltc.spotchecks.interface). Everyone else (admin, provider, other assessors) is refused.
 
 Audit events are recorded against the assessment, so the case timeline shows them.
 """
@@ -30,6 +31,7 @@ from ltc.evidence import rules, storage
 from ltc.evidence.storage import ReceivedFile, StoredFile
 from ltc.evidence.tables import EvidenceFile
 from ltc.identity import Actor, ActorKind, Role, region_covers
+from ltc.spotchecks import interface as spotchecks
 
 KIND_LABELS = {rules.Kind.video: "视频", rules.Kind.photo: "照片"}
 
@@ -138,10 +140,17 @@ async def attach(
         return await _row(evidence.id), True
 
 
+async def _check_view(actor: Actor, assessment: dict[str, Any]) -> None:
+    """may_view, or the expert spot-checking the concluded assessment (ltc.spotchecks)."""
+    if not may_view(actor, assessment) and not (
+            actor.role == Role.assessor
+            and await spotchecks.expert_may_view(actor, assessment["id"])):
+        raise Forbidden("evidence_forbidden", "您无权查看该评估的视频和照片")
+
+
 async def list_for_assessment(actor: Actor, assessment_id: int) -> list[dict[str, Any]]:
     assessment = await _assessment(assessment_id)
-    if not may_view(actor, assessment):
-        raise Forbidden("evidence_forbidden", "您无权查看该评估的视频和照片")
+    await _check_view(actor, assessment)
     return await (
         EvidenceFile.select(*_columns())
         .where(EvidenceFile.assessment == assessment_id)
@@ -187,9 +196,7 @@ async def open_for_viewing(
     file per window (see RecentViews).
     """
     row = await _row(evidence_id)
-    assessment = await _assessment(row["assessment"])
-    if not may_view(actor, assessment):
-        raise Forbidden("evidence_forbidden", "您无权查看该评估的视频和照片")
+    await _check_view(actor, await _assessment(row["assessment"]))
     path = rules.storage_path(media_dir, row["sha256"])
     # A cheap guard, not a re-hash (that is `ltc evidence verify`): a missing or truncated
     # file would otherwise be served with a wrong Content-Length.

@@ -65,6 +65,7 @@ class Policy:
     care_optional: tuple[str, ...]  # codes a plan may add; sorted, disjoint from required
     answer_working_days: int = 5  # 22号: an application is answered within this many
     letter_working_days: int = 30  # 22号: the conclusion letter, after acceptance
+    spotcheck_basis_points: int = 500  # 29号: concluded assessments spot-checked a month
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("answer_working_days", "申请受理答复时限（22号）", "int", "个工作日", default=5),
     Parameter("letter_working_days", "受理后评估结论送达时限（22号）", "int", "个工作日",
               default=30),
+    Parameter("spotcheck_basis_points", "评估结论每月抽查比例（29号）", "int",
+              "基点（万分之一，500即5%；每个评估机构至少抽1份）", default=500),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 _BY_NAME = {p.name: p for p in PARAMETERS}
@@ -131,6 +134,8 @@ _INTS: dict[str, tuple[int, int, str]] = {
     "renewal_lead_days": (1, 365, "到期前发起复评的天数应为1到365之间的整数"),
     "min_disability_months": (0, 60, "失能持续时间应为0到60之间的整数（月）"),
     "reapply_months": (0, 60, "再次申请间隔应为0到60之间的整数（月）"),
+    "spotcheck_basis_points": (0, 10000,
+                               "抽查比例应为0到10000之间的整数（基点，500即5%）"),
 }
 _VISITS = (1, 31, "每月上门次数应为1到31之间的整数")
 # (longest, may span lines, what to write) for the text parameters.

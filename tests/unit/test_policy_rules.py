@@ -205,6 +205,9 @@ BAD = [
     ("answer_working_days", 0, "answer_working_days"),
     ("answer_working_days", "5", "answer_working_days"),
     ("letter_working_days", 121, "letter_working_days"),
+    ("spotcheck_basis_points", -1, "spotcheck_basis_points"),
+    ("spotcheck_basis_points", 10001, "spotcheck_basis_points"),
+    ("spotcheck_basis_points", 5.0, "spotcheck_basis_points"),
 ]
 
 
@@ -270,13 +273,15 @@ def test_unknown_and_missing_keys() -> None:
                                  "family_subsidy": UNKNOWN}
     # Parameters added later have a default for the versions stored before them.
     defaulted = {p.name for p in PARAMETERS if p.default is not None}
-    assert defaulted == {"answer_working_days", "letter_working_days"}
+    assert defaulted == {"answer_working_days", "letter_working_days", "spotcheck_basis_points"}
     assert problems_of({}) == {name: MISSING for name in PARAMETER_NAMES
                                if name not in defaulted}
     older = definition()
     del older["answer_working_days"], older["letter_working_days"]
+    del older["spotcheck_basis_points"]
     policy = parse_policy(older)
     assert (policy.answer_working_days, policy.letter_working_days) == (5, 30)
+    assert policy.spotcheck_basis_points == 500
 
 
 def test_not_an_object() -> None:
