@@ -96,8 +96,10 @@ async def draw_month(actor: Actor, region_code: str, month: date,
             return await SpotCheckDraw.select().where(SpotCheckDraw.key == key).first()
         draw_id = inserted[0]["id"]
         for assessment_id in chosen:
-            first, second = records[assessment_id].organisation_ids
-            await SpotCheck(draw=draw_id, assessment=assessment_id, region_path=place.path,
+            drawn = records[assessment_id]
+            first, second = drawn.organisation_ids
+            await SpotCheck(draw=draw_id, assessment=assessment_id,
+                            region_path=drawn.region_path,
                             month=month, organisation_1=first, organisation_2=second,
                             state=str(SpotCheckState.PENDING)).save()
         await audit.record(actor, "spotcheck.drawn", "spot_check_draw", draw_id, after={
