@@ -39,6 +39,7 @@ from ltc.careplans.controllers import CarePlanPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
 from ltc.desk.regrading_pages import RegradingPages
+from ltc.desk.spotcheck_pages import SpotCheckReviewPages
 from ltc.enrollment.controllers import EnrollmentEventApi
 from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.entitlements.rules import EndReason, EntitlementState
@@ -53,6 +54,7 @@ from ltc.people.rules import mask_resident_id
 from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
 from ltc.settings import Settings
+from ltc.spotchecks.controllers import SpotCheckPages
 from ltc.visits.controllers import VisitApi, VisitPages, VisitReviewPages
 from ltc.web import access_log, formatting, timeline
 from ltc.web.csrf import FormCsrf
@@ -134,6 +136,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             DeadlinePages,
             PersonPages,
             RegradingPages,
+            SpotCheckPages,
+            SpotCheckReviewPages,
             ApplicationApi,
             AssessmentPages,
             ReviewPages,

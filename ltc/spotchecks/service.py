@@ -30,7 +30,7 @@ from ltc.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from ltc.identity import SYSTEM, Actor, ActorKind, Role, region_covers, require_role
 from ltc.policy.service import policy_in_force
 from ltc.regions import interface as regions
-from ltc.spotchecks import rules
+from ltc.spotchecks import queries, rules
 from ltc.spotchecks.rules import Finding, SpotCheckState
 from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
 
@@ -226,3 +226,26 @@ async def _new_assessment(actor: Actor, check: dict[str, Any],
             exclude=sorted(record.participants | {actor.id}),
             exclude_organisations=sorted(set(record.organisation_ids)))
     return application
+
+
+async def get_check(actor: Actor, check_id: int) -> tuple[dict[str, Any],
+                                                          assessments.ConcludedRecord]:
+    """A spot check with its assessment's record, for the bureau (reviewers, admins of the
+    region) and for an expert who may record it, or who recorded it."""
+    row = await queries.check_row(check_id)
+    if row is None or (actor.region_path
+                       and not region_covers(actor.region_path, row["region_path"])):
+        raise NotFound("spotcheck_not_found", f"抽查 {check_id} 不存在或不在您的管辖范围内")
+    record = await assessments.concluded_record(row["assessment"])
+    if record is None:
+        raise Conflict("assessment_not_concluded", "被抽查的评估不是已确认的结论")
+    if actor.role in queries.READ_ROLES:
+        return row, record
+    if row["state"] == SpotCheckState.PENDING:
+        refusal = may_review(actor, record, clock.today())
+        if refusal is None:
+            return row, record
+        raise Forbidden("spotcheck_not_allowed", refusal)
+    if actor.id is not None and row["expert"] == actor.id:
+        return row, record
+    raise Forbidden("spotcheck_not_allowed", "该抽查已由其他评估专家记录")

@@ -19,6 +19,7 @@ from support.cases import (
     register,
     user_actor,
 )
+from test_cli import ltc
 
 from ltc import clock
 from ltc.applications import service as applications
@@ -32,7 +33,7 @@ from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.evidence import service as evidence
 from ltc.identity import SYSTEM, Actor
 from ltc.organisations.tables import Organisation
-from ltc.spotchecks import queries, service
+from ltc.spotchecks import jobs, queries, service
 from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
 
 pytestmark = pytest.mark.anyio
@@ -273,3 +274,25 @@ async def test_the_bureau_lists_filters_and_sums_up(world):
         await Assessment.select().where(Assessment.id == checks[1]["assessment"]).first()
     )["assessor_1"])
     assert await queries.expert_queue(participant) == []
+
+
+async def test_the_monthly_job_draws_last_month(world):
+    done = await jobs.draw_period("2026-11")
+    assert done == [f"{CITY}: {CITY}@2026-10"]
+    assert await jobs.draw_period("2026-11") == done  # a second delivery adds nothing
+    assert await SpotCheckDraw.count() == 1 and await SpotCheck.count() == 2
+
+
+async def test_ltc_spotcheck_draw_and_replay(world, settings, database_url):
+    env = {"LTC_DATABASE_URL": database_url, "LTC_VAR_DIR": str(settings.var_dir)}
+    if not database_url.startswith("sqlite"):
+        env.update(LTC_SECRET_KEY="x" * 40, LTC_BROKER_URL="redis://127.0.0.1:6379/12")
+    drawn = ltc("spotcheck", "draw", "--month", "2026-10", env=env)
+    assert drawn.returncode == 0, drawn.stderr
+    assert f"{CITY} 2026-10: 2 份抽查" in drawn.stdout
+    replayed = ltc("spotcheck", "replay", "--month", "2026-10", "--region", CITY, env=env)
+    assert replayed.returncode == 0 and "一致 / matches" in replayed.stdout
+    bad = ltc("spotcheck", "draw", "--month", "October", env=env)
+    assert bad.returncode == 2 and "invalid_month" in bad.stderr
+    missing = ltc("spotcheck", "replay", "--month", "2026-09", env=env)
+    assert missing.returncode == 2 and "spotcheck_draw_not_found" in missing.stderr
