@@ -13,6 +13,7 @@ from typing import Any
 
 from ltc import db
 from ltc.accounts import service as accounts
+from ltc.errors import Forbidden
 from ltc.identity import SYSTEM
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
@@ -87,6 +88,7 @@ async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
     from ltc.assessments.rulesets import activate
 
     await _demo_history(user_ids)
+    await _demo_spotchecks(user_ids)
     admin = await accounts.actor_for_user(user_ids["admin"])
     await activate(admin, "national-2021", 2, clock.today(), "演示：按标准原表更正分段")
     # Enrolment as the bureau's export would bring it, through the real (audited) importer, so
@@ -117,6 +119,26 @@ async def _sign_demo_assessment_agreements(spec: dict[str, Any], user_ids: dict[
         await agreements.activate(clerk, draft["id"], draft["version"])
 
 
+async def _demo_spotchecks(user_ids: dict[str, int]) -> None:
+    """The month of the demo history drawn for spot checks (评估抽查) through the real
+    services: the expert finds 李桂兰's conclusion 符合; 赵福林's waits for assessor2, the
+    one assessor who took no part in it."""
+    from ltc import clock
+    from ltc.spotchecks import service as spotchecks
+    from ltc.spotchecks.tables import SpotCheck
+
+    month = clock.month_first((clock.now() - DEMO_HISTORY_AGE).astimezone(clock.CHINA).date())
+    await spotchecks.draw_month(SYSTEM, "370983", month)
+    expert = await accounts.actor_for_user(user_ids["expert"])
+    for check in await SpotCheck.select().order_by(SpotCheck.id):
+        try:
+            await spotchecks.record_finding(expert, check["id"], check["version"],
+                                            finding="conform", notes="评分与上门评估记录一致")
+        except Forbidden:  # 赵福林's: the expert assessed it
+            continue
+
+
+DEMO_HISTORY_AGE = timedelta(days=40)  # concluded in an ended month, so it can be spot-checked
 # Two demo people decided earlier under national-2021 version 1, whose grade the corrected
 # version 2 would change (改判影响): 李桂兰 would lose her eligibility (cognition 3 is severe by
 # version 1, moderate by version 2), 赵福林 would go from 重度失能Ⅲ级 to Ⅱ级.
@@ -148,7 +170,10 @@ async def _demo_history(user_ids: dict[str, int]) -> None:
     clerk = await accounts.actor_for_user(user_ids["clerk"])
     first = await Ruleset.select().where(
         (Ruleset.code == "national-2021") & (Ruleset.version == 1)).first()
-    concluded_at = clock.now() - timedelta(days=40)
+    concluded_at = clock.now() - DEMO_HISTORY_AGE
+    # 李桂兰 assessed by assessor and assessor2, 赵福林 by assessor and expert: the month's
+    # spot check covers all three organisations with one check each of the two cases.
+    seconds = ("assessor2", "expert")
     for number, (resident_id, name, village, scores) in enumerate(DEMO_HISTORY, start=1):
         person = await people.register_person(
             clerk, resident_id=resident_id, name=name, phone="13800000000",
@@ -165,7 +190,7 @@ async def _demo_history(user_ids: dict[str, int]) -> None:
             await Assessment(
                 application=application.id, region_path=person["region_path"],
                 kind="initial", state="CONCLUDED", assessor_1=user_ids["assessor"],
-                assessor_2=user_ids["assessor2"], draw="{}", scores=json.dumps(scores),
+                assessor_2=user_ids[seconds[number - 1]], draw="{}", scores=json.dumps(scores),
                 ruleset=first["id"], grade=result.grade, reviewed_by=user_ids["reviewer"],
                 result=json.dumps(result.as_dict(), ensure_ascii=False),
                 concluded_at=concluded_at, submitted_at=concluded_at).save()

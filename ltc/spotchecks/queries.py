@@ -167,16 +167,18 @@ async def draws(actor: Actor) -> list[dict[str, Any]]:
 
 
 async def expert_queue(actor: Actor) -> list[dict[str, Any]]:
-    """The spot checks waiting for an expert that this assessor may take: in their region,
-    of assessments they took no part in (ltc.spotchecks.service decides again on record)."""
+    """The spot checks waiting for an expert that this assessor may take — in their region,
+    of assessments they took no part in (ltc.spotchecks.service decides again on record) —
+    then those they recorded, newest first."""
     require_role(actor, frozenset({Role.assessor}), "查看待抽查的评估")
     me = actor.id
+    waiting = ((SpotCheck.state == str(SpotCheckState.PENDING))
+               & (_A.assessor_1 != me) & (_A.assessor_2 != me)
+               & (_A.reviewed_by.is_null() | (_A.reviewed_by != me)))
     return await SpotCheck.select(*COLUMNS).where(
-        in_region(actor, SpotCheck.region_path)
-        & (SpotCheck.state == str(SpotCheckState.PENDING))
-        & (_A.assessor_1 != me) & (_A.assessor_2 != me)
-        & (_A.reviewed_by.is_null() | (_A.reviewed_by != me))
-    ).order_by(SpotCheck.month).order_by(SpotCheck.id).limit(200)
+        in_region(actor, SpotCheck.region_path) & (waiting | (SpotCheck.expert == me))
+    ).order_by(SpotCheck.state).order_by(SpotCheck.month, ascending=False).order_by(
+        SpotCheck.id).limit(200)
 
 
 async def check_row(check_id: int) -> dict[str, Any] | None:

@@ -32,7 +32,7 @@ def _start_demo(var_dir: Path, port: int) -> tuple[subprocess.Popen, list[tuple[
             logins.append(match.groups())
         if "Uvicorn running" in line or time.monotonic() > deadline:
             break
-    assert len(logins) == 6, "".join(output)  # one per role, two assessors
+    assert len(logins) == 7, "".join(output)  # one per role, three assessors
     return process, logins
 
 
@@ -117,3 +117,17 @@ async def test_the_demo_grades_by_the_corrected_ruleset_and_shows_its_impact(
     assert sorted((r.name, r.grade_change, r.kind.label) for r in impact.rows) == [
         ("李桂兰", "重度失能Ⅰ级 → 中度失能", "失去待遇资格"),
         ("赵福林", "重度失能Ⅲ级 → 重度失能Ⅱ级", "等级降低（资格不变）")]
+
+
+@pytest.mark.anyio
+async def test_the_demo_has_a_spot_checked_month(database_url) -> None:
+    from ltc import reference
+    from ltc.spotchecks.tables import SpotCheck
+
+    await reference.load_demo_data(password_iterations=1_000)
+    checks = await SpotCheck.select(
+        SpotCheck.state, SpotCheck.finding, SpotCheck.expert.username,
+        SpotCheck.assessment.application.person.name).order_by(SpotCheck.id)
+    assert sorted((c["assessment.application.person.name"], c["state"], c["finding"],
+                   c["expert.username"]) for c in checks) == [
+        ("李桂兰", "RECORDED", "conform", "expert"), ("赵福林", "PENDING", "", None)]

@@ -270,6 +270,9 @@ async def test_the_bureau_lists_filters_and_sums_up(world):
         await queries.list_checks(world.experts[0], queries.filters_from(None, None, ""))
     queue = await queries.expert_queue(world.experts[1])
     assert [r["id"] for r in queue] == [checks[1]["id"]]
+    # The expert who recorded one sees it after those still waiting.
+    assert [r["id"] for r in await queries.expert_queue(world.experts[0])] == [
+        checks[1]["id"], checks[0]["id"]]
     participant = await user_actor(checks[1]["organisation_1"] and (
         await Assessment.select().where(Assessment.id == checks[1]["assessment"]).first()
     )["assessor_1"])
