@@ -5,6 +5,9 @@ assessment, conclusion, notice and decision (with its letter), like any other ca
 one creates an application the agency accepts on its own initiative (依职权), marked with its
 origin and the reviewer's reason; the clerk then draws two assessors as for any accepted
 application, and the new conclusion is graded by the ruleset in force.
+
+`open_ex_officio` is the same opening for other origins: a spot check found 不符合
+(ltc.spotchecks, which then draws the assessors from other organisations at once).
 """
 
 from __future__ import annotations

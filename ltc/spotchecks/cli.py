@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -24,10 +25,22 @@ def _actor(what: str) -> Actor:
                  role=Role.admin)
 
 
-async def _pooling_codes(region: str | None) -> list[str]:
+def _each_region(what: str, month: str, region: str | None, call: Any) -> list[tuple[str, Any]]:
+    """`call(actor, region code, month's first day)` for the region, or for every pooling
+    region; a refusal exits 2 with its code and message."""
     from ltc.regions import interface as regions
+    from ltc.spotchecks import service
 
-    return [region] if region else [p.code for p in await regions.at_level("pooling")]
+    async def run() -> list[tuple[str, Any]]:
+        first = service.parse_month(month, "--month")
+        codes = [region] if region else [p.code for p in await regions.at_level("pooling")]
+        return [(code, await call(_actor(what), code, first)) for code in codes]
+
+    try:
+        return commands.run(commands.settings(), run)
+    except DomainError as exc:
+        refuse(exc)
+        raise  # refuse() exits; this line is never reached
 
 
 @click.group()
@@ -35,43 +48,29 @@ def spotcheck() -> None:
     """Spot checks of concluded assessments (评估抽查)."""
 
 
+REGION_HELP = "A pooling region's code (default: every one)"
+
+
 @spotcheck.command("draw")
 @click.option("--month", required=True, metavar="YYYY-MM", help="An ended month")
-@click.option("--region", default=None, help="A pooling region's code (default: every one)")
+@click.option("--region", default=None, help=REGION_HELP)
 def draw_command(month: str, region: str | None) -> None:
     """Draw the month's sample (safe to run twice: the first draw stands)."""
-    from ltc.spotchecks import service
+    from ltc.spotchecks.service import draw_month
 
-    async def run() -> list[tuple[str, dict]]:
-        first = service.parse_month(month, "--month")
-        return [(code, await service.draw_month(_actor("draw"), code, first))
-                for code in await _pooling_codes(region)]
-
-    try:
-        done = commands.run(commands.settings(), run)
-    except DomainError as exc:
-        refuse(exc)
-    for code, row in done:
+    for code, row in _each_region("draw", month, region, draw_month):
         chosen = json.loads(row["record"])["chosen"]
         click.echo(f"{code} {month}: {len(chosen)} 份抽查 / drawn (seed {row['seed']})")
 
 
 @spotcheck.command("replay")
 @click.option("--month", required=True, metavar="YYYY-MM")
-@click.option("--region", default=None, help="A pooling region's code (default: every one)")
+@click.option("--region", default=None, help=REGION_HELP)
 def replay_command(month: str, region: str | None) -> None:
     """Re-run the stored draw and compare it with what was drawn."""
-    from ltc.spotchecks import service
+    from ltc.spotchecks.service import replay_month
 
-    async def run() -> list[tuple[str, service.Replay]]:
-        first = service.parse_month(month, "--month")
-        return [(code, await service.replay_month(_actor("replay"), code, first))
-                for code in await _pooling_codes(region)]
-
-    try:
-        results = commands.run(commands.settings(), run)
-    except DomainError as exc:
-        refuse(exc)
+    results = _each_region("replay", month, region, replay_month)
     for code, result in results:
         verdict = "一致 / matches" if result.matches else "不一致 / DOES NOT MATCH"
         click.echo(f"{code} {month}: {verdict} — stored {result.stored}, "
