@@ -165,9 +165,11 @@ def may_review(actor: Actor, record: assessments.ConcludedRecord, on: date) -> s
     return None
 
 
-async def _pending(actor: Actor, check_id: int) -> tuple[dict[str, Any],
-                                                           assessments.ConcludedRecord]:
-    check = await SpotCheck.select().where(SpotCheck.id == check_id).first()
+async def _load(actor: Actor, check_id: int) -> tuple[dict[str, Any],
+                                                        assessments.ConcludedRecord]:
+    """The spot check (with its names, queries.COLUMNS), if in the actor's region, and its
+    assessment's record."""
+    check = await queries.check_row(check_id)
     if check is None or (actor.region_path
                          and not region_covers(actor.region_path, check["region_path"])):
         raise NotFound("spotcheck_not_found", f"抽查 {check_id} 不存在或不在您的管辖范围内")
@@ -183,7 +185,7 @@ async def record_finding(actor: Actor, check_id: int, expected_version: int, *,
     (module docstring) in the same transaction."""
     require_role(actor, frozenset({Role.assessor}), "记录抽查结论")
     async with db.write_transaction():
-        check, record = await _pending(actor, check_id)
+        check, record = await _load(actor, check_id)
         refusal = may_review(actor, record, clock.today())
         if refusal:
             raise Forbidden("spotcheck_not_allowed", refusal)
@@ -232,13 +234,7 @@ async def get_check(actor: Actor, check_id: int) -> tuple[dict[str, Any],
                                                           assessments.ConcludedRecord]:
     """A spot check with its assessment's record, for the bureau (reviewers, admins of the
     region) and for an expert who may record it, or who recorded it."""
-    row = await queries.check_row(check_id)
-    if row is None or (actor.region_path
-                       and not region_covers(actor.region_path, row["region_path"])):
-        raise NotFound("spotcheck_not_found", f"抽查 {check_id} 不存在或不在您的管辖范围内")
-    record = await assessments.concluded_record(row["assessment"])
-    if record is None:
-        raise Conflict("assessment_not_concluded", "被抽查的评估不是已确认的结论")
+    row, record = await _load(actor, check_id)
     if actor.role in queries.READ_ROLES:
         return row, record
     if row["state"] == SpotCheckState.PENDING:
