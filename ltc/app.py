@@ -42,6 +42,7 @@ from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
 from ltc.desk.regrading_pages import RegradingPages
+from ltc.desk.spotcheck_pages import SpotCheckReviewPages
 from ltc.enrollment.controllers import EnrollmentEventApi
 from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.entitlements.rules import EndReason, EntitlementState
@@ -56,6 +57,7 @@ from ltc.people.rules import mask_resident_id
 from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
 from ltc.settings import Settings
+from ltc.spotchecks.controllers import SpotCheckPages
 from ltc.visits.controllers import VisitApi, VisitPages, VisitReviewPages
 from ltc.web import access_log, formatting, timeline
 from ltc.web.csrf import FormCsrf
@@ -149,6 +151,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Router("/", include_in_schema=False, route_handlers=[
                 SessionController, HomeController, TokenPageController, UserPageController,
                 ApplicationPages, DeadlinePages, ConclusionPages, PersonPages, RegradingPages,
+                SpotCheckPages, SpotCheckReviewPages,
                 AssessmentPages, ReviewPages, EvidencePages, NoticeBatchPages, PublicNoticePages,
                 EntitlementPages, DecisionPages, PolicyPages, RulesetPages, AgreementPages,
                 CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,

@@ -27,6 +27,7 @@ from ltc.payouts.tables import (
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
+from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
 from ltc.visits.tables import InstitutionalStay, Survey, Visit
 
 APP_CONFIG = AppConfig(
@@ -70,5 +71,7 @@ APP_CONFIG = AppConfig(
         PayoutLine,
         DepositEntry,
         PayoutDocument,
+        SpotCheckDraw,
+        SpotCheck,
     ],
 )

@@ -13,6 +13,7 @@ from typing import Any
 
 from ltc import clock, db
 from ltc.accounts import service as accounts
+from ltc.errors import Forbidden
 from ltc.identity import SYSTEM
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
@@ -92,6 +93,7 @@ async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
 
     await _demo_history(user_ids)
     await _demo_awaiting_confirmation(user_ids)
+    await _demo_spotchecks(user_ids)
     admin = await accounts.actor_for_user(user_ids["admin"])
     await activate(admin, "national-2021", 2, clock.today(), "演示：按标准原表更正分段")
     # Enrolment as the bureau's export would bring it, through the real (audited) importer, so
@@ -121,6 +123,27 @@ async def _sign_demo_assessment_agreements(spec: dict[str, Any], user_ids: dict[
         await agreements.activate(clerk, draft["id"], draft["version"])
 
 
+async def _demo_spotchecks(user_ids: dict[str, int]) -> None:
+    """The month of the demo history drawn for spot checks (评估抽查) through the real
+    services: 郑专家 (`checker`) finds 李桂兰's conclusion 符合; 赵福林's, which `checker`
+    assessed, waits for 吴专家 (`expert`), a valid expert who took no part in it."""
+    from ltc.spotchecks import service as spotchecks
+    from ltc.spotchecks.tables import SpotCheck
+
+    month = clock.month_first((clock.now() - timedelta(days=DEMO_HISTORY_DAYS))
+                              .astimezone(clock.CHINA).date())
+    await spotchecks.draw_month(SYSTEM, "370983", month)
+    checker = await accounts.actor_for_user(user_ids["checker"])
+    for check in await SpotCheck.select().order_by(SpotCheck.id):
+        try:
+            await spotchecks.record_finding(checker, check["id"], check["version"],
+                                            finding="conform", notes="评分与上门评估记录一致")
+        except Forbidden:  # 赵福林's: the checker assessed it
+            continue
+
+
+# Concluded in an ended month, so the month can be spot-checked.
+DEMO_HISTORY_DAYS = 40
 # Demo people decided earlier under national-2021 version 1, concluded this many days ago.
 # The corrected version 2 would change two grades (改判影响): 李桂兰 would lose her eligibility
 # (cognition 3 is severe by version 1, moderate by version 2), 赵福林 would go from 重度失能Ⅲ级
@@ -128,12 +151,12 @@ async def _sign_demo_assessment_agreements(spec: dict[str, Any], user_ids: dict[
 # 24 months: she is on the clerks' list of conclusions about to expire (结论到期) and may ask
 # for a new assessment (申请重新评估) on her person page.
 DEMO_HISTORY = [
-    ("370983195001170025", "李桂兰", "370983002001", 40, {
+    ("370983195001170025", "李桂兰", "370983002001", DEMO_HISTORY_DAYS, {
         "eating": 10, "dressing": 5, "face_mouth_hygiene": 5, "bowel_control": 10,
         "bladder_control": 10, "toileting": 5, "walking": 5, "bed_chair_transfer": 0,
         "stairs": 0, "bathing": 0, "time_orientation": 1, "person_orientation": 1,
         "place_orientation": 1, "memory": 0, "vision": 4, "hearing": 4, "communication": 4}),
-    ("370983194103020031", "赵福林", "370983001002", 40, {
+    ("370983194103020031", "赵福林", "370983001002", DEMO_HISTORY_DAYS, {
         "eating": 5, "dressing": 0, "face_mouth_hygiene": 0, "bowel_control": 5,
         "bladder_control": 5, "toileting": 0, "walking": 0, "bed_chair_transfer": 5,
         "stairs": 0, "bathing": 0, "time_orientation": 2, "person_orientation": 3,
@@ -159,6 +182,9 @@ async def _demo_history(user_ids: dict[str, int]) -> None:
     clerk = await accounts.actor_for_user(user_ids["clerk"])
     first = await Ruleset.select().where(
         (Ruleset.code == "national-2021") & (Ruleset.version == 1)).first()
+    # 赵福林 assessed by assessor and checker (of a third organisation): the spot check of
+    # their month covers all three organisations.
+    seconds = ("assessor2", "checker", "assessor2")
     for number, (resident_id, name, village, days_ago, scores) in enumerate(DEMO_HISTORY,
                                                                              start=1):
         concluded_at = clock.now() - timedelta(days=days_ago)
@@ -177,7 +203,7 @@ async def _demo_history(user_ids: dict[str, int]) -> None:
             await Assessment(
                 application=application.id, region_path=person["region_path"],
                 kind="initial", state="CONCLUDED", assessor_1=user_ids["assessor"],
-                assessor_2=user_ids["assessor2"], draw="{}", scores=json.dumps(scores),
+                assessor_2=user_ids[seconds[number - 1]], draw="{}", scores=json.dumps(scores),
                 guardian_name=f"{name[0]}建国", guardian_relationship="子女",
                 guardian_phone="13900000000",
                 ruleset=first["id"], grade=result.grade, reviewed_by=user_ids["reviewer"],
@@ -213,6 +239,6 @@ async def _demo_awaiting_confirmation(user_ids: dict[str, int]) -> None:
             application=application.id, region_path=person["region_path"], kind="initial",
             state="SUBMITTED", assessor_1=user_ids["assessor"],
             assessor_2=user_ids["assessor2"], draw="{}",
-            scores=json.dumps(DEMO_HISTORY[1][3]), onsite_started_at=visited,
+            scores=json.dumps(DEMO_HISTORY[1][4]), onsite_started_at=visited,
             onsite_ended_at=visited + timedelta(hours=1), signed_1_at=visited,
             signed_2_at=visited, submitted_at=visited).save()

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -140,6 +140,27 @@ def overlaps(span: tuple[date, date], other: Mapping[str, Any]) -> bool:
     """Does `other` cover any day of `span`?"""
     theirs = coverage(other)
     return theirs is not None and theirs[0] <= span[1] and span[0] <= theirs[1]
+
+
+# Separation of functions (医保发〔2023〕29号): an assessment organisation may not also provide the
+# care that follows from its conclusions. Drafting already asks for an organisation of the
+# agreement's kind; this is checked again whenever an agreement comes into force, because an
+# organisation's registered kind may have changed since its other agreement was signed.
+SEPARATED_KINDS: dict[AgreementKind, AgreementKind] = {
+    AgreementKind.assessment: AgreementKind.provider,
+    AgreementKind.provider: AgreementKind.assessment,
+}
+
+
+def separation_conflict(kind: str, span: tuple[date, date],
+                        others: Iterable[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The first of the same organisation's `others` whose kind is kept apart from `kind`
+    (assessment vs care provider) and which covers any day of `span` (days inclusive: an
+    agreement ending on the day the other starts overlaps it), or None."""
+    opposite = SEPARATED_KINDS.get(AgreementKind(kind))
+    return next((other for other in others
+                 if opposite is not None and other["kind"] == opposite
+                 and overlaps(span, other)), None)
 
 
 def expired_change_day(agreement: Mapping[str, Any]) -> date:

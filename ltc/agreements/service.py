@@ -26,6 +26,7 @@ from ltc.agreements.rules import (
     QUALIFICATION_LABELS,
     REMINDER_DAYS,
     RUNNING,
+    SEPARATED_KINDS,
     AgreementKind,
     AgreementState,
     Parties,
@@ -39,6 +40,7 @@ from ltc.agreements.rules import (
     party_name,
     read_fields,
     reminder_due,
+    separation_conflict,
 )
 from ltc.agreements.tables import Agreement
 from ltc.audit import service as audit
@@ -199,6 +201,30 @@ async def _no_overlap(row: dict[str, Any], span: tuple[date, date]) -> None:
                        "在这段期间有效，同一期间只能有一份协议；请先终止原协议或调整期限")
 
 
+async def _separated(row: dict[str, Any], span: tuple[date, date]) -> None:
+    """An organisation is not both assessor and care provider over one period: refuse
+    `row` coming into force over `span` while the same organisation holds an agreement of
+    the other kind that covers any day of it, naming that agreement."""
+    if AgreementKind(row["kind"]) not in SEPARATED_KINDS:
+        return
+    if not db.is_sqlite():
+        # An assessment and a provider agreement of one organisation activated at once.
+        key = zlib.crc32(f"agreement:separated:{row['organisation']}".encode())
+        await Agreement.raw(f"SELECT pg_advisory_xact_lock({key})")
+    others = await Agreement.select().where(
+        (Agreement.organisation == row["organisation"]) & (Agreement.id != row["id"])
+        & (Agreement.state != str(AgreementState.DRAFT))
+        & (Agreement.starts_on <= span[1]) & (Agreement.ends_on >= span[0]))
+    clash = separation_conflict(row["kind"], span, others)
+    if clash is not None:
+        theirs = AgreementKind(clash["kind"])
+        raise Conflict("agreement_separation_conflict",
+                       f"该机构已有{theirs.label}协议 {clash['number']}（"
+                       f"{clash['starts_on'].isoformat()} 至 {clash['ends_on'].isoformat()}，"
+                       f"{AgreementState(clash['state']).label}），与本协议期限重叠：评估机构不得"
+                       "同时承担长护险护理服务（评估与服务相分离）；请先终止该协议或调整期限")
+
+
 def _reason(reason: str, fields: dict[str, str], what: str) -> str:
     if not reason.strip():
         fields["reason"] = f"请填写{what}原因，它会记入协议的办理记录"
@@ -225,6 +251,7 @@ async def activate(actor: Actor, agreement_id: int, expected_version: int) -> di
             raise Conflict("agreement_ended", f"协议结束日期 {row['ends_on'].isoformat()} "
                            "已过，不能再生效；请重新签订协议")
         await _no_overlap(row, (row["starts_on"], row["ends_on"]))
+        await _separated(row, (row["starts_on"], row["ends_on"]))
         changed = await _change(actor, row, "agreement.activated",
                                 {Agreement.state: str(AgreementState.ACTIVE)},
                                 number=row["number"])
@@ -258,6 +285,7 @@ async def resume(actor: Actor, agreement_id: int, expected_version: int, *,
         if due_to_expire(row["ends_on"], clock.today()):
             raise Conflict("agreement_ended", "协议期限已满，不能恢复；请重新签订协议")
         await _no_overlap(row, (row["starts_on"], row["ends_on"]))
+        await _separated(row, (row["starts_on"], row["ends_on"]))
         return await _change(actor, row, "agreement.resumed", {
             Agreement.state: str(AgreementState.ACTIVE), Agreement.state_reason: reason.strip(),
             Agreement.state_changed_on: None}, reason.strip(),

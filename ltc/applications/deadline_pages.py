@@ -45,7 +45,7 @@ def deadlines_of(row: dict[str, Any], limits: tuple[int, int], today: date,
     found: list[Deadline] = []
     state = row["state"]
     submitted, accepted = _day(row["submitted_at"]), _day(row["accepted_at"])
-    if submitted and row["origin"] != "regrading":
+    if submitted and row["origin"] == "applicant":  # ex officio cases answer nobody
         answered = accepted or (_day(row["decided_at"]) if state == ApplicationState.REJECTED
                                 else None)
         if answered or state == ApplicationState.SUBMITTED:

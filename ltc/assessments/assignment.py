@@ -163,7 +163,7 @@ async def draw_assessors(
 
 async def assign_assessors(
     actor: Actor, application_id: int, expected_version: int, seed: str | None = None,
-    exclude: Iterable[int] = (),
+    exclude: Iterable[int] = (), exclude_organisations: Iterable[int] = (),
 ) -> dict[str, Any]:
     """ACCEPTED → ASSIGNED: two assessors drawn, one Assessment (ASSIGNED, initial) created,
     all in one transaction with its audit events. Returns the assessment row."""
@@ -176,7 +176,7 @@ async def assign_assessors(
         # workloads are exact; on PostgreSQL two simultaneous draws may see the same counts.
         (first, second), record = await draw_assessors(
             row["region_path"], on=clock.today(), seed=seed, exclude=exclude,
-            person_id=row["person"])
+            person_id=row["person"], exclude_organisations=exclude_organisations)
         assessment = Assessment(
             application=application_id, region_path=row["region_path"], kind="initial",
             state=str(AssessmentState.ASSIGNED), assessor_1=first, assessor_2=second,

@@ -38,7 +38,7 @@ ALGORITHM = "expert-first-fewest-open-tier/sha256-v2"
 # Why an assessor was left out of a draw: stored by code, shown in Chinese.
 EXCLUSION_REASONS = {
     "took_part": "参与过首次评估",
-    "excluded_organisation": "所在机构须回避（承担过首次评估）",
+    "excluded_organisation": "所在机构须回避（作出原评估的机构）",
     "care_provider": "所在机构是被评估人当前的护理服务机构",
     "conflict": "已申报与被评估人回避",
     "on_case": "已是本次评估的评估人员",

@@ -3,6 +3,7 @@ assessment tables)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -157,3 +158,85 @@ async def may_view_to_confirm(actor: Actor, assessment_id: int) -> bool:
     """An expert who may confirm this submitted assessment (专家确认) sees its videos."""
     row = await Assessment.select().where(Assessment.id == assessment_id).first()
     return row is not None and await experts.may_view_to_confirm(actor, row)
+
+
+@dataclass(frozen=True, slots=True)
+class ConcludedRecord:
+    """A concluded assessment as a spot check sees it: who took part, and the record."""
+
+    id: int
+    application_id: int
+    application_number: str
+    person_id: int
+    person_name: str
+    region_path: str
+    assessor_ids: tuple[int, int]
+    organisation_ids: tuple[int, int]  # of assessor 1 and 2 when they were drawn
+    reviewer_id: int | None  # who confirmed the conclusion
+    concluded_at: datetime
+    grade: int | None
+    kind: str  # initial | reassessment
+    scores: str  # JSON, as stored
+    result: str  # JSON: totals, levels, grade, explanation
+    onsite_started_at: datetime | None
+    onsite_ended_at: datetime | None
+
+    @property
+    def participants(self) -> frozenset[int]:
+        """Everyone who took part: both assessors and the reviewer who confirmed it."""
+        return frozenset(u for u in (*self.assessor_ids, self.reviewer_id) if u is not None)
+
+
+_RECORD_COLUMNS = (
+    Assessment.id, Assessment.application, Assessment.application.number.as_alias("number"),
+    Assessment.application.person.as_alias("person"),
+    Assessment.application.person.name.as_alias("person_name"), Assessment.region_path,
+    Assessment.assessor_1, Assessment.assessor_2, Assessment.draw, Assessment.reviewed_by,
+    Assessment.concluded_at, Assessment.grade, Assessment.kind, Assessment.scores,
+    Assessment.result, Assessment.onsite_started_at, Assessment.onsite_ended_at,
+    Assessment.assessor_1.organisation.as_alias("organisation_1"),
+    Assessment.assessor_2.organisation.as_alias("organisation_2"),
+)
+
+
+def _drawn_organisations(row: dict[str, Any]) -> tuple[int, int]:
+    """The assessors' organisations as the stored draw recorded them (its candidate list
+    names each one's organisation on the day of the draw); their present organisation for
+    rows written without a draw (history loaded as such)."""
+    by_user = {c["user_id"]: c["organisation_id"]
+               for c in json.loads(row["draw"]).get("candidates", [])}
+    return (by_user.get(row["assessor_1"], row["organisation_1"]),
+            by_user.get(row["assessor_2"], row["organisation_2"]))
+
+
+def _record(row: dict[str, Any]) -> ConcludedRecord:
+    concluded: datetime = row["concluded_at"]
+    if concluded.tzinfo is None:
+        concluded = concluded.replace(tzinfo=UTC)
+    return ConcludedRecord(
+        id=row["id"], application_id=row["application"], application_number=row["number"],
+        person_id=row["person"], person_name=row["person_name"],
+        region_path=row["region_path"], assessor_ids=(row["assessor_1"], row["assessor_2"]),
+        organisation_ids=_drawn_organisations(row), reviewer_id=row["reviewed_by"],
+        concluded_at=concluded, grade=row["grade"], kind=row["kind"], scores=row["scores"],
+        result=row["result"], onsite_started_at=row["onsite_started_at"],
+        onsite_ended_at=row["onsite_ended_at"])
+
+
+async def concluded_between(region_path: str, start: datetime, end: datetime
+                            ) -> list[ConcludedRecord]:
+    """The assessments of a region (and below) concluded in [start, end), by id."""
+    within = (Assessment.region_path == region_path) | Assessment.region_path.like(
+        region_path + "/%")
+    rows = await Assessment.select(*_RECORD_COLUMNS).where(
+        within & (Assessment.state == str(AssessmentState.CONCLUDED))
+        & (Assessment.concluded_at >= start) & (Assessment.concluded_at < end)
+    ).order_by(Assessment.id)
+    return [_record(row) for row in rows]
+
+
+async def concluded_record(assessment_id: int) -> ConcludedRecord | None:
+    row = await Assessment.select(*_RECORD_COLUMNS).where(
+        (Assessment.id == assessment_id)
+        & (Assessment.state == str(AssessmentState.CONCLUDED))).first()
+    return _record(row) if row else None

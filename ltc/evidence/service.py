@@ -6,8 +6,9 @@ Who may do what:
   token is an integration client, not a person, and EvidenceFile.uploaded_by names a user),
   while the assessment is in `EDITABLE`;
 - list and play: those two assessors, clerks and reviewers whose region covers the
-  assessment's region, and an expert confirming it once submitted (专家确认,
-  ltc.assessments.team). Everyone else (admin, provider, other assessors) is refused.
+  assessment's region, an expert confirming it once submitted (专家确认,
+  ltc.assessments.experts), and the expert spot-checking the concluded assessment
+  (ltc.spotchecks.interface). Everyone else (admin, provider, other assessors) is refused.
 
 Audit events are recorded against the assessment, so the case timeline shows them.
 """
@@ -32,6 +33,7 @@ from ltc.evidence.duration import video_duration
 from ltc.evidence.storage import ReceivedFile, StoredFile
 from ltc.evidence.tables import EvidenceFile
 from ltc.identity import SYSTEM, Actor, ActorKind, Role, region_covers
+from ltc.spotchecks import interface as spotchecks
 
 KIND_LABELS = {rules.Kind.video: "视频", rules.Kind.photo: "照片"}
 
@@ -63,12 +65,6 @@ def may_view(actor: Actor, assessment: dict[str, Any]) -> bool:
         return actor.region_path is None or region_covers(actor.region_path,
                                                           assessment["region_path"])
     return False
-
-
-async def _may_view(actor: Actor, assessment: dict[str, Any]) -> bool:
-    """Also an expert confirming the submitted assessment from its record and video."""
-    return may_view(actor, assessment) or await assessments.may_view_to_confirm(
-        actor, assessment["id"])
 
 
 def _check_upload(actor: Actor, assessment: dict[str, Any]) -> None:
@@ -146,10 +142,19 @@ async def attach(
         return await _row(evidence.id), True
 
 
+async def _check_view(actor: Actor, assessment: dict[str, Any]) -> None:
+    """may_view, or an expert confirming the submitted assessment from its record and video
+    (专家确认), or the expert spot-checking the concluded assessment (ltc.spotchecks)."""
+    if not may_view(actor, assessment) and not (
+            actor.role == Role.assessor
+            and (await assessments.may_view_to_confirm(actor, assessment["id"])
+                 or await spotchecks.expert_may_view(actor, assessment["id"]))):
+        raise Forbidden("evidence_forbidden", "您无权查看该评估的视频和照片")
+
+
 async def list_for_assessment(actor: Actor, assessment_id: int) -> list[dict[str, Any]]:
     assessment = await _assessment(assessment_id)
-    if not await _may_view(actor, assessment):
-        raise Forbidden("evidence_forbidden", "您无权查看该评估的视频和照片")
+    await _check_view(actor, assessment)
     return await (
         EvidenceFile.select(*_columns())
         .where(EvidenceFile.assessment == assessment_id)
@@ -188,9 +193,7 @@ async def open_for_viewing(
     file per window (see RecentViews).
     """
     row = await _row(evidence_id)
-    assessment = await _assessment(row["assessment"])
-    if not await _may_view(actor, assessment):
-        raise Forbidden("evidence_forbidden", "您无权查看该评估的视频和照片")
+    await _check_view(actor, await _assessment(row["assessment"]))
     path = rules.storage_path(media_dir, row["sha256"])
     # Hashed on the first request only while the file's inode is unchanged (VerifiedFiles):
     # a player's many Range requests do not re-read gigabytes each.

@@ -69,6 +69,7 @@ class Policy:
     # eligible_grades. Versions stored before it existed: validity_months for every grade.
     validity_months_by_grade: dict[int, int] = field(default_factory=dict)
     min_video_coverage_percent: int = 80  # the assessment's videos cover this share on site
+    spotcheck_basis_points: int = 500  # 29号: concluded assessments spot-checked a month
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("validity_months_by_grade", "评估结论有效期", "grade_int", "个月",
               default_from="validity_months"),
     Parameter("min_video_coverage_percent", "评估视频至少覆盖上门时长", "int", "%", default=80),
+    Parameter("spotcheck_basis_points", "评估结论每月抽查比例（29号）", "int",
+              "基点（万分之一，500即5%；每个评估机构至少抽1份）", default=500),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 _BY_NAME = {p.name: p for p in PARAMETERS}
@@ -141,6 +144,8 @@ _INTS: dict[str, tuple[int, int, str]] = {
     "renewal_lead_days": (1, 365, "到期前发起复评的天数应为1到365之间的整数"),
     "min_disability_months": (0, 60, "失能持续时间应为0到60之间的整数（月）"),
     "reapply_months": (0, 60, "再次申请间隔应为0到60之间的整数（月）"),
+    "spotcheck_basis_points": (0, 10000,
+                               "抽查比例应为0到10000之间的整数（基点，500即5%）"),
 }
 # (lowest, highest, what to write) for each value of the per-grade integer parameters.
 _GRADE_INTS: dict[str, tuple[int, int, str]] = {

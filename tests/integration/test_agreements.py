@@ -291,6 +291,45 @@ async def test_one_agreement_per_party_at_a_time(world) -> None:
         await service.resume(world.clerk, staff_one["id"], staff_one["version"])
 
 
+async def test_an_assessment_organisation_is_not_also_a_care_provider(world) -> None:
+    # T-A assesses from December; it was registered as a provider before and its provider
+    # agreement from the previous year runs into December (drafted while it was a provider).
+    await Organisation.update({Organisation.kind: "provider"}).where(
+        Organisation.id == world.assessment)
+    provider = await draft(world, "provider", organisation=world.assessment,
+                           starts_on=TODAY, ends_on=STARTS)
+    await Organisation.update({Organisation.kind: "assessment"}).where(
+        Organisation.id == world.assessment)
+    assessment = await draft(world, "assessment")
+    provider = await service.activate(world.clerk, provider["id"], provider["version"])
+    activations = await events("agreement.activated")
+    with pytest.raises(Conflict) as refused:
+        await service.activate(world.clerk, assessment["id"], assessment["version"])
+    assert refused.value.code == "agreement_separation_conflict"
+    assert provider["number"] in refused.value.message
+    assert "护理服务机构" in refused.value.message and "2026-12-01" in refused.value.message
+    assert (await row_of(assessment["id"]))["state"] == "DRAFT"
+    assert await events("agreement.activated") == activations
+    # Once the provider agreement stops the day before, the periods no longer meet.
+    await service.terminate(world.clerk, provider["id"], provider["version"],
+                            reason="转为评估机构", from_day=STARTS)
+    assert (await service.activate(world.clerk, assessment["id"], assessment["version"]))[
+        "state"] == "ACTIVE"
+
+
+async def test_a_resumed_agreement_is_checked_for_separation_too(world) -> None:
+    assessment = await active(world, "assessment")
+    assessment = await service.suspend(world.clerk, assessment["id"], assessment["version"],
+                                       reason="整改", from_day=STARTS)
+    await Organisation.update({Organisation.kind: "provider"}).where(
+        Organisation.id == world.assessment)
+    await active(world, "provider", organisation=world.assessment)
+    with pytest.raises(Conflict) as refused:
+        await service.resume(world.clerk, assessment["id"], assessment["version"])
+    assert refused.value.code == "agreement_separation_conflict"
+    assert (await row_of(assessment["id"]))["state"] == "SUSPENDED"
+
+
 async def test_an_agreement_past_its_end_cannot_be_activated(world) -> None:
     row = await draft(world, "assessment", starts_on=TODAY - 30 * DAY, ends_on=TODAY)
     world.clock.set(TODAY + DAY)

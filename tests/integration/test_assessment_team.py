@@ -216,7 +216,7 @@ async def test_a_reassessment_leaves_out_the_first_organisation(
         await notices.assign_reassessment(staff.clerk, entry["id"], CLOSING_DAY)
     assert caught.value.code == "not_enough_assessors"
     assert ("只有1名，至少需要2名（同一人不能抽中两次；已排除：参与过首次评估2名、"
-            "所在机构须回避（承担过首次评估）3名）") in caught.value.message
+            "所在机构须回避（作出原评估的机构）3名）") in caught.value.message
     assert await written() == before
 
     second = (await add_assessors(staff, 1, organisation="T-A2"))[0]

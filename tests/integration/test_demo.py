@@ -32,7 +32,7 @@ def _start_demo(var_dir: Path, port: int) -> tuple[subprocess.Popen, list[tuple[
             logins.append(match.groups())
         if "Uvicorn running" in line or time.monotonic() > deadline:
             break
-    assert len(logins) == 8, "".join(output)  # one per role, four assessors
+    assert len(logins) == 9, "".join(output)  # one per role, five assessors
     return process, logins
 
 
@@ -160,3 +160,16 @@ async def test_the_demo_lists_a_conclusion_about_to_expire(database_url) -> None
     clerk = await User.select(User.id).where(User.username == "clerk").first()
     rows = await conclusions_to_renew(await accounts.actor_for_user(clerk["id"]))
     assert [(r.person_name, r.state.label) for r in rows] == [("孙秀兰", "即将到期")]
+
+
+async def test_the_demo_has_a_spot_checked_month(database_url) -> None:
+    from ltc import reference
+    from ltc.spotchecks.tables import SpotCheck
+
+    await reference.load_demo_data(password_iterations=1_000)
+    checks = await SpotCheck.select(
+        SpotCheck.state, SpotCheck.finding, SpotCheck.expert.username,
+        SpotCheck.assessment.application.person.name).order_by(SpotCheck.id)
+    assert sorted((c["assessment.application.person.name"], c["state"], c["finding"],
+                   c["expert.username"]) for c in checks) == [
+        ("李桂兰", "RECORDED", "conform", "checker"), ("赵福林", "PENDING", "", None)]

@@ -28,6 +28,7 @@ from ltc.agreements.rules import (
     party_name,
     read_fields,
     reminder_due,
+    separation_conflict,
 )
 from ltc.money import parse_yuan
 
@@ -84,6 +85,50 @@ def test_coverage_is_the_span_of_covered_days() -> None:
 ])
 def test_overlaps(span, other, expected) -> None:
     assert overlaps(span, other) is expected
+
+
+def _other(kind: str, state: str = "ACTIVE", changed: date | None = None,
+           starts: date = STARTS, ends: date = ENDS) -> dict[str, Any]:
+    return {"kind": kind, "state": state, "starts_on": starts, "ends_on": ends,
+            "state_changed_on": changed}
+
+
+# (kind coming into force, its span, the organisation's other agreement) → conflict?
+@pytest.mark.parametrize(("kind", "span", "other", "conflict"), [
+    # Either direction, the same period.
+    ("assessment", (STARTS, ENDS), _other("provider"), True),
+    ("provider", (STARTS, ENDS), _other("assessment"), True),
+    # Touching days are shared days: ends on our first day, starts on our last day.
+    ("assessment", (ENDS, ENDS + 365 * DAY), _other("provider"), True),
+    ("provider", (STARTS - 365 * DAY, STARTS), _other("assessment"), True),
+    # The day after / before: apart.
+    ("assessment", (ENDS + DAY, ENDS + 365 * DAY), _other("provider"), False),
+    ("provider", (STARTS - 365 * DAY, STARTS - DAY), _other("assessment"), False),
+    # One day inside the other.
+    ("assessment", (CHANGED, CHANGED), _other("provider"), True),
+    # Stopped covering before our span: terminated / suspended from our first day.
+    ("assessment", (CHANGED, ENDS), _other("provider", "TERMINATED", CHANGED), False),
+    ("assessment", (CHANGED, ENDS), _other("provider", "SUSPENDED", CHANGED), False),
+    ("assessment", (CHANGED - DAY, ENDS), _other("provider", "TERMINATED", CHANGED), True),
+    ("assessment", (STARTS, ENDS), _other("provider", "EXPIRED", ENDS + DAY), True),
+    # A draft is not in force; the same kind is the one-per-party rule's business.
+    ("assessment", (STARTS, ENDS), _other("provider", "DRAFT"), False),
+    ("assessment", (STARTS, ENDS), _other("assessment"), False),
+    ("provider", (STARTS, ENDS), _other("provider"), False),
+    # Staff and caregiver agreements are not organisations' own functions.
+    ("assessment", (STARTS, ENDS), _other("staff"), False),
+    ("staff", (STARTS, ENDS), _other("assessment"), False),
+    ("caregiver", (STARTS, ENDS), _other("assessment"), False),
+])
+def test_separation_conflict(kind, span, other, conflict) -> None:
+    assert (separation_conflict(kind, span, [other]) is other) is conflict
+
+
+def test_separation_names_the_first_conflicting_agreement() -> None:
+    apart = _other("provider", starts=ENDS + DAY, ends=ENDS + 30 * DAY)
+    clash = _other("provider", starts=ENDS, ends=ENDS + 30 * DAY)
+    assert separation_conflict("assessment", (STARTS, ENDS), [apart, clash]) is clash
+    assert separation_conflict("assessment", (STARTS, ENDS), []) is None
 
 
 ALLOWED = {

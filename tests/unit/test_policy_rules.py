@@ -249,6 +249,9 @@ BAD = [
     ("min_video_coverage_percent", 49, "min_video_coverage_percent"),
     ("min_video_coverage_percent", 101, "min_video_coverage_percent"),
     ("min_video_coverage_percent", 80.5, "min_video_coverage_percent"),
+    ("spotcheck_basis_points", -1, "spotcheck_basis_points"),
+    ("spotcheck_basis_points", 10001, "spotcheck_basis_points"),
+    ("spotcheck_basis_points", 5.0, "spotcheck_basis_points"),
 ]
 
 
@@ -315,17 +318,20 @@ def test_unknown_and_missing_keys() -> None:
     # Parameters added later have a default for the versions stored before them.
     defaulted = {p.name for p in PARAMETERS if p.default is not None or p.default_from}
     assert defaulted == {"answer_working_days", "letter_working_days",
-                         "validity_months_by_grade", "min_video_coverage_percent"}
+                         "validity_months_by_grade", "min_video_coverage_percent",
+                         "spotcheck_basis_points"}
     assert problems_of({}) == {name: MISSING for name in PARAMETER_NAMES
                                if name not in defaulted}
     older = definition()
     del older["answer_working_days"], older["letter_working_days"]
     del older["validity_months_by_grade"]
     del older["min_video_coverage_percent"]
+    del older["spotcheck_basis_points"]
     policy = parse_policy(older)
     assert (policy.answer_working_days, policy.letter_working_days) == (5, 30)
     assert policy.validity_months_by_grade == {3: 24, 4: 24, 5: 24}
     assert policy.min_video_coverage_percent == 80
+    assert policy.spotcheck_basis_points == 500
 
 
 def test_not_an_object() -> None:
