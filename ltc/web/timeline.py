@@ -29,6 +29,8 @@ ACTION_LABELS = {
     "assessment.signed": "评估员签名",
     "assessment.submitted": "提交评估",
     "assessment.concluded": "确认评估结论",
+    "assessment.expert_confirmed": "评估专家确认评估结论（专家确认）",
+    "assessment.withdrawn": "评估员申请回避，已重新抽取",
     "assessment.returned": "退回评估",
     "evidence.uploaded": "上传评估影像",
     "evidence.viewed": "查看评估影像",

@@ -198,5 +198,5 @@ def test_a_v2_record_replays_with_its_seats_and_expert_rule() -> None:
 def test_the_exclusion_summary_counts_each_reason() -> None:
     assert exclusion_summary({10: ["took_part"], 11: ["took_part", "excluded_organisation"],
                               12: ["conflict"]}) == (
-        "参与过首次评估2名、所在机构须回避（承担过首次评估）1名、已申报与被评估人回避1名")
+        "参与过首次评估2名、所在机构须回避（作出原评估的机构）1名、已申报与被评估人回避1名")
     assert exclusion_summary({}) == ""
