@@ -156,8 +156,11 @@ async def draw_assessors(
                                seats) from exc
     except NoExpert as exc:
         raise _no_expert(on, exclusions) from exc
+    # Which organisations had to stand aside, so the auditor need not infer it from users.
+    organisations = sorted(set(exclude_organisations))
     return chosen, {**draw_record(candidates, seed, exclusions, chosen,
                                   need_expert=need_expert),
+                    **({"exclude_organisations": organisations} if organisations else {}),
                     "agreements_on": on.isoformat(), "drawn_at": clock.now().isoformat()}
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 from piccolo.columns.combination import Where, WhereRaw
 
+from ltc import clock
+from ltc.accounts import interface as accounts
 from ltc.errors import InvalidInput
 from ltc.identity import Actor, Role, in_region, require_role
 from ltc.spotchecks import rules
@@ -169,14 +171,17 @@ async def draws(actor: Actor) -> list[dict[str, Any]]:
 async def expert_queue(actor: Actor) -> list[dict[str, Any]]:
     """The spot checks waiting for an expert that this assessor may take — in their region,
     of assessments they took no part in (ltc.spotchecks.service decides again on record) —
-    then those they recorded, newest first."""
+    then those they recorded, newest first. Only a valid 评估专家 is offered waiting checks."""
     require_role(actor, frozenset({Role.assessor}), "查看待抽查的评估")
     me = actor.id
+    recorded = SpotCheck.expert == me
     waiting = ((SpotCheck.state == str(SpotCheckState.PENDING))
                & (_A.assessor_1 != me) & (_A.assessor_2 != me)
                & (_A.reviewed_by.is_null() | (_A.reviewed_by != me)))
+    offered = (waiting | recorded if me is not None
+               and await accounts.is_valid_expert(me, clock.today()) else recorded)
     return await SpotCheck.select(*COLUMNS).where(
-        in_region(actor, SpotCheck.region_path) & (waiting | (SpotCheck.expert == me))
+        in_region(actor, SpotCheck.region_path) & offered
     ).order_by(SpotCheck.state).order_by(SpotCheck.month, ascending=False).order_by(
         SpotCheck.id).limit(200)
 

@@ -195,6 +195,33 @@ async def test_an_expert_of_another_region_is_refused(world):
     assert (await _check_of(check["assessment"]))["state"] == "PENDING"
 
 
+@pytest.mark.parametrize(("qualification", "until", "said"), [
+    ("assessor", date(2099, 12, 31), "不具备有效的评估专家资质"),  # a 评估员, not an expert
+    ("expert", date(2026, 11, 2), "不具备有效的评估专家资质"),  # expired the day before
+    ("expert", date(2026, 11, 3), None),  # today (the world's day) is its last valid day
+])
+async def test_only_an_expert_valid_on_the_day_records_it(world, qualification, until, said):
+    await service.draw_month(SYSTEM, CITY, OCTOBER)
+    check = await SpotCheck.select().first()
+    checker = await user_actor((await make_user(
+        "assessor", username="checker", organisation="T-C", qualification=qualification,
+        qualified_until=until))["id"])
+    waiting = [r["id"] for r in await queries.expert_queue(checker)]
+    if said is None:
+        assert check["id"] in waiting
+        await service.record_finding(checker, check["id"], check["version"],
+                                     finding="conform", notes="")
+        assert (await _check_of(check["assessment"]))["state"] == "RECORDED"
+        return
+    assert waiting == []
+    with pytest.raises(Forbidden) as refused:
+        await service.record_finding(checker, check["id"], check["version"],
+                                     finding="conform", notes="")
+    assert said in refused.value.message
+    assert (await _check_of(check["assessment"]))["state"] == "PENDING"
+    assert await _events("spotcheck.conform") == 0
+
+
 async def test_nonconform_needs_notes_then_raises_a_new_assessment_elsewhere(world):
     await service.draw_month(SYSTEM, CITY, OCTOBER)
     a_orgs = await _orgs("T-A")
@@ -221,7 +248,10 @@ async def test_nonconform_needs_notes_then_raises_a_new_assessment_elsewhere(wor
     assert drawn.isdisjoint({first["assessor_1"], first["assessor_2"], expert.id})
     record = json.loads(again["draw"])
     assert record["exclude_organisations"] == sorted(a_orgs)
-    assert all(c["organisation_id"] not in a_orgs for c in record["candidates"])
+    excluded = {e["user_id"] for e in record["exclusions"]
+                if "excluded_organisation" in e["reasons"]}
+    assert excluded == {c["user_id"] for c in record["candidates"]
+                        if c["organisation_id"] in a_orgs} != set()
     # The first conclusion is untouched: only the new case's decision changes anything.
     assert (await Assessment.select().where(Assessment.id == first["id"]).first())[
         "state"] == "CONCLUDED"
