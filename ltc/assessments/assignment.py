@@ -35,7 +35,8 @@ from ltc.assessments.draw import (
     exclusion_summary,
 )
 from ltc.assessments.rules import AssessmentState
-from ltc.assessments.tables import Assessment, AssessorConflict
+from ltc.assessments.standing_aside import conflicted_with
+from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
 from ltc.careplans import interface as careplans
 from ltc.errors import Conflict
@@ -67,13 +68,6 @@ async def eligible_assessors(region_path: str, *, on: date) -> list[Candidate]:
                       organisation=u.organisation_name, workload=workload[u.id],
                       expert=u.is_expert_on(on))
             for u in users]
-
-
-async def conflicted_with(person_id: int) -> set[int]:
-    """The assessors who declared a conflict with the person (回避)."""
-    rows = await AssessorConflict.select(AssessorConflict.assessor).where(
-        AssessorConflict.person == person_id)
-    return {row["assessor"] for row in rows}
 
 
 async def _exclusions(candidates: list[Candidate], exclude: Iterable[int] | Mapping[int, str],

@@ -4,13 +4,16 @@ before the reviewer concludes it.
 The experts who went on site and signed count (valid on the on-site day); when fewer than two
 did, further experts who did not go confirm from the record and the video: an active assessor
 whose 评估专家 qualification is valid today and whose organisation's region covers the
-assessment's, not one of its two assessors. An expert who disagrees does not confirm; they tell
-the reviewer, who returns the assessment with the reason (a return voids the confirmations
-given so far, since the scores may change).
+assessment's, not one of its two assessors, and nobody who must stand aside from the person or
+the case (ltc.assessments.standing_aside: declared conflicts, the care provider's staff, the
+people and organisation of the assessment a re-assessment or spot check re-checks). An
+expert who disagrees does not confirm; they tell the reviewer, who returns the assessment
+with the reason (a return voids the confirmations given so far, since the scores may change).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -18,6 +21,7 @@ from typing import Any
 from ltc import clock, db
 from ltc.accounts import interface as accounts
 from ltc.assessments.rules import AssessmentState, is_assessor_of
+from ltc.assessments.standing_aside import why_stand_aside
 from ltc.assessments.tables import Assessment, ExpertConfirmation
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, NotFound
@@ -70,23 +74,41 @@ async def require_confirmed(row: dict[str, Any]) -> None:
                        "请等待未到场的评估专家在“专家确认”中确认")
 
 
-async def _scope(actor: Actor) -> str | None:
-    """The region path an expert confirms in (their organisation's), or None when the actor
-    is not an assessor with an expert qualification valid today."""
+async def _expert(actor: Actor) -> accounts.Assessor | None:
+    """The actor as an assessor whose expert qualification is valid today, else None."""
     if actor.kind != ActorKind.user or actor.role != Role.assessor or actor.id is None:
         return None
     me = (await accounts.assessors_by_id([actor.id])).get(actor.id)
     if me is None or not await accounts.is_valid_expert(actor.id, clock.today()):
         return None
-    return me.organisation_region_path
+    return me
 
 
 async def may_confirm(actor: Actor, row: dict[str, Any]) -> bool:
-    """An expert in scope for this assessment's confirmation (see the module docstring)."""
+    """An expert in scope for this assessment's confirmation (see the module docstring) who
+    need not stand aside from the person or the case (ltc.assessments.standing_aside)."""
     if actor.id is None or is_assessor_of(actor.id, row):
         return False
-    scope = await _scope(actor)
-    return scope is not None and region_covers(scope, row["region_path"])
+    me = await _expert(actor)
+    return (me is not None and region_covers(me.organisation_region_path, row["region_path"])
+            and await why_stand_aside(actor.id, me.organisation_id, await _person_of(row),
+                                      _draw_of(row)) is None)
+
+
+def _draw_of(row: dict[str, Any]) -> dict[str, Any]:
+    """The stored draw record (pages hold it decoded already)."""
+    draw = row["draw"]
+    return draw if isinstance(draw, dict) else json.loads(draw)
+
+
+async def _person_of(row: dict[str, Any]) -> int:
+    """The assessed person's id, from whichever shape of assessment row the caller holds."""
+    for key in ("application.person", "application.person.id"):
+        if key in row:
+            return row[key]
+    found = await Assessment.select(Assessment.application.person).where(
+        Assessment.id == row["id"]).first()
+    return found["application.person"]
 
 
 async def may_view_to_confirm(actor: Actor, row: dict[str, Any]) -> bool:
@@ -94,11 +116,12 @@ async def may_view_to_confirm(actor: Actor, row: dict[str, Any]) -> bool:
     return row["state"] == AssessmentState.SUBMITTED and await may_confirm(actor, row)
 
 
+_ROW_COLUMNS = (Assessment.all_columns(), Assessment.application.number,
+                Assessment.application.person, Assessment.application.person.name)
+
+
 async def assessment_row(assessment_id: int) -> dict[str, Any] | None:
-    return await Assessment.select(
-        Assessment.all_columns(), Assessment.application.number,
-        Assessment.application.person.name,
-    ).where(Assessment.id == assessment_id).first()
+    return await Assessment.select(*_ROW_COLUMNS).where(Assessment.id == assessment_id).first()
 
 
 async def confirmation_queue(actor: Actor) -> list[dict[str, Any]]:
@@ -106,20 +129,20 @@ async def confirmation_queue(actor: Actor) -> list[dict[str, Any]]:
     they have not confirmed yet, oldest first."""
     if actor.role != Role.assessor:
         raise Forbidden("wrong_role", "只有评估专家可以进行专家确认")
-    scope = await _scope(actor)
-    if scope is None:
+    me = await _expert(actor)
+    if me is None:
         return []
-    rows = await Assessment.select(
-        Assessment.all_columns(), Assessment.application.number,
-        Assessment.application.person.name,
-    ).where((Assessment.state == str(AssessmentState.SUBMITTED))
+    scope = me.organisation_region_path
+    rows = await Assessment.select(*_ROW_COLUMNS).where(
+            (Assessment.state == str(AssessmentState.SUBMITTED))
             & ((Assessment.region_path == scope) | Assessment.region_path.like(scope + "/%"))
             & (Assessment.assessor_1 != actor.id) & (Assessment.assessor_2 != actor.id)
             ).order_by(Assessment.submitted_at)
     queue = []
     for row in rows:
         status = await expert_status(row)
-        if status.missing and all(c["expert"] != actor.id for c in status.confirmations):
+        if (status.missing and all(c["expert"] != actor.id for c in status.confirmations)
+                and await may_confirm(actor, row)):
             queue.append({**row, "status": status})
     return queue
 

@@ -12,7 +12,6 @@ from typing import Any
 from piccolo.query import Select
 
 from ltc import clock, db
-from ltc.accounts import interface as accounts
 from ltc.assessments import experts
 from ltc.assessments.rules import AssessmentState
 from ltc.assessments.tables import Assessment, AssessorConflict, ExpertConfirmation
@@ -141,16 +140,23 @@ class Participants:
 
 
 async def participants_of(assessment_id: int) -> Participants:
-    """What a re-assessment after an objection excludes (复评, 29号)."""
-    row = await Assessment.select(Assessment.assessor_1, Assessment.assessor_2).where(
-        Assessment.id == assessment_id).first()
-    on_site = [row["assessor_1"], row["assessor_2"]] if row else []
+    """What a re-assessment after an objection excludes (复评, 29号). The organisations are
+    the on-site assessors' when they were drawn (an assessor who moved since still leaves
+    the first organisation out)."""
+    row = await Assessment.select(
+        Assessment.assessor_1, Assessment.assessor_2, Assessment.draw,
+        Assessment.assessor_1.organisation.as_alias("organisation_1"),
+        Assessment.assessor_2.organisation.as_alias("organisation_2"),
+    ).where(Assessment.id == assessment_id).first()
+    if row is None:
+        return Participants((), ())
     experts = await ExpertConfirmation.select(ExpertConfirmation.expert).where(
         ExpertConfirmation.assessment == assessment_id)
     withdrawn = await AssessorConflict.select(AssessorConflict.assessor).where(
         AssessorConflict.assessment == assessment_id)
-    users = {*on_site, *(r["expert"] for r in experts), *(r["assessor"] for r in withdrawn)}
-    organisations = {a.organisation_id for a in (await accounts.assessors_by_id(on_site)).values()}
+    users = {row["assessor_1"], row["assessor_2"], *(r["expert"] for r in experts),
+             *(r["assessor"] for r in withdrawn)}
+    organisations = {o for o in _drawn_organisations(row) if o is not None}
     return Participants(tuple(sorted(users)), tuple(sorted(organisations)))
 
 

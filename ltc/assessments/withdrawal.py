@@ -1,8 +1,9 @@
 """回避 (SPEC §12, 29号): an assigned assessor with a family or interest relation to the person
 withdraws (申请回避, with the reason). The conflict is recorded for the person (every later draw
 for them leaves the assessor out) and a replacement is drawn at once for their seat, an expert
-when the remaining assessor is not one (on a re-assessment, still none of the first
-assessment's organisation or participants). Both signatures are voided: the new team goes on
+when the remaining assessor is not one (whoever the first draw left out because of the case —
+on a re-assessment or after a spot check, the earlier assessment's organisation and
+participants — is still left out). Both signatures are voided: the new team goes on
 site.
 """
 
@@ -15,8 +16,8 @@ from ltc import clock, db
 from ltc.accounts import interface as accounts
 from ltc.assessments.assignment import draw_assessors
 from ltc.assessments.experts import assessment_row
-from ltc.assessments.interface import participants_of
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
+from ltc.assessments.standing_aside import case_exclusions
 from ltc.assessments.tables import Assessment, AssessorConflict
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound
@@ -42,16 +43,11 @@ async def withdraw(actor: Actor, assessment_id: int, *, expected_version: int,
                    else (Assessment.assessor_2, row["assessor_1"]))
     person = (await Assessment.select(Assessment.application.person).where(
         Assessment.id == assessment_id).first())["application.person"]
-    exclude: dict[int, str] = {}
-    organisations: tuple[int, ...] = ()
-    if row["kind"] == "reassessment":  # still not the first assessment's people (复评)
-        first = await Assessment.select(Assessment.id).where(
-            (Assessment.application == row["application"]) & (Assessment.id < assessment_id)
-        ).order_by(Assessment.id, ascending=False).first()
-        if first is not None:
-            took_part = await participants_of(first["id"])
-            exclude = dict.fromkeys(took_part.user_ids, "took_part")
-            organisations = took_part.organisation_ids
+    # What the first draw left out because of the case (a re-assessment after an objection or
+    # a spot check: the earlier assessment's people and organisation) still stands aside.
+    case = case_exclusions(json.loads(row["draw"]))
+    exclude: dict[int, str] = dict.fromkeys(case.user_ids, "took_part")
+    organisations = sorted(case.organisation_ids)
     exclude[other] = "on_case"
     today = clock.today()
     async with db.write_transaction():

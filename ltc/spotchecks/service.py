@@ -26,6 +26,7 @@ from ltc.accounts import interface as accounts
 from ltc.applications.regrading import open_ex_officio
 from ltc.assessments import interface as assessments
 from ltc.assessments.assignment import assign_assessors
+from ltc.assessments.standing_aside import why_stand_aside
 from ltc.audit import service as audit
 from ltc.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
 from ltc.identity import SYSTEM, Actor, ActorKind, Role, region_covers, require_role
@@ -155,8 +156,9 @@ async def may_review(actor: Actor, record: assessments.ConcludedRecord, on: date
                      ) -> str | None:
     """Why `actor` may not record the spot check of `record` on day `on`, or None when they
     may: an assessor signed in as themselves whose 评估专家 qualification is valid on `on`
-    (29号), whose region covers the assessment's, and who took no part in it (neither
-    assessor, nor a confirming expert, nor one who withdrew, nor the reviewer)."""
+    (29号), whose region covers the assessment's, who took no part in it (neither
+    assessor, nor a confirming expert, nor one who withdrew, nor the reviewer), and who need
+    not stand aside from the person (ltc.assessments.standing_aside)."""
     if actor.kind != ActorKind.user or actor.role != Role.assessor or actor.id is None:
         return "只有评估专家可以记录抽查结论"
     if not await accounts.is_valid_expert(actor.id, on):
@@ -167,7 +169,11 @@ async def may_review(actor: Actor, record: assessments.ConcludedRecord, on: date
         (await assessments.participants_of(record.id)).user_ids)
     if actor.id in took_part:
         return "您参与了该评估（评估、专家确认或审核），不能抽查本人参与的评估"
-    return None
+    me = (await accounts.assessors_by_id([actor.id])).get(actor.id)
+    # The person's own reasons (a declared conflict, their care provider's staff) hold here
+    # as in the draw; the case's were checked above (took part).
+    return await why_stand_aside(actor.id, me.organisation_id if me else None,
+                                 record.person_id, {})
 
 
 async def _load(actor: Actor, check_id: int) -> tuple[dict[str, Any],

@@ -30,6 +30,7 @@ from ltc.assessments.draw import replay
 from ltc.assessments.tables import Assessment, AssessorConflict, ExpertConfirmation
 from ltc.audit.tables import AuditEvent
 from ltc.careplans.tables import CarePlan
+from ltc.clock import now as clock_now
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.notices import service as notices
 from ltc.organisations.tables import Organisation
@@ -130,6 +131,21 @@ async def test_the_reviewer_waits_for_two_expert_confirmations(
     concluded = await assessments.conclude(staff.reviewer, assessment_id,
                                            expected_version=row["version"] + 1)
     assert concluded["state"] == "CONCLUDED"
+
+
+async def test_nobody_who_must_stand_aside_confirms(database_url, monkeypatch) -> None:
+    """An expert who declared a conflict with the person neither sees the assessment in the
+    专家确认 queue nor may confirm it: what keeps them out of the draw keeps them out here."""
+    _staff, assessment_id, away, _far = await _one_expert_case(monkeypatch)
+    row = await experts.assessment_row(assessment_id)
+    assert await experts.may_confirm(away, row)
+    await AssessorConflict(assessor=away.id, person=row["application.person"], reason="亲属",
+                           assessment=None, declared_by=away.id, declared_at=clock_now()).save()
+    before = await written()
+    assert await experts.confirmation_queue(away) == []
+    with pytest.raises(NotFound):
+        await experts.confirm(away, assessment_id, expected_version=row["version"])
+    assert await written() == before
 
 
 async def test_an_expired_expert_on_site_does_not_count(database_url, monkeypatch) -> None:
@@ -242,6 +258,12 @@ async def test_a_reassessment_leaves_out_the_first_organisation(
     after = await withdrawal.withdraw(leaving, again["id"], expected_version=again["version"],
                                       reason="同村邻居，有利害关系")
     assert (after["assessor_1"], after["assessor_2"]) == (third.id, again["assessor_2"])
+    # Nor may the first assessment's people or organisation confirm the re-assessment.
+    row = await experts.assessment_row(again["id"])
+    for first_side in (await user_actor(case.assessors[0]), colleague):
+        assert not await experts.may_confirm(first_side, row)
+    outsider = (await add_assessors(staff, 1, organisation="T-A3"))[0]
+    assert await experts.may_confirm(outsider, row)
 
 async def test_the_pages_and_api_for_confirming_and_withdrawing(client, monkeypatch) -> None:
     staff, assessment_id, away, _far = await _one_expert_case(monkeypatch)

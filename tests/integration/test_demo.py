@@ -162,6 +162,7 @@ async def test_the_demo_lists_a_conclusion_about_to_expire(database_url) -> None
     assert [(r.person_name, r.state.label) for r in rows] == [("孙秀兰", "即将到期")]
 
 
+@pytest.mark.anyio
 async def test_the_demo_has_a_spot_checked_month(database_url) -> None:
     from ltc import reference
     from ltc.spotchecks.tables import SpotCheck

@@ -24,8 +24,8 @@ from test_cli import ltc
 from ltc import clock
 from ltc.applications import service as applications
 from ltc.applications.tables import Application
-from ltc.assessments import assignment
-from ltc.assessments.tables import Assessment
+from ltc.assessments import assignment, withdrawal
+from ltc.assessments.tables import Assessment, AssessorConflict
 from ltc.audit.tables import AuditEvent
 from ltc.db import StaleWrite
 from ltc.entitlements import service as entitlements
@@ -257,6 +257,41 @@ async def test_nonconform_needs_notes_then_raises_a_new_assessment_elsewhere(wor
         "state"] == "CONCLUDED"
     assert await _events("spotcheck.nonconform") == 1
     assert await _events("application.spotcheck_raised") == 1
+
+
+async def test_the_new_case_keeps_the_first_organisation_aside_when_an_assessor_withdraws(
+        world):
+    await service.draw_month(SYSTEM, CITY, OCTOBER)
+    a_orgs = await _orgs("T-A")
+    check = await SpotCheck.select().where(SpotCheck.organisation_1.is_in(list(a_orgs))).first()
+    first = await Assessment.select().where(Assessment.id == check["assessment"]).first()
+    done = await service.record_finding(world.experts[0], check["id"], check["version"],
+                                        finding="nonconform", notes="评分偏高")
+    again = await Assessment.select().where(
+        Assessment.application == done["application"]).first()
+    leaving = await user_actor(again["assessor_1"])
+    after = await withdrawal.withdraw(leaving, again["id"], expected_version=again["version"],
+                                      reason="与被评估人为亲属")
+    replacement = json.loads(after["draw"])["replacements"][0]
+    aside = {e["user_id"] for e in replacement["exclusions"]}
+    assert {first["assessor_1"], first["assessor_2"], world.experts[0].id} <= aside
+    assert {a.id for a in world.a_team} <= aside
+    assert after["assessor_1"] not in aside | {leaving.id}
+
+
+async def test_an_expert_with_a_declared_conflict_does_not_check_the_person(world):
+    await service.draw_month(SYSTEM, CITY, OCTOBER)
+    check = await SpotCheck.select().first()
+    record = await Assessment.select(Assessment.application.person).where(
+        Assessment.id == check["assessment"]).first()
+    expert = world.experts[1]
+    await AssessorConflict(assessor=expert.id, person=record["application.person"],
+                           reason="邻居", declared_by=expert.id, declared_at=clock.now()).save()
+    with pytest.raises(Forbidden) as refused:
+        await service.record_finding(expert, check["id"], check["version"],
+                                     finding="conform", notes="")
+    assert "利害关系" in refused.value.message
+    assert (await _check_of(check["assessment"]))["state"] == "PENDING"
 
 
 async def test_nonconform_without_other_organisations_changes_nothing(world):
