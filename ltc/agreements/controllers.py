@@ -48,7 +48,7 @@ def _day(data: dict[str, str], field: str) -> date | None:
 
 def _number(text: str) -> int | None:
     text = (text or "").strip()
-    return int(text) if text.isdigit() and len(text) <= 18 else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _posted_fields(kind: str, data: dict[str, str]) -> dict[str, Any]:

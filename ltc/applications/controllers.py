@@ -25,6 +25,7 @@ from ltc.errors import Conflict, DomainError, InvalidInput
 from ltc.identity import Actor, Role
 from ltc.people import service as people
 from ltc.regions import interface as regions
+from ltc.web.access_log import masked_search
 from ltc.web.actions import perform
 from ltc.web.exports import csv_download
 from ltc.web.formatting import iso_date
@@ -96,7 +97,8 @@ class ApplicationPages(Controller):
             actor, state=status or None, q=q or None, limit=service.MAX_PAGE)
         async with db.write_transaction():
             await audit.record(actor, "application.exported", "application_list",
-                               actor.region_path or "all", after={"state": status, "q": q})
+                               actor.region_path or "all",
+                               after={"state": status, "q": masked_search(q)})
 
         async def rows() -> AsyncIterator[list[Any]]:
             page_rows, cursor = first, after

@@ -21,6 +21,7 @@ from ltc.policy.service import policy_in_force
 from ltc.web.exports import csv_download
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
+from ltc.web.params import page_number
 
 PAGE_SIZE = 50
 WATCHED = (DeadlineState.NEAR, DeadlineState.OVERDUE)
@@ -118,8 +119,7 @@ class DeadlinePages(Controller):
         q, kind, stage = _query(request)
         rows = _filtered(await watched_cases(request.user), q, kind, stage)
         pages = max(1, -(-len(rows) // PAGE_SIZE))
-        raw = request.query_params.get("page_number", "1")
-        number = min(max(int(raw) if raw.isdigit() else 1, 1), pages)
+        number = page_number(request.query_params.get("page_number"), pages)
         return page(request, "applications/deadlines.html",
                     rows=rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], matched=len(rows),
                     page_number=number, pages=pages, q=q, kind=kind, stage=stage,

@@ -49,7 +49,8 @@ def _form_scores(data: dict[str, str]) -> dict[str, Any]:
     for key, value in data.items():
         if key.startswith("score_") and value != "":
             code = key.removeprefix("score_")
-            scores[code] = int(value) if value.lstrip("-").isdigit() else value
+            digits = value.lstrip("-")
+            scores[code] = int(value) if digits.isascii() and digits.isdigit() else value
     return scores
 
 

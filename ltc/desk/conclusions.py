@@ -18,9 +18,11 @@ from ltc.audit import service as audit
 from ltc.grades import GRADE_LABELS
 from ltc.identity import Actor, Role
 from ltc.people.rules import mask_resident_id
+from ltc.web.access_log import masked_search
 from ltc.web.exports import csv_download
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
+from ltc.web.params import page_number, whole_number
 
 PAGE_SIZE = 50
 MAX_WITHIN_DAYS = 366
@@ -30,7 +32,8 @@ LISTED = (Validity.EXPIRING, Validity.EXPIRED)
 def _query(request: Request[Actor, Any, Any]) -> tuple[str, str, str, int]:
     params = request.query_params
     raw = params.get("within", "")
-    within = min(int(raw), MAX_WITHIN_DAYS) if raw.isdigit() else EXPIRING_WITHIN_DAYS
+    days = whole_number(raw)
+    within = min(days, MAX_WITHIN_DAYS) if days is not None else EXPIRING_WITHIN_DAYS
     return params.get("q", ""), params.get("stage", ""), params.get("grade", ""), within
 
 
@@ -60,8 +63,7 @@ class ConclusionPages(Controller):
     async def index(self, request: Request[Actor, Any, Any]) -> Template:
         rows, open_cases, (q, stage, grade, within) = await _listed(request)
         pages = max(1, -(-len(rows) // PAGE_SIZE))
-        raw = request.query_params.get("page_number", "1")
-        number = min(max(int(raw) if raw.isdigit() else 1, 1), pages)
+        number = page_number(request.query_params.get("page_number"), pages)
         return page(request, "assessments/conclusions.html",
                     rows=rows[(number - 1) * PAGE_SIZE:number * PAGE_SIZE], matched=len(rows),
                     open_cases=open_cases, page_number=number, pages=pages, q=q, stage=stage,
@@ -76,7 +78,8 @@ class ConclusionPages(Controller):
         async with db.write_transaction():
             await audit.record(request.user, "conclusion.exported", "conclusion_list",
                                request.user.region_path or "all",
-                               after={"q": q, "stage": stage, "grade": grade, "within": within})
+                               after={"q": masked_search(q), "stage": stage, "grade": grade,
+                                      "within": within})
 
         async def lines():
             for r in rows:

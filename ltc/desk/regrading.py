@@ -36,6 +36,7 @@ from ltc.people.interface import briefs_of
 from ltc.policy.rules import home_care_month_fen, is_eligible
 from ltc.policy.service import policy_in_force
 from ltc.regions.interface import names_by_code, path_of
+from ltc.web.params import whole_number
 
 VIEW_ROLES = frozenset({Role.admin, Role.reviewer})
 ENRICH_CHUNK = 5000
@@ -117,10 +118,11 @@ class Impact:
 
 def parse_target(text: str) -> tuple[str, int]:
     code, _, version = (text or "").strip().partition("@")
-    if not code or not version.isdigit() or int(version) < 1:
+    number = whole_number(version)
+    if not code or not number:
         raise InvalidInput("invalid_ruleset_key", "请选择要比较的评估规则版本",
                            {"to": "格式为 规则代码@版本号，例如 national-2021@2"})
-    return code, int(version)
+    return code, number
 
 
 async def compute_impact(actor: Actor, region_code: str, target: str, *,

@@ -22,7 +22,7 @@ from ltc.web.actions import perform
 from ltc.web.exports import csv_download
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import form_int
+from ltc.web.params import form_int, page_number
 
 PAGE_SIZE = 50
 QUERY_KEYS = ("region", "to", "q", "town", "kind", "page")
@@ -69,9 +69,8 @@ class RegradingPages(Controller):
             status_code = max(status_code, exc.status_code)
         rows = regrading.filtered(impact.rows, search=chosen["q"], town=chosen["town"],
                                   kind=chosen["kind"]) if impact else []
-        number = int(chosen["page"]) if chosen["page"].isdigit() and chosen["page"] != "0" else 1
         pages = max(1, -(-len(rows) // PAGE_SIZE))
-        number = min(number, pages)
+        number = page_number(chosen["page"], pages)
         base = {k: v for k, v in chosen.items() if k != "page" and v}
         towns = sorted({(r.town_code, r.town) for r in impact.rows}) if impact else []
         return page(request, "regrading/impact.html", status_code=status_code,

@@ -19,6 +19,7 @@ from ltc.entitlements.tables import Decision
 from ltc.errors import InvalidInput, NotFound
 from ltc.identity import Actor, Role, region_covers
 from ltc.people.rules import mask_resident_id
+from ltc.web.access_log import masked_search
 from ltc.web.actions import perform
 from ltc.web.exports import csv_download, pdf_file
 from ltc.web.formatting import iso_date
@@ -65,7 +66,7 @@ class EntitlementPages(Controller):
         async with db.write_transaction():
             await audit.record(actor, "entitlement.exported", "entitlement_list",
                                actor.region_path or "all",
-                               after={"state": status, "q": q, "renewal": renewal})
+                               after={"state": status, "q": masked_search(q), "renewal": renewal})
 
         async def rows() -> AsyncIterator[list[Any]]:
             page_rows = first

@@ -34,6 +34,7 @@ from ltc.evidence.rules import EvidenceTooLarge, EvidenceTypeNotAllowed, RangeNo
 from ltc.identity import Actor, Role
 from ltc.settings import Settings
 from ltc.web.guards import role_guard
+from ltc.web.input_guard import RAW_UPLOAD
 from ltc.web.params import Id
 
 # The route limit only has to let a maximal file (plus multipart framing) through; the real
@@ -152,6 +153,7 @@ class EvidenceApi(Controller):
     @put(
         "/{assessment_id:int}/evidence", guards=[ASSESSOR], status_code=201,
         request_max_body_size=UPLOAD_BODY_LIMIT,
+        opt={RAW_UPLOAD: True},  # the body is the file, streamed: the input guard never reads it
         summary="Upload a video or photo (raw body, streamed)",
         description=(
             "The request body is the file itself; Content-Type is its type (video/mp4, "

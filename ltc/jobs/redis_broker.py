@@ -83,6 +83,8 @@ class RedisBroker(dramatiq_redis.RedisBroker):
                 self.maintain()
             except redis.RedisError:
                 logger.warning("Redis maintenance failed; retrying", exc_info=True)
+            except Exception:  # anything else would end the thread, and with it the heartbeat
+                logger.exception("Redis maintenance failed unexpectedly; retrying")
             if self._stopping.wait(self.maintenance_interval / 1000):
                 return
 

@@ -23,7 +23,7 @@ from ltc.web.actions import perform
 from ltc.web.exports import pdf_file
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import Id, StateQuery, form_int
+from ltc.web.params import Id, StateQuery, form_int, whole_number
 
 CLERKS = role_guard(Role.clerk)
 
@@ -79,7 +79,7 @@ class NoticeBatchPages(Controller):
     async def create(self, request: Request[Actor, Any, Any],
                      data: URLEncodedBody[dict[str, Any]]) -> Any:
         form = await request.form()
-        ids = [int(v) for v in form.getall("assessment_ids", []) if str(v).isdigit()]
+        ids = [n for v in form.getall("assessment_ids", []) if (n := whole_number(v))]
         town, village = data.get("town", ""), data.get("village", "")
         created: dict[str, Any] = {}
 

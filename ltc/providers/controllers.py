@@ -22,7 +22,7 @@ from ltc.web.actions import perform
 from ltc.web.exports import csv_download
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import DB_INT_MAX, AfterId, Id
+from ltc.web.params import AfterId, Id, whole_number
 
 IdQuery = AfterId  # an optional id in a query string; 0 is none
 
@@ -31,7 +31,7 @@ Form = URLEncodedBody[dict[str, str]]
 
 def _form_id(data: dict[str, str], field: str) -> int | None:
     raw = (data.get(field) or "").strip()
-    return int(raw) if raw.isdigit() and 0 < int(raw) <= DB_INT_MAX else None
+    return whole_number(raw) or None
 
 
 def _form_date(data: dict[str, str], field: str) -> date | None:
@@ -206,7 +206,7 @@ class SurveyPages(Controller):
             score = (data.get("score") or "").strip()
             await service.record_survey(
                 request.user, _form_id(data, "provider"), _form_id(data, "person"),
-                _form_date(data, "surveyed_on"), int(score) if score.isdigit() else 0,
+                _form_date(data, "surveyed_on"), whole_number(score) or 0,
                 data.get("comment", ""))
 
         async def render(**context: Any) -> Template:

@@ -21,6 +21,7 @@ from ltc.spotchecks.rules import Finding, SpotCheckState
 from ltc.web.exports import csv_download
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
+from ltc.web.params import page_number, whole_number
 
 PAGE_SIZE = 50
 
@@ -32,7 +33,7 @@ def _params(request: Request[Actor, Any, Any]) -> dict[str, str]:
 
 def _filters(chosen: dict[str, str]) -> queries.Filters:
     month: date | None = service.parse_month(chosen["month"]) if chosen["month"] else None
-    organisation = int(chosen["organisation"]) if chosen["organisation"].isdigit() else None
+    organisation = whole_number(chosen["organisation"])
     return queries.filters_from(month, organisation, chosen["finding"])
 
 
@@ -59,7 +60,7 @@ class SpotCheckPages(Controller):
             filters, errors = queries.Filters(), exc.fields
         rows, matched = await queries.list_checks(actor, filters)
         pages = max(1, -(-matched // PAGE_SIZE))
-        number = min(max(int(raw) if raw.isdigit() else 1, 1), pages)
+        number = page_number(raw, pages)
         if number > 1:
             rows, matched = await queries.list_checks(actor, filters, page=number,
                                                       page_size=PAGE_SIZE)

@@ -27,7 +27,7 @@ from ltc.web.actions import perform
 from ltc.web.formatting import datetime_local
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import DB_INT_MAX, AfterId, Id
+from ltc.web.params import DB_INT_MAX, AfterId, Id, whole_number
 
 PROVIDERS = role_guard(Role.provider)
 PersonQuery = Annotated[int, QueryParameter(ge=1, le=DB_INT_MAX)]
@@ -67,8 +67,8 @@ def _whole(value: Any, field: str, unreadable: dict[str, str]) -> int | None:
         return None
     text = str(value).strip() if isinstance(value, str | int) and not isinstance(
         value, bool) else ""
-    if text.isdigit() and 1 <= int(text) <= DB_INT_MAX:
-        return int(text)
+    if number := whole_number(text):
+        return number
     unreadable[field] = "应为正整数编号"
     return None
 

@@ -35,6 +35,16 @@ def masked(text: str) -> str:
     return _NUMBER.sub(lambda m: _mask(m[0]), text)
 
 
+# The same number as typed, not URL-encoded: digits maybe separated by spaces or dashes.
+_TYPED_NUMBER = re.compile(r"(?<![\dA-Za-z])\d[\d\s-]*(?:[Xx](?![A-Za-z\d]))?")
+
+
+def masked_search(text: str) -> str:
+    """A search string as typed, fit for an audit row: `370983 19500101 1235` →
+    `****** ******** **35`; a name or a short number stays as typed."""
+    return _TYPED_NUMBER.sub(lambda m: _mask(m[0]), text)
+
+
 class MaskedAccessLog(logging.Filter):
     """Masks the request line's path in uvicorn's access records (args: client address,
     method, path, HTTP version, status)."""

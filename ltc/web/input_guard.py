@@ -9,6 +9,12 @@ their field names and file names are.
 
 Path, query, headers, form and JSON bodies are checked before the app is called; a multipart body
 (it may hold a video) as it is read, so that the handler never gets a form with a bad field.
+
+The Content-Type does not decide whether a body is checked: Litestar (and the handlers that call
+`json.loads(await request.body())`) decode a JSON body whatever it says, so a body labelled
+octet-stream, image/*, a form or multipart is still checked as JSON when it is JSON. Only a binary
+body sent to a route whose handler takes the raw body as a file, marked `opt={RAW_UPLOAD: True}`,
+streams unread.
 """
 
 from __future__ import annotations
@@ -32,7 +38,11 @@ FIELD_MESSAGE = "含有不允许的字符（如空字符），请删除后重新
 # Litestar's default body limit: larger bodies reach only upload routes, where they are files.
 CHECKED_BODY_LIMIT = 10 * 1024 * 1024
 _REFUSED = re.compile("[\x00\ud800-\udfff]")
-_BINARY_TYPES = ("video/", "image/", "audio/", "application/octet-stream", "application/pdf")
+# The `opt` key of a route handler whose request body is a file it streams (never decoded).
+RAW_UPLOAD = "raw_upload"
+_BINARY_TYPES = ("video/", "image/", "audio/", "application/octet-stream", "application/pdf",
+                 "binary/octet-stream")
+_JSON_STARTS = frozenset(b'{["')
 
 
 def refused(text: str) -> bool:
@@ -102,19 +112,34 @@ def in_request_line(scope: Scope) -> list[str]:
 
 
 class _BufferedBody:
-    """A urlencoded form or a JSON (or untyped) body, checked whole when its last chunk comes."""
+    """A urlencoded form or a JSON (or untyped) body, checked whole when its last chunk comes.
+    A form is checked as JSON as well: a JSON handler decodes it whatever its Content-Type.
+    `sniff` keeps only a body that starts like a JSON text with strings (for multipart bodies,
+    which may be large files: those start with their boundary and are dropped at once)."""
 
-    def __init__(self, form: bool) -> None:
+    def __init__(self, form: bool, sniff: bool = False) -> None:
         self.form = form
         self.body = bytearray()
+        self.undecided = sniff  # the first non-blank byte is still to come
+        self.dropped = False
 
     def feed(self, chunk: bytes, last: bool) -> list[str]:
+        if self.dropped:
+            return []
+        if self.undecided and (start := chunk.lstrip()[:1]):
+            self.undecided = False
+            if start[0] not in _JSON_STARTS:
+                self.dropped, self.body = True, bytearray()
+                return []
         if len(self.body) <= CHECKED_BODY_LIMIT:
             self.body.extend(chunk)
         if not last or len(self.body) > CHECKED_BODY_LIMIT:
             return []
         if self.form:
-            return list(_in_pairs(bytes(self.body)))
+            return list(_in_pairs(bytes(self.body))) or self._in_json()
+        return self._in_json()
+
+    def _in_json(self) -> list[str]:
         try:
             text = self.body.decode("utf-8")
             # The handler answers for what is not JSON; a string escape like \u0000 is ours.
@@ -127,17 +152,19 @@ class _BufferedBody:
 
 
 class _MultipartBody:
-    """Field names, file names and the values of plain fields; not the files' bytes."""
+    """Field names, file names and the values of plain fields; not the files' bytes. A body
+    that is JSON rather than multipart is checked as JSON (a JSON handler decodes it anyway)."""
 
-    def __init__(self, boundary: str) -> None:
-        self.parser: PushMultipartParser | None = PushMultipartParser(boundary)
+    def __init__(self, boundary: str | None) -> None:
+        self.parser = PushMultipartParser(boundary) if boundary else None
         self.segment: MultipartSegment | None = None
         self.value = bytearray()
+        self.json = _BufferedBody(form=False, sniff=True)
 
     def feed(self, chunk: bytes, last: bool) -> list[str]:
+        bad = self.json.feed(chunk, last)
         if self.parser is None:
-            return []
-        bad: list[str] = []
+            return bad
         try:
             for event in self.parser.parse(chunk):
                 if isinstance(event, MultipartSegment):
@@ -163,13 +190,16 @@ class _MultipartBody:
             return False
 
 
-def _body_check(headers: Headers) -> _BufferedBody | _MultipartBody | None:
+def _body_check(scope: Scope) -> _BufferedBody | _MultipartBody | None:
+    headers = Headers.from_scope(scope)
     content_type = headers.get("content-type", "").lower()
+    handler = scope.get("route_handler")
+    if (handler is not None and handler.opt.get(RAW_UPLOAD)
+            and content_type.startswith(_BINARY_TYPES)):
+        return None  # a file the handler streams and never decodes: not read ahead
     if content_type.startswith("multipart/form-data"):
         boundary = re.search(r'boundary="?([^";]+)"?', headers.get("content-type", ""))
-        return _MultipartBody(boundary.group(1)) if boundary else None
-    if content_type.startswith(_BINARY_TYPES):
-        return None
+        return _MultipartBody(boundary.group(1) if boundary else None)
     return _BufferedBody(form=content_type.startswith("application/x-www-form-urlencoded"))
 
 
@@ -220,7 +250,7 @@ class InputGuard(ASGIMiddleware):
                      next_app: ASGIApp) -> None:
         if bad := in_request_line(scope):
             raise invalid(bad)
-        check = _body_check(Headers.from_scope(scope))
+        check = _body_check(scope)
         if isinstance(check, _MultipartBody):
             receive = _checked_while_read(receive, check)
         elif check is not None and scope["method"] not in ("GET", "HEAD", "OPTIONS"):

@@ -30,10 +30,23 @@ class VersionIn(Struct):
     version: Version
 
 
+def whole_number(raw: object) -> int | None:
+    """A number typed in ASCII digits that the database can hold, or None: not for '²' or
+    '٣' (str.isdigit accepts them; int() refuses the first), '-1', '1e3' or 20 digits."""
+    text = str(raw if raw is not None else "").strip()
+    if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= DB_INT_MAX:
+        return int(text)
+    return None
+
+
+def page_number(raw: object, pages: int) -> int:
+    """The page asked for in a query string, within 1..pages; page 1 for anything garbled."""
+    return min(max(whole_number(raw) or 1, 1), max(pages, 1))
+
+
 def form_int(data: dict, field: str) -> int:
     """An integer field of a posted form; a missing or garbled one is refused, not a 500."""
-    raw = str(data.get(field) or "").strip()
-    if raw.isdigit() and int(raw) <= DB_INT_MAX:
-        return int(raw)
+    if (number := whole_number(data.get(field) or "")) is not None:
+        return number
     raise InvalidInput("invalid_request", "表单内容不完整，请刷新页面后重试",
                        {field: "缺少或无法识别"})

@@ -122,4 +122,4 @@ def test_the_api_error_is_structured_with_a_stable_code() -> None:
     error = documents.FileTampered("document_tampered", "a" * 64, "missing")
     assert error.status_code == 410
     assert error.as_json() == {"error": {"code": "document_tampered",
-                                         "message": documents.TAMPERED_MESSAGE}}
+                                         "message": documents.TAMPERED_MESSAGE, "fields": {}}}

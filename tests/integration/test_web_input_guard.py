@@ -12,10 +12,14 @@ from typing import Any
 import pytest
 from conftest import make_user, sign_in
 from litestar.routes import HTTPRoute
+from support.evidence_cases import JPEG_HEAD, as_user, make_case, photo, put, video
 
 from ltc.accounts import service as accounts
+from ltc.accounts.tables import ApiToken
 from ltc.audit.tables import AuditEvent
+from ltc.evidence.tables import EvidenceFile
 from ltc.identity import SYSTEM, Role
+from ltc.web.input_guard import RAW_UPLOAD
 
 pytestmark = pytest.mark.anyio
 
@@ -184,3 +188,54 @@ async def test_json_nested_too_deep_for_any_decoder_is_a_400(signed_in, path) ->
                                  headers={**bearer, "content-type": "application/json"})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_request"
+
+
+TOKEN_WITH_NUL = json.dumps({"name": "x\x00y", "role": "admin", "region_code": "370983"})
+
+
+@pytest.mark.parametrize("content_type", [
+    "application/octet-stream", "application/pdf", "video/mp4", "image/png", "audio/mpeg",
+    "text/plain", "application/x-www-form-urlencoded", "multipart/form-data",
+    "multipart/form-data; boundary=b",
+])
+async def test_json_under_any_content_type_is_checked(signed_in, content_type: str) -> None:
+    """Litestar decodes a JSON body whatever its Content-Type says: a NUL under a binary,
+    form or multipart label was stored (a 500 on PostgreSQL)."""
+    client, bearer = signed_in
+    tokens_before, audit_before = await ApiToken.count(), await AuditEvent.count()
+    response = await client.post("/api/v1/tokens", content=TOKEN_WITH_NUL,
+                                 headers={**bearer, "content-type": content_type})
+    await refused(response, "name")
+    assert await ApiToken.count() == tokens_before
+    assert await AuditEvent.count() == audit_before
+
+
+@pytest.mark.parametrize("content_type", ["application/octet-stream", "image/png"])
+async def test_visit_api_reading_the_raw_body_is_checked_too(signed_in, content_type) -> None:
+    client, bearer = signed_in
+    response = await client.post("/api/v1/visits", content='{"note": "a\\u0000"}',
+                                 headers={**bearer, "content-type": content_type})
+    await refused(response, "note")
+
+
+async def test_only_the_raw_evidence_upload_is_left_unread(client) -> None:
+    raw = [(method, path) for method, path, _ in every_route(client.app)
+           for route in client.app.routes if isinstance(route, HTTPRoute) and route.path == path
+           for handler in route.route_handlers
+           if method in handler.http_methods and handler.opt.get(RAW_UPLOAD)]
+    assert raw == [("PUT", "/api/v1/assessments/{assessment_id:int}/evidence")]
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (video(3000), "video/mp4"),
+    (photo(head=JPEG_HEAD) + b"\x00" * 64, "application/octet-stream"),
+    (photo() + b'{"a": "\\u0000"}', "image/png"),
+])
+async def test_raw_upload_with_nul_bytes_is_accepted(client, body: bytes,
+                                                     content_type: str) -> None:
+    assert b"\x00" in body or b"\\u0000" in body
+    case = await make_case()
+    csrf = await as_user(client, "assessor1")
+    response = await put(client, case["id"], body, content_type, csrf)
+    assert response.status_code == 201, response.text
+    assert await EvidenceFile.count() == 1
