@@ -447,13 +447,18 @@ def test_two_workers_never_run_a_message_twice(target: Target, workers: Workers)
     assert len(pids) == 2, "both workers should have taken part"
 
 
-@pytest.fixture(params=["redis", "rabbitmq"])
+# The production brokers' own tests belong to the production pass (the one naming a Redis
+# broker); the embedded SQLite pass clears LTC_TEST_BROKER_URL and leaves them out.
+SHIPPED_BROKERS = ["redis", "rabbitmq"] if os.environ.get("LTC_TEST_BROKER_URL") else []
+
+
+@pytest.fixture(params=SHIPPED_BROKERS)
 def shipped_url(request: pytest.FixtureRequest) -> Iterator[str]:
     """A production broker's URL without any query-string tuning, emptied before and after."""
     if request.param == "redis":
-        url = os.environ.get("LTC_TEST_BROKER_URL", "")
+        url = os.environ["LTC_TEST_BROKER_URL"]
         if not url.startswith(("redis://", "rediss://")):
-            unavailable("LTC_TEST_BROKER_URL is not a redis:// URL")
+            pytest.fail("LTC_TEST_BROKER_URL must be a redis:// URL")
         client = redis.Redis.from_url(split_options(url)[0])
         client.flushdb()
         yield split_options(url)[0]
