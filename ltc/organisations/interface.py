@@ -24,6 +24,26 @@ _COLUMNS = (Organisation.id, Organisation.code, Organisation.name, Organisation.
             Organisation.active, Organisation.region.path.as_alias("region_path"))
 
 
+@dataclass(frozen=True)
+class PayeeAccount:
+    """Where an organisation is paid: bank, account holder's name, account number."""
+
+    bank_name: str
+    account_name: str
+    account_no: str
+
+
+async def payee_account_of(organisation_id: int) -> PayeeAccount | None:
+    """The organisation's bank account from the register; None when it has none on file."""
+    row = await Organisation.select(
+        Organisation.bank_name, Organisation.bank_account_name,
+        Organisation.bank_account_no).where(Organisation.id == organisation_id).first()
+    if not row or not row["bank_account_no"]:
+        return None
+    return PayeeAccount(bank_name=row["bank_name"], account_name=row["bank_account_name"],
+                        account_no=row["bank_account_no"])
+
+
 async def by_id(organisation_id: int) -> OrganisationRef | None:
     row = await Organisation.select(*_COLUMNS).where(Organisation.id == organisation_id).first()
     return OrganisationRef(**row) if row else None
