@@ -7,11 +7,10 @@ from datetime import time
 
 import dramatiq
 
-from ltc import clock
 from ltc.agreements import service
 from ltc.agreements.tables import Agreement
 from ltc.audit.documents import render_and_record
-from ltc.jobs.rules import Every, Schedule
+from ltc.jobs.rules import Every, Schedule, period_day
 
 SCHEDULE = Schedule(job="agreements.daily", every=Every.day, at=time(0, 30))
 TEMPLATE = "pdf/agreement.html"
@@ -19,7 +18,7 @@ TEMPLATE = "pdf/agreement.html"
 
 @dramatiq.actor(actor_name="agreements.daily", max_retries=3)
 async def daily(period_key: str) -> None:
-    await service.daily(clock.today())
+    await service.daily(period_day(period_key))
 
 
 @dramatiq.actor(actor_name="agreements.render_document", max_retries=5)

@@ -7,18 +7,17 @@ from datetime import time
 
 import dramatiq
 
-from ltc import clock
 from ltc.audit.documents import render_and_record
 from ltc.entitlements import service
 from ltc.entitlements.tables import Decision
-from ltc.jobs.rules import Every, Schedule
+from ltc.jobs.rules import Every, Schedule, period_day
 
 SCHEDULE = Schedule(job="entitlements.refresh", every=Every.day, at=time(0, 20))
 
 
 @dramatiq.actor(actor_name="entitlements.refresh", max_retries=3)
 async def refresh(period_key: str) -> None:
-    await service.refresh_all(clock.today())
+    await service.refresh_all(period_day(period_key))
 
 
 @dramatiq.actor(actor_name="decisions.render_letter", max_retries=5)

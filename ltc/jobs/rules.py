@@ -30,6 +30,12 @@ def period_key(every: Every, day: date) -> str:
     return day.isoformat() if every == Every.day else f"{day.year:04d}-{day.month:02d}"
 
 
+def period_day(period_key: str) -> date:
+    """The day a period stands for: the day itself, or a month's first day."""
+    year, month, *day = (int(part) for part in period_key.split("-"))
+    return date(year, month, day[0] if day else 1)
+
+
 def _previous(every: Every, day: date) -> date:
     if every == Every.day:
         return date.fromordinal(day.toordinal() - 1)

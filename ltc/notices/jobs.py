@@ -6,9 +6,8 @@ from datetime import time
 
 import dramatiq
 
-from ltc import clock
 from ltc.audit.documents import render_and_record
-from ltc.jobs.rules import Every, Schedule
+from ltc.jobs.rules import Every, Schedule, period_day
 from ltc.notices import service
 from ltc.notices.tables import NoticeBatch
 from ltc.settings import Settings
@@ -18,7 +17,7 @@ SCHEDULE = Schedule(job="notices.close_due", every=Every.day, at=time(0, 10))
 
 @dramatiq.actor(actor_name="notices.close_due", max_retries=3)
 async def close_due(period_key: str) -> None:
-    await service.close_due(clock.today())
+    await service.close_due(period_day(period_key))
 
 
 @dramatiq.actor(actor_name="notices.render_document", max_retries=5)

@@ -13,6 +13,7 @@ ACTION_LABELS = {
     "api_token.revoked": "吊销接口令牌",
     "audit.chain_verified": "审计日志校验通过",
     "audit.chain_broken": "审计日志校验发现篡改",
+    "job.run_by_operator": "运维人员手动运行定时任务",
     "person.registered": "登记人员信息",
     "person.updated": "修改人员信息",
     "person.resident_id_viewed": "查看完整身份证号",

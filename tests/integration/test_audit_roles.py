@@ -3,20 +3,13 @@ the owner (LTC_MIGRATION_DATABASE_URL), then the app role works but cannot rewri
 
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import APP_ROLE, PG_URL, _as_app_role, _pg_admin_url, _pg_execute
+from support.cli import ltc
 
 pytestmark = pytest.mark.anyio
-
-
-def ltc(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
-    return subprocess.run([sys.executable, "-m", "ltc.cli", *args], env={**clean, **env},
-                          input=stdin, capture_output=True, text=True, timeout=120)
 
 
 async def test_migrate_runs_as_the_owner_and_the_app_role_serves_the_rest(

@@ -5,12 +5,11 @@ first bad event or checkpoint. On PostgreSQL the app's own role cannot even try.
 import json
 import os
 import sqlite3
-import sys
 
-import anyio
 import asyncpg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from support.cli import ltc_on
 
 from ltc import db
 from ltc.audit import checkpoints, service
@@ -66,12 +65,7 @@ async def rewrite(owner_url: str, edited: int, scheme: int, key: bytes | None,
 
 
 def ltc_audit(command: str, database_url: str, settings, **env: str):
-    # `audit verify` never contacts the broker, but production settings must name one.
-    broker = settings.broker_url if db.is_sqlite() else "redis://127.0.0.1:6379/11"
-    return anyio.run_process(
-        [sys.executable, "-m", "ltc.cli", "audit", command], check=False,
-        env={**os.environ, "LTC_DATABASE_URL": database_url, "LTC_BROKER_URL": broker,
-             "LTC_VAR_DIR": str(settings.var_dir), "LTC_SECRET_KEY": "k" * 40, **env})
+    return ltc_on(settings, database_url, "audit", command, **env)
 
 
 @pytest.mark.parametrize(("scheme", "key"), [(LEGACY, None), (KEYED, None), (KEYED, b"k" * 32)],

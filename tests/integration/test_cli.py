@@ -1,17 +1,9 @@
 """The `ltc` command as support staff use it."""
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-
-def ltc(*args: str, env: dict[str, str], stdin: str | None = None) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
-    return subprocess.run([sys.executable, "-m", "ltc.cli", *args], env={**clean, **env},
-                          input=stdin, capture_output=True, text=True, timeout=120)
+from support.cli import ltc
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,9 @@
-from datetime import datetime, time
+from datetime import date, datetime, time
 
 import pytest
 
 from ltc.clock import CHINA
-from ltc.jobs.rules import Every, Schedule, due_periods
+from ltc.jobs.rules import Every, Schedule, due_periods, period_day, period_key
 
 DAILY = Schedule(job="daily", every=Every.day, at=time(2, 0))
 MONTHLY = Schedule(job="monthly", every=Every.month, at=time(1, 0), catch_up=3)
@@ -28,3 +28,17 @@ def at(*parts: int) -> datetime:
 )
 def test_due_periods(schedule: Schedule, now: datetime, due: list[str]) -> None:
     assert due_periods(schedule, now) == due
+
+
+@pytest.mark.parametrize(("every", "day", "key"), [
+    (Every.day, date(2026, 12, 4), "2026-12-04"),
+    (Every.day, date(2027, 1, 1), "2027-01-01"),
+    (Every.day, date(2028, 2, 29), "2028-02-29"),
+    (Every.month, date(2026, 12, 1), "2026-12"),
+    (Every.month, date(2027, 1, 1), "2027-01"),
+])
+def test_a_period_key_names_the_day_its_run_acts_on(every, day, key) -> None:
+    """Daily jobs act on their period's day (a run caught up or run by `ltc jobs run
+    --as-of` acts as of that day, not as of the day it happens to run)."""
+    assert period_key(every, day) == key
+    assert period_day(key) == day
