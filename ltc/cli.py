@@ -8,6 +8,7 @@ import os
 import sys
 import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import click
@@ -119,6 +120,46 @@ async def _jobs_loops(settings: Settings, broker: Any, schedules: list[Any]) -> 
         )
     finally:
         await db.close_pool()
+
+
+@main.group("backup")
+def backup_group() -> None:
+    """Back up and restore the database, media and audit checkpoints as one set."""
+
+
+@backup_group.command("create")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False))
+def backup_create(directory: Path) -> None:
+    """Write a consistent backup set into DIRECTORY (new or empty), while the app runs."""
+    from ltc import backup
+
+    try:
+        manifest = backup.create(commands.settings(), directory)
+    except backup.BackupRefused as exc:
+        raise click.UsageError("\n".join(exc.problems)) from exc
+    click.echo(f"backup written to {directory}: {manifest['engine']} database, "
+               f"{manifest['media_files']} media files ({manifest['media_bytes']} bytes), "
+               f"{len(manifest['checkpoints'])} audit checkpoints; "  # type: ignore[arg-type]
+               "the audit key files are not in it (back them up apart)")
+
+
+@backup_group.command("restore")
+@click.argument("directory", type=click.Path(path_type=Path, file_okay=False, exists=True))
+@click.option("--app-role", default=None, help="PostgreSQL: grant this role the app's rights")
+def backup_restore(directory: Path, app_role: str | None) -> None:
+    """Restore the set in DIRECTORY into the configured empty database (as the migration
+    role), media folder and checkpoint folder; then run `ltc audit verify` and
+    `ltc evidence verify`."""
+    from ltc import backup
+
+    try:
+        restored = asyncio.run(backup.restore(commands.settings(), directory, app_role))
+    except backup.BackupRefused as exc:
+        raise click.UsageError("nothing was restored:\n" + "\n".join(exc.problems)) from exc
+    click.echo(f"restored: the database, {restored.media_files} media files "
+               f"({restored.media_bytes} bytes), {restored.checkpoints} audit checkpoints. "
+               "Next: ltc migrate (if this release is newer), ltc audit verify, "
+               "ltc evidence verify")
 
 
 @main.group("jobs")
