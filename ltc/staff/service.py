@@ -27,7 +27,7 @@ from ltc.staff.rules import (
 from ltc.staff.tables import StaffMember, StaffTraining
 
 KEEP_ROLES = frozenset({Role.admin, Role.clerk})
-READ_ROLES = KEEP_ROLES | {Role.reviewer}
+READ_ROLES = KEEP_ROLES
 IMPORT_COLUMNS = ("resident_id", "name", "kind", "certificate_no", "certificate_until",
                   "staff_code", "organisation")
 IMPORT_OPTIONAL = ("status", "username")
