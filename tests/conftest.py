@@ -238,7 +238,7 @@ async def _ensure_assessment_agreement(code: str) -> None:
 _STAFF_NUMBERS = itertools.count(1)
 
 
-def test_resident_id(n: int) -> str:
+def staff_resident_id(n: int) -> str:
     """A valid resident ID, different for every n (born 1970-01-01 + n // 1000 days)."""
     born = date(1970, 1, 1) + timedelta(days=n // 1000)
     body = f"370983{born:%Y%m%d}{n % 1000:03d}"
@@ -252,7 +252,7 @@ async def make_staff_record(user: dict[str, Any], kind: str,
     organisation = await Organisation.select(Organisation.code).where(
         Organisation.id == user["organisation"]).first()
     return await staff.create_staff(SYSTEM, {
-        "resident_id": test_resident_id(n), "name": user["display_name"], "kind": kind,
+        "resident_id": staff_resident_id(n), "name": user["display_name"], "kind": kind,
         "certificate_no": f"CERT-{user['username']}", "certificate_until": until.isoformat(),
         "staff_code": f"N370983{n:07d}", "organisation": organisation["code"],
         "username": user["username"]})

@@ -73,11 +73,11 @@ def normalise_staff_code(value: str) -> str:
 def staff_code_problem(value: str) -> str | None:
     code = normalise_staff_code(value)
     if not code:
-        return "请填写医保人员编码（14位，如 N37098300000012）"
+        return "请填写医保人员编码（14位，如 N3709830000012）"
     match = STAFF_CODE.match(code)
     if len(code) != STAFF_CODE_LENGTH or match is None:
         return (f"医保人员编码应为{STAFF_CODE_LENGTH}位：1至2位大写字母（人员类别）、6位行政区划"
-                f"代码和顺序号，如 N37098300000012；您填写的是“{code}”")
+                f"代码和顺序号，如 N3709830000012；您填写的是“{code}”")
     if match.group(2)[:2] not in PROVINCE_CODES:
         return (f"医保人员编码第{len(match.group(1)) + 1}位起的行政区划代码"
                 f"“{match.group(2)}”无效，请核对")

@@ -18,6 +18,7 @@ from ltc.organisations import interface as organisations
 from ltc.people.rules import name_initials
 from ltc.staff.rules import (
     EXPIRING_WITHIN_DAYS,
+    StaffKind,
     StaffValues,
     account_problem,
     employer_problem,
@@ -79,6 +80,7 @@ async def check(actor: Actor, values: dict[str, str], *, staff_id: int | None = 
     the account to link (username, optional), and a resident ID, staff code or account
     already registered to someone else."""
     checked, problems = staff_values(values, today or clock.today())
+    kind = next((k for k in StaffKind if k.value == (values.get("kind") or "").strip()), None)
     code = (values.get("organisation") or "").strip()
     employer = await organisations.by_code(code) if code else None
     if employer is None:
@@ -86,15 +88,14 @@ async def check(actor: Actor, values: dict[str, str], *, staff_id: int | None = 
                                     else "请填写工作单位的机构编码")
     elif actor.region_path and not region_covers(actor.region_path, employer.region_path):
         problems["organisation"] = f"机构 {code} 不在您的管辖范围内"
-    elif checked and (problem := employer_problem(checked.kind, employer.kind,
-                                                  employer.active)):
+    elif kind and (problem := employer_problem(kind, employer.kind, employer.active)):
         problems["organisation"] = problem
     username = (values.get("username") or "").strip()
     account = await accounts.account_by_username(username) if username else None
     if username and account is None:
         problems["username"] = f"账号 {username} 不存在"
-    elif account and checked and employer and (problem := account_problem(
-            checked.kind, account.role, account.organisation_id, employer.id)):
+    elif account and kind and employer and (problem := account_problem(
+            kind, account.role, account.organisation_id, employer.id)):
         problems["username"] = problem
     if checked:
         for field, column, what in (("resident_id", StaffMember.resident_id, checked.resident_id),
