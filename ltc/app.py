@@ -58,6 +58,7 @@ from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
 from ltc.settings import Settings
 from ltc.spotchecks.controllers import SpotCheckPages
+from ltc.staff.controllers import StaffApi, StaffPages
 from ltc.visits.controllers import VisitApi, VisitPages, VisitReviewPages
 from ltc.web import access_log, formatting, timeline
 from ltc.web.csrf import FormCsrf
@@ -155,7 +156,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 AssessmentPages, ReviewPages, EvidencePages, NoticeBatchPages, PublicNoticePages,
                 EntitlementPages, DecisionPages, PolicyPages, RulesetPages, AgreementPages,
                 CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,
-                EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages,
+                EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages, StaffPages,
             ]),
             AccountsApi,
             UserApi,
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EvidenceApi,
             EnrollmentEventApi,
             VisitApi,
+            StaffApi,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],

@@ -28,6 +28,7 @@ from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
 from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
+from ltc.staff.tables import StaffMember, StaffTraining
 from ltc.visits.tables import InstitutionalStay, Survey, Visit
 
 APP_CONFIG = AppConfig(
@@ -73,5 +74,7 @@ APP_CONFIG = AppConfig(
         PayoutDocument,
         SpotCheckDraw,
         SpotCheck,
+        StaffMember,
+        StaffTraining,
     ],
 )

@@ -17,6 +17,7 @@ from ltc.errors import Forbidden
 from ltc.identity import SYSTEM
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
+from ltc.staff import service as staff
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -73,17 +74,20 @@ async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
     logins = []
     user_ids = {}
     for user in demo["users"]:
-        qualified = user.get("qualification")
         created = await accounts.create_user(
             SYSTEM, username=user["username"], display_name=user["display_name"],
             role=user["role"], region_code=user["region"],
             organisation_code=user.get("organisation"), password=password,
             password_iterations=password_iterations,
-            **({"qualification": qualified["kind"],
-                "certificate_no": qualified["certificate_no"],
-                "qualified_until": clock.today() + timedelta(days=qualified["valid_days"])}
-               if qualified else {}),
         )
+        if qualified := user.get("qualification"):  # their staff record (实名制)
+            await staff.create_staff(SYSTEM, {
+                "resident_id": qualified["resident_id"], "name": user["display_name"],
+                "kind": qualified["kind"], "certificate_no": qualified["certificate_no"],
+                "certificate_until": (clock.today() + timedelta(
+                    days=qualified["valid_days"])).isoformat(),
+                "staff_code": qualified["staff_code"], "organisation": user["organisation"],
+                "username": user["username"]})
         user_ids[user["username"]] = created["id"]
         logins.append({"role": user["role"], "username": user["username"], "password": password})
     await _sign_demo_assessment_agreements(demo["assessment_agreements"], user_ids)

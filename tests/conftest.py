@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import asyncpg
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
+from stdnum.cn import ric
 
 from ltc import db, reference, schema
 from ltc.accounts import service as accounts
@@ -41,6 +42,7 @@ from ltc.identity import SYSTEM, Role
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
 from ltc.settings import Settings
+from ltc.staff import service as staff
 
 PG_URL = os.environ.get("LTC_TEST_DATABASE_URL")
 APP_ROLE = "ltc_ci_app"  # password = name; .ci/run creates it (CREATE ROLE needs a superuser)
@@ -233,15 +235,39 @@ async def _ensure_assessment_agreement(code: str) -> None:
                         ends_on=date(2099, 12, 31), state="ACTIVE").save()
 
 
+_STAFF_NUMBERS = itertools.count(1)
+
+
+def staff_resident_id(n: int) -> str:
+    """A valid resident ID, different for every n (born 1970-01-01 + n // 1000 days)."""
+    born = date(1970, 1, 1) + timedelta(days=n // 1000)
+    body = f"370983{born:%Y%m%d}{n % 1000:03d}"
+    return body + ric.calc_check_digit(body + "0")
+
+
+async def make_staff_record(user: dict[str, Any], kind: str,
+                            until: date = date(2099, 12, 31)) -> dict[str, Any]:
+    """The user's staff record (实名制) of `kind`, certificate valid through `until`."""
+    n = next(_STAFF_NUMBERS)
+    organisation = await Organisation.select(Organisation.code).where(
+        Organisation.id == user["organisation"]).first()
+    return await staff.create_staff(SYSTEM, {
+        "resident_id": staff_resident_id(n), "name": user["display_name"], "kind": kind,
+        "certificate_no": f"CERT-{user['username']}", "certificate_until": until.isoformat(),
+        "staff_code": f"N370983{n:07d}", "organisation": organisation["code"],
+        "username": user["username"]})
+
+
 async def make_user(role: Role | str, username: str | None = None, region: str = "370983",
                     organisation: str | None = None, *, agreement: bool = True,
-                    qualification: str = "expert", qualified_until: date = date(2099, 12, 31),
+                    qualification: str | None = None, qualified_until: date = date(2099, 12, 31),
                     ) -> dict[str, Any]:
     """A user with TEST_PASSWORD; assessors and providers get a test organisation, and an
     assessor's organisation an assessment agreement covering every test day (`agreement`
-    False: none is made, and it keeps whatever agreements it has). Assessors are 评估专家
-    valid through 2099 unless told otherwise (`qualification` "assessor" or "" for none), so
-    every draw finds its expert and two signing experts need no further confirmation."""
+    False: none is made, and it keeps whatever agreements it has). Assessors and providers
+    get a staff record (实名制) certified through 2099 unless told otherwise: assessors as
+    评估专家, so every draw finds its expert and two signing experts need no further
+    confirmation, providers as nurses (`qualification` names another kind, "" none)."""
     role = Role(role)
     if role.needs_organisation:
         organisation = organisation or ("T-A" if role == Role.assessor else "T-P")
@@ -249,14 +275,15 @@ async def make_user(role: Role | str, username: str | None = None, region: str =
                                    else "provider")
         if role == Role.assessor and agreement:
             await _ensure_assessment_agreement(organisation)
-    return await accounts.create_user(
+    user = await accounts.create_user(
         SYSTEM, username=username or str(role), display_name=f"测试{role.label}", role=str(role),
         region_code=region, organisation_code=organisation, password=TEST_PASSWORD,
-        password_iterations=FAST_HASH_ITERATIONS,
-        **({"qualification": qualification, "certificate_no": f"CERT-{username or role}",
-            "qualified_until": qualified_until}
-           if role == Role.assessor and qualification else {}),
-    )
+        password_iterations=FAST_HASH_ITERATIONS)
+    kind = {Role.assessor: "expert", Role.provider: "nurse"}.get(role, "") if (
+        qualification is None) else qualification
+    if kind:
+        await make_staff_record(user, kind, qualified_until)
+    return user
 
 
 async def csrf_token(client: AsyncTestClient, path: str = "/login") -> str:

@@ -18,13 +18,8 @@ from ltc import commands
 @click.option("--region", required=True, help="Region code, e.g. 370983")
 @click.option("--organisation", default=None, help="Organisation code (assessor, provider)")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input")
-@click.option("--qualification", default="", type=click.Choice(["", "assessor", "expert"]),
-              help="Assessors: assessor (评估员) or expert (评估专家)")
-@click.option("--certificate", default="", help="Qualification certificate number")
-@click.option("--qualified-until", default="", help="Certificate's last valid day, YYYY-MM-DD")
 def createuser(username: str, display_name: str, role: str, region: str,
-               organisation: str | None, password_stdin: bool, qualification: str,
-               certificate: str, qualified_until: str) -> None:
+               organisation: str | None, password_stdin: bool) -> None:
     """Create a user who signs in."""
     from ltc.accounts import service
     from ltc.errors import DomainError
@@ -36,8 +31,7 @@ def createuser(username: str, display_name: str, role: str, region: str,
         commands.run(settings, lambda: service.create_user(
             SYSTEM, username=username, display_name=display_name, role=role, region_code=region,
             organisation_code=organisation, password=password,
-            password_iterations=settings.password_iterations, qualification=qualification,
-            certificate_no=certificate, qualified_until=qualified_until))
+            password_iterations=settings.password_iterations))
     except DomainError as exc:
         details = "".join(f"\n  {field}: {problem}" for field, problem in exc.fields.items())
         raise click.ClickException(f"{exc.message}{details}") from exc

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import date
 from typing import Any
 
 from litestar import Controller, Request, get, post, put
@@ -13,9 +12,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Template
 from msgspec import Struct
 
-from ltc import clock
 from ltc.accounts import service
-from ltc.accounts.rules import Qualification, qualification_status
 from ltc.accounts.sessions import renew_session_id
 from ltc.db import StaleWrite
 from ltc.errors import Conflict, InvalidInput, TooManyAttempts
@@ -112,15 +109,7 @@ def _user_form(row: dict[str, Any]) -> dict[str, Any]:
     return {"username": row["username"], "display_name": row["display_name"],
             "role": row["role"], "region": row["region.code"],
             "organisation": row["organisation.code"], "active": row["active"],
-            "version": row["version"], "qualification": row["qualification"],
-            "certificate_no": row["certificate_no"],
-            "qualified_until": row["qualified_until"] or ""}
-
-
-def _qualification_args(data: dict[str, str]) -> dict[str, str]:
-    return {"qualification": data.get("qualification", ""),
-            "certificate_no": data.get("certificate_no", ""),
-            "qualified_until": data.get("qualified_until", "")}
+            "version": row["version"]}
 
 
 PAGE_SIZE = 50
@@ -132,7 +121,7 @@ class UserPageController(Controller):
 
     def _form_page(self, request: Request, status_code: int = 200, **context: Any) -> Template:
         return page(request, "admin/user_form.html", status_code=status_code, roles=list(Role),
-                    qualifications=list(Qualification), errors=context.pop("errors", {}),
+                    errors=context.pop("errors", {}),
                     error=context.pop("error", None),
                     **context)
 
@@ -143,9 +132,7 @@ class UserPageController(Controller):
         more = len(users) > PAGE_SIZE
         users = users[:PAGE_SIZE]
         return page(request, "admin/users.html", users=users, q=q, role=role,
-                    roles=list(Role), next_after=users[-1]["id"] if more else None,
-                    Qualification=Qualification, qualification_status=qualification_status,
-                    today=clock.today())
+                    roles=list(Role), next_after=users[-1]["id"] if more else None)
 
     @get("/new")
     async def new_page(self, request: Request) -> Template:
@@ -161,7 +148,7 @@ class UserPageController(Controller):
                 region_code=data.get("region", "").strip(),
                 organisation_code=data.get("organisation", "").strip() or None,
                 password=data.get("password", ""),
-                password_iterations=settings.password_iterations, **_qualification_args(data))
+                password_iterations=settings.password_iterations)
         except (InvalidInput, Conflict) as exc:
             return self._form_page(request, status_code=exc.status_code, user_id=None,
                                    form=data, errors=exc.fields, error=exc.message)
@@ -183,7 +170,7 @@ class UserPageController(Controller):
                 display_name=data.get("display_name", ""), role=data.get("role", ""),
                 region_code=data.get("region", "").strip(),
                 organisation_code=data.get("organisation", "").strip() or None,
-                active=data.get("active") == "on", **_qualification_args(data))
+                active=data.get("active") == "on")
         except InvalidInput as exc:
             row = await service.get_user(request.user, user_id)
             form = {**_user_form(row), **data, "active": data.get("active") == "on"}
@@ -208,9 +195,6 @@ class UserOut(Struct):
     organisation: str | None
     active: bool
     version: Version
-    qualification: str  # "" | assessor (评估员) | expert (评估专家)
-    certificate_no: str
-    qualified_until: date | None
 
 
 class UserCreate(Struct):
@@ -220,9 +204,6 @@ class UserCreate(Struct):
     region: str
     password: str
     organisation: str | None = None
-    qualification: str = ""
-    certificate_no: str = ""
-    qualified_until: date | None = None
 
 
 class UserUpdate(Struct):
@@ -232,19 +213,13 @@ class UserUpdate(Struct):
     region: str
     active: bool
     organisation: str | None = None
-    # Left out (None): the stored qualification is kept.
-    qualification: str | None = None
-    certificate_no: str | None = None
-    qualified_until: date | None = None
 
 
 def _user_out(row: dict[str, Any]) -> UserOut:
     return UserOut(id=row["id"], username=row["username"], display_name=row["display_name"],
                    role=row["role"], region=row["region.code"],
                    organisation=row["organisation.code"], active=row["active"],
-                   version=row["version"], qualification=row["qualification"],
-                   certificate_no=row["certificate_no"],
-                   qualified_until=row["qualified_until"])
+                   version=row["version"])
 
 
 class UserApi(Controller):
@@ -265,9 +240,7 @@ class UserApi(Controller):
         user = await service.create_user(
             request.user, username=data.username, display_name=data.display_name,
             role=data.role, region_code=data.region, organisation_code=data.organisation,
-            password=data.password, password_iterations=settings.password_iterations,
-            qualification=data.qualification, certificate_no=data.certificate_no,
-            qualified_until=data.qualified_until)
+            password=data.password, password_iterations=settings.password_iterations)
         return _user_out(await service.get_user(request.user, user["id"]))
 
     @put("/{user_id:int}", summary="Update a user (send the version you read; 409 if stale)")
@@ -276,9 +249,7 @@ class UserApi(Controller):
         await service.update_user(
             request.user, user_id, expected_version=data.version,
             display_name=data.display_name, role=data.role, region_code=data.region,
-            organisation_code=data.organisation, active=data.active,
-            qualification=data.qualification, certificate_no=data.certificate_no,
-            qualified_until=data.qualified_until)
+            organisation_code=data.organisation, active=data.active)
         return _user_out(await service.get_user(request.user, user_id))
 
 

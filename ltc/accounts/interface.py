@@ -4,11 +4,9 @@ user table."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from piccolo.query import Select
 
-from ltc.accounts.rules import is_valid_expert_on
 from ltc.accounts.tables import ApiToken, User
 from ltc.identity import Role
 
@@ -29,6 +27,11 @@ _COLUMNS = (User.id, User.username, User.display_name, User.role,
 
 async def staff_member(user_id: int) -> StaffMember | None:
     row = await User.select(*_COLUMNS).where(User.id == user_id).first()
+    return StaffMember(**row) if row else None
+
+
+async def account_by_username(username: str) -> StaffMember | None:
+    row = await User.select(*_COLUMNS).where(User.username == username).first()
     return StaffMember(**row) if row else None
 
 
@@ -53,19 +56,12 @@ class Assessor:
     organisation_id: int
     organisation_name: str
     organisation_region_path: str
-    qualification: str = ""  # "" | assessor (评估员) | expert (评估专家)
-    certificate_no: str = ""
-    qualified_until: date | None = None  # the last valid day
-
-    def is_expert_on(self, on: date) -> bool:
-        return is_valid_expert_on(self.qualification, self.qualified_until, on)
 
 
 _ASSESSOR_COLUMNS = (
     User.id, User.display_name, User.organisation.as_alias("organisation_id"),
     User.organisation.name.as_alias("organisation_name"),
     User.organisation.region.path.as_alias("organisation_region_path"),
-    User.qualification, User.certificate_no, User.qualified_until,
 )
 _ACTIVE_ASSESSOR = ((User.role == str(Role.assessor)) & User.active.eq(True)
                     & (User.organisation.kind == "assessment")
@@ -89,11 +85,3 @@ async def assessors_by_id(user_ids: list[int]) -> dict[int, Assessor]:
     rows = await User.select(*_ASSESSOR_COLUMNS).where(User.id.is_in(user_ids))
     return {row["id"]: Assessor(**row) for row in rows}
 
-
-async def is_valid_expert(user_id: int, on: date) -> bool:
-    """An active assessor whose 评估专家 qualification is valid on day `on` (its last valid
-    day included)."""
-    row = await User.select(User.qualification, User.qualified_until).where(
-        (User.id == user_id) & (User.role == str(Role.assessor)) & User.active.eq(True)
-    ).first()
-    return bool(row) and is_valid_expert_on(row["qualification"], row["qualified_until"], on)

@@ -6,8 +6,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-from datetime import date
-from enum import StrEnum
 
 PASSWORD_MIN_LENGTH = 8
 _HASH_ALGORITHM = "pbkdf2_sha256"
@@ -67,55 +65,3 @@ def login_wait_seconds(failures: int, max_failures: int, window_seconds: int) ->
     if failures <= FREE_FAILURES:
         return 0
     return min(2 ** (failures - FREE_FAILURES - 1), window_seconds)
-
-
-# --- assessor qualifications (29号: at least one 评估专家 on site, two experts confirm) -------
-
-class Qualification(StrEnum):
-    assessor = "assessor"  # 评估员
-    expert = "expert"  # 评估专家
-
-    @property
-    def label(self) -> str:
-        return "评估专家" if self is Qualification.expert else "评估员"
-
-
-def qualification_problems(role: str, kind: str, certificate_no: str,
-                           valid_until: date | None) -> dict[str, str]:
-    """Every problem with an account's qualification, by form field, in Chinese. Only
-    assessors carry one; a kind needs its certificate number and expiry date."""
-    fields: dict[str, str] = {}
-    if not kind:
-        if certificate_no.strip() or valid_until is not None:
-            fields["qualification"] = "填写了证书信息，请选择资质类别（评估员或评估专家）"
-        return fields
-    if kind not in set(Qualification):
-        fields["qualification"] = "资质类别只能是评估员（assessor）或评估专家（expert）"
-    if role != "assessor":
-        fields["qualification"] = "只有评估员角色的账号可以登记评估资质"
-    if not certificate_no.strip():
-        fields["certificate_no"] = "登记资质时必须填写证书编号"
-    elif len(certificate_no.strip()) > 50:
-        fields["certificate_no"] = "证书编号不能超过50个字符"
-    if valid_until is None:
-        fields["qualified_until"] = "登记资质时必须填写证书有效期至（日期）"
-    return fields
-
-
-def is_valid_expert_on(kind: str, valid_until: date | None, on: date) -> bool:
-    """An expert qualification counts through its last valid day inclusive."""
-    return kind == Qualification.expert and valid_until is not None and on <= valid_until
-
-
-EXPIRY_WARNING_DAYS = 60
-
-
-def qualification_status(kind: str, valid_until: date | None, today: date) -> str:
-    """What the user list shows next to a qualification: "", 已过期, or 即将到期."""
-    if not kind or valid_until is None:
-        return ""
-    if valid_until < today:
-        return "已过期"
-    if (valid_until - today).days <= EXPIRY_WARNING_DAYS:
-        return "即将到期"
-    return ""

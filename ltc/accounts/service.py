@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ltc import clock, db
@@ -13,7 +13,6 @@ from ltc.accounts.rules import (
     login_wait_seconds,
     new_api_token,
     password_problems,
-    qualification_problems,
     token_hash,
 )
 from ltc.accounts.sessions import end_sessions_of
@@ -73,26 +72,6 @@ async def _assignment(
     return the_role, region, organisation
 
 
-def _qualification(role: Role | None, kind: str, certificate_no: str,
-                   qualified_until: date | str | None, fields: dict[str, str]
-                   ) -> dict[str, Any]:
-    """The qualification columns to store; problems go to `fields`. A date may come as the
-    form's text (YYYY-MM-DD; empty for none)."""
-    kind, certificate_no = kind.strip(), certificate_no.strip()
-    if isinstance(qualified_until, str):
-        text, qualified_until = qualified_until.strip(), None
-        try:
-            qualified_until = date.fromisoformat(text) if text else None
-        except ValueError:
-            fields["qualified_until"] = "日期格式应为 YYYY-MM-DD，例如 2027-06-30"
-    problems = qualification_problems(str(role) if role else "", kind, certificate_no,
-                                      qualified_until)
-    for field, problem in problems.items():
-        fields.setdefault(field, problem)
-    return {"qualification": kind, "certificate_no": certificate_no,
-            "qualified_until": qualified_until}
-
-
 async def create_user(
     actor: Actor,
     *,
@@ -103,11 +82,8 @@ async def create_user(
     organisation_code: str | None,
     password: str,
     password_iterations: int,
-    qualification: str = "",
-    certificate_no: str = "",
-    qualified_until: date | str | None = None,
 ) -> dict[str, Any]:
-    """A new account; assessors may carry a qualification (评估员 / 评估专家)."""
+    """A new account. (Qualifications are in the staff register, ltc.staff.)"""
     fields: dict[str, str] = {}
     username = username.strip()
     if not username or not username.isascii() or not username.replace("_", "").isalnum():
@@ -118,8 +94,6 @@ async def create_user(
         fields["password"] = "；".join(problems)
     the_role, region, organisation = await _assignment(
         actor, role, region_code, organisation_code, fields)
-    qualified = _qualification(the_role, qualification, certificate_no, qualified_until,
-                               fields)
     if fields:
         raise InvalidInput("invalid_user", "用户信息有误，请按提示修改", fields)
     async with db.write_transaction():
@@ -133,13 +107,11 @@ async def create_user(
             region=region["id"],
             organisation=organisation["id"] if organisation else None,
             password_hash=hash_password(password, password_iterations),
-            **qualified,
         )
         await user.save()
         await audit.record(actor, "user.created", "user", user.id,
                            after={"username": username, "role": str(the_role),
-                                  "region": region_code, "organisation": organisation_code,
-                                  **_audited(qualified)})
+                                  "region": region_code, "organisation": organisation_code})
     return user.to_dict()
 
 
@@ -288,7 +260,6 @@ async def list_users(actor: Actor, search: str = "", role: str = "", limit: int 
     query = User.select(
         User.id, User.username, User.display_name, User.role, User.active, User.version,
         User.region.code, User.region.name, User.organisation.code, User.organisation.name,
-        User.qualification, User.certificate_no, User.qualified_until,
     ).where(in_region(actor, User.region.path) & (User.id > after_id))
     if search.strip():
         term = search.strip()
@@ -310,11 +281,6 @@ async def get_user(actor: Actor, user_id: int) -> dict[str, Any]:
     return row
 
 
-def _audited(qualified: dict[str, Any]) -> dict[str, Any]:
-    until = qualified["qualified_until"]
-    return {**qualified, "qualified_until": until.isoformat() if until else None}
-
-
 async def update_user(
     actor: Actor,
     user_id: int,
@@ -325,25 +291,14 @@ async def update_user(
     region_code: str,
     organisation_code: str | None,
     active: bool,
-    qualification: str | None = None,
-    certificate_no: str | None = None,
-    qualified_until: date | str | None = None,
 ) -> dict[str, Any]:
-    """Edit a user; refused with StaleWrite if someone saved the user since it was loaded.
-    A qualification left as None keeps what is stored (API clients that do not know it)."""
+    """Edit a user; refused with StaleWrite if someone saved the user since it was loaded."""
     before = await get_user(actor, user_id)
     fields: dict[str, str] = {}
     if not display_name.strip():
         fields["display_name"] = "请填写姓名"
     the_role, region, organisation = await _assignment(
         actor, role, region_code, organisation_code, fields)
-    if qualification is None:  # kept; an account that stops being an assessor loses it
-        kept = the_role == Role.assessor
-        qualification = before["qualification"] if kept else ""
-        certificate_no = before["certificate_no"] if kept else ""
-        qualified_until = before["qualified_until"] if kept else None
-    qualified = _qualification(the_role, qualification, certificate_no or "",
-                               qualified_until, fields)
     if actor.kind == ActorKind.user and user_id == actor.id and (
             not active or the_role != actor.role):
         fields["active"] = "不能停用自己的账号或修改自己的角色，请由另一位管理员操作"
@@ -355,9 +310,6 @@ async def update_user(
         User.region: region["id"],
         User.organisation: organisation["id"] if organisation else None,
         User.active: active,
-        User.qualification: qualified["qualification"],
-        User.certificate_no: qualified["certificate_no"],
-        User.qualified_until: qualified["qualified_until"],
     }
     async with db.write_transaction():
         after = await db.update_versioned(User, user_id, expected_version, changes)
@@ -369,12 +321,11 @@ async def update_user(
             await end_sessions_of(user_id)
         await audit.record(
             actor, "user.updated", "user", user_id,
-            before={**{k: before[k] for k in ("display_name", "role", "region.code",
-                                              "organisation.code", "active")},
-                    **_audited({k: before[k] for k in qualified})},
+            before={k: before[k] for k in ("display_name", "role", "region.code",
+                                           "organisation.code", "active")},
             after={"display_name": display_name.strip(), "role": str(the_role),
                    "region.code": region_code, "organisation.code": organisation_code,
-                   "active": active, **_audited(qualified)},
+                   "active": active},
         )
     return after
 

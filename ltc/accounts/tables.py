@@ -1,6 +1,5 @@
 from piccolo.columns import (
     Boolean,
-    Date,
     ForeignKey,
     Integer,
     OnDelete,
@@ -25,10 +24,7 @@ class User(Table, tablename="ltc_user"):
     organisation = ForeignKey(Organisation, on_delete=OnDelete.restrict, null=True)
     password_hash = Varchar(length=200, null=False)
     active = Boolean(default=True, null=False)
-    # Assessors only (29号): "" | assessor (评估员) | expert (评估专家), ltc.accounts.rules.
-    qualification = Varchar(length=12, null=False, default="")
-    certificate_no = Varchar(length=50, null=False, default="")
-    qualified_until = Date(null=True, default=None)  # the last valid day
+    # Qualifications are in the staff register (ltc.staff), whose record links to the account.
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
     version = Integer(default=1, null=False)
 

@@ -3,11 +3,13 @@
 Eligible: active users with the assessor role whose organisation is an active assessment
 organisation covering the person's region and has an assessment agreement covering the day of
 the draw (nobody is assigned without an agreement in force: ltc.agreements.rules.covers, asked
-of all organisations at once in the candidate query). At least one of the two is a 评估专家
-whose qualification is valid on the day. Left out (回避): the staff of the person's current
-care provider and the assessors who declared a conflict with the person. The draw itself is
-the pure function in ltc.assessments.draw; its seed, full candidate list and exclusions with
-their reasons are stored in Assessment.draw so an auditor can replay it with draw.replay().
+of all organisations at once in the candidate query), and whose staff record (ltc.staff, 实名制)
+is an 评估员 or 评估专家, 在职, with a certificate valid on the day: an expired certificate, or
+no record, keeps an assessor out of every draw. At least one of the two is a 评估专家. Left
+out (回避): the staff of the person's current care provider and the assessors who declared a
+conflict with the person. The draw itself is the pure function in ltc.assessments.draw; its
+seed, full candidate list and exclusions with their reasons are stored in Assessment.draw so
+an auditor can replay it with draw.replay().
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ltc.audit import service as audit
 from ltc.careplans import interface as careplans
 from ltc.errors import Conflict
 from ltc.identity import Actor, Role, region_covers, require_role
+from ltc.staff import interface as staff
 
 ASSIGN_ROLES = frozenset({Role.clerk})
 # An assessor's open work: assigned, on site, sent back, or waiting for the reviewer.
@@ -51,10 +54,14 @@ OPEN_ASSESSMENT_STATES = (AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS,
 async def eligible_assessors(region_path: str, *, on: date) -> list[Candidate]:
     """Every assessor who may be drawn on day `on` for a person living at `region_path`
     (active, of an active assessment organisation covering it whose agreement covers `on`),
-    with their open workload and whether they are a valid expert on `on`, by user id."""
+    with a staff record certified on `on`), with their open workload and whether they are a
+    valid expert on `on`, by user id."""
     users = [u for u in await accounts.active_assessors(
         covered_organisations(str(AgreementKind.assessment), on))
         if region_covers(u.organisation_region_path, region_path)]
+    standings = await staff.standings_of(u.id for u in users)
+    users = [u for u in users
+             if staff.refusal(standings.get(u.id), staff.ASSESSING, on) is None]
     ids = [u.id for u in users]
     workload = dict.fromkeys(ids, 0)
     if ids:
@@ -66,7 +73,7 @@ async def eligible_assessors(region_path: str, *, on: date) -> list[Candidate]:
                 workload[row["assessor"]] += row["count"]
     return [Candidate(user_id=u.id, name=u.display_name, organisation_id=u.organisation_id,
                       organisation=u.organisation_name, workload=workload[u.id],
-                      expert=u.is_expert_on(on))
+                      expert=standings[u.id].is_expert_on(on))
             for u in users]
 
 
@@ -99,16 +106,24 @@ def _excluded_words(exclusions: dict[int, list[str]]) -> str:
 async def _shortfall(region_path: str, on: date, candidates: list[Candidate],
                      exclusions: dict[int, list[str]], available: int, seats: int
                      ) -> Conflict:
-    """Why too few can be drawn, in words that say what to do: which exclusions applied, and
-    when assessors are left out only because their organisation has no assessment agreement
-    covering `on`, say so."""
+    """Why too few can be drawn, in words that say what to do: which exclusions applied, who
+    is left out by the staff register (certificate expired, no record …), and when assessors
+    are left out only because their organisation has no assessment agreement covering `on`,
+    say so."""
     drawable = {c.user_id for c in candidates} | set(exclusions)
-    uncovered = [u for u in await accounts.active_assessors()
-                 if region_covers(u.organisation_region_path, region_path)
-                 and u.id not in drawable]
+    others = [u for u in await accounts.active_assessors()
+              if region_covers(u.organisation_region_path, region_path)
+              and u.id not in drawable]
+    standings = await staff.standings_of(u.id for u in others)
+    refusals = {u.id: staff.refusal(standings.get(u.id), staff.ASSESSING, on, u.display_name)
+                for u in others}
+    uncovered = [u for u in others if refusals[u.id] is None]
     excluded = _excluded_words(exclusions)
     message = (f"本地区可抽取的评估员只有{available}名，至少需要{seats}名（同一人不能抽中两次"
                + (f"；{excluded}" if excluded else "") + "）")
+    if refused := [r for r in refusals.values() if r is not None]:
+        message += (f"。另有{len(refused)}名评估人员按服务人员实名登记不能抽取："
+                    + "；".join(r.message for r in refused))
     if uncovered:
         names = "、".join(dict.fromkeys(u.organisation_name for u in uncovered))
         message += (f"。另有{len(uncovered)}名评估员因所在评估机构（{names}）在"

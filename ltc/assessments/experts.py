@@ -26,6 +26,7 @@ from ltc.assessments.tables import Assessment, ExpertConfirmation
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, NotFound
 from ltc.identity import Actor, ActorKind, Role, region_covers
+from ltc.staff import interface as staff
 
 EXPERTS_NEEDED = 2  # 29号: the conclusion is confirmed by at least two assessment experts
 
@@ -52,10 +53,10 @@ class ExpertStatus:
 async def expert_status(row: dict[str, Any]) -> ExpertStatus:
     signed = [user_id for user_id, at in ((row["assessor_1"], row["signed_1_at"]),
                                           (row["assessor_2"], row["signed_2_at"])) if at]
-    assessors = await accounts.assessors_by_id(signed)
+    standings = await staff.standings_of(signed)
     day = onsite_day(row)
-    onsite = tuple(assessors[u].display_name for u in signed
-                   if u in assessors and assessors[u].is_expert_on(day))
+    onsite = tuple(standings[u].name for u in signed
+                   if u in standings and standings[u].is_expert_on(day))
     confirmations = tuple(await ExpertConfirmation.select(
         ExpertConfirmation.expert, ExpertConfirmation.expert.display_name.as_alias("name"),
         ExpertConfirmation.note, ExpertConfirmation.confirmed_at,
@@ -79,7 +80,7 @@ async def _expert(actor: Actor) -> accounts.Assessor | None:
     if actor.kind != ActorKind.user or actor.role != Role.assessor or actor.id is None:
         return None
     me = (await accounts.assessors_by_id([actor.id])).get(actor.id)
-    if me is None or not await accounts.is_valid_expert(actor.id, clock.today()):
+    if me is None or not await staff.is_valid_expert(actor.id, clock.today()):
         return None
     return me
 

@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 from ltc import clock, db
-from ltc.accounts import interface as accounts
 from ltc.assessments.assignment import draw_assessors
 from ltc.assessments.experts import assessment_row
 from ltc.assessments.rules import EDITABLE, AssessmentState, is_assessor_of
@@ -22,6 +21,7 @@ from ltc.assessments.tables import Assessment, AssessorConflict
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, Role
+from ltc.staff import interface as staff
 
 
 async def withdraw(actor: Actor, assessment_id: int, *, expected_version: int,
@@ -57,7 +57,7 @@ async def withdraw(actor: Actor, assessment_id: int, *, expected_version: int,
         (replacement,), record = await draw_assessors(
             row["region_path"], on=today, exclude=exclude, exclude_organisations=organisations,
             person_id=person, seats=1,
-            need_expert=not await accounts.is_valid_expert(other, today))
+            need_expert=not await staff.is_valid_expert(other, today))
         drawn = json.loads(row["draw"])
         drawn.setdefault("replacements", []).append(
             {**record, "withdrawn": actor.id, "seat": seat._meta.name})

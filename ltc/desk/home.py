@@ -20,6 +20,7 @@ from ltc.organisations import interface as organisations
 from ltc.providers.service import provider_home
 from ltc.regions import interface as regions
 from ltc.settings import Settings
+from ltc.staff import service as staff
 from ltc.web.pages import page
 
 
@@ -43,7 +44,8 @@ class HomeController(Controller):
             context["inbox"] = {**await clerk_inbox(actor),
                                 "renewals": await renewals_due(actor),
                                 "plans": await careplans.waiting_for_clerk(actor),
-                                "agreements": await agreements.expiring_soon_count(actor)}
+                                "agreements": await agreements.expiring_soon_count(actor),
+                                "certificates": await staff.expiring_count(actor)}
         elif actor.role == Role.provider:
             context.update(await provider_home(actor, clock.today()))
         return page(request, f"home/{actor.role}.html", **context)

@@ -11,12 +11,12 @@ from typing import Any
 from piccolo.columns.combination import Where, WhereRaw
 
 from ltc import clock
-from ltc.accounts import interface as accounts
 from ltc.errors import InvalidInput
 from ltc.identity import Actor, Role, in_region, require_role
 from ltc.spotchecks import rules
 from ltc.spotchecks.rules import Finding, SpotCheckState
 from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
+from ltc.staff import interface as staff
 
 READ_ROLES = frozenset({Role.reviewer, Role.admin})
 # The finding filter: not yet recorded, or one of the findings.
@@ -179,7 +179,7 @@ async def expert_queue(actor: Actor) -> list[dict[str, Any]]:
                & (_A.assessor_1 != me) & (_A.assessor_2 != me)
                & (_A.reviewed_by.is_null() | (_A.reviewed_by != me)))
     offered = (waiting | recorded if me is not None
-               and await accounts.is_valid_expert(me, clock.today()) else recorded)
+               and await staff.is_valid_expert(me, clock.today()) else recorded)
     return await SpotCheck.select(*COLUMNS).where(
         in_region(actor, SpotCheck.region_path) & offered
     ).order_by(SpotCheck.state).order_by(SpotCheck.month, ascending=False).order_by(

@@ -35,6 +35,7 @@ from ltc.regions import interface as regions
 from ltc.spotchecks import queries, rules
 from ltc.spotchecks.rules import Finding, SpotCheckState
 from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
+from ltc.staff import interface as staff
 
 DRAW_ROLES = frozenset({Role.reviewer, Role.admin})
 ORIGIN_SPOTCHECK = "spotcheck"
@@ -161,7 +162,7 @@ async def may_review(actor: Actor, record: assessments.ConcludedRecord, on: date
     not stand aside from the person (ltc.assessments.standing_aside)."""
     if actor.kind != ActorKind.user or actor.role != Role.assessor or actor.id is None:
         return "只有评估专家可以记录抽查结论"
-    if not await accounts.is_valid_expert(actor.id, on):
+    if not await staff.is_valid_expert(actor.id, on):
         return f"您在{on.isoformat()}不具备有效的评估专家资质，不能记录抽查结论"
     if actor.region_path and not region_covers(actor.region_path, record.region_path):
         return "该评估不在您的管辖范围内"

@@ -20,6 +20,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -28,6 +29,7 @@ from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, InvalidInput
 from ltc.identity import Actor, ActorKind, Role, require_role
 from ltc.settings import Settings
+from ltc.staff import interface as register
 from ltc.visits import facts as gathered
 from ltc.visits import rules
 from ltc.visits.facts import civil_day
@@ -72,6 +74,16 @@ def _staff_problem(actor: Actor, row: Mapping[str, Any] | None) -> str | None:
             or row["organisation"] != actor.organisation_id):
         return "服务人员须为本机构在职的服务人员，请重新选择"
     return None
+
+
+async def _uncertified(staff: Mapping[str, Any], started_at: Any) -> register.Refusal | None:
+    """Why the staff register stops this member of staff logging a visit on its day (no
+    record, not a nurse or care worker, not 在职, certificate expired), or None. A provider
+    account without a staff record is refused: production registers every one (ltc.staff).
+    The day is the visit's start (today when it cannot be read: that is reported anyway)."""
+    day = civil_day(started_at) if isinstance(started_at, datetime) else clock.today()
+    return await register.certificate_refusal(staff["id"], register.CARING, day,
+                                              staff["display_name"])
 
 
 def normalised_items(items: Any) -> tuple[str, ...]:
@@ -156,6 +168,12 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
         problems.setdefault("person_id", "请选择服务对象（受益人）")
     if (problem := signature_problem(signature_png)) is not None:
         problems["signature_png"] = problem
+    if staff is not None and "staff_id" not in problems and (
+            refused := await _uncertified(staff, values["started_at"])) is not None:
+        # Refused by the staff register (实名制), whatever else is wrong: its own stable code,
+        # with every other problem listed too.
+        raise InvalidInput(refused.code, refused.message, {**problems,
+                                                           "staff_id": refused.message})
     if problems:
         raise InvalidInput("invalid_visit", "服务记录有误，请按提示修改后再提交", problems)
     assert staff is not None and key is not None

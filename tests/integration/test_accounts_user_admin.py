@@ -1,11 +1,9 @@
 """Admins manage users; two admins editing one user at once: the second save is refused."""
 
-from datetime import date
 
 import pytest
 from conftest import TEST_PASSWORD, make_user, sign_in
 
-from ltc.accounts import interface as accounts
 from ltc.accounts import service
 from ltc.accounts.tables import User
 from ltc.audit.tables import AuditEvent
@@ -126,43 +124,3 @@ async def test_api_update_with_a_stale_version_is_409(client) -> None:
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_write"
     listed = (await client.get("/api/v1/users?q=sun", headers=auth)).json()
     assert [(u["username"], u["display_name"]) for u in listed] == [("sun", "孙经办2")]
-
-
-async def test_assessor_qualifications_are_recorded_checked_and_listed(client) -> None:
-    csrf = await _admin_client(client)
-    await make_user("assessor", username="seed_assessor")  # creates the organisation T-A
-    form = {"username": "zhao_expert", "display_name": "赵专家", "role": "assessor",
-            "region": "370983", "organisation": "T-A", "password": "abc12345",
-            "qualification": "expert", "certificate_no": "", "qualified_until": "2027-02-30",
-            "_csrf_token": csrf}
-    before = await User.count()
-    refused = await client.post("/admin/users/new", data=form)
-    assert refused.status_code == 422
-    for problem in ("登记资质时必须填写证书编号", "日期格式应为 YYYY-MM-DD"):
-        assert problem in refused.text
-    assert await User.count() == before
-
-    created = await client.post("/admin/users/new", data={
-        **form, "certificate_no": "PG-370983-007", "qualified_until": "2026-12-31"})
-    assert created.status_code == 200 and "用户 zhao_expert 已创建" in created.text
-    user = await User.select().where(User.username == "zhao_expert").first()
-    assert (user["qualification"], user["certificate_no"]) == ("expert", "PG-370983-007")
-    assert await accounts.is_valid_expert(user["id"], date(2026, 12, 31))
-    assert not await accounts.is_valid_expert(user["id"], date(2027, 1, 1))
-    listing = (await client.get("/admin/users?role=assessor")).text
-    assert "评估专家 PG-370983-007，有效期至 2026-12-31" in listing
-    assert "即将到期" in listing or "已过期" in listing
-
-    # The API keeps the qualification when it is left out, and takes a new one.
-    edit = {"version": 1, "display_name": "赵专家", "role": "assessor", "region": "370983",
-            "organisation": "T-A", "active": True}
-    kept = await client.put(f"/api/v1/users/{user['id']}", json=edit,
-                            headers={"x-csrftoken": csrf})
-    assert kept.status_code == 200, kept.text
-    assert (kept.json()["qualification"], kept.json()["qualified_until"]) == (
-        "expert", "2026-12-31")
-    bad = await client.put(f"/api/v1/users/{user['id']}", headers={"x-csrftoken": csrf},
-                           json={**edit, "version": 2, "qualification": "assessor",
-                                 "certificate_no": ""})
-    assert bad.status_code == 422
-    assert bad.json()["error"]["fields"]["certificate_no"] == "登记资质时必须填写证书编号"

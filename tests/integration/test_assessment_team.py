@@ -35,6 +35,7 @@ from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.notices import service as notices
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
+from ltc.staff.tables import StaffMember
 
 pytestmark = pytest.mark.anyio
 TODAY = date(2026, 11, 20)
@@ -154,8 +155,8 @@ async def test_an_expired_expert_on_site_does_not_count(database_url, monkeypatc
     person = await register(staff, name="张秀英")
     assessment = await assigned_case(staff, person)
     # The second one's qualification ended the day before the visit.
-    await User.update({User.qualified_until: TODAY - timedelta(days=1)}).where(
-        User.id == assessment["assessor_2"])
+    await StaffMember.update({StaffMember.certificate_until: TODAY - timedelta(days=1)}).where(
+        StaffMember.user == assessment["assessor_2"])
     await submit_assessment(assessment["id"])
     row = await assessments.get_assessment(staff.reviewer, assessment["id"])
     assert (await experts.expert_status(row)).missing == 1

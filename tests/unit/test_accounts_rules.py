@@ -1,4 +1,3 @@
-from datetime import date
 
 import pytest
 
@@ -8,8 +7,6 @@ from ltc.accounts.rules import (
     login_wait_seconds,
     new_api_token,
     password_problems,
-    qualification_problems,
-    qualification_status,
     token_hash,
 )
 from ltc.identity import Role, region_covers
@@ -67,37 +64,3 @@ def test_login_wait_grows_then_locks(failures, wait) -> None:
 def test_login_wait_never_exceeds_the_window() -> None:
     assert all(login_wait_seconds(n, 40, 60) <= 60 for n in range(100))
     assert login_wait_seconds(12, 40, 60) == 60 and login_wait_seconds(5, 40, 60) == 4
-
-
-DAY = date(2027, 6, 30)
-
-
-@pytest.mark.parametrize(("role", "kind", "certificate", "until", "fields"), [
-    ("assessor", "", "", None, set()),
-    ("assessor", "expert", "PG-001", DAY, set()),
-    ("assessor", "assessor", "PY-001", DAY, set()),
-    ("assessor", "expert", "", None, {"certificate_no", "qualified_until"}),
-    ("assessor", "expert", "  ", DAY, {"certificate_no"}),
-    ("assessor", "expert", "X" * 51, DAY, {"certificate_no"}),
-    ("assessor", "master", "PG-001", DAY, {"qualification"}),
-    ("assessor", "", "PG-001", None, {"qualification"}),  # a certificate without a kind
-    ("assessor", "", "", DAY, {"qualification"}),
-    ("clerk", "expert", "PG-001", DAY, {"qualification"}),
-])
-def test_a_qualification_needs_its_certificate_and_expiry(role, kind, certificate, until,
-                                                          fields) -> None:
-    assert set(qualification_problems(role, kind, certificate, until)) == fields
-
-
-@pytest.mark.parametrize(("until", "today", "status"), [
-    (DAY, date(2027, 1, 1), ""),
-    (DAY, date(2027, 5, 1), "即将到期"),  # 60 days
-    (DAY, date(2027, 5, 2), "即将到期"),
-    (DAY, date(2027, 4, 30), ""),  # 61 days
-    (DAY, DAY, "即将到期"),  # the last valid day
-    (DAY, date(2027, 7, 1), "已过期"),
-    (None, DAY, ""),
-])
-def test_the_user_list_warns_before_and_after_expiry(until, today, status) -> None:
-    assert qualification_status("expert", until, today) == status
-    assert qualification_status("", until, today) == ""

@@ -2,11 +2,9 @@
 
 import json
 from collections import Counter
-from datetime import date
 
 import pytest
 
-from ltc.accounts.rules import is_valid_expert_on
 from ltc.assessments.draw import (
     ALGORITHM,
     ALGORITHM_V1,
@@ -152,18 +150,6 @@ def test_a_replacement_seat_needs_an_expert_only_when_asked() -> None:
         (12,)}
     assert {draw(candidates, f"s{i}", seats=1, need_expert=False)[0]
             for i in range(60)} == {10, 11, 12}
-
-
-@pytest.mark.parametrize(("until", "on", "valid"), [
-    (date(2026, 12, 4), date(2026, 12, 3), True),
-    (date(2026, 12, 4), date(2026, 12, 4), True),  # the last valid day counts
-    (date(2026, 12, 4), date(2026, 12, 5), False),  # expired
-    (None, date(2026, 12, 4), False),
-])
-def test_an_expert_counts_through_the_last_valid_day(until, on, valid) -> None:
-    assert is_valid_expert_on("expert", until, on) is valid
-    assert is_valid_expert_on("assessor", until, on) is False
-    assert is_valid_expert_on("", until, on) is False
 
 
 def test_a_v1_record_replays_without_experts() -> None:
