@@ -38,6 +38,7 @@ from ltc.assessments.ruleset_pages import RulesetPages
 from ltc.audit import keys as audit_keys
 from ltc.audit import service as audit
 from ltc.careplans.controllers import CarePlanPages
+from ltc.careplans.item_pages import CareItemPages
 from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
@@ -52,10 +53,12 @@ from ltc.identity import PUBLIC, Actor, Role
 from ltc.jobs.broker import broker_reachable
 from ltc.notices.controllers import NoticeBatchPages, PublicNoticePages
 from ltc.notices.rules import EntryOutcome, NoticeBatchState
+from ltc.organisations.controllers import OrganisationApi, OrganisationPages
 from ltc.payouts.controllers import DepositPages, PayoutPages, ProviderStatementPages
 from ltc.people.rules import mask_resident_id
 from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
+from ltc.regions.controllers import RegionPages
 from ltc.settings import Settings
 from ltc.spotchecks.controllers import SpotCheckPages
 from ltc.staff.controllers import StaffApi, StaffPages
@@ -157,6 +160,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 EntitlementPages, DecisionPages, PolicyPages, RulesetPages, AgreementPages,
                 CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,
                 EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages, StaffPages,
+                OrganisationPages, RegionPages, CareItemPages,
             ]),
             AccountsApi,
             UserApi,
@@ -166,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EnrollmentEventApi,
             VisitApi,
             StaffApi,
+            OrganisationApi,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],

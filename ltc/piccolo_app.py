@@ -16,7 +16,7 @@ from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Su
 from ltc.evidence.tables import EvidenceFile
 from ltc.jobs.tables import JobReceipt, OutboxMessage, ScheduledRun
 from ltc.notices.tables import NoticeBatch, NoticeEntry, Objection
-from ltc.organisations.tables import Organisation
+from ltc.organisations.tables import Organisation, OrganisationStatusChange
 from ltc.payouts.tables import (
     DepositEntry,
     Payment,
@@ -37,6 +37,7 @@ APP_CONFIG = AppConfig(
     table_classes=[
         Region,
         Organisation,
+        OrganisationStatusChange,
         User,
         ApiToken,
         WebSession,

@@ -65,6 +65,10 @@ async def load_demo_data(password_iterations: int) -> list[dict[str, str]]:
     """Demo organisations and one user per role, all with one fresh random password."""
     demo = _fixture("demo.json")
     async with db.write_transaction():
+        bureau = demo["bureau"]
+        await Region.update({Region.bureau_address: bureau["address"],
+                             Region.bureau_phone: bureau["phone"]}).where(
+            Region.code == bureau["region"])
         for organisation in demo["organisations"]:
             region = await Region.select(Region.id).where(
                 Region.code == organisation["region"]).first()

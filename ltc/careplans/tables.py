@@ -28,6 +28,7 @@ class CareItem(Table):
     nurse_only = Boolean(null=False)
     minutes = Integer(null=False)  # reference minutes
     in_package = Varchar(length=10, null=False)  # required | optional | excluded (default)
+    national_code = Varchar(length=40, null=False, default="")  # national service-item code
 
 
 class CarePlan(Table):

@@ -43,6 +43,7 @@ from ltc.notices.tables import NoticeBatch, NoticeEntry, Objection
 from ltc.people.rules import phone_problem
 from ltc.policy.service import parsed_definition, policy_in_force
 from ltc.regions import interface as regions
+from ltc.regions.rules import missing_bureau_contact
 
 BATCH_PREFIX = "GS"
 MANAGE_ROLES = frozenset({Role.clerk})
@@ -188,6 +189,7 @@ async def publish(actor: Actor, batch_id: int, expected_version: int) -> dict[st
             raise Conflict("wrong_state", f"公示 {batch['number']} 已发布，不能重复发布")
         in_force = await policy_in_force(batch["region_path"], today)
         policy = in_force.policy
+        bureau = await _bureau_contact(batch["region_path"])
         with _calendar_known():
             period = notice_period(today, policy.notice_days, policy.notice_day_kind,
                                    clock.working_calendar())
@@ -195,7 +197,9 @@ async def publish(actor: Actor, batch_id: int, expected_version: int) -> dict[st
             NoticeBatch.state: str(NoticeBatchState.PUBLISHED),
             NoticeBatch.policy_version: in_force.version_id, NoticeBatch.published_on: today,
             NoticeBatch.starts_on: period.starts_on, NoticeBatch.ends_on: period.ends_on,
-            NoticeBatch.published_by: actor.id, NoticeBatch.published_at: clock.now()})
+            NoticeBatch.published_by: actor.id, NoticeBatch.published_at: clock.now(),
+            NoticeBatch.bureau_address: bureau.bureau_address,
+            NoticeBatch.bureau_phone: bureau.bureau_phone})
         await audit.record(actor, "notice_batch.published", "notice_batch", batch_id,
                            after={"starts_on": period.starts_on.isoformat(),
                                   "ends_on": period.ends_on.isoformat(),
@@ -204,6 +208,20 @@ async def publish(actor: Actor, batch_id: int, expected_version: int) -> dict[st
                                   "policy_version": in_force.version_id})
         await outbox.enqueue("notices.render_document", batch_id)
     return after
+
+
+async def _bureau_contact(region_path: str) -> regions.PoolingRegion:
+    """The pooling region with its bureau's address and phone; Conflict naming what to fill
+    in when either is missing (a notice never prints a placeholder)."""
+    pooling = await regions.pooling_region_of(region_path)
+    missing = missing_bureau_contact(pooling.bureau_address if pooling else "",
+                                     pooling.bureau_phone if pooling else "")
+    if pooling is None or missing:
+        raise Conflict("bureau_contact_missing",
+                       f"本统筹地区尚未填写医保经办机构的{'和'.join(missing)}，公示上必须印明，"
+                       "暂不能发布。请系统管理员在“地区管理”中填写后再发布",
+                       {"bureau": "、".join(missing)})
+    return pooling
 
 
 # --- objections --------------------------------------------------------------------------
@@ -470,6 +488,7 @@ async def _public(where: Any, label: str) -> dict[str, Any]:
         NoticeBatch.id, NoticeBatch.number, NoticeBatch.state, NoticeBatch.published_on,
         NoticeBatch.starts_on, NoticeBatch.ends_on, NoticeBatch.region_path,
         NoticeBatch.document_sha256, NoticeBatch.town.name, NoticeBatch.village.name,
+        NoticeBatch.bureau_address, NoticeBatch.bureau_phone,
         NoticeBatch.policy_version.definition).where(
         where & (NoticeBatch.state != str(NoticeBatchState.DRAFT))).first()
     if batch is None:
@@ -497,8 +516,8 @@ async def document_context(batch_id: int, public_url: str) -> dict[str, Any]:
         "day_kind_label": DayKind(policy.notice_day_kind).label,
         "objection_how": policy.objection_how,
         "public_url": f"{public_url}/n/{batch['number']}",
-        "bureau": {"name": policy.bureau_name, "phone": policy.bureau_phone,
-                   "address": policy.bureau_address},
+        "bureau": {"name": policy.bureau_name, "phone": batch["bureau_phone"],
+                   "address": batch["bureau_address"]},
         "issued_on": batch["published_on"],
     }
 

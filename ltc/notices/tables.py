@@ -39,6 +39,10 @@ class NoticeBatch(Table):
     published_at = Timestamptz(null=True, default=None)
     closed_at = Timestamptz(null=True, default=None)
     version = Integer(default=1, null=False)
+    # The bureau's contact as the pooling region had it at publication (printed on the
+    # notice; publishing is refused while the region has none).
+    bureau_address = Varchar(length=200, null=False, default="")
+    bureau_phone = Varchar(length=30, null=False, default="")
 
 
 class NoticeEntry(Table):

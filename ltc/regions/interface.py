@@ -73,3 +73,25 @@ async def pooling_regions() -> list[dict[str, str]]:
     """The pooling regions (统筹地区): code, name and path, by code."""
     return await Region.select(Region.code, Region.name, Region.path).where(
         Region.level == "pooling").order_by(Region.code)
+
+
+@dataclass(frozen=True)
+class PoolingRegion:
+    """A pooling region (统筹地区) with what its bureau fills in on the regions page."""
+
+    id: int
+    code: str
+    name: str
+    path: str
+    bureau_address: str
+    bureau_phone: str
+    organisation_code_pattern: str  # "" when the region keeps the default
+
+
+async def pooling_region_of(path: str) -> PoolingRegion | None:
+    """The pooling region a place belongs to (the first code of its path)."""
+    row = await Region.select(
+        Region.id, Region.code, Region.name, Region.path, Region.bureau_address,
+        Region.bureau_phone, Region.organisation_code_pattern).where(
+        (Region.code == path.split("/")[0]) & (Region.level == "pooling")).first()
+    return PoolingRegion(**row) if row else None

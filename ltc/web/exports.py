@@ -9,10 +9,11 @@ from collections.abc import AsyncIterable, AsyncIterator, Sequence
 from typing import Any
 
 import anyio
+from litestar.datastructures import UploadFile
 from litestar.response import File, Stream
 
 from ltc import documents
-from ltc.errors import NotFound
+from ltc.errors import InvalidInput, NotFound
 
 EXCEL_BOM = b"\xef\xbb\xbf"  # without it, Excel reads UTF-8 as the local code page
 
@@ -55,3 +56,19 @@ async def pdf_file(sha256: str | None, filename: str, *, object_type: str,
     if not sha256:
         raise NotFound("document_not_ready", "文件正在生成，请稍后刷新页面再下载")
     return await stored_file(sha256, filename, object_type=object_type, object_id=object_id)
+
+
+CSV_UPLOAD_LIMIT = 10 * 1024 * 1024
+
+
+async def csv_upload(upload: Any) -> bytes:
+    """An uploaded CSV file's bytes (at most 10 MB), or InvalidInput naming the `file` field."""
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        raise InvalidInput("file_required", "请选择要导入的CSV文件", {"file": "请选择文件"})
+    if not upload.filename.lower().endswith(".csv"):
+        raise InvalidInput("not_csv", "请上传 .csv 文件（Excel 另存为“CSV UTF-8（逗号分隔）”）",
+                           {"file": "请上传 .csv 文件"})
+    data = await upload.read(CSV_UPLOAD_LIMIT + 1)
+    if len(data) > CSV_UPLOAD_LIMIT:
+        raise InvalidInput("file_too_large", "文件不能超过10MB", {"file": "文件超过10MB"})
+    return data

@@ -23,5 +23,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     Role.admin: [("工作台", "/"), ("用户管理", "/admin/users"), ("服务人员", "/staff"),
                  ("接口令牌", "/admin/tokens"),
                  ("政策版本", "/admin/policies"), ("评估规则", "/admin/rulesets"),
-                 ("改判影响", "/regrading"), ("评估抽查", "/spotchecks")],
+                 ("改判影响", "/regrading"), ("评估抽查", "/spotchecks"),
+                 ("定点机构", "/admin/organisations"), ("地区管理", "/admin/regions"),
+                 ("护理项目目录", "/admin/care-items")],
 }

@@ -247,3 +247,30 @@ async def test_a_clerk_records_an_objection_received_on_paper(world) -> None:
     assert (await entry_of(w.zhang))["outcome"] == "OBJECTED"
 
 
+
+
+async def test_publishing_is_refused_until_the_region_has_the_bureau_contact(world) -> None:
+    """No placeholder is ever printed: without the bureau's address and phone (地区管理),
+    publishing is refused naming what to fill in, and nothing changes."""
+    from ltc.notices.tables import NoticeBatch
+    from ltc.regions.tables import Region
+
+    w = world
+    batch = await new_batch(w)
+    await Region.update({Region.bureau_address: "", Region.bureau_phone: ""}).where(
+        Region.code == "370983")
+    with pytest.raises(Conflict) as caught:
+        await service.publish(w.staff.clerk, batch["id"], batch["version"])
+    assert caught.value.code == "bureau_contact_missing"
+    assert "办公地址和咨询电话" in caught.value.message and "地区管理" in caught.value.message
+    stored = await NoticeBatch.select(NoticeBatch.state).where(
+        NoticeBatch.id == batch["id"]).first()
+    assert stored["state"] == "DRAFT"
+    await Region.update({Region.bureau_address: "肥城市某路1号"}).where(
+        Region.code == "370983")
+    with pytest.raises(Conflict) as only_phone:
+        await service.publish(w.staff.clerk, batch["id"], batch["version"])
+    assert "咨询电话" in only_phone.value.message and "办公地址" not in only_phone.value.message
+    await Region.update({Region.bureau_phone: "0538-3221234"}).where(Region.code == "370983")
+    after = await service.publish(w.staff.clerk, batch["id"], batch["version"])
+    assert (after["bureau_address"], after["bureau_phone"]) == ("肥城市某路1号", "0538-3221234")

@@ -1,0 +1,264 @@
+"""The organisation register (定点机构) and the region admin: register, duplicate and bad
+codes, status history keeping `active`, the CSV import (every bad row with its line, nothing
+imported), the admin pages and API, the `ltc org` and `ltc region` commands."""
+
+import sys
+
+import anyio
+import pytest
+from conftest import app_env, make_user, sign_in
+
+from ltc.audit.tables import AuditEvent
+from ltc.csvimport import BadRows
+from ltc.errors import Conflict, InvalidInput
+from ltc.identity import SYSTEM
+from ltc.organisations import interface, service
+from ltc.organisations.rules import Entry
+from ltc.organisations.tables import Organisation, OrganisationStatusChange
+from ltc.regions import service as regions
+from ltc.regions.tables import Region
+
+pytestmark = [pytest.mark.anyio, pytest.mark.usefixtures("database_url")]
+
+HEADER = ("code,national_code,name,category,licence_no,legal_representative,address,"
+          "contact_name,contact_phone,service_towns,bank_name,bank_account_name,"
+          "bank_account_no\n")
+
+
+def entry(**changes) -> Entry:
+    values = {"code": "ORG-P-002", "national_code": "H37098300002", "name": "老城卫生院",
+              "category": "health_centre", "licence_no": "PDY12345", "address": "老城街道1号",
+              "legal_representative": "王院长", "contact_name": "李护士长",
+              "contact_phone": "0538-3221234", "service_towns": "370983002",
+              "bank_name": "农业银行肥城支行", "bank_account_name": "肥城市老城卫生院",
+              "bank_account_no": "6228480012345678"}
+    return Entry.from_mapping({**values, **changes})
+
+
+async def test_register_then_duplicates_and_bad_codes_are_refused() -> None:
+    row = await service.register(SYSTEM, entry(), "370983")
+    assert (row["kind"], row["status"], row["active"]) == ("provider", "normal", True)
+    ref = await interface.by_code("ORG-P-002")
+    assert ref is not None and ref.active and ref.kind == "provider"
+    count = await Organisation.count()
+    with pytest.raises(Conflict) as duplicate:
+        await service.register(SYSTEM, entry(code="ORG-P-003"), "370983")
+    assert duplicate.value.code == "duplicate_organisation"
+    assert "national_code" in duplicate.value.fields
+    with pytest.raises(InvalidInput) as bad:
+        await service.register(SYSTEM, entry(code="ORG-P-004", national_code="H12345600002",
+                                             contact_phone="1"), "370983")
+    assert {"national_code", "contact_phone"} <= set(bad.value.fields)
+    assert await Organisation.count() == count
+
+
+async def test_a_region_pattern_replaces_the_default() -> None:
+    await regions.set_bureau(SYSTEM, "370983", address="肥城市某路1号", phone="0538-3221234",
+                             code_pattern=r"LTC\d{4}")
+    with pytest.raises(InvalidInput):
+        await service.register(SYSTEM, entry(), "370983")
+    assert (await service.register(SYSTEM, entry(national_code="LTC0001"), "370983"))["id"]
+    with pytest.raises(InvalidInput) as bad:
+        await regions.set_bureau(SYSTEM, "370983", address="", phone="12",
+                                 code_pattern="(")
+    assert set(bad.value.fields) == {"bureau_address", "bureau_phone",
+                                     "organisation_code_pattern"}
+
+
+async def test_status_changes_keep_active_and_a_history() -> None:
+    row = await service.register(SYSTEM, entry(), "370983")
+    from datetime import date
+
+    row = await service.set_status(SYSTEM, row["id"], row["version"], "suspended",
+                                   "协议考核不合格，限期整改", date(2026, 12, 1))
+    assert (row["status"], row["active"]) == ("suspended", False)
+    assert (await interface.by_id(row["id"])).active is False
+    with pytest.raises(InvalidInput) as no_reason:
+        await service.set_status(SYSTEM, row["id"], row["version"], "normal", " ", None)
+    assert set(no_reason.value.fields) == {"reason", "effective_on"}
+    row = await service.set_status(SYSTEM, row["id"], row["version"], "exited", "主动退出",
+                                   date(2027, 3, 1))
+    with pytest.raises(InvalidInput) as final:
+        await service.set_status(SYSTEM, row["id"], row["version"], "normal", "恢复",
+                                 date(2027, 4, 1))
+    assert "已退出" in final.value.fields["status"]
+    history = await OrganisationStatusChange.select().where(
+        OrganisationStatusChange.organisation == row["id"]).order_by(
+        OrganisationStatusChange.id)
+    assert [(h["status"], h["reason"]) for h in history] == [
+        ("suspended", "协议考核不合格，限期整改"), ("exited", "主动退出")]
+    assert await AuditEvent.count().where(
+        AuditEvent.action == "organisation.status_changed") == 2
+
+
+def csv_file(*rows: str, bom: bool = False) -> bytes:
+    return (b"\xef\xbb\xbf" if bom else b"") + (HEADER + "".join(r + "\n" for r in rows)
+                                                 ).encode()
+
+
+GOOD = ("ORG-H-01,H37098300011,王瓜店卫生院,health_centre,L-1,赵一,王瓜店街道,钱二,"
+        "13812345678,370983003;370983004,,,")
+GOOD2 = ("ORG-I-01,H37098300012,康宁护理院,institution,L-2,孙三,新城街道,周四,0538-3221235,,"
+         "建设银行,康宁护理院,6217000012345678")
+
+
+async def test_an_import_with_bad_rows_lists_each_line_and_imports_nothing() -> None:
+    before = await Organisation.count()
+    data = csv_file(GOOD, "ORG-H-02,X1,,hospital,L-3,吴五,某地,郑六,123,370983999,,,",
+                    GOOD.replace("ORG-H-01", "ORG-H-03"), bom=True)
+    with pytest.raises(BadRows) as caught:
+        await service.import_organisations(SYSTEM, data, filename="orgs.csv",
+                                           region_code="370983")
+    lines = {(p.line, p.field) for p in caught.value.problems}
+    assert {(3, "national_code"), (3, "name"), (3, "category"), (3, "contact_phone"),
+            (3, "service_towns"), (4, "national_code")} <= lines
+    assert "第3行" in caught.value.fields["file"]
+    assert await Organisation.count() == before
+
+
+async def test_an_import_dry_run_then_upsert_by_code() -> None:
+    before = await Organisation.count()
+    data = csv_file(GOOD, GOOD2, bom=True)
+    report = await service.import_organisations(SYSTEM, data, filename="orgs.csv",
+                                                region_code="370983", dry_run=True)
+    assert (report.rows, report.new, report.updated) == (2, 2, 0)
+    assert await Organisation.count() == before
+    await service.import_organisations(SYSTEM, data, filename="orgs.csv", region_code="370983")
+    assert await Organisation.count() == before + 2
+    again = csv_file(GOOD2.replace("康宁护理院,institution", "康宁护理院（新址）,institution")
+                     .replace(",建设银行,康宁护理院,6217000012345678", ",,,"))
+    report = await service.import_organisations(SYSTEM, again, filename="orgs2.csv",
+                                                region_code="370983")
+    assert (report.new, report.updated) == (0, 1)
+    stored = await Organisation.select().where(Organisation.code == "ORG-I-01").first()
+    assert stored["name"] == "康宁护理院（新址）"
+    assert stored["bank_account_no"] == "6217000012345678"  # empty bank cells keep it
+
+
+async def test_region_import_upserts_towns_and_villages() -> None:
+    good = ("code,name,parent_code\n370983111,新镇,370983\n370983111001,新镇一村,370983111\n"
+            "370983001001,改名村,370983001\n").encode()
+    bad = ("code,name,parent_code\n370983112,某镇,370983\n370983002001,错村,370983001\n"
+           "370983112001,,370983112\n").encode()
+    before = await Region.count()
+    with pytest.raises(BadRows) as caught:
+        await regions.import_places(SYSTEM, bad, filename="bad.csv", region_code="370983")
+    assert {(p.line, p.field) for p in caught.value.problems} == {(3, "code"), (4, "name")}
+    assert "须以所属镇街编码开头" in str(caught.value.problems[0])
+    assert await Region.count() == before
+    report = await regions.import_places(SYSTEM, b"\xef\xbb\xbf" + good, filename="r.csv",
+                                         region_code="370983")
+    assert (report.new, report.updated) == (2, 1)
+    village = await Region.select().where(Region.code == "370983111001").first()
+    assert (village["level"], village["path"]) == ("village", "370983/370983111/370983111001")
+
+
+async def test_admin_pages(client) -> None:
+    await make_user("admin")
+    await sign_in(client, "admin")
+    csrf = client.cookies.get("ltc_csrf")
+    form = {**{k: getattr(entry(), k) for k in Entry.__dataclass_fields__},
+            "region": "370983", "_csrf_token": csrf}
+    bad = await client.post("/admin/organisations/new", data={
+        **form, "national_code": "X", "contact_phone": "", "name": ""})
+    assert bad.status_code == 422
+    for problem in ("医保信息业务编码格式不对", "请填写联系电话", "请填写机构名称"):
+        assert problem in bad.text
+    created = await client.post("/admin/organisations/new", data=form)
+    assert created.status_code == 200 and "老城卫生院" in created.text
+    assert "6228480012345678" in created.text  # the detail page, to an admin: audited
+    assert await AuditEvent.count().where(
+        AuditEvent.action == "organisation.account_viewed") == 1
+    listing = await client.get("/admin/organisations?q=老城&status=normal")
+    assert "老城卫生院" in listing.text and "6228480012345678" not in listing.text
+    assert "************5678" in listing.text
+    assert "老城卫生院" not in (await client.get("/admin/organisations?status=exited")).text
+    export = await client.get("/admin/organisations/export.csv?q=老城")
+    assert export.content.startswith(b"\xef\xbb\xbf") and "老城卫生院" in export.text
+    assert "6228480012345678" not in export.text
+    row = await Organisation.select().where(Organisation.code == "ORG-P-002").first()
+    refused = await client.post(f"/admin/organisations/{row['id']}/status", data={
+        "version": str(row["version"]), "status": "suspended", "reason": "",
+        "effective_on": "", "_csrf_token": csrf})
+    assert refused.status_code == 422 and "请填写变更原因" in refused.text
+    changed = await client.post(f"/admin/organisations/{row['id']}/status", data={
+        "version": str(row["version"]), "status": "suspended", "reason": "整改",
+        "effective_on": "2026-12-01", "_csrf_token": csrf})
+    assert changed.status_code == 200 and "整改" in changed.text and "暂停" in changed.text
+    stale = await client.post(f"/admin/organisations/{row['id']}/edit", data={
+        **form, "version": str(row["version"])})
+    assert stale.status_code == 409 and "刚被其他人修改过" in stale.text
+    upload = await client.post("/admin/organisations/import", data={
+        "region": "370983", "_csrf_token": csrf},
+        files={"file": ("orgs.csv", csv_file("ORG-X,X,,,,,,,,,,,"), "text/csv")})
+    assert upload.status_code == 422 and "第2行" in upload.text
+    regions_page = await client.get("/admin/regions")
+    assert "山东省肥城市测试路1号" in regions_page.text and "新城街道" in regions_page.text
+    saved = await client.post("/admin/regions/bureau", data={
+        "bureau_address": "", "bureau_phone": "x", "organisation_code_pattern": "",
+        "_csrf_token": csrf})
+    assert saved.status_code == 422 and "请填写医保经办机构的办公地址" in saved.text
+    items = await client.get("/admin/care-items")
+    assert items.status_code == 200 and "国家服务项目编码" in items.text
+    code = (await client.post("/admin/care-items/B01", data={
+        "national_code": "LTC-B01", "_csrf_token": csrf}))
+    assert code.status_code == 200 and 'value="LTC-B01"' in code.text
+
+
+async def test_api_errors_have_stable_codes(client) -> None:
+    await make_user("admin")
+    await sign_in(client, "admin")
+    csrf = client.cookies.get("ltc_csrf")
+    body = {k: getattr(entry(), k) for k in Entry.__dataclass_fields__}
+    body["service_towns"] = ["370983002"]
+    headers = {"x-csrftoken": csrf}
+    created = await client.post("/api/v1/organisations", json=body, headers=headers)
+    assert created.status_code == 201, created.text
+    assert created.json()["bank_account_masked"] == "************5678"
+    again = await client.post("/api/v1/organisations", json={**body, "code": "ORG-9"},
+                              headers=headers)
+    assert again.status_code == 409 and again.json()["error"]["code"] == "duplicate_organisation"
+    bad = await client.post("/api/v1/organisations", json={**body, "national_code": "1"},
+                            headers=headers)
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_organisation"
+    listed = await client.get("/api/v1/organisations?q=老城")
+    assert [o["code"] for o in listed.json()] == ["ORG-P-002"]
+    assert "/api/v1/organisations" in (await client.get("/schema/openapi.json")).text
+
+
+async def ltc(*args: str, env: dict[str, str], stdin: bytes = b"") -> tuple[int, str, str]:
+    done = await anyio.run_process([sys.executable, "-m", "ltc.cli", *args], env=env,
+                                   input=stdin, check=False)
+    return done.returncode, done.stdout.decode(), done.stderr.decode()
+
+
+async def test_the_commands(database_url, tmp_path) -> None:
+    """From a CSV to a provider user, without SQL (the gap `ltc createuser` had)."""
+    env = app_env(database_url, tmp_path)
+    path = tmp_path / "orgs.csv"
+    path.write_bytes(csv_file(GOOD, "ORG-BAD,1,,,,,,,,,,,"))
+    code, _, err = await ltc("org", "import", str(path), "--region", "370983", env=env)
+    assert code == 2 and "第3行" in err and "未导入任何记录" in err
+    assert not await Organisation.exists().where(Organisation.code == "ORG-H-01")
+    path.write_bytes(csv_file(GOOD))
+    code, out, err = await ltc("org", "import", str(path), "--region", "370983", env=env)
+    assert code == 0 and "new 1" in out, err
+    code, out, err = await ltc("org", "set-status", "ORG-H-01", "suspended", "--reason", "整改",
+                               "--from", "2026-12-01", env=env)
+    assert code == 0 and "suspended" in out, err
+    code, out, _ = await ltc("org", "list", env=env)
+    assert "王瓜店卫生院" in out and "暂停" in out
+    code, out, err = await ltc("org", "add", "--region", "370983", "--code", "ORG-C-1",
+                               "--national-code", "H37098300031", "--name", "居家护理中心",
+                               "--category", "home_care", "--licence", "L-9",
+                               "--legal-representative", "冯七", "--address", "仪阳街道",
+                               "--contact", "陈八", "--phone", "13912345678", "--towns",
+                               "370983004", env=env)
+    assert code == 0, err
+    code, _, err = await ltc("createuser", "--username", "hc1", "--name", "王护士", "--role",
+                             "provider", "--region", "370983", "--organisation", "ORG-C-1",
+                             "--password-stdin", env=env, stdin=b"abc12345\n")
+    assert code == 0, err
+    code, _, err = await ltc("region", "set-bureau", "370983", "--address", "", "--phone", "1",
+                             env=env)
+    assert code == 2 and "bureau_address" in err
