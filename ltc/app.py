@@ -115,6 +115,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
     filters = template_config.engine_instance.engine.filters
     filters["yuan"] = money.yuan
+    filters["plain_yuan"] = money.plain_yuan
     filters["iso_date"] = formatting.iso_date
     filters["letter_date"] = formatting.letter_date
     filters["local_time"] = formatting.local_time
