@@ -52,7 +52,12 @@ from ltc.identity import PUBLIC, Actor, Role
 from ltc.jobs.broker import broker_reachable
 from ltc.notices.controllers import NoticeBatchPages, PublicNoticePages
 from ltc.notices.rules import EntryOutcome, NoticeBatchState
-from ltc.payouts.controllers import DepositPages, PayoutPages, ProviderStatementPages
+from ltc.payouts.controllers import (
+    DepositPages,
+    PayoutApi,
+    PayoutPages,
+    ProviderStatementPages,
+)
 from ltc.people.rules import mask_resident_id
 from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
@@ -165,6 +170,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EvidenceApi,
             EnrollmentEventApi,
             VisitApi,
+            PayoutApi,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],
