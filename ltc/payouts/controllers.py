@@ -12,7 +12,7 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromQuery, URLEncodedBody
+from litestar.params import FromQuery, JSONBody, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import File, Redirect, Template
 
@@ -352,7 +352,7 @@ class PayoutApi(Controller):
         "account, nothing exported (send confirm_missing_accounts to export without them); "
         "or wrong_state / stale_write (the body of other errors)", generate_examples=False)})
     async def export(self, request: Request[Actor, Any, Any], batch_id: Id,
-                     data: ExportRequest) -> dict[str, Any]:
+                     data: JSONBody[ExportRequest]) -> dict[str, Any]:
         """Export an approved batch: its payments and bank file. Refused with 409
         `payee_accounts_missing` listing every payee without a bank account (`payees`:
         payee_key, payee_name, amount_fen, reason) unless `confirm_missing_accounts` is

@@ -62,13 +62,17 @@ async def world(database_url, monkeypatch) -> World:
                  entitlement_id)
 
 
+PROVIDER_ACCOUNT = {"account_source": "entered", "bank_name": "中国建设银行肥城支行",
+                    "bank_account_name": "测试机构", "bank_account": "6217000000000000002"}
+
+
 def fields(world: World, kind: str, **changes: Any) -> dict[str, Any]:
     """Good fields of an agreement of `kind`, with `changes`."""
     party: dict[str, Any] = {
         "assessment": {"organisation": world.assessment},
         "provider": {"organisation": world.provider, "home_visits": True,
                      "institutional_beds": 20, "visit_rate_fen": 8500,
-                     "bed_day_rates": {5: 7500}},
+                     "bed_day_rates": {5: 7500}, **PROVIDER_ACCOUNT},
         "staff": {"organisation": world.provider, "staff": world.nurse["id"],
                   "qualification": "nurse"},
         "caregiver": {"beneficiary": world.case.person_id, "caregiver_name": "李明",
@@ -121,7 +125,8 @@ async def test_a_forms_text_is_read_like_typed_values(world) -> None:
     row = await service.create_agreement(
         world.clerk, "provider", organisation=str(world.provider), home_visits="true",
         institutional_beds="", visit_rate_fen="82.50",
-        bed_day_rates={3: "", 4: "", 5: ""}, starts_on="2026-12-01", ends_on="2027-11-30")
+        bed_day_rates={3: "", 4: "", 5: ""}, starts_on="2026-12-01", ends_on="2027-11-30",
+        **PROVIDER_ACCOUNT)
     stored = await row_of(row["id"])
     assert (stored["visit_rate_fen"], stored["institutional_beds"], stored["bed_day_rates"],
             stored["starts_on"]) == (8250, 0, "{}", STARTS)
@@ -550,8 +555,8 @@ async def test_a_clerk_creates_and_activates_an_agreement_through_the_pages(
     created = await client.post("/agreements", data={
         "_csrf_token": csrf, "kind": "provider", "organisation": str(provider),
         "home_visits": "true", "institutional_beds": "0", "visit_rate_fen": "",
-        "bed_day_rate_5": "", "starts_on": "2026-12-01", "ends_on": "2027-11-30"},
-        follow_redirects=False)
+        "bed_day_rate_5": "", "starts_on": "2026-12-01", "ends_on": "2027-11-30",
+        **PROVIDER_ACCOUNT}, follow_redirects=False)
     assert created.status_code in (302, 303), created.text
     row = await Agreement.select().first()
     assert created.headers["location"] == f"/agreements/{row['id']}"
