@@ -25,6 +25,7 @@ from ltc.accounts import interface as accounts
 from ltc.agreements.rules import (
     AMENDABLE,
     CHANGE_LABELS,
+    FIELDS,
     NUMBER_PREFIX,
     ORGANISATION_KIND,
     QUALIFICATION_LABELS,
@@ -354,7 +355,11 @@ async def amend(actor: Actor, agreement_id: int, expected_version: int, *,
         current = await get_agreement(actor, agreement_id)
         values, problems = read_fields(kind, amendment_fields(kind, current, raw))
         parties = await _parties(actor, kind, values, current)
-        problems = agreement_problems(kind, values, parties, clock.today(), problems)
+        # The terms that stay were checked when the agreement was signed: only what may
+        # change is checked again (a party's state then does not block new rates).
+        fixed = set(FIELDS[kind]) - set(AMENDABLE[kind])
+        problems = {field: problem for field, problem in agreement_problems(
+            kind, values, parties, clock.today(), problems).items() if field not in fixed}
         stored = normalised(kind, values, parties) if not problems else values
         changed = changes(kind, current, stored)
         amendment_problems(current, effective_from, values, changed, reason, problems)
