@@ -149,7 +149,9 @@ class AgreementPages(Controller):
                     if row["kind"] == AgreementKind.provider else None,
                     grades=policy.eligible_grades if policy else GRADES,
                     bed_rate_field=bed_rate_field, qualifications=QUALIFICATION_LABELS,
-                    timeline=await audit.timeline("agreement", agreement_id),
+                    # the whole chain: the original's signing and every amendment
+                    timeline=await audit.timeline_of(
+                        {"agreement": [v["id"] for v in row["versions"]]}),
                     today=clock.today(), errors=context.pop("errors", {}),
                     error=context.pop("error", None), form=context.pop("form", {}), **context)
 
