@@ -11,7 +11,6 @@ from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, JSONBody, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import File, Redirect, Template
@@ -322,41 +321,19 @@ class ExportRequest:
     confirm_missing_accounts: bool = False
 
 
-@dataclass(frozen=True)
-class UnpaidPayee:
-    payee_key: str  # org:<id>, or cg: with the resident ID masked
-    payee_name: str
-    amount_fen: int
-    reason: str
-
-
-@dataclass(frozen=True)
-class MissingAccountsDetail:
-    code: str  # payee_accounts_missing
-    message: str
-    fields: dict[str, str]
-    payees: list[UnpaidPayee]
-
-
-@dataclass(frozen=True)
-class MissingAccounts:
-    error: MissingAccountsDetail
-
-
 class PayoutApi(Controller):
     path = "/api/v1/payouts/batches"
     guards = [role_guard(Role.clerk, Role.reviewer, Role.admin)]  # noqa: RUF012
 
-    @post("/{batch_id:int}/export", status_code=200, responses={409: ResponseSpec(
-        MissingAccounts, description="payee_accounts_missing: every payee without a bank "
-        "account, nothing exported (send confirm_missing_accounts to export without them); "
-        "or wrong_state / stale_write (the body of other errors)", generate_examples=False)})
+    @post("/{batch_id:int}/export", status_code=200)
     async def export(self, request: Request[Actor, Any, Any], batch_id: Id,
                      data: JSONBody[ExportRequest]) -> dict[str, Any]:
         """Export an approved batch: its payments and bank file. Refused with 409
-        `payee_accounts_missing` listing every payee without a bank account (`payees`:
-        payee_key, payee_name, amount_fen, reason) unless `confirm_missing_accounts` is
-        true; those payees are then unpaid (status `unpayable`) and carried to next month.
+        `payee_accounts_missing` unless `confirm_missing_accounts` is true: the error body
+        then also holds `error.payees`, every payee without a bank account as
+        `{"payee_key", "payee_name", "amount_fen", "reason"}` (payee_key `org:<id>`, or
+        `cg:` with the resident ID masked), and nothing is exported. Confirmed, those
+        payees are unpaid (status `unpayable`, with the reason) and carried to next month.
         200: `{"id", "number", "state", "version", "bank_file_sha256", "payments":
         {"bank_file": {"count", "amount"}, "rows": [...]}}`."""
         updated = await service.export(request.user, batch_id, data.version,
