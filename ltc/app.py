@@ -54,7 +54,12 @@ from ltc.jobs.broker import broker_reachable
 from ltc.notices.controllers import NoticeBatchPages, PublicNoticePages
 from ltc.notices.rules import EntryOutcome, NoticeBatchState
 from ltc.organisations.controllers import OrganisationApi, OrganisationPages
-from ltc.payouts.controllers import DepositPages, PayoutPages, ProviderStatementPages
+from ltc.payouts.controllers import (
+    DepositPages,
+    PayoutApi,
+    PayoutPages,
+    ProviderStatementPages,
+)
 from ltc.people.rules import mask_resident_id
 from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
@@ -119,6 +124,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
     filters = template_config.engine_instance.engine.filters
     filters["yuan"] = money.yuan
+    filters["plain_yuan"] = money.plain_yuan
     filters["iso_date"] = formatting.iso_date
     filters["letter_date"] = formatting.letter_date
     filters["local_time"] = formatting.local_time
@@ -171,6 +177,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             VisitApi,
             StaffApi,
             OrganisationApi,
+            PayoutApi,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],

@@ -13,6 +13,7 @@ from litestar.response import File, Redirect, Template
 from ltc import clock
 from ltc.agreements import service
 from ltc.agreements.rules import (
+    AMENDABLE,
     FIELDS,
     GRADES,
     KIND_LABELS,
@@ -32,7 +33,8 @@ from ltc.web.pages import page
 from ltc.web.params import AfterId, Id, StateQuery, form_int
 
 ACTIONS = {"activate": "协议已生效，协议文本正在生成", "suspend": "协议已暂停",
-           "resume": "协议已恢复", "terminate": "协议已终止"}
+           "resume": "协议已恢复", "terminate": "协议已终止",
+           "amend": "协议已变更，补充协议正在生成"}
 
 
 def _day(data: dict[str, str], field: str) -> date | None:
@@ -51,14 +53,28 @@ def _number(text: str) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
-def _posted_fields(kind: str, data: dict[str, str]) -> dict[str, Any]:
-    """The form's inputs for an agreement of `kind`, as text: the service reads them."""
-    fields: dict[str, Any] = {name: data.get(name, "") for name in FIELDS.get(kind, ())
+def _posted_fields(kind: str, data: dict[str, str],
+                   names: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The form's inputs for an agreement of `kind` (only `names`, if given), as text: the
+    service reads them."""
+    wanted = FIELDS.get(kind, ()) if names is None else names
+    fields: dict[str, Any] = {name: data.get(name, "") for name in wanted
                               if name != "bed_day_rates"}
-    if kind == AgreementKind.provider:
+    if "bed_day_rates" in wanted:
         fields["bed_day_rates"] = {grade: data.get(bed_rate_field(grade), "")
                                    for grade in GRADES}
     return fields
+
+
+async def _amend(actor: Actor, agreement_id: int, version: int,
+                 data: dict[str, str]) -> dict[str, Any]:
+    """The amendment form: every amendable field of the kind, prefilled with the current
+    terms (an unticked checkbox is a value too: home visits no longer provided)."""
+    row = await service.get_agreement(actor, agreement_id)
+    fields = _posted_fields(row["kind"], data, AMENDABLE[AgreementKind(row["kind"])])
+    return await service.amend(actor, agreement_id, version,
+                               effective_from=_day(data, "effective_from"),
+                               reason=data.get("reason", ""), **fields)
 
 
 class AgreementPages(Controller):
@@ -89,6 +105,8 @@ class AgreementPages(Controller):
             kinds=KIND_LABELS, qualifications=QUALIFICATION_LABELS, relationships=RELATIONSHIPS,
             policy=policy, grades=policy.eligible_grades if policy else GRADES,
             bed_rate_field=bed_rate_field, today=clock.today(),
+            register_account=await service.register_account(organisation)
+            if kind == AgreementKind.provider else None,
             organisations=await service.organisation_choices(actor, kind) if kind else [],
             staff=await service.staff_choices(organisation)
             if kind == AgreementKind.staff else [],
@@ -125,8 +143,15 @@ class AgreementPages(Controller):
     async def _show(self, request: Request[Actor, Any, Any], agreement_id: int,
                     status_code: int = 200, **context: Any) -> Template:
         row = await service.get_agreement(request.user, agreement_id)
+        policy = await service.policy_defaults(request.user)
         return page(request, "agreements/detail.html", status_code=status_code, a=row,
-                    timeline=await audit.timeline("agreement", agreement_id),
+                    register_account=await service.register_account(row["organisation"])
+                    if row["kind"] == AgreementKind.provider else None,
+                    grades=policy.eligible_grades if policy else GRADES,
+                    bed_rate_field=bed_rate_field, qualifications=QUALIFICATION_LABELS,
+                    # the whole chain: the original's signing and every amendment
+                    timeline=await audit.timeline_of(
+                        {"agreement": [v["id"] for v in row["versions"]]}),
                     today=clock.today(), errors=context.pop("errors", {}),
                     error=context.pop("error", None), form=context.pop("form", {}), **context)
 
@@ -138,10 +163,13 @@ class AgreementPages(Controller):
     async def act(self, request: Request[Actor, Any, Any], agreement_id: Id,
                   action: FromPath[str],
                   data: URLEncodedBody[dict[str, str]]) -> Any:
-        """activate | suspend | resume | terminate, each from its own form on the page."""
+        """activate | suspend | resume | terminate | amend, each from its own form on the
+        page."""
         if action not in ACTIONS:
             raise NotFound("no_such_action", "没有这项办理操作")
         actor = request.user
+
+        amended: dict[str, Any] = {}
 
         async def transition() -> None:
             version = form_int(data, "version")
@@ -153,6 +181,8 @@ class AgreementPages(Controller):
                                       from_day=_day(data, "from_day"))
             elif action == "resume":
                 await service.resume(actor, agreement_id, version, reason=reason)
+            elif action == "amend":
+                amended.update(await _amend(actor, agreement_id, version, data))
             else:
                 await service.terminate(actor, agreement_id, version, reason=reason,
                                         from_day=_day(data, "from_day"))
@@ -161,9 +191,10 @@ class AgreementPages(Controller):
             return await self._show(request, agreement_id, form={**data, "action": action},
                                     **context)
 
-        return await perform(request, transition, render=render, done=ACTIONS[action],
-                             then=f"/agreements/{agreement_id}",
-                             stale="协议刚被其他人或系统修改，请核对最新情况后重新办理")
+        response = await perform(request, transition, render=render, done=ACTIONS[action],
+                                 then=f"/agreements/{agreement_id}",
+                                 stale="协议刚被其他人或系统修改，请核对最新情况后重新办理")
+        return Redirect(f"/agreements/{amended['id']}") if amended else response
 
     @get("/{agreement_id:int}/document.pdf")
     async def document(self, request: Request[Actor, Any, Any], agreement_id: Id) -> File:

@@ -14,6 +14,7 @@ from ltc.jobs.rules import Every, Schedule, period_day
 
 SCHEDULE = Schedule(job="agreements.daily", every=Every.day, at=time(0, 30))
 TEMPLATE = "pdf/agreement.html"
+AMENDMENT_TEMPLATE = "pdf/agreement_amendment.html"  # 补充协议
 
 
 @dramatiq.actor(actor_name="agreements.daily", max_retries=3)
@@ -27,9 +28,11 @@ async def render_document(agreement_id: int) -> None:
 
 
 async def render_agreement_document(agreement_id: int) -> str:
-    """Render and store the agreement's PDF and record its hash; idempotent (the same
-    agreement gives the same bytes, so a second delivery changes nothing)."""
+    """Render and store the agreement's PDF (an amendment's: its supplement) and record its
+    hash; idempotent (the same agreement gives the same bytes, so a second delivery changes
+    nothing)."""
     context = await service.document_context(agreement_id)
     return await render_and_record(
-        TEMPLATE, context, Agreement.document_sha256, agreement_id,
+        AMENDMENT_TEMPLATE if context["amendment"] else TEMPLATE, context,
+        Agreement.document_sha256, agreement_id,
         action="agreement.document_rendered", object_type="agreement")

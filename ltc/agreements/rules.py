@@ -13,6 +13,18 @@ ask about:
 A resumed agreement (SUSPENDED → ACTIVE) covers its whole period again, the suspended days
 included: the row holds one `state_changed_on`, not a history of suspensions. When the
 suspended days must stay uncovered, terminate the agreement and sign a new one instead.
+
+Amendments (补充协议): an ACTIVE agreement is amended from an effective day by a new row (the
+next version, ACTIVE from that day) while the amended row becomes AMENDED with
+`state_changed_on` = the effective day, so it covers the days before and the new version the
+days from it: every reader of cover — visits, the assessor draw, payouts — sees the old terms
+before the day and the new ones from it without knowing about amendments. What may change is
+AMENDABLE[kind]: rates, the payee account, the end date, the staff member's qualification.
+
+Payee accounts: a care provider's agreement names the account its money goes to, either typed
+for the agreement or taken from the organisation register — shown on the form and confirmed
+by the clerk, then *copied* into the agreement. A later change in the register therefore does
+not redirect money by itself: it reaches payments through an amendment that confirms it.
 """
 
 from __future__ import annotations
@@ -26,7 +38,8 @@ from enum import StrEnum
 from typing import Any
 
 from ltc.clock import add_months
-from ltc.money import parse_yuan
+from ltc.grades import GRADE_LABELS
+from ltc.money import parse_yuan, plain_yuan
 from ltc.people.rules import (
     name_problem,
     normalise_phone,
@@ -68,6 +81,7 @@ class AgreementState(StrEnum):
     SUSPENDED = "SUSPENDED"
     EXPIRED = "EXPIRED"
     TERMINATED = "TERMINATED"
+    AMENDED = "AMENDED"  # superseded from state_changed_on by its next version
 
     @property
     def label(self) -> str:
@@ -80,18 +94,21 @@ STATE_LABELS = {
     AgreementState.SUSPENDED: "暂停",
     AgreementState.EXPIRED: "到期",
     AgreementState.TERMINATED: "终止",
+    AgreementState.AMENDED: "已变更",
 }
 
 # Which state may follow which. A draft that will never be signed is terminated (作废);
-# EXPIRED and TERMINATED are final: a new period is a new agreement.
+# EXPIRED, TERMINATED and AMENDED are final: a new period is a new agreement, new terms a new
+# version.
 TRANSITIONS: dict[AgreementState, frozenset[AgreementState]] = {
     AgreementState.DRAFT: frozenset({AgreementState.ACTIVE, AgreementState.TERMINATED}),
     AgreementState.ACTIVE: frozenset({AgreementState.SUSPENDED, AgreementState.EXPIRED,
-                                      AgreementState.TERMINATED}),
+                                      AgreementState.TERMINATED, AgreementState.AMENDED}),
     AgreementState.SUSPENDED: frozenset({AgreementState.ACTIVE, AgreementState.EXPIRED,
                                          AgreementState.TERMINATED}),
     AgreementState.EXPIRED: frozenset(),
     AgreementState.TERMINATED: frozenset(),
+    AgreementState.AMENDED: frozenset(),
 }
 # States the daily pass expires once ends_on has passed, and that count as "in force" now.
 RUNNING = (AgreementState.ACTIVE, AgreementState.SUSPENDED)
@@ -184,21 +201,26 @@ def due_to_expire(ends_on: date, today: date) -> bool:
 # --- the fields of a new agreement ---------------------------------------------------------
 
 PERIOD_FIELDS = ("starts_on", "ends_on")
+# A provider's payee account: `account_source` is "register" (the organisation register's
+# account, confirmed: `confirmed_account` is the number the form showed), "entered" (the
+# three bank fields), or — amendments only — "keep" (the current version's account).
+ACCOUNT_FIELDS = ("account_source", "confirmed_account", "bank_name", "bank_account_name",
+                  "bank_account")
+ACCOUNT_SOURCES = ("register", "entered")
 CAREGIVER_FIELDS = ("beneficiary", "caregiver_name", "caregiver_resident_id", "caregiver_phone",
                     "relationship", "bank_name", "bank_account", "trained_on",
                     "family_subsidy_fen")
 FIELDS: dict[AgreementKind, tuple[str, ...]] = {
     AgreementKind.assessment: ("organisation", *PERIOD_FIELDS),
     AgreementKind.provider: ("organisation", "home_visits", "institutional_beds",
-                             "visit_rate_fen", "bed_day_rates", *PERIOD_FIELDS),
+                             "visit_rate_fen", "bed_day_rates", *ACCOUNT_FIELDS,
+                             *PERIOD_FIELDS),
     AgreementKind.staff: ("organisation", "staff", "qualification", *PERIOD_FIELDS),
     AgreementKind.caregiver: (*CAREGIVER_FIELDS, *PERIOD_FIELDS),
 }
 _DATES = ("starts_on", "ends_on", "trained_on")
 _IDS = ("organisation", "staff", "beneficiary")
 _MONEY = ("visit_rate_fen", "family_subsidy_fen")
-_TEXTS = ("qualification", "caregiver_name", "caregiver_resident_id", "caregiver_phone",
-          "relationship", "bank_name", "bank_account")
 _TRUE = frozenset({"true", "on", "1", "yes"})
 MONEY_PROBLEM = "请填写金额（元），如 80.00；不填则按政策标准"
 
@@ -259,6 +281,7 @@ def _flag(value: Any) -> bool:
 
 _READ_PROBLEMS = {
     "starts_on": "请按 2026-10-01 的格式填写开始日期",
+    "effective_from": "请按 2026-10-01 的格式填写变更生效日期",
     "ends_on": "请按 2026-10-01 的格式填写结束日期",
     "trained_on": "请按 2026-10-01 的格式填写培训日期",
     "organisation": "请从列表中选择机构",
@@ -324,11 +347,16 @@ class Parties:
     """What the service found for the parties named by a new agreement (None: no such one in
     the clerk's region). Rows as dicts:
     organisation {"id", "kind", "active"}; staff {"id", "role", "organisation", "active"};
-    beneficiary {"id", "resident_id", "entitled"} (entitled: has a running entitlement)."""
+    beneficiary {"id", "resident_id", "entitled"} (entitled: has a running entitlement);
+    register_account {"bank_name", "account_name", "account_no"}: the organisation's account
+    in the register (None: it has none); current: the version being amended (None: a new
+    agreement)."""
 
     organisation: Mapping[str, Any] | None = None
     staff: Mapping[str, Any] | None = None
     beneficiary: Mapping[str, Any] | None = None
+    register_account: Mapping[str, str] | None = None
+    current: Mapping[str, Any] | None = None
 
 
 ORGANISATION_KIND = {AgreementKind.assessment: "assessment", AgreementKind.provider: "provider",
@@ -377,10 +405,53 @@ def _staff_problems(values: Mapping[str, Any], parties: Parties,
         problems["qualification"] = "请选择服务人员的资质：护士或护理员"
 
 
-def _provider_problems(values: Mapping[str, Any], problems: dict[str, str]) -> None:
+def _provider_problems(values: Mapping[str, Any], parties: Parties,
+                       problems: dict[str, str]) -> None:
     if not values.get("home_visits") and not values.get("institutional_beds") and (
             "institutional_beds" not in problems):
         problems["scope"] = "请至少选择一项服务范围：勾选上门服务，或填写签约床位数"
+    source = values.get("account_source")
+    register = parties.register_account
+    if source == "keep" and parties.current is not None:
+        if not parties.current["bank_account"]:
+            problems["account_source"] = NO_ACCOUNT_TO_KEEP
+    elif source == "register":
+        if register is None:
+            problems["account_source"] = ("该机构在机构登记中没有收款账户：请填写本协议的收款账户，"
+                                          "或先在机构登记中补录")
+        elif values.get("confirmed_account") != register["account_no"]:
+            problems["account_source"] = ("机构登记的收款账户已变更，请核对页面上显示的账户后"
+                                          "重新确认")
+    elif source == "entered":
+        _bank_problems(values, problems)
+        if problem := _holder_problem(values.get("bank_account_name", "")):
+            problems["bank_account_name"] = problem
+    else:
+        problems["account_source"] = CHOOSE_ACCOUNT
+
+
+CHOOSE_ACCOUNT = "请选择收款账户：确认使用机构登记的账户，或填写本协议的收款账户"
+NO_ACCOUNT_TO_KEEP = "现行协议没有收款账户，无法沿用：" + CHOOSE_ACCOUNT
+
+
+def _holder_problem(holder: str) -> str | None:
+    """The account holder (户名) of an organisation's account: its registered name as the
+    bank knows it."""
+    if not 2 <= len(holder.strip()) <= 200:
+        return "请填写账户户名（与银行开户名称一致），2到200个字"
+    return None
+
+
+def _bank_problems(values: Mapping[str, Any], problems: dict[str, str]) -> None:
+    if not 2 <= len(values.get("bank_name", "")) <= 100:
+        problems["bank_name"] = "请填写开户银行名称，如 中国农业银行肥城市支行"
+    if not account_digits_ok(values.get("bank_account", "")):
+        problems["bank_account"] = "银行账号应为10到30位数字，请核对（可以含空格）"
+
+
+def account_digits_ok(account: str) -> bool:
+    digits = re.sub(r"[\s-]", "", account)
+    return digits.isascii() and digits.isdigit() and 10 <= len(digits) <= 30
 
 
 def _caregiver_problems(values: Mapping[str, Any], parties: Parties, today: date,
@@ -402,11 +473,7 @@ def _caregiver_problems(values: Mapping[str, Any], parties: Parties, today: date
         problems["caregiver_phone"] = problem
     if values.get("relationship") not in RELATIONSHIPS:
         problems["relationship"] = "请选择照护者与被照护人的关系"
-    if not 2 <= len(values.get("bank_name", "")) <= 100:
-        problems["bank_name"] = "请填写开户银行名称，如 中国农业银行肥城市支行"
-    account = re.sub(r"[\s-]", "", values.get("bank_account", ""))
-    if not (account.isascii() and account.isdigit() and 10 <= len(account) <= 30):
-        problems["bank_account"] = "银行账号应为10到30位数字，请核对（可以含空格）"
+    _bank_problems(values, problems)
     trained_on = values.get("trained_on")
     if trained_on is None and "trained_on" not in problems:
         problems["trained_on"] = "请填写照护培训日期：家庭照护者须经培训后签约"
@@ -426,16 +493,19 @@ def agreement_problems(kind: AgreementKind, values: Mapping[str, Any], parties: 
     if kind is AgreementKind.staff:
         _staff_problems(values, parties, found)
     elif kind is AgreementKind.provider:
-        _provider_problems(values, found)
+        _provider_problems(values, parties, found)
     elif kind is AgreementKind.caregiver:
         _caregiver_problems(values, parties, today, found)
     return found
 
 
-def normalised(kind: AgreementKind, values: Mapping[str, Any]) -> dict[str, Any]:
+def normalised(kind: AgreementKind, values: Mapping[str, Any],
+               parties: Parties | None = None) -> dict[str, Any]:
     """The validated values as stored: canonical phone and ID, account digits only; rates
-    only where they apply."""
+    only where they apply; a provider's confirmed register account copied in (or the
+    current version's, kept)."""
     stored = dict(values)
+    stored.pop("confirmed_account", None)
     if kind is AgreementKind.caregiver:
         stored["caregiver_resident_id"] = normalise_resident_id(values["caregiver_resident_id"])
         stored["caregiver_phone"] = normalise_phone(values["caregiver_phone"])
@@ -445,6 +515,18 @@ def normalised(kind: AgreementKind, values: Mapping[str, Any]) -> dict[str, Any]
             stored["visit_rate_fen"] = None
         if not values["institutional_beds"]:
             stored["bed_day_rates"] = {}
+        parties = parties or Parties()
+        if values["account_source"] == "keep" and parties.current is not None:
+            stored.update({name: parties.current[name] for name in (
+                "account_source", "bank_name", "bank_account_name", "bank_account")})
+        elif values["account_source"] == "register" and parties.register_account:
+            register = parties.register_account
+            stored.update(bank_name=register["bank_name"],
+                          bank_account_name=register["account_name"],
+                          bank_account=register["account_no"])
+        else:
+            stored["bank_account"] = re.sub(r"[\s-]", "", values["bank_account"])
+            stored["bank_account_name"] = values["bank_account_name"].strip()
     return stored
 
 
@@ -458,3 +540,108 @@ def party_name(agreement: Mapping[str, Any]) -> str:
     if kind is AgreementKind.caregiver:
         return f"{agreement['caregiver_name']}（照护 {agreement.get('beneficiary.name') or ''}）"
     return agreement.get("organisation.name") or ""
+
+
+# --- amendments (补充协议) ---------------------------------------------------------------------
+
+AMENDABLE: dict[AgreementKind, tuple[str, ...]] = {
+    AgreementKind.assessment: ("ends_on",),
+    AgreementKind.provider: ("home_visits", "institutional_beds", "visit_rate_fen",
+                             "bed_day_rates", *ACCOUNT_FIELDS, "ends_on"),
+    AgreementKind.staff: ("qualification", "ends_on"),
+    AgreementKind.caregiver: ("caregiver_phone", "bank_name", "bank_account",
+                              "family_subsidy_fen", "ends_on"),
+}
+# What an amendment can change, as the supplement and the timeline name it.
+CHANGE_LABELS = {
+    "home_visits": "居家上门护理服务", "institutional_beds": "签约床位数",
+    "visit_rate_fen": "上门服务单价", "bed_day_rates": "床日标准", "bank_name": "开户银行",
+    "bank_account_name": "账户户名", "bank_account": "银行账号", "ends_on": "协议结束日期",
+    "qualification": "服务人员资质", "caregiver_phone": "照护者联系电话",
+    "family_subsidy_fen": "家庭护理补贴",
+}
+
+
+def amendment_fields(kind: AgreementKind, current: Mapping[str, Any],
+                     raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields of the next version, for read_fields: the current version's values, with
+    the amendable ones the clerk sent in `raw` in their place (others in `raw`: TypeError)."""
+    unknown = set(raw) - set(AMENDABLE[kind])
+    if unknown:
+        raise TypeError(f"not amendable in a {kind} agreement: {sorted(unknown)}")
+    fields = {name: current.get(name) for name in FIELDS[kind]}
+    if kind is AgreementKind.provider:
+        fields["account_source"] = "keep"
+        fields["confirmed_account"] = ""
+    fields.update(raw)
+    return fields
+
+
+def changes(kind: AgreementKind, current: Mapping[str, Any],
+            stored: Mapping[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """field → (before, after) for every amendable value the next version changes."""
+    found = {}
+    for name in AMENDABLE[kind]:
+        if name in ("account_source", "confirmed_account"):
+            continue
+        before, after = current.get(name), stored.get(name)
+        if name == "bed_day_rates":
+            before, after = dict(before or {}), dict(after or {})
+        if before != after:
+            found[name] = (before, after)
+    return found
+
+
+def amendment_problems(current: Mapping[str, Any], effective_from: date | None,
+                       values: Mapping[str, Any], changed: Mapping[str, Any], reason: str,
+                       problems: dict[str, str]) -> None:
+    """What is wrong with amending `current` (the ACTIVE version) from `effective_from` to
+    `values` — adds to `problems` (the field problems found by agreement_problems)."""
+    starts_on, ends_on = current["starts_on"], current["ends_on"]
+    if effective_from is None:
+        problems.setdefault("effective_from", "请填写变更生效日期")
+    elif effective_from <= starts_on:
+        problems["effective_from"] = (
+            f"变更生效日期应晚于现行协议的开始日期 {starts_on.isoformat()}"
+            "；开始前的内容有误，请终止本协议后重新签订")
+    elif effective_from > ends_on:
+        problems["effective_from"] = (f"变更生效日期应在现行协议期限内（{starts_on.isoformat()} 至 "
+                                      f"{ends_on.isoformat()}）")
+    elif values.get("ends_on") is not None and values["ends_on"] < effective_from and (
+            "ends_on" not in problems):
+        problems["ends_on"] = "结束日期不能早于变更生效日期；提前结束请办理终止"
+    if not changed and not problems:
+        problems["changes"] = "没有变更任何内容：请修改至少一项（费率、收款账户、结束日期或资质）"
+    if not reason.strip():
+        problems["reason"] = "请填写变更原因，它会写入补充协议和办理记录"
+    elif len(reason.strip()) > 500:
+        problems["reason"] = "原因请控制在500字以内"
+
+
+def amendment_number(root_number: str, amendment_no: int) -> str:
+    """XY202612070001 → BC202612070001-1: its own prefix, so the daily sequence of new
+    agreements (db.next_daily_number counts numbers by prefix) is not disturbed."""
+    return f"BC{root_number.removeprefix(NUMBER_PREFIX)}-{amendment_no}"
+
+
+def change_text(name: str, value: Any) -> str:
+    """One side of a change as the supplement and the page print it: yuan, dates, labels;
+    an account number by its last four digits only."""
+    if value is None or value == "":
+        return "按政策标准" if name.endswith("_fen") else "（无）"
+    if name == "bed_day_rates":
+        return "、".join(f"{GRADE_LABELS[g]} {plain_yuan(f)}元/床日"
+                        for g, f in sorted(value.items())) or "按政策标准"
+    if name.endswith("_fen"):
+        return f"{plain_yuan(value)}元" + ("/次" if name == "visit_rate_fen" else "/月")
+    if isinstance(value, bool):
+        return "提供" if value else "不提供"
+    if isinstance(value, date):
+        return value.isoformat()
+    if name == "bank_account":
+        return f"尾号 {value[-4:]}"
+    if name == "qualification":
+        return QUALIFICATION_LABELS.get(value, value)
+    if name == "institutional_beds":
+        return f"{value} 张"
+    return str(value)

@@ -1,7 +1,9 @@
 """Agreements (协议化管理, SPEC §1, issue 5 item 1): the agency's agreements with assessment
 organisations, care providers, providers' service staff and family caregivers. A clerk drafts
 one, activates it (its document is rendered after commit), suspends, resumes or terminates it;
-the daily pass expires agreements past their end and reminds clerks 30 days before.
+the daily pass expires agreements past their end and reminds clerks 30 days before. An
+ACTIVE agreement is amended from a day by its next version (`amend`, a 补充协议 rendered after
+commit; see ltc.agreements.rules for what that means for cover and for payee accounts).
 
 Other contexts ask `active_agreement(kind, on=…, organisation=/staff=/beneficiary=…)` whether
 someone may be assigned, log a visit or be paid on a day, or filter many parties at once with
@@ -21,6 +23,9 @@ from piccolo.query import Select
 from ltc import clock, db
 from ltc.accounts import interface as accounts
 from ltc.agreements.rules import (
+    AMENDABLE,
+    CHANGE_LABELS,
+    FIELDS,
     NUMBER_PREFIX,
     ORGANISATION_KIND,
     QUALIFICATION_LABELS,
@@ -31,7 +36,13 @@ from ltc.agreements.rules import (
     AgreementState,
     Parties,
     agreement_problems,
+    amendment_fields,
+    amendment_number,
+    amendment_problems,
     can_transition,
+    change_text,
+    changes,
+    coverage,
     covers,
     due_to_expire,
     expired_change_day,
@@ -107,13 +118,28 @@ async def _beneficiary(actor: Actor, person_id: int | None) -> dict[str, Any] | 
             "entitled": await entitlements.has_running_entitlement(person_id)}
 
 
-async def _parties(actor: Actor, kind: AgreementKind, values: dict[str, Any]) -> Parties:
+async def register_account(organisation_id: int | None) -> dict[str, str] | None:
+    """The organisation's account in the register, as the form shows it for confirming."""
+    if organisation_id is None:
+        return None
+    account = await organisations.payee_account_of(organisation_id)
+    return None if account is None else {"bank_name": account.bank_name,
+                                         "account_name": account.account_name,
+                                         "account_no": account.account_no}
+
+
+async def _parties(actor: Actor, kind: AgreementKind, values: dict[str, Any],
+                   current: dict[str, Any] | None = None) -> Parties:
+    organisation = await _organisation(actor, values.get("organisation")) \
+        if kind in ORGANISATION_KIND else None
     return Parties(
-        organisation=await _organisation(actor, values.get("organisation"))
-        if kind in ORGANISATION_KIND else None,
+        organisation=organisation,
         staff=await _staff(values.get("staff")) if kind is AgreementKind.staff else None,
         beneficiary=await _beneficiary(actor, values.get("beneficiary"))
-        if kind is AgreementKind.caregiver else None)
+        if kind is AgreementKind.caregiver else None,
+        register_account=await register_account(organisation["id"])
+        if organisation and kind is AgreementKind.provider else None,
+        current=current)
 
 
 async def create_agreement(actor: Actor, kind: str, **fields: Any) -> dict[str, Any]:
@@ -129,7 +155,7 @@ async def create_agreement(actor: Actor, kind: str, **fields: Any) -> dict[str, 
         problems = agreement_problems(agreement_kind, values, parties, today, problems)
         if problems:
             raise InvalidInput("invalid_agreement", "协议信息有误，请按提示修改", problems)
-        stored = normalised(agreement_kind, values)
+        stored = normalised(agreement_kind, values, parties)
         region_path = (parties.beneficiary["region_path"] if parties.beneficiary
                        else parties.organisation["region.path"])
         bed_day_rates = stored.pop("bed_day_rates", {})
@@ -143,8 +169,9 @@ async def create_agreement(actor: Actor, kind: str, **fields: Any) -> dict[str, 
             "number": row.number, "kind": str(agreement_kind),
             "starts_on": stored["starts_on"].isoformat(),
             "ends_on": stored["ends_on"].isoformat(),
-            **{name: stored[name] for name in ("organisation", "staff", "beneficiary")
-               if stored.get(name) is not None}})
+            **{name: stored[name] for name in ("organisation", "staff", "beneficiary",
+                                               "account_source")
+               if stored.get(name)}})
     return row.to_dict()
 
 
@@ -315,6 +342,67 @@ async def terminate(actor: Actor, agreement_id: int, expected_version: int, *, r
             Agreement.state_changed_on: last_cover}, reason, from_day=last_cover.isoformat())
 
 
+async def amend(actor: Actor, agreement_id: int, expected_version: int, *,
+                effective_from: date | None, reason: str, **raw: Any) -> dict[str, Any]:
+    """ACTIVE → AMENDED from `effective_from`, and its next version ACTIVE from that day with
+    the changed terms (`raw`: fields of rules.AMENDABLE[kind], typed or a form's text; the
+    rest stay as they are). The supplement (补充协议) is rendered after commit. Every problem
+    at once, nothing written. Returns the new version."""
+    async with db.write_transaction():
+        row = await _managed(actor, agreement_id, expected_version, "变更",
+                             source=(AgreementState.ACTIVE,), target=AgreementState.AMENDED)
+        kind = AgreementKind(row["kind"])
+        current = await get_agreement(actor, agreement_id)
+        values, problems = read_fields(kind, amendment_fields(kind, current, raw))
+        parties = await _parties(actor, kind, values, current)
+        # The terms that stay were checked when the agreement was signed: only what may
+        # change is checked again (a party's state then does not block new rates).
+        fixed = set(FIELDS[kind]) - set(AMENDABLE[kind])
+        problems = {field: problem for field, problem in agreement_problems(
+            kind, values, parties, clock.today(), problems).items() if field not in fixed}
+        stored = normalised(kind, values, parties) if not problems else values
+        changed = changes(kind, current, stored)
+        amendment_problems(current, effective_from, values, changed, reason, problems)
+        if problems:
+            raise InvalidInput("invalid_amendment", "协议变更信息有误，请按提示修改", problems)
+        root_id = row["root"] or row["id"]
+        root_number = row["number"] if row["root"] is None else (
+            await Agreement.select(Agreement.number).where(Agreement.id == root_id).first()
+        )["number"]
+        amendment_no = row["amendment_no"] + 1
+        await _change(actor, row, "agreement.amended", {
+            Agreement.state: str(AgreementState.AMENDED), Agreement.state_reason: reason.strip(),
+            Agreement.state_changed_on: effective_from}, reason.strip(),
+            from_day=effective_from.isoformat(), changed=sorted(changed))
+        bed_day_rates = stored.pop("bed_day_rates", {})
+        kept = {name: row[name] for name in (
+            "kind", "region_path", "organisation", "staff", "qualification", "beneficiary",
+            "caregiver_name", "caregiver_resident_id", "caregiver_phone", "relationship",
+            "bank_name", "bank_account", "bank_account_name", "account_source", "trained_on",
+            "home_visits", "institutional_beds", "visit_rate_fen", "family_subsidy_fen")}
+        amended = {name: stored[name] for name in AMENDABLE[kind] if name in stored
+                   and name not in ("confirmed_account", "bed_day_rates")}
+        if kind is AgreementKind.provider:
+            amended["bank_account_name"] = stored["bank_account_name"]
+        new = Agreement(
+            **{**kept, **amended}, number=amendment_number(root_number, amendment_no),
+            bed_day_rates=json.dumps({str(g): fen for g, fen in sorted(bed_day_rates.items())})
+            if kind is AgreementKind.provider else row["bed_day_rates"],
+            starts_on=effective_from, state=str(AgreementState.ACTIVE), root=root_id,
+            amendment_no=amendment_no, amendment_reason=reason.strip(), created_by=actor.id)
+        await new.save()
+        span = (effective_from, new.ends_on)
+        await _no_overlap({**row, "id": new.id}, span)
+        await _separated({**row, "id": new.id}, span)
+        await audit.record(actor, "agreement.amendment_signed", "agreement", new.id, after={
+            "number": new.number, "amends": row["number"],
+            "effective_from": effective_from.isoformat(),
+            "changes": {name: [change_text(name, before), change_text(name, after)]
+                        for name, (before, after) in changed.items()}}, note=reason.strip())
+        await outbox.enqueue(RENDER_JOB, new.id)
+    return new.to_dict()
+
+
 # --- the daily pass --------------------------------------------------------------------------
 
 async def daily(today: date) -> dict[str, int]:
@@ -471,7 +559,22 @@ async def get_agreement(actor: Actor, agreement_id: int) -> dict[str, Any]:
         raise _not_found(agreement_id)
     row["bed_day_rates"] = {int(g): fen for g, fen in json.loads(row["bed_day_rates"]).items()}
     row["covers_today"] = covers(row, clock.today())
+    row["versions"] = await _versions(row["root"] or row["id"])
+    row["amendable"] = AMENDABLE[AgreementKind(row["kind"])]
     return _labelled(row)
+
+
+async def _versions(root_id: int) -> list[dict[str, Any]]:
+    """The chain of an agreement: the original and its amendments, oldest first."""
+    rows = await Agreement.select(
+        Agreement.id, Agreement.number, Agreement.amendment_no, Agreement.state,
+        Agreement.starts_on, Agreement.ends_on, Agreement.state_changed_on,
+        Agreement.amendment_reason, Agreement.document_sha256).where(
+        (Agreement.id == root_id) | (Agreement.root == root_id)).order_by(Agreement.amendment_no)
+    for version in rows:
+        version["state_label"] = AgreementState(version["state"]).label
+        version["cover"] = coverage(version)
+    return rows
 
 
 async def expiring_soon_count(actor: Actor) -> int:
@@ -536,4 +639,19 @@ async def document_context(agreement_id: int) -> dict[str, Any]:
         "bureau": {"name": policy.bureau_name, "phone": policy.bureau_phone,
                    "address": policy.bureau_address},
         "issued_on": row["created_at"].astimezone(clock.CHINA).date(),
+        "amendment": await _amendment_context(row),
     }
+
+
+async def _amendment_context(row: dict[str, Any]) -> dict[str, Any] | None:
+    """What a supplement (补充协议) states: the version it amends and each change, from
+    stored rows only (the previous version never changes once AMENDED)."""
+    if row["root"] is None:
+        return None
+    previous = next(v for v in row["versions"] if v["amendment_no"] == row["amendment_no"] - 1)
+    before = await get_agreement(SYSTEM, previous["id"])
+    return {"previous_number": previous["number"], "root_number": row["versions"][0]["number"],
+            "changes": [{"label": CHANGE_LABELS[name], "before": change_text(name, old),
+                         "after": change_text(name, new)}
+                        for name, (old, new) in changes(AgreementKind(row["kind"]), before,
+                                                        row).items()]}

@@ -36,6 +36,10 @@ class Agreement(Table):
     relationship = Varchar(length=20, null=False, default="")
     bank_name = Varchar(length=100, null=False, default="")
     bank_account = Varchar(length=40, null=False, default="")
+    bank_account_name = Varchar(length=200, null=False, default="")  # the holder (户名)
+    # Where a provider's account came from: "entered" for this agreement, or "register"
+    # (copied from the organisation register when the clerk confirmed it); "" none.
+    account_source = Varchar(length=12, null=False, default="")
     trained_on = Date(null=True, default=None)
     home_visits = Boolean(default=False, null=False)  # provider scope
     institutional_beds = Integer(default=0, null=False)  # provider scope: contracted beds
@@ -51,4 +55,9 @@ class Agreement(Table):
     document_sha256 = Varchar(length=64, null=True, default=None)
     created_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
     created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    # An amendment (补充协议) is a new row from its effective day: `root` is the original
+    # agreement of the chain (None on the original), `amendment_no` 1, 2, … (0 the original).
+    root = ForeignKey("self", on_delete=OnDelete.restrict, null=True)
+    amendment_no = Integer(default=0, null=False)
+    amendment_reason = Text(null=False, default="")
     version = Integer(default=1, null=False)

@@ -411,25 +411,50 @@ WHERE p.carried_into = {int(batch_id)}
 GROUP BY l.payee_key, l.person, l.benefit, l.service_month"""
 
 
-def payments(d: Dialect, batch_id: int, batch_number: str) -> str:
+def payee_accounts(d: Dialect, batch_id: int, region_path: str, on: date) -> str:
+    """Each payee of a batch whose lines do not cancel out: total, position in payee order
+    and the account paid into — that of the payee's newest agreement version (provider
+    agreements for `org:`, caregiver agreements for `cg:` payees) begun by day `on` (the
+    export), or else its earliest one: an amendment that adds or changes an account pays
+    every amount still owed, those carried from earlier months too. Account "" = none."""
+    payee = ("CASE WHEN ag.kind = 'caregiver' THEN 'cg:' || ag.caregiver_resident_id "
+             "ELSE 'org:' || CAST(ag.organisation AS TEXT) END")
+    return f"""
+WITH t AS (
+  SELECT payee_key, MAX(payee_name) AS payee_name, SUM(net_fen) AS net,
+         ROW_NUMBER() OVER (ORDER BY payee_key) AS seq
+  FROM payout_line WHERE batch = {int(batch_id)}
+  GROUP BY payee_key HAVING SUM(net_fen) <> 0
+),
+acct AS (
+  SELECT {payee} AS payee_key, ag.bank_name, ag.bank_account_name, ag.bank_account,
+         ROW_NUMBER() OVER (PARTITION BY {payee} ORDER BY
+           CASE WHEN ag.starts_on <= {d.day(on)} THEN 0 ELSE 1 END,
+           CASE WHEN ag.starts_on <= {d.day(on)} THEN ag.starts_on END DESC,
+           ag.starts_on, ag.id DESC) AS n
+  FROM agreement ag
+  WHERE ag.kind IN ('caregiver', 'provider') AND ag.state <> 'DRAFT'
+    AND {region_filter('ag.region_path', region_path)}
+)
+SELECT t.payee_key, t.payee_name, t.net, t.seq, COALESCE(a.bank_name, '') AS bank_name,
+       COALESCE(a.bank_account_name, '') AS bank_account_name,
+       COALESCE(a.bank_account, '') AS bank_account
+FROM t LEFT JOIN acct a ON a.payee_key = t.payee_key AND a.n = 1"""
+
+
+def payments(d: Dialect, batch_id: int, batch_number: str, region_path: str, on: date) -> str:
     """One payment per payee of an exported batch, numbered in payee order. A negative
     total is `offset` and a payee without a bank account `unpayable`: neither goes to the
     bank, both are carried into the next batch."""
     return f"""
-INSERT INTO payment (batch, reference, payee_key, payee_name, bank_name, bank_account,
-                     amount_fen, status, failure_reason)
-SELECT {int(batch_id)}, '{_batch_number(batch_number)}-' || {d.pad6('t.seq')}, t.payee_key,
-       t.payee_name,
-       COALESCE(ag.bank_name, ''), COALESCE(ag.bank_account, ''), t.net,
-       CASE WHEN t.net < 0 THEN 'offset'
-            WHEN COALESCE(ag.bank_account, '') = '' THEN 'unpayable' ELSE 'pending' END,
-       CASE WHEN t.net > 0 AND COALESCE(ag.bank_account, '') = ''
-            THEN '{rules.NO_ACCOUNT}' ELSE '' END
-FROM (SELECT payee_key, MAX(payee_name) AS payee_name, MAX(agreement) AS agreement,
-             SUM(net_fen) AS net, ROW_NUMBER() OVER (ORDER BY payee_key) AS seq
-      FROM payout_line WHERE batch = {int(batch_id)}
-      GROUP BY payee_key HAVING SUM(net_fen) <> 0) t
-LEFT JOIN agreement ag ON ag.id = t.agreement"""
+INSERT INTO payment (batch, reference, payee_key, payee_name, bank_name, bank_account_name,
+                     bank_account, amount_fen, status, failure_reason)
+SELECT {int(batch_id)}, '{_batch_number(batch_number)}-' || {d.pad6('p.seq')}, p.payee_key,
+       p.payee_name, p.bank_name, p.bank_account_name, p.bank_account, p.net,
+       CASE WHEN p.net < 0 THEN 'offset'
+            WHEN p.bank_account = '' THEN 'unpayable' ELSE 'pending' END,
+       CASE WHEN p.net > 0 AND p.bank_account = '' THEN '{rules.NO_ACCOUNT}' ELSE '' END
+FROM ({payee_accounts(d, batch_id, region_path, on)}) p"""
 
 
 def carry_failed_payments(batch_id: int, region_path: str) -> tuple[str, ...]:

@@ -5,12 +5,13 @@ provider's own statements."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
-from litestar.params import FromQuery, URLEncodedBody
+from litestar.params import FromQuery, JSONBody, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import File, Redirect, Template
 
@@ -108,8 +109,10 @@ class PayoutPages(Controller):
             anomalies=await queries.anomalies(batch) if state is BatchState.SUBMITTED else None,
             payments=await queries.payments_summary(batch_id)
             if state in (BatchState.EXPORTED, BatchState.RECONCILED) else None,
-            failed=await queries.failed_payments(batch_id)
+            unpaid=await queries.unpaid_payments(batch_id)
             if state in (BatchState.EXPORTED, BatchState.RECONCILED) else [],
+            export_plan=await service.export_check(actor, batch_id)
+            if state is BatchState.APPROVED else None,
             files=await queries.batch_documents(batch_id),
             can_prepare=actor.role in service.PREPARE_ROLES,
             can_approve=actor.role in service.APPROVE_ROLES,
@@ -146,7 +149,8 @@ class PayoutPages(Controller):
             elif action == "return":
                 await service.return_batch(actor, batch_id, version, data.get("reason", ""))
             elif action == "export":
-                await service.export(actor, batch_id, version)
+                await service.export(actor, batch_id, version, confirm_missing_accounts=(
+                    data.get("confirm_missing_accounts") == "true"))
             else:
                 raise InvalidInput("invalid_request", "请选择要办理的操作", {"action": "未知操作"})
 
@@ -304,3 +308,36 @@ class ProviderStatementPages(Controller):
         return await pdf_file(await _statement_sha(batch_id, payee),
                               f"结算单_{mine[batch_id]['number']}.pdf",
                               object_type="payout_batch", object_id=batch_id)
+
+
+# --- the API ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """`version`: the batch's version as last read; `confirm_missing_accounts`: export even
+    though some payees have no bank account (they are left unpaid, with the reason)."""
+
+    version: int
+    confirm_missing_accounts: bool = False
+
+
+class PayoutApi(Controller):
+    path = "/api/v1/payouts/batches"
+    guards = [role_guard(Role.clerk, Role.reviewer, Role.admin)]  # noqa: RUF012
+
+    @post("/{batch_id:int}/export", status_code=200)
+    async def export(self, request: Request[Actor, Any, Any], batch_id: Id,
+                     data: JSONBody[ExportRequest]) -> dict[str, Any]:
+        """Export an approved batch: its payments and bank file. Refused with 409
+        `payee_accounts_missing` unless `confirm_missing_accounts` is true: the error body
+        then also holds `error.payees`, every payee without a bank account as
+        `{"payee_key", "payee_name", "amount_fen", "reason"}` (payee_key `org:<id>`, or
+        `cg:` with the resident ID masked), and nothing is exported. Confirmed, those
+        payees are unpaid (status `unpayable`, with the reason) and carried to next month.
+        200: `{"id", "number", "state", "version", "bank_file_sha256", "payments":
+        {"bank_file": {"count", "amount"}, "rows": [...]}}`."""
+        updated = await service.export(request.user, batch_id, data.version,
+                                       confirm_missing_accounts=data.confirm_missing_accounts)
+        return {"id": updated["id"], "number": updated["number"], "state": updated["state"],
+                "version": updated["version"], "bank_file_sha256": updated["bank_file_sha256"],
+                "payments": await queries.payments_summary(batch_id)}

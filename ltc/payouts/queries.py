@@ -268,22 +268,31 @@ async def batch_document(actor: Actor, batch_id: int, document_id: int) -> dict[
 
 
 async def payments_summary(batch_id: int) -> dict[str, Any]:
+    """The batch's payments by status, and the bank file's totals (the payments sent to the
+    bank: pending, paid or failed) apart from those never sent (no account, offset)."""
     rows = await Payment.raw(
         "SELECT status, COUNT(*) AS n, SUM(amount_fen) AS amount FROM payment "
         "WHERE batch = {} GROUP BY status", batch_id)
     by_status = {r["status"]: {"count": int(r["n"]), "amount": _fen(r["amount"])}
                  for r in rows}
+    sent = [by_status[code] for code in rules.SENT if code in by_status]
     return {"total": sum(s["count"] for s in by_status.values()),
-            "rows": [{"status": code, "label": rules.PAYMENT_STATUSES.get(code, "已冲抵"),
-                      **by_status[code]} for code in ("pending", "paid", "failed", "offset")
+            "bank_file": {"count": sum(s["count"] for s in sent),
+                          "amount": sum(s["amount"] for s in sent)},
+            "rows": [{"status": code, "label": rules.PAYMENT_STATUSES[code],
+                      "sent": code in rules.SENT, **by_status[code]}
+                     for code in ("pending", "paid", "failed", "unpayable", "offset")
                      if code in by_status]}
 
 
-async def failed_payments(batch_id: int) -> list[dict[str, Any]]:
-    return await Payment.select(Payment.reference, Payment.payee_name, Payment.amount_fen,
-                                Payment.failure_reason).where(
-        (Payment.batch == batch_id) & (Payment.status == "failed")).order_by(
+async def unpaid_payments(batch_id: int) -> list[dict[str, Any]]:
+    """Payments of the batch that did not reach the payee — failed at the bank or never
+    sent for want of an account — each with its reason (they are carried forward)."""
+    rows = await Payment.select(Payment.reference, Payment.payee_name, Payment.amount_fen,
+                                Payment.status, Payment.failure_reason).where(
+        (Payment.batch == batch_id) & Payment.status.is_in(["failed", "unpayable"])).order_by(
         Payment.reference).limit(200)
+    return [{**r, "status_label": rules.PAYMENT_STATUSES[r["status"]]} for r in rows]
 
 
 # --- providers ------------------------------------------------------------------------------
@@ -295,8 +304,10 @@ async def provider_statements(actor: Actor) -> list[dict[str, Any]]:
     payee = organisation_payee(actor.organisation_id)
     rows = await PayoutLine.raw(
         "SELECT b.id, b.number, b.month, b.state, COUNT(*) AS n, SUM(l.gross_fen) AS gross, "
-        "SUM(l.withheld_fen) AS withheld, SUM(l.net_fen) AS net "
+        "SUM(l.withheld_fen) AS withheld, SUM(l.net_fen) AS net, MAX(p.status) AS status, "
+        "MAX(p.amount_fen) AS amount, MAX(p.failure_reason) AS failure_reason "
         "FROM payout_line l JOIN payout_batch b ON b.id = l.batch "
+        "LEFT JOIN payment p ON p.batch = b.id AND p.payee_key = l.payee_key "
         "WHERE l.payee_key = {} AND b.state IN ('EXPORTED', 'RECONCILED') "
         "GROUP BY b.id, b.number, b.month, b.state ORDER BY b.month DESC", payee)
     ready = {r["batch"] for r in await PayoutDocument.select(PayoutDocument.batch).where(
@@ -309,8 +320,20 @@ async def provider_statements(actor: Actor) -> list[dict[str, Any]]:
                        "month_label": clock.month_label(month),
                        "state_label": BatchState(r["state"]).label, "lines": int(r["n"]),
                        "gross": _fen(r["gross"]), "withheld": _fen(r["withheld"]),
-                       "net": _fen(r["net"]), "ready": r["id"] in ready})
+                       "net": _fen(r["net"]), "ready": r["id"] in ready,
+                       **payment_status(r["status"], _fen(r["amount"]), r["failure_reason"])})
     return result
+
+
+def payment_status(status: str | None, amount_fen: int, reason: str | None) -> dict[str, Any]:
+    """What a payee is told of their payment: its status in words, the amount the bank was
+    asked to pay (0 when none was sent) and why not, if not."""
+    if status is None:  # the lines cancel out: nothing to pay
+        return {"payment_label": "无需支付（本期净额为0）", "paid_fen": 0, "unpaid_reason": ""}
+    sent = status in rules.SENT
+    return {"payment_label": rules.PAYMENT_STATUSES[status],
+            "paid_fen": amount_fen if sent and status != "failed" else 0,
+            "unpaid_reason": "" if status in ("pending", "paid") else (reason or "")}
 
 
 async def statement_sha(batch_id: int, payee_key: str) -> str | None:

@@ -98,9 +98,12 @@ ACCEPTED_REVIEWS = ("accepted", "accepted_after_review")
 # Adjustments look back this many months: older facts are for an inspection, not a payout.
 ADJUSTMENT_MONTHS = 12
 ANOMALY_RATIO = 0.30  # payees up or down more than 30 % month on month
-NO_ACCOUNT = "未登记银行账户：请在协议中补录，下月自动补发"
+NO_ACCOUNT = "未登记银行账户：请办理协议变更补录收款账户，下月自动补发"
 PAYMENT_STATUSES = {"pending": "待银行回单", "paid": "已支付", "failed": "支付失败",
-                    "offset": "净额为负，在下月冲抵", "unpayable": "未登记银行账户，下月补发"}
+                    "offset": "净额为负，在下月冲抵",
+                    "unpayable": "未支付：未登记银行账户，下月补发"}
+# Payments in the bank file (sent to the bank); the others were never sent and are unpaid.
+SENT = ("pending", "paid", "failed")
 
 
 # --- money ---------------------------------------------------------------------------------
@@ -264,8 +267,9 @@ def bank_file(rows: Iterable[Mapping[str, Any]], purpose: str) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(BANK_HEADER)
-    for row in rows:
-        writer.writerow((row["reference"], row["payee_name"], row["bank_name"],
+    for row in rows:  # the account holder's name where the agreement gives one (户名)
+        writer.writerow((row["reference"], row.get("bank_account_name") or row["payee_name"],
+                         row["bank_name"],
                          row["bank_account"], plain_yuan(row["amount_fen"]), purpose))
     return out.getvalue().encode("utf-8")
 

@@ -273,19 +273,68 @@ async def approve(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
 
 # --- export and reconciliation --------------------------------------------------------------
 
-async def export(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
+class PayeesWithoutAccount(Conflict):
+    """The export would leave payees unpaid for want of a bank account: all of them named at
+    once (一次性告知), and nothing exported until the caller confirms."""
+
+    def __init__(self, payees: list[dict[str, Any]]) -> None:
+        total = sum(p["amount_fen"] for p in payees)
+        super().__init__(
+            "payee_accounts_missing",
+            f"{len(payees)}个收款人没有银行账户，合计{money.plain_yuan(total)}元本期不能支付："
+            + "；".join(f"{p['payee_name']} {money.plain_yuan(p['amount_fen'])}元"
+                       for p in payees[:20])
+            + ("等" if len(payees) > 20 else "")
+            + "。请先办理协议变更补录账户；或确认导出，这些款项本期不付、下月自动补发",
+            {"confirm_missing_accounts": "确认不含这些收款人导出，请勾选确认后再导出"})
+        self.payees = payees
+
+    def as_json(self) -> dict:
+        body = super().as_json()
+        body["error"]["payees"] = self.payees
+        return body
+
+
+async def export_check(actor: Actor, batch_id: int) -> dict[str, Any]:
+    """What exporting an approved batch now would send to the bank and what it could not
+    pay: {"transfers": {"count", "amount_fen"}, "without_account": [payees], "offsets"}."""
+    batch = await visible_batch(actor, batch_id)
+    return await _export_plan(batch)
+
+
+async def _export_plan(batch: dict[str, Any]) -> dict[str, Any]:
+    rows = await _run(computation.payee_accounts(dialect(), batch["id"], batch["region_path"],
+                                                 clock.today()))
+    paid = [r for r in rows if int(r["net"]) > 0 and r["bank_account"]]
+    missing = [{"payee_key": rules.payee_label(r["payee_key"]), "payee_name": r["payee_name"],
+                "amount_fen": int(r["net"]), "reason": rules.NO_ACCOUNT}
+               for r in rows if int(r["net"]) > 0 and not r["bank_account"]]
+    return {"transfers": {"count": len(paid), "amount_fen": sum(int(r["net"]) for r in paid)},
+            "without_account": sorted(missing, key=lambda p: p["payee_key"]),
+            "offsets": sum(1 for r in rows if int(r["net"]) < 0)}
+
+
+async def export(actor: Actor, batch_id: int, version: int, *,
+                 confirm_missing_accounts: bool = False) -> dict[str, Any]:
     """APPROVED → EXPORTED: one payment per payee with a new reference, the bank file
-    (pending payments), and the statements and summary queued for the workers."""
+    (pending payments), and the statements and summary queued for the workers. Refused
+    with every payee that has no bank account (PayeesWithoutAccount) unless the caller
+    confirms exporting without them: they are unpaid, with the reason, and carried."""
     require_role(actor, PREPARE_ROLES | APPROVE_ROLES, "导出结算")
     d = dialect()
     async with db.write_transaction():
         row = await visible_batch(actor, batch_id)
+        plan = await _export_plan(row) if row["state"] == BatchState.APPROVED else None
+        if plan and plan["without_account"] and not confirm_missing_accounts:
+            raise PayeesWithoutAccount(plan["without_account"])
         updated = await _set_state(actor, row, BatchState.APPROVED, version, {
             PayoutBatch.state: str(BatchState.EXPORTED), PayoutBatch.exported_at: clock.now()},
             "exported")
-        await _run(computation.payments(d, batch_id, row["number"]))
+        await _run(computation.payments(d, batch_id, row["number"], row["region_path"],
+                                        clock.today()))
         pending = await Payment.select(
-            Payment.reference, Payment.payee_name, Payment.bank_name, Payment.bank_account,
+            Payment.reference, Payment.payee_name, Payment.bank_name,
+            Payment.bank_account_name, Payment.bank_account,
             Payment.amount_fen).where((Payment.batch == batch_id)
                                       & (Payment.status == "pending")).order_by(
             Payment.reference)
@@ -299,8 +348,13 @@ async def export(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
             (PayoutLine.batch == batch_id) & PayoutLine.organisation.is_not_null()).distinct()
         for payee in organisations:
             await outbox.enqueue(STATEMENT_JOB, batch_id, payee["payee_key"])
+        unpaid = (plan or {}).get("without_account", [])
         await audit.record(actor, "payout_batch.bank_file", "payout_batch", batch_id,
-                           after={"sha256": sha256, "payments": len(pending)})
+                           after={"sha256": sha256, "payments": len(pending),
+                                  "amount_fen": sum(p["amount_fen"] for p in pending),
+                                  "unpaid_without_account": len(unpaid),
+                                  "unpaid_fen": sum(p["amount_fen"] for p in unpaid)},
+                           note="确认不含未登记账户的收款人导出" if unpaid else None)
     return {**updated, "bank_file_sha256": sha256}
 
 

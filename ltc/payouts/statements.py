@@ -117,6 +117,9 @@ async def statement_context(batch_id: int, payee_key: str) -> dict[str, Any]:
               for key in ("gross", "withheld", "net")}
     bank_name = payment["bank_name"] if payment else ""
     bank_account = payment["bank_account"] if payment else ""
+    status = queries.payment_status(payment["status"] if payment else None,
+                                    int(payment["amount_fen"]) if payment else 0,
+                                    payment["failure_reason"] if payment else "")
     return {
         "bureau": _bureau(policies[batch["policy_version"]]),
         "issued_on": _issued_on(batch),
@@ -125,7 +128,9 @@ async def statement_context(batch_id: int, payee_key: str) -> dict[str, Any]:
                   "kind": "定点护理服务机构" if payee_key.startswith("org:") else "家庭照护人员",
                   "bank_name": bank_name, "bank_account": mask_account(bank_account),
                   "reference": payment["reference"] if payment else "",
-                  "amount": money.plain_yuan(int(payment["amount_fen"])) if payment else "0.00"},
+                  "amount": money.plain_yuan(int(payment["amount_fen"])) if payment else "0.00",
+                  "sent": bool(payment) and payment["status"] in rules.SENT,
+                  "status": status["payment_label"], "unpaid_reason": status["unpaid_reason"]},
         "lines": shown,
         "totals": {key: money.plain_yuan(value) for key, value in totals.items()},
         "line_count": len(lines),
@@ -176,12 +181,17 @@ async def summary_context(batch_id: int) -> dict[str, Any]:
     by_place = await PayoutLine.raw(
         f"SELECT region_path, {sums} FROM payout_line WHERE batch = {{}} "
         "GROUP BY region_path", batch_id)
-    payments = (await Payment.raw(
+    sent = ", ".join(f"'{status}'" for status in rules.SENT)
+    payments = (await Payment.raw(  # exactly the payments in the bank file
         "SELECT COUNT(*) AS n, COALESCE(SUM(amount_fen), 0) AS amount_fen "
-        "FROM payment WHERE batch = {} AND amount_fen > 0", batch_id))[0]
+        f"FROM payment WHERE batch = {{}} AND status IN ({sent})", batch_id))[0]
     offsets = (await Payment.raw(
         "SELECT COUNT(*) AS n, COALESCE(SUM(amount_fen), 0) AS amount_fen "
-        "FROM payment WHERE batch = {} AND amount_fen <= 0", batch_id))[0]
+        "FROM payment WHERE batch = {} AND status = 'offset'", batch_id))[0]
+    unpaid = await Payment.select(Payment.payee_name, Payment.amount_fen,
+                                  Payment.failure_reason).where(
+        (Payment.batch == batch_id) & (Payment.status == "unpayable")).order_by(
+        Payment.reference)
     towns = await _by_town(by_place)
     benefit_order = list(Benefit)
     kind_order = list(LineKind)
@@ -209,8 +219,14 @@ async def summary_context(batch_id: int) -> dict[str, Any]:
                      **_money(row)} for row in sorted(
             by_kind, key=lambda r: kind_order.index(LineKind(r["kind"])))],
         "by_town": towns,
+        "exported": batch["exported_at"] is not None,
         "payments": {"count": int(payments["n"]),
                      "amount": money.plain_yuan(int(payments["amount_fen"])),
+                     "unpaid": [{"name": p["payee_name"],
+                                 "amount": money.plain_yuan(int(p["amount_fen"])),
+                                 "reason": p["failure_reason"]} for p in unpaid],
+                     "unpaid_amount": money.plain_yuan(sum(int(p["amount_fen"])
+                                                           for p in unpaid)),
                      "offset_count": int(offsets["n"]),
                      "offset_amount": money.plain_yuan(int(offsets["amount_fen"]))},
         "budget": None if budget is None else {

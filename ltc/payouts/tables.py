@@ -62,6 +62,7 @@ class Payment(Table):
     payee_name = Varchar(length=100, null=False)
     bank_name = Varchar(length=100, null=False, default="")
     bank_account = Varchar(length=40, null=False, default="")
+    bank_account_name = Varchar(length=200, null=False, default="")  # 户名, "" = payee_name
     amount_fen = BigInt(null=False)
     status = Varchar(length=10, null=False, default="pending")
     failure_reason = Text(null=False, default="")

@@ -115,6 +115,8 @@ ACTION_LABELS = {
     "agreement.expired": "协议到期",
     "agreement.expiry_reminder": "协议到期提醒（30天前）",
     "agreement.document_rendered": "生成协议文本",
+    "agreement.amended": "协议变更（本版本自生效日起停止执行）",
+    "agreement.amendment_signed": "签订补充协议（变更后的版本）",
     "visit.logged": "登记上门服务记录",
     "visit.revised": "更正上门服务记录（新记录）",
     "visit.superseded": "服务记录被更正（原记录保留）",

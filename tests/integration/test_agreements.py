@@ -62,13 +62,17 @@ async def world(database_url, monkeypatch) -> World:
                  entitlement_id)
 
 
+PROVIDER_ACCOUNT = {"account_source": "entered", "bank_name": "中国建设银行肥城支行",
+                    "bank_account_name": "测试机构", "bank_account": "6217000000000000002"}
+
+
 def fields(world: World, kind: str, **changes: Any) -> dict[str, Any]:
     """Good fields of an agreement of `kind`, with `changes`."""
     party: dict[str, Any] = {
         "assessment": {"organisation": world.assessment},
         "provider": {"organisation": world.provider, "home_visits": True,
                      "institutional_beds": 20, "visit_rate_fen": 8500,
-                     "bed_day_rates": {5: 7500}},
+                     "bed_day_rates": {5: 7500}, **PROVIDER_ACCOUNT},
         "staff": {"organisation": world.provider, "staff": world.nurse["id"],
                   "qualification": "nurse"},
         "caregiver": {"beneficiary": world.case.person_id, "caregiver_name": "李明",
@@ -121,7 +125,8 @@ async def test_a_forms_text_is_read_like_typed_values(world) -> None:
     row = await service.create_agreement(
         world.clerk, "provider", organisation=str(world.provider), home_visits="true",
         institutional_beds="", visit_rate_fen="82.50",
-        bed_day_rates={3: "", 4: "", 5: ""}, starts_on="2026-12-01", ends_on="2027-11-30")
+        bed_day_rates={3: "", 4: "", 5: ""}, starts_on="2026-12-01", ends_on="2027-11-30",
+        **PROVIDER_ACCOUNT)
     stored = await row_of(row["id"])
     assert (stored["visit_rate_fen"], stored["institutional_beds"], stored["bed_day_rates"],
             stored["starts_on"]) == (8250, 0, "{}", STARTS)
@@ -550,8 +555,8 @@ async def test_a_clerk_creates_and_activates_an_agreement_through_the_pages(
     created = await client.post("/agreements", data={
         "_csrf_token": csrf, "kind": "provider", "organisation": str(provider),
         "home_visits": "true", "institutional_beds": "0", "visit_rate_fen": "",
-        "bed_day_rate_5": "", "starts_on": "2026-12-01", "ends_on": "2027-11-30"},
-        follow_redirects=False)
+        "bed_day_rate_5": "", "starts_on": "2026-12-01", "ends_on": "2027-11-30",
+        **PROVIDER_ACCOUNT}, follow_redirects=False)
     assert created.status_code in (302, 303), created.text
     row = await Agreement.select().first()
     assert created.headers["location"] == f"/agreements/{row['id']}"
@@ -582,20 +587,35 @@ async def test_a_clerk_creates_and_activates_an_agreement_through_the_pages(
     document = await client.get(f"/agreements/{row['id']}/document.pdf")
     assert document.status_code == 200 and document.content.startswith(b"%PDF")
 
+    # An amendment from the page: problems next to their fields, then the new version.
+    amend = {"_csrf_token": csrf, "version": str(row["version"] + 1), "home_visits": "true",
+             "institutional_beds": "0", "visit_rate_fen": "95.00", "account_source": "keep",
+             "ends_on": "2027-11-30", "effective_from": "2027-03-01"}
+    bad = await client.post(f"/agreements/{row['id']}/amend", data=amend)
+    assert bad.status_code == 422 and "请填写变更原因" in bad.text
+    amended = await client.post(f"/agreements/{row['id']}/amend",
+                                data={**amend, "reason": "调整单价"}, follow_redirects=False)
+    assert amended.status_code in (302, 303), amended.text
+    new = await Agreement.select().where(Agreement.root == row["id"]).first()
+    assert amended.headers["location"] == f"/agreements/{new['id']}"
+    shown = await client.get(f"/agreements/{new['id']}")
+    assert "协议版本" in shown.text and "调整单价" in shown.text and "¥95.00/次" in shown.text
+    row = new  # suspend and terminate the version in force
+
     suspended = await client.post(f"/agreements/{row['id']}/suspend", data={
-        "_csrf_token": csrf, "version": str(row["version"] + 1), "from_day": "2027-01-01",
+        "_csrf_token": csrf, "version": str(row["version"]), "from_day": "2027-04-01",
         "reason": "服务质量整改"})
     assert suspended.status_code == 200 and "协议已暂停" in suspended.text
     assert "恢复协议" in suspended.text and "服务质量整改" in suspended.text
     version = (await row_of(row["id"]))["version"]
     terminated = await client.post(f"/agreements/{row['id']}/terminate", data={
-        "_csrf_token": csrf, "version": str(version), "from_day": "2027-02-01",
+        "_csrf_token": csrf, "version": str(version), "from_day": "2027-05-01",
         "reason": "机构停业"})
     assert terminated.status_code == 200 and "协议已终止" in terminated.text
     assert "恢复协议" not in terminated.text
     for step in ("起草协议", "协议生效", "生成协议文本", "暂停协议", "终止协议"):
         assert step in terminated.text, step  # the timeline
-    assert (await row_of(row["id"]))["state_changed_on"] == date(2027, 1, 1)
+    assert (await row_of(row["id"]))["state_changed_on"] == date(2027, 4, 1)
     unknown = await client.post(f"/agreements/{row['id']}/revive", data={
         "_csrf_token": csrf, "version": "9"})
     assert unknown.status_code == 404
@@ -615,3 +635,81 @@ async def test_a_provider_user_cannot_reach_agreements(client) -> None:
     await sign_in(client, "nurse1")
     assert (await client.get("/agreements")).status_code == 403
     assert (await client.get("/agreements/new?kind=provider")).status_code == 403
+
+
+# --- payee accounts and amendments ------------------------------------------------------------
+
+async def test_a_provider_confirms_the_register_account_which_is_copied(world) -> None:
+    register = {Organisation.bank_name: "中国工商银行肥城支行",
+                Organisation.bank_account_name: "测试机构T-P",
+                Organisation.bank_account_no: "6222000000000000777"}
+    account = {"account_source": "register", "bank_name": "", "bank_account_name": "",
+               "bank_account": ""}
+    with pytest.raises(InvalidInput) as refused:  # the register has no account yet
+        await draft(world, "provider", **account, confirmed_account="")
+    assert "没有收款账户" in refused.value.fields["account_source"]
+    await Organisation.update(register).where(Organisation.id == world.provider)
+    with pytest.raises(InvalidInput) as refused:  # the form showed another account
+        await draft(world, "provider", **account, confirmed_account="6222000000000000111")
+    assert "已变更" in refused.value.fields["account_source"]
+    row = await draft(world, "provider", **account, confirmed_account="6222000000000000777")
+    stored = await row_of(row["id"])
+    assert (stored["account_source"], stored["bank_name"], stored["bank_account_name"],
+            stored["bank_account"]) == ("register", "中国工商银行肥城支行", "测试机构T-P",
+                                        "6222000000000000777")
+    # A later change in the register does not redirect this agreement's money.
+    await Organisation.update({Organisation.bank_account_no: "6222000000000000999"}).where(
+        Organisation.id == world.provider)
+    assert (await row_of(row["id"]))["bank_account"] == "6222000000000000777"
+
+
+async def test_an_amendment_is_a_new_version_with_history_and_a_supplement(
+        world, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LTC_MEDIA_DIR", str(tmp_path / "media"))
+    first = await active(world, "provider")
+    with pytest.raises(InvalidInput) as refused:  # every problem at once, nothing written
+        await service.amend(world.clerk, first["id"], first["version"],
+                            effective_from=STARTS, reason="", ends_on=STARTS - DAY)
+    assert set(refused.value.fields) == {"effective_from", "ends_on", "reason"}
+    assert (await row_of(first["id"]))["state"] == "ACTIVE"
+    with pytest.raises(InvalidInput) as refused:
+        await service.amend(world.clerk, first["id"], first["version"],
+                            effective_from=date(2027, 3, 1), reason="无变化")
+    assert set(refused.value.fields) == {"changes"}
+
+    second = await service.amend(world.clerk, first["id"], first["version"],
+                                 effective_from=date(2027, 3, 1), reason="调整上门单价",
+                                 visit_rate_fen=9500, ends_on=date(2028, 2, 29))
+    assert second["number"] == "BC" + first["number"][2:] + "-1"
+    old = await row_of(first["id"])
+    assert (old["state"], old["state_changed_on"]) == ("AMENDED", date(2027, 3, 1))
+    assert (second["visit_rate_fen"], second["bank_account"], second["root"]) == (
+        9500, "6217000000000000002", first["id"])
+    for day, agreement_id in ((date(2027, 2, 28), first["id"]),
+                              (date(2027, 3, 1), second["id"])):
+        assert (await service.active_agreement("provider", on=day,
+                                               organisation=world.provider))["id"] == agreement_id
+    with pytest.raises(Conflict):  # the amended version is final
+        await service.amend(world.clerk, first["id"], old["version"],
+                            effective_from=date(2027, 4, 1), reason="再次", visit_rate_fen=1)
+    third = await service.amend(world.clerk, second["id"], second["version"],
+                                effective_from=date(2027, 6, 1), reason="更换收款账户",
+                                account_source="entered", bank_name="中国银行肥城支行",
+                                bank_account_name="测试机构T-P", bank_account="6013821234567890")
+    shown = await service.get_agreement(world.clerk, third["id"])
+    assert [(v["amendment_no"], v["state"], v["cover"]) for v in shown["versions"]] == [
+        (0, "AMENDED", (STARTS, date(2027, 2, 28))),
+        (1, "AMENDED", (date(2027, 3, 1), date(2027, 5, 31))),
+        (2, "ACTIVE", (date(2027, 6, 1), date(2028, 2, 29)))]
+
+    sha256 = await render_agreement_document(third["id"])
+    text = pdf_text(documents.path_for(sha256, tmp_path / "media"))
+    for expected in ("补充协议", third["number"], first["number"], second["number"],
+                     "银行账号", "尾号0002", "尾号7890", "开户银行", "中国银行肥城支行",
+                     "更换收款账户", "2027年6月1日", "第2次变更"):
+        assert expected in text, expected
+    assert "6013821234567890" not in text
+    assert await render_agreement_document(third["id"]) == sha256
+    assert await AuditEvent.count().where(
+        (AuditEvent.action == "agreement.amendment_signed")
+        & (AuditEvent.object_id == str(third["id"]))) == 1

@@ -11,6 +11,7 @@ import pytest
 from stdnum.cn import ric
 
 from ltc.agreements.rules import (
+    ACCOUNT_FIELDS,
     FIELDS,
     RELATIONSHIPS,
     TRANSITIONS,
@@ -60,6 +61,8 @@ COVER_TABLE = [
     # Terminated or suspended from its first day: covers nothing.
     ("TERMINATED", STARTS, (False, False, False, False, False, False)),
     ("SUSPENDED", STARTS, (False, False, False, False, False, False)),
+    # Amended from CHANGED: the next version covers the days from it.
+    ("AMENDED", CHANGED, (False, True, True, False, False, False)),
 ]
 
 
@@ -134,6 +137,7 @@ def test_separation_names_the_first_conflicting_agreement() -> None:
 ALLOWED = {
     ("DRAFT", "ACTIVE"), ("DRAFT", "TERMINATED"),
     ("ACTIVE", "SUSPENDED"), ("ACTIVE", "EXPIRED"), ("ACTIVE", "TERMINATED"),
+    ("ACTIVE", "AMENDED"),
     ("SUSPENDED", "ACTIVE"), ("SUSPENDED", "EXPIRED"), ("SUSPENDED", "TERMINATED"),
 }
 
@@ -146,7 +150,8 @@ def test_transition_table(before, after) -> None:
 
 def test_expired_and_terminated_are_final_and_every_state_has_a_label() -> None:
     assert TRANSITIONS[AgreementState.EXPIRED] == TRANSITIONS[AgreementState.TERMINATED] == set()
-    assert [s.label for s in AgreementState] == ["草稿", "生效", "暂停", "到期", "终止"]
+    assert TRANSITIONS[AgreementState.AMENDED] == set()
+    assert [s.label for s in AgreementState] == ["草稿", "生效", "暂停", "到期", "终止", "已变更"]
     assert [k.label for k in AgreementKind] == ["评估机构", "护理服务机构", "服务人员",
                                                 "家庭照护者"]
 
@@ -191,7 +196,8 @@ def test_read_fields_reads_a_forms_text_and_keeps_typed_values() -> None:
     assert problems == {}
     assert values == {"organisation": 7, "home_visits": True, "institutional_beds": 20,
                       "visit_rate_fen": 8500, "bed_day_rates": {3: 5500, 5: 7500},
-                      "starts_on": STARTS, "ends_on": ENDS}
+                      "starts_on": STARTS, "ends_on": ENDS,
+                      **dict.fromkeys(ACCOUNT_FIELDS, "")}
 
 
 def test_read_fields_reports_what_it_cannot_read() -> None:
@@ -223,7 +229,11 @@ BENEFICIARY = {"id": 5, "resident_id": BENEFICIARY_ID, "entitled": True}
 GOOD: dict[AgreementKind, tuple[dict[str, Any], Parties]] = {
     AgreementKind.assessment: ({"organisation": 2}, Parties(organisation=ASSESSMENT_ORG)),
     AgreementKind.provider: ({"organisation": 1, "home_visits": True, "institutional_beds": 0,
-                              "visit_rate_fen": None, "bed_day_rates": {}},
+                              "visit_rate_fen": None, "bed_day_rates": {},
+                              "account_source": "entered", "confirmed_account": "",
+                              "bank_name": "中国建设银行肥城支行",
+                              "bank_account_name": "潮泉镇卫生院",
+                              "bank_account": "6217 0000 0000 0000 002"},
                              Parties(organisation=PROVIDER_ORG)),
     AgreementKind.staff: ({"organisation": 1, "staff": 10, "qualification": "nurse"},
                           Parties(organisation=PROVIDER_ORG, staff=NURSE)),
