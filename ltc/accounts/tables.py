@@ -8,9 +8,9 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from ltc.clock import ClockNow
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
 
@@ -29,7 +29,7 @@ class User(Table, tablename="ltc_user"):
     qualification = Varchar(length=12, null=False, default="")
     certificate_no = Varchar(length=50, null=False, default="")
     qualified_until = Date(null=True, default=None)  # the last valid day
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     version = Integer(default=1, null=False)
 
 
@@ -45,7 +45,7 @@ class ApiToken(Table):
     # clear because verifying a signature needs it; shown to the admin once, at issue.
     signing_secret = Varchar(length=64, null=False, default="")
     created_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     revoked_at = Timestamptz(default=None, null=True)
     last_used_at = Timestamptz(default=None, null=True)
 
@@ -66,4 +66,4 @@ class LoginAttempt(Table):
     username = Varchar(length=50, null=False, index=True)
     ip = Varchar(length=45, null=False, index=True)
     succeeded = Boolean(null=False)
-    at = Timestamptz(default=TimestamptzNow(), null=False, index=True)
+    at = Timestamptz(default=ClockNow(), null=False, index=True)

@@ -9,10 +9,10 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
+from ltc.clock import ClockNow
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 
@@ -50,5 +50,5 @@ class Agreement(Table):
     reminded_on = Date(null=True, default=None)  # the 30-day expiry reminder
     document_sha256 = Varchar(length=64, null=True, default=None)
     created_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     version = Integer(default=1, null=False)
