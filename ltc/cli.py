@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import sys
 import threading
 from dataclasses import replace
@@ -128,7 +129,7 @@ def demo(host: str, port: int) -> None:
     """A fresh embedded database with demo data, then web + worker + scheduler, one process."""
     import uvicorn
 
-    from ltc import reference
+    from ltc import demo as county
 
     settings = commands.settings()
     if not settings.is_embedded:
@@ -145,7 +146,8 @@ def demo(host: str, port: int) -> None:
 
     async def prepare() -> list[dict[str, str]]:
         await _migrate_and_load()
-        logins = await reference.load_demo_data(settings.password_iterations)
+        logins = await county.build("demo-" + secrets.token_hex(3),
+                                    settings.password_iterations)
         await audit_service.checkpoint(settings)  # `ltc audit verify` shows one at once
         return logins
 
