@@ -178,14 +178,11 @@ async def night(day: date) -> None:
 
 # --- building -------------------------------------------------------------------------------
 
-async def build(password: str, password_iterations: int) -> list[dict[str, str]]:
-    """The demo county up to this moment. Returns the logins to print."""
-    from ltc.settings import Settings
-
+async def build(password: str, password_iterations: int, media_dir: Path) -> None:
+    """The demo county up to this moment; its videos under `media_dir`."""
     spec = fixture()
     today = clock.today()
-    county = County(spec, Agenda(today), password, password_iterations,
-                    media_dir=Settings.from_env().media_dir)
+    county = County(spec, Agenda(today), password, password_iterations, media_dir=media_dir)
     serial = 0
     for beneficiary in spec["beneficiaries"]:
         serial += 1
@@ -923,3 +920,88 @@ async def _event(county: County, person: Person, kind: str, day: date) -> None:
                        "type": kind, "resident_id": person.resident_id,
                        "effective_date": day.isoformat()}).encode()
     await events.receive(client[0], body, events.sign(client[1], body))
+
+
+# --- the built county, kept for the day -----------------------------------------------------
+#
+# Building takes minutes (on two busy cores); the county depends only on the code, the
+# fixtures and the day. So the built database, its media and the audit keys its chain is
+# keyed with are kept under var/demo-cache/<key>/ and copied at the next start that day: the
+# audit chain and the evidence hashes stay intact, the start signs a fresh checkpoint, and
+# every user gets a fresh random password (audited).
+
+ROOT = Path(__file__).resolve().parent.parent
+CACHE_INPUTS = ("ltc", "fixtures", "templates")
+
+
+def cache_key(password_iterations: int) -> str:
+    digest = hashlib.sha256(f"{clock.today().isoformat()}|{password_iterations}".encode())
+    for top in CACHE_INPUTS:
+        for path in sorted((ROOT / top).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(ROOT)).encode())
+                digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _kept_files(settings: Any) -> dict[str, Path]:
+    return {"ltc.sqlite3": settings.sqlite_path, "audit_key": settings.audit_key_file,
+            "audit_signing_key": settings.audit_signing_key_file,
+            "audit_signing_key.pub": settings.audit_public_key_file}
+
+
+def restore(settings: Any, key: str) -> bool:
+    """Copy the county built today into place, if there is one; True when copied."""
+    import shutil
+
+    kept = settings.var_dir / "demo-cache" / key
+    if not (kept / "complete").exists():
+        return False
+    for name, target in _kept_files(settings).items():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.unlink(missing_ok=True)
+        shutil.copy2(kept / name, target)
+    shutil.rmtree(settings.media_dir, ignore_errors=True)
+    shutil.copytree(kept / "media", settings.media_dir)
+    return True
+
+
+def keep(settings: Any, key: str) -> None:
+    """Keep the county just built (the only one kept: older days' go)."""
+    import shutil
+    import sqlite3
+
+    root = settings.var_dir / "demo-cache"
+    shutil.rmtree(root, ignore_errors=True)
+    kept = root / key
+    kept.mkdir(parents=True)
+    for name, source in _kept_files(settings).items():
+        if name == "ltc.sqlite3":  # a consistent copy of the live (WAL) database
+            with sqlite3.connect(source) as live, sqlite3.connect(kept / name) as copy:
+                live.backup(copy)
+        else:
+            shutil.copy2(source, kept / name)
+    shutil.copytree(settings.media_dir, kept / "media")
+    (kept / "complete").touch()
+
+
+async def prepare(settings: Any, restored: bool, migrate: Callable[[], Awaitable[None]],
+                  password: str) -> list[dict[str, str]]:
+    """The demo's database for today: `restored` (see restore) or built now and kept; then
+    everyone's password is the fresh `password`."""
+    import shutil
+
+    if not restored:
+        shutil.rmtree(settings.media_dir, ignore_errors=True)  # the last demo's files
+        await migrate()
+        await build("demo-" + uuid.uuid4().hex[:8], settings.password_iterations,
+                    settings.media_dir)
+        keep(settings, cache_key(settings.password_iterations))
+    await accounts.reset_passwords(SYSTEM, password, settings.password_iterations)
+    return logins(password)
+
+
+def logins(password: str) -> list[dict[str, str]]:
+    """The users printed at start (one or more per role); everyone shares the password."""
+    return [{"role": u["role"], "username": u["username"], "password": password}
+            for u in fixture()["users"] if u.get("login")]
