@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import secrets
 import sys
 import threading
 from dataclasses import replace
@@ -247,7 +248,7 @@ def demo(host: str, port: int) -> None:
     """A fresh embedded database with demo data, then web + worker + scheduler, one process."""
     import uvicorn
 
-    from ltc import reference
+    from ltc import demo as county
 
     settings = commands.settings()
     if not settings.is_embedded:
@@ -260,11 +261,13 @@ def demo(host: str, port: int) -> None:
     # The old database's checkpoints would (rightly) call the fresh one a rollback.
     for old in settings.audit_checkpoint_dir.glob("checkpoint-*.json"):
         old.unlink()
+    # The county built earlier today (its database, media and audit keys), or a new one.
+    restored = county.restore(settings, county.cache_key(settings.password_iterations))
     audit_keys.init_keys(settings)
 
     async def prepare() -> list[dict[str, str]]:
-        await _migrate_and_load()
-        logins = await reference.load_demo_data(settings.password_iterations)
+        logins = await county.prepare(settings, restored, _migrate_and_load,
+                                      "demo-" + secrets.token_hex(3))
         await audit_service.checkpoint(settings)  # `ltc audit verify` shows one at once
         return logins
 

@@ -7,6 +7,9 @@ import calendar
 import json
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -15,17 +18,48 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from chinese_calendar import constants as chinese_calendar_data
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
+# How far the clock of the current context is moved from the real time (None: not moved).
+# Only `travel_to` sets it; production code never does, so now() is the real time there.
+_offset: ContextVar[timedelta | None] = ContextVar("ltc_clock_offset", default=None)
+
 
 def now() -> datetime:
-    return datetime.now(UTC)
+    offset = _offset.get()
+    real = datetime.now(UTC)
+    return real if offset is None else real + offset
 
 
 def today(tz: ZoneInfo = CHINA) -> date:
     """The civil date in `tz`; day-based rules (notice periods, months) use this, not UTC."""
-    return datetime.now(tz).date()
+    return now().astimezone(tz).date()
+
+
+@contextmanager
+def travel_to(moment: datetime) -> Iterator[datetime]:
+    """Run the block "as of" `moment` (aware): inside it, in this context and the tasks and
+    threads it starts, now() begins at `moment` and runs on at the real pace, and today()
+    is its civil date; rows defaulting to ClockNow() take the same time. Used to build
+    history through the real services (the demo). Nesting moves the clock again; leaving
+    the block restores the clock of the enclosing context."""
+    if moment.tzinfo is None:
+        raise ValueError("travel_to needs an aware datetime")
+    token = _offset.set(moment - datetime.now(UTC))
+    try:
+        yield moment
+    finally:
+        _offset.reset(token)
+
+
+class ClockNow(TimestamptzNow):
+    """A Timestamptz column default that reads now() (so it honours travel_to) in Python;
+    the database's own default stays CURRENT_TIMESTAMP, as with TimestamptzNow."""
+
+    def python(self) -> datetime:
+        return now()
 
 
 # --- months ---------------------------------------------------------------------------------

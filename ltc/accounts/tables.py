@@ -7,9 +7,9 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from ltc.clock import ClockNow
 from ltc.organisations.tables import Organisation
 from ltc.regions.tables import Region
 
@@ -25,7 +25,7 @@ class User(Table, tablename="ltc_user"):
     password_hash = Varchar(length=200, null=False)
     active = Boolean(default=True, null=False)
     # Qualifications are in the staff register (ltc.staff), whose record links to the account.
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     version = Integer(default=1, null=False)
 
 
@@ -41,7 +41,7 @@ class ApiToken(Table):
     # clear because verifying a signature needs it; shown to the admin once, at issue.
     signing_secret = Varchar(length=64, null=False, default="")
     created_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     revoked_at = Timestamptz(default=None, null=True)
     last_used_at = Timestamptz(default=None, null=True)
 
@@ -62,4 +62,4 @@ class LoginAttempt(Table):
     username = Varchar(length=50, null=False, index=True)
     ip = Varchar(length=45, null=False, index=True)
     succeeded = Boolean(null=False)
-    at = Timestamptz(default=TimestamptzNow(), null=False, index=True)
+    at = Timestamptz(default=ClockNow(), null=False, index=True)

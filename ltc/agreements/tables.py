@@ -9,10 +9,10 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
+from ltc.clock import ClockNow
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 
@@ -54,7 +54,7 @@ class Agreement(Table):
     reminded_on = Date(null=True, default=None)  # the 30-day expiry reminder
     document_sha256 = Varchar(length=64, null=True, default=None)
     created_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     # An amendment (补充协议) is a new row from its effective day: `root` is the original
     # agreement of the chain (None on the original), `amendment_no` 1, 2, … (0 the original).
     root = ForeignKey("self", on_delete=OnDelete.restrict, null=True)

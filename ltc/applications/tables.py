@@ -7,10 +7,10 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
+from ltc.clock import ClockNow
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 
@@ -33,7 +33,7 @@ class Application(Table):
     refusal_grounds = Text(null=False, default="[]")  # JSON list of {code, detail}
     decision_note = Text(null=False, default="")
     created_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False, index=True)
+    created_at = Timestamptz(default=ClockNow(), null=False, index=True)
     submitted_at = Timestamptz(null=True, default=None)
     decided_at = Timestamptz(null=True, default=None)
     # applicant: filed by or for the person; regrading: raised by a reviewer from the impact of

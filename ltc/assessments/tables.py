@@ -8,11 +8,11 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
 from ltc.applications.tables import Application
+from ltc.clock import ClockNow
 from ltc.regions.tables import Region
 
 
@@ -29,7 +29,7 @@ class Ruleset(Table):
     region = ForeignKey(Region, on_delete=OnDelete.restrict, null=True)
     effective_from = Date(null=False)
     definition = Text(null=False)  # JSON, validated by ltc.assessments.grading
-    loaded_at = Timestamptz(default=TimestamptzNow(), null=False)
+    loaded_at = Timestamptz(default=ClockNow(), null=False)
     state = Varchar(length=12, null=False, default="ACTIVE")  # ACTIVE | PENDING
     activated_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
     activated_at = Timestamptz(null=True, default=None)
@@ -65,7 +65,7 @@ class Assessment(Table):
     concluded_at = Timestamptz(null=True, default=None, index=True)
     return_reason = Text(null=False, default="")
     due_on = Date(null=True, default=None)  # re-assessments: within N working days (policy)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     version = Integer(default=1, null=False)
 
 
@@ -77,7 +77,7 @@ class ExpertConfirmation(Table):
     assessment = ForeignKey(Assessment, on_delete=OnDelete.restrict, null=False, index=True)
     expert = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
     note = Text(null=False, default="")
-    confirmed_at = Timestamptz(default=TimestamptzNow(), null=False)
+    confirmed_at = Timestamptz(default=ClockNow(), null=False)
     voided_at = Timestamptz(null=True, default=None)
 
 
@@ -93,4 +93,4 @@ class AssessorConflict(Table):
     reason = Text(null=False)
     assessment = ForeignKey(Assessment, on_delete=OnDelete.restrict, null=True)
     declared_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
-    declared_at = Timestamptz(default=TimestamptzNow(), null=False)
+    declared_at = Timestamptz(default=ClockNow(), null=False)

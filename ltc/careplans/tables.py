@@ -8,11 +8,11 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
 from ltc.agreements.tables import Agreement
+from ltc.clock import ClockNow
 from ltc.entitlements.tables import Entitlement
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
@@ -50,5 +50,5 @@ class CarePlan(Table):
     note = Text(null=False, default="")
     proposed_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
     confirmed_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     version = Integer(default=1, null=False)  # optimistic concurrency

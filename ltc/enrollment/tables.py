@@ -1,8 +1,8 @@
 from piccolo.columns import Date, ForeignKey, OnDelete, Text, Timestamptz, Varchar
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import ApiToken
+from ltc.clock import ClockNow
 from ltc.people.tables import Person
 
 
@@ -19,7 +19,7 @@ class EnrollmentRecord(Table):
     start_date = Date(null=False)
     end_date = Date(null=True, default=None)
     source = Varchar(length=200, null=False)  # the import file it came from
-    updated_at = Timestamptz(default=TimestamptzNow(), null=False)
+    updated_at = Timestamptz(default=ClockNow(), null=False)
 
 
 class EnrollmentEvent(Table):
@@ -33,7 +33,7 @@ class EnrollmentEvent(Table):
     effective_on = Date(null=False)
     body_sha256 = Varchar(length=64, null=False)
     response = Text(null=False)  # JSON, returned again on a replay
-    received_at = Timestamptz(default=TimestamptzNow(), null=False)
+    received_at = Timestamptz(default=ClockNow(), null=False)
 
 
 class HospitalStay(Table):

@@ -8,12 +8,12 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment
+from ltc.clock import ClockNow
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
 
@@ -33,7 +33,7 @@ class Decision(Table):
     policy_version = ForeignKey(PolicyVersion, on_delete=OnDelete.restrict, null=False)
     letter_sha256 = Varchar(length=64, null=True, default=None)
     letter_rendered_at = Timestamptz(null=True, default=None)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
 
 
 class Entitlement(Table):
@@ -52,7 +52,7 @@ class Entitlement(Table):
     state = Varchar(length=12, null=False, index=True)
     policy_version = ForeignKey(PolicyVersion, on_delete=OnDelete.restrict, null=False)
     renewal_raised_on = Date(null=True, default=None)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     version = Integer(default=1, null=False)
 
 
@@ -65,7 +65,7 @@ class Suspension(Table):
     starts_on = Date(null=False)
     resumes_on = Date(null=True, default=None)
     created_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
 
 
 class EntitlementChange(Table):
@@ -79,4 +79,4 @@ class EntitlementChange(Table):
     reason = Text(null=False, default="")
     source = Varchar(length=120, null=False)  # clerk | event <id> | import <file> | scheduler
     actor_name = Varchar(length=100, null=False)
-    at = Timestamptz(default=TimestamptzNow(), null=False)
+    at = Timestamptz(default=ClockNow(), null=False)

@@ -6,11 +6,11 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
 from ltc.assessments.tables import Assessment
+from ltc.clock import ClockNow
 
 
 class EvidenceFile(Table):
@@ -27,4 +27,4 @@ class EvidenceFile(Table):
     recorded_at = Timestamptz(null=True, default=None)
     duration_seconds = DoublePrecision(null=True, default=None)
     uploaded_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
-    uploaded_at = Timestamptz(default=TimestamptzNow(), null=False)
+    uploaded_at = Timestamptz(default=ClockNow(), null=False)

@@ -7,12 +7,12 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment
+from ltc.clock import ClockNow
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
@@ -35,7 +35,7 @@ class NoticeBatch(Table):
     document_rendered_at = Timestamptz(null=True, default=None)
     created_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
     published_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     published_at = Timestamptz(null=True, default=None)
     closed_at = Timestamptz(null=True, default=None)
     version = Integer(default=1, null=False)
@@ -78,4 +78,4 @@ class Objection(Table):
     reason = Text(null=False)
     client_key = Varchar(length=64, null=False, index=True)  # hashed IP, or the clerk
     recorded_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
-    received_at = Timestamptz(default=TimestamptzNow(), null=False, index=True)
+    received_at = Timestamptz(default=ClockNow(), null=False, index=True)

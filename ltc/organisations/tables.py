@@ -8,9 +8,9 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from ltc.clock import ClockNow
 from ltc.regions.tables import Region
 
 
@@ -54,4 +54,4 @@ class OrganisationStatusChange(Table):
     reason = Text(null=False, default="")
     changed_by = Integer(null=True, default=None)  # the user's id; None for the command line
     changed_by_name = Varchar(length=100, null=False, default="")
-    changed_at = Timestamptz(null=False, default=TimestamptzNow())
+    changed_at = Timestamptz(null=False, default=ClockNow())

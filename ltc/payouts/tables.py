@@ -8,11 +8,11 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
 from ltc.agreements.tables import Agreement
+from ltc.clock import ClockNow
 from ltc.entitlements.tables import Entitlement
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
@@ -45,7 +45,7 @@ class PayoutBatch(Table):
     bank_file_sha256 = Varchar(length=64, null=True, default=None)
     summary_sha256 = Varchar(length=64, null=True, default=None)
     reconciled_at = Timestamptz(null=True, default=None)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     version = Integer(default=1, null=False)
 
 
@@ -122,7 +122,7 @@ class DepositEntry(Table):
     batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=True)
     reason = Text(null=False, default="")
     recorded_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
-    at = Timestamptz(default=TimestamptzNow(), null=False)
+    at = Timestamptz(default=ClockNow(), null=False)
 
 
 class PayoutDocument(Table):
@@ -132,4 +132,4 @@ class PayoutDocument(Table):
     kind = Varchar(length=16, null=False)  # bank_file | summary | statement | reconciliation
     payee_key = Varchar(length=40, null=False, default="")
     sha256 = Varchar(length=64, null=False)
-    rendered_at = Timestamptz(default=TimestamptzNow(), null=False)
+    rendered_at = Timestamptz(default=ClockNow(), null=False)

@@ -7,9 +7,9 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
+from ltc.clock import ClockNow
 from ltc.regions.tables import Region
 
 
@@ -31,5 +31,5 @@ class Person(Table):
     latitude = DoublePrecision(null=True, default=None)
     longitude = DoublePrecision(null=True, default=None)
     deceased_on = Date(null=True, default=None)  # from a `deceased` enrolment event
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     version = Integer(default=1, null=False)

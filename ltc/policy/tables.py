@@ -1,8 +1,8 @@
 from piccolo.columns import Date, ForeignKey, Integer, OnDelete, Text, Timestamptz
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
+from ltc.clock import ClockNow
 from ltc.regions.tables import Region
 
 
@@ -17,4 +17,4 @@ class PolicyVersion(Table):
     definition = Text(null=False)  # JSON, validated by ltc.policy.rules.parse_policy
     note = Text(null=False, default="")
     created_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)  # null: fixture
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)

@@ -1,10 +1,10 @@
 from piccolo.columns import Date, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment
+from ltc.clock import ClockNow
 from ltc.organisations.tables import Organisation
 
 
@@ -20,7 +20,7 @@ class SpotCheckDraw(Table):
     algorithm = Varchar(length=60, null=False)
     record = Text(null=False)  # JSON: algorithm, seed, rate, candidates, chosen
     drawn_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)  # null: the scheduler
-    drawn_at = Timestamptz(default=TimestamptzNow(), null=False)
+    drawn_at = Timestamptz(default=ClockNow(), null=False)
 
 
 class SpotCheck(Table):

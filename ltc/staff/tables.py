@@ -6,10 +6,10 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
+from ltc.clock import ClockNow
 from ltc.organisations.tables import Organisation
 
 
@@ -32,7 +32,7 @@ class StaffMember(Table):
     region_path = Varchar(length=200, null=False, index=True)  # the employer's, for scoping
     user = ForeignKey(User, on_delete=OnDelete.restrict, null=True, unique=True)
     status = Varchar(length=12, null=False, default="active")  # active | suspended | left
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
     version = Integer(default=1, null=False)
 
 
@@ -45,4 +45,4 @@ class StaffTraining(Table):
     hours = Integer(null=False)
     issuer = Varchar(length=100, null=False)
     recorded_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
-    recorded_at = Timestamptz(default=TimestamptzNow(), null=False)
+    recorded_at = Timestamptz(default=ClockNow(), null=False)

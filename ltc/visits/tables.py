@@ -10,11 +10,11 @@ from piccolo.columns import (
     Timestamptz,
     Varchar,
 )
-from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
 from ltc.accounts.tables import User
 from ltc.careplans.tables import CarePlan
+from ltc.clock import ClockNow
 from ltc.entitlements.tables import Entitlement
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
@@ -55,7 +55,7 @@ class Visit(Table):
     review_reason = Text(null=False, default="")
     reviewed_at = Timestamptz(null=True, default=None)
     response = Text(null=False, default="")  # the JSON first answered (API replays)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
 
 
 class InstitutionalStay(Table):
@@ -69,7 +69,7 @@ class InstitutionalStay(Table):
     admitted_on = Date(null=False)
     discharged_on = Date(null=True, default=None)
     recorded_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
 
 
 class Survey(Table):
@@ -82,4 +82,4 @@ class Survey(Table):
     score = Integer(null=False)  # 1–5
     comment = Text(null=False, default="")
     recorded_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
-    created_at = Timestamptz(default=TimestamptzNow(), null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)

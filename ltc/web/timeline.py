@@ -7,6 +7,7 @@ import json
 ACTION_LABELS = {
     "user.created": "创建用户",
     "user.updated": "修改用户",
+    "user.password_reset": "重设密码",
     "session.signed_in": "登录",
     "session.signed_out": "退出登录",
     "api_token.issued": "创建接口令牌",

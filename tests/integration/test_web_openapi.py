@@ -15,7 +15,7 @@ import anyio
 import pytest
 from conftest import FAST_HASH_ITERATIONS, app_env, free_port, start_app
 
-from ltc import reference
+from ltc import demo
 from ltc.accounts import service as accounts
 from ltc.identity import SYSTEM
 from ltc.web.openapi import ERROR_STATUSES
@@ -51,7 +51,7 @@ TOKEN_ROLES = {"admin": ("370983", None), "clerk": ("370983", None),
 
 async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
         database_url: str, tmp_path: Path) -> None:
-    await reference.load_demo_data(FAST_HASH_ITERATIONS)
+    await demo.build("demo-fuzz", FAST_HASH_ITERATIONS, tmp_path / "media")
     tokens, token_ids = {}, []
     for role, (region, organisation) in TOKEN_ROLES.items():
         tokens[role], row = await accounts.issue_token(
