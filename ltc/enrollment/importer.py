@@ -15,32 +15,17 @@ from typing import Any
 
 from ltc import clock, db
 from ltc.audit import service as audit
-from ltc.enrollment.rules import EnrollmentRow, RowProblem, decode, is_unchanged, parse_csv
+from ltc.csvimport import BadRows
+from ltc.enrollment.rules import EnrollmentRow, is_unchanged, parse_csv
 from ltc.enrollment.tables import EnrollmentRecord
 from ltc.entitlements import service as entitlements
 from ltc.entitlements.rules import EntitlementState
 from ltc.entitlements.tables import Entitlement
-from ltc.errors import InvalidInput
 from ltc.identity import Actor, Role, require_role
 
 IMPORT_ROLES = frozenset({Role.clerk})
 _LOOKUP_CHUNK = 500
 SOURCE_MAX_LENGTH = 200  # EnrollmentRecord.source
-
-
-class BadRows(InvalidInput):
-    """The file has bad rows; `problems` lists every one. Nothing was imported."""
-
-    def __init__(self, problems: list[RowProblem]) -> None:
-        self.problems = problems
-        lines = sorted({p.line for p in problems})
-        super().__init__(
-            "enrollment_rows_invalid",
-            f"文件中有{len(problems)}处错误（涉及{len(lines)}行），未导入任何记录；"
-            "请按提示逐行修改后重新导入",
-            {"file": "；".join(str(p) for p in problems[:20])
-             + ("……" if len(problems) > 20 else "")},
-        )
 
 
 @dataclass(frozen=True)
@@ -84,12 +69,9 @@ def _classify(
 
 def validate_file(data: bytes, today: date) -> list[EnrollmentRow]:
     """The file's rows, or BadRows listing every problem in it."""
-    text, problems = decode(data)
-    if text is None:
-        raise BadRows(problems)
-    rows, problems = parse_csv(text, today)
+    rows, problems = parse_csv(data, today)
     if problems:
-        raise BadRows(problems)
+        raise BadRows("enrollment_rows_invalid", problems)
     return rows
 
 
