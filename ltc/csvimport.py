@@ -8,7 +8,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from ltc.errors import InvalidInput
 
@@ -42,6 +43,21 @@ class BadRows(InvalidInput):
             {"file": "；".join(str(p) for p in problems[:MAX_LISTED])
              + ("……" if len(problems) > MAX_LISTED else "")},
         )
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import of records keyed by a code did (or, in a dry run, would do)."""
+
+    filename: str
+    sha256: str
+    rows: int
+    new: int
+    updated: int
+    dry_run: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,12 @@ transaction with one audit event carrying the counts and the file's SHA-256.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ltc import clock, db
+from ltc import clock, csvimport, db
 from ltc.audit import service as audit
 from ltc.csvimport import BadRows
 from ltc.enrollment.rules import EnrollmentRow, is_unchanged, parse_csv
@@ -29,17 +29,8 @@ SOURCE_MAX_LENGTH = 200  # EnrollmentRecord.source
 
 
 @dataclass(frozen=True)
-class ImportReport:
-    filename: str
-    sha256: str
-    rows: int
-    new: int
-    updated: int
-    unchanged: int
-    dry_run: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+class ImportReport(csvimport.ImportReport):
+    unchanged: int  # rows equal to the stored record
 
 
 async def _existing(resident_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -88,7 +79,8 @@ async def import_enrollment(
     source = f"{name} sha256:{sha256[:16]}"[-SOURCE_MAX_LENGTH:]
     if dry_run:
         new, changed, unchanged = _classify(rows, await _existing([r.resident_id for r in rows]))
-        return ImportReport(name, sha256, len(rows), len(new), len(changed), unchanged, True)
+        return ImportReport(name, sha256, len(rows), len(new), len(changed), dry_run=True,
+                            unchanged=unchanged)
     async with db.write_transaction():
         # Classified inside the transaction, so the counts describe exactly what was written.
         new, changed, unchanged = _classify(
@@ -103,7 +95,8 @@ async def import_enrollment(
                 **{getattr(EnrollmentRecord, k): v for k, v in row.values().items()},
                 EnrollmentRecord.source: source, EnrollmentRecord.updated_at: now,
             }).where(EnrollmentRecord.id == record_id)
-        report = ImportReport(name, sha256, len(rows), len(new), len(changed), unchanged, False)
+        report = ImportReport(name, sha256, len(rows), len(new), len(changed), dry_run=False,
+                              unchanged=unchanged)
         await audit.record(actor, "enrollment.imported", "enrollment_file", sha256[:16],
                            after={k: v for k, v in report.as_dict().items() if k != "dry_run"})
         await _end_entitlements(actor, [*new, *(row for _, row in changed)], source,
