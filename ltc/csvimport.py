@@ -1,13 +1,15 @@
-"""Reading an imported CSV file the way every register import does: UTF-8 with or without a
-BOM (Excel's "CSV UTF-8"), a header naming the columns, one record per row; every problem
-carries its line number so the operator can fix the file in one go. Pure, no I/O."""
+"""Reading an imported CSV file the way every import does (enrolment, staff, organisations,
+places): UTF-8 with or without a BOM (Excel's "CSV UTF-8"), a header naming the columns, one
+record per row; every problem carries its line number so the operator can fix the file in one
+go. What a row means is the importing context's rule. Pure, no I/O."""
 
 from __future__ import annotations
 
 import csv
 import io
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from ltc.errors import InvalidInput
 
@@ -26,23 +28,36 @@ class RowProblem:
         column = f" {self.field}（{self.label or self.field}）" if self.field else ""
         return f"{where}{column}：{self.message}"
 
-    def as_dict(self) -> dict[str, object]:
-        return {"line": self.line, "field": self.field, "message": self.message}
-
 
 class BadRows(InvalidInput):
-    """The file has bad rows; `problems` lists every one. Nothing was imported."""
+    """The file has bad rows; `problems` lists every one. Nothing was imported (`what`: of
+    what the file holds, e.g. 人员)."""
 
-    def __init__(self, code: str, problems: list[RowProblem]) -> None:
+    def __init__(self, code: str, problems: list[RowProblem], *, what: str = "记录") -> None:
         self.problems = problems
         lines = sorted({p.line for p in problems})
         super().__init__(
             code,
-            f"文件中有{len(problems)}处错误（涉及{len(lines)}行），未导入任何记录；"
+            f"文件中有{len(problems)}处错误（涉及{len(lines)}行），未导入任何{what}；"
             "请按提示逐行修改后重新导入",
             {"file": "；".join(str(p) for p in problems[:MAX_LISTED])
              + ("……" if len(problems) > MAX_LISTED else "")},
         )
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import of records keyed by a code did (or, in a dry run, would do)."""
+
+    filename: str
+    sha256: str
+    rows: int
+    new: int
+    updated: int
+    dry_run: bool
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -51,11 +66,12 @@ class Record:
     cells: dict[str, str]  # column → the stripped cell
 
 
-def read_records(data: bytes, columns: Sequence[str],
-                 optional: Sequence[str] = ()) -> tuple[list[Record], list[RowProblem]]:
+def read_records(data: bytes, columns: Sequence[str], optional: Sequence[str] = (), *,
+                 other_columns: bool = False) -> tuple[list[Record], list[RowProblem]]:
     """The file's records and every problem of its shape: encoding, header (every column of
-    `columns` but those in `optional`, none twice), rows with the wrong number of cells.
-    Blank rows are skipped."""
+    `columns` but those in `optional`, none twice; a column not in `columns` is refused, or
+    ignored with `other_columns`, as in files exported by another system), rows with the
+    wrong number of cells, no data row at all. Blank rows are skipped."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -74,11 +90,11 @@ def read_records(data: bytes, columns: Sequence[str],
     if missing:
         return [], [RowProblem(1, "", "表头缺少列：" + ",".join(missing) + "。第一行应为："
                                + first)]
-    unknown = [c for c in header if c not in columns]
+    unknown = [] if other_columns else [c for c in header if c not in columns]
     if unknown:
         return [], [RowProblem(1, "", "表头有无法识别的列：" + ",".join(unknown)
                                + "。第一行应为：" + first)]
-    duplicated = sorted({c for c in header if header.count(c) > 1})
+    duplicated = sorted({c for c in header if c and header.count(c) > 1})
     if duplicated:
         return [], [RowProblem(1, "", "表头有重复的列：" + ",".join(duplicated))]
     records: list[Record] = []
@@ -101,8 +117,11 @@ def read_records(data: bytes, columns: Sequence[str],
                                        "列；请检查是否多了或少了逗号"))
             continue
         values = {c: "" for c in columns}
-        values.update({c: v.strip() for c, v in zip(header, cells, strict=True)})
+        values.update({c: v.strip() for c, v in zip(header, cells, strict=True)
+                       if c in values})
         records.append(Record(line, values))
+    if not records and not problems:
+        problems.append(RowProblem(0, "", "文件中没有数据行"))
     return records, problems
 
 

@@ -8,19 +8,19 @@ transaction with one audit event carrying the counts and the file's SHA-256.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ltc import clock, db
+from ltc import clock, csvimport, db
 from ltc.audit import service as audit
-from ltc.enrollment.rules import EnrollmentRow, RowProblem, decode, is_unchanged, parse_csv
+from ltc.csvimport import BadRows
+from ltc.enrollment.rules import EnrollmentRow, is_unchanged, parse_csv
 from ltc.enrollment.tables import EnrollmentRecord
 from ltc.entitlements import service as entitlements
 from ltc.entitlements.rules import EntitlementState
 from ltc.entitlements.tables import Entitlement
-from ltc.errors import InvalidInput
 from ltc.identity import Actor, Role, require_role
 
 IMPORT_ROLES = frozenset({Role.clerk})
@@ -28,33 +28,9 @@ _LOOKUP_CHUNK = 500
 SOURCE_MAX_LENGTH = 200  # EnrollmentRecord.source
 
 
-class BadRows(InvalidInput):
-    """The file has bad rows; `problems` lists every one. Nothing was imported."""
-
-    def __init__(self, problems: list[RowProblem]) -> None:
-        self.problems = problems
-        lines = sorted({p.line for p in problems})
-        super().__init__(
-            "enrollment_rows_invalid",
-            f"文件中有{len(problems)}处错误（涉及{len(lines)}行），未导入任何记录；"
-            "请按提示逐行修改后重新导入",
-            {"file": "；".join(str(p) for p in problems[:20])
-             + ("……" if len(problems) > 20 else "")},
-        )
-
-
 @dataclass(frozen=True)
-class ImportReport:
-    filename: str
-    sha256: str
-    rows: int
-    new: int
-    updated: int
-    unchanged: int
-    dry_run: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+class ImportReport(csvimport.ImportReport):
+    unchanged: int  # rows equal to the stored record
 
 
 async def _existing(resident_ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -84,12 +60,9 @@ def _classify(
 
 def validate_file(data: bytes, today: date) -> list[EnrollmentRow]:
     """The file's rows, or BadRows listing every problem in it."""
-    text, problems = decode(data)
-    if text is None:
-        raise BadRows(problems)
-    rows, problems = parse_csv(text, today)
+    rows, problems = parse_csv(data, today)
     if problems:
-        raise BadRows(problems)
+        raise BadRows("enrollment_rows_invalid", problems)
     return rows
 
 
@@ -106,7 +79,8 @@ async def import_enrollment(
     source = f"{name} sha256:{sha256[:16]}"[-SOURCE_MAX_LENGTH:]
     if dry_run:
         new, changed, unchanged = _classify(rows, await _existing([r.resident_id for r in rows]))
-        return ImportReport(name, sha256, len(rows), len(new), len(changed), unchanged, True)
+        return ImportReport(name, sha256, len(rows), len(new), len(changed), dry_run=True,
+                            unchanged=unchanged)
     async with db.write_transaction():
         # Classified inside the transaction, so the counts describe exactly what was written.
         new, changed, unchanged = _classify(
@@ -121,7 +95,8 @@ async def import_enrollment(
                 **{getattr(EnrollmentRecord, k): v for k, v in row.values().items()},
                 EnrollmentRecord.source: source, EnrollmentRecord.updated_at: now,
             }).where(EnrollmentRecord.id == record_id)
-        report = ImportReport(name, sha256, len(rows), len(new), len(changed), unchanged, False)
+        report = ImportReport(name, sha256, len(rows), len(new), len(changed), dry_run=False,
+                              unchanged=unchanged)
         await audit.record(actor, "enrollment.imported", "enrollment_file", sha256[:16],
                            after={k: v for k, v in report.as_dict().items() if k != "dry_run"})
         await _end_entitlements(actor, [*new, *(row for _, row in changed)], source,

@@ -5,14 +5,14 @@ from CSV. Admins only; every write is audited in its transaction."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from ltc import db
 from ltc.audit import service as audit
-from ltc.csvimport import BadRows, RowProblem, problems_of, read_records
+from ltc.csvimport import BadRows, ImportReport, RowProblem, problems_of, read_records
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, Role, in_region, region_covers, require_role
 from ltc.organisations.rules import (
@@ -274,20 +274,6 @@ async def detail(actor: Actor, organisation_id: int) -> dict[str, Any]:
 
 
 # --- CSV import ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    filename: str
-    sha256: str
-    rows: int
-    new: int
-    updated: int
-    dry_run: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 async def _checked_rows(actor: Actor, data: bytes, region_code: str
                         ) -> tuple[Place, list[tuple[int, dict[str, Any]]]]:

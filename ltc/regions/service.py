@@ -5,13 +5,12 @@ any bad row writes nothing). Admins only; audited."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ltc import db
 from ltc.audit import service as audit
-from ltc.csvimport import BadRows, problems_of, read_records
+from ltc.csvimport import BadRows, ImportReport, problems_of, read_records
 from ltc.errors import InvalidInput, NotFound
 from ltc.identity import Actor, Role, region_covers, require_role
 from ltc.regions import interface
@@ -58,19 +57,6 @@ async def set_bureau(actor: Actor, code: str, *, address: str, phone: str,
         await audit.record(actor, "region.bureau_updated", "region", region.code,
                            before={k: getattr(region, k) for k in after}, after=after)
     return await pooling(actor, code)
-
-
-@dataclass(frozen=True)
-class ImportReport:
-    filename: str
-    sha256: str
-    rows: int
-    new: int
-    updated: int
-    dry_run: bool
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 async def _checked(region: interface.PoolingRegion, data: bytes) -> list[dict[str, Any]]:

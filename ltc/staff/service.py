@@ -9,9 +9,10 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from ltc import clock, csvrows, db
+from ltc import clock, db
 from ltc.accounts import interface as accounts
 from ltc.audit import service as audit
+from ltc.csvimport import BadRows, RowProblem, problems_of, read_records
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, ActorKind, Role, in_region, region_covers, require_role
 from ltc.organisations import interface as organisations
@@ -280,33 +281,6 @@ async def expiring_count(actor: Actor) -> int:
 # --- CSV import -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class RowProblem:
-    line: int
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"第{self.line}行" if self.line else "文件"
-        column = f" {self.field}（{COLUMN_LABELS.get(self.field, self.field)}）" if (
-            self.field) else ""
-        return f"{where}{column}：{self.message}"
-
-
-class BadRows(InvalidInput):
-    """The file has bad rows; `problems` lists every one. Nothing was imported."""
-
-    def __init__(self, problems: list[RowProblem]) -> None:
-        self.problems = problems
-        lines = sorted({p.line for p in problems})
-        super().__init__(
-            "staff_rows_invalid",
-            f"文件中有{len(problems)}处错误（涉及{len(lines)}行），未导入任何人员；"
-            "请按提示逐行修改后重新导入",
-            {"file": "；".join(str(p) for p in problems[:50])
-             + ("……" if len(problems) > 50 else "")})
-
-
-@dataclass(frozen=True)
 class ImportReport:
     filename: str
     sha256: str
@@ -315,26 +289,27 @@ class ImportReport:
 
 
 async def _checked_rows(actor: Actor, data: bytes) -> list[Checked]:
-    rows, shape = csvrows.read(data, IMPORT_COLUMNS, IMPORT_OPTIONAL)
-    problems = [RowProblem(p.line, p.field, p.message) for p in shape]
+    records, problems = read_records(data, (*IMPORT_COLUMNS, *IMPORT_OPTIONAL),
+                                     IMPORT_OPTIONAL, other_columns=True)
     checked: list[Checked] = []
     first: dict[tuple[str, Any], int] = {}
-    for row in rows:
-        one, row_problems = await check(actor, row.values)
-        problems += [RowProblem(row.line, field, message)
-                     for field, message in row_problems.items()]
+    for record in records:
+        one, row_problems = await check(actor, record.cells)
+        problems += problems_of(record.line, row_problems, COLUMN_LABELS)
         if one is None:
             continue
         for field, value in (("resident_id", one.values.resident_id),
                              ("staff_code", one.values.staff_code), ("username", one.user_id)):
             if value is not None and (field, value) in first:
-                problems.append(RowProblem(row.line, field,
-                                           f"与第{first[(field, value)]}行重复"))
+                problems.append(RowProblem(record.line, field,
+                                           f"与第{first[(field, value)]}行重复",
+                                           COLUMN_LABELS[field]))
             elif value is not None:
-                first[(field, value)] = row.line
+                first[(field, value)] = record.line
         checked.append(one)
     if problems:
-        raise BadRows(sorted(problems, key=lambda p: (p.line, p.field)))
+        raise BadRows("staff_rows_invalid", sorted(problems, key=lambda p: (p.line, p.field)),
+                      what="人员")
     return checked
 
 

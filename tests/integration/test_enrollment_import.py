@@ -144,6 +144,12 @@ async def test_bom_blank_lines_crlf_and_quoted_cells(database_url) -> None:
         (2, "name"), (4, "start_date"), (4, "end_date")}
 
 
+async def test_columns_the_bureau_adds_are_ignored(database_url) -> None:
+    text = "\n".join(["remark," + HEADER + ",机构", "x," + ZHANG + ",y", "," + LI + ","])
+    report = await import_enrollment(SYSTEM, csv_bytes(text), filename="bureau.csv")
+    assert report.new == 2
+
+
 async def test_only_clerks_import(database_url) -> None:
     from conftest import make_user
 

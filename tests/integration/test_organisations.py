@@ -153,6 +153,28 @@ async def test_region_import_upserts_towns_and_villages() -> None:
     assert (village["level"], village["path"]) == ("village", "370983/370983111/370983111001")
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (HEADER.encode(), "文件中没有数据行"),
+        (HEADER.replace("\n", ",remark\n").encode() + (GOOD + ",x\n").encode(),
+         "表头有无法识别的列：remark"),
+    ],
+)
+async def test_an_organisation_file_without_rows_or_with_unknown_columns_is_refused(
+        data, message) -> None:
+    before = await Organisation.count()
+    with pytest.raises(BadRows) as caught:
+        await service.import_organisations(SYSTEM, data, filename="orgs.csv",
+                                           region_code="370983")
+    (problem,) = caught.value.problems
+    assert message in problem.message
+    assert await Organisation.count() == before
+    with pytest.raises(BadRows):
+        await regions.import_places(SYSTEM, b"code,name,parent_code\n", filename="r.csv",
+                                    region_code="370983")
+
+
 async def test_admin_pages(client) -> None:
     await make_user("admin")
     await sign_in(client, "admin")

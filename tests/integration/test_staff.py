@@ -111,6 +111,15 @@ async def test_the_import_reports_every_bad_row_and_imports_nothing_then_all(
     assert await StaffMember.count() == before[0] + 2
 
 
+async def test_the_import_ignores_columns_it_does_not_know(database_url) -> None:
+    await _provider_org()
+    data = (CSV_HEADER.replace("\n", ",备注\n")
+            + f"{staff_resident_id(900_020)},护理员丙,care_worker,HL-7,2027-01-31,"
+            "N3709830900017,T-P,新入职\n").encode()
+    report = await service.import_staff(SYSTEM, data, filename="staff.csv", dry_run=True)
+    assert report.rows == 1
+
+
 async def test_an_expired_certificate_keeps_an_assessor_out_of_the_draw(
         database_url, monkeypatch) -> None:
     clock = FrozenClock(monkeypatch, TODAY)
