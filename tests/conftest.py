@@ -49,6 +49,7 @@ APP_ROLE = "ltc_ci_app"  # password = name; .ci/run creates it (CREATE ROLE need
 REQUIRE_SERVICES = os.environ.get("LTC_TEST_REQUIRE_SERVICES") == "1"
 TEST_PASSWORD = "test-pass-123"
 STANDING_AGREEMENT = "TEST-"  # number prefix of the assessment agreements make_user signs
+BUREAU_ADDRESS, BUREAU_PHONE = "山东省肥城市测试路1号", "0538-3221234"  # of 370983
 FAST_HASH_ITERATIONS = 1_000  # production default is 600,000 (0.25 s a hash)
 # ADL 20 (severe), cognition 8 (moderate), perception 8 (mild) → grade 5 under national-2021.
 SEVERE_SCORES = {
@@ -94,9 +95,10 @@ async def _build_template(url: str) -> None:
     db.bind(db.make_engine(url))
     await schema.migrate()
     await reference.load_reference_data()
-    # The bureau contact a notice prints (production: 地区管理); tests of its absence clear it.
-    await Region.update({Region.bureau_address: "山东省肥城市测试路1号",
-                         Region.bureau_phone: "0538-3221234"}).where(Region.code == "370983")
+    # The bureau contact notices, letters, agreements and statements print (production:
+    # 地区管理); tests of its absence clear it (support.cases.clear_bureau_contact).
+    await Region.update({Region.bureau_address: BUREAU_ADDRESS,
+                         Region.bureau_phone: BUREAU_PHONE}).where(Region.code == "370983")
     if PG_URL:  # table privileges live in the database, so every copy inherits them
         await schema.grant_app_role(APP_ROLE)
 

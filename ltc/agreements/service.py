@@ -64,7 +64,7 @@ from ltc.organisations import interface as organisations
 from ltc.people import interface as people
 from ltc.people.rules import mask_resident_id
 from ltc.policy.rules import Policy
-from ltc.policy.service import policy_in_force
+from ltc.policy.service import issuer, policy_in_force
 
 MANAGE_ROLES = frozenset({Role.clerk})
 READ_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin})
@@ -620,8 +620,9 @@ async def policy_defaults(actor: Actor) -> Policy | None:
 # --- the document --------------------------------------------------------------------------
 
 async def document_context(agreement_id: int) -> dict[str, Any]:
-    """What the agreement document shows: stored values and the policy version in force on
-    the first day (versions never change), so rendering it again gives the same bytes."""
+    """What the agreement document shows: stored values, the policy version in force on
+    the first day (versions never change) and the bureau's contact (policy.service.issuer),
+    so rendering it again gives the same bytes."""
     row = await get_agreement(SYSTEM, agreement_id)
     in_force = await policy_in_force(row["region_path"], row["starts_on"])
     policy = in_force.policy
@@ -636,8 +637,7 @@ async def document_context(agreement_id: int) -> dict[str, Any]:
         "masked": {"caregiver_resident_id": mask_resident_id(row["caregiver_resident_id"] or ""),
                    "beneficiary_resident_id": mask_resident_id(
                        row["beneficiary.resident_id"] or "")},
-        "bureau": {"name": policy.bureau_name, "phone": policy.bureau_phone,
-                   "address": policy.bureau_address},
+        "bureau": await issuer(policy, row["region_path"]),
         "issued_on": row["created_at"].astimezone(clock.CHINA).date(),
         "amendment": await _amendment_context(row),
     }

@@ -31,7 +31,7 @@ from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_
 from ltc.jobs import outbox
 from ltc.people.rules import mask_resident_id
 from ltc.policy.rules import is_eligible, validity_months
-from ltc.policy.service import parsed_definition, policy_in_force
+from ltc.policy.service import issuer, parsed_definition, policy_in_force
 
 DECISION_PREFIX = "JD"
 MANAGE_ROLES = frozenset({Role.clerk})
@@ -377,8 +377,7 @@ async def letter_context(decision_id: int) -> dict[str, Any]:
         "grade_label": GRADE_LABELS[decision["grade"]],
         "eligible_labels": "、".join(GRADE_LABELS[g] for g in policy.eligible_grades),
         "reapply_months": policy.reapply_months,
-        "bureau": {"name": policy.bureau_name, "phone": policy.bureau_phone,
-                   "address": policy.bureau_address},
+        "bureau": await issuer(policy, decision["region_path"]),
         "issued_on": decision["decided_on"],
     }
 

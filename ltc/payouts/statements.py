@@ -1,8 +1,9 @@
 """Payout documents as PDFs: a payee's statement (结算对账单) and a batch's summary (结算汇总表).
 
-Both are built from stored, frozen values only (the batch's lines, its payments made at
-export, the policy versions of its lines), and dated by the batch itself, never by the
-clock: rendering again gives the same bytes, so a job delivered twice records nothing new.
+Both are built from stored, frozen values (the batch's lines, its payments made at export,
+the policy versions of its lines) and the bureau's contact as its pooling region has it
+(policy.service.issuer), and dated by the batch itself, never by the clock: rendering
+again gives the same bytes, so a job delivered twice records nothing new.
 
 Providers' statements are rendered by the worker after export (`payouts.render_statement`);
 a family caregiver's is rendered on demand when the page asks for it (`statement_pdf`), since
@@ -27,7 +28,7 @@ from ltc.payouts.rules import BatchState, Benefit, LineKind
 from ltc.payouts.tables import Payment, PayoutBatch, PayoutDocument, PayoutLine
 from ltc.people.rules import mask_resident_id
 from ltc.policy.rules import Policy
-from ltc.policy.service import parsed_definition
+from ltc.policy.service import issuer, parsed_definition
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
 
@@ -61,11 +62,6 @@ async def _policies(version_ids: set[int]) -> dict[int, Policy]:
     rows = await PolicyVersion.select(PolicyVersion.id, PolicyVersion.definition).where(
         PolicyVersion.id.is_in(sorted(version_ids)))
     return {row["id"]: parsed_definition(row["definition"]) for row in rows}
-
-
-def _bureau(policy: Policy) -> dict[str, str]:
-    return {"name": policy.bureau_name, "phone": policy.bureau_phone,
-            "address": policy.bureau_address}
 
 
 def _issued_on(batch: dict[str, Any]) -> date | None:
@@ -121,7 +117,7 @@ async def statement_context(batch_id: int, payee_key: str) -> dict[str, Any]:
                                     int(payment["amount_fen"]) if payment else 0,
                                     payment["failure_reason"] if payment else "")
     return {
-        "bureau": _bureau(policies[batch["policy_version"]]),
+        "bureau": await issuer(policies[batch["policy_version"]], batch["region_path"]),
         "issued_on": _issued_on(batch),
         "batch": {"number": batch["number"], "month": clock.month_label(batch["month"])},
         "payee": {"name": lines[0]["payee_name"],
@@ -197,7 +193,7 @@ async def summary_context(batch_id: int) -> dict[str, Any]:
     kind_order = list(LineKind)
     budget = policy.monthly_budget_fen
     return {
-        "bureau": _bureau(policy),
+        "bureau": await issuer(policy, batch["region_path"]),
         "issued_on": _issued_on(batch),
         "batch": {
             "number": batch["number"], "month": clock.month_label(batch["month"]),

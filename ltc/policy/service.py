@@ -15,7 +15,7 @@ from ltc.audit import service as audit
 from ltc.careplans.tables import CareItem
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, Role, region_covers, require_role
-from ltc.policy.rules import Policy, PolicyError, parse_policy, policy_as_json
+from ltc.policy.rules import Policy, PolicyError, parse_policy, parse_stored, policy_as_json
 from ltc.policy.tables import PolicyVersion
 from ltc.regions import interface as regions
 
@@ -34,7 +34,7 @@ class PolicyInForce:
 @lru_cache(maxsize=256)
 def parsed_definition(definition: str) -> Policy:
     # Versions are immutable, so a parsed definition can be cached by its text.
-    return parse_policy(json.loads(definition))
+    return parse_stored(json.loads(definition))
 
 
 async def policy_in_force(region_path: str, on: date) -> PolicyInForce:
@@ -60,6 +60,27 @@ def in_force_among(rows: list[dict[str, Any]], region_path: str, on: date) -> Po
     return PolicyInForce(version_id=row["id"], region_code=row["region.code"],
                          version=row["version"], effective_from=row["effective_from"],
                          policy=parsed_definition(row["definition"]))
+
+
+async def issuer(policy: Policy, region_path: str) -> dict[str, str]:
+    """Who issues a document, as the PDF templates print it (`bureau` in pdf/base.html): the
+    bureau's name from the policy; its address and phone from the pooling region, the one
+    place they are kept (地区管理, `ltc region set-bureau`). Each is "" while the region has
+    none, and every template then leaves that line out: no placeholder is ever printed.
+
+    Documents are still produced without them. Publishing a notice is refused until both
+    are set and they cannot be cleared afterwards, so decision letters and payout statements
+    (which follow a notice) always have them; an agreement may be signed with a provider
+    before the region's first notice, and refusing it for a contact line would stop the
+    onboarding for nothing — it names the bureau as a party either way.
+
+    Read when the document is rendered, so rendering again gives the same bytes as long as
+    the bureau's contact is unchanged; after a change, a re-render prints the new contact
+    and is recorded (and audited) as a new document."""
+    pooling = await regions.pooling_region_of(region_path)
+    return {"name": policy.bureau_name,
+            "address": pooling.bureau_address if pooling else "",
+            "phone": pooling.bureau_phone if pooling else ""}
 
 
 async def versions(region_id: int) -> list[dict[str, Any]]:

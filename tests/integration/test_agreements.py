@@ -12,7 +12,16 @@ from typing import Any
 import pytest
 from conftest import STANDING_AGREEMENT, make_user, sign_in
 from stdnum.cn import ric
-from support.cases import Case, FrozenClock, Staff, entitled_case, make_staff, user_actor
+from support.cases import (
+    Case,
+    FrozenClock,
+    Staff,
+    assert_bureau_contact,
+    clear_bureau_contact,
+    entitled_case,
+    make_staff,
+    user_actor,
+)
 
 from ltc import documents
 from ltc.agreements import service
@@ -516,6 +525,7 @@ async def test_the_agreement_document_renders_once(world, kind, tmp_path, monkey
     party = "测试机构T-P" if kind == "provider" else "李明"
     for expected in (row["number"], party, "肥城市医疗保障局", "2026年12月1日", "2027年11月30日"):
         assert expected in text, expected
+    assert_bureau_contact(text, printed=True)  # the pooling region's, as in 地区管理
     if kind == "provider":
         assert "¥85.00/次" in text and "¥75.00/床日" in text and "（政策标准）" in text
     else:
@@ -523,6 +533,24 @@ async def test_the_agreement_document_renders_once(world, kind, tmp_path, monkey
     # Rendered again (a second delivery of the job): the same bytes, nothing recorded again.
     assert await render_agreement_document(row["id"]) == sha256
     assert await events("agreement.document_rendered") == 1
+
+
+async def test_without_the_bureau_contact_an_agreement_prints_no_contact_line(
+        world, tmp_path, monkeypatch) -> None:
+    """An agreement may be signed before the region's first notice, so before the bureau's
+    contact is set (the shipped data has none): the agreement and its supplement are still
+    produced, naming the bureau, with no contact line rather than an empty or invented one."""
+    monkeypatch.setenv("LTC_MEDIA_DIR", str(tmp_path / "media"))
+    await clear_bureau_contact()
+    row = await active(world, "provider")
+    amended = await service.amend(world.clerk, row["id"], row["version"],
+                                  effective_from=date(2027, 3, 1), reason="调整上门单价",
+                                  visit_rate_fen=9500)
+    for agreement_id in (row["id"], amended["id"]):
+        sha256 = await render_agreement_document(agreement_id)
+        text = pdf_text(documents.path_for(sha256, tmp_path / "media"))
+        assert "甲方（盖章）：肥城市医疗保障局" in text
+        assert_bureau_contact(text, printed=False)
 
 
 # --- the pages --------------------------------------------------------------------------------
@@ -708,6 +736,7 @@ async def test_an_amendment_is_a_new_version_with_history_and_a_supplement(
                      "银行账号", "尾号0002", "尾号7890", "开户银行", "中国银行肥城支行",
                      "更换收款账户", "2027年6月1日", "第2次变更"):
         assert expected in text, expected
+    assert_bureau_contact(text, printed=True)
     assert "6013821234567890" not in text
     assert await render_agreement_document(third["id"]) == sha256
     assert await AuditEvent.count().where(

@@ -17,7 +17,9 @@ from support.cases import (
     Case,
     FrozenClock,
     Staff,
+    assert_bureau_contact,
     assigned_case,
+    clear_bureau_contact,
     complete_assessment,
     concluded_case,
     make_staff,
@@ -114,11 +116,23 @@ async def test_an_eligible_grade_gives_an_entitlement_and_a_letter(granted, medi
     text = pdf_text(sha256, media)
     assert "重度失能Ⅲ级" in text and "2026年12月1日" in text and "2028年11月30日" in text
     assert "申请复核" in text and "张秀英" in text
+    assert "咨询电话：0538-3221234" in text  # the pooling region's, as in 地区管理
+    assert_bureau_contact(text, printed=True)
     assert g.case.resident_id not in text  # the ID number is masked even in the letter
     assert g.case.resident_id[:6] + "********" + g.case.resident_id[-4:] in text
     stored = await Decision.select().where(Decision.id == g.decision["id"]).first()
     assert stored["letter_sha256"] == sha256
     assert await render_decision_letter(g.decision["id"]) == sha256
+
+
+async def test_a_letter_without_the_bureau_contact_prints_no_contact_line(granted,
+                                                                          media) -> None:
+    """Not reachable through the pages (a decision follows a published notice, and that
+    needs the contact, which cannot be cleared): the letter still leaves the lines out."""
+    await clear_bureau_contact()
+    text = pdf_text(await render_decision_letter(granted.decision["id"]), media)
+    assert "申请复核" in text and "肥城市医疗保障局" in text
+    assert_bureau_contact(text, printed=False)
 
 
 async def test_an_ineligible_grade_closes_the_case_without_an_entitlement(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from integration.test_visits import World, at, december_world, log, visit
-from support.cases import FrozenClock, resident_id
+from support.cases import FrozenClock, assert_bureau_contact, clear_bureau_contact, resident_id
 
 from ltc import clock, documents
 from ltc.agreements.tables import Agreement
@@ -92,6 +92,7 @@ async def test_statements_and_summary(database_url, tmp_path, monkeypatch) -> No
                      "2026-12-07", "计费", world.case.name, "肥城市医疗保障局",
                      world.case.resident_id[:6] + "********" + world.case.resident_id[-4:]):
         assert _flat(expected) in text, expected
+    assert "联系电话：0538-3221234" in text  # the pooling region's, as in 地区管理
     assert world.case.resident_id not in text
     # Rendering again: the same bytes, still one record and one audit event.
     assert await statements.statement_pdf(batch["id"], provider) == row["sha256"]
@@ -120,6 +121,18 @@ async def test_statements_and_summary(database_url, tmp_path, monkeypatch) -> No
         assert expected in text, expected
     assert await statements.summary_pdf(batch["id"]) == summary["sha256"]
     assert await PayoutDocument.count().where(PayoutDocument.kind == "summary") == 1
+
+
+async def test_without_the_bureau_contact_a_statement_prints_no_contact_line(
+        database_url, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("LTC_MEDIA_DIR", str(tmp_path / "media"))
+    world, batch = await exported_december(monkeypatch)
+    await clear_bureau_contact()
+    for payee in (f"org:{world.organisation_id}", f"cg:{CAREGIVER_ID}"):
+        sha256 = await statements.statement_pdf(batch["id"], payee)
+        text = _flat(_text(documents.path_for(sha256, tmp_path / "media")))
+        assert "向肥城市医疗保障局提出；" in text
+        assert_bureau_contact(text, printed=False)
 
 
 async def test_no_statement_before_export(database_url, monkeypatch) -> None:

@@ -53,6 +53,31 @@ async def test_a_bad_policy_file_is_refused_naming_the_field(database_url, tmp_p
     assert await PolicyVersion.count() == 1
 
 
+async def test_a_stored_version_with_the_retired_bureau_contact_still_reads(
+        database_url, tmp_path, monkeypatch) -> None:
+    """Versions stored before the bureau's address and phone moved to the pooling region
+    keep them (versions are immutable); they are read as before, the two keys ignored. A
+    policy file naming them now is refused, saying where they are set."""
+    file = json.loads((service.FIXTURES / "feicheng.json").read_text(encoding="utf-8"))
+    old = {**file["definition"], "bureau_phone": "0538-3200000",
+           "bureau_address": "山东省肥城市新城街道（地址待核实）"}
+    first = await PolicyVersion.select().first()
+    await PolicyVersion(region=first["region"], version=2, effective_from=date(2030, 1, 1),
+                        note="", definition=json.dumps(old, ensure_ascii=False)).save()
+    in_force = await service.policy_in_force(VILLAGE_PATH, date(2030, 1, 1))
+    assert in_force.version == 2
+    assert in_force.policy == (await service.policy_in_force(VILLAGE_PATH,
+                                                             date(2029, 12, 31))).policy
+    (tmp_path / "old.json").write_text(json.dumps(
+        {**file, "effective_from": "2031-01-01", "definition": old}), encoding="utf-8")
+    monkeypatch.setattr(service, "FIXTURES", tmp_path)
+    with pytest.raises(RuntimeError) as refused:
+        await service.load_policies()
+    assert "bureau_phone: 咨询电话已改在统筹地区中设置" in str(refused.value)
+    assert "bureau_address: 办公地址已改在统筹地区中设置" in str(refused.value)
+    assert await PolicyVersion.count() == 2
+
+
 async def test_admin_adds_a_future_version_which_applies_from_its_date(client) -> None:
     csrf = await _admin(client)
     form = await _form(csrf, family_subsidy_fen="500.00", **{"visits_per_month.5": "5"})

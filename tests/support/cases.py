@@ -20,7 +20,7 @@ from itertools import count
 from typing import Any
 
 import pytest
-from conftest import SEVERE_SCORES, make_user
+from conftest import BUREAU_ADDRESS, BUREAU_PHONE, SEVERE_SCORES, make_user
 from stdnum.cn import ric
 
 from ltc import clock
@@ -36,6 +36,7 @@ from ltc.entitlements.tables import Entitlement
 from ltc.evidence.tables import EvidenceFile
 from ltc.identity import SYSTEM, Actor
 from ltc.people import service as people
+from ltc.regions.tables import Region
 
 # Every item at its best option: 基本正常 (grade 0), not eligible under the Feicheng policy.
 INDEPENDENT_SCORES = {
@@ -51,6 +52,22 @@ MATERIALS = ["application_form", "id_card", "insurance_card", "medical_records"]
 TOWN = "370983001"  # 新城街道
 VILLAGE = "370983001001"  # 龙山社区, in 新城街道
 OTHER_TOWN_VILLAGE = "370983002001"  # 老城社区, in 老城街道
+
+
+async def clear_bureau_contact() -> None:
+    """The test pooling region without the bureau's address and phone (as shipped)."""
+    await Region.update({Region.bureau_address: "", Region.bureau_phone: ""}).where(
+        Region.code == "370983")
+
+
+def assert_bureau_contact(text: str, *, printed: bool) -> None:
+    """A document's text (whitespace removed) prints the region's bureau contact, or — with
+    none set — no contact line at all: no empty "电话：" or "地址：" label, nothing invented."""
+    if printed:
+        assert BUREAU_PHONE in text and BUREAU_ADDRESS in text, text
+    else:
+        for absent in ("电话：", "地址：", BUREAU_PHONE, BUREAU_ADDRESS):
+            assert absent not in text, absent
 
 
 class FrozenClock:

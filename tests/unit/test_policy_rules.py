@@ -15,6 +15,7 @@ from ltc.policy.rules import (
     MISSING,
     PARAMETER_NAMES,
     PARAMETERS,
+    RETIRED,
     UNKNOWN,
     Policy,
     PolicyError,
@@ -23,6 +24,7 @@ from ltc.policy.rules import (
     from_form,
     is_eligible,
     parse_policy,
+    parse_stored,
     policy_as_json,
     quota,
     validity_months,
@@ -56,7 +58,9 @@ def test_fixture_is_feichengs_pooling_region_with_a_source_note() -> None:
     assert feicheng["level"] == "pooling"
     assert data["region"] == feicheng["code"] == "370983"
     assert data["effective_from"] == "2021-01-01"
-    assert "placeholder" in data["source"].lower()
+    # The bureau's contact is the pooling region's: the fixture ships none, not even a fake.
+    assert "ltc region set-bureau" in data["source"]
+    assert not RETIRED.keys() & data["definition"].keys()
     assert set(data) == {"region", "effective_from", "source", "definition"}
 
 
@@ -87,14 +91,11 @@ def test_fixture_holds_the_spec_defaults() -> None:
         min_disability_months=6,
         reapply_months=6,
         bureau_name="肥城市医疗保障局",
-        bureau_phone=policy.bureau_phone,
-        bureau_address=policy.bureau_address,
         objection_how=policy.objection_how,
         care_required=REQUIRED,
         care_optional=OPTIONAL,
         validity_months_by_grade={3: 24, 4: 24, 5: 24},  # from validity_months (not stored)
     )
-    assert policy.bureau_phone == "0538-3200000"
     for words in ("公示期内", "实名", "镇（街道）", "电话", "网上"):
         assert words in policy.objection_how
 
@@ -221,11 +222,6 @@ BAD = [
     ("bureau_name", "局" * 101, "bureau_name"),
     ("bureau_name", "肥城市\n医疗保障局", "bureau_name"),
     ("bureau_name", 5, "bureau_name"),
-    ("bureau_phone", "", "bureau_phone"),
-    ("bureau_phone", "请拨打热线", "bureau_phone"),
-    ("bureau_phone", "123", "bureau_phone"),
-    ("bureau_address", "", "bureau_address"),
-    ("bureau_address", "新城\t街道", "bureau_address"),
     ("objection_how", "", "objection_how"),
     ("objection_how", "字" * 1001, "objection_how"),
     ("objection_how", None, "objection_how"),
@@ -307,6 +303,36 @@ def test_several_problems_are_all_reported_in_parameter_order() -> None:
     ))
     assert list(problems) == ["family_subsidy_fen", "min_visit_minutes", "bed_day_rate_fen.4",
                               "notice_day_kind", "bureau_name", "extra"]
+
+
+# What the Feicheng version stored before the bureau's contact moved to the pooling region
+# holds (ltc.regions; versions are immutable, so stored rows keep these keys).
+RETIRED_VALUES = {"bureau_phone": "0538-3200000",
+                  "bureau_address": "山东省肥城市新城街道（地址待核实）"}
+
+
+def test_the_bureau_contact_is_no_longer_policy() -> None:
+    assert set(RETIRED) == set(RETIRED_VALUES)
+    assert not set(RETIRED) & set(PARAMETER_NAMES)
+    assert not set(RETIRED) & set(form_values(parse_policy(fixture()["definition"])))
+
+
+@pytest.mark.parametrize("name", sorted(RETIRED_VALUES))
+def test_a_new_definition_naming_a_retired_parameter_is_told_where_it_went(name: str) -> None:
+    problems = problems_of(definition(**{name: RETIRED_VALUES[name]}))
+    assert problems == {name: RETIRED[name]}
+    assert "地区管理" in problems[name] and "ltc region set-bureau" in problems[name]
+    # The admin form has no such input; one posted anyway is not a parameter and ignored.
+    assert name not in from_form(posted(**{name: RETIRED_VALUES[name]}))
+
+
+def test_a_stored_definition_with_retired_parameters_still_reads() -> None:
+    stored = definition(**RETIRED_VALUES)
+    assert parse_stored(stored) == parse_policy(fixture()["definition"])
+    # Only the retired names are ignored: anything else unknown, or a bad value, still fails.
+    with pytest.raises(PolicyError) as caught:
+        parse_stored({**stored, "family_subsidy": 450, "notice_days": 0})
+    assert set(caught.value.problems) == {"family_subsidy", "notice_days"}
 
 
 def test_unknown_and_missing_keys() -> None:
@@ -471,10 +497,10 @@ def test_form_problems_use_the_input_names() -> None:
     values = posted(**{"visits_per_month.4": "三", "bed_day_rate_fen.5": "七十",
                        "min_visit_minutes": "半小时", "notice_days": "99",
                        "eligible_grades": "重度", "renotice_after_reassessment": "maybe",
-                       "bureau_phone": " "})
+                       "bureau_name": " "})
     assert set(problems_of(from_form(values))) == {
         "visits_per_month.4", "bed_day_rate_fen.5", "min_visit_minutes", "notice_days",
-        "eligible_grades", "renotice_after_reassessment", "bureau_phone"}
+        "eligible_grades", "renotice_after_reassessment", "bureau_name"}
 
 
 def test_form_details() -> None:
@@ -567,8 +593,6 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
         "min_disability_months": draw(st.integers(0, 60)),
         "reapply_months": draw(st.integers(0, 60)),
         "bureau_name": draw(text(LINE, 100)),
-        "bureau_phone": draw(st.from_regex(r"0[0-9]{2,3}-[0-9]{7,8}|12[0-9]{3}", fullmatch=True)),
-        "bureau_address": draw(text(LINE, 200)),
         "objection_how": draw(text(MULTILINE, 1000)),
         "care_required": codes[:split],
         "care_optional": codes[split:],
