@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
-from ltc import clock
+from ltc import clock, db, schema
 from ltc.settings import Settings
 
 MANIFEST = "manifest.json"
@@ -69,8 +71,16 @@ def _copy_files(source: Path, names: list[Path], target: Path) -> Contents:
     return Contents(media_files=len(names), media_bytes=total, checkpoints=0)
 
 
-def _pg(command: str, *args: str) -> None:
-    done = subprocess.run([command, *args], capture_output=True, text=True)
+def _pg(command: str, url: str, *args: str) -> None:
+    """Run pg_dump or pg_restore on the database of `url`; the password goes in the
+    environment, never on a command line other users can read."""
+    parts = urlsplit(url)
+    connection = [f"--host={parts.hostname or 'localhost'}", f"--port={parts.port or 5432}",
+                  f"--username={unquote(parts.username or '')}",
+                  f"--dbname={unquote(parts.path.lstrip('/'))}"]
+    env = {**os.environ, "PGPASSWORD": unquote(parts.password or "")}
+    done = subprocess.run([command, *connection, *args], capture_output=True, text=True,
+                          env=env)
     if done.returncode:
         raise BackupRefused([f"{command} failed: {done.stderr.strip()}"])
 
@@ -96,8 +106,8 @@ def create(settings: Settings, directory: Path) -> dict[str, object]:
     else:
         database = directory / PG_FILE
         # One snapshot of the whole database (pg_dump runs in one transaction).
-        _pg("pg_dump", "--format=custom", "--no-owner", "--no-acl", f"--file={database}",
-            f"--dbname={settings.migration_database_url}")
+        _pg("pg_dump", settings.migration_database_url, "--format=custom", "--no-owner",
+            "--no-acl", f"--file={database}")
     media = _copy_files(settings.media_dir, _media_files(settings.media_dir),
                         directory / "media")
     manifest: dict[str, object] = {
@@ -112,7 +122,7 @@ def create(settings: Settings, directory: Path) -> dict[str, object]:
     return manifest
 
 
-async def _target_database_problems(settings: Settings) -> list[str]:
+async def _target_database_problems(settings: Settings, app_role: str | None) -> list[str]:
     if settings.is_embedded:
         path = settings.sqlite_path
         if path.exists() and path.stat().st_size:
@@ -125,16 +135,22 @@ async def _target_database_problems(settings: Settings) -> list[str]:
         return []
     import asyncpg
 
+    problems = []
     connection = await asyncpg.connect(settings.migration_database_url)
     try:
         tables = await connection.fetchval(
             "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        role_exists = bool(app_role) and await connection.fetchval(
+            "SELECT count(*) FROM pg_roles WHERE rolname = $1", app_role)
     finally:
         await connection.close()
     if tables:
-        return [f"the database already has {tables} tables; restore into a new, empty one "
-                "(CREATE DATABASE … OWNER <migration role>)"]
-    return []
+        problems.append(f"the database already has {tables} tables; restore into a new, "
+                        "empty one (CREATE DATABASE … OWNER <migration role>)")
+    if app_role and not role_exists:
+        problems.append(f"the role {app_role} (--app-role) does not exist; create it first "
+                        "(README \"Security for operators\")")
+    return problems
 
 
 def read_manifest(directory: Path) -> dict[str, object]:
@@ -171,26 +187,62 @@ async def restore(settings: Settings, directory: Path, app_role: str | None) -> 
                         "checkpoints; move them aside (they may be newer than this backup)")
     if app_role and settings.is_embedded:
         problems.append("--app-role is for PostgreSQL; SQLite has no roles")
+    if app_role and not settings.is_embedded:
+        try:
+            schema.app_role_grants(app_role)
+        except ValueError as exc:
+            problems.append(f"--app-role: {exc}")
     if not problems:
-        problems = await _target_database_problems(settings)
+        problems = await _target_database_problems(settings, app_role)
     if problems:
         raise BackupRefused(problems)
+    # The media and checkpoints are copied beside their targets first, so a failure there
+    # leaves the targets empty; the database is restored last, in one transaction.
+    staging = [_staged(settings.media_dir), _staged(settings.audit_checkpoint_dir)]
+    try:
+        restored = _copy_files(directory / "media", media, staging[0])
+        names = [str(name) for name in manifest["checkpoints"]]  # type: ignore[union-attr]
+        staging[1].mkdir(parents=True, exist_ok=True)
+        for name in names:
+            shutil.copy2(directory / "checkpoints" / name, staging[1] / name)
+        await _restore_database(settings, database, app_role)
+    except BaseException:
+        for folder in staging:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    for folder, target in zip(staging, (settings.media_dir, settings.audit_checkpoint_dir),
+                              strict=True):
+        _move_into(folder, target)
+    return Contents(restored.media_files, restored.media_bytes, len(names))
 
+
+def _staged(target: Path) -> Path:
+    staged = target.parent / f".{target.name}.restoring"
+    shutil.rmtree(staged, ignore_errors=True)  # left by a restore killed earlier
+    staged.mkdir(parents=True)
+    return staged
+
+
+def _move_into(staged: Path, target: Path) -> None:
+    """Every file of `staged` to the same place under `target` (same file system: renames),
+    then `staged` is gone. The targets were checked to hold no media or checkpoint."""
+    for path in sorted(staged.rglob("*")):
+        if path.is_file():
+            destination = target / path.relative_to(staged)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            path.rename(destination)
+    target.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(staged)
+
+
+async def _restore_database(settings: Settings, database: Path, app_role: str | None) -> None:
     if settings.is_embedded:
         settings.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(database) as source, sqlite3.connect(settings.sqlite_path) as copy:
             source.backup(copy)
-    else:
-        _pg("pg_restore", "--no-owner", "--no-acl", "--exit-on-error", "--single-transaction",
-            f"--dbname={settings.migration_database_url}", str(database))
-        if app_role:
-            from ltc import db, schema
-
-            db.bind(db.make_engine(settings.migration_database_url))
-            await schema.grant_app_role(app_role)
-    restored = _copy_files(directory / "media", media, settings.media_dir)
-    settings.audit_checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    names = [str(name) for name in manifest["checkpoints"]]  # type: ignore[union-attr]
-    for name in names:
-        shutil.copy2(directory / "checkpoints" / name, settings.audit_checkpoint_dir / name)
-    return Contents(restored.media_files, restored.media_bytes, len(names))
+        return
+    _pg("pg_restore", settings.migration_database_url, "--no-owner", "--no-acl",
+        "--exit-on-error", "--single-transaction", str(database))
+    if app_role:
+        db.bind(db.make_engine(settings.migration_database_url))
+        await schema.grant_app_role(app_role)

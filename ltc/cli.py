@@ -194,9 +194,10 @@ def jobs_list() -> None:
 def jobs_run(job: str, as_of: Any) -> None:
     """Run the scheduled JOB now, in this process, for the period of --as-of.
 
-    The run is audited (who ran what for which period, and how it ended) and recorded as the
-    period's run, so the scheduler does not run that period again; the jobs are idempotent,
-    so running a period twice changes nothing the first run did not."""
+    The run is audited (who ran what for which period, and how it ended); once done it is
+    recorded as the period's run, so the scheduler does not run that period again (a failed
+    run is left to the scheduler). The jobs are idempotent: running a period twice changes
+    nothing the first run did not. Only today or a past day."""
     import getpass
     import inspect
 
@@ -212,6 +213,10 @@ def jobs_run(job: str, as_of: Any) -> None:
         raise click.BadParameter(f"no scheduled job {job!r}; the jobs are: {names}",
                                  param_hint="JOB")
     day = as_of.date() if as_of else clock.today()
+    if day > clock.today():  # a job acting for a day not yet come would, e.g., expire
+        # agreements or close notices early, and the scheduler would then skip that day
+        raise click.BadParameter(f"{day} has not come yet (today is {clock.today()}); a job "
+                                 "runs only for today or a past day", param_hint="--as-of")
     key = period_key(schedule.every, day)
     # The coroutine under Dramatiq's sync wrapper: this process has no worker event loop.
     job_function = inspect.unwrap(workers.broker.get_actor(job).fn)
@@ -219,15 +224,17 @@ def jobs_run(job: str, as_of: Any) -> None:
                      name=f"命令行 ltc jobs run ({getpass.getuser()})")
 
     async def run() -> tuple[bool, str]:
-        async with db.write_transaction():
-            first = await (ScheduledRun.insert(ScheduledRun(job=job, period_key=key))
-                           .on_conflict(action="DO NOTHING").returning(ScheduledRun.id))
+        first = not await ScheduledRun.exists().where(
+            (ScheduledRun.job == job) & (ScheduledRun.period_key == key))
         outcome, error = "done", ""
         try:
             await job_function(key)
         except Exception as exc:  # recorded, then reported: a support run must leave a trace
             outcome, error = "failed", f"{type(exc).__name__}: {exc}"
         async with db.write_transaction():
+            if not error:  # a failed run leaves the period to the scheduler
+                await (ScheduledRun.insert(ScheduledRun(job=job, period_key=key))
+                       .on_conflict(action="DO NOTHING"))
             await audit_service.record(
                 operator, "job.run_by_operator", "job", job,
                 after={"period_key": key, "as_of": day.isoformat(), "outcome": outcome,

@@ -116,3 +116,15 @@ async def test_a_damaged_backup_is_refused_and_the_target_stays_empty(
     assert damaged.returncode == 2
     assert b"does not match the manifest's SHA-256" in damaged.stderr
     assert not (tmp_path / "restored").exists()  # no media, checkpoints nor SQLite file
+    if PG_URL:  # a mistyped app role is found before anything is written
+        intact = tmp_path / "backup-intact"
+        assert (await ltc_on(settings, database_url, "backup", "create", str(intact),
+                             **source)).returncode == 0
+        wrong_role = await ltc_on(settings, target_url, "backup", "restore", str(intact),
+                                  "--app-role", "ltc_no_such_role", **empty_target)
+        assert wrong_role.returncode == 2
+        assert b"the role ltc_no_such_role (--app-role) does not exist" in wrong_role.stderr
+        assert not (tmp_path / "restored").exists()
+        retried = await ltc_on(settings, target_url, "backup", "restore", str(intact),
+                               "--app-role", APP_ROLE, **empty_target)
+        assert retried.returncode == 0, retried.stderr  # the database was left empty

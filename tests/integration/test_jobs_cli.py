@@ -2,12 +2,12 @@
 is on record (audit trail and the schedule's own table)."""
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from support.cli import ltc_on
 
-from ltc import db
+from ltc import clock, db
 from ltc.audit import service as audit
 from ltc.audit.tables import AuditEvent
 from ltc.identity import SYSTEM
@@ -54,6 +54,14 @@ async def test_a_monthly_job_run_as_of_a_day_does_that_periods_work_once_and_is_
     assert "every month" in line and "last period 2026-11" in line
 
 
+async def test_a_day_not_yet_come_is_refused_and_nothing_runs(database_url, settings) -> None:
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
+    refused = await ltc_on(settings, database_url, "jobs", "run", "agreements.daily",
+                           "--as-of", tomorrow)
+    assert refused.returncode == 2 and b"has not come yet" in refused.stderr
+    assert await _runs_by_operator() == [] and await ScheduledRun.count() == 0
+
+
 async def test_an_unknown_job_is_refused_naming_the_jobs_there_are(
         database_url, settings) -> None:
     refused = await ltc_on(settings, database_url, "jobs", "run", "payouts.pay_everyone")
@@ -77,5 +85,6 @@ async def test_a_failed_run_exits_1_with_the_reason_and_the_failure_is_on_record
     assert b"Traceback" not in failed.stderr
     [run] = await _runs_by_operator()
     assert run["after"]["outcome"] == "failed" and run["after"]["error"]
+    assert await ScheduledRun.count() == 0  # the period is left to the scheduler
     verified = await ltc_on(settings, database_url, "audit", "verify")
     assert verified.returncode == 0, verified.stdout
