@@ -26,6 +26,7 @@ broker.add_middleware(PdfWarmUp())  # only processes that run jobs (not the sche
 
 from ltc import housekeeping  # noqa: E402
 from ltc.agreements import jobs as agreement_jobs  # noqa: E402
+from ltc.applications import jobs as application_jobs  # noqa: E402, F401
 from ltc.audit import jobs as audit_jobs  # noqa: E402
 from ltc.entitlements import jobs as entitlement_jobs  # noqa: E402
 from ltc.notices import jobs as notice_jobs  # noqa: E402

@@ -9,11 +9,11 @@ from typing import Any
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, JSONBody, URLEncodedBody
 from litestar.plugins.flash import flash
-from litestar.response import Redirect, Stream, Template
+from litestar.response import File, Redirect, Stream, Template
 from msgspec import Struct
 
-from ltc import db
-from ltc.applications import service
+from ltc import clock, db
+from ltc.applications import service, supplement
 from ltc.applications.deadline_pages import case_deadlines
 from ltc.applications.new_assessment import request_new_assessment
 from ltc.applications.reference import materials_checklist
@@ -27,7 +27,7 @@ from ltc.people import service as people
 from ltc.regions import interface as regions
 from ltc.web.access_log import masked_search
 from ltc.web.actions import perform
-from ltc.web.exports import csv_download
+from ltc.web.exports import csv_download, pdf_file
 from ltc.web.formatting import iso_date
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
@@ -166,8 +166,11 @@ class ApplicationPages(Controller):
             assessments=await assessments.application_assessments(application_id),
             timeline=await service.application_timeline(actor, application_id),
             deadlines=await case_deadlines(application),
+            suggested=supplement.suggested_materials(application["materials"],
+                                                     bool(application["agent_name"])),
+            default_due_on=supplement.default_due_on(clock.today()), today=clock.today(),
             grounds=context.pop("grounds", []), error=context.pop("error", None),
-            errors=context.pop("errors", {}), **context)
+            errors=context.pop("errors", {}), form=context.pop("form", {}), **context)
 
     @get("/{application_id:int}")
     async def case(self, request: Request[Actor, Any, Any],
@@ -187,10 +190,16 @@ class ApplicationPages(Controller):
             if action == "accept":
                 return await service.accept_application(actor, application_id, version)
             if action == "reject":
-                grounds = data.get("grounds", [])
-                grounds = [grounds] if isinstance(grounds, str) else list(grounds)
                 return await service.reject_application(actor, application_id, version,
-                                                        grounds, data.get("note", ""))
+                                                        _list(data, "grounds"),
+                                                        data.get("note", ""))
+            if action == "request_materials":
+                return await supplement.request_materials(
+                    actor, application_id, version, _list(data, "materials"),
+                    data.get("due_on", ""), data.get("note", ""))
+            if action == "receive_materials":
+                return await supplement.receive_materials(actor, application_id, version,
+                                                          _list(data, "received"))
             if action == "assign":
                 return await assignment.assign_assessors(actor, application_id, version)
             raise InvalidInput("unknown_action", "无法识别的操作，请刷新页面后重试")
@@ -200,12 +209,36 @@ class ApplicationPages(Controller):
             if refusal is not None and refusal.code == "refusal_grounds_apply":
                 grounds = [{"code": code, "message": message}
                            for code, message in refusal.fields.items()]
-            return await self._case(request, application_id, grounds=grounds, **context)
+            return await self._case(request, application_id, grounds=grounds, form=data,
+                                    **context)
 
         return await perform(
             request, transition, render=render, done=DONE_MESSAGES.get(action, ""),
             then=f"/applications/{application_id}",
             stale="该申请刚被其他人处理过，下面是最新状态，请核对后再操作")
+
+
+    @get("/{application_id:int}/materials-notice.pdf")
+    async def materials_notice(self, request: Request[Actor, Any, Any],
+                               application_id: Id) -> File:
+        application = await service.get_application(request.user, application_id)
+        return await pdf_file(application["materials_notice_sha256"],
+                              f"补正材料通知书-{application['number']}.pdf",
+                              object_type="application", object_id=application_id)
+
+    @get("/{application_id:int}/refusal-letter.pdf")
+    async def refusal_letter(self, request: Request[Actor, Any, Any],
+                             application_id: Id) -> File:
+        application = await service.get_application(request.user, application_id)
+        return await pdf_file(application["refusal_letter_sha256"],
+                              f"不予受理告知书-{application['number']}.pdf",
+                              object_type="application", object_id=application_id)
+
+
+def _list(data: dict[str, Any], name: str) -> list[str]:
+    """A form's checkbox group: absent, one value or several."""
+    values = data.get(name, [])
+    return [values] if isinstance(values, str) else list(values)
 
 
 EXPORT_HEADER = ["申请编号", "姓名", "身份证号", "村（居）", "状态", "登记日期"]
@@ -214,7 +247,9 @@ EXPORT_HEADER = ["申请编号", "姓名", "身份证号", "村（居）", "状�
 DONE_MESSAGES = {
     "submit": "申请已提交",
     "accept": "申请已受理",
-    "reject": "已作出不予受理决定",
+    "reject": "已作出不予受理决定，正在生成不予受理告知书",
+    "request_materials": "已一次性告知补正材料，正在生成补正材料通知书",
+    "receive_materials": "补正材料已登记，请审查并作出受理决定",
     "assign": "已随机分派两名评估员",
 }
 
@@ -242,6 +277,18 @@ class RejectIn(Struct):
     version: Version
     grounds: list[str]
     note: str
+
+
+class MaterialsRequestIn(Struct):
+    version: Version
+    materials: list[str]
+    due_on: date | None = None  # default: 5 working days from today
+    note: str = ""
+
+
+class MaterialsReceivedIn(Struct):
+    version: Version
+    received: list[str]
 
 
 class PersonIn(Struct):
@@ -314,11 +361,41 @@ class ApplicationApi(Controller):
                      data: JSONBody[VersionIn]) -> dict[str, Any]:
         return await service.accept_application(request.user, application_id, data.version)
 
-    @post("/applications/{application_id:int}/reject", status_code=200)
+    @post("/applications/{application_id:int}/reject", status_code=200,
+          summary="Refuse (不予受理); the 不予受理告知书 is rendered after commit",
+          description="422 invalid_rejection: grounds or note missing or unknown (fields "
+                      "name each); 409 wrong_state; 409 materials_not_due: waiting for "
+                      "materials (SUPPLEMENT) and the period given has not run out; 409 "
+                      "stale_write.")
     async def reject(self, request: Request[Actor, Any, Any], application_id: Id,
                      data: JSONBody[RejectIn]) -> dict[str, Any]:
         return await service.reject_application(request.user, application_id, data.version,
                                                 data.grounds, data.note)
+
+    @post("/applications/{application_id:int}/request-materials", status_code=200,
+          summary="Ask for missing materials (补正, 一次性告知): SUBMITTED → SUPPLEMENT; the "
+                  "补正材料通知书 is rendered after commit",
+          description="`materials`: the material codes still needed (the intake checklist); "
+                      "`due_on`: the day to bring them by (default 5 working days from "
+                      "today, at most 60 days ahead). 422 invalid_materials_request (fields "
+                      "materials, due_on, note); 409 wrong_state; 409 "
+                      "materials_already_requested: one request per application; 409 "
+                      "stale_write.")
+    async def request_materials(self, request: Request[Actor, Any, Any], application_id: Id,
+                                data: JSONBody[MaterialsRequestIn]) -> dict[str, Any]:
+        return await supplement.request_materials(request.user, application_id, data.version,
+                                                  data.materials, data.due_on, data.note)
+
+    @post("/applications/{application_id:int}/receive-materials", status_code=200,
+          summary="Record the materials brought: SUPPLEMENT → SUBMITTED, the answer "
+                  "deadline starts again",
+          description="`received`: the codes brought, among those asked for. 422 "
+                      "invalid_materials_received (field received); 409 wrong_state; 409 "
+                      "stale_write.")
+    async def receive_materials(self, request: Request[Actor, Any, Any], application_id: Id,
+                                data: JSONBody[MaterialsReceivedIn]) -> dict[str, Any]:
+        return await supplement.receive_materials(request.user, application_id, data.version,
+                                                  data.received)
 
     @post("/applications/{application_id:int}/assign", status_code=200,
           summary="Draw two assessors at random (reproducibly) and create the assessment")

@@ -42,14 +42,22 @@ async def _limits(region_path: str, today: date, cache: dict[str, tuple[int, int
 
 def deadlines_of(row: dict[str, Any], limits: tuple[int, int], today: date,
                  calendar: WorkingCalendar) -> list[Deadline]:
-    """The answer deadline once submitted; the letter deadline once accepted."""
+    """The answer deadline once submitted — met by a request for materials, then running
+    again from their receipt; the letter deadline once accepted."""
     found: list[Deadline] = []
     state = row["state"]
     submitted, accepted = _day(row["submitted_at"]), _day(row["accepted_at"])
+    requested, received = _day(row["materials_requested_at"]), _day(row["materials_received_at"])
     if submitted and row["origin"] == "applicant":  # ex officio cases answer nobody
         answered = accepted or (_day(row["decided_at"]) if state == ApplicationState.REJECTED
                                 else None)
-        if answered or state == ApplicationState.SUBMITTED:
+        if requested:
+            found.append(deadline(DeadlineKind.ANSWER, submitted, limits[0], today, calendar,
+                                  requested))
+            if received and (answered or state == ApplicationState.SUBMITTED):
+                found.append(deadline(DeadlineKind.RESUMED, received, limits[0], today,
+                                      calendar, answered))
+        elif answered or state == ApplicationState.SUBMITTED:
             found.append(deadline(DeadlineKind.ANSWER, submitted, limits[0], today, calendar,
                                   answered))
     if accepted:
@@ -77,7 +85,9 @@ async def watched_cases(actor: Actor, today: date | None = None) -> list[dict[st
     rows = await Application.select(
         Application.id, Application.number, Application.state, Application.region_path,
         Application.submitted_at, Application.accepted_at, Application.decided_at,
-        Application.origin, Application.person.name, Application.person.name_initials,
+        Application.origin, Application.materials_requested_at,
+        Application.materials_received_at, Application.person.name,
+        Application.person.name_initials,
         Application.person.resident_id,
     ).where(Application.state.is_in([str(ApplicationState.SUBMITTED),
                                      str(ApplicationState.ACCEPTED),

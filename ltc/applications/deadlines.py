@@ -2,6 +2,11 @@
 or told what is missing) within N working days of submission; the conclusion letter is
 delivered within M working days of acceptance. N and M are policy (default 5 and 30). Pure:
 the working-day calendar is passed in.
+
+Missing materials (补正): telling the applicant what is missing is an answer, so the answer
+deadline is met that day. The clock does not pause and resume: it starts again, with the
+full N working days, the day the materials are recorded as received (RESUMED) — the agency
+then decides on a complete file, and the days the applicant took are nobody's delay.
 """
 
 from __future__ import annotations
@@ -16,12 +21,14 @@ NEAR_WORKING_DAYS = 2  # "near": this many working days or fewer left
 
 
 class DeadlineKind(StrEnum):
-    ANSWER = "answer"  # from submission to acceptance or refusal
+    ANSWER = "answer"  # from submission to acceptance, refusal or a request for materials
+    RESUMED = "resumed"  # from the materials' receipt to acceptance or refusal
     LETTER = "letter"  # from acceptance to the decision letter
 
     @property
     def label(self) -> str:
-        return {"answer": "受理答复", "letter": "结论送达"}[self.value]
+        return {"answer": "受理答复", "resumed": "补正后受理答复",
+                "letter": "结论送达"}[self.value]
 
 
 class DeadlineState(StrEnum):

@@ -6,8 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ltc import db
+from ltc import db, documents
 from ltc.applications.tables import Application
+
+# Where the hashes of the letters answering applications are recorded (`ltc evidence verify`).
+DOCUMENTS = (
+    documents.Source("补正材料通知书", Application.materials_notice_sha256, Application.number),
+    documents.Source("不予受理告知书", Application.refusal_letter_sha256, Application.number),
+)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 
 from ltc.clock import add_months
@@ -18,6 +18,7 @@ from ltc.identity import region_covers
 class ApplicationState(StrEnum):
     DRAFT = "DRAFT"  # being filled in; nothing handed over yet
     SUBMITTED = "SUBMITTED"  # handed to the agency, waiting for the acceptance decision
+    SUPPLEMENT = "SUPPLEMENT"  # 待补正: told once what is missing, waiting for the materials
     ACCEPTED = "ACCEPTED"  # 受理: no refusal ground holds
     REJECTED = "REJECTED"  # 不予受理, with the grounds and a reason
     ASSIGNED = "ASSIGNED"  # two assessors drawn; the assessment is under way
@@ -31,6 +32,7 @@ class ApplicationState(StrEnum):
 STATE_LABELS = {
     ApplicationState.DRAFT: "草稿",
     ApplicationState.SUBMITTED: "待受理",
+    ApplicationState.SUPPLEMENT: "待补正",
     ApplicationState.ACCEPTED: "已受理",
     ApplicationState.REJECTED: "不予受理",
     ApplicationState.ASSIGNED: "已派评估",
@@ -40,7 +42,13 @@ STATE_LABELS = {
 TRANSITIONS: dict[ApplicationState, frozenset[ApplicationState]] = {
     ApplicationState.DRAFT: frozenset({ApplicationState.SUBMITTED, ApplicationState.CLOSED}),
     ApplicationState.SUBMITTED: frozenset({ApplicationState.ACCEPTED, ApplicationState.REJECTED,
+                                           ApplicationState.SUPPLEMENT,
                                            ApplicationState.CLOSED}),
+    # The materials came (back to the acceptance decision), or the period ran out without
+    # them (不予受理), or the applicant withdrew.
+    ApplicationState.SUPPLEMENT: frozenset({ApplicationState.SUBMITTED,
+                                            ApplicationState.REJECTED,
+                                            ApplicationState.CLOSED}),
     ApplicationState.ACCEPTED: frozenset({ApplicationState.ASSIGNED, ApplicationState.CLOSED}),
     ApplicationState.ASSIGNED: frozenset({ApplicationState.CLOSED}),
     ApplicationState.REJECTED: frozenset(),
@@ -50,7 +58,8 @@ TRANSITIONS: dict[ApplicationState, frozenset[ApplicationState]] = {
 # States in which the person has an application in progress: a second one would mean a
 # second assessment of the same person.
 OPEN_STATES = frozenset({ApplicationState.DRAFT, ApplicationState.SUBMITTED,
-                         ApplicationState.ACCEPTED, ApplicationState.ASSIGNED})
+                         ApplicationState.SUPPLEMENT, ApplicationState.ACCEPTED,
+                         ApplicationState.ASSIGNED})
 
 
 def can_move(current: ApplicationState | str, to: ApplicationState | str) -> bool:
@@ -91,6 +100,58 @@ def missing_materials(
 def unknown_materials(checklist: Iterable[Material], provided: Iterable[str]) -> list[str]:
     known = {m.code for m in checklist}
     return [code for code in provided if code not in known]
+
+
+# --- asking for missing materials (补正) -------------------------------------------------
+#
+# Instead of refusing, the clerk tells the applicant once (一次性告知) every material still
+# needed and by when. One request per application: asking again would stretch the answer
+# deadline at will, so materials still missing after it are a refusal ground.
+#
+# How long the applicant has: 22号 fixes only the agency's side (answer within 5 working
+# days); city rules commonly give the applicant 5 to 15 working days. The default is the same
+# 5 working days the agency has; the clerk may set any later day up to MAX_SUPPLEMENT_DAYS
+# calendar days ahead (a policy parameter if a city ever wants another default).
+SUPPLEMENT_WORKING_DAYS = 5
+MAX_SUPPLEMENT_DAYS = 60
+
+
+def supplement_due_problem(due_on: date, today: date) -> str | None:
+    """What is wrong with the day the materials are due by, or None."""
+    if due_on <= today:
+        return "补正期限须晚于今天"
+    if (due_on - today).days > MAX_SUPPLEMENT_DAYS:
+        latest = today + timedelta(days=MAX_SUPPLEMENT_DAYS)
+        return f"补正期限不能超过{MAX_SUPPLEMENT_DAYS}天（最晚{latest.isoformat()}）"
+    return None
+
+
+def refusal_while_waiting_problem(due_on: date, today: date) -> str | None:
+    """An application waiting for materials is refused only once the period has run out:
+    until then the applicant may still bring them as they were told."""
+    if today <= due_on:
+        return f"补正期限至{due_on.isoformat()}，期限届满前不能作不予受理决定"
+    return None
+
+
+def requested_materials_problem(checklist: Iterable[Material], codes: list[str]) -> str | None:
+    """What is wrong with the list of materials asked for, or None. A material already on
+    file may be asked for again (e.g. an illegible copy)."""
+    if not codes:
+        return "请勾选需要补正的材料"
+    if unknown := unknown_materials(checklist, codes):
+        return "未知的材料编码：" + "、".join(unknown) + "，请从材料清单中勾选"
+    return None
+
+
+def received_materials_problem(requested: Iterable[str], received: list[str]) -> str | None:
+    """What is wrong with the list of materials recorded as brought, or None: at least one,
+    and only ones that were asked for."""
+    if not received:
+        return "请勾选申请人已补交的材料；一份也未补交的，请等待补正期限届满后处理"
+    if extra := [code for code in received if code not in set(requested)]:
+        return "以下材料不在补正通知书中：" + "、".join(extra)
+    return None
 
 
 # --- refusal grounds ------------------------------------------------------------------

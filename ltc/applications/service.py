@@ -27,6 +27,7 @@ from ltc.applications.rules import (
     can_move,
     missing_materials,
     refusal_grounds,
+    refusal_while_waiting_problem,
     unknown_materials,
 )
 from ltc.applications.tables import Application
@@ -36,6 +37,7 @@ from ltc.audit import service as audit
 from ltc.enrollment.gateway import EnrollmentCheck, EnrollmentGateway, configured_gateway
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, ActorKind, Role, in_region, require_role
+from ltc.jobs import outbox
 from ltc.people import interface as people_interface
 from ltc.people.rules import InvalidPhone, mask_resident_id, name_problem, normalise_phone
 
@@ -83,6 +85,7 @@ def shaped(row: dict[str, Any]) -> dict[str, Any]:
     result["person.resident_id_masked"] = mask_resident_id(result.pop("person.resident_id"))
     result["materials"] = json.loads(row["materials"])
     result["refusal_grounds"] = json.loads(row["refusal_grounds"])
+    result["materials_requested"] = json.loads(row["materials_requested"])
     result["state_label"] = ApplicationState(row["state"]).label
     return result
 
@@ -97,17 +100,18 @@ async def load_visible(actor: Actor, application_id: int) -> dict[str, Any]:
 
 
 def check_transition(row: dict[str, Any], to: ApplicationState, doing: str,
-                expected_version: int) -> None:
-    """Wrong state is a Conflict naming the current state; a stale form is StaleWrite."""
+                     expected_version: int, source: ApplicationState | None = None) -> None:
+    """Wrong state is a Conflict naming the current state; a stale form is StaleWrite.
+    `source`: the one state this transition leaves (when several lead to `to`)."""
     current = ApplicationState(row["state"])
-    if not can_move(current, to):
+    if not can_move(current, to) or (source is not None and current != source):
         raise Conflict("wrong_state",
                        f"申请 {row['number']} 当前状态为“{current.label}”，不能{doing}")
     if row["version"] != expected_version:
         raise db.StaleWrite(Application._meta.tablename, row["id"])
 
 
-def _parse_date(value: date | str | None, label: str, field: str,
+def parse_date(value: date | str | None, label: str, field: str,
                 fields: dict[str, str]) -> date | None:
     if isinstance(value, datetime):
         return value.date()
@@ -177,7 +181,7 @@ async def create_application(
         if problem := name_problem(agent or "", "代办人姓名"):
             fields["agent_name"] = problem
         agent_tel = checked_phone(agent_phone, "agent_phone", fields)
-    since = _parse_date(disabled_since, "失能开始日期", "disabled_since", fields)
+    since = parse_date(disabled_since, "失能开始日期", "disabled_since", fields)
     today = clock.today()
     if since and since > today:
         fields["disabled_since"] = "失能开始日期不能晚于今天"
@@ -235,7 +239,8 @@ async def submit_application(
     require_role(actor, SUBMIT_ROLES, "提交申请")
     async with db.write_transaction():
         row = await load_visible(actor, application_id)
-        check_transition(row, ApplicationState.SUBMITTED, "提交", expected_version)
+        check_transition(row, ApplicationState.SUBMITTED, "提交", expected_version,
+                         source=ApplicationState.DRAFT)
         return await write_transition(
             actor, row, expected_version, ApplicationState.SUBMITTED, "application.submitted",
             {Application.submitted_at: clock.now()})
@@ -334,25 +339,38 @@ async def accept_application(
             after={"enrolment": check.as_dict()})
 
 
-def _ground_details(codes: list[str], row: dict[str, Any]) -> list[dict[str, str]]:
+def _ground_details(codes: list[str], row: dict[str, Any],
+                   found: list[RefusalGround]) -> list[dict[str, str]]:
+    """Each chosen ground with what it means for this applicant, as the letter prints it:
+    the rule's own finding when the rules see the ground (e.g. when one may apply again),
+    the ground's name when only the clerk can (e.g. a forged document)."""
+    messages = {g.code: g.message for g in found}
     details = []
     for code in codes:
-        detail = Ground(code).label
+        detail = messages.get(code, Ground(code).label)
         if code == Ground.materials_incomplete:
-            missing = missing_materials(materials_checklist(), json.loads(row["materials"]),
-                                        bool(row["agent_name"]))
-            if missing:
+            names = {m.code: m.name for m in materials_checklist()}
+            if row["state"] == ApplicationState.SUPPLEMENT:
+                detail = (f"未在补正期限（{row['materials_due_on'].isoformat()}）内补交以下材料："
+                          + "、".join(names[c] for c in json.loads(row["materials_requested"])))
+            elif missing := missing_materials(materials_checklist(),
+                                              json.loads(row["materials"]),
+                                              bool(row["agent_name"])):
                 detail = "缺少以下材料：" + "、".join(m.name for m in missing)
         details.append({"code": code, "detail": detail})
     return details
 
 
+REFUSAL_LETTER_JOB = "applications.render_refusal_letter"
+
+
 async def reject_application(
     actor: Actor, application_id: int, expected_version: int, grounds: Iterable[str],
-    note: str,
+    note: str, gateway: EnrollmentGateway | None = None, today: date | None = None,
 ) -> dict[str, Any]:
     """SUBMITTED → REJECTED (不予受理) with at least one ground and a reason in words, which
-    go on the letter to the applicant."""
+    go on the 不予受理告知书 rendered after commit. Waiting for materials (SUPPLEMENT), only
+    once the period given to the applicant has run out."""
     require_role(actor, DECIDE_ROLES, "作不予受理决定")
     fields: dict[str, str] = {}
     codes = list(dict.fromkeys(c.strip() for c in grounds if c and c.strip()))
@@ -369,22 +387,32 @@ async def reject_application(
         fields["note"] = f"说明不能超过{NOTE_MAX_LENGTH}个字"
     if fields:
         raise InvalidInput("invalid_rejection", "不予受理的理由不完整，请按提示补充", fields)
+    today = today or clock.today()
+    row = await load_visible(actor, application_id)
+    check_transition(row, ApplicationState.REJECTED, "作不予受理决定", expected_version)
+    if row["state"] == ApplicationState.SUPPLEMENT and (
+            problem := refusal_while_waiting_problem(row["materials_due_on"], today)):
+        raise Conflict("materials_not_due", problem)
+    # The rules' findings word the letter; the enrolment check may be a remote call, so it
+    # runs before the transaction, and the compare-and-set catches any change meanwhile.
+    found = await _grounds(actor, row, await _enrolment(row, gateway, today), today)
+    details = _ground_details(codes, row, found)
     async with db.write_transaction():
-        row = await load_visible(actor, application_id)
-        check_transition(row, ApplicationState.REJECTED, "作不予受理决定", expected_version)
-        details = _ground_details(codes, row)
-        return await write_transition(
+        rejected = await write_transition(
             actor, row, expected_version, ApplicationState.REJECTED, "application.rejected",
             {Application.decided_at: clock.now(),
              Application.refusal_grounds: json.dumps(details, ensure_ascii=False),
              Application.decision_note: note},
             after={"grounds": details}, note=note)
+        await outbox.enqueue(REFUSAL_LETTER_JOB, application_id)
+    return rejected
 
 
 async def withdraw_application(
     actor: Actor, application_id: int, expected_version: int, note: str
 ) -> dict[str, Any]:
-    """DRAFT or SUBMITTED → CLOSED: withdrawn by the applicant or entered in error. A
+    """DRAFT, SUBMITTED or SUPPLEMENT → CLOSED: withdrawn by the applicant or entered in
+    error. A
     provider may withdraw only its own drafts."""
     require_role(actor, SUBMIT_ROLES, "撤回申请")
     note = (note or "").strip()

@@ -41,4 +41,13 @@ class Application(Table):
     accepted_at = Timestamptz(null=True, default=None)  # starts the 22号 letter deadline
     origin = Varchar(length=12, null=False, default="applicant")
     origin_reason = Text(null=False, default="")
+    # 补正: what the clerk asked for, by when, and when it came (one request per application).
+    materials_requested = Text(null=False, default="[]")  # JSON list of material codes
+    materials_note = Text(null=False, default="")
+    materials_requested_at = Timestamptz(null=True, default=None)
+    materials_due_on = Date(null=True, default=None)
+    materials_received_at = Timestamptz(null=True, default=None)
+    # The letters, rendered after commit (ltc.applications.jobs): their stored PDFs' hashes.
+    materials_notice_sha256 = Varchar(length=64, null=True, default=None)
+    refusal_letter_sha256 = Varchar(length=64, null=True, default=None)
     version = Integer(default=1, null=False)

@@ -76,10 +76,11 @@ COMMANDS: list[click.Command] = []  # added to `ltc ruleset` by ltc.cli
 @click.command("verify")
 def verify() -> None:
     """Re-hash every stored video and photo and every generated document (notices, decision
-    letters, agreements, payout files) and compare them with their records; exit 1 listing
-    each mismatch."""
+    letters, agreements, payout files, the letters answering applications) and compare them
+    with their records; exit 1 listing each mismatch."""
     from ltc import documents
     from ltc.agreements import interface as agreements
+    from ltc.applications import interface as applications
     from ltc.entitlements import interface as entitlements
     from ltc.evidence import service as evidence
     from ltc.notices import interface as notices
@@ -87,7 +88,7 @@ def verify() -> None:
 
     settings = commands.settings()
     sources = [*notices.DOCUMENTS, *entitlements.DOCUMENTS, *agreements.DOCUMENTS,
-               *payouts.DOCUMENTS]
+               *payouts.DOCUMENTS, *applications.DOCUMENTS]
 
     async def both() -> tuple[int, list[object]]:
         files, problems = await evidence.verify_report(settings.media_dir)
