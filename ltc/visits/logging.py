@@ -76,14 +76,19 @@ def _staff_problem(actor: Actor, row: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-async def _uncertified(staff: Mapping[str, Any], started_at: Any) -> register.Refusal | None:
-    """Why the staff register stops this member of staff logging a visit on its day (no
-    record, not a nurse or care worker, not 在职, certificate expired), or None. A provider
-    account without a staff record is refused: production registers every one (ltc.staff).
-    The day is the visit's start (today when it cannot be read: that is reported anyway)."""
+async def refuse_uncertified(staff: Mapping[str, Any], started_at: Any,
+                             problems: Mapping[str, str], field: str) -> None:
+    """Refuse the visit when the staff register stops this member of staff working on its
+    day (no record, not a nurse or care worker, not 在职, certificate expired): the
+    refusal's own stable code, its reason at `field`, with every other problem listed too.
+    A provider account without a staff record is refused: production registers every one
+    (ltc.staff). The day is the visit's start (today when it cannot be read: that is
+    reported anyway)."""
     day = civil_day(started_at) if isinstance(started_at, datetime) else clock.today()
-    return await register.certificate_refusal(staff["id"], register.CARING, day,
-                                              staff["display_name"])
+    refused = await register.certificate_refusal(staff["id"], register.CARING, day,
+                                                 staff["display_name"])
+    if refused is not None:
+        raise InvalidInput(refused.code, refused.message, {**problems, field: refused.message})
 
 
 def normalised_items(items: Any) -> tuple[str, ...]:
@@ -168,12 +173,9 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
         problems.setdefault("person_id", "请选择服务对象（受益人）")
     if (problem := signature_problem(signature_png)) is not None:
         problems["signature_png"] = problem
-    if staff is not None and "staff_id" not in problems and (
-            refused := await _uncertified(staff, values["started_at"])) is not None:
-        # Refused by the staff register (实名制), whatever else is wrong: its own stable code,
-        # with every other problem listed too.
-        raise InvalidInput(refused.code, refused.message, {**problems,
-                                                           "staff_id": refused.message})
+    if staff is not None and "staff_id" not in problems:
+        # Refused by the staff register (实名制), whatever else is wrong.
+        await refuse_uncertified(staff, values["started_at"], problems, "staff_id")
     if problems:
         raise InvalidInput("invalid_visit", "服务记录有误，请按提示修改后再提交", problems)
     assert staff is not None and key is not None
