@@ -28,6 +28,7 @@ from ltc import clock, db
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, InvalidInput
 from ltc.identity import Actor, ActorKind, Role, require_role
+from ltc.organisations import interface as organisations
 from ltc.settings import Settings
 from ltc.staff import interface as register
 from ltc.visits import facts as gathered
@@ -89,6 +90,16 @@ async def refuse_uncertified(staff: Mapping[str, Any], started_at: Any,
                                                  staff["display_name"])
     if refused is not None:
         raise InvalidInput(refused.code, refused.message, {**problems, field: refused.message})
+
+
+async def _provider_working(organisation_id: int) -> None:
+    """A provider suspended (暂停) or exited (退出) in the organisation register logs no
+    visits, whatever its agreements say (a replay of one logged before is still answered)."""
+    provider = await organisations.by_id(organisation_id)
+    if provider is not None and not provider.active:
+        raise Forbidden("provider_not_active",
+                        f"本机构在定点机构登记中的状态为“{provider.status_label}”，不能登记上门服务"
+                        "记录；如有疑问请联系医保经办机构")
 
 
 def normalised_items(items: Any) -> tuple[str, ...]:
@@ -159,6 +170,7 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
         first = await Visit.select().where(Visit.client_uuid == key).first()
         staff = staff_id if staff_id is not None or actor.kind != ActorKind.user else actor.id
         return replay(actor, first, {**values, "staff": staff}), True
+    await _provider_working(actor.organisation_id)
     if key is None:
         problems["client_uuid"] = ("请提供客户端生成的 UUID（如 0b7c…-…），重发同一条记录时"
                                    "必须相同")
