@@ -92,12 +92,18 @@ class AgreementPages(Controller):
                     next_after=rows[-1]["id"] if len(rows) == service.PAGE_SIZE else None)
 
     async def _new(self, request: Request[Actor, Any, Any], form: dict[str, Any],
-                   status_code: int = 200, **context: Any) -> Template:
+                   status_code: int = 200, *, chosen: bool = False, **context: Any) -> Template:
+        """The form; `chosen`: the organisation in `form` was chosen on the form itself, so
+        one the clerk may not choose (another region's, another kind) is not found."""
         actor = request.user
         kind = form.get("kind", "")
         if kind not in KIND_LABELS:
             kind = ""
-        organisation = _number(form.get("organisation", ""))
+        named = _number(form.get("organisation", ""))
+        organisation = await service.chosen_organisation(actor, kind, named)
+        if chosen and named is not None and organisation is None and kind in (
+                AgreementKind.provider, AgreementKind.staff):
+            raise NotFound("organisation_not_found", f"机构 {named} 不存在或不在您的管辖范围内")
         beneficiary = _number(form.get("beneficiary", ""))
         policy = await service.policy_defaults(actor)
         return page(
@@ -105,10 +111,10 @@ class AgreementPages(Controller):
             kinds=KIND_LABELS, qualifications=QUALIFICATION_LABELS, relationships=RELATIONSHIPS,
             policy=policy, grades=policy.eligible_grades if policy else GRADES,
             bed_rate_field=bed_rate_field, today=clock.today(),
-            register_account=await service.register_account(organisation)
+            register_account=await service.register_account(actor, organisation)
             if kind == AgreementKind.provider else None,
             organisations=await service.organisation_choices(actor, kind) if kind else [],
-            staff=await service.staff_choices(organisation)
+            staff=await service.staff_choices(actor, organisation)
             if kind == AgreementKind.staff else [],
             beneficiaries=await service.beneficiary_choices(
                 actor, form.get("q", ""), beneficiary) if kind == AgreementKind.caregiver
@@ -120,7 +126,7 @@ class AgreementPages(Controller):
                   organisation: FromQuery[str] = "", q: FromQuery[str] = "",
                   beneficiary: FromQuery[str] = "") -> Template:
         return await self._new(request, {"kind": kind, "organisation": organisation, "q": q,
-                                         "beneficiary": beneficiary})
+                                         "beneficiary": beneficiary}, chosen=True)
 
     @post("/", status_code=200)
     async def create(self, request: Request[Actor, Any, Any],
@@ -145,7 +151,8 @@ class AgreementPages(Controller):
         row = await service.get_agreement(request.user, agreement_id)
         policy = await service.policy_defaults(request.user)
         return page(request, "agreements/detail.html", status_code=status_code, a=row,
-                    register_account=await service.register_account(row["organisation"])
+                    register_account=await service.register_account(
+                        request.user, row["organisation"], row["bank_account"])
                     if row["kind"] == AgreementKind.provider else None,
                     grades=policy.eligible_grades if policy else GRADES,
                     bed_rate_field=bed_rate_field, qualifications=QUALIFICATION_LABELS,

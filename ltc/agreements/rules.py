@@ -22,9 +22,10 @@ before the day and the new ones from it without knowing about amendments. What m
 AMENDABLE[kind]: rates, the payee account, the end date, the staff member's qualification.
 
 Payee accounts: a care provider's agreement names the account its money goes to, either typed
-for the agreement or taken from the organisation register — shown on the form and confirmed
-by the clerk, then *copied* into the agreement. A later change in the register therefore does
-not redirect money by itself: it reaches payments through an amendment that confirms it.
+for the agreement or taken from the organisation register — shown on the form (bank, holder,
+last four digits) and confirmed by the clerk, then *copied* into the agreement. A later
+change in the register therefore does not redirect money by itself: it reaches payments
+through an amendment that confirms it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from typing import Any
 from ltc.clock import add_months
 from ltc.grades import GRADE_LABELS
 from ltc.money import parse_yuan, plain_yuan
+from ltc.organisations.rules import mask_account
 from ltc.people.rules import (
     name_problem,
     normalise_phone,
@@ -202,8 +204,10 @@ def due_to_expire(ends_on: date, today: date) -> bool:
 
 PERIOD_FIELDS = ("starts_on", "ends_on")
 # A provider's payee account: `account_source` is "register" (the organisation register's
-# account, confirmed: `confirmed_account` is the number the form showed), "entered" (the
-# three bank fields), or — amendments only — "keep" (the current version's account).
+# account, confirmed: `confirmed_account` is the number as the form showed it — masked to its
+# last four digits, the register's full number being for admins — and the confirmation holds
+# while the register shows the same), "entered" (the three bank fields), or — amendments
+# only — "keep" (the current version's account).
 ACCOUNT_FIELDS = ("account_source", "confirmed_account", "bank_name", "bank_account_name",
                   "bank_account")
 ACCOUNT_SOURCES = ("register", "entered")
@@ -419,7 +423,8 @@ def _provider_problems(values: Mapping[str, Any], parties: Parties,
         if register is None:
             problems["account_source"] = ("该机构在机构登记中没有收款账户：请填写本协议的收款账户，"
                                           "或先在机构登记中补录")
-        elif values.get("confirmed_account") != register["account_no"]:
+        elif mask_account(values.get("confirmed_account") or "") != mask_account(
+                register["account_no"]):
             problems["account_source"] = ("机构登记的收款账户已变更，请核对页面上显示的账户后"
                                           "重新确认")
     elif source == "entered":
@@ -565,15 +570,22 @@ CHANGE_LABELS = {
 def amendment_fields(kind: AgreementKind, current: Mapping[str, Any],
                      raw: Mapping[str, Any]) -> dict[str, Any]:
     """The fields of the next version, for read_fields: the current version's values, with
-    the amendable ones the clerk sent in `raw` in their place (others in `raw`: TypeError)."""
+    the amendable ones the clerk sent in `raw` in their place (others in `raw`: TypeError).
+    A caregiver's blank account number keeps the current one: the form leaves it blank
+    rather than show it. The period limit counts from the chain's first day (`versions`,
+    oldest first, when `current` names them): amendments do not restart it."""
     unknown = set(raw) - set(AMENDABLE[kind])
     if unknown:
         raise TypeError(f"not amendable in a {kind} agreement: {sorted(unknown)}")
     fields = {name: current.get(name) for name in FIELDS[kind]}
+    if current.get("versions"):
+        fields["starts_on"] = current["versions"][0]["starts_on"]
     if kind is AgreementKind.provider:
         fields["account_source"] = "keep"
         fields["confirmed_account"] = ""
-    fields.update(raw)
+    fields.update({name: value for name, value in raw.items()
+                   if not (kind is AgreementKind.caregiver and name == "bank_account"
+                           and not str(value or "").strip())})
     return fields
 
 

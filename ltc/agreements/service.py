@@ -118,14 +118,38 @@ async def _beneficiary(actor: Actor, person_id: int | None) -> dict[str, Any] | 
             "entitled": await entitlements.has_running_entitlement(person_id)}
 
 
-async def register_account(organisation_id: int | None) -> dict[str, str] | None:
-    """The organisation's account in the register, as the form shows it for confirming."""
-    if organisation_id is None:
-        return None
+async def _register_account(organisation_id: int) -> dict[str, str] | None:
+    """The organisation's account in the register, in full: what a confirmed agreement
+    copies."""
     account = await organisations.payee_account_of(organisation_id)
     return None if account is None else {"bank_name": account.bank_name,
                                          "account_name": account.account_name,
                                          "account_no": account.account_no}
+
+
+async def chosen_organisation(actor: Actor, kind: str, organisation_id: int | None,
+                              ) -> int | None:
+    """`organisation_id` when the clerk may name it in an agreement of `kind`: in their
+    region and of the kind the agreement is with (a care provider for provider and staff
+    agreements); None otherwise, and for a kind not made with an organisation."""
+    wanted = ORGANISATION_KIND.get(kind)  # a StrEnum key: the text finds it
+    organisation = await _organisation(actor, organisation_id) if wanted else None
+    return organisation["id"] if organisation and organisation["kind"] == wanted else None
+
+
+async def register_account(actor: Actor, organisation_id: int | None,
+                           agreed: str = "") -> dict[str, Any] | None:
+    """The register's account of a care provider the clerk may choose, as the forms show it
+    for confirming: bank, holder and the number masked to its last four digits (the full
+    number is shown to admins only, audited: ltc.organisations), and whether it is the
+    account `agreed` (an agreement's). None without one, or for another region's or
+    kind's organisation."""
+    chosen = await chosen_organisation(actor, str(AgreementKind.provider), organisation_id)
+    account = await organisations.payee_account_of(chosen) if chosen else None
+    return None if account is None else {"bank_name": account.bank_name,
+                                         "account_name": account.account_name,
+                                         "account_masked": account.masked_no,
+                                         "agreed": account.account_no == agreed}
 
 
 async def _parties(actor: Actor, kind: AgreementKind, values: dict[str, Any],
@@ -137,7 +161,7 @@ async def _parties(actor: Actor, kind: AgreementKind, values: dict[str, Any],
         staff=await _staff(values.get("staff")) if kind is AgreementKind.staff else None,
         beneficiary=await _beneficiary(actor, values.get("beneficiary"))
         if kind is AgreementKind.caregiver else None,
-        register_account=await register_account(organisation["id"])
+        register_account=await _register_account(organisation["id"])
         if organisation and kind is AgreementKind.provider else None,
         current=current)
 
@@ -593,11 +617,11 @@ async def organisation_choices(actor: Actor, kind: str) -> list[organisations.Or
     return await organisations.active_of_kind(actor, wanted)
 
 
-async def staff_choices(organisation_id: int | None) -> list[accounts.StaffMember]:
-    """The provider-role users of one provider."""
-    if organisation_id is None:
-        return []
-    return await accounts.active_staff_of(organisation_id)
+async def staff_choices(actor: Actor, organisation_id: int | None,
+                        ) -> list[accounts.StaffMember]:
+    """The provider-role users of one care provider the clerk may choose."""
+    chosen = await chosen_organisation(actor, str(AgreementKind.staff), organisation_id)
+    return await accounts.active_staff_of(chosen) if chosen else []
 
 
 async def beneficiary_choices(actor: Actor, q: str = "", person_id: int | None = None,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ltc.identity import Actor, in_region
+from ltc.organisations.rules import Status, mask_account
 from ltc.organisations.tables import Organisation
 
 
@@ -18,10 +19,16 @@ class OrganisationRef:
     kind: str  # assessment | provider
     active: bool
     region_path: str
+    status: str  # normal | suspended | exited (active: normal)
+
+    @property
+    def status_label(self) -> str:
+        return Status(self.status).label
 
 
 _COLUMNS = (Organisation.id, Organisation.code, Organisation.name, Organisation.kind,
-            Organisation.active, Organisation.region.path.as_alias("region_path"))
+            Organisation.active, Organisation.region.path.as_alias("region_path"),
+            Organisation.status)
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,11 @@ class PayeeAccount:
     bank_name: str
     account_name: str
     account_no: str
+
+    @property
+    def masked_no(self) -> str:
+        """The number as pages other than the register's own show it: its last four digits."""
+        return mask_account(self.account_no)
 
 
 async def payee_account_of(organisation_id: int) -> PayeeAccount | None:

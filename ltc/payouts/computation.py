@@ -416,7 +416,10 @@ def payee_accounts(d: Dialect, batch_id: int, region_path: str, on: date) -> str
     and the account paid into — that of the payee's newest agreement version (provider
     agreements for `org:`, caregiver agreements for `cg:` payees) begun by day `on` (the
     export), or else its earliest one: an amendment that adds or changes an account pays
-    every amount still owed, those carried from earlier months too. Account "" = none."""
+    every amount still owed, those carried from earlier months too. Only a version that
+    covers a day (ltc.agreements.rules.coverage) names an account: a draft voided (作废) or
+    a version terminated or amended from its first day never agreed one. Account "" =
+    none."""
     payee = ("CASE WHEN ag.kind = 'caregiver' THEN 'cg:' || ag.caregiver_resident_id "
              "ELSE 'org:' || CAST(ag.organisation AS TEXT) END")
     return f"""
@@ -434,6 +437,7 @@ acct AS (
            ag.starts_on, ag.id DESC) AS n
   FROM agreement ag
   WHERE ag.kind IN ('caregiver', 'provider') AND ag.state <> 'DRAFT'
+    AND ag.starts_on <= {_agreement_last(d, 'ag')}
     AND {region_filter('ag.region_path', region_path)}
 )
 SELECT t.payee_key, t.payee_name, t.net, t.seq, COALESCE(a.bank_name, '') AS bank_name,

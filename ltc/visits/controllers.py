@@ -369,7 +369,8 @@ class VisitApi(Controller):
         200 with the first answer and `X-LTC-Replayed: true`, nothing created. Errors
         (`{"error": {"code", "message", "fields"}}`): 422 `invalid_visit` naming every bad
         field; 409 `uuid_reused` (the UUID was used for other content); 404
-        `beneficiary_not_found`; 403 `wrong_role`."""
+        `beneficiary_not_found`; 403 `wrong_role`, or `provider_not_active` (the provider is
+        暂停 or 退出 in the organisation register)."""
         try:
             data = json.loads(await request.body())
         except (ValueError, RecursionError) as exc:

@@ -28,6 +28,7 @@ from ltc import clock, db
 from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, InvalidInput
 from ltc.identity import Actor, ActorKind, Role, require_role
+from ltc.organisations import interface as organisations
 from ltc.settings import Settings
 from ltc.staff import interface as register
 from ltc.visits import facts as gathered
@@ -76,14 +77,29 @@ def _staff_problem(actor: Actor, row: Mapping[str, Any] | None) -> str | None:
     return None
 
 
-async def _uncertified(staff: Mapping[str, Any], started_at: Any) -> register.Refusal | None:
-    """Why the staff register stops this member of staff logging a visit on its day (no
-    record, not a nurse or care worker, not 在职, certificate expired), or None. A provider
-    account without a staff record is refused: production registers every one (ltc.staff).
-    The day is the visit's start (today when it cannot be read: that is reported anyway)."""
+async def refuse_uncertified(staff: Mapping[str, Any], started_at: Any,
+                             problems: Mapping[str, str], field: str) -> None:
+    """Refuse the visit when the staff register stops this member of staff working on its
+    day (no record, not a nurse or care worker, not 在职, certificate expired): the
+    refusal's own stable code, its reason at `field`, with every other problem listed too.
+    A provider account without a staff record is refused: production registers every one
+    (ltc.staff). The day is the visit's start (today when it cannot be read: that is
+    reported anyway)."""
     day = civil_day(started_at) if isinstance(started_at, datetime) else clock.today()
-    return await register.certificate_refusal(staff["id"], register.CARING, day,
-                                              staff["display_name"])
+    refused = await register.certificate_refusal(staff["id"], register.CARING, day,
+                                                 staff["display_name"])
+    if refused is not None:
+        raise InvalidInput(refused.code, refused.message, {**problems, field: refused.message})
+
+
+async def _provider_working(organisation_id: int) -> None:
+    """A provider suspended (暂停) or exited (退出) in the organisation register logs no
+    visits, whatever its agreements say (a replay of one logged before is still answered)."""
+    provider = await organisations.by_id(organisation_id)
+    if provider is not None and not provider.active:
+        raise Forbidden("provider_not_active",
+                        f"本机构在定点机构登记中的状态为“{provider.status_label}”，不能登记上门服务"
+                        "记录；如有疑问请联系医保经办机构")
 
 
 def normalised_items(items: Any) -> tuple[str, ...]:
@@ -154,6 +170,7 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
         first = await Visit.select().where(Visit.client_uuid == key).first()
         staff = staff_id if staff_id is not None or actor.kind != ActorKind.user else actor.id
         return replay(actor, first, {**values, "staff": staff}), True
+    await _provider_working(actor.organisation_id)
     if key is None:
         problems["client_uuid"] = ("请提供客户端生成的 UUID（如 0b7c…-…），重发同一条记录时"
                                    "必须相同")
@@ -168,12 +185,9 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
         problems.setdefault("person_id", "请选择服务对象（受益人）")
     if (problem := signature_problem(signature_png)) is not None:
         problems["signature_png"] = problem
-    if staff is not None and "staff_id" not in problems and (
-            refused := await _uncertified(staff, values["started_at"])) is not None:
-        # Refused by the staff register (实名制), whatever else is wrong: its own stable code,
-        # with every other problem listed too.
-        raise InvalidInput(refused.code, refused.message, {**problems,
-                                                           "staff_id": refused.message})
+    if staff is not None and "staff_id" not in problems:
+        # Refused by the staff register (实名制), whatever else is wrong.
+        await refuse_uncertified(staff, values["started_at"], problems, "staff_id")
     if problems:
         raise InvalidInput("invalid_visit", "服务记录有误，请按提示修改后再提交", problems)
     assert staff is not None and key is not None

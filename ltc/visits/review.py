@@ -18,6 +18,7 @@ from ltc.visits.logging import (
     LOG_ROLES,
     audit_summary,
     normalised_items,
+    refuse_uncertified,
     review_note,
     signature_problem,
     store_signature,
@@ -113,6 +114,10 @@ async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
         problems.update(rules.revision_problems(reason_code, note))
         if (problem := signature_problem(signature_png)) is not None:
             problems["signature_png"] = problem
+        if "started_at" not in problems:
+            # A correction may not move the visit to a day its staff member could not work.
+            await refuse_uncertified(facts["staff"], values["started_at"], problems,
+                                     "started_at")
         if problems:
             raise InvalidInput("invalid_revision", "更正内容有误，请按提示修改后再提交", problems)
         if signature_png:

@@ -4,6 +4,7 @@ who is covered on a day, the agreement document, and the clerk's pages."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -658,6 +659,78 @@ async def test_the_caregiver_form_finds_entitled_people(client, world) -> None:
     assert "nurse1" in staff_form.text
 
 
+REGISTER_ACCOUNT = {Organisation.bank_name: "中国工商银行肥城支行",
+                    Organisation.bank_account_name: "测试机构T-P",
+                    Organisation.bank_account_no: "6222000000000000777"}
+
+
+async def test_the_form_shows_a_register_account_masked_and_only_of_a_provider_in_region(
+        client, world) -> None:
+    """The register's account is shown by its last four digits (the full number is for
+    admins, audited) and confirmed as shown; a provider of another region, or an
+    organisation of another kind, is not found and nothing of it is shown."""
+    await Organisation.update(REGISTER_ACCOUNT).where(Organisation.id == world.provider)
+    await sign_in(client, "clerk")
+    form = await client.get(f"/agreements/new?kind=provider&organisation={world.provider}")
+    assert form.status_code == 200 and "中国工商银行肥城支行" in form.text
+    assert "***0777" in form.text and "6222000000000000777" not in form.text
+    shown = re.search(r'name="confirmed_account" value="([^"]*)"', form.text).group(1)
+    created = await client.post("/agreements", data={
+        "_csrf_token": client.cookies.get("ltc_csrf"), "kind": "provider",
+        "organisation": str(world.provider), "home_visits": "true", "institutional_beds": "0",
+        "account_source": "register", "confirmed_account": shown,
+        "starts_on": STARTS.isoformat(), "ends_on": ENDS.isoformat()}, follow_redirects=False)
+    assert created.status_code in (302, 303), created.text
+    row = await Agreement.select().first()
+    assert (row["account_source"], row["bank_account"]) == ("register", "6222000000000000777")
+    await service.activate(world.clerk, row["id"], row["version"])
+    page = await client.get(f"/agreements/{row['id']}")  # the amendment form offers it too
+    assert "***0777" in page.text and "6222000000000000777" not in page.text
+
+    await make_user("clerk", username="townclerk", region="370983001")  # T-P: the city's
+    await sign_in(client, "townclerk")
+    for url in (f"/agreements/new?kind=provider&organisation={world.provider}",
+                f"/agreements/new?kind=staff&organisation={world.provider}"):
+        refused = await client.get(url)
+        assert refused.status_code == 404, url
+        assert "0777" not in refused.text and "nurse1" not in refused.text
+    await sign_in(client, "clerk")
+    other_kind = await client.get(f"/agreements/new?kind=provider&organisation={world.assessment}")
+    assert other_kind.status_code == 404
+
+
+async def test_a_caregivers_account_is_left_blank_on_the_amendment_form(client, world) -> None:
+    """The amendment form does not show the caregiver's account number; left blank, the
+    account stays as it is."""
+    row = await active(world, "caregiver")
+    await sign_in(client, "clerk")
+    page = await client.get(f"/agreements/{row['id']}")
+    assert "6228480012345678901" not in page.text and "尾号 8901" in page.text
+    amended = await client.post(f"/agreements/{row['id']}/amend", data={
+        "_csrf_token": client.cookies.get("ltc_csrf"), "version": str(row["version"]),
+        "effective_from": "2027-03-01", "caregiver_phone": "13900000001",
+        "bank_name": row["bank_name"], "bank_account": "", "family_subsidy_fen": "",
+        "ends_on": ENDS.isoformat(), "reason": "照护者更换电话"}, follow_redirects=False)
+    assert amended.status_code in (302, 303), amended.text
+    new = await Agreement.select().where(Agreement.root == row["id"]).first()
+    assert (new["caregiver_phone"], new["bank_account"]) == ("13900000001",
+                                                             "6228480012345678901")
+
+
+async def test_a_refused_amendment_shows_the_rates_typed(client, world) -> None:
+    row = await active(world, "provider")
+    await sign_in(client, "clerk")
+    refused = await client.post(f"/agreements/{row['id']}/amend", data={
+        "_csrf_token": client.cookies.get("ltc_csrf"), "version": str(row["version"]),
+        "effective_from": "2027-03-01", "home_visits": "true", "institutional_beds": "30",
+        "visit_rate_fen": "95.50", "bed_day_rate_4": "66.60", "bed_day_rate_5": "",
+        "account_source": "keep", "ends_on": ENDS.isoformat(), "reason": ""})
+    assert refused.status_code == 422 and "请填写变更原因" in refused.text
+    for name, typed in (("institutional_beds", "30"), ("visit_rate_fen", "95.50"),
+                        ("bed_day_rate_4", "66.60"), ("bed_day_rate_5", "")):
+        assert f'name="{name}" type="text" value="{typed}"' in refused.text, name
+
+
 async def test_a_provider_user_cannot_reach_agreements(client) -> None:
     await make_user("provider", username="nurse1")
     await sign_in(client, "nurse1")
@@ -689,6 +762,25 @@ async def test_a_provider_confirms_the_register_account_which_is_copied(world) -
     await Organisation.update({Organisation.bank_account_no: "6222000000000000999"}).where(
         Organisation.id == world.provider)
     assert (await row_of(row["id"]))["bank_account"] == "6222000000000000777"
+
+
+@pytest.mark.parametrize(("ends_on", "allowed"), [(date(2031, 11, 30), True),
+                                                (date(2031, 12, 1), False)])
+async def test_amendments_do_not_restart_the_period_limit(world, ends_on, allowed) -> None:
+    """Five years from the first version's start (1 December 2026), however many
+    amendments later."""
+    first = await active(world, "provider")
+    second = await service.amend(world.clerk, first["id"], first["version"],
+                                 effective_from=date(2027, 6, 1), reason="延长期限",
+                                 ends_on=date(2029, 11, 30))
+    extend = service.amend(world.clerk, second["id"], second["version"],
+                           effective_from=date(2027, 9, 1), reason="再次延长", ends_on=ends_on)
+    if allowed:
+        assert (await extend)["ends_on"] == ends_on
+        return
+    with pytest.raises(InvalidInput) as refused:
+        await extend
+    assert refused.value.fields["ends_on"] == "协议期限不能超过5年，请核对结束日期的年份"
 
 
 async def test_an_amendment_is_a_new_version_with_history_and_a_supplement(

@@ -194,3 +194,22 @@ async def test_the_api_refuses_with_the_list_until_confirmed(database_url, clien
                                         "confirm_missing_accounts": True}, headers=headers)
     assert done.status_code == 200, done.text
     assert done.json()["payments"]["bank_file"] == {"count": 1, "amount": 45000}
+
+
+async def test_a_voided_draft_never_supplies_the_account(database_url, monkeypatch) -> None:
+    """A renewal drafted from 1 January with a mistyped account and voided (作废) never
+    covered a day: December is paid into the account of the agreement that covered it."""
+    world = await build(monkeypatch, next(s for s in SCENARIOS if s.name == "over-quota visits"))
+    clerk = world.staff.clerk
+    batch = await computed(monkeypatch, date(2026, 12, 1), clerk)  # today: 2 January 2027
+    voided = await agreements.create_agreement(
+        clerk, "provider", organisation=world.organisation_id, home_visits=True,
+        starts_on=date(2027, 1, 1), ends_on=date(2027, 12, 31), account_source="entered",
+        bank_name="中国建设银行肥城支行", bank_account_name="新城街道社区卫生服务中心",
+        bank_account="6217999900001111")
+    await agreements.terminate(clerk, voided["id"], voided["version"], reason="账号填错，作废",
+                               from_day=None)
+    batch = await approved(batch, clerk, await reviewer())
+    batch = await service.export(clerk, batch["id"], batch["version"])
+    assert [(r["payee_name"], r["bank_account"]) for r in _bank_file(batch)] == [
+        ("新城街道社区卫生服务中心", "6217000000000000002")]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import date
 from typing import Any
 
 import pytest
@@ -16,6 +17,8 @@ from test_visits import REQUIRED, World, at, december_world, visit
 from ltc.accounts import service as accounts
 from ltc.audit.tables import AuditEvent
 from ltc.identity import SYSTEM
+from ltc.organisations import interface as organisations
+from ltc.organisations import service as organisations_service
 from ltc.visits.tables import Visit
 
 pytestmark = pytest.mark.anyio
@@ -159,3 +162,31 @@ async def test_a_signed_in_provider_logs_for_themselves_with_the_csrf_header(
     row = await Visit.select(Visit.client_uuid).where(Visit.id == answer.json()["id"]).first()
     assert row["client_uuid"] == uuid.UUID(body["client_uuid"])
     assert json.loads((await Visit.select(Visit.response).first())["response"]) == answer.json()
+
+
+@pytest.mark.parametrize(("status", "label"), [("suspended", "暂停"), ("exited", "退出")])
+async def test_a_provider_suspended_or_exited_in_the_register_logs_no_visit(
+        client, world, status, label) -> None:
+    """Its agreement still runs, but the register says 暂停 / 退出: the app and the phone form
+    are refused with the reason; a visit logged before is still answered as a replay."""
+    headers = await _token()
+    before = _body(world)
+    assert (await client.post(URL, json=before, headers=headers)).status_code == 201
+    provider = await organisations.by_code("T-P")
+    row = await organisations_service.get(SYSTEM, provider.id)
+    await organisations_service.set_status(SYSTEM, provider.id, row["version"], status,
+                                           "整改", date(2026, 12, 15))
+    refused = await client.post(URL, json=_body(world, started_at=at(13, 9).isoformat(),
+                                                ended_at=at(13, 9, 45).isoformat()),
+                                headers=headers)
+    assert refused.status_code == 403, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "provider_not_active" and f"“{label}”" in error["message"]
+    assert (await client.post(URL, json=before, headers=headers)).status_code == 200  # replay
+    await sign_in(client, "nurse")
+    page = await client.post("/visits", data={
+        "_csrf_token": await csrf_token(client, "/visits"),
+        **{k: str(v) for k, v in _body(world).items() if k not in ("items", "staff_id")},
+        "items": REQUIRED, "started_at": "2026-12-12T09:00", "ended_at": "2026-12-12T10:00"})
+    assert page.status_code == 403 and f"状态为“{label}”，不能登记上门服务记录" in page.text
+    assert await Visit.count() == 1

@@ -31,6 +31,7 @@ from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.identity import Actor
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
+from ltc.staff.tables import StaffMember
 from ltc.visits import logging as visit_logging
 from ltc.visits import queries
 from ltc.visits import review as reviews
@@ -407,6 +408,28 @@ async def test_revision_refusals(world) -> None:
                                    ended_at=at(14, 10))
     assert refused.value.code == "already_reviewed"
     assert await Visit.count() == 1
+
+
+@pytest.mark.parametrize(("day", "refused"), [(13, False), (14, True)])
+async def test_a_revision_cannot_move_a_visit_past_the_staff_certificate(
+        world, day, refused) -> None:
+    """The nurse's certificate ends on 13 December: a visit of the 12th may be corrected to
+    the 13th, not to the 14th (the staff register's refusal, as at logging)."""
+    original = await log(world.nurse, visit(world, started_at=at(12, 9),
+                                            ended_at=at(12, 9, 45)))
+    await StaffMember.update({StaffMember.certificate_until: date(2026, 12, 13)}).where(
+        StaffMember.user == world.nurse.id)
+    moved = reviews.revise_visit(world.nurse, original["id"], "wrong_time", "",
+                                 started_at=at(day, 9), ended_at=at(day, 9, 45))
+    if not refused:
+        assert (await moved)["visit_on"] == f"2026-12-{day}"
+        return
+    with pytest.raises(InvalidInput) as caught:
+        await moved
+    assert caught.value.code == "staff_certificate_expired"
+    assert "已于2026-12-13到期，2026-12-14不能" in caught.value.fields["started_at"]
+    assert await Visit.count() == 1
+    assert not (await Visit.select().where(Visit.id == original["id"]).first())["superseded"]
 
 
 # --- the form and the month's visits due ------------------------------------------------------

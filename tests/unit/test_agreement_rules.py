@@ -293,6 +293,25 @@ def test_a_provider_needs_a_scope() -> None:
     assert _problems(AgreementKind.provider, home_visits=False, institutional_beds=30) == {}
 
 
+REGISTER = {"bank_name": "中国工商银行肥城支行", "account_name": "潮泉镇卫生院",
+            "account_no": "6222000000000000777"}
+
+
+@pytest.mark.parametrize(("confirmed", "holds"), [
+    ("6222000000000000777", True),  # the full number (the API, commands)
+    ("***************0777", True),  # as the form shows it
+    ("***************0111", False),  # the register changed since the form was shown
+    ("6222000000000000111", False),
+    ("****0777", False),  # another length: another account
+    ("", False),
+])
+def test_a_register_account_is_confirmed_as_it_was_shown(confirmed, holds) -> None:
+    problems = _problems(AgreementKind.provider, Parties(
+        organisation=PROVIDER_ORG, register_account=REGISTER), account_source="register",
+        confirmed_account=confirmed, bank_name="", bank_account_name="", bank_account="")
+    assert ("account_source" not in problems) is holds
+
+
 @pytest.mark.parametrize(("staff", "words"), [
     (None, "请选择服务人员"),
     ({**NURSE, "role": "assessor"}, "不是在用的护理机构人员账号"),
