@@ -9,7 +9,7 @@ import pytest
 from conftest import app_env, make_user, sign_in
 
 from ltc.audit.tables import AuditEvent
-from ltc.csvimport import BadRows
+from ltc.csvimport import REFUSED_CELL, BadRows
 from ltc.errors import Conflict, InvalidInput
 from ltc.identity import SYSTEM
 from ltc.organisations import interface, service
@@ -113,6 +113,21 @@ async def test_an_import_with_bad_rows_lists_each_line_and_imports_nothing() -> 
     assert {(3, "national_code"), (3, "name"), (3, "category"), (3, "contact_phone"),
             (3, "service_towns"), (4, "national_code")} <= lines
     assert "第3行" in caught.value.fields["file"]
+    assert await Organisation.count() == before
+
+
+@pytest.mark.parametrize(("column", "cell"), [("code", "ORG-I-01,"), ("name", ",康宁护理院,i"),
+                                              ("bank_account_name", ",康宁护理院,6217")])
+async def test_a_nul_in_an_imported_cell_is_a_row_problem_not_a_server_error(column,
+                                                                             cell) -> None:
+    before = await Organisation.count()
+    data = csv_file(GOOD, GOOD2.replace(cell, cell[:3] + "\x00" + cell[3:]))
+    for dry_run in (True, False):  # PostgreSQL refused the NUL in a query or a write: a 500
+        with pytest.raises(BadRows) as caught:
+            await service.import_organisations(SYSTEM, data, filename="orgs.csv",
+                                               region_code="370983", dry_run=dry_run)
+        assert [(p.line, p.field, p.message) for p in caught.value.problems] == [
+            (3, column, REFUSED_CELL)]
     assert await Organisation.count() == before
 
 

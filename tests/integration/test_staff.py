@@ -16,6 +16,7 @@ from test_visits import World, december_world
 from ltc.accounts import service as accounts
 from ltc.assessments import assignment
 from ltc.audit.tables import AuditEvent
+from ltc.csvimport import REFUSED_CELL
 from ltc.errors import Conflict, InvalidInput
 from ltc.identity import SYSTEM
 from ltc.staff import service
@@ -109,6 +110,24 @@ async def test_the_import_reports_every_bad_row_and_imports_nothing_then_all(
         await service.import_staff(SYSTEM, ok, filename="staff.csv")
     assert {p.line for p in twice.value.problems} == {2, 3}
     assert await StaffMember.count() == before[0] + 2
+
+
+@pytest.mark.parametrize("column", ["organisation", "name", "resident_id"])
+async def test_a_nul_in_an_imported_cell_is_a_row_problem_not_a_server_error(
+        database_url, column) -> None:
+    await _provider_org()
+    cells = {"resident_id": staff_resident_id(900_030), "name": "护理员丁",
+             "kind": "care_worker", "certificate_no": "HL-8", "certificate_until": "2027-01-31",
+             "staff_code": "N3709830900018", "organisation": "T-P"}
+    cells[column] = cells[column][:2] + "\x00" + cells[column][2:]
+    data = (CSV_HEADER + ",".join(cells.values()) + "\n").encode()
+    before = await _written()
+    for dry_run in (True, False):  # PostgreSQL refused the NUL in a query: a 500
+        with pytest.raises(service.BadRows) as caught:
+            await service.import_staff(SYSTEM, data, filename="staff.csv", dry_run=dry_run)
+        assert [(p.line, p.field, p.message) for p in caught.value.problems] == [
+            (2, column, REFUSED_CELL)]
+    assert await _written() == before
 
 
 async def test_the_import_ignores_columns_it_does_not_know(database_url) -> None:
