@@ -73,6 +73,20 @@ async def test_bad_input_is_refused_all_at_once_and_nothing_is_written(database_
     assert [e["action"] for e in events] == ["staff.registered"]
 
 
+async def test_a_changed_resident_id_shows_masked_in_the_audit_log(database_url) -> None:
+    await _provider_org()
+    row = await service.create_staff(SYSTEM, _form())
+    await service.update_staff(SYSTEM, row["id"], expected_version=row["version"],
+                               values=_form(resident_id=staff_resident_id(900_002)))
+    events = await AuditEvent.select().where(AuditEvent.action.is_in(
+        ["staff.registered", "staff.updated"])).order_by(AuditEvent.id)
+    old, new = staff_resident_id(900_001), staff_resident_id(900_002)
+    text = [str(e["summary"]) for e in events]
+    assert old[:6] + "********" + old[-4:] in text[0]
+    assert old[-4:] in text[1] and new[-4:] in text[1]
+    assert not any(old in t or new in t for t in text)
+
+
 CSV_HEADER = "resident_id,name,kind,certificate_no,certificate_until,staff_code,organisation\n"
 
 
@@ -212,9 +226,15 @@ async def test_pages_list_export_register_train_and_the_clerks_30_day_list(
                            qualified_until=TODAY + timedelta(days=30))
     await make_user("provider", username="later", qualified_until=TODAY + timedelta(days=31))
     await make_user("provider", username="gone", qualified_until=TODAY - timedelta(days=1))
+    left = await make_user("provider", username="left", qualified_until=TODAY - timedelta(days=9))
+    await StaffMember.update({StaffMember.status: "left"}).where(
+        StaffMember.user == left["id"])
     await sign_in(client, "clerk")
-    home = await client.get("/")
-    assert "30天内资格证书到期的服务人员</a>：<b>1</b>" in home.text
+    home = await client.get("/")  # an expired certificate stays on it until renewed or 离职
+    assert "资格证书已过期或30天内到期的在职服务人员</a>：<b>2</b>" in home.text
+    due = await client.get("/staff?status=active&expiry=due")
+    assert "CERT-soon" in due.text and "CERT-gone" in due.text
+    assert "CERT-later" not in due.text and "CERT-left" not in due.text
     expiring = await client.get("/staff?status=active&expiry=expiring")
     assert "CERT-soon" in expiring.text and "CERT-later" not in expiring.text
     assert "即将到期" in expiring.text
