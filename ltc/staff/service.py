@@ -62,7 +62,8 @@ class Checked:
     def audited(self) -> dict[str, Any]:
         """What the audit log records: the resident ID masked, so a changed one shows."""
         v = self.values
-        return {"resident_id": mask_resident_id(v.resident_id or ""), "name": v.name, "kind": str(v.kind), "certificate_no": v.certificate_no,
+        return {"resident_id": mask_resident_id(v.resident_id or ""), "name": v.name,
+                "kind": str(v.kind), "certificate_no": v.certificate_no,
                 "certificate_until": v.certificate_until.isoformat(),
                 "staff_code": v.staff_code, "organisation": self.organisation_id,
                 "user": self.user_id, "status": str(v.status)}
