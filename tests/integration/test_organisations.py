@@ -11,9 +11,10 @@ import pytest
 from conftest import app_env, make_user, sign_in
 from support.cases import FrozenClock
 
+from ltc.accounts import service as accounts
 from ltc.audit.tables import AuditEvent
 from ltc.csvimport import REFUSED_CELL, BadRows
-from ltc.errors import Conflict, InvalidInput
+from ltc.errors import Conflict, Forbidden, InvalidInput
 from ltc.identity import SYSTEM
 from ltc.organisations import interface, service
 from ltc.organisations.rules import Entry
@@ -217,6 +218,26 @@ async def test_an_import_dry_run_then_upsert_by_code() -> None:
     stored = await Organisation.select().where(Organisation.code == "ORG-I-01").first()
     assert stored["name"] == "康宁护理院（新址）"
     assert stored["bank_account_no"] == "6217000012345678"  # empty bank cells keep it
+
+
+@pytest.mark.parametrize(("region", "may_change"), [("370983", True), ("370983001", False)])
+async def test_only_an_admin_of_the_whole_pooling_region_changes_it(region,
+                                                                    may_change) -> None:
+    admin = await accounts.actor_for_user((await make_user("admin", region=region))["id"])
+    assert (await regions.overview(admin, "370983"))["region"].code == "370983"  # may read
+    before = await Region.select().order_by(Region.id)
+    places = "code,name,parent_code\n370983111,新镇,370983\n".encode()
+    changes = [regions.set_bureau(admin, "370983", address="肥城市某路1号",
+                                  phone="0538-3221234", code_pattern=r"LTC\d{4}"),
+               regions.import_places(admin, places, filename="r.csv", region_code="370983")]
+    for change in changes:
+        if may_change:
+            await change
+            continue
+        with pytest.raises(Forbidden) as caught:
+            await change
+        assert caught.value.code == "region_not_covered"
+    assert (await Region.select().order_by(Region.id) == before) is not may_change
 
 
 async def test_region_import_upserts_towns_and_villages() -> None:
