@@ -11,8 +11,11 @@ import pytest
 from conftest import app_env, make_user, sign_in
 from support.cases import FrozenClock
 
+from ltc import db
 from ltc.accounts import service as accounts
 from ltc.audit.tables import AuditEvent
+from ltc.careplans.item_pages import set_national_code
+from ltc.careplans.tables import CareItem
 from ltc.csvimport import REFUSED_CELL, BadRows
 from ltc.errors import Conflict, Forbidden, InvalidInput
 from ltc.identity import SYSTEM
@@ -238,6 +241,24 @@ async def test_only_an_admin_of_the_whole_pooling_region_changes_it(region,
             await change
         assert caught.value.code == "region_not_covered"
     assert (await Region.select().order_by(Region.id) == before) is not may_change
+
+
+async def test_two_care_items_never_share_a_national_code_but_may_both_have_none() -> None:
+    items = await CareItem.select(CareItem.code).order_by(CareItem.code).limit(3)
+    first, second, third = (i["code"] for i in items)
+    await set_national_code(SYSTEM, first, "LTC-01")
+    with pytest.raises(InvalidInput) as caught:
+        await set_national_code(SYSTEM, second, "LTC-01")
+    assert caught.value.code == "duplicate_care_item_code"
+    # The database refuses it too (two admins at once), and "" (none) never collides.
+    with pytest.raises(db.UNIQUE_VIOLATIONS):
+        async with db.write_transaction():
+            await CareItem.update({CareItem.national_code: "LTC-01"}).where(
+                CareItem.code == second)
+    await set_national_code(SYSTEM, first, "")
+    await CareItem.update({CareItem.national_code: ""}).where(
+        CareItem.code.is_in([second, third]))
+    assert await CareItem.count().where(CareItem.national_code == "") >= 3
 
 
 async def test_region_import_upserts_towns_and_villages() -> None:
