@@ -12,8 +12,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from ltc.errors import InvalidInput
+from ltc.text import refused
 
 MAX_LISTED = 20  # problems named in the error message; the full list is on `problems`
+REFUSED_CELL = "含有不允许的字符（如空字符），请删除后重新导入"
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,9 @@ def read_records(data: bytes, columns: Sequence[str], optional: Sequence[str] = 
     """The file's records and every problem of its shape: encoding, header (every column of
     `columns` but those in `optional`, none twice; a column not in `columns` is refused, or
     ignored with `other_columns`, as in files exported by another system), rows with the
-    wrong number of cells, no data row at all. Blank rows are skipped."""
+    wrong number of cells, a cell holding a character no database stores (ltc.text: NUL; such
+    a row is left out of the records, so no rule or query ever sees it), no data row at all.
+    Blank rows are skipped."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -86,6 +90,8 @@ def read_records(data: bytes, columns: Sequence[str], optional: Sequence[str] = 
         return [], [RowProblem(0, "", "文件是空的，第一行应为表头：" + first)]
     except csv.Error as exc:
         return [], [RowProblem(1, "", f"表头无法解析（{exc}）")]
+    if any(refused(cell) for cell in header):
+        return [], [RowProblem(1, "", "表头" + REFUSED_CELL)]
     missing = [c for c in columns if c not in header and c not in optional]
     if missing:
         return [], [RowProblem(1, "", "表头缺少列：" + ",".join(missing) + "。第一行应为："
@@ -119,6 +125,10 @@ def read_records(data: bytes, columns: Sequence[str], optional: Sequence[str] = 
         values = {c: "" for c in columns}
         values.update({c: v.strip() for c, v in zip(header, cells, strict=True)
                        if c in values})
+        bad = [RowProblem(line, c, REFUSED_CELL) for c, v in values.items() if refused(v)]
+        if bad:
+            problems.extend(bad)
+            continue
         records.append(Record(line, values))
     if not records and not problems:
         problems.append(RowProblem(0, "", "文件中没有数据行"))

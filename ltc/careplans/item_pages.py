@@ -31,22 +31,26 @@ async def set_national_code(actor: Actor, code: str, national_code: str) -> None
     if national_code and not NATIONAL_CODE.match(national_code):
         raise InvalidInput("invalid_care_item_code", "国家服务项目编码格式不对",
                            {code: "编码为1到40位字母、数字、点或短横线"})
-    async with db.write_transaction():
-        item = await CareItem.select(CareItem.id, CareItem.national_code).where(
-            CareItem.code == code).first()
-        if item is None:
-            raise NotFound("care_item_not_found", f"护理项目 {code} 不存在")
-        if national_code and await CareItem.exists().where(
-                (CareItem.national_code == national_code) & (CareItem.id != item["id"])):
-            raise InvalidInput("duplicate_care_item_code", "国家服务项目编码重复",
-                               {code: f"编码 {national_code} 已用于其他护理项目"})
-        if item["national_code"] == national_code:
-            return
-        await CareItem.update({CareItem.national_code: national_code}).where(
-            CareItem.id == item["id"])
-        await audit.record(actor, "care_item.code_set", "care_item", code,
-                           before={"national_code": item["national_code"]},
-                           after={"national_code": national_code})
+    duplicate = InvalidInput("duplicate_care_item_code", "国家服务项目编码重复",
+                             {code: f"编码 {national_code} 已用于其他护理项目"})
+    try:
+        async with db.write_transaction():
+            item = await CareItem.select(CareItem.id, CareItem.national_code).where(
+                CareItem.code == code).first()
+            if item is None:
+                raise NotFound("care_item_not_found", f"护理项目 {code} 不存在")
+            if national_code and await CareItem.exists().where(
+                    (CareItem.national_code == national_code) & (CareItem.id != item["id"])):
+                raise duplicate
+            if item["national_code"] == national_code:
+                return
+            await CareItem.update({CareItem.national_code: national_code}).where(
+                CareItem.id == item["id"])
+            await audit.record(actor, "care_item.code_set", "care_item", code,
+                               before={"national_code": item["national_code"]},
+                               after={"national_code": national_code})
+    except db.UNIQUE_VIOLATIONS as exc:  # another admin gave an item the code meanwhile
+        raise duplicate from exc
 
 
 class CareItemPages(Controller):

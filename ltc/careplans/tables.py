@@ -28,7 +28,9 @@ class CareItem(Table):
     nurse_only = Boolean(null=False)
     minutes = Integer(null=False)  # reference minutes
     in_package = Varchar(length=10, null=False)  # required | optional | excluded (default)
-    national_code = Varchar(length=40, null=False, default="")  # national service-item code
+    # The national service-item code; "" for none. Unique among the items that have one (a
+    # partial index: migration 2026-12-13T09:00).
+    national_code = Varchar(length=40, null=False, default="")
 
 
 class CarePlan(Table):

@@ -50,7 +50,7 @@ class HomeController(Controller):
                                 "renewals": await renewals_due(actor),
                                 "plans": await careplans.waiting_for_clerk(actor),
                                 "agreements": await agreements.expiring_soon_count(actor),
-                                "certificates": await staff.expiring_count(actor)}
+                                "certificates": await staff.certificates_due_count(actor)}
         elif actor.role == Role.assessor:
             context["inbox"] = {
                 "assigned": len(await assessments.my_assignments(actor)),

@@ -32,7 +32,10 @@ FILTERS = ("q", "category", "status")
 
 
 def _form_of(row: dict[str, Any]) -> dict[str, Any]:
-    return {**{k: row[k] or "" for k in Entry.__dataclass_fields__},
+    """The edit form: the account number left blank (blank keeps it; the full number is
+    shown, audited, on the detail page only), its masked form beside the field."""
+    return {**{k: row[k] or "" for k in Entry.__dataclass_fields__}, "bank_account_no": "",
+            "account_on_file": mask_account(row["bank_account_no"]),
             "region": row["region_code"], "version": row["version"]}
 
 
@@ -119,11 +122,14 @@ class OrganisationPages(Controller):
                      data: Form) -> Any:
         try:
             await service.update(request.user, organisation_id, form_int(data, "version"),
-                                 Entry.from_mapping(data))
+                                 Entry.from_mapping(data),
+                                 clear_account=data.get("clear_account") == "on")
         except DomainError as exc:
+            row = await service.get(request.user, organisation_id)
             return self._form(request, status_code=exc.status_code,
-                              organisation_id=organisation_id, form=data, errors=exc.fields,
-                              error=exc.message)
+                              organisation_id=organisation_id, errors=exc.fields,
+                              error=exc.message, form={
+                                  **data, "account_on_file": _form_of(row)["account_on_file"]})
         except StaleWrite:
             row = await service.get(request.user, organisation_id)
             return self._form(request, status_code=409, organisation_id=organisation_id,
@@ -210,8 +216,9 @@ class OrganisationCreate(OrganisationIn):
     region: str = ""  # a region code; the caller's region when left out
 
 
-class OrganisationUpdate(OrganisationIn):
-    version: Version = 1
+class OrganisationUpdate(OrganisationIn, kw_only=True):
+    version: Version  # the version you read
+    clear_bank_account: bool = False  # true removes the account (bank fields sent are ignored)
 
 
 class StatusChange(Struct):
@@ -238,6 +245,7 @@ class OrganisationOut(Struct):
     contact_phone: str
     service_towns: list[str]
     bank_name: str
+    bank_account_name: str
     bank_account_masked: str  # the full number only on the detail page, audited
     version: int
 
@@ -251,7 +259,7 @@ def _out(row: dict[str, Any]) -> OrganisationOut:
         legal_representative=row["legal_representative"], address=row["address"],
         contact_name=row["contact_name"], contact_phone=row["contact_phone"],
         service_towns=[t for t in row["service_towns"].split(",") if t],
-        bank_name=row["bank_name"],
+        bank_name=row["bank_name"], bank_account_name=row["bank_account_name"],
         bank_account_masked=mask_account(row["bank_account_no"]) if masked is None else masked,
         version=row["version"])
 
@@ -287,11 +295,19 @@ class OrganisationApi(Controller):
                   ) -> OrganisationOut:
         return _out(await service.get(request.user, organisation_id))
 
-    @put("/{organisation_id:int}", summary="Edit an organisation (send the version you read)")
+    @put("/{organisation_id:int}", summary="Edit an organisation (send the version you read)",
+         description="The bank fields (bank_name, bank_account_name, bank_account_no) may be "
+         "left out or sent empty: each keeps what is registered, so a GET (which shows the "
+         "account number masked) sent back unchanged keeps the account. Send "
+         "clear_bank_account: true to remove the account (bank fields sent with it are "
+         "ignored). A category "
+         "of the other kind (assessment ↔ provider) is refused (422 invalid_organisation, "
+         "fields.category) once users, staff, agreements or cases refer to the "
+         "organisation.")
     async def update(self, request: Request[Actor, Any, Any], organisation_id: Id,
                      data: JSONBody[OrganisationUpdate]) -> OrganisationOut:
         return _out(await service.update(request.user, organisation_id, data.version,
-                                         data.entry()))
+                                         data.entry(), clear_account=data.clear_bank_account))
 
     @post("/{organisation_id:int}/status", summary="Change the status (正常/暂停/退出)")
     async def change_status(self, request: Request[Actor, Any, Any], organisation_id: Id,

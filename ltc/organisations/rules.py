@@ -7,7 +7,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from enum import StrEnum
 
 from ltc.phones import InvalidPhone, normalise_phone
@@ -63,6 +64,27 @@ def status_change_problem(current: str, new: str) -> str | None:
     if current == Status.exited:
         return "该机构已退出，不能再变更状态；如需重新合作，请重新登记"
     return None
+
+
+def effective_on_problem(effective_on: date | None, today: date) -> str | None:
+    """A status change takes effect when it is recorded; its date says since when the
+    decision holds: today or an earlier day (e.g. the date of the bureau's letter), never a
+    later one (nothing waits to apply it)."""
+    if effective_on is None:
+        return "请填写生效日期，如 2026-12-01"
+    if effective_on > today:
+        return ("生效日期不能晚于今天：状态变更保存后立即生效，"
+                "请在生效当天再办理（可填写今天或以前的日期）")
+    return None
+
+
+def kind_change_problem(kind: str, category: str, in_use: bool) -> str | None:
+    """Why a category that changes the organisation's kind (assessment ↔ provider) is
+    refused: its users, staff, agreements and cases were registered for the old kind."""
+    if not in_use or category not in Category.__members__ or Category(category).kind == kind:
+        return None
+    return ("该机构已有账号、服务人员、协议或业务记录，不能在评估机构与护理服务机构之间"
+            "变更类别；如确需变更，请登记为新机构")
 
 
 def national_code_problem(code: str, pattern: str, example: str = "") -> str | None:
@@ -173,6 +195,22 @@ def check_entry(entry: Entry, *, pattern: str, towns: Mapping[str, str],
         problems["bank_account_no"] = "请填写银行账号，或清空开户银行和账户名称"
     values["bank_account_no"] = account_no
     return ({}, problems) if problems else (values, {})
+
+
+BANK_FIELDS = ("bank_name", "bank_account_name", "bank_account_no")
+
+
+def with_account_kept(entry: Entry, stored: Mapping[str, str], clear: bool) -> Entry:
+    """An edit of a registered organisation: an empty bank field keeps what is on file (the
+    edit form never shows the full number; an API client may leave the fields out);
+    `clear` removes the account, whatever bank fields were sent."""
+    return replace(entry, **{name: "" if clear else getattr(entry, name) or stored[name]
+                             for name in BANK_FIELDS})
+
+
+def account_tail(account_no: str) -> str:
+    """A bank account as the audit log records it (尾号1234): enough to see it changed."""
+    return f"尾号{account_no[-4:]}" if account_no else ""
 
 
 def mask_account(account_no: str) -> str:

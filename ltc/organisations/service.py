@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from ltc import db
+from ltc import clock, db
 from ltc.audit import service as audit
 from ltc.csvimport import BadRows, ImportReport, RowProblem, problems_of, read_records
 from ltc.errors import Conflict, InvalidInput, NotFound
@@ -22,10 +22,14 @@ from ltc.organisations.rules import (
     Category,
     Entry,
     Status,
+    account_tail,
     category_label,
     check_entry,
+    effective_on_problem,
+    kind_change_problem,
     mask_account,
     status_change_problem,
+    with_account_kept,
 )
 from ltc.organisations.tables import Organisation, OrganisationStatusChange
 from ltc.regions import interface as regions
@@ -35,7 +39,14 @@ ADMIN = frozenset({Role.admin})
 PAGE_SIZE = 50
 _AUDITED = ("code", "national_code", "name", "category", "licence_no", "legal_representative",
             "address", "contact_name", "contact_phone", "service_towns", "bank_name",
-            "bank_account_name")
+            "bank_account_name", "bank_account_no")  # the account number as its tail
+
+
+def _audited(values: dict[str, Any]) -> dict[str, Any]:
+    audited = {k: values[k] for k in _AUDITED if k in values}
+    if "bank_account_no" in audited:
+        audited["bank_account_no"] = account_tail(audited["bank_account_no"])
+    return audited
 
 
 @dataclass(frozen=True)
@@ -97,9 +108,9 @@ async def _save(action: str, actor: Actor, organisation_id: int | None,
             organisation_id = rows[0]["id"]
             before = None
         else:
-            before = await Organisation.select(*[getattr(Organisation, k) for k in _AUDITED]
-                                               ).where(Organisation.id == organisation_id
-                                                       ).first()
+            before = _audited(await Organisation.select(
+                *[getattr(Organisation, k) for k in _AUDITED]).where(
+                Organisation.id == organisation_id).first())
             await db.update_versioned(Organisation, organisation_id, expected_version or 0,
                                       columns)
     except Exception as exc:
@@ -108,7 +119,7 @@ async def _save(action: str, actor: Actor, organisation_id: int | None,
                            {"national_code": "该编码刚被其他机构登记"}) from exc
         raise
     await audit.record(actor, action, "organisation", organisation_id, before=before,
-                       after={k: values[k] for k in _AUDITED if k in values})
+                       after=_audited(values))
     return await _row(organisation_id)
 
 
@@ -126,14 +137,32 @@ async def register(actor: Actor, entry: Entry, region_code: str) -> dict[str, An
                             "active": True}, None)
 
 
+async def _in_use(organisation_ids: list[int]) -> set[int]:
+    """The organisations another record refers to: a user, a staff record, an agreement, a
+    case … (every foreign key to the register; ltc.db.bind loads every table, so none is
+    missed)."""
+    used: set[int] = set()
+    for column in Organisation._meta.foreign_key_references:
+        if column._meta.table is not OrganisationStatusChange and organisation_ids:
+            used.update(await column._meta.table.select(column).where(
+                column.is_in(organisation_ids)).distinct().output(as_list=True))
+    return used
+
+
 async def update(actor: Actor, organisation_id: int, expected_version: int,
-                 entry: Entry) -> dict[str, Any]:
-    """Edit the register entry (not its status or region); StaleWrite when changed meanwhile."""
+                 entry: Entry, *, clear_account: bool = False) -> dict[str, Any]:
+    """Edit the register entry (not its status or region); StaleWrite when changed meanwhile.
+    Empty bank fields keep the account on file; `clear_account` removes it. A category of
+    the other kind (assessment ↔ provider) is refused once anything refers to it."""
     require_role(actor, ADMIN, "修改定点机构")
     row = await get(actor, organisation_id)
     place = await place_of(actor, row["region_code"])
+    entry = with_account_kept(entry, row, clear_account)
     values, problems = check_entry(entry, pattern=place.pattern, towns=place.towns,
                                    example=place.example)
+    if kind_problem := kind_change_problem(row["kind"], entry.category,
+                                           bool(await _in_use([organisation_id]))):
+        problems["category"] = kind_problem
     if problems:
         raise _invalid(problems)
     async with db.write_transaction():
@@ -143,7 +172,8 @@ async def update(actor: Actor, organisation_id: int, expected_version: int,
 
 async def set_status(actor: Actor, organisation_id: int, expected_version: int, status: str,
                      reason: str, effective_on: date | None) -> dict[str, Any]:
-    """正常 / 暂停 / 退出, with a reason and the day it takes effect; `active` follows."""
+    """正常 / 暂停 / 退出, with a reason and the day the decision took effect (today or
+    earlier: the change applies when recorded); `active` follows at once."""
     require_role(actor, ADMIN, "变更定点机构状态")
     row = await get(actor, organisation_id)
     problems = {}
@@ -152,8 +182,8 @@ async def set_status(actor: Actor, organisation_id: int, expected_version: int, 
     reason = reason.strip()
     if not reason or len(reason) > 500:
         problems["reason"] = "请填写变更原因（不超过500个字）"
-    if effective_on is None:
-        problems["effective_on"] = "请填写生效日期，如 2026-12-01"
+    if problem := effective_on_problem(effective_on, clock.today()):
+        problems["effective_on"] = problem
     if problems:
         raise InvalidInput("invalid_status_change", "状态变更有误，请逐项修改", problems)
     assert effective_on is not None
@@ -296,9 +326,10 @@ async def _checked_rows(actor: Actor, data: bytes, region_code: str
         if values:
             rows.append((record.line, values))
     existing = {r["code"]: r for r in await Organisation.select(
-        Organisation.id, Organisation.code, Organisation.national_code,
+        Organisation.id, Organisation.code, Organisation.national_code, Organisation.kind,
         Organisation.region).where(Organisation.code.is_in([v["code"] for _, v in rows]
                                                              or [""]))}
+    used = await _in_use([r["id"] for r in existing.values()])
     taken = {r["national_code"]: r["code"] for r in await Organisation.select(
         Organisation.code, Organisation.national_code).where(
         Organisation.national_code.is_in([v["national_code"] for _, v in rows] or [""]))}
@@ -307,6 +338,9 @@ async def _checked_rows(actor: Actor, data: bytes, region_code: str
         if other and other["region"] != place.region_id:
             problems.append(RowProblem(line, "code", "该机构编号已在其他地区登记",
                                        FIELD_LABELS["code"]))
+        elif other and (problem := kind_change_problem(other["kind"], values["category"],
+                                                       other["id"] in used)):
+            problems.append(RowProblem(line, "category", problem, FIELD_LABELS["category"]))
         owner = taken.get(values["national_code"])
         if owner is not None and owner != values["code"]:
             problems.append(RowProblem(line, "national_code", f"已被机构 {owner} 使用",

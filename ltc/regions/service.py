@@ -11,7 +11,7 @@ from typing import Any
 from ltc import db
 from ltc.audit import service as audit
 from ltc.csvimport import BadRows, ImportReport, problems_of, read_records
-from ltc.errors import InvalidInput, NotFound
+from ltc.errors import Forbidden, InvalidInput, NotFound
 from ltc.identity import Actor, Role, region_covers, require_role
 from ltc.regions import interface
 from ltc.regions.rules import (
@@ -28,7 +28,8 @@ ADMIN = frozenset({Role.admin})
 
 
 async def pooling(actor: Actor, code: str) -> interface.PoolingRegion:
-    """A pooling region of the actor's (NotFound otherwise)."""
+    """A pooling region of the actor's, or the one the actor's town lies in (to read;
+    NotFound otherwise)."""
     region = await interface.pooling_region_of(code or "-")
     if region is None or region.code != code or (
             actor.region_path is not None and not region_covers(actor.region_path, region.path)
@@ -37,12 +38,22 @@ async def pooling(actor: Actor, code: str) -> interface.PoolingRegion:
     return region
 
 
+async def _to_change(actor: Actor, code: str) -> interface.PoolingRegion:
+    """A pooling region the actor may change: its whole region is the actor's (an admin of
+    one town may read it, not change what every town shares)."""
+    region = await pooling(actor, code)
+    if actor.region_path is not None and not region_covers(actor.region_path, region.path):
+        raise Forbidden("region_not_covered", "只有管辖整个统筹地区的系统管理员才能维护统筹地区"
+                        "信息、导入镇街和村居；您的管辖范围只是其中一部分")
+    return region
+
+
 async def set_bureau(actor: Actor, code: str, *, address: str, phone: str,
                      code_pattern: str) -> interface.PoolingRegion:
     """The bureau's address and phone (printed on notices) and the organisations'
     national-code pattern ("" for the default); every problem at once."""
     require_role(actor, ADMIN, "维护统筹地区信息")
-    region = await pooling(actor, code)
+    region = await _to_change(actor, code)
     problems, phone = bureau_problems(address.strip(), phone.strip())
     code_pattern = code_pattern.strip()
     if code_pattern and (problem := code_pattern_problem(code_pattern)):
@@ -100,7 +111,7 @@ async def import_places(actor: Actor, data: bytes, *, filename: str, region_code
     """Towns (parent: the pooling region) and villages (parent: a town) of one pooling
     region, upserted by code: a new place is added, a known one renamed."""
     require_role(actor, ADMIN, "导入镇街和村居")
-    region = await pooling(actor, region_code)
+    region = await _to_change(actor, region_code)
     sha256 = hashlib.sha256(data).hexdigest()
     async with db.write_transaction():
         places = await _checked(region, data)

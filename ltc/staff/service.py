@@ -16,7 +16,7 @@ from ltc.csvimport import BadRows, RowProblem, problems_of, read_records
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, ActorKind, Role, in_region, region_covers, require_role
 from ltc.organisations import interface as organisations
-from ltc.people.rules import name_initials
+from ltc.people.rules import mask_resident_id, name_initials
 from ltc.staff.rules import (
     EXPIRING_WITHIN_DAYS,
     StaffKind,
@@ -60,8 +60,10 @@ class Checked:
                 StaffMember.status: str(v.status)}
 
     def audited(self) -> dict[str, Any]:
+        """What the audit log records: the resident ID masked, so a changed one shows."""
         v = self.values
-        return {"name": v.name, "kind": str(v.kind), "certificate_no": v.certificate_no,
+        return {"resident_id": mask_resident_id(v.resident_id or ""), "name": v.name,
+                "kind": str(v.kind), "certificate_no": v.certificate_no,
                 "certificate_until": v.certificate_until.isoformat(),
                 "staff_code": v.staff_code, "organisation": self.organisation_id,
                 "user": self.user_id, "status": str(v.status)}
@@ -187,7 +189,9 @@ async def update_staff(actor: Actor, staff_id: int, *, expected_version: int,
                                       checked.columns())
             await audit.record(actor, "staff.updated", "staff", staff_id, before={
                 k: (v.isoformat() if isinstance(v, date) else v) for k, v in before.items()
-                if k in checked.audited()}, after=checked.audited())
+                if k in checked.audited()} | {
+                "resident_id": mask_resident_id(before["resident_id"] or "")},
+                after=checked.audited())
     except db.UNIQUE_VIOLATIONS as exc:
         raise Conflict("staff_duplicate", "身份证号码、医保人员编码或账号刚被登记给他人，"
                        "请核对") from exc
@@ -225,7 +229,8 @@ async def history_of(staff_id: int) -> list[dict[str, Any]]:
 
 # --- lists --------------------------------------------------------------------------------
 
-EXPIRY_FILTERS = {"expiring": f"{EXPIRING_WITHIN_DAYS}天内到期", "expired": "已过期",
+EXPIRY_FILTERS = {"due": f"已过期或{EXPIRING_WITHIN_DAYS}天内到期",
+                  "expiring": f"{EXPIRING_WITHIN_DAYS}天内到期", "expired": "已过期",
                   "incomplete": "待补录身份证号或医保人员编码"}
 _LIST_COLUMNS = (StaffMember.id, StaffMember.resident_id, StaffMember.name,
                  StaffMember.kind, StaffMember.certificate_no, StaffMember.certificate_until,
@@ -253,6 +258,9 @@ def _filters(actor: Actor, q: str, kind: str, status: str, organisation: str, ex
             StaffMember.certificate_until <= today + timedelta(days=EXPIRING_WITHIN_DAYS)))
     elif expiry == "expired":
         where.append(StaffMember.certificate_until < today)
+    elif expiry == "due":
+        where.append(StaffMember.certificate_until
+                     <= today + timedelta(days=EXPIRING_WITHIN_DAYS))
     elif expiry == "incomplete":
         where.append(StaffMember.resident_id.is_null() | StaffMember.staff_code.is_null())
     return where
@@ -273,9 +281,10 @@ async def count_staff(actor: Actor, **filters: str) -> int:
         k: filters.get(k, "") for k in ("q", "kind", "status", "organisation", "expiry")}))
 
 
-async def expiring_count(actor: Actor) -> int:
-    """在职 staff whose certificate ends within EXPIRING_WITHIN_DAYS (the clerk's work)."""
-    return await count_staff(actor, status="active", expiry="expiring")
+async def certificates_due_count(actor: Actor) -> int:
+    """在职 staff whose certificate has expired or ends within EXPIRING_WITHIN_DAYS (the
+    clerk's work: an expired one stays on the list until renewed or the person leaves)."""
+    return await count_staff(actor, status="active", expiry="due")
 
 
 # --- CSV import -----------------------------------------------------------------------------

@@ -32,22 +32,17 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from multipart import MultipartSegment, ParserError, ParserLimitReached, PushMultipartParser
 
 from ltc.errors import DomainError, InvalidInput
+from ltc.text import REFUSED, refused
 
 MESSAGE = "提交的内容中含有不允许的字符（如空字符），请修改标出的内容后重试"
 FIELD_MESSAGE = "含有不允许的字符（如空字符），请删除后重新输入"
 # Litestar's default body limit: larger bodies reach only upload routes, where they are files.
 CHECKED_BODY_LIMIT = 10 * 1024 * 1024
-_REFUSED = re.compile("[\x00\ud800-\udfff]")
 # The `opt` key of a route handler whose request body is a file it streams (never decoded).
 RAW_UPLOAD = "raw_upload"
 _BINARY_TYPES = ("video/", "image/", "audio/", "application/octet-stream", "application/pdf",
                  "binary/octet-stream")
 _JSON_STARTS = frozenset(b'{["')
-
-
-def refused(text: str) -> bool:
-    """NUL, or a lone surrogate (what invalid UTF-8 becomes when decoded leniently)."""
-    return _REFUSED.search(text) is not None
 
 
 def _decoded(raw: bytes) -> str | None:
@@ -63,7 +58,7 @@ def _label(name: str | bytes) -> str:
     """A field name fit to be shown and sent as JSON, even when it holds the bad character."""
     if isinstance(name, bytes):
         name = name.decode("utf-8", errors="replace")
-    return _REFUSED.sub("\ufffd", name) or "body"
+    return REFUSED.sub("\ufffd", name) or "body"
 
 
 def invalid(fields: list[str]) -> InvalidInput:

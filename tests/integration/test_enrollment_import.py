@@ -8,6 +8,7 @@ import anyio
 import pytest
 
 from ltc.audit.tables import AuditEvent
+from ltc.csvimport import REFUSED_CELL
 from ltc.enrollment.gateway import (
     EnrollmentCheck,
     EnrollmentGateway,
@@ -97,6 +98,18 @@ async def test_every_bad_row_is_reported_and_nothing_is_imported(database_url) -
     zhang = await EnrollmentRecord.select().where(
         EnrollmentRecord.resident_id == "370983195001011235").first()
     assert zhang["name"] == "张三"
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+async def test_a_nul_in_a_cell_is_a_row_problem_not_a_server_error(database_url,
+                                                                    dry_run) -> None:
+    before = await counts()
+    text = "\n".join([HEADER, ZHANG, LI.replace("李四", "李\x00四"), WANG]) + "\n"
+    with pytest.raises(BadRows) as caught:  # PostgreSQL refused the NUL when written: a 500
+        await import_enrollment(SYSTEM, csv_bytes(text), filename="nul.csv", dry_run=dry_run)
+    assert [(p.line, p.field, p.message) for p in caught.value.problems] == [
+        (3, "name", REFUSED_CELL)]
+    assert await counts() == before
 
 
 async def test_a_dry_run_counts_and_writes_nothing(database_url) -> None:

@@ -2,15 +2,22 @@
 codes, status history keeping `active`, the CSV import (every bad row with its line, nothing
 imported), the admin pages and API, the `ltc org` and `ltc region` commands."""
 
+import json
 import sys
+from datetime import date, timedelta
 
 import anyio
 import pytest
 from conftest import app_env, make_user, sign_in
+from support.cases import FrozenClock
 
+from ltc import db
+from ltc.accounts import service as accounts
 from ltc.audit.tables import AuditEvent
-from ltc.csvimport import BadRows
-from ltc.errors import Conflict, InvalidInput
+from ltc.careplans.item_pages import set_national_code
+from ltc.careplans.tables import CareItem
+from ltc.csvimport import REFUSED_CELL, BadRows
+from ltc.errors import Conflict, Forbidden, InvalidInput
 from ltc.identity import SYSTEM
 from ltc.organisations import interface, service
 from ltc.organisations.rules import Entry
@@ -65,10 +72,9 @@ async def test_a_region_pattern_replaces_the_default() -> None:
                                      "organisation_code_pattern"}
 
 
-async def test_status_changes_keep_active_and_a_history() -> None:
+async def test_status_changes_keep_active_and_a_history(monkeypatch) -> None:
+    FrozenClock(monkeypatch, date(2027, 4, 1))
     row = await service.register(SYSTEM, entry(), "370983")
-    from datetime import date
-
     row = await service.set_status(SYSTEM, row["id"], row["version"], "suspended",
                                    "协议考核不合格，限期整改", date(2026, 12, 1))
     assert (row["status"], row["active"]) == ("suspended", False)
@@ -89,6 +95,73 @@ async def test_status_changes_keep_active_and_a_history() -> None:
         ("suspended", "协议考核不合格，限期整改"), ("exited", "主动退出")]
     assert await AuditEvent.count().where(
         AuditEvent.action == "organisation.status_changed") == 2
+
+
+@pytest.mark.parametrize(("days", "refused"), [(-400, False), (-1, False), (0, False),
+                                              (1, True), (30, True)])
+async def test_a_status_change_takes_effect_when_recorded_so_no_later_date(
+        monkeypatch, days, refused) -> None:
+    today = date(2027, 4, 1)
+    FrozenClock(monkeypatch, today)
+    row = await service.register(SYSTEM, entry(), "370983")
+    change = service.set_status(SYSTEM, row["id"], row["version"], "suspended", "整改",
+                                today + timedelta(days=days))
+    if refused:
+        with pytest.raises(InvalidInput) as caught:
+            await change
+        assert "不能晚于今天" in caught.value.fields["effective_on"]
+        assert (await interface.by_id(row["id"])).active
+        assert not await OrganisationStatusChange.exists()
+    else:
+        assert (await change)["active"] is False
+
+
+async def test_an_edit_with_empty_bank_fields_keeps_the_account_and_clearing_is_explicit(
+        ) -> None:
+    row = await service.register(SYSTEM, entry(), "370983")
+    row = await service.update(SYSTEM, row["id"], row["version"], entry(
+        bank_name="", bank_account_name="", bank_account_no="", contact_name="新联系人"))
+    assert (row["contact_name"], row["bank_name"], row["bank_account_no"]) == (
+        "新联系人", "农业银行肥城支行", "6228480012345678")
+    row = await service.update(SYSTEM, row["id"], row["version"], entry(
+        bank_name="农商银行", bank_account_no=""))  # a renamed bank, the same number
+    assert (row["bank_name"], row["bank_account_no"]) == ("农商银行", "6228480012345678")
+    row = await service.update(SYSTEM, row["id"], row["version"], entry(), clear_account=True)
+    assert (row["bank_name"], row["bank_account_name"], row["bank_account_no"]) == ("", "", "")
+
+
+async def test_a_changed_account_number_is_in_the_audit_log_by_its_tail() -> None:
+    row = await service.register(SYSTEM, entry(), "370983")
+    await service.update(SYSTEM, row["id"], row["version"],
+                         entry(bank_account_no="6228489999999999"))
+    (event,) = await AuditEvent.select().where(AuditEvent.action == "organisation.updated")
+    summary = json.dumps(event, default=str, ensure_ascii=False)
+    assert "尾号5678" in summary and "尾号9999" in summary
+    assert "6228480012345678" not in summary and "6228489999999999" not in summary
+
+
+@pytest.mark.parametrize("category", ["assessment", "home_care", "institution"])
+async def test_a_category_of_the_other_kind_is_refused_once_anything_refers_to_it(
+        category) -> None:
+    row = await service.register(SYSTEM, entry(), "370983")  # a provider (health centre)
+    kept = await service.update(SYSTEM, row["id"], row["version"], entry(category=category))
+    assert kept["kind"] == ("assessment" if category == "assessment" else "provider")
+    kept = await service.update(SYSTEM, row["id"], kept["version"], entry())
+    await make_user("provider", "porg", organisation="ORG-P-002")  # a user and a staff record
+    change = service.update(SYSTEM, row["id"], kept["version"], entry(category=category))
+    if category != "assessment":  # the same kind: a finer category may change
+        assert (await change)["category"] == category
+        return
+    with pytest.raises(InvalidInput) as caught:
+        await change
+    assert "不能在评估机构与护理服务机构之间变更类别" in caught.value.fields["category"]
+    assert (await interface.by_id(row["id"])).kind == "provider"
+    data = csv_file(f"ORG-P-002,H37098300002,老城卫生院,{category},PDY12345,王院长,"
+                    "老城街道1号,李护士长,0538-3221234,,,,")
+    with pytest.raises(BadRows) as in_file:
+        await service.import_organisations(SYSTEM, data, filename="orgs.csv",
+                                           region_code="370983", dry_run=True)
+    assert [(p.line, p.field) for p in in_file.value.problems] == [(2, "category")]
 
 
 def csv_file(*rows: str, bom: bool = False) -> bytes:
@@ -116,6 +189,21 @@ async def test_an_import_with_bad_rows_lists_each_line_and_imports_nothing() -> 
     assert await Organisation.count() == before
 
 
+@pytest.mark.parametrize(("column", "cell"), [("code", "ORG-I-01,"), ("name", ",康宁护理院,i"),
+                                              ("bank_account_name", ",康宁护理院,6217")])
+async def test_a_nul_in_an_imported_cell_is_a_row_problem_not_a_server_error(column,
+                                                                             cell) -> None:
+    before = await Organisation.count()
+    data = csv_file(GOOD, GOOD2.replace(cell, cell[:3] + "\x00" + cell[3:]))
+    for dry_run in (True, False):  # PostgreSQL refused the NUL in a query or a write: a 500
+        with pytest.raises(BadRows) as caught:
+            await service.import_organisations(SYSTEM, data, filename="orgs.csv",
+                                               region_code="370983", dry_run=dry_run)
+        assert [(p.line, p.field, p.message) for p in caught.value.problems] == [
+            (3, column, REFUSED_CELL)]
+    assert await Organisation.count() == before
+
+
 async def test_an_import_dry_run_then_upsert_by_code() -> None:
     before = await Organisation.count()
     data = csv_file(GOOD, GOOD2, bom=True)
@@ -133,6 +221,44 @@ async def test_an_import_dry_run_then_upsert_by_code() -> None:
     stored = await Organisation.select().where(Organisation.code == "ORG-I-01").first()
     assert stored["name"] == "康宁护理院（新址）"
     assert stored["bank_account_no"] == "6217000012345678"  # empty bank cells keep it
+
+
+@pytest.mark.parametrize(("region", "may_change"), [("370983", True), ("370983001", False)])
+async def test_only_an_admin_of_the_whole_pooling_region_changes_it(region,
+                                                                    may_change) -> None:
+    admin = await accounts.actor_for_user((await make_user("admin", region=region))["id"])
+    assert (await regions.overview(admin, "370983"))["region"].code == "370983"  # may read
+    before = await Region.select().order_by(Region.id)
+    places = "code,name,parent_code\n370983111,新镇,370983\n".encode()
+    changes = [regions.set_bureau(admin, "370983", address="肥城市某路1号",
+                                  phone="0538-3221234", code_pattern=r"LTC\d{4}"),
+               regions.import_places(admin, places, filename="r.csv", region_code="370983")]
+    for change in changes:
+        if may_change:
+            await change
+            continue
+        with pytest.raises(Forbidden) as caught:
+            await change
+        assert caught.value.code == "region_not_covered"
+    assert (await Region.select().order_by(Region.id) == before) is not may_change
+
+
+async def test_two_care_items_never_share_a_national_code_but_may_both_have_none() -> None:
+    items = await CareItem.select(CareItem.code).order_by(CareItem.code).limit(3)
+    first, second, third = (i["code"] for i in items)
+    await set_national_code(SYSTEM, first, "LTC-01")
+    with pytest.raises(InvalidInput) as caught:
+        await set_national_code(SYSTEM, second, "LTC-01")
+    assert caught.value.code == "duplicate_care_item_code"
+    # The database refuses it too (two admins at once), and "" (none) never collides.
+    with pytest.raises(db.UNIQUE_VIOLATIONS):
+        async with db.write_transaction():
+            await CareItem.update({CareItem.national_code: "LTC-01"}).where(
+                CareItem.code == second)
+    await set_national_code(SYSTEM, first, "")
+    await CareItem.update({CareItem.national_code: ""}).where(
+        CareItem.code.is_in([second, third]))
+    assert await CareItem.count().where(CareItem.national_code == "") >= 3
 
 
 async def test_region_import_upserts_towns_and_villages() -> None:
@@ -227,6 +353,33 @@ async def test_admin_pages(client) -> None:
     assert code.status_code == 200 and 'value="LTC-B01"' in code.text
 
 
+async def test_the_edit_page_never_shows_the_full_account_and_blank_keeps_it(client) -> None:
+    await make_user("admin")
+    await sign_in(client, "admin")
+    row = await service.register(SYSTEM, entry(), "370983")
+    page = await client.get(f"/admin/organisations/{row['id']}/edit")
+    assert "6228480012345678" not in page.text and "************5678" in page.text
+    assert 'name="bank_account_no" type="text" value=""' in page.text
+    assert not await AuditEvent.exists().where(
+        AuditEvent.action == "organisation.account_viewed")
+    form = {**{k: getattr(entry(), k) for k in Entry.__dataclass_fields__},
+            "bank_account_no": "", "version": str(row["version"]),
+            "_csrf_token": client.cookies.get("ltc_csrf")}
+    saved = await client.post(f"/admin/organisations/{row['id']}/edit",
+                              data={**form, "contact_name": "新联系人"})
+    assert saved.status_code == 200
+    stored = await Organisation.select().where(Organisation.id == row["id"]).first()
+    assert (stored["contact_name"], stored["bank_account_no"]) == ("新联系人", "6228480012345678")
+    refused = await client.post(f"/admin/organisations/{row['id']}/edit", data={
+        **form, "version": str(stored["version"]), "name": ""})
+    assert refused.status_code == 422 and "************5678" in refused.text
+    cleared = await client.post(f"/admin/organisations/{row['id']}/edit", data={
+        **form, "version": str(stored["version"]), "clear_account": "on"})
+    assert cleared.status_code == 200
+    stored = await Organisation.select().where(Organisation.id == row["id"]).first()
+    assert (stored["bank_name"], stored["bank_account_no"]) == ("", "")
+
+
 async def test_api_errors_have_stable_codes(client) -> None:
     await make_user("admin")
     await sign_in(client, "admin")
@@ -245,6 +398,26 @@ async def test_api_errors_have_stable_codes(client) -> None:
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_organisation"
     listed = await client.get("/api/v1/organisations?q=老城")
     assert [o["code"] for o in listed.json()] == ["ORG-P-002"]
+    url = f"/api/v1/organisations/{created.json()['id']}"
+    got = (await client.get(url)).json()
+    assert got["bank_account_name"] == "肥城市老城卫生院"
+    fields = [k for k in Entry.__dataclass_fields__ if k != "bank_account_no"]
+    echoed = {k: got[k] for k in fields}  # what a GET shows, sent back: the account stays
+    no_version = await client.put(url, json=echoed, headers=headers)
+    assert no_version.status_code == 400 and "version" in no_version.text
+    put = await client.put(url, json={**echoed, "contact_phone": "0538-3229999",
+                                      "version": got["version"]}, headers=headers)
+    assert put.status_code == 200, put.text
+    assert put.json()["bank_account_masked"] == "************5678"
+    bare = {k: got[k] for k in fields if not k.startswith("bank_")}
+    put = await client.put(url, json={**bare, "version": put.json()["version"]},
+                           headers=headers)
+    assert (put.json()["bank_name"], put.json()["bank_account_masked"]) == (
+        "农业银行肥城支行", "************5678")
+    cleared = await client.put(url, json={**bare, "clear_bank_account": True,
+                                          "version": put.json()["version"]}, headers=headers)
+    assert (cleared.json()["bank_account_name"], cleared.json()["bank_account_masked"]) == (
+        "", "")
     assert "/api/v1/organisations" in (await client.get("/schema/openapi.json")).text
 
 

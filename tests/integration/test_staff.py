@@ -16,6 +16,7 @@ from test_visits import World, december_world
 from ltc.accounts import service as accounts
 from ltc.assessments import assignment
 from ltc.audit.tables import AuditEvent
+from ltc.csvimport import REFUSED_CELL
 from ltc.errors import Conflict, InvalidInput
 from ltc.identity import SYSTEM
 from ltc.staff import service
@@ -72,6 +73,20 @@ async def test_bad_input_is_refused_all_at_once_and_nothing_is_written(database_
     assert [e["action"] for e in events] == ["staff.registered"]
 
 
+async def test_a_changed_resident_id_shows_masked_in_the_audit_log(database_url) -> None:
+    await _provider_org()
+    row = await service.create_staff(SYSTEM, _form())
+    await service.update_staff(SYSTEM, row["id"], expected_version=row["version"],
+                               values=_form(resident_id=staff_resident_id(900_002)))
+    events = await AuditEvent.select().where(AuditEvent.action.is_in(
+        ["staff.registered", "staff.updated"])).order_by(AuditEvent.id)
+    old, new = staff_resident_id(900_001), staff_resident_id(900_002)
+    text = [str(e["summary"]) for e in events]
+    assert old[:6] + "********" + old[-4:] in text[0]
+    assert old[-4:] in text[1] and new[-4:] in text[1]
+    assert not any(old in t or new in t for t in text)
+
+
 CSV_HEADER = "resident_id,name,kind,certificate_no,certificate_until,staff_code,organisation\n"
 
 
@@ -109,6 +124,24 @@ async def test_the_import_reports_every_bad_row_and_imports_nothing_then_all(
         await service.import_staff(SYSTEM, ok, filename="staff.csv")
     assert {p.line for p in twice.value.problems} == {2, 3}
     assert await StaffMember.count() == before[0] + 2
+
+
+@pytest.mark.parametrize("column", ["organisation", "name", "resident_id"])
+async def test_a_nul_in_an_imported_cell_is_a_row_problem_not_a_server_error(
+        database_url, column) -> None:
+    await _provider_org()
+    cells = {"resident_id": staff_resident_id(900_030), "name": "护理员丁",
+             "kind": "care_worker", "certificate_no": "HL-8", "certificate_until": "2027-01-31",
+             "staff_code": "N3709830900018", "organisation": "T-P"}
+    cells[column] = cells[column][:2] + "\x00" + cells[column][2:]
+    data = (CSV_HEADER + ",".join(cells.values()) + "\n").encode()
+    before = await _written()
+    for dry_run in (True, False):  # PostgreSQL refused the NUL in a query: a 500
+        with pytest.raises(service.BadRows) as caught:
+            await service.import_staff(SYSTEM, data, filename="staff.csv", dry_run=dry_run)
+        assert [(p.line, p.field, p.message) for p in caught.value.problems] == [
+            (2, column, REFUSED_CELL)]
+    assert await _written() == before
 
 
 async def test_the_import_ignores_columns_it_does_not_know(database_url) -> None:
@@ -193,9 +226,15 @@ async def test_pages_list_export_register_train_and_the_clerks_30_day_list(
                            qualified_until=TODAY + timedelta(days=30))
     await make_user("provider", username="later", qualified_until=TODAY + timedelta(days=31))
     await make_user("provider", username="gone", qualified_until=TODAY - timedelta(days=1))
+    left = await make_user("provider", username="left", qualified_until=TODAY - timedelta(days=9))
+    await StaffMember.update({StaffMember.status: "left"}).where(
+        StaffMember.user == left["id"])
     await sign_in(client, "clerk")
-    home = await client.get("/")
-    assert "30天内资格证书到期的服务人员</a>：<b>1</b>" in home.text
+    home = await client.get("/")  # an expired certificate stays on it until renewed or 离职
+    assert "资格证书已过期或30天内到期的在职服务人员</a>：<b>2</b>" in home.text
+    due = await client.get("/staff?status=active&expiry=due")
+    assert "CERT-soon" in due.text and "CERT-gone" in due.text
+    assert "CERT-later" not in due.text and "CERT-left" not in due.text
     expiring = await client.get("/staff?status=active&expiry=expiring")
     assert "CERT-soon" in expiring.text and "CERT-later" not in expiring.text
     assert "即将到期" in expiring.text

@@ -37,6 +37,7 @@ def only_problem(data: bytes, **options) -> RowProblem:
         (b"code," + HUGE + b"\nA1,x\n", 1, "表头无法解析（field larger than field limit"),
         ("code,name\nA1,甲\n".encode() + "B2,乙\n".encode("gbk"), 3, "文件不是UTF-8编码"),
         ("code,name\nA1,甲\n".encode("gbk"), 2, "文件不是UTF-8编码"),
+        (b"code,na\x00me\nA1,x\n", 1, "表头含有不允许的字符（如空字符）"),
     ],
 )
 def test_a_file_whose_shape_is_wrong_gives_one_problem(data, line, message) -> None:
@@ -93,6 +94,29 @@ def test_every_row_with_the_wrong_number_of_cells_is_reported_with_the_good_rows
         (3, "这一行有1列，表头有2列；请检查是否多了或少了逗号"),
         (4, "这一行有4列，表头有2列；请检查是否多了或少了逗号"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("row", "fields"),
+    [
+        ("A\x001,x,y", ["code"]),
+        ("A1,\x00,y", ["name"]),
+        ("A1,x,\x00", ["note"]),
+        ("\x00,\x00,y", ["code", "name"]),
+        ('"A1\x00",x,y', ["code"]),
+    ],
+)
+def test_a_cell_with_a_character_no_database_stores_is_reported_and_its_row_left_out(
+        row, fields) -> None:
+    records, problems = read(f"code,name,note\nB2,乙,\n{row}\nC3,丙,\n")
+    assert [r.line for r in records] == [2, 4]
+    assert [(p.line, p.field, p.message) for p in problems] == [
+        (3, field, "含有不允许的字符（如空字符），请删除后重新导入") for field in fields]
+
+
+def test_a_refused_character_in_an_ignored_column_does_no_harm() -> None:
+    records, problems = read("code,name,colour\nA1,x,\x00\n", other_columns=True)
+    assert problems == [] and records[0].cells == {"code": "A1", "name": "x", "note": ""}
 
 
 def test_a_row_that_cannot_be_parsed_stops_reading_at_its_line() -> None:
