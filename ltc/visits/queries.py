@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from ltc import clock, db
+from ltc import clock
 from ltc.accounts.tables import User
 from ltc.careplans.rules import CONFIRMED, CareForm
 from ltc.careplans.service import catalogue, plan_on
@@ -21,6 +21,7 @@ from ltc.entitlements.tables import Entitlement
 from ltc.errors import NotFound
 from ltc.grades import GRADE_LABELS
 from ltc.identity import Actor, Role, in_region, require_role
+from ltc.people import interface as people
 from ltc.visits import facts as gathered
 from ltc.visits import rules
 from ltc.visits.logging import LOG_ROLES
@@ -107,11 +108,8 @@ async def visits_for(actor: Actor, *, person_id: int | None = None, review: str 
         query = query.where(Visit.review == review)
     if not include_superseded:
         query = query.where(Visit.superseded == False)  # noqa: E712
-    if search.strip():
-        term = search.strip()
-        query = query.where(db.contains(Visit.person.name, term)
-                            | (Visit.person.name_initials == term.lower())
-                            | (Visit.staff.display_name == term))
+    if (found := people.person_search(Visit.person, search)) is not None:
+        query = query.where(found | (Visit.staff.display_name == search.strip()))
     known = await catalogue()
     return [_decorate(row, known)
             for row in await query.order_by(Visit.id, ascending=False).limit(limit)]
