@@ -331,13 +331,18 @@ async def _serves(provider_id: int, person_id: int) -> bool:
 
 
 async def list_surveys(actor: Actor, *, provider: int | None = None, month: date | None = None,
-                       after_id: int = 0, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+                       search: str = "", after_id: int = 0,
+                       limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    """Surveys in the clerk's region, by id; `search` finds the person as the people search
+    does."""
     require_role(actor, CLERKS, "查看回访记录")
     query = Survey.select(Survey.all_columns(), Survey.person.name, Survey.person.resident_id,
                           Survey.provider.name, Survey.recorded_by.display_name).where(
         in_region(actor, Survey.region_path) & (Survey.id > after_id))
     if provider:
         query = query.where(Survey.provider == provider)
+    if (found := people_interface.person_search(Survey.person, search)) is not None:
+        query = query.where(found)
     if month:
         first, last = clock.month_bounds(month)
         query = query.where((Survey.surveyed_on >= first) & (Survey.surveyed_on <= last))

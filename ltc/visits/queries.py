@@ -115,14 +115,21 @@ async def visits_for(actor: Actor, *, person_id: int | None = None, review: str 
             for row in await query.order_by(Visit.id, ascending=False).limit(limit)]
 
 
-async def review_queue(actor: Actor, *, after_id: int = 0,
+async def review_queue(actor: Actor, *, after_id: int = 0, search: str = "",
+                       provider: int | None = None,
                        limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
-    """Flagged visits of the reviewer's region waiting for a decision, oldest first."""
+    """Flagged visits of the reviewer's region waiting for a decision, oldest first; `search`
+    finds the person as the people search does (or the staff member by name), `provider`
+    keeps one organisation's."""
     require_role(actor, REVIEW_ROLES, "审核服务记录")
     query = Visit.select(*_LIST_COLUMNS, Visit.notes, Visit.family_confirmed_by,
                          Visit.revision_reason).where(
         _scope(actor) & (Visit.review == str(Review.flagged))
         & (Visit.superseded == False) & (Visit.id > after_id))  # noqa: E712
+    if (found := people.person_search(Visit.person, search)) is not None:
+        query = query.where(found | (Visit.staff.display_name == search.strip()))
+    if provider:
+        query = query.where(Visit.provider == provider)
     known = await catalogue()
     return [_decorate(row, known) for row in await query.order_by(Visit.id).limit(limit)]
 
