@@ -207,3 +207,29 @@ async def test_directory_pages_walk_the_register_once_keeping_the_filters(client
                                   )).content)
     assert len(rows) - 1 == len(expected)
     assert all(MASKED_ID.match(r[1]) for r in rows[1:])
+
+
+@pytest.mark.parametrize(("role", "path", "with_town"), [
+    ("clerk", "/entitlements", True), ("reviewer", "/entitlements", True),
+    ("clerk", "/care-plans", False), ("provider", "/visits", False),
+    ("reviewer", "/visit-review", False)])
+async def test_lists_of_people_find_them_by_phone_id_and_initials(client, world, role: str,
+                                                                  path: str,
+                                                                  with_town: bool) -> None:
+    person = (await Person.select().where(Person.id == world.case.person_id).first())
+    town = await _town_of(person["id"])
+    assert (await sign_in(client, USERS[role])).status_code == 302
+    searches = [{"q": person["phone"]}, {"q": person["resident_id"]},
+                {"q": person["name_initials"]}, {"q": person["name"][1:]}]
+    if with_town:
+        searches.append({"q": person["resident_id"][-4:], "town": town["code"]})
+    for params in searches:
+        assert person["name"] in _listed(await client.get(path, params=params)), params
+    nobody = await client.get(path, params={"q": "13999999999"})
+    assert person["name"] not in _listed(nobody), "a phone that is nobody's"
+
+
+def _listed(response: Any) -> str:
+    """What a list page shows below its search form."""
+    assert response.status_code == 200
+    return response.text.split('role="search"', 1)[1].split("</form>", 1)[1]
