@@ -43,6 +43,7 @@ from ltc.grades import GRADE_LABELS
 from ltc.money import parse_yuan, plain_yuan
 from ltc.organisations.rules import mask_account
 from ltc.people.rules import (
+    name_initials,
     name_problem,
     normalise_phone,
     normalise_resident_id,
@@ -514,6 +515,7 @@ def normalised(kind: AgreementKind, values: Mapping[str, Any],
     if kind is AgreementKind.caregiver:
         stored["caregiver_resident_id"] = normalise_resident_id(values["caregiver_resident_id"])
         stored["caregiver_phone"] = normalise_phone(values["caregiver_phone"])
+        stored["caregiver_initials"] = name_initials(values["caregiver_name"])
         stored["bank_account"] = re.sub(r"[\s-]", "", values["bank_account"])
     if kind is AgreementKind.provider:
         if not values["home_visits"]:

@@ -401,9 +401,10 @@ async def amend(actor: Actor, agreement_id: int, expected_version: int, *,
         bed_day_rates = stored.pop("bed_day_rates", {})
         kept = {name: row[name] for name in (
             "kind", "region_path", "organisation", "staff", "qualification", "beneficiary",
-            "caregiver_name", "caregiver_resident_id", "caregiver_phone", "relationship",
-            "bank_name", "bank_account", "bank_account_name", "account_source", "trained_on",
-            "home_visits", "institutional_beds", "visit_rate_fen", "family_subsidy_fen")}
+            "caregiver_name", "caregiver_initials", "caregiver_resident_id", "caregiver_phone",
+            "relationship", "bank_name", "bank_account", "bank_account_name", "account_source",
+            "trained_on", "home_visits", "institutional_beds", "visit_rate_fen",
+            "family_subsidy_fen")}
         amended = {name: stored[name] for name in AMENDABLE[kind] if name in stored
                    and name not in ("confirmed_account", "bed_day_rates")}
         if kind is AgreementKind.provider:
@@ -550,11 +551,13 @@ def _labelled(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def list_agreements(actor: Actor, *, kind: str = "", state: str = "", search: str = "",
-                          expiring: bool = False, after_id: int = 0,
+                          expiring: bool = False, after_id: int = 0, within: str | None = None,
                           limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
-    """Agreements in the actor's region, by id (keyset: pass the last id seen as
-    `after_id`). `search`: number, organisation, staff or caregiver name, beneficiary name
-    or pinyin initials."""
+    """Agreements in the actor's region (and in the place whose region path is `within`,
+    when given), by id (keyset: pass the last id seen as `after_id`). `search`: number,
+    organisation, staff name, caregiver name or pinyin initials, or the beneficiary as the
+    people search finds them (name, initials, ID, phone; the ID's last four within a
+    place)."""
     query = Agreement.select(*_LIST_COLUMNS).where(_visible(actor) & (Agreement.id > after_id))
     if kind:
         query = query.where(Agreement.kind == kind)
@@ -563,13 +566,18 @@ async def list_agreements(actor: Actor, *, kind: str = "", state: str = "", sear
     if expiring:
         query = query.where(_expiring(clock.today()))
     if text := search.strip():
-        query = query.where(
+        condition = (
             Agreement.number.like(text.upper() + "%") | db.contains(Agreement.organisation.name,
                                                                     text)
             | db.contains(Agreement.staff.display_name, text)
             | Agreement.caregiver_name.like(text + "%")
-            | Agreement.beneficiary.name.like(text + "%")
-            | Agreement.beneficiary.name_initials.like(text.lower() + "%"))
+            | Agreement.caregiver_initials.like(text.lower() + "%"))
+        if (people_found := people.ids_matching(text, within)) is not None:
+            condition = condition | Agreement.beneficiary.is_in(people_found)
+        query = query.where(condition)
+    if within:
+        query = query.where((Agreement.region_path == within)
+                            | Agreement.region_path.like(within + "/%"))
     rows = await query.order_by(Agreement.id).limit(max(1, min(limit, 200)))
     return [_labelled(row) for row in rows]
 

@@ -31,6 +31,7 @@ class Agreement(Table):
     qualification = Varchar(length=12, null=False, default="")  # staff: nurse | care_worker
     beneficiary = ForeignKey(Person, on_delete=OnDelete.restrict, null=True)  # kind caregiver
     caregiver_name = Varchar(length=50, null=False, default="")
+    caregiver_initials = Varchar(length=20, null=False, default="")  # pinyin: 李明 → lm
     caregiver_resident_id = Varchar(length=18, null=False, default="")
     caregiver_phone = Varchar(length=20, null=False, default="")
     relationship = Varchar(length=20, null=False, default="")

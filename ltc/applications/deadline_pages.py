@@ -14,6 +14,7 @@ from ltc import clock
 from ltc.applications.deadlines import Deadline, DeadlineKind, DeadlineState, deadline
 from ltc.applications.rules import ApplicationState
 from ltc.applications.tables import Application
+from ltc.audit import service as audit
 from ltc.clock import UnknownCalendarYear, WorkingCalendar, working_calendar
 from ltc.identity import Actor, Role, in_region
 from ltc.people.rules import mask_resident_id
@@ -139,6 +140,8 @@ class DeadlinePages(Controller):
     async def export(self, request: Request[Actor, Any, Any]) -> Response:
         q, kind, stage = _query(request)
         rows = _filtered(await watched_cases(request.user), q, kind, stage)
+        await audit.record_list_read(request.user, "deadline.exported", "deadline_list",
+                                     {"q": q, "kind": kind, "stage": stage})
 
         async def lines():
             for r in rows:

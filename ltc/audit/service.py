@@ -21,6 +21,7 @@ from ltc.audit.rules import (
 from ltc.audit.tables import AuditEvent
 from ltc.identity import Actor
 from ltc.settings import Settings
+from ltc.web.access_log import masked_search
 
 # Any constant: PostgreSQL serialises appends to the chain on this advisory lock.
 _CHAIN_LOCK_KEY = 4_172_024
@@ -63,6 +64,16 @@ async def record(
     row = AuditEvent(**event, hash=event_hash(event, keys.chain_key()))
     await row.save()
     return row
+
+
+async def record_list_read(actor: Actor, action: str, object_type: str,
+                           filters: dict[str, Any]) -> None:
+    """In its own transaction: the actor read a list of personal data (an export, a page of
+    the people directory) with these filters, the search box masked (it may hold an ID or
+    a phone number). The object is the actor's region, as every list is scoped to it."""
+    async with db.write_transaction():
+        await record(actor, action, object_type, actor.region_path or "all",
+                     after={**filters, "q": masked_search(str(filters.get("q", "")))})
 
 
 async def _events_in_order(batch_size: int = 1000) -> AsyncIterator[dict[str, Any]]:

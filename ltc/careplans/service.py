@@ -41,6 +41,7 @@ from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.grades import GRADE_LABELS
 from ltc.identity import Actor, ActorKind, Role, in_region, of_organisation, require_role
 from ltc.organisations import interface as organisations
+from ltc.people import interface as people
 from ltc.policy import service as policies
 from ltc.policy.rules import PolicyError, parse_policy
 
@@ -197,15 +198,14 @@ _LIST_COLUMNS = (
 
 
 async def list_plans(actor: Actor, *, state: str = "", search: str = "", after_id: int = 0,
-                     limit: int = 50) -> list[dict[str, Any]]:
+                     within: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
     """A clerk: the plans of their region (all versions, or those in one state). A provider:
     its beneficiaries' current plans (its ACTIVE and PROPOSED versions) unless a state is
-    chosen. `search`: part of the name, its pinyin initials, or the start of the ID."""
+    chosen. `search` and `within` (a town's or village's region path) find the person as
+    the people search does."""
     query = CarePlan.select(*_LIST_COLUMNS).where(_plan_scope(actor) & (CarePlan.id > after_id))
-    if term := search.strip():
-        query = query.where(db.contains(CarePlan.person.name, term)
-                            | (CarePlan.person.name_initials == term.lower())
-                            | CarePlan.person.resident_id.like(term + "%"))
+    if (found := people.person_search(CarePlan.person, search, within)) is not None:
+        query = query.where(found)
     if state:
         query = query.where(CarePlan.state == state)
     elif actor.role == Role.provider:

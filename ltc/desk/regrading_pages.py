@@ -14,6 +14,7 @@ from litestar.response import Response, Template
 from ltc.applications.regrading import raise_regrading
 from ltc.assessments.regrade import ChangeKind
 from ltc.assessments.rulesets import list_rulesets
+from ltc.audit import service as audit
 from ltc.desk import regrading
 from ltc.errors import DomainError
 from ltc.identity import Actor, Role, region_covers
@@ -94,6 +95,8 @@ class RegradingPages(Controller):
         impact = await regrading.compute_impact(actor, chosen["region"], chosen["to"])
         rows = regrading.filtered(impact.rows, search=chosen["q"], town=chosen["town"],
                                   kind=chosen["kind"])
+        await audit.record_list_read(actor, "regrading.exported", "regrading_list", {
+            k: chosen[k] for k in ("region", "to", "q", "town", "kind")})
 
         async def lines():
             for line in regrading.csv_rows(rows):

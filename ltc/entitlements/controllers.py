@@ -3,7 +3,6 @@ decision letter download."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date
 from typing import Any
 
@@ -11,7 +10,6 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, URLEncodedBody
 from litestar.response import File, Stream, Template
 
-from ltc import db
 from ltc.audit import service as audit
 from ltc.entitlements import service
 from ltc.entitlements.rules import CLERK_END_REASONS, END_REASONS, EntitlementState
@@ -19,9 +17,9 @@ from ltc.entitlements.tables import Decision
 from ltc.errors import InvalidInput, NotFound
 from ltc.identity import Actor, Role, region_covers
 from ltc.people.rules import mask_resident_id
-from ltc.web.access_log import masked_search
+from ltc.regions.interface import PlaceFilter, place_filter
 from ltc.web.actions import perform
-from ltc.web.exports import csv_download, pdf_file
+from ltc.web.exports import Page, keyset_page, paged_csv, pdf_file
 from ltc.web.formatting import iso_date
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
@@ -41,49 +39,55 @@ def _day(data: dict[str, str], field: str) -> date:
         raise InvalidInput("invalid_date", "日期格式有误", {field: "请选择日期"}) from None
 
 
+def _query(status: str, q: str, renewal: bool, place: PlaceFilter) -> dict[str, str]:
+    """The filters as the list's query string carries them (links, the audit record)."""
+    return {"state": status, "q": q, "renewal": "true" if renewal else "",
+            "town": place.town, "village": place.village}
+
+
 class EntitlementPages(Controller):
     path = "/entitlements"
     guards = [STAFF]  # noqa: RUF012
 
     @get("/")
     async def index(self, request: Request[Actor, Any, Any], status: StateQuery = "",
-                    q: FromQuery[str] = "",
-                    renewal: FromQuery[bool] = False, after: AfterId = 0) -> Template:
+                    q: FromQuery[str] = "", renewal: FromQuery[bool] = False,
+                    town: FromQuery[str] = "", village: FromQuery[str] = "",
+                    after: AfterId = 0) -> Template:
+        place = await place_filter(request.user.region_path, town, village)
         rows = await service.list_entitlements(request.user, state=status, search=q,
-                                               renewal_due=renewal, after_id=after)
+                                               renewal_due=renewal, within=place.within,
+                                               after_id=after)
         return page(request, "entitlements/list.html", rows=rows, state=status, q=q,
-                    renewal=renewal, states=list(EntitlementState),
-                    next_after=rows[-1]["id"] if len(rows) == 50 else None)
+                    renewal=renewal, states=list(EntitlementState), place=place,
+                    query=_query(status, q, renewal, place),
+                    next_after=keyset_page(rows, 50)[1])
 
     @get("/export.csv")
     async def export(self, request: Request[Actor, Any, Any], status: StateQuery = "",
-                     q: FromQuery[str] = "", renewal: FromQuery[bool] = False) -> Stream:
+                     q: FromQuery[str] = "", renewal: FromQuery[bool] = False,
+                     town: FromQuery[str] = "", village: FromQuery[str] = "") -> Stream:
         """The list with its filters as CSV for Excel (UTF-8 with BOM), page by page; the
         export itself is audited. ID numbers are masked as on the page."""
         actor = request.user
-        first = await service.list_entitlements(actor, state=status, search=q,
-                                                renewal_due=renewal, limit=EXPORT_PAGE)
-        async with db.write_transaction():
-            await audit.record(actor, "entitlement.exported", "entitlement_list",
-                               actor.region_path or "all",
-                               after={"state": status, "q": masked_search(q), "renewal": renewal})
+        place = await place_filter(actor.region_path, town, village)
 
-        async def rows() -> AsyncIterator[list[Any]]:
-            page_rows = first
-            while page_rows:
-                for r in page_rows:
-                    yield [r["person.name"], mask_resident_id(r["person.resident_id"]),
-                           r["person.village.name"], r["grade_label"],
-                           EntitlementState(r["state"]).label, iso_date(r["starts_on"]),
-                           iso_date(r["expires_on"]), iso_date(r["ends_on"]),
-                           END_REASONS.get(r["end_reason"], ""), r["decision.number"]]
-                if len(page_rows) < EXPORT_PAGE:
-                    return
-                page_rows = await service.list_entitlements(
-                    actor, state=status, search=q, renewal_due=renewal,
-                    after_id=page_rows[-1]["id"], limit=EXPORT_PAGE)
+        async def fetch(after: int | None) -> Page:
+            return keyset_page(await service.list_entitlements(
+                actor, state=status, search=q, renewal_due=renewal, within=place.within,
+                after_id=after or 0, limit=EXPORT_PAGE), EXPORT_PAGE)
 
-        return csv_download("entitlements.csv", EXPORT_HEADER, rows())
+        def line(r: dict[str, Any]) -> list[Any]:
+            return [r["person.name"], mask_resident_id(r["person.resident_id"]),
+                    r["person.village.name"], r["grade_label"],
+                    EntitlementState(r["state"]).label, iso_date(r["starts_on"]),
+                    iso_date(r["expires_on"]), iso_date(r["ends_on"]),
+                    END_REASONS.get(r["end_reason"], ""), r["decision.number"]]
+
+        return await paged_csv("entitlements.csv", EXPORT_HEADER, fetch, line,
+                               audited=lambda: audit.record_list_read(
+                                   actor, "entitlement.exported", "entitlement_list",
+                                   _query(status, q, renewal, place)))
 
     async def _show(self, request: Request[Actor, Any, Any], entitlement_id: int,
                     status_code: int = 200, **context: Any) -> Template:

@@ -29,6 +29,7 @@ from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.grades import GRADE_LABELS
 from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
+from ltc.people import interface as people
 from ltc.people.rules import mask_resident_id
 from ltc.policy.rules import is_eligible, validity_months
 from ltc.policy.service import issuer, parsed_definition, policy_in_force
@@ -321,18 +322,18 @@ def _visible(actor: Actor):
 
 async def list_entitlements(actor: Actor, *, state: str = "", search: str = "",
                             renewal_due: bool = False, after_id: int = 0,
-                            limit: int = 50) -> list[dict[str, Any]]:
+                            within: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+    """Entitlements in the actor's region, by id (keyset: `after_id` is the last id shown);
+    `search` and `within` (a town's or village's region path) find the person as the people
+    search does."""
     query = Entitlement.select(*_LIST_COLUMNS).where(_visible(actor) & (Entitlement.id > after_id))
     if state:
         query = query.where(Entitlement.state == state)
     if renewal_due:
         query = query.where(Entitlement.renewal_raised_on.is_not_null()
                             & (Entitlement.state != str(EntitlementState.ENDED)))
-    if search.strip():
-        term = search.strip()
-        query = query.where(db.contains(Entitlement.person.name, term)
-                            | (Entitlement.person.name_initials == term.lower())
-                            | Entitlement.person.resident_id.like(term + "%"))
+    if (found := people.person_search(Entitlement.person, search, within)) is not None:
+        query = query.where(found)
     rows = await query.order_by(Entitlement.id).limit(limit)
     for row in rows:
         row["grade_label"] = GRADE_LABELS[row["grade"]]

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
+from piccolo.columns import ForeignKey
 from piccolo.query import Select
 
 from ltc import db
 from ltc.identity import Actor, in_region
 from ltc.people.rules import mask_resident_id
-from ltc.people.service import matching
+from ltc.people.service import person_matching
 from ltc.people.tables import Person
 
 
@@ -49,12 +51,12 @@ async def person_by_id(person_id: int) -> PersonRef | None:
     return PersonRef(**row) if row else None
 
 
-def ids_matching(q: str) -> Select | None:
+def ids_matching(q: str, within: str | None = None) -> Select | None:
     """A sub-select of the ids of people the search box finds (name, pinyin initials,
-    resident ID, phone), for `column.is_in(...)`: the planner answers it from the person
-    indexes. None when `q` is blank."""
-    condition = matching(q, name=Person.name, initials=Person.name_initials,
-                         resident_id=Person.resident_id, phone=Person.phone)
+    resident ID, phone; within a town or village — `within`, its region path — also the
+    last four characters of the ID), for `column.is_in(...)`: the planner answers it from
+    the person indexes. None when there is neither a search nor a place."""
+    condition = person_matching(q, within)
     return None if condition is None else Person.select(Person.id).where(condition)
 
 
@@ -83,3 +85,20 @@ async def briefs_of(person_ids: list[int]) -> dict[int, PersonBrief]:
                 resident_id_masked=mask_resident_id(row["resident_id"]),
                 region_path=row["region_path"], deceased_on=row["deceased_on"])
     return found
+
+
+def person_search(person: ForeignKey, q: str, within: str | None = None) -> Any:
+    """What a list applies for its search box and 乡镇/村居 filter to its column naming the
+    person (`Entitlement.person`, …): the people `ids_matching` finds, and — as these lists
+    always allowed, their rows being far fewer than the register's — any part of the name
+    (秀英 finds 张秀英). None when there is neither a search nor a place."""
+    found = ids_matching(q, within)
+    if found is None:
+        return None
+    condition: Any = person.is_in(found)
+    if text := " ".join(q.split()):
+        part = db.contains(person.name, text)
+        if within:
+            part = part & person.is_in(ids_matching("", within))
+        condition = condition | part
+    return condition

@@ -143,6 +143,19 @@ def insurance_number_problem(value: str | None) -> str | None:
     return None
 
 
+ID_TAIL_LENGTH = 4
+
+
+def resident_id_tail(text: str) -> str | None:
+    """The last four characters of a resident ID as typed into a search box (`1235`,
+    `002x`), or None when `text` is not one: three digits and a digit or X."""
+    compact = normalise_resident_id(text)
+    if len(compact) == ID_TAIL_LENGTH and compact[:3].isdigit() and (
+            compact[3].isdigit() or compact[3] == "X"):
+        return compact
+    return None
+
+
 def mask_resident_id(resident_id: str) -> str:
     """`110105199001011234` → `110105********1234`: region and last four only, for lists."""
     if len(resident_id) != 18:

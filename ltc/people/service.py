@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from piccolo.columns import Column
-from piccolo.columns.combination import Or, Where
+from piccolo.columns.combination import And, Or, Where, WhereRaw
 
 from ltc import clock, db
 from ltc.assessments import interface as assessments
@@ -25,6 +25,7 @@ from ltc.people.rules import (
     normalise_phone,
     normalise_resident_id,
     parse_resident_id,
+    resident_id_tail,
 )
 from ltc.people.tables import Person
 from ltc.regions import interface as regions
@@ -272,11 +273,31 @@ def matching(
     return where
 
 
+# The expression the 2026-12-11T09:00 migration indexes on both engines.
+ID_TAIL = "substr(resident_id, 15, 4)"
+
+
+def person_matching(q: str, within: str | None = None) -> Where | Or | And | WhereRaw | None:
+    """`matching` on the person table, and within a town or village (`within`, its region
+    path) also the last four characters of the resident ID: four digits alone are
+    ambiguous across a county (and a prefix of many phones), not among one town's people.
+    None when there is neither a search nor a place."""
+    condition: Any = matching(q, name=Person.name, initials=Person.name_initials,
+                              resident_id=Person.resident_id, phone=Person.phone)
+    if not within:
+        return condition
+    if condition is not None and (tail := resident_id_tail(q)):
+        condition = condition | WhereRaw(f"{ID_TAIL} = {{}}", tail)
+    area = (Person.region_path == within) | Person.region_path.like(within + "/%")
+    return area if condition is None else condition & area
+
+
 async def search_people(
-    actor: Actor, q: str = "", limit: int = 50, after_id: int = 0
+    actor: Actor, q: str = "", limit: int = 50, after_id: int = 0, within: str | None = None
 ) -> list[dict[str, Any]]:
-    """People in the actor's region matching `q`, by id (stable keyset pagination: pass the
-    last id seen as `after_id`). Resident IDs come back masked.
+    """People in the actor's region matching `q` (and in the place whose region path is
+    `within`, when given), by id (stable keyset pagination: pass the last id seen as
+    `after_id`). Resident IDs come back masked.
 
     Providers find a person only by the full resident ID (they hold the ID card at the
     home): they must not browse everyone in their town."""
@@ -289,15 +310,11 @@ async def search_people(
         if len(number) != 18:
             return []
         query = query.where(Person.resident_id == number)
-    else:
-        condition = matching(q, name=Person.name, initials=Person.name_initials,
-                             resident_id=Person.resident_id, phone=Person.phone)
-        if condition is not None:
-            query = query.where(condition)
+    elif (condition := person_matching(q, within)) is not None:
+        query = query.where(condition)
     rows = await query.order_by(Person.id).limit(limit)
     return [_listed({k: v for k, v in row.items() if k != "resident_id"}, row["resident_id"])
             for row in rows]
-
 
 
 async def record_death(person_id: int, day: date) -> bool:

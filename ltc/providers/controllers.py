@@ -17,9 +17,11 @@ from ltc.audit import service as audit
 from ltc.entitlements import service as entitlements
 from ltc.errors import InvalidInput
 from ltc.identity import Actor, Role
+from ltc.people.rules import mask_resident_id
 from ltc.providers import rules, service
 from ltc.web.actions import perform
-from ltc.web.exports import csv_download
+from ltc.web.exports import Page, csv_download, keyset_page, paged_csv
+from ltc.web.formatting import iso_date
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 from ltc.web.params import AfterId, Id, whole_number
@@ -59,6 +61,16 @@ def _month(text: str, default: date) -> tuple[date, str | None]:
     return month, None
 
 
+def _survey_month(text: str) -> tuple[date | None, str | None]:
+    """The surveys' month filter: none when left blank."""
+    return _month(text, clock.today().replace(day=1)) if text.strip() else (None, None)
+
+
+STAY_EXPORT_HEADER = ["姓名", "身份证号（脱敏）", "村（居）", "机构", "入住日期", "出院日期"]
+SURVEY_EXPORT_HEADER = ["回访日期", "姓名", "身份证号（脱敏）", "护理机构", "评分", "评价",
+                        "意见", "登记人"]
+
+
 # --- institutional stays -----------------------------------------------------------------
 
 class StayPages(Controller):
@@ -74,8 +86,30 @@ class StayPages(Controller):
                                         open_only=status != "all", search=q, after_id=after)
         return page(request, "providers/stays.html", rows=rows, status=status, q=q,
                     institution=institution,
+                    query={"status": status, "institution": institution, "q": q},
                     institutions=await service.institutions(actor, clock.today()),
-                    next_after=rows[-1]["id"] if len(rows) == service.PAGE_SIZE else None)
+                    next_after=keyset_page(rows, service.PAGE_SIZE)[1])
+
+    @get("/export.csv")
+    async def export(self, request: Request[Actor, Any, Any], institution: IdQuery = 0,
+                     status: FromQuery[str] = "open", q: FromQuery[str] = "") -> Stream:
+        """The stays with their filters as CSV for Excel, page by page; IDs masked, audited."""
+        actor = request.user
+
+        async def fetch(after: int | None) -> Page:
+            return keyset_page(await service.list_stays(
+                actor, institution=institution or None, open_only=status != "all",
+                search=q, after_id=after or 0), service.PAGE_SIZE)
+
+        def line(s: dict[str, Any]) -> list[Any]:
+            return [s["person.name"], mask_resident_id(s["person.resident_id"]),
+                    s["person.village.name"], s["institution.name"], iso_date(s["admitted_on"]),
+                    iso_date(s["discharged_on"]) or "在住"]
+
+        return await paged_csv("stays.csv", STAY_EXPORT_HEADER, fetch, line,
+                               audited=lambda: audit.record_list_read(
+                                   actor, "stay.exported", "stay_list",
+                                   {"status": status, "institution": institution, "q": q}))
 
     async def _new(self, request: Request[Actor, Any, Any], q: str, entitlement: int,
                    status_code: int = 200, **context: Any) -> Template:
@@ -170,17 +204,40 @@ class SurveyPages(Controller):
 
     @get("/")
     async def index(self, request: Request[Actor, Any, Any], provider: IdQuery = 0,
-                    month: FromQuery[str] = "", after: AfterId = 0) -> Template:
+                    month: FromQuery[str] = "", q: FromQuery[str] = "",
+                    after: AfterId = 0) -> Template:
         actor = request.user
-        chosen, error = _month(month, clock.today().replace(day=1)) if month.strip() else (
-            None, None)
+        chosen, error = _survey_month(month)
         rows = await service.list_surveys(actor, provider=provider or None, month=chosen,
-                                          after_id=after)
+                                          search=q, after_id=after)
         return page(request, "providers/surveys.html", rows=rows, provider=provider,
-                    month=month, providers=await service.providers(actor),
-                    score_labels=rules.SCORE_LABELS,
-                    error=error,
-                    next_after=rows[-1]["id"] if len(rows) == service.PAGE_SIZE else None)
+                    month=month, q=q, query={"provider": provider, "month": month, "q": q},
+                    providers=await service.providers(actor), score_labels=rules.SCORE_LABELS,
+                    error=error, next_after=keyset_page(rows, service.PAGE_SIZE)[1])
+
+    @get("/export.csv")
+    async def export(self, request: Request[Actor, Any, Any], provider: IdQuery = 0,
+                     month: FromQuery[str] = "", q: FromQuery[str] = "") -> Stream:
+        """The surveys with their filters as CSV for Excel, page by page; IDs masked,
+        audited."""
+        actor = request.user
+        chosen, _ = _survey_month(month)
+
+        async def fetch(after: int | None) -> Page:
+            return keyset_page(await service.list_surveys(
+                actor, provider=provider or None, month=chosen, search=q,
+                after_id=after or 0), service.PAGE_SIZE)
+
+        def line(s: dict[str, Any]) -> list[Any]:
+            return [iso_date(s["surveyed_on"]), s["person.name"],
+                    mask_resident_id(s["person.resident_id"]), s["provider.name"], s["score"],
+                    rules.SCORE_LABELS[s["score"]], s["comment"],
+                    s["recorded_by.display_name"]]
+
+        return await paged_csv("surveys.csv", SURVEY_EXPORT_HEADER, fetch, line,
+                               audited=lambda: audit.record_list_read(
+                                   actor, "survey.exported", "survey_list",
+                                   {"provider": provider, "month": month, "q": q}))
 
     async def _new(self, request: Request[Actor, Any, Any], q: str, person: int,
                    provider: int, status_code: int = 200, **context: Any) -> Template:

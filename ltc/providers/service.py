@@ -28,6 +28,7 @@ from ltc.entitlements.tables import Entitlement, Suspension
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, Role, in_region, require_role
 from ltc.organisations.tables import Organisation
+from ltc.people import interface as people_interface
 from ltc.people.tables import Person
 from ltc.providers import rules
 from ltc.providers.rules import ProviderMonth
@@ -207,8 +208,10 @@ async def get_stay(actor: Actor, stay_id: int) -> dict[str, Any]:
 
 
 async def list_stays(actor: Actor, *, institution: int | None = None, open_only: bool = True,
-                     search: str = "", after_id: int = 0,
+                     search: str = "", after_id: int = 0, within: str | None = None,
                      limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    """Stays in the clerk's region, by id; `search` and `within` (a town's or village's
+    region path) find the person as the people search does."""
     require_role(actor, CLERKS, "查看机构住养")
     query = InstitutionalStay.select(*_STAY_COLUMNS).where(
         in_region(actor, InstitutionalStay.region_path) & (InstitutionalStay.id > after_id))
@@ -216,12 +219,9 @@ async def list_stays(actor: Actor, *, institution: int | None = None, open_only:
         query = query.where(InstitutionalStay.institution == institution)
     if open_only:
         query = query.where(InstitutionalStay.discharged_on.is_null())
-    if search.strip():
-        term = search.strip()
-        person = InstitutionalStay.person
-        query = query.where(db.contains(person.name, term)
-                            | (person.name_initials == term.lower())
-                            | person.resident_id.like(term + "%"))
+    found = people_interface.person_search(InstitutionalStay.person, search, within)
+    if found is not None:
+        query = query.where(found)
     return await query.order_by(InstitutionalStay.id).limit(limit)
 
 
@@ -331,13 +331,18 @@ async def _serves(provider_id: int, person_id: int) -> bool:
 
 
 async def list_surveys(actor: Actor, *, provider: int | None = None, month: date | None = None,
-                       after_id: int = 0, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+                       search: str = "", after_id: int = 0,
+                       limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+    """Surveys in the clerk's region, by id; `search` finds the person as the people search
+    does."""
     require_role(actor, CLERKS, "查看回访记录")
     query = Survey.select(Survey.all_columns(), Survey.person.name, Survey.person.resident_id,
                           Survey.provider.name, Survey.recorded_by.display_name).where(
         in_region(actor, Survey.region_path) & (Survey.id > after_id))
     if provider:
         query = query.where(Survey.provider == provider)
+    if (found := people_interface.person_search(Survey.person, search)) is not None:
+        query = query.where(found)
     if month:
         first, last = clock.month_bounds(month)
         query = query.where((Survey.surveyed_on >= first) & (Survey.surveyed_on <= last))

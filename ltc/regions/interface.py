@@ -95,3 +95,27 @@ async def pooling_region_of(path: str) -> PoolingRegion | None:
         Region.bureau_phone, Region.organisation_code_pattern).where(
         (Region.code == path.split("/")[0]) & (Region.level == "pooling")).first()
     return PoolingRegion(**row) if row else None
+
+
+@dataclass(frozen=True)
+class PlaceFilter:
+    """A list's 乡镇/村居 filter: the towns to choose from, the chosen town's villages, the
+    chosen codes ('' for none or one not offered) and the chosen place's region path."""
+
+    towns: list[Place]
+    villages: list[Place]
+    town: str
+    village: str
+    within: str | None
+
+
+async def place_filter(under: str | None, town: str = "", village: str = "") -> PlaceFilter:
+    """The filter for an actor whose region path is `under` (None: everywhere), with the
+    town and village codes from the query string."""
+    towns = await at_level("town", under=under)
+    chosen = next((t for t in towns if t.code == town), None)
+    villages = await children_of(chosen.code) if chosen else []
+    place = next((v for v in villages if v.code == village), None)
+    return PlaceFilter(towns=towns, villages=villages, town=chosen.code if chosen else "",
+                       village=place.code if place else "",
+                       within=place.path if place else chosen.path if chosen else None)

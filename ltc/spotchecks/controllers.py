@@ -14,6 +14,7 @@ from litestar import Controller, Request, get
 from litestar.response import Response, Template
 
 from ltc import clock
+from ltc.audit import service as audit
 from ltc.errors import DomainError
 from ltc.identity import Actor, Role
 from ltc.spotchecks import queries, rules, service
@@ -78,6 +79,8 @@ class SpotCheckPages(Controller):
     @get("/export.csv", guards=[role_guard(Role.reviewer, Role.admin)])
     async def export(self, request: Request[Actor, Any, Any]) -> Response:
         rows = await queries.all_checks(request.user, _filters(_params(request)))
+        await audit.record_list_read(request.user, "spot_check.exported", "spot_check_list",
+                                     _params(request))
 
         async def lines():
             for line in queries.csv_rows(rows):

@@ -13,23 +13,35 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromQuery, QueryParameter
-from litestar.response import Redirect, Response, Template
+from litestar.response import Redirect, Response, Stream, Template
 
 from ltc import clock
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import Actor, Role
+from ltc.organisations import interface as organisations
 from ltc.visits import logging as visit_logging
 from ltc.visits import queries
 from ltc.visits import review as reviews
 from ltc.visits.rules import REVIEW_LABELS, REVISION_REASONS, Review
 from ltc.web.actions import perform
-from ltc.web.formatting import datetime_local
+from ltc.web.exports import Page, keyset_page, paged_csv
+from ltc.web.formatting import datetime_local, iso_date, local_time
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
 from ltc.web.params import DB_INT_MAX, AfterId, Id, whole_number
 
 PROVIDERS = role_guard(Role.provider)
+EXPORT_HEADER = ["服务日期", "开始时间", "结束时间", "时长（分钟）", "受益人", "服务人员",
+                 "护理机构", "服务项目", "审核状态", "异常提示"]
+
+
+def _export_line(v: dict[str, Any]) -> list[Any]:
+    return [iso_date(v["visit_on"]), local_time(v["started_at"]), local_time(v["ended_at"]),
+            v["minutes"], v["person.name"], v["staff.display_name"], v["provider.name"],
+            "、".join(v["item_labels"]), v["review_label"],
+            "；".join(f["label"] for f in v["flags"])]
+
 PersonQuery = Annotated[int, QueryParameter(ge=1, le=DB_INT_MAX)]
 ReviewQuery = Annotated[str, QueryParameter(name="review")]
 
@@ -167,10 +179,25 @@ class VisitPages(Controller):
                     q: FromQuery[str] = "", after: AfterId = 0) -> Template:
         rows = await queries.visits_for(request.user, review=review, search=q, after_id=after)
         return page(request, "visits/list.html", rows=rows, review=review, q=q,
-                    reviews=REVIEW_LABELS,
+                    reviews=REVIEW_LABELS, query={"review": review, "q": q},
                     due=await queries.due_visits(request.user, clock.today()),
-                    today=clock.today(),
-                    next_after=rows[-1]["id"] if len(rows) == queries.PAGE_SIZE else None)
+                    today=clock.today(), next_after=keyset_page(rows, queries.PAGE_SIZE)[1])
+
+    @get("/export.csv")
+    async def export(self, request: Request[Actor, Any, Any], review: ReviewQuery = "",
+                     q: FromQuery[str] = "") -> Stream:
+        """The organisation's visits with the filters as CSV for Excel; audited."""
+        actor = request.user
+
+        async def fetch(after: int | None) -> Page:
+            return keyset_page(await queries.visits_for(actor, review=review, search=q,
+                                                        after_id=after or 0),
+                               queries.PAGE_SIZE)
+
+        return await paged_csv("visits.csv", EXPORT_HEADER, fetch, _export_line,
+                               audited=lambda: audit.record_list_read(
+                                   actor, "visit.exported", "visit_list",
+                                   {"review": review, "q": q}))
 
     async def _form(self, request: Request[Actor, Any, Any], person_id: int,
                     status_code: int = 200, **context: Any) -> Template:
@@ -294,16 +321,38 @@ class VisitReviewPages(Controller):
 
     async def _queue(self, request: Request[Actor, Any, Any], after: int = 0,
                      status_code: int = 200, **context: Any) -> Template:
-        rows = await queries.review_queue(request.user, after_id=after)
+        actor = request.user
+        q = request.query_params.get("q", "")
+        provider = whole_number(request.query_params.get("provider", "")) or 0
+        rows = await queries.review_queue(actor, after_id=after, search=q, provider=provider)
         return page(request, "visits/review_queue.html", status_code=status_code, rows=rows,
-                    total=await queries.review_queue_count(request.user), after=after,
-                    next_after=rows[-1]["id"] if len(rows) == queries.PAGE_SIZE else None,
+                    total=await queries.review_queue_count(actor), after=after, q=q,
+                    provider=provider, query={"q": q, "provider": provider or ""},
+                    providers=await organisations.active_of_kind(actor, "provider",
+                                                                order="name"),
+                    next_after=keyset_page(rows, queries.PAGE_SIZE)[1],
                     errors=context.pop("errors", {}), error=context.pop("error", None),
                     form=context.pop("form", {}), **context)
 
     @get("/")
     async def index(self, request: Request[Actor, Any, Any], after: AfterId = 0) -> Template:
         return await self._queue(request, after)
+
+    @get("/export.csv")
+    async def export(self, request: Request[Actor, Any, Any], q: FromQuery[str] = "",
+                     provider: AfterId = 0) -> Stream:
+        """The flagged visits waiting for review, filtered, as CSV for Excel; audited."""
+        actor = request.user
+
+        async def fetch(after: int | None) -> Page:
+            return keyset_page(await queries.review_queue(
+                actor, after_id=after or 0, search=q, provider=provider or None),
+                queries.PAGE_SIZE)
+
+        return await paged_csv("visit-review.csv", EXPORT_HEADER, fetch, _export_line,
+                               audited=lambda: audit.record_list_read(
+                                   actor, "visit.exported", "visit_review_list",
+                                   {"q": q, "provider": provider}))
 
     @get("/{visit_id:int}")
     async def show(self, request: Request[Actor, Any, Any], visit_id: Id) -> Template:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from ltc import clock, db
+from ltc import clock
 from ltc.accounts.tables import User
 from ltc.careplans.rules import CONFIRMED, CareForm
 from ltc.careplans.service import catalogue, plan_on
@@ -21,6 +21,7 @@ from ltc.entitlements.tables import Entitlement
 from ltc.errors import NotFound
 from ltc.grades import GRADE_LABELS
 from ltc.identity import Actor, Role, in_region, require_role
+from ltc.people import interface as people
 from ltc.visits import facts as gathered
 from ltc.visits import rules
 from ltc.visits.logging import LOG_ROLES
@@ -107,24 +108,28 @@ async def visits_for(actor: Actor, *, person_id: int | None = None, review: str 
         query = query.where(Visit.review == review)
     if not include_superseded:
         query = query.where(Visit.superseded == False)  # noqa: E712
-    if search.strip():
-        term = search.strip()
-        query = query.where(db.contains(Visit.person.name, term)
-                            | (Visit.person.name_initials == term.lower())
-                            | (Visit.staff.display_name == term))
+    if (found := people.person_search(Visit.person, search)) is not None:
+        query = query.where(found | (Visit.staff.display_name == search.strip()))
     known = await catalogue()
     return [_decorate(row, known)
             for row in await query.order_by(Visit.id, ascending=False).limit(limit)]
 
 
-async def review_queue(actor: Actor, *, after_id: int = 0,
+async def review_queue(actor: Actor, *, after_id: int = 0, search: str = "",
+                       provider: int | None = None,
                        limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
-    """Flagged visits of the reviewer's region waiting for a decision, oldest first."""
+    """Flagged visits of the reviewer's region waiting for a decision, oldest first; `search`
+    finds the person as the people search does (or the staff member by name), `provider`
+    keeps one organisation's."""
     require_role(actor, REVIEW_ROLES, "审核服务记录")
     query = Visit.select(*_LIST_COLUMNS, Visit.notes, Visit.family_confirmed_by,
                          Visit.revision_reason).where(
         _scope(actor) & (Visit.review == str(Review.flagged))
         & (Visit.superseded == False) & (Visit.id > after_id))  # noqa: E712
+    if (found := people.person_search(Visit.person, search)) is not None:
+        query = query.where(found | (Visit.staff.display_name == search.strip()))
+    if provider:
+        query = query.where(Visit.provider == provider)
     known = await catalogue()
     return [_decorate(row, known) for row in await query.order_by(Visit.id).limit(limit)]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterable, AsyncIterator, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -35,6 +35,40 @@ def csv_download(filename: str, header: Sequence[str],
 
     return Stream(lines(), media_type="text/csv; charset=utf-8",
                   headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+# A page of a keyset-paged list: its rows and the cursor of the next page (None: the last).
+Page = tuple[Sequence[Any], Any]
+
+
+async def paged_csv(filename: str, header: Sequence[str],
+                    fetch: Callable[[Any], Awaitable[Page]],
+                    line: Callable[[Any], Sequence[Any]], *,
+                    audited: Callable[[], Awaitable[None]]) -> Stream:
+    """A list with its filters as CSV for Excel, read page by page (`fetch(None)` is the
+    first page, `fetch(cursor)` the next) so a large region never sits in memory, one `line`
+    per row. The first page is read before `audited` records the export and the response
+    starts, so a bad filter is a normal error page and an export that failed is not logged;
+    once streaming, a failure could only cut the file short."""
+    rows, cursor = await fetch(None)
+    await audited()
+
+    async def lines() -> AsyncIterator[Sequence[Any]]:
+        page_rows, next_cursor = rows, cursor
+        while True:
+            for row in page_rows:
+                yield line(row)
+            if next_cursor is None:
+                return
+            page_rows, next_cursor = await fetch(next_cursor)
+
+    return csv_download(filename, header, lines())
+
+
+def keyset_page(rows: Sequence[dict[str, Any]], size: int) -> Page:
+    """A page of rows paged by id: a full page may have a next one after its last id."""
+    return rows, (rows[-1]["id"] if len(rows) == size and rows else None)
+
 
 async def stored_file(sha256: str, filename: str, *, object_type: str, object_id: Any,
                       suffix: str = ".pdf", media_type: str = "application/pdf",

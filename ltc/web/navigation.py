@@ -5,7 +5,8 @@ from __future__ import annotations
 from ltc.identity import Role
 
 NAVIGATION: dict[Role, list[tuple[str, str]]] = {
-    Role.clerk: [("工作台", "/"), ("申请受理", "/applications"), ("公示管理", "/notice-batches"),
+    Role.clerk: [("工作台", "/"), ("申请受理", "/applications"),
+                 ("人员查询", "/people"), ("公示管理", "/notice-batches"),
                  ("待遇资格", "/entitlements"), ("协议管理", "/agreements"),
                  ("护理计划", "/care-plans"), ("机构住养", "/stays"), ("回访", "/surveys"),
                  ("机构考核", "/evaluation"), ("月度结算", "/payouts"),
@@ -15,7 +16,8 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
                     ("专家确认", "/assessments/confirmations"), ("评估抽查", "/spotchecks/mine")],
     Role.provider: [("工作台", "/"), ("服务记录", "/visits"), ("护理计划", "/care-plans"),
                     ("结算单", "/provider/statements")],
-    Role.reviewer: [("工作台", "/"), ("评估审核", "/review"), ("待遇资格", "/entitlements"),
+    Role.reviewer: [("工作台", "/"), ("评估审核", "/review"), ("人员查询", "/people"),
+                    ("待遇资格", "/entitlements"),
                     ("服务记录审核", "/visit-review"), ("机构考核", "/evaluation"),
                     ("月度结算", "/payouts"), ("改判影响", "/regrading"),
                     ("办理时限", "/deadlines"), ("结论到期", "/conclusions"),

@@ -34,6 +34,7 @@ from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.identity import Actor
 from ltc.jobs.tables import OutboxMessage
 from ltc.organisations.tables import Organisation
+from ltc.people.tables import Person
 
 pytestmark = pytest.mark.anyio
 
@@ -501,6 +502,16 @@ async def test_list_filters_search_and_keyset_paging(world) -> None:
         assert found, term
     assert [r["id"] for r in await service.list_agreements(world.clerk, search="zxy")] == [
         caregiver["id"]]
+    assert (await row_of(caregiver["id"]))["caregiver_initials"] == "lm"
+    person = await Person.select().where(Person.id == world.case.person_id).first()
+    town = person["region_path"].rsplit("/", 1)[0]
+    for term, within in (("lm", None), ("LM", None), (person["phone"], None),
+                         (person["resident_id"], None), (person["resident_id"][-4:], town)):
+        found = await service.list_agreements(world.clerk, search=term, within=within)
+        assert [r["id"] for r in found] == [caregiver["id"]], term
+    # Four digits alone are ambiguous: without a town they are only an ID or phone prefix.
+    assert not await service.list_agreements(world.clerk, search=person["resident_id"][-4:])
+    assert not await service.list_agreements(world.clerk, search="张秀", within=town + "9")
     first = await service.list_agreements(world.clerk, limit=2)
     rest = await service.list_agreements(world.clerk, limit=2, after_id=first[-1]["id"])
     assert [r["id"] for r in first + rest] == [r["id"] for r in rows]

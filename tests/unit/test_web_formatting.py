@@ -50,10 +50,11 @@ def test_resident_ids_are_masked_in_lists(resident_id: str, masked: str) -> None
 
 
 def _recorded_actions() -> list[str]:
-    """Every audit action the code records under a literal name, plus the payout batch's
+    """Every audit action the code records under a literal name (also reads of lists),
+    plus the payout batch's
     state changes (recorded as f"payout_batch.{action}")."""
     source = "\n".join(p.read_text() for p in Path(ltc.__file__).parent.rglob("*.py"))
-    literal = re.findall(r'\brecord\(\s*\w+,\s*"([a-z_]+\.[a-z_]+)"', source)
+    literal = re.findall(r'\brecord(?:_list_read)?\(\s*\w+,\s*"([a-z_]+\.[a-z_]+)"', source)
     batch = [f"payout_batch.{action}" for action in _DOING]
     return sorted(set(literal + batch))
 
