@@ -109,13 +109,17 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     from ltc.assessments.tables import Assessment
     from ltc.assessments.validity import conclusions_to_renew
     from ltc.audit import service as audit
-    from ltc.careplans.tables import CarePlan
+    from ltc.careplans.tables import CareItem, CarePlan
     from ltc.desk.regrading import compute_impact
     from ltc.evidence import service as evidence
     from ltc.notices.tables import NoticeBatch, Objection
-    from ltc.payouts.tables import PayoutBatch
+    from ltc.organisations.tables import Organisation, OrganisationStatusChange
+    from ltc.payouts.tables import Payment, PayoutBatch
     from ltc.people.tables import Person
+    from ltc.regions.tables import Region
     from ltc.spotchecks.tables import SpotCheck
+    from ltc.staff import service as staff
+    from ltc.staff.tables import StaffMember, StaffTraining
     from ltc.visits.tables import Survey, Visit
 
     await demo.build("demo-test1", 1_000, settings.media_dir)
@@ -130,9 +134,43 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
         (Agreement.kind == "assessment") & (Agreement.state == "ACTIVE"))
     assert sorted(a["organisation.code"] for a in active) == ["AO-370983-01", "AO-370983-02"]
     drawn = await eligible_assessors("370983/370983001/370983001001", on=clock.today())
-    assert len(drawn) >= 12 and sum(c.expert for c in drawn) >= 4
-    # 钱评估's expert certificate expired: drawable, never as the team's expert.
-    assert [c.expert for c in drawn if c.name == "钱评估"] == [False]
+    assert len(drawn) >= 11 and sum(c.expert for c in drawn) >= 4
+    # 钱评估's certificate expired 20 days ago: the staff register keeps him out of the draw.
+    assert "钱评估" not in [c.name for c in drawn]
+    # The staff register: everyone who assesses or visits, and staff without an account.
+    clerk = await actor("clerk")
+    records = {r["name"]: r for r in await StaffMember.select()}
+    for user in demo.fixture()["users"]:
+        if user["role"] in ("assessor", "provider"):
+            assert records[user["display_name"]]["user"] is not None, user["username"]
+    assert sum(r["user"] is None for r in records.values()) >= 4
+    assert records["钱评估"]["certificate_until"] < clock.today()
+    assert await staff.expiring_count(clerk) >= 1  # the clerk's 30-day list
+    assert await StaffTraining.count() >= 5
+    # The organisation register: every organisation filled in, one suspended with its reason.
+    for organisation in await Organisation.select():
+        assert organisation["national_code"] and organisation["category"], organisation
+        assert organisation["licence_no"] and organisation["address"], organisation
+    suspended = await Organisation.select().where(Organisation.status == "suspended")
+    assert [o["code"] for o in suspended] == ["ORG-P-004"]
+    assert await OrganisationStatusChange.count().where(
+        OrganisationStatusChange.organisation == suspended[0]["id"]) == 1
+    region = await Region.select().where(Region.code == "370983").first()
+    assert "演示数据" in region["bureau_address"] and region["bureau_phone"]
+    assert await CareItem.count().where(CareItem.national_code != "") >= 6
+    # Payees: every provider agreement names its account; ORG-P-002's amended mid-month.
+    providers = await Agreement.select().where(Agreement.kind == "provider")
+    assert all(a["bank_account"] for a in providers)
+    amended = [a for a in providers if a["amendment_no"] == 1]
+    assert [(a["starts_on"].day, a["visit_rate_fen"], a["state"]) for a in amended] == [
+        (16, 9500, "ACTIVE")]
+    # The family caregiver's payment the bank returned, paid the next month to the new account.
+    failed = await Payment.select().where(Payment.status == "failed").first()
+    again = await Payment.select().where(
+        (Payment.payee_key == failed["payee_key"]) & (Payment.id > failed["id"])
+        & (Payment.status == "paid")).first()
+    assert again["bank_account"] != failed["bank_account"]
+    assert again["amount_fen"] > failed["amount_fen"]  # the month's own and the carried
     # 孙秀珍 waits for 吴专家's 专家确认.
     queue = await experts.confirmation_queue(await actor("expert"))
     assert [row["application.person.name"] for row in queue] == ["孙秀珍"]
