@@ -3,7 +3,6 @@ county it builds (ltc.demo) keeps every story the walk-through in README tells."
 
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -12,29 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port
+from conftest import PG_URL, free_port
+from support.demo import start_demo, stop_demo
+
+# `ltc demo` runs on the embedded SQLite database only, whatever the test engine: the
+# PostgreSQL pass leaves it to the SQLite pass (the builder itself is run on both below).
+sqlite_only = pytest.mark.skipif(bool(PG_URL), reason="ltc demo runs on SQLite only")
 
 HOME_TITLES = {"clerk": "经办员工作台", "assessor": "评估员工作台", "provider": "护理机构工作台",
                "reviewer": "审核员工作台", "admin": "系统管理"}
-
-
-def _start_demo(var_dir: Path, port: int) -> tuple[subprocess.Popen, list[tuple[str, str, str]]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
-    env["LTC_VAR_DIR"] = str(var_dir)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ltc.cli", "demo", "--port", str(port)], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    logins, output = [], []
-    deadline = time.monotonic() + 600  # the first start of a day builds the county
-    for line in process.stdout:
-        output.append(line)
-        if match := re.match(r"\s+(clerk|assessor|provider|reviewer|admin)\s+(\S+)\s+(\S+)$",
-                             line):
-            logins.append(match.groups())
-        if "Uvicorn running" in line or time.monotonic() > deadline:
-            break
-    assert len(logins) == 9, "".join(output)  # one or more per role, five assessors
-    return process, logins
 
 
 def _wait_for_audit_action(database: Path, action: str, seconds: float = 30) -> bool:
@@ -48,9 +33,12 @@ def _wait_for_audit_action(database: Path, action: str, seconds: float = 30) -> 
     return False
 
 
-def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(tmp_path: Path) -> None:
+@sqlite_only
+def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(demo_var_dir: Path
+                                                                      ) -> None:
     port = free_port()
-    process, logins = _start_demo(tmp_path / "var", port)
+    process, logins = start_demo(demo_var_dir, port)
+    assert len(logins) == 9  # one or more per role, five assessors
     try:
         for role, username, password in logins:
             # No timing assertion: the demo's first seconds also run the scheduler's catch-up
@@ -66,23 +54,21 @@ def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(tmp_path:
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60).json()[
             "status"] == "ok"
         # The in-process scheduler, outbox relay and worker run today's audit-chain check.
-        assert _wait_for_audit_action(tmp_path / "var" / "ltc.sqlite3", "audit.chain_verified")
+        assert _wait_for_audit_action(demo_var_dir / "ltc.sqlite3", "audit.chain_verified")
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+        stop_demo(process)
     for key in ("audit_key", "audit_signing_key"):  # made on first start, owner-only
-        assert (tmp_path / "var" / key).stat().st_mode & 0o777 == 0o600
-    _assert_audit_intact(tmp_path / "var")
+        assert (demo_var_dir / key).stat().st_mode & 0o777 == 0o600
+    _assert_audit_intact(demo_var_dir)
 
-    # Run again: a fresh database, so the old password no longer works.
+    # Run again: a fresh copy of the county, with a fresh password.
     port = free_port()
-    process, second = _start_demo(tmp_path / "var", port)
+    process, second = start_demo(demo_var_dir, port)
     try:
         assert second[0][2] != logins[0][2]
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    _assert_audit_intact(tmp_path / "var")  # the old database's checkpoints went with it
+        stop_demo(process)
+    _assert_audit_intact(demo_var_dir)  # the old database's checkpoints went with it
 
 
 def _assert_audit_intact(var_dir: Path) -> None:
