@@ -85,6 +85,18 @@ async def test_a_paid_batch_a_reassessed_case_and_a_provider_statement_open(demo
     assert "已办结" in await clerk.inner_text("main")
     assert await clerk.locator("main a[href^='/assessments/']").count() == 2
 
+    # The payee story: the provider agreement amended mid-month, both versions on its page;
+    # the batch whose payment to a family caregiver the bank returned shows it unpaid.
+    (amended,) = _one(database, "SELECT id FROM agreement WHERE kind = 'provider' "
+                                "AND amendment_no = 1")
+    await clerk.goto(f"{server}/agreements/{amended}")
+    text = await clerk.inner_text("main")
+    assert "原协议" in text and "补充协议（第 1 次变更）" in text
+    (returned,) = _one(database, "SELECT batch FROM payment WHERE status = 'failed'")
+    await clerk.goto(f"{server}/payouts/{returned}")
+    text = await clerk.inner_text("main")
+    assert "支付失败" in text and "账户已销户" in text
+
     provider = await sign_in_page(browser, server, "provider", passwords["provider"])
     await provider.goto(f"{server}/provider/statements")
     assert "已对账" in await provider.inner_text("main")
