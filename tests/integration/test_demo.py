@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -199,3 +200,47 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     assert checked >= 50 and problems == []
 
 
+
+
+@pytest.mark.anyio
+async def test_a_story_no_draw_can_give_stops_the_build_and_draws_replay(database_url) -> None:
+    """The builder never tells another story silently: when none of its seeds draws the team
+    a story needs, it raises and nothing is assigned; its draws are seeded by the case, so
+    a build on the same day draws the same teams."""
+    import json
+
+    from support.cases import MATERIALS, make_staff, register
+
+    from ltc import clock, demo
+    from ltc.applications import service as applications
+    from ltc.applications.tables import Application
+    from ltc.assessments.draw import replay
+    from ltc.assessments.tables import Assessment
+
+    staff = await make_staff(assessors=4)
+    person = await register(staff, name="张秀英")
+    draft = await applications.create_application(
+        staff.clerk, person_id=person["id"], applicant_name="李明", applicant_relation="子女",
+        applicant_phone="13900000000", disabled_since=clock.today() - timedelta(days=400),
+        materials=MATERIALS)
+    sent = await applications.submit_application(staff.clerk, draft["id"], draft["version"])
+    accepted = await applications.accept_application(staff.clerk, sent["id"], sent["version"])
+    county = demo.County({}, demo.Agenda(clock.today()), "unused", 1_000,
+                         actors={"clerk": staff.clerk})
+    case = demo.Person({"name": "张秀英"}, person["resident_id"], person_id=person["id"],
+                       application_id=accepted["id"])
+
+    with pytest.raises(demo.StoryNotHeld, match="张秀英"):
+        await demo.assign(county, case, wanted=lambda chosen: False)
+    row = await Application.select(Application.state).where(
+        Application.id == accepted["id"]).first()
+    assert row["state"] == "ACCEPTED"
+
+    # The first seed in the fixed order whose draw gives the team: here the last assessor
+    # made must be on it.
+    last = staff.assessors[-1].id
+    await demo.assign(county, case, wanted=lambda chosen: last in chosen)
+    assessment = await Assessment.select().where(Assessment.id == case.assessment_id).first()
+    draw = json.loads(assessment["draw"])
+    assert draw["seed"].startswith(f"demo-{person['resident_id']}-")
+    assert last in draw["chosen"] and tuple(draw["chosen"]) == replay(draw)
