@@ -24,7 +24,10 @@ HOME_TITLES = {"clerk": "经办员工作台", "assessor": "评估员工作台", 
                "reviewer": "审核员工作台", "admin": "系统管理"}
 
 
-def _wait_for_audit_action(database: Path, action: str, seconds: float = 30) -> bool:
+def _wait_for_audit_action(database: Path, action: str, seconds: float = 300) -> bool:
+    """True once `action` is in the demo's audit log. The first minutes after a start the
+    worker renders the county's PDFs (hundreds, queued before today's jobs): on a busy
+    machine the job may wait minutes for them."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with sqlite3.connect(database) as connection:
