@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from stdnum.cn import ric
@@ -148,10 +149,10 @@ DEFERRED_JOBS = ("notices.render_document", "decisions.render_letter",
 
 async def run_outbox() -> None:
     """Run every unsent outbox job but the renders now (as the worker would), in order."""
-    import workers
     from ltc.jobs import outbox
     from ltc.jobs.tables import OutboxMessage
 
+    jobs = worker_jobs()
     while True:
         rows = await OutboxMessage.select().where(
             OutboxMessage.sent_at.is_null()
@@ -160,9 +161,23 @@ async def run_outbox() -> None:
             return
         for row in rows:
             await outbox.mark_sent(row)
-            job = workers.broker.get_actor(row["actor_name"]).fn
+            job = jobs[row["actor_name"]]
             # Dramatiq wraps an async actor for its worker's loop; run it on this one.
             await job.__wrapped__(*json.loads(row["args"]))
+
+
+def worker_jobs() -> dict[str, Callable[..., Any]]:
+    """The worker's jobs by actor name, from the modules the worker loads. Not from its
+    broker's registry: Dramatiq binds an actor to the broker global when its module was
+    imported, and a module imported before `workers` installed its broker (a test run may
+    do so) is registered with another one."""
+    import dramatiq
+
+    import workers
+
+    return {value.actor_name: value.fn for module in vars(workers).values()
+            if isinstance(module, ModuleType)
+            for value in vars(module).values() if isinstance(value, dramatiq.Actor)}
 
 
 async def night(day: date) -> None:
