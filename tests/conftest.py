@@ -131,6 +131,13 @@ def session_audit_key(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def demo_var_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One var directory for every `ltc demo` the session starts (tests.support.demo): the
+    first start builds the county and keeps it there, the later ones copy it."""
+    return tmp_path_factory.mktemp("demo") / "var"
+
+
+@pytest.fixture(scope="session")
 def template_database(tmp_path_factory: pytest.TempPathFactory, session_audit_key: Path) -> str:
     """A migrated database with reference data, built once per test session."""
     if PG_URL:

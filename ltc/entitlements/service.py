@@ -152,6 +152,7 @@ async def refresh_all(today: date) -> dict[str, int]:
     starting or ending) and re-assessment tasks raised `renewal_lead_days` before expiry."""
     counts = {"changed": 0, "renewals": 0}
     rows = await Entitlement.select().where(Entitlement.state != str(EntitlementState.ENDED))
+    lead_days: dict[str, int] = {}  # by region path: the policy in force today, read once
     for row in rows:
         async with db.write_transaction():
             state = str(state_on(await facts_of(row), today))
@@ -163,8 +164,10 @@ async def refresh_all(today: date) -> dict[str, int]:
                 reason = END_REASONS[row["end_reason"] or "expired"] if kind == "ended" else ""
                 await _change(SYSTEM, row, kind, row["state"], today, reason, "scheduler", today)
                 counts["changed"] += 1
-            policy = (await policy_in_force(row["region_path"], today)).policy
-            due = renewal_due_on(row["expires_on"], policy.renewal_lead_days)
+            if row["region_path"] not in lead_days:
+                lead_days[row["region_path"]] = (await policy_in_force(
+                    row["region_path"], today)).policy.renewal_lead_days
+            due = renewal_due_on(row["expires_on"], lead_days[row["region_path"]])
             # No task for one already set to end early (by a clerk or an event).
             early_end = row["ends_on"] is not None and row["ends_on"] < row["expires_on"]
             if row["renewal_raised_on"] is None and state != "ENDED" and due <= today and (

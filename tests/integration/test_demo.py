@@ -3,41 +3,31 @@ county it builds (ltc.demo) keeps every story the walk-through in README tells."
 
 import os
 import re
-import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import free_port
+from conftest import PG_URL, free_port
+from support.demo import start_demo, stop_demo
+
+# `ltc demo` runs on the embedded SQLite database only, whatever the test engine: the
+# PostgreSQL pass leaves it to the SQLite pass (the builder itself is run on both below).
+sqlite_only = pytest.mark.skipif(bool(PG_URL), reason="ltc demo runs on SQLite only")
 
 HOME_TITLES = {"clerk": "经办员工作台", "assessor": "评估员工作台", "provider": "护理机构工作台",
                "reviewer": "审核员工作台", "admin": "系统管理"}
 
 
-def _start_demo(var_dir: Path, port: int) -> tuple[subprocess.Popen, list[tuple[str, str, str]]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LTC_")}
-    env["LTC_VAR_DIR"] = str(var_dir)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "ltc.cli", "demo", "--port", str(port)], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    logins, output = [], []
-    deadline = time.monotonic() + 600  # the first start of a day builds the county
-    for line in process.stdout:
-        output.append(line)
-        if match := re.match(r"\s+(clerk|assessor|provider|reviewer|admin)\s+(\S+)\s+(\S+)$",
-                             line):
-            logins.append(match.groups())
-        if "Uvicorn running" in line or time.monotonic() > deadline:
-            break
-    assert len(logins) == 9, "".join(output)  # one or more per role, five assessors
-    return process, logins
-
-
-def _wait_for_audit_action(database: Path, action: str, seconds: float = 30) -> bool:
+def _wait_for_audit_action(database: Path, action: str, seconds: float = 300) -> bool:
+    """True once `action` is in the demo's audit log. The first minutes after a start the
+    worker renders the county's PDFs (hundreds, queued before today's jobs): on a busy
+    machine the job may wait minutes for them."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         with sqlite3.connect(database) as connection:
@@ -48,9 +38,12 @@ def _wait_for_audit_action(database: Path, action: str, seconds: float = 30) -> 
     return False
 
 
-def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(tmp_path: Path) -> None:
+@sqlite_only
+def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(demo_var_dir: Path
+                                                                      ) -> None:
     port = free_port()
-    process, logins = _start_demo(tmp_path / "var", port)
+    process, logins = start_demo(demo_var_dir, port)
+    assert len(logins) == 9  # one or more per role, five assessors
     try:
         for role, username, password in logins:
             # No timing assertion: the demo's first seconds also run the scheduler's catch-up
@@ -66,23 +59,21 @@ def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(tmp_path:
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60).json()[
             "status"] == "ok"
         # The in-process scheduler, outbox relay and worker run today's audit-chain check.
-        assert _wait_for_audit_action(tmp_path / "var" / "ltc.sqlite3", "audit.chain_verified")
+        assert _wait_for_audit_action(demo_var_dir / "ltc.sqlite3", "audit.chain_verified")
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
+        stop_demo(process)
     for key in ("audit_key", "audit_signing_key"):  # made on first start, owner-only
-        assert (tmp_path / "var" / key).stat().st_mode & 0o777 == 0o600
-    _assert_audit_intact(tmp_path / "var")
+        assert (demo_var_dir / key).stat().st_mode & 0o777 == 0o600
+    _assert_audit_intact(demo_var_dir)
 
-    # Run again: a fresh database, so the old password no longer works.
+    # Run again: a fresh copy of the county, with a fresh password.
     port = free_port()
-    process, second = _start_demo(tmp_path / "var", port)
+    process, second = start_demo(demo_var_dir, port)
     try:
         assert second[0][2] != logins[0][2]
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    _assert_audit_intact(tmp_path / "var")  # the old database's checkpoints went with it
+        stop_demo(process)
+    _assert_audit_intact(demo_var_dir)  # the old database's checkpoints went with it
 
 
 def _assert_audit_intact(var_dir: Path) -> None:
@@ -109,13 +100,17 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     from ltc.assessments.tables import Assessment
     from ltc.assessments.validity import conclusions_to_renew
     from ltc.audit import service as audit
-    from ltc.careplans.tables import CarePlan
+    from ltc.careplans.tables import CareItem, CarePlan
     from ltc.desk.regrading import compute_impact
     from ltc.evidence import service as evidence
     from ltc.notices.tables import NoticeBatch, Objection
-    from ltc.payouts.tables import PayoutBatch
+    from ltc.organisations.tables import Organisation, OrganisationStatusChange
+    from ltc.payouts.tables import Payment, PayoutBatch
     from ltc.people.tables import Person
+    from ltc.regions.tables import Region
     from ltc.spotchecks.tables import SpotCheck
+    from ltc.staff import service as staff
+    from ltc.staff.tables import StaffMember, StaffTraining
     from ltc.visits.tables import Survey, Visit
 
     await demo.build("demo-test1", 1_000, settings.media_dir)
@@ -130,9 +125,45 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
         (Agreement.kind == "assessment") & (Agreement.state == "ACTIVE"))
     assert sorted(a["organisation.code"] for a in active) == ["AO-370983-01", "AO-370983-02"]
     drawn = await eligible_assessors("370983/370983001/370983001001", on=clock.today())
-    assert len(drawn) >= 12 and sum(c.expert for c in drawn) >= 4
-    # 钱评估's expert certificate expired: drawable, never as the team's expert.
-    assert [c.expert for c in drawn if c.name == "钱评估"] == [False]
+    teams = Counter((c.organisation, c.expert) for c in drawn)
+    assert teams == {("肥城市人民医院", True): 2, ("肥城市人民医院", False): 4,
+                     ("肥城市中医医院", True): 2, ("肥城市中医医院", False): 4}
+    # 钱评估's certificate expired 20 days ago: the staff register keeps him out of the draw.
+    assert "钱评估" not in [c.name for c in drawn]
+    # The staff register: everyone who assesses or visits, and staff without an account.
+    clerk = await actor("clerk")
+    records = {r["name"]: r for r in await StaffMember.select()}
+    for user in demo.fixture()["users"]:
+        if user["role"] in ("assessor", "provider"):
+            assert records[user["display_name"]]["user"] is not None, user["username"]
+    assert sum(r["user"] is None for r in records.values()) >= 4
+    assert records["钱评估"]["certificate_until"] < clock.today()
+    assert await staff.expiring_count(clerk) >= 1  # the clerk's 30-day list
+    assert await StaffTraining.count() >= 5
+    # The organisation register: every organisation filled in, one suspended with its reason.
+    for organisation in await Organisation.select():
+        assert organisation["national_code"] and organisation["category"], organisation
+        assert organisation["licence_no"] and organisation["address"], organisation
+    suspended = await Organisation.select().where(Organisation.status == "suspended")
+    assert [o["code"] for o in suspended] == ["ORG-P-004"]
+    assert await OrganisationStatusChange.count().where(
+        OrganisationStatusChange.organisation == suspended[0]["id"]) == 1
+    region = await Region.select().where(Region.code == "370983").first()
+    assert "演示数据" in region["bureau_address"] and region["bureau_phone"]
+    assert await CareItem.count().where(CareItem.national_code != "") >= 6
+    # Payees: every provider agreement names its account; ORG-P-002's amended mid-month.
+    providers = await Agreement.select().where(Agreement.kind == "provider")
+    assert all(a["bank_account"] for a in providers)
+    amended = [a for a in providers if a["amendment_no"] == 1]
+    assert [(a["starts_on"].day, a["visit_rate_fen"], a["state"]) for a in amended] == [
+        (16, 9500, "ACTIVE")]
+    # The family caregiver's payment the bank returned, paid the next month to the new account.
+    failed = await Payment.select().where(Payment.status == "failed").first()
+    again = await Payment.select().where(
+        (Payment.payee_key == failed["payee_key"]) & (Payment.id > failed["id"])
+        & (Payment.status == "paid")).first()
+    assert again["bank_account"] != failed["bank_account"]
+    assert again["amount_fen"] > failed["amount_fen"]  # the month's own and the carried
     # 孙秀珍 waits for 吴专家's 专家确认.
     queue = await experts.confirmation_queue(await actor("expert"))
     assert [row["application.person.name"] for row in queue] == ["孙秀珍"]
@@ -175,3 +206,47 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     assert checked >= 50 and problems == []
 
 
+
+
+@pytest.mark.anyio
+async def test_a_story_no_draw_can_give_stops_the_build_and_draws_replay(database_url) -> None:
+    """The builder never tells another story silently: when none of its seeds draws the team
+    a story needs, it raises and nothing is assigned; its draws are seeded by the case, so
+    a build on the same day draws the same teams."""
+    import json
+
+    from support.cases import MATERIALS, make_staff, register
+
+    from ltc import clock, demo
+    from ltc.applications import service as applications
+    from ltc.applications.tables import Application
+    from ltc.assessments.draw import replay
+    from ltc.assessments.tables import Assessment
+
+    staff = await make_staff(assessors=4)
+    person = await register(staff, name="张秀英")
+    draft = await applications.create_application(
+        staff.clerk, person_id=person["id"], applicant_name="李明", applicant_relation="子女",
+        applicant_phone="13900000000", disabled_since=clock.today() - timedelta(days=400),
+        materials=MATERIALS)
+    sent = await applications.submit_application(staff.clerk, draft["id"], draft["version"])
+    accepted = await applications.accept_application(staff.clerk, sent["id"], sent["version"])
+    county = demo.County({}, demo.Agenda(clock.today()), "unused", 1_000,
+                         actors={"clerk": staff.clerk})
+    case = demo.Person({"name": "张秀英"}, person["resident_id"], person_id=person["id"],
+                       application_id=accepted["id"])
+
+    with pytest.raises(demo.StoryNotHeld, match="张秀英"):
+        await demo.assign(county, case, wanted=lambda chosen: False)
+    row = await Application.select(Application.state).where(
+        Application.id == accepted["id"]).first()
+    assert row["state"] == "ACCEPTED"
+
+    # The first seed in the fixed order whose draw gives the team: here the last assessor
+    # made must be on it.
+    last = staff.assessors[-1].id
+    await demo.assign(county, case, wanted=lambda chosen: last in chosen)
+    assessment = await Assessment.select().where(Assessment.id == case.assessment_id).first()
+    draw = json.loads(assessment["draw"])
+    assert draw["seed"].startswith(f"demo-{person['resident_id']}-")
+    assert last in draw["chosen"] and tuple(draw["chosen"]) == replay(draw)
