@@ -144,7 +144,8 @@ class County:
 # Left for the demo's worker: a PDF render is slow, and records when it happened.
 DEFERRED_JOBS = ("notices.render_document", "decisions.render_letter",
                  "agreements.render_document", "payouts.render_statement",
-                 "payouts.render_summary")
+                 "payouts.render_summary", "applications.render_materials_notice",
+                 "applications.render_refusal_letter")
 
 
 async def run_outbox() -> None:
