@@ -72,7 +72,7 @@ from ltc.web import access_log, formatting, timeline
 from ltc.web.csrf import FormCsrf
 from ltc.web.errors import EXCEPTION_HANDLERS
 from ltc.web.input_guard import InputGuard
-from ltc.web.openapi import ErrorResponses, allow_every_method
+from ltc.web.openapi import ErrorResponses, before_request
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
@@ -192,7 +192,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=template_config,
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[ErrorResponses()],
-        before_request=allow_every_method,
+        before_request=before_request,
         after_exception=[record_tampered_document],
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         openapi_config=OpenAPIConfig(

@@ -5,8 +5,11 @@ of ERROR_STATUSES, always with the body ltc.web.errors sends (`Error`), never Li
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
+import msgspec
 from litestar import Request, Response
+from litestar.exceptions import ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.plugins import ReceiveRoutePlugin
 from litestar.routes import BaseRoute, HTTPRoute
@@ -72,3 +75,38 @@ def allow_every_method(request: Request) -> Response | None:
     if not methods:
         return None
     return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))})
+
+
+def _boolean_fields(handler: Any) -> frozenset[str]:
+    """The JSON body's fields the handler declares `bool` (its `data` is a msgspec Struct)."""
+    data = handler.parsed_fn_signature.parameters.get("data")
+    body = getattr(data, "annotation", None)
+    if not (isinstance(body, type) and issubclass(body, msgspec.Struct)):
+        return frozenset()
+    return frozenset(field.encode_name for field in msgspec.structs.fields(body)
+                     if field.type is bool)
+
+
+async def strict_booleans(request: Request) -> None:
+    """Refuse a JSON body whose boolean field is not true or false (a `before_request` hook).
+    Litestar converts bodies leniently (0, "1", "false" become booleans), while the OpenAPI
+    document says boolean: the API accepts what it documents, as 400 `invalid_request`."""
+    fields = _boolean_fields(request.route_handler)
+    if not fields:
+        return
+    try:
+        body = await request.json()
+    except Exception:  # not JSON: the handler's own decoding answers for it
+        return
+    if isinstance(body, dict) and (bad := sorted(
+            name for name in fields if name in body and not isinstance(body[name], bool))):
+        raise ValidationException("boolean expected", extra=[
+            {"key": name, "message": "应为 true 或 false"} for name in bad])
+
+
+async def before_request(request: Request) -> Response | None:
+    """Every request's hooks, in order."""
+    if (answer := allow_every_method(request)) is not None:
+        return answer
+    await strict_booleans(request)
+    return None

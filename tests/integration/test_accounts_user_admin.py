@@ -124,3 +124,21 @@ async def test_api_update_with_a_stale_version_is_409(client) -> None:
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "stale_write"
     listed = (await client.get("/api/v1/users?q=sun", headers=auth)).json()
     assert [(u["username"], u["display_name"]) for u in listed] == [("sun", "孙经办2")]
+
+
+@pytest.mark.parametrize("active", [0, 1, "false", "true", None])
+async def test_api_booleans_are_json_true_or_false_as_documented(client, active) -> None:
+    token, _ = await service.issue_token(SYSTEM, name="ops", role="admin", region_code="370983",
+                                         organisation_code=None)
+    auth = {"Authorization": f"Bearer {token}"}
+    created = (await client.post("/api/v1/users", headers=auth, json={
+        "username": "sun", "display_name": "孙经办", "role": "clerk", "region": "370983",
+        "password": "abc12345"})).json()
+    refused = await client.put(f"/api/v1/users/{created['id']}", headers=auth, json={
+        "version": 1, "display_name": "孙经办", "role": "clerk", "region": "370983",
+        "active": active})
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "invalid_request"
+    assert "active" in refused.json()["error"]["fields"]
+    after = (await client.get("/api/v1/users?q=sun", headers=auth)).json()
+    assert [(u["active"], u["version"]) for u in after] == [(True, 1)]  # nothing changed

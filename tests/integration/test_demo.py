@@ -138,7 +138,7 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
             assert records[user["display_name"]]["user"] is not None, user["username"]
     assert sum(r["user"] is None for r in records.values()) >= 4
     assert records["钱评估"]["certificate_until"] < clock.today()
-    assert await staff.expiring_count(clerk) >= 1  # the clerk's 30-day list
+    assert await staff.certificates_due_count(clerk) >= 1  # the clerk's certificates list
     assert await StaffTraining.count() >= 5
     # The organisation register: every organisation filled in, one suspended with its reason.
     for organisation in await Organisation.select():
