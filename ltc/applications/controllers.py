@@ -221,18 +221,21 @@ class ApplicationPages(Controller):
     @get("/{application_id:int}/materials-notice.pdf")
     async def materials_notice(self, request: Request[Actor, Any, Any],
                                application_id: Id) -> File:
-        application = await service.get_application(request.user, application_id)
-        return await pdf_file(application["materials_notice_sha256"],
-                              f"补正材料通知书-{application['number']}.pdf",
-                              object_type="application", object_id=application_id)
+        return await _letter(request.user, application_id, "materials_notice_sha256",
+                             "补正材料通知书")
 
     @get("/{application_id:int}/refusal-letter.pdf")
     async def refusal_letter(self, request: Request[Actor, Any, Any],
                              application_id: Id) -> File:
-        application = await service.get_application(request.user, application_id)
-        return await pdf_file(application["refusal_letter_sha256"],
-                              f"不予受理告知书-{application['number']}.pdf",
-                              object_type="application", object_id=application_id)
+        return await _letter(request.user, application_id, "refusal_letter_sha256",
+                             "不予受理告知书")
+
+
+async def _letter(actor: Actor, application_id: int, column: str, title: str) -> File:
+    """One of the application's letters as its PDF, named by title and application number."""
+    application = await service.get_application(actor, application_id)
+    return await pdf_file(application[column], f"{title}-{application['number']}.pdf",
+                          object_type="application", object_id=application_id)
 
 
 def _list(data: dict[str, Any], name: str) -> list[str]:
