@@ -4,6 +4,7 @@ of ERROR_STATUSES, always with the body ltc.web.errors sends (`Error`), never Li
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,7 @@ def allow_every_method(request: Request) -> Response | None:
     return Response(None, status_code=204, headers={"Allow": ", ".join(sorted(methods))})
 
 
+@functools.cache  # per route handler, once: this runs before every request
 def _boolean_fields(handler: Any) -> frozenset[str]:
     """The JSON body's fields the handler declares `bool` (its `data` is a msgspec Struct)."""
     data = handler.parsed_fn_signature.parameters.get("data")
