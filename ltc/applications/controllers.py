@@ -39,14 +39,6 @@ PAGE_SIZE = 50
 RELATIONS = ["本人", "配偶", "子女", "其他亲属", "村（居）委会", "医疗机构"]
 
 
-def _date(value: str, field: str, fields: dict[str, str]) -> date | None:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        fields[field] = "请按 2026-01-31 的格式填写日期"
-        return None
-
-
 async def _villages(actor: Actor) -> list[regions.Place]:
     return await regions.at_level("village", under=actor.region_path)
 
@@ -133,24 +125,24 @@ class ApplicationPages(Controller):
         materials = [materials] if isinstance(materials, str) else list(materials)
         form = {k: v for k, v in data.items() if isinstance(v, str)}
         fields: dict[str, str] = {}
-        disabled_since = _date(form.get("disabled_since", ""), "disabled_since", fields)
+        details = {"applicant_name": form.get("applicant_name", ""),
+                   "applicant_relation": form.get("applicant_relation", ""),
+                   "applicant_phone": form.get("applicant_phone", ""),
+                   "agent_name": form.get("agent_name", "").strip() or None,
+                   "agent_phone": form.get("agent_phone", "").strip() or None,
+                   "disabled_since": form.get("disabled_since", ""), "materials": materials}
         person_id = await _person_for(request.user, form, fields)
-        if person_id is not None and disabled_since is not None:
+        if person_id is None:  # the application's own fields still get checked: all at once
+            service.checked_details(fields, **details)
+        else:
             try:
                 application = await service.create_application(
-                    request.user, person_id=person_id,
-                    applicant_name=form.get("applicant_name", ""),
-                    applicant_relation=form.get("applicant_relation", ""),
-                    applicant_phone=form.get("applicant_phone", ""),
-                    agent_name=form.get("agent_name", "").strip() or None,
-                    agent_phone=form.get("agent_phone", "").strip() or None,
-                    disabled_since=disabled_since, materials=materials)
+                    request.user, person_id=person_id, **details)
             except InvalidInput as exc:
                 fields.update(exc.fields)
             else:
-                if not fields:
-                    flash(request, f"申请 {application['number']} 已登记", category="success")
-                    return Redirect(f"/applications/{application['id']}")
+                flash(request, f"申请 {application['number']} 已登记", category="success")
+                return Redirect(f"/applications/{application['id']}")
         return await self._form(request, status_code=422, form=form, errors=fields,
                                 chosen=materials, error="申请信息有误，请按提示修改")
 

@@ -146,6 +146,36 @@ def checked_materials(codes: Iterable[str] | None, fields: dict[str, str]) -> li
     return [m.code for m in checklist if m.code in have]
 
 
+def checked_details(
+    fields: dict[str, str], *, applicant_name: str, applicant_relation: str,
+    applicant_phone: str, agent_name: str | None, agent_phone: str | None,
+    disabled_since: date | str | None, materials: Iterable[str] | None,
+    birth_date: date | None = None,
+) -> dict[str, Any]:
+    """The application's own fields checked, each problem added to `fields` (so a form
+    shows them all at once, even when the person is not yet known); the cleaned values."""
+    if problem := name_problem(applicant_name, "申请人姓名"):
+        fields["applicant_name"] = problem
+    relation = (applicant_relation or "").strip()
+    if relation not in APPLICANT_RELATIONS:
+        fields["applicant_relation"] = "请选择申请人与被评估人的关系：" + "、".join(
+            APPLICANT_RELATIONS)
+    phone = checked_phone(applicant_phone, "applicant_phone", fields)
+    agent = (agent_name or "").strip() or None
+    agent_tel = None
+    if agent or (agent_phone or "").strip():
+        if problem := name_problem(agent or "", "代办人姓名"):
+            fields["agent_name"] = problem
+        agent_tel = checked_phone(agent_phone, "agent_phone", fields)
+    since = parse_date(disabled_since, "失能开始日期", "disabled_since", fields)
+    if since and since > clock.today():
+        fields["disabled_since"] = "失能开始日期不能晚于今天"
+    elif since and birth_date and since < birth_date:
+        fields["disabled_since"] = "失能开始日期不能早于出生日期"
+    return {"relation": relation, "phone": phone, "agent": agent, "agent_tel": agent_tel,
+            "since": since, "codes": checked_materials(materials, fields)}
+
+
 async def create_application(
     actor: Actor,
     *,
@@ -168,29 +198,17 @@ async def create_application(
     person = await people_interface.person_in_scope(actor, person_id)
     if person is None:
         fields["person_id"] = "人员不存在或不在您的管辖范围内，请先查找或登记此人"
-    if problem := name_problem(applicant_name, "申请人姓名"):
-        fields["applicant_name"] = problem
-    relation = (applicant_relation or "").strip()
-    if relation not in APPLICANT_RELATIONS:
-        fields["applicant_relation"] = "请选择申请人与被评估人的关系：" + "、".join(
-            APPLICANT_RELATIONS)
-    phone = checked_phone(applicant_phone, "applicant_phone", fields)
-    agent = (agent_name or "").strip() or None
-    agent_tel = None
-    if agent or (agent_phone or "").strip():
-        if problem := name_problem(agent or "", "代办人姓名"):
-            fields["agent_name"] = problem
-        agent_tel = checked_phone(agent_phone, "agent_phone", fields)
-    since = parse_date(disabled_since, "失能开始日期", "disabled_since", fields)
-    today = clock.today()
-    if since and since > today:
-        fields["disabled_since"] = "失能开始日期不能晚于今天"
-    elif since and person and since < person.birth_date:
-        fields["disabled_since"] = "失能开始日期不能早于出生日期"
-    codes = checked_materials(materials, fields)
+    details = checked_details(
+        fields, applicant_name=applicant_name, applicant_relation=applicant_relation,
+        applicant_phone=applicant_phone, agent_name=agent_name, agent_phone=agent_phone,
+        disabled_since=disabled_since, materials=materials,
+        birth_date=person.birth_date if person else None)
     if fields:
         raise InvalidInput("invalid_application", "申请信息有误，请按提示修改", fields)
-    assert person is not None and since is not None
+    assert person is not None
+    relation, phone, agent, agent_tel = (details["relation"], details["phone"],
+                                         details["agent"], details["agent_tel"])
+    since, codes, today = details["since"], details["codes"], clock.today()
 
     async with db.write_transaction():
         open_one = await Application.select(Application.number, Application.state).where(

@@ -126,7 +126,14 @@ async def _save(action: str, actor: Actor, organisation_id: int | None,
 async def register(actor: Actor, entry: Entry, region_code: str) -> dict[str, Any]:
     """A new organisation, status normal."""
     require_role(actor, ADMIN, "登记定点机构")
-    place = await place_of(actor, region_code)
+    try:
+        place = await place_of(actor, region_code)
+    except InvalidInput as exc:
+        # The entry's own fields are still checked so the form names every problem at
+        # once; the code format and towns depend on the region, so they wait for it.
+        _, problems = check_entry(entry, pattern=".+", towns={})
+        problems.pop("service_towns", None)
+        raise _invalid({**problems, **exc.fields}) from exc
     values, problems = check_entry(entry, pattern=place.pattern, towns=place.towns,
                                    example=place.example)
     if problems:

@@ -31,4 +31,54 @@
     var message = event.target.getAttribute("data-confirm");
     if (message && !window.confirm(message)) event.preventDefault();
   });
+  // A form whose request takes a while says so at once: <form data-busy="正在试算…">.
+  document.addEventListener("submit", function (event) {
+    var form = event.target, message = form.getAttribute("data-busy");
+    if (!message || event.defaultPrevented) return;
+    form.querySelectorAll("button[type=submit], button:not([type])").forEach(function (b) {
+      b.setAttribute("data-busy-was", b.textContent);
+      b.textContent = message;
+    });
+  });
+  // Back to a page kept in the browser's cache: its buttons say what they do again.
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("[data-busy-was]").forEach(function (b) {
+      b.textContent = b.getAttribute("data-busy-was");
+      b.removeAttribute("data-busy-was");
+    });
+  });
+  // Long work shows its own progress: while the page holds a marker <… data-poll> (a
+  // payout being computed, a PDF being made), it is fetched again every few seconds and,
+  // once the new copy has no marker, its content replaces this one's. The marker keeps a
+  // plain 刷新 link for when scripts or the network fail. The wait grows from 3 to 30
+  // seconds, so a page left open on work that stalled does not keep the server busy.
+  var pollSeconds = 2;
+  function poll() {
+    if (!document.querySelector("[data-poll]")) return;
+    pollSeconds = Math.min(30, Math.ceil(pollSeconds * 1.5));
+    window.setTimeout(function () {
+      fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+        .then(function (response) {
+          if (!response.ok) throw new Error(response.status);
+          return response.text();
+        })
+        .then(function (html) {
+          var next = new DOMParser().parseFromString(html, "text/html");
+          var main = document.querySelector("main"), nextMain = next.querySelector("main");
+          if (!nextMain) throw new Error("no main");
+          var stillPending = nextMain.querySelector("[data-poll]");
+          var marker = document.querySelector("[data-poll]");
+          if (stillPending && marker) {
+            marker.innerHTML = stillPending.innerHTML;  // e.g. the minutes so far
+          } else {
+            main.replaceWith(nextMain);
+            document.title = next.title;
+            if (window.htmx) window.htmx.process(nextMain);
+          }
+          poll();
+        })
+        .catch(poll);
+    }, pollSeconds * 1000);
+  }
+  document.addEventListener("DOMContentLoaded", poll);
 })();

@@ -1,8 +1,8 @@
 """A month's payout in a real browser: the clerk makes last month's batch from 月度结算 (the
-computation job is run here, as the worker would), reads a line's explanation and submits
-it; a reviewer approves; the batch is exported and the bank file downloaded; the bank's
-result file, with the payment's reference from that file, is uploaded and the batch is
-reconciled."""
+computation job is run here, as the worker would, and the page shows the result by itself),
+reads a line's explanation and submits it; a reviewer approves; the batch is exported and
+the bank file downloaded; the bank's result file, with the payment's reference from that
+file, is uploaded and the batch is reconciled."""
 
 import csv
 import io
@@ -49,13 +49,16 @@ async def test_a_month_from_draft_to_reconciled(server, browser, monkeypatch,
     await clerk.fill("#month", f"{month:%Y-%m}")
     async with clerk.expect_navigation():
         await clerk.click("button:has-text('编制结算')")
-    assert "计算中" in await clerk.inner_text("#computing")
+    computing = await clerk.inner_text("#computing")
+    assert "计算中" in computing and "页面会自动更新" in computing
     batch = await PayoutBatch.select().first()
     assert batch["number"] == f"JS370983{month:%Y%m}"
     await service.compute(batch["id"])  # what the payouts.compute job runs
 
-    # The computed line, and its explanation visit by visit.
-    await clerk.reload()
+    # The page shows the computed line by itself (nobody reloads it); its explanation
+    # visit by visit.
+    await clerk.wait_for_selector("#lines >> text=张秀英", timeout=90_000)
+    assert await clerk.locator("#computing").count() == 0
     lines = await clerk.inner_text("#lines")
     assert "张秀英" in lines and "上门护理服务费" in lines and "2 次" in lines
     async with clerk.expect_navigation():

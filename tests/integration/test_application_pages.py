@@ -1,5 +1,6 @@
 """The clerk's intake pages: every problem at once, refusal grounds shown, nothing changed."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -46,9 +47,29 @@ async def test_intake_form_shows_every_problem_and_creates_nothing(client) -> No
     assert response.status_code == 422
     text = response.text
     assert "校验位" in text  # the wrong check digit, named
-    assert "请按 2026-01-31 的格式填写日期" in text
+    assert "失能开始日期“昨天”不是有效日期" in text
+    assert "请填写申请人姓名" in text  # checked although the person could not be registered
     assert await Person.count() == 0 and await Application.count() == 0
     assert await AuditEvent.count() == events
+
+
+async def test_an_empty_intake_form_names_every_missing_field_beside_it(client) -> None:
+    """Blank, the form is sent as it is (no browser-only checks) and every problem comes
+    back at once, each under its own field."""
+    csrf = await _clerk(client)
+    page = await client.get("/applications/new")
+    assert " required" not in page.text
+    blank = {key: "" for key in _form(csrf) if key not in ("materials", "_csrf_token")}
+    response = await client.post("/applications/new", data={**blank, "_csrf_token": csrf})
+    assert response.status_code == 422
+    for field in ("resident_id", "name", "applicant_name", "applicant_phone",
+                  "disabled_since"):
+        beside = re.search(rf'<input id="{field}"[^>]*aria-invalid="true"[^>]*>\s*'
+                           rf'<p class="field-error" id="{field}-error">([^<]+)</p>',
+                           response.text)
+        assert beside, field
+        assert beside.group(1).startswith("请"), beside.group(1)  # says what to do
+    assert await Person.count() == 0 and await Application.count() == 0
 
 
 async def test_refusal_grounds_are_listed_then_the_clerk_rejects(client) -> None:

@@ -312,6 +312,13 @@ async def test_admin_pages(client) -> None:
     assert bad.status_code == 422
     for problem in ("医保信息业务编码格式不对", "请填写联系电话", "请填写机构名称"):
         assert problem in bad.text
+    # Blank, region included: every field's problem at once, not just the region's.
+    blank = await client.post("/admin/organisations/new", data={
+        **{k: "" for k in form}, "_csrf_token": csrf})
+    assert blank.status_code == 422
+    for field in ("region", "name", "code", "national_code", "licence_no",
+                  "legal_representative", "address", "contact_name", "contact_phone"):
+        assert f'id="{field}-error"' in blank.text, field
     created = await client.post("/admin/organisations/new", data=form)
     assert created.status_code == 200 and "老城卫生院" in created.text
     assert "6228480012345678" in created.text  # the detail page, to an admin: audited
