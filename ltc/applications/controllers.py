@@ -44,14 +44,18 @@ async def _villages(actor: Actor) -> list[regions.Place]:
 
 
 async def _person_for(actor: Actor, data: dict[str, str], fields: dict[str, str]) -> int | None:
-    """The person the application is for: registered now, or already known by resident ID."""
+    """The person the application is for: registered now, or already known by resident ID.
+    With `fields` already holding the application's own problems nothing is registered (a
+    refused form changes nothing); the person's fields are still checked, to list them all."""
+    person = {"resident_id": data.get("resident_id", ""), "name": data.get("name", ""),
+              "phone": data.get("phone", ""), "address": data.get("address", ""),
+              "village_code": data.get("village", ""),
+              "insurance_number": data.get("insurance_number", "").strip() or None}
     try:
-        person = await people.register_person(
-            actor, resident_id=data.get("resident_id", ""), name=data.get("name", ""),
-            phone=data.get("phone", ""), address=data.get("address", ""),
-            village_code=data.get("village", ""),
-            insurance_number=data.get("insurance_number", "").strip() or None)
-        return person["id"]
+        if fields:
+            await people.check_person(actor, **person)
+            return None
+        return (await people.register_person(actor, **person))["id"]
     except Conflict as exc:
         if exc.code == "person_exists":
             return int(exc.fields["person_id"])
@@ -131,10 +135,9 @@ class ApplicationPages(Controller):
                    "agent_name": form.get("agent_name", "").strip() or None,
                    "agent_phone": form.get("agent_phone", "").strip() or None,
                    "disabled_since": form.get("disabled_since", ""), "materials": materials}
+        service.checked_details(fields, **details)  # all problems at once, person's too
         person_id = await _person_for(request.user, form, fields)
-        if person_id is None:  # the application's own fields still get checked: all at once
-            service.checked_details(fields, **details)
-        else:
+        if person_id is not None:
             try:
                 application = await service.create_application(
                     request.user, person_id=person_id, **details)

@@ -18,6 +18,7 @@ from ltc.identity import Actor, ActorKind, Role, in_region, region_covers, requi
 from ltc.people.rules import (
     InvalidPhone,
     InvalidResidentId,
+    ResidentId,
     insurance_number_problem,
     mask_resident_id,
     name_initials,
@@ -113,18 +114,13 @@ def _person_exists(actor: Actor, resident_id: str, existing: dict[str, Any] | No
     return error
 
 
-async def register_person(
-    actor: Actor,
-    *,
-    resident_id: str,
-    name: str,
-    phone: str,
-    address: str,
-    village_code: str,
-    insurance_number: str | None = None,
-) -> dict[str, Any]:
-    """Register a person; every field problem is reported at once. A resident ID that is
-    already registered is a Conflict naming the existing person."""
+async def check_person(
+    actor: Actor, *, resident_id: str, name: str, phone: str, address: str,
+    village_code: str, insurance_number: str | None = None,
+) -> tuple[ResidentId, dict[str, Any], regions.Place]:
+    """A registration's fields checked without writing anything (a form that fails for
+    other reasons too must not leave a person behind): InvalidInput with every problem, or
+    the parsed ID, the normalised details and the village."""
     require_role(actor, REGISTER_ROLES, "登记人员")
     fields: dict[str, str] = {}
     identity = None
@@ -138,6 +134,24 @@ async def register_person(
     if fields:
         raise InvalidInput("invalid_person", "人员信息有误，请按提示修改", fields)
     assert identity is not None and village is not None
+    return identity, details, village
+
+
+async def register_person(
+    actor: Actor,
+    *,
+    resident_id: str,
+    name: str,
+    phone: str,
+    address: str,
+    village_code: str,
+    insurance_number: str | None = None,
+) -> dict[str, Any]:
+    """Register a person; every field problem is reported at once. A resident ID that is
+    already registered is a Conflict naming the existing person."""
+    identity, details, village = await check_person(
+        actor, resident_id=resident_id, name=name, phone=phone, address=address,
+        village_code=village_code, insurance_number=insurance_number)
     try:
         async with db.write_transaction():
             if existing := await _find_by_resident_id(identity.number):

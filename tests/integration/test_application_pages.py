@@ -53,6 +53,20 @@ async def test_intake_form_shows_every_problem_and_creates_nothing(client) -> No
     assert await AuditEvent.count() == events
 
 
+@pytest.mark.parametrize("problem", [{"applicant_phone": "12345"}, {"applicant_name": ""},
+                                     {"disabled_since": "2099-01-01"}])
+async def test_a_good_person_with_a_bad_application_registers_no_one(client, problem) -> None:
+    """The person's fields are fine but the application's are not: the form comes back
+    with the problem, and no person is left registered behind it."""
+    csrf = await _clerk(client)
+    events = await AuditEvent.count()
+    response = await client.post("/applications/new", data=_form(csrf, **problem))
+    assert response.status_code == 422
+    assert f'id="{next(iter(problem))}-error"' in response.text
+    assert await Person.count() == 0 and await Application.count() == 0
+    assert await AuditEvent.count() == events
+
+
 async def test_an_empty_intake_form_names_every_missing_field_beside_it(client) -> None:
     """Blank, the form is sent as it is (no browser-only checks) and every problem comes
     back at once, each under its own field."""
