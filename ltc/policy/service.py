@@ -141,6 +141,12 @@ async def add_version(actor: Actor, region_code: str, effective_from: date,
     return row.to_dict()
 
 
+async def care_items() -> list[dict[str, Any]]:
+    """The care catalogue as the policy form offers it: code, name and category."""
+    return await CareItem.select(CareItem.code, CareItem.name_zh, CareItem.category
+                                 ).order_by(CareItem.code)
+
+
 async def unknown_care_items(policy: Policy) -> dict[str, str]:
     """The package may only name items of the care catalogue."""
     known = {r["code"] for r in await CareItem.select(CareItem.code)}
