@@ -1,5 +1,5 @@
-"""评估抽查 pages: the bureau's list of spot checks (filters: month, organisation, finding;
-paging; CSV), the results per organisation and per assessor, the month's draws with their
+"""评估抽查 pages: the bureau's list of spot checks (search; filters: month, organisation,
+finding; paging; CSV), the results per organisation and per assessor, the month's draws with their
 replay; and the expert's queue. One check's page (record, video, finding) is in
 ltc.desk.spotcheck_pages: it reads the assessment's evidence too."""
 
@@ -29,13 +29,13 @@ PAGE_SIZE = 50
 
 def _params(request: Request[Actor, Any, Any]) -> dict[str, str]:
     return {k: (request.query_params.get(k) or "").strip()
-            for k in ("month", "organisation", "finding")}
+            for k in ("month", "organisation", "finding", "q")}
 
 
 def _filters(chosen: dict[str, str]) -> queries.Filters:
     month: date | None = service.parse_month(chosen["month"]) if chosen["month"] else None
     organisation = whole_number(chosen["organisation"])
-    return queries.filters_from(month, organisation, chosen["finding"])
+    return queries.filters_from(month, organisation, chosen["finding"], chosen["q"])
 
 
 def _draw_view(row: dict[str, Any]) -> dict[str, Any]:
