@@ -60,7 +60,8 @@ def test_fixture_is_feichengs_pooling_region_with_a_source_note() -> None:
     # The bureau's contact is the pooling region's: the fixture ships none, not even a fake.
     assert "ltc region set-bureau" in data["source"]
     assert not RETIRED.keys() & data["definition"].keys()
-    assert set(data) == {"region", "effective_from", "source", "definition"}
+    assert set(data) == {"region", "effective_from", "source", "note", "definition"}
+    assert data["note"] and not any(c.isascii() and c.isalpha() for c in data["note"])
 
 
 # The "10+X" package: each item's default `package` in fixtures/care_items.json (SPEC §5).
