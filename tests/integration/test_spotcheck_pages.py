@@ -78,6 +78,7 @@ async def test_the_bureau_lists_filters_exports_and_sums_up(world, client) -> No
     assert listed.text.count('href="/spotchecks/') >= 2
     assert "抽查结果按评估机构" in listed.text and "100.0%" in listed.text
     assert "按种子重新抽取，结果一致" in listed.text
+    assert "<td>肥城市</td><td>5%</td>" in listed.text  # the draw's region and rate in words
     conform = await client.get("/spotchecks?finding=conform")
     assert f'href="/spotchecks/{checks[0]["id"]}"' in conform.text
     assert f'href="/spotchecks/{checks[1]["id"]}"' not in conform.text
