@@ -13,6 +13,7 @@ from litestar.response import Redirect, Template
 
 from ltc import db
 from ltc.audit import service as audit
+from ltc.careplans.rules import CATEGORY_LABELS
 from ltc.careplans.service import catalogue
 from ltc.careplans.tables import CareItem
 from ltc.errors import InvalidInput, NotFound
@@ -21,7 +22,6 @@ from ltc.web.guards import role_guard
 from ltc.web.pages import page
 
 NATIONAL_CODE = re.compile(r"^[0-9A-Za-z\-.]{1,40}$")
-CATEGORIES = {"basic_life": "基本生活照料", "clinical": "常用临床护理"}
 
 
 async def set_national_code(actor: Actor, code: str, national_code: str) -> None:
@@ -61,7 +61,7 @@ class CareItemPages(Controller):
     async def _show(self, request: Request, status_code: int = 200, **context: Any
                     ) -> Template:
         return page(request, "admin/care_items.html", status_code=status_code,
-                    items=list((await catalogue()).values()), categories=CATEGORIES,
+                    items=list((await catalogue()).values()), categories=CATEGORY_LABELS,
                     errors=context.pop("errors", {}), **context)
 
     @get("/")

@@ -40,6 +40,7 @@ from ltc.notices.rules import (
     objection_open,
 )
 from ltc.notices.tables import NoticeBatch, NoticeEntry, Objection
+from ltc.people import interface as people
 from ltc.people.rules import phone_problem
 from ltc.policy.service import parsed_definition, policy_in_force
 from ltc.regions import interface as regions
@@ -430,13 +431,27 @@ async def after_conclusion(actor: Actor, assessment: dict[str, Any], today: date
 
 # --- reading -------------------------------------------------------------------------------
 
-async def list_batches(actor: Actor, state: str = "") -> list[dict[str, Any]]:
+async def list_batches(actor: Actor, state: str = "", search: str = "", before_id: int = 0,
+                       limit: int = 50) -> list[dict[str, Any]]:
+    """The actor's notice batches, newest first (keyset: `before_id` is the last id shown).
+    `search`: the batch number, its town or village, or a person on it as the people search
+    finds them (name, pinyin initials, ID, phone)."""
     query = NoticeBatch.select(NoticeBatch.all_columns(), NoticeBatch.town.name,
                                NoticeBatch.village.name).where(
         in_region(actor, NoticeBatch.region_path))
+    if before_id:
+        query = query.where(NoticeBatch.id < before_id)
     if state:
         query = query.where(NoticeBatch.state == state)
-    return await query.order_by(NoticeBatch.id, ascending=False).limit(200)
+    if text := " ".join(search.split()):
+        condition = (NoticeBatch.number.like(text.upper() + "%")
+                     | db.contains(NoticeBatch.town.name, text)
+                     | db.contains(NoticeBatch.village.name, text))
+        if (listed := people.person_search(NoticeEntry.person, text)) is not None:
+            condition = condition | NoticeBatch.id.is_in(
+                NoticeEntry.select(NoticeEntry.batch).where(listed))
+        query = query.where(condition)
+    return await query.order_by(NoticeBatch.id, ascending=False).limit(max(1, min(limit, 500)))
 
 
 async def entries_of(batch_id: int) -> list[dict[str, Any]]:

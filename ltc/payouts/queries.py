@@ -5,7 +5,8 @@ staff by region (ltc.identity.in_region), a provider by its own payee key."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from typing import Any
 
 from ltc import clock
@@ -42,14 +43,34 @@ def _fen(value: Any) -> int:
 
 # --- batches --------------------------------------------------------------------------------
 
-async def list_batches(actor: Actor) -> list[dict[str, Any]]:
-    rows = await PayoutBatch.select(
+async def list_batches(actor: Actor, state: str = "", search: str = "", before_id: int = 0,
+                       limit: int = 120) -> list[dict[str, Any]]:
+    """The actor's payout batches, newest first (keyset: `before_id` is the last id shown);
+    `search`: the batch number or the month ("2026-11" or "2026年11月")."""
+    query = PayoutBatch.select(
         PayoutBatch.id, PayoutBatch.number, PayoutBatch.month, PayoutBatch.state,
         PayoutBatch.line_count, PayoutBatch.net_fen, PayoutBatch.computing_since,
-        PayoutBatch.computed_at).where(in_region(actor, PayoutBatch.region_path)).order_by(
-        PayoutBatch.month, ascending=False).limit(120)
+        PayoutBatch.computed_at).where(in_region(actor, PayoutBatch.region_path))
+    if before_id:
+        query = query.where(PayoutBatch.id < before_id)
+    if state:
+        query = query.where(PayoutBatch.state == state)
+    if text := "".join(search.split()):
+        condition = PayoutBatch.number.like(text.upper() + "%")
+        if month := _month_typed(text):
+            condition = condition | (PayoutBatch.month == month)
+        query = query.where(condition)
+    rows = await query.order_by(PayoutBatch.id, ascending=False).limit(max(1, min(limit, 500)))
     return [{**r, "state_label": BatchState(r["state"]).label,
              "month_label": clock.month_label(r["month"])} for r in rows]
+
+
+def _month_typed(text: str) -> date | None:
+    """The month a search names: "2026-11", "2026/11", "202611" or "2026年11月"."""
+    digits = re.fullmatch(r"(\d{4})\D?(\d{1,2})月?", text)
+    if not digits or not 1 <= int(digits[2]) <= 12:
+        return None
+    return date(int(digits[1]), int(digits[2]), 1)
 
 
 async def visible_batch(actor: Actor, batch_id: int) -> dict[str, Any]:

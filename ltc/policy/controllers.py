@@ -12,10 +12,13 @@ from litestar.params import URLEncodedBody
 from litestar.response import Template
 
 from ltc import clock
+from ltc.careplans.rules import CATEGORY_LABELS
 from ltc.errors import InvalidInput
+from ltc.grades import GRADE_LABELS
 from ltc.identity import Actor, Role
 from ltc.policy import service
-from ltc.policy.rules import PARAMETERS, form_values, from_form
+from ltc.policy.form import describe, form_values, from_form
+from ltc.policy.rules import MAX_GRADE, MIN_GRADE, PARAMETERS
 from ltc.regions import interface as pooling_regions
 from ltc.web.actions import perform
 from ltc.web.guards import role_guard
@@ -30,23 +33,41 @@ def _effective_from(text: str) -> date:
                            {"effective_from": "请选择生效日期"}) from None
 
 
+def _with_status(versions: list[dict[str, Any]], today: date,
+                 item_names: dict[str, str]) -> list[dict[str, Any]]:
+    """Each version (newest first) with whether it is in force, to come or past, and every
+    value in words."""
+    in_force = next((v["id"] for v in versions if v["effective_from"] <= today), None)
+    for v in versions:
+        v["status"] = ("施行中" if v["id"] == in_force
+                       else "未生效" if v["effective_from"] > today else "已被取代")
+        v["lines"] = describe(v["policy"], item_names)
+    return versions
+
+
 class PolicyPages(Controller):
     path = "/admin/policies"
     guards = [role_guard(Role.admin)]  # noqa: RUF012
 
     async def _render(self, request: Request[Actor, Any, Any], status_code: int = 200,
                       **context: Any) -> Template:
-        regions = [{**asdict(pool), "versions": await service.versions(pool.id)}
+        today = clock.today()
+        items = await service.care_items()
+        names = {i["code"]: i["name_zh"] for i in items}
+        regions = [{**asdict(pool),
+                    "versions": _with_status(await service.versions(pool.id), today, names)}
                    for pool in await pooling_regions.at_level("pooling")]
         form = context.pop("form", None)
         if form is None:
             current = next((r for r in regions if r["versions"]), None)
             form = {"region": current["code"] if current else ""}
             if current:
-                in_force = await service.policy_in_force(current["path"], clock.today())
+                in_force = await service.policy_in_force(current["path"], today)
                 form.update(form_values(in_force.policy))
+        grades = [(g, GRADE_LABELS[g]) for g in range(MIN_GRADE, MAX_GRADE + 1)]
         return page(request, "admin/policies.html", status_code=status_code, regions=regions,
-                    parameters=PARAMETERS, form=form, today=clock.today(),
+                    parameters=PARAMETERS, form=form, today=today, grades=grades,
+                    care_items=items, categories=CATEGORY_LABELS,
                     errors=context.pop("errors", {}), error=context.pop("error", None),
                     **context)
 

@@ -9,7 +9,7 @@ Money is integer fen (分) everywhere; per-grade maps are JSON objects keyed by 
 string ("3", "4", "5") and must name exactly the eligible grades. `parse_policy` checks every
 field and reports all problems at once (一次性告知), each under the name of the field — for
 per-grade values "visits_per_month.3" — which is also the name of the admin form's input, so
-`from_form` → `parse_policy` puts each problem next to its input.
+`ltc.policy.form.from_form` → `parse_policy` puts each problem next to its input.
 
 The care package ("10+X", SPEC §5) is two lists of care item codes: the required items every
 care plan contains and the optional ones a plan may add. Whether each code is in the care
@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ltc.errors import InvalidInput
-from ltc.money import parse_yuan, plain_yuan
 
 MIN_GRADE = 1
 MAX_GRADE = 5
@@ -74,18 +73,24 @@ class Policy:
 
 @dataclass(frozen=True)
 class Parameter:
-    """One policy parameter as the admin form shows it.
+    """One policy parameter: how it is checked and how the admin form shows it. A new numeric
+    parameter is this one declaration (plus its `Policy` attribute): the form, its messages
+    and the version list follow from it.
 
-    kind: "grades" (eligible grades, comma-separated in the form), "fen" (money, yuan in the
-    form), "int", "bool", "text", "choice" (one of `choices`), "grade_fen" / "grade_int" (one
-    input per eligible grade, named "<name>.<grade>"), "codes" (care item codes,
-    comma-separated in the form).
+    kind: "grades" (eligible grades, one checkbox per grade), "fen" (money, 元 with two
+    decimals in the form), "int" (an integer within `bounds`), "percent" (basis points within
+    `bounds`, a percentage with up to two decimals in the form), "bool", "text", "choice"
+    (one of `choices`), "grade_fen" / "grade_int" (one input per eligible grade, named
+    "<name>.<grade>"), "codes" (care item codes, one checkbox per catalogue item, named
+    "<name>.<code>").
     """
 
     name: str
     label_zh: str
     kind: str
     unit_zh: str
+    help_zh: str = ""  # one short sentence under the input
+    bounds: tuple[int, int] = (0, 0)  # lowest and highest, for int, percent and grade_int
     choices: tuple[tuple[str, str], ...] = ()  # (value, label) for kind "choice"
     optional: bool = False  # may be left blank (stored as null)
     # For a parameter added after versions were stored: what a stored definition without it
@@ -94,37 +99,77 @@ class Parameter:
     # The same, for a per-grade parameter: every eligible grade gets this parameter's value.
     default_from: str = ""
 
+    @property
+    def range_problem(self) -> str:
+        """What to write in an int, percent or grade_int input."""
+        low, high = self.bounds
+        if self.kind == "percent":
+            return (f"{self.label_zh}应为{percent_text(low)}到{percent_text(high)}之间的百分数，"
+                    "最多两位小数，如 5 或 12.5")
+        unit = f"（{self.unit_zh}）" if self.unit_zh else ""
+        return f"{self.label_zh}应为{low}到{high}之间的整数{unit}"
+
+
+def percent_text(basis_points: int) -> str:
+    """500 → "5", 1250 → "12.5", 1 → "0.01": basis points as the percentage people write."""
+    whole, cents = divmod(basis_points, 100)
+    return f"{whole}.{cents:02d}".rstrip("0").rstrip(".") if cents else str(whole)
+
 
 PARAMETERS: tuple[Parameter, ...] = (
-    Parameter("eligible_grades", "享受待遇的失能等级", "grades", ""),
-    Parameter("family_subsidy_fen", "家庭护理补贴", "fen", "元/月"),
-    Parameter("visits_per_month", "每月上门次数", "grade_int", "次/月"),
-    Parameter("visit_rate_fen", "上门服务单价", "fen", "元/次"),
-    Parameter("min_visit_minutes", "最短上门时长", "int", "分钟"),
-    Parameter("bed_day_rate_fen", "机构护理床日标准", "grade_fen", "元/床日"),
-    Parameter("deposit_basis_points", "质量保证金比例", "int", "基点（万分之一，500即5%）"),
-    Parameter("monthly_budget_fen", "月度基金预算", "fen", "元/月", optional=True),
-    Parameter("notice_days", "公示期", "int", "天"),
+    Parameter("eligible_grades", "享受待遇的失能等级", "grades", "",
+              "勾选可以享受长护险待遇的等级，至少选一个"),
+    Parameter("family_subsidy_fen", "家庭护理补贴", "fen", "元/月",
+              "每月发给承担护理的家属的补贴"),
+    Parameter("visits_per_month", "每月上门次数", "grade_int", "次/月",
+              "护理机构每月可结算的上门服务次数", bounds=(1, 31)),
+    Parameter("visit_rate_fen", "上门服务单价", "fen", "元/次",
+              "每次通过审核的上门服务付给护理机构的金额"),
+    Parameter("min_visit_minutes", "最短上门时长", "int", "分钟",
+              "短于此时长的上门服务会被标记，由审核人员查看", bounds=(1, 480)),
+    Parameter("bed_day_rate_fen", "机构护理床日标准", "grade_fen", "元/床日",
+              "入住护理机构的，每床日按此标准结算"),
+    Parameter("deposit_basis_points", "质量保证金比例", "percent", "%",
+              "结算时从护理机构应付金额中暂扣的比例，如 5", bounds=(0, 10000)),
+    Parameter("monthly_budget_fen", "月度基金预算", "fen", "元/月",
+              "不设预算的可不填", optional=True),
+    Parameter("notice_days", "公示期", "int", "天",
+              "评估结论公示的天数", bounds=(1, 60)),
     Parameter("notice_day_kind", "公示期计算方式", "choice", "",
+              "公示期按自然日还是工作日计算",
               choices=(("calendar", "自然日"), ("working", "工作日"))),
-    Parameter("renotice_after_reassessment", "异议复评后再次公示", "bool", ""),
-    Parameter("reassessment_working_days", "异议复评办结时限", "int", "个工作日"),
-    Parameter("validity_months", "评估结论有效期（无待遇等级）", "int", "个月"),
-    Parameter("renewal_lead_days", "到期前发起复评", "int", "天"),
-    Parameter("min_disability_months", "失能持续时间不少于", "int", "个月"),
-    Parameter("reapply_months", "评估结论后再次申请间隔", "int", "个月"),
-    Parameter("bureau_name", "医保部门名称", "text", ""),
-    Parameter("objection_how", "异议提出方式（印在公示上）", "text", ""),
-    Parameter("care_required", "必选护理项目", "codes", ""),
-    Parameter("care_optional", "可选护理项目", "codes", ""),
-    Parameter("answer_working_days", "申请受理答复时限（22号）", "int", "个工作日", default=5),
+    Parameter("renotice_after_reassessment", "异议复评后再次公示", "bool", "",
+              "勾选后，因异议复评的结论要重新公示"),
+    Parameter("reassessment_working_days", "异议复评办结时限", "int", "个工作日",
+              "收到异议后，复评须在此期限内完成", bounds=(1, 60)),
+    Parameter("validity_months", "评估结论有效期（无待遇等级）", "int", "个月",
+              "不享受待遇的等级，其评估结论的有效期", bounds=(1, 120)),
+    Parameter("renewal_lead_days", "到期前发起复评", "int", "天",
+              "结论到期前多少天生成复评任务，须短于有效期", bounds=(1, 365)),
+    Parameter("min_disability_months", "失能持续时间不少于", "int", "个月",
+              "失能时间不足的申请不予受理", bounds=(0, 60)),
+    Parameter("reapply_months", "评估结论后再次申请间隔", "int", "个月",
+              "上次评估结论作出后，须间隔多久才能再次申请", bounds=(0, 60)),
+    Parameter("bureau_name", "医保部门名称", "text", "",
+              "印在公示和文书上，如 肥城市医疗保障局"),
+    Parameter("objection_how", "异议提出方式（印在公示上）", "text", "",
+              "告诉群众向谁、在哪里、在什么期限内提出异议"),
+    Parameter("care_required", "必选护理项目", "codes", "",
+              "每份护理计划都包含的项目，至少选一项"),
+    Parameter("care_optional", "可选护理项目", "codes", "",
+              "护理计划可以另外增加的项目，不能与必选项目重复；可以不选"),
+    Parameter("answer_working_days", "申请受理答复时限（22号）", "int", "个工作日",
+              "收到申请后答复是否受理的期限", bounds=(1, 60), default=5),
     Parameter("letter_working_days", "受理后评估结论送达时限（22号）", "int", "个工作日",
-              default=30),
+              "受理后送达评估结论书的期限", bounds=(1, 120), default=30),
     Parameter("validity_months_by_grade", "评估结论有效期", "grade_int", "个月",
+              "享受待遇的等级，其评估结论和待遇的有效期", bounds=(1, 120),
               default_from="validity_months"),
-    Parameter("min_video_coverage_percent", "评估视频至少覆盖上门时长", "int", "%", default=80),
-    Parameter("spotcheck_basis_points", "评估结论每月抽查比例（29号）", "int",
-              "基点（万分之一，500即5%；每个评估机构至少抽1份）", default=500),
+    Parameter("min_video_coverage_percent", "评估视频至少覆盖上门时长", "int", "%",
+              "评估上门时录制的视频至少应覆盖的时长比例", bounds=(50, 100), default=80),
+    Parameter("spotcheck_basis_points", "评估结论每月抽查比例（29号）", "percent", "%",
+              "每月从已作出的评估结论中抽查的比例；每个评估机构至少抽1份",
+              bounds=(0, 10000), default=500),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 
@@ -140,27 +185,6 @@ RETIRED: dict[str, str] = {
 }
 _BY_NAME = {p.name: p for p in PARAMETERS}
 
-# (lowest, highest, what to write) for the integer parameters.
-_INTS: dict[str, tuple[int, int, str]] = {
-    "min_visit_minutes": (1, 480, "最短上门时长应为1到480之间的整数（分钟）"),
-    "deposit_basis_points": (0, 10000, "质量保证金比例应为0到10000之间的整数（基点，500即5%）"),
-    "notice_days": (1, 60, "公示期应为1到60之间的整数（天）"),
-    "reassessment_working_days": (1, 60, "异议复评办结时限应为1到60之间的整数（工作日）"),
-    "answer_working_days": (1, 60, "受理答复时限应为1到60之间的整数（工作日）"),
-    "letter_working_days": (1, 120, "结论送达时限应为1到120之间的整数（工作日）"),
-    "min_video_coverage_percent": (50, 100, "视频覆盖比例应为50到100之间的整数（%）"),
-    "validity_months": (1, 120, "评估结论有效期应为1到120之间的整数（月）"),
-    "renewal_lead_days": (1, 365, "到期前发起复评的天数应为1到365之间的整数"),
-    "min_disability_months": (0, 60, "失能持续时间应为0到60之间的整数（月）"),
-    "reapply_months": (0, 60, "再次申请间隔应为0到60之间的整数（月）"),
-    "spotcheck_basis_points": (0, 10000,
-                               "抽查比例应为0到10000之间的整数（基点，500即5%）"),
-}
-# (lowest, highest, what to write) for each value of the per-grade integer parameters.
-_GRADE_INTS: dict[str, tuple[int, int, str]] = {
-    "visits_per_month": (1, 31, "每月上门次数应为1到31之间的整数"),
-    "validity_months_by_grade": (1, 120, "评估结论有效期应为1到120之间的整数（月）"),
-}
 # (longest, may span lines, what to write) for the text parameters.
 _TEXTS: dict[str, tuple[int, bool, str]] = {
     "bureau_name": (100, False, "请填写医保部门名称（不超过100个字，不换行）"),
@@ -168,8 +192,8 @@ _TEXTS: dict[str, tuple[int, bool, str]] = {
 }
 
 _CODES: dict[str, tuple[bool, str]] = {  # may be empty, what to write
-    "care_required": (False, "请至少填写一个必选护理项目编号，用逗号分隔，如 B01,B04"),
-    "care_optional": (True, "请填写可选护理项目编号，用逗号分隔，如 B02,C05；没有可选项目时留空"),
+    "care_required": (False, "请至少选择一个必选护理项目"),
+    "care_optional": (True, "请选择可选护理项目；没有可选项目时都不选"),
 }
 
 MISSING = "缺少此参数"
@@ -342,8 +366,8 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         elif kind == "fen":
             if not (parameter.optional and value is None):
                 problem = _fen_problem(value)
-        elif kind == "int":
-            problem = _int_checker(*_INTS[name])(value)
+        elif kind in ("int", "percent"):
+            problem = _int_checker(*parameter.bounds, parameter.range_problem)(value)
         elif kind == "bool":
             if not isinstance(value, bool):
                 problem = "请选择是或否"
@@ -355,7 +379,8 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
         elif kind == "codes":
             value, problem = _codes(name, value)
         elif kind in ("grade_int", "grade_fen"):
-            checker = _int_checker(*_GRADE_INTS[name]) if kind == "grade_int" else _fen_problem
+            checker = (_int_checker(*parameter.bounds, parameter.range_problem)
+                       if kind == "grade_int" else _fen_problem)
             value = _grade_map(name, value, grades, checker, problems)
         else:  # pragma: no cover - PARAMETERS is fixed
             raise AssertionError(kind)
@@ -377,7 +402,7 @@ def parse_policy(data: Mapping[str, Any]) -> Policy:
     both = sorted(set(values.get("care_required") or ()) & set(values.get("care_optional") or ()))
     if both:
         problems["care_optional"] = (f"{'、'.join(both)} 已是必选护理项目，不能同时作为可选项目，"
-                                     "请从可选项目中删去")
+                                     "请在可选项目中取消勾选")
     if problems:
         raise PolicyError(problems)
     return Policy(**values)
@@ -399,119 +424,6 @@ def policy_as_json(policy: Policy) -> dict[str, Any]:
         elif parameter.kind in ("grade_int", "grade_fen"):
             value = {str(grade): amount for grade, amount in sorted(value.items())}
         definition[parameter.name] = value
-    return definition
-
-
-# --- the admin form -----------------------------------------------------------------------
-
-_INTEGER = re.compile(r"-?[0-9]{1,9}")
-_TRUE = frozenset({"true", "on", "1", "yes", "是"})
-_FALSE = frozenset({"", "false", "off", "0", "no", "否"})
-
-
-def _form_fen(text: str) -> int | str:
-    try:
-        return parse_yuan(text)
-    except ValueError:
-        return text
-
-
-def _form_int(text: str) -> int | str:
-    cleaned = unicodedata.normalize("NFKC", text).strip()
-    return int(cleaned) if _INTEGER.fullmatch(cleaned) else text
-
-
-def _form_grades(text: str) -> list[int] | str:
-    tokens = [t for t in re.split(r"[\s,、;；]+", unicodedata.normalize("NFKC", text)) if t]
-    if not tokens or not all(re.fullmatch(r"[0-9]{1,2}", t) for t in tokens):
-        return text
-    return [int(t) for t in tokens]
-
-
-def _form_codes(text: str) -> list[str]:
-    """"b01, B04、C05" → ["B01", "B04", "C05"]; parse_policy judges each code."""
-    return [t.upper() for t in re.split(r"[\s,、;；]+", unicodedata.normalize("NFKC", text)) if t]
-
-
-def _form_bool(text: str | None) -> bool | str:
-    if text is None:  # an unticked checkbox is not posted at all
-        return False
-    word = text.strip().lower()
-    if word in _TRUE:
-        return True
-    if word in _FALSE:
-        return False
-    return text
-
-
-def form_values(policy: Policy) -> dict[str, str]:
-    """The policy as the admin form's input values: money in yuan with two decimals, one
-    input per eligible grade for per-grade values ("visits_per_month.3")."""
-    values: dict[str, str] = {}
-    for parameter in PARAMETERS:
-        name, kind = parameter.name, parameter.kind
-        value = getattr(policy, name)
-        if kind == "grades":
-            values[name] = ",".join(str(g) for g in value)
-        elif kind == "codes":
-            values[name] = ",".join(value)
-        elif kind == "fen":
-            values[name] = "" if value is None else plain_yuan(value)
-        elif kind == "bool":
-            values[name] = "true" if value else "false"
-        elif kind in ("grade_int", "grade_fen"):
-            for grade, amount in sorted(value.items()):
-                values[f"{name}.{grade}"] = (plain_yuan(amount) if kind == "grade_fen"
-                                             else str(amount))
-        else:  # int, text, choice
-            values[name] = str(value)
-    return values
-
-
-def from_form(values: Mapping[str, str]) -> dict[str, Any]:
-    """Posted form strings → a definition for parse_policy. What cannot be read as the field's
-    type is passed on as typed, so parse_policy reports it under that field's input name.
-
-    Inputs that are not parameters (a CSRF token, the button) are ignored; a missing checkbox
-    is "no"; per-grade inputs count only for the eligible grades posted (when those are valid),
-    so the form may show an input for every grade 1–5.
-    """
-    definition: dict[str, Any] = {}
-    for parameter in PARAMETERS:
-        name, kind = parameter.name, parameter.kind
-        if kind == "bool":
-            definition[name] = _form_bool(values.get(name))
-            continue
-        if kind in ("grade_int", "grade_fen"):
-            convert = _form_fen if kind == "grade_fen" else _form_int
-            prefix = name + "."
-            posted = {k[len(prefix):]: v for k, v in values.items()
-                      if k.startswith(prefix) and isinstance(v, str) and v.strip()}
-            grades = _grades(definition.get("eligible_grades"))
-            if grades is not None:
-                posted = {str(g): posted[str(g)] for g in grades if str(g) in posted}
-            definition[name] = {grade: convert(text) for grade, text in posted.items()}
-            continue
-        if name not in values:
-            if parameter.optional:
-                definition[name] = None
-            continue  # parse_policy reports it missing
-        text = values[name]
-        if not isinstance(text, str):
-            definition[name] = text
-        elif kind == "grades":
-            definition[name] = _form_grades(text)
-        elif kind == "fen":
-            definition[name] = (None if parameter.optional and not text.strip()
-                                else _form_fen(text))
-        elif kind == "int":
-            definition[name] = _form_int(text)
-        elif kind == "codes":
-            definition[name] = _form_codes(text)
-        elif kind == "choice":
-            definition[name] = text.strip()
-        else:  # text
-            definition[name] = text.replace("\r\n", "\n").strip()
     return definition
 
 

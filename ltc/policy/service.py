@@ -141,6 +141,12 @@ async def add_version(actor: Actor, region_code: str, effective_from: date,
     return row.to_dict()
 
 
+async def care_items() -> list[dict[str, Any]]:
+    """The care catalogue as the policy form offers it: code, name and category."""
+    return await CareItem.select(CareItem.code, CareItem.name_zh, CareItem.category
+                                 ).order_by(CareItem.code)
+
+
 async def unknown_care_items(policy: Policy) -> dict[str, str]:
     """The package may only name items of the care catalogue."""
     known = {r["code"] for r in await CareItem.select(CareItem.code)}
@@ -153,7 +159,8 @@ async def unknown_care_items(policy: Policy) -> dict[str, str]:
 
 
 async def load_policies() -> int:
-    """Load fixtures/policies/*.json: a version is added when its region has none for that
+    """Load fixtures/policies/*.json (region, effective_from, a note in Chinese, the
+    provenance as `source`, the definition): a version is added when its region has none for that
     effective date. An existing version is never touched (immutability), even if the file
     changed: a changed policy needs a new effective date."""
     added = 0
@@ -171,6 +178,8 @@ async def load_policies() -> int:
             if not await PolicyVersion.exists().where(
                     (PolicyVersion.region == region.id)
                     & (PolicyVersion.effective_from == effective_from)):
-                await _insert(region.id, effective_from, policy, data.get("source", ""), None)
+                # `note` is what the admin's version list shows; `source` is the file's
+                # provenance for developers
+                await _insert(region.id, effective_from, policy, data.get("note", ""), None)
                 added += 1
     return added

@@ -1,5 +1,5 @@
-"""评估抽查 pages: the bureau's list of spot checks (filters: month, organisation, finding;
-paging; CSV), the results per organisation and per assessor, the month's draws with their
+"""评估抽查 pages: the bureau's list of spot checks (search; filters: month, organisation,
+finding; paging; CSV), the results per organisation and per assessor, the month's draws with their
 replay; and the expert's queue. One check's page (record, video, finding) is in
 ltc.desk.spotcheck_pages: it reads the assessment's evidence too."""
 
@@ -17,6 +17,8 @@ from ltc import clock
 from ltc.audit import service as audit
 from ltc.errors import DomainError
 from ltc.identity import Actor, Role
+from ltc.policy.rules import percent_text
+from ltc.regions import interface as regions
 from ltc.spotchecks import queries, rules, service
 from ltc.spotchecks.rules import Finding, SpotCheckState
 from ltc.web.exports import csv_download
@@ -29,13 +31,13 @@ PAGE_SIZE = 50
 
 def _params(request: Request[Actor, Any, Any]) -> dict[str, str]:
     return {k: (request.query_params.get(k) or "").strip()
-            for k in ("month", "organisation", "finding")}
+            for k in ("month", "organisation", "finding", "q")}
 
 
 def _filters(chosen: dict[str, str]) -> queries.Filters:
     month: date | None = service.parse_month(chosen["month"]) if chosen["month"] else None
     organisation = whole_number(chosen["organisation"])
-    return queries.filters_from(month, organisation, chosen["finding"])
+    return queries.filters_from(month, organisation, chosen["finding"], chosen["q"])
 
 
 def _draw_view(row: dict[str, Any]) -> dict[str, Any]:
@@ -43,6 +45,13 @@ def _draw_view(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "candidates": len(record["candidates"]), "chosen": len(record["chosen"]),
             "replay_matches": rules.replay(record) == record["chosen"],
             "month_label": clock.month_label(row["month"])}
+
+
+async def _draw_views(actor: Actor) -> list[dict[str, Any]]:
+    rows = await queries.draws(actor)
+    names = await regions.names_by_code([r["region_path"].rsplit("/", 1)[-1] for r in rows])
+    return [{**_draw_view(r), "region_name": names.get(r["region_path"].rsplit("/", 1)[-1],
+                                                       r["region_path"])} for r in rows]
 
 
 class SpotCheckPages(Controller):
@@ -73,7 +82,7 @@ class SpotCheckPages(Controller):
                     organisation_choices=await queries.organisation_choices(actor),
                     finding_choices=queries.FINDING_CHOICES,
                     by_organisation=organisations, by_assessor=assessors,
-                    draws=[_draw_view(d) for d in await queries.draws(actor)],
+                    draws=await _draw_views(actor), percent=percent_text,
                     Finding=Finding, SpotCheckState=SpotCheckState)
 
     @get("/export.csv", guards=[role_guard(Role.reviewer, Role.admin)])

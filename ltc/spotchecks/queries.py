@@ -13,6 +13,7 @@ from piccolo.columns.combination import Where, WhereRaw
 from ltc import clock
 from ltc.errors import InvalidInput
 from ltc.identity import Actor, Role, in_region, require_role
+from ltc.people import interface as people
 from ltc.spotchecks import rules
 from ltc.spotchecks.rules import Finding, SpotCheckState
 from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
@@ -48,6 +49,8 @@ class Filters:
     month: date | None = None
     organisation: int | None = None
     finding: str = ""  # "" | pending | conform | nonconform
+    # the search box: the application number, or the person as the people search finds them
+    search: str = ""
 
 
 def _finding(value: str) -> str:
@@ -57,8 +60,9 @@ def _finding(value: str) -> str:
     return value
 
 
-def filters_from(month: date | None, organisation: int | None, finding: str) -> Filters:
-    return Filters(month, organisation, _finding(finding or ""))
+def filters_from(month: date | None, organisation: int | None, finding: str,
+                 search: str = "") -> Filters:
+    return Filters(month, organisation, _finding(finding or ""), " ".join(search.split()))
 
 
 def _where(actor: Actor, filters: Filters) -> Where | WhereRaw:
@@ -72,6 +76,11 @@ def _where(actor: Actor, filters: Filters) -> Where | WhereRaw:
         where &= SpotCheck.state == str(SpotCheckState.PENDING)
     elif filters.finding:
         where &= SpotCheck.finding == filters.finding
+    if text := filters.search:
+        condition = _A.application.number.like(text.upper() + "%")
+        if (found := people.person_search(_A.application.person, text)) is not None:
+            condition = condition | found
+        where &= condition
     return where
 
 

@@ -143,7 +143,8 @@ async def test_the_admin_page_shows_versions_reasons_and_sets_the_date(client) -
     page = await client.get("/admin/rulesets")
     csrf = client.cookies.get("ltc_csrf")
     assert page.status_code == 200
-    assert "national-2021 第2版" in page.text and "待启用" in page.text
+    assert "长期护理失能等级评估标准（试行）（医保办发〔2021〕37号）组合法 第2版" in page.text
+    assert "待启用" in page.text and "规则编号 national-2021" in page.text
     assert "4–15" in page.text and "重度失能Ⅲ级" in page.text
 
     refused = await client.post("/admin/rulesets/activate", data={

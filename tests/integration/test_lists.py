@@ -43,14 +43,9 @@ NOT_REGISTERS = {
     "/admin/rulesets": "configuration: assessment rule sets",
     "/admin/regions": "configuration: the region tree",
     "/admin/care-items": "configuration: the care catalogue",
-    # Left to do (issue 15, item 4): small registers without people, no CSV yet.
-    "/notice-batches": "TODO: notice batches have a state filter but no search or CSV yet",
-    "/payouts": "TODO: payout batches (one a month) have no search or CSV yet",
-    "/admin/users": "TODO: the user register has search and paging but no CSV yet",
 }
 # Lists whose only filter is the time they cover, without a search box.
-WITHOUT_SEARCH = {"/evaluation": "one row per provider and month: sorted, not searched",
-                  "/spotchecks": "TODO: filtered by month, organisation and finding; no search"}
+WITHOUT_SEARCH = {"/evaluation": "one row per provider and month: sorted, not searched"}
 
 PUBLIC_OR_FORMS = re.compile(r"/(new|import|login|healthz)$|^/(api|schema|static|n)(/|$)"
                              r"|\.(csv|pdf)$|\{")

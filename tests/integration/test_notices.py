@@ -7,7 +7,7 @@ import json
 from datetime import date, datetime
 
 import pytest
-from conftest import make_user
+from conftest import make_user, sign_in
 from support.cases import (
     user_actor,
 )
@@ -33,6 +33,7 @@ from ltc.identity import PUBLIC
 from ltc.jobs.tables import OutboxMessage
 from ltc.notices import service
 from ltc.notices.tables import Objection
+from ltc.people.tables import Person
 
 pytestmark = pytest.mark.anyio
 
@@ -274,3 +275,34 @@ async def test_publishing_is_refused_until_the_region_has_the_bureau_contact(wor
     await Region.update({Region.bureau_phone: "0538-3221234"}).where(Region.code == "370983")
     after = await service.publish(w.staff.clerk, batch["id"], batch["version"])
     assert (after["bureau_address"], after["bureau_phone"]) == ("肥城市某路1号", "0538-3221234")
+
+
+# --- the clerk's list of batches ---------------------------------------------------------------
+
+async def test_the_batch_list_finds_a_batch_by_number_place_or_person(world, client) -> None:
+    w = world
+    zhangs = await new_batch(w, w.zhang)
+    ouyangs = await new_batch(w, w.ouyang, village="370983001002")
+    await Person.update({Person.phone: "13712345678"}).where(Person.id == w.zhang.person_id)
+    zhang = await Person.select().where(Person.id == w.zhang.person_id).first()
+
+    async def found(q: str) -> set[int]:
+        return {b["id"] for b in await service.list_batches(w.staff.clerk, search=q)}
+
+    for q in (zhang["name"], zhang["name"][1:], zhang["name_initials"], zhang["resident_id"],
+              zhang["phone"], zhangs["number"]):
+        assert await found(q) == {zhangs["id"]}, q
+    assert await found("") == await found("新城") == {zhangs["id"], ouyangs["id"]}
+    assert await found("13999999999") == set()
+    # Newest first, one page after the other.
+    first = await service.list_batches(w.staff.clerk, limit=1)
+    assert [b["id"] for b in first] == [ouyangs["id"]]
+    assert [b["id"] for b in await service.list_batches(
+        w.staff.clerk, before_id=first[0]["id"])] == [zhangs["id"]]
+
+    assert (await sign_in(client, "clerk")).status_code == 302
+    page = (await client.get("/notice-batches", params={"q": zhang["name"]})).text
+    assert zhangs["number"] in page and ouyangs["number"] not in page
+    csv = await client.get("/notice-batches/export.csv", params={"q": zhang["name"]})
+    assert csv.status_code == 200 and csv.text.count("\n") == 2 and zhangs["number"] in csv.text
+    assert await AuditEvent.count().where(AuditEvent.action == "notice_batch.exported") == 1

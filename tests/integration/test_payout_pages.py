@@ -301,3 +301,30 @@ async def test_a_clerk_outside_the_region_sees_nothing_of_the_batch(client, dece
                           version=str(batch["version"]))
     assert refused.status_code == 404
     assert await _state(batch["id"]) == "DRAFT"
+
+
+async def test_the_batch_list_searches_by_month_or_number_and_exports(client, december,
+                                                                      monkeypatch) -> None:
+    world, december_batch = december
+    checker = await make_user("reviewer", username="checker")
+    submitted = await service.submit(world.staff.clerk, december_batch["id"],
+                                     december_batch["version"])
+    await service.approve(await user_actor(checker["id"]), submitted["id"],
+                          submitted["version"])
+    FrozenClock(monkeypatch, date(2027, 2, 2))
+    january = await service.create_batch(world.staff.clerk, "370983", date(2027, 1, 1))
+    await sign_in(client, "clerk")
+
+    async def listed(**params: str) -> set[str]:
+        text = (await client.get("/payouts", params=params)).text
+        return {n for n in (december_batch["number"], january["number"]) if n in text}
+
+    for q in ("2026-12", "2026年12月", "202612", "2026/12", december_batch["number"]):
+        assert await listed(q=q) == {december_batch["number"]}, q
+    assert await listed() == {december_batch["number"], january["number"]}
+    assert await listed(q="2026-13") == set()
+    assert await listed(state="APPROVED") == {december_batch["number"]}
+    assert await listed(state="DRAFT") == {january["number"]}
+    csv = await client.get("/payouts/export.csv", params={"q": "2026-12"})
+    assert csv.status_code == 200 and csv.text.count("\n") == 2
+    assert december_batch["number"] in csv.text and "2026年12月" in csv.text

@@ -2,6 +2,7 @@
 admins only from a future date, and never changed once stored."""
 
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -9,7 +10,7 @@ from conftest import make_user, sign_in
 
 from ltc import clock
 from ltc.policy import service
-from ltc.policy.rules import form_values
+from ltc.policy.form import form_values
 from ltc.policy.tables import PolicyVersion
 
 pytestmark = pytest.mark.anyio
@@ -89,7 +90,7 @@ async def test_admin_adds_a_future_version_which_applies_from_its_date(client) -
     assert before.policy.family_subsidy_fen == 45000 and before.version == 1
     assert after.policy.family_subsidy_fen == 50000 and after.version == 2
     assert after.policy.visits_per_month[5] == 5
-    assert "¥500.00/月" in (await client.get("/admin/policies")).text
+    assert "500.00元/月" in (await client.get("/admin/policies")).text
 
 
 async def test_bad_versions_show_every_problem_and_store_nothing(client) -> None:
@@ -103,7 +104,8 @@ async def test_bad_versions_show_every_problem_and_store_nothing(client) -> None
         assert problem in response.text, problem
     assert await PolicyVersion.count() == 1
     # The care package may only name catalogue items.
-    unknown = await client.post("/admin/policies", data=await _form(csrf, care_optional="B02,B99"))
+    unknown = await client.post("/admin/policies",
+                                data=await _form(csrf, **{"care_optional.B99": "on"}))
     assert unknown.status_code == 422 and "护理项目目录中没有这些编号：B99" in unknown.text
     assert await PolicyVersion.count() == 1
     # Two versions cannot start on one day.
@@ -112,6 +114,47 @@ async def test_bad_versions_show_every_problem_and_store_nothing(client) -> None
     clash = await client.post("/admin/policies", data=first)
     assert clash.status_code == 409 and "同一天只能生效一个版本" in clash.text
     assert await PolicyVersion.count() == 2
+
+
+async def test_the_form_speaks_chinese_and_shows_every_problem_beside_its_field(
+        client) -> None:
+    csrf = await _admin(client)
+    html = (await client.get("/admin/policies")).text
+    form = html.split("<h2>新增政策版本</h2>", 1)[1]
+    # The version in force, prefilled: grades and care items ticked by name, percentages.
+    assert re.search(r'name="eligible_grades.4" value="on" checked> 重度失能Ⅱ级', form)
+    assert 'name="eligible_grades.2" value="on">' in form  # 中度失能 not eligible
+    assert re.search(r'name="care_required.B01" value="on" checked> [^<a-zA-Z]+<', form)
+    assert re.search(r'质量保证金比例（%）</label>\s*<input id="deposit_basis_points" '
+                     r'name="deposit_basis_points" value="5"', form)
+    assert " required" not in form and "基点" not in html
+    assert "施行中" in html and "系统初始化" in html
+    # Every problem at once, each next to its field; nothing stored.
+    posted = {k: v for k, v in (await _form(csrf)).items()
+              if not k.startswith(("eligible_grades.", "care_required."))}
+    response = await client.post("/admin/policies", data={
+        **posted, "deposit_basis_points": "100.001", "spotcheck_basis_points": "-1",
+        "family_subsidy_fen": "450.005"})
+    assert response.status_code == 422
+    for name, problem in [
+            ("eligible_grades", "请选择享受待遇的失能等级"),
+            ("care_required", "请至少选择一个必选护理项目"),
+            ("deposit_basis_points", "质量保证金比例应为0到100之间的百分数"),
+            ("spotcheck_basis_points", "评估结论每月抽查比例（29号）应为0到100之间的百分数"),
+            ("family_subsidy_fen", "请填写金额")]:
+        assert re.search(f'<p class="field-error" id="{name}-error">{problem}', response.text), name
+    assert 'value="100.001"' in response.text  # what was typed stays to be corrected
+    assert await PolicyVersion.count() == 1
+
+
+async def test_a_percentage_is_stored_as_exact_basis_points(client) -> None:
+    csrf = await _admin(client)
+    form = await _form(csrf, deposit_basis_points="12.34", spotcheck_basis_points="0.01")
+    assert (await client.post("/admin/policies", data=form)).status_code == 200
+    stored = await service.policy_in_force(
+        VILLAGE_PATH, date.fromisoformat(form["effective_from"]))
+    assert (stored.policy.deposit_basis_points, stored.policy.spotcheck_basis_points) == (1234, 1)
+    assert "12.34%" in (await client.get("/admin/policies")).text
 
 
 async def test_only_admins_add_versions(client) -> None:

@@ -11,6 +11,7 @@ from test_spotchecks import CITY, OCTOBER, world  # noqa: F401  (the fixture)
 from ltc.accounts.tables import User
 from ltc.assessments.tables import Assessment
 from ltc.identity import SYSTEM
+from ltc.people.tables import Person
 from ltc.spotchecks import service
 from ltc.spotchecks.tables import SpotCheck
 
@@ -77,6 +78,7 @@ async def test_the_bureau_lists_filters_exports_and_sums_up(world, client) -> No
     assert listed.text.count('href="/spotchecks/') >= 2
     assert "抽查结果按评估机构" in listed.text and "100.0%" in listed.text
     assert "按种子重新抽取，结果一致" in listed.text
+    assert "<td>肥城市</td><td>5%</td>" in listed.text  # the draw's region and rate in words
     conform = await client.get("/spotchecks?finding=conform")
     assert f'href="/spotchecks/{checks[0]["id"]}"' in conform.text
     assert f'href="/spotchecks/{checks[1]["id"]}"' not in conform.text
@@ -93,3 +95,27 @@ async def test_the_bureau_lists_filters_exports_and_sums_up(world, client) -> No
 async def test_an_assessor_does_not_reach_the_bureau_list(world, client) -> None:  # noqa: F811
     await sign_in(client, "c1")
     assert (await client.get("/spotchecks")).status_code == 403
+
+
+async def test_the_bureau_finds_a_check_by_application_or_person(world, client) -> None:  # noqa: F811
+    await service.draw_month(SYSTEM, CITY, OCTOBER)
+    checks = await SpotCheck.select(
+        SpotCheck.id, SpotCheck.assessment.application.number.as_alias("number"),
+        SpotCheck.assessment.application.person.as_alias("person")).order_by(SpotCheck.id)
+    assert len(checks) >= 2
+    mine, other = checks[0], next(c for c in checks if c["person"] != checks[0]["person"])
+    # The test people share one phone: give this one their own.
+    await Person.update({Person.phone: "13712345678"}).where(Person.id == mine["person"])
+    person = await Person.select().where(Person.id == mine["person"]).first()
+    await sign_in(client, "reviewer")
+    for q in (person["name"], person["name_initials"], person["resident_id"], person["phone"],
+              mine["number"]):
+        listed = (await client.get("/spotchecks", params={"q": q})).text
+        assert f'href="/spotchecks/{mine["id"]}"' in listed, q
+        assert f'href="/spotchecks/{other["id"]}"' not in listed, q
+    assert f'value="{person["name"]}"' in (await client.get(
+        "/spotchecks", params={"q": person["name"]})).text  # the box keeps what was typed
+    csv = await client.get("/spotchecks/export.csv", params={"q": person["name"]})
+    assert csv.text.count("\n") == 2 and person["name"] in csv.text
+    nobody = (await client.get("/spotchecks", params={"q": "13999999999"})).text
+    assert "没有符合条件的抽查" in nobody

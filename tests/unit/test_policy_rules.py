@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ltc.errors import InvalidInput
+from ltc.policy.form import describe, form_values, from_form, parse_percent
 from ltc.policy.rules import (
     FORM_MONEY_PROBLEM,
     MAX_FEN,
@@ -20,8 +21,6 @@ from ltc.policy.rules import (
     Policy,
     PolicyError,
     bed_day_rate,
-    form_values,
-    from_form,
     is_eligible,
     parse_policy,
     parse_stored,
@@ -61,7 +60,8 @@ def test_fixture_is_feichengs_pooling_region_with_a_source_note() -> None:
     # The bureau's contact is the pooling region's: the fixture ships none, not even a fake.
     assert "ltc region set-bureau" in data["source"]
     assert not RETIRED.keys() & data["definition"].keys()
-    assert set(data) == {"region", "effective_from", "source", "definition"}
+    assert set(data) == {"region", "effective_from", "source", "note", "definition"}
+    assert data["note"] and not any(c.isascii() and c.isalpha() for c in data["note"])
 
 
 # The "10+X" package: each item's default `package` in fixtures/care_items.json (SPEC §5).
@@ -267,20 +267,22 @@ def test_one_bad_field_reports_exactly_that_field(field: str, value: Any, report
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("visits_per_month", {**GOOD_VISITS, "3": 0}, "每月上门次数应为1到31之间的整数"),
+        ("visits_per_month", {**GOOD_VISITS, "3": 0}, "每月上门次数应为1到31之间的整数（次/月）"),
+        ("deposit_basis_points", 10001,
+         "质量保证金比例应为0到100之间的百分数，最多两位小数，如 5 或 12.5"),
         ("min_visit_minutes", 0, "最短上门时长应为1到480之间的整数（分钟）"),
         ("family_subsidy_fen", "abc", FORM_MONEY_PROBLEM),
         ("family_subsidy_fen", -1, "金额不能为负数"),
         ("family_subsidy_fen", 450.0, "金额应为以分为单位的整数（1元=100分），不能有小数"),
         ("notice_day_kind", "natural", "请选择自然日或工作日"),
         ("renotice_after_reassessment", 1, "请选择是或否"),
-        ("care_required", [], "请至少填写一个必选护理项目编号，用逗号分隔，如 B01,B04"),
+        ("care_required", [], "请至少选择一个必选护理项目"),
         ("care_required", ["B01", "X1"],
          "无法识别的护理项目编号：X1（编号为字母加数字，如 B01、C05）"),
         ("care_optional", ["C05", "C06", "C05", "C06", "C07"],
          "护理项目编号重复：C05、C06，每个编号只填一次"),
         ("care_optional", ["B02", "B04", "B01"],
-         "B01、B04 已是必选护理项目，不能同时作为可选项目，请从可选项目中删去"),
+         "B01、B04 已是必选护理项目，不能同时作为可选项目，请在可选项目中取消勾选"),
     ],
 )
 def test_messages_say_what_to_write(field: str, value: Any, message: str) -> None:
@@ -369,7 +371,7 @@ def test_error_lists_field_and_message_lines() -> None:
         parse_policy(definition(notice_days=0, visits_per_month={"3": 40, "4": 3, "5": 4}))
     error = caught.value
     assert str(error).splitlines() == [
-        "visits_per_month.3: 每月上门次数应为1到31之间的整数",
+        "visits_per_month.3: 每月上门次数应为1到31之间的整数（次/月）",
         "notice_days: 公示期应为1到60之间的整数（天）",
     ]
     assert isinstance(error, InvalidInput)  # the web layer shows it like any other form error
@@ -442,24 +444,28 @@ def test_as_json_round_trip() -> None:
 
 
 def test_form_values_and_back() -> None:
-    policy = parse_policy(definition(monthly_budget_fen=100000005))
+    policy = parse_policy(definition(monthly_budget_fen=100000005, deposit_basis_points=1250))
     values = form_values(policy)
     assert values["family_subsidy_fen"] == "450.00"
     assert values["visit_rate_fen"] == "80.00"
     assert values["monthly_budget_fen"] == "1000000.05"
     assert values["bed_day_rate_fen.4"] == "60.00"
     assert values["visits_per_month.5"] == "4"
-    assert values["eligible_grades"] == "3,4,5"
+    assert values["deposit_basis_points"] == "12.5"
+    assert values["spotcheck_basis_points"] == "5"
+    assert {k for k in values if k.startswith("eligible_grades.")} == {
+        "eligible_grades.3", "eligible_grades.4", "eligible_grades.5"}
+    assert {k for k in values if k.startswith("care_required.")} == {
+        f"care_required.{code}" for code in REQUIRED}
     assert values["renotice_after_reassessment"] == "false"
-    assert values["care_required"] == ",".join(REQUIRED)
     assert all(isinstance(v, str) for v in values.values())
     assert parse_policy(from_form(values)) == policy
 
 
 def test_parameters_describe_the_form() -> None:
     assert PARAMETER_NAMES == tuple(Policy.__dataclass_fields__)
-    kinds = {"grades", "fen", "int", "bool", "text", "choice", "grade_fen", "grade_int",
-             "codes"}
+    kinds = {"grades", "fen", "int", "percent", "bool", "text", "choice", "grade_fen",
+             "grade_int", "codes"}
     assert {p.kind for p in PARAMETERS} <= kinds
     by_name = {p.name: p for p in PARAMETERS}
     assert (by_name["family_subsidy_fen"].label_zh, by_name["family_subsidy_fen"].unit_zh) == (
@@ -467,6 +473,10 @@ def test_parameters_describe_the_form() -> None:
     assert dict(by_name["notice_day_kind"].choices) == {"calendar": "自然日", "working": "工作日"}
     assert [(by_name[n].label_zh, by_name[n].kind) for n in ("care_required", "care_optional")] == [
         ("必选护理项目", "codes"), ("可选护理项目", "codes")]
+    for p in PARAMETERS:  # every field is labelled and explained in Chinese
+        assert p.label_zh and not p.label_zh.isascii() and p.help_zh and not p.help_zh.isascii()
+        if p.kind in ("int", "percent", "grade_int"):
+            assert p.bounds[0] < p.bounds[1], p.name
     policy = parse_policy(fixture()["definition"])
     field_names = {name.split(".")[0] for name in form_values(policy)}
     assert field_names == set(PARAMETER_NAMES)
@@ -476,6 +486,12 @@ def posted(**changes: str) -> dict[str, str]:
     values = form_values(parse_policy(fixture()["definition"]))
     values.update(changes)
     return values
+
+
+def ticked(name: str, *items: object, **changes: str) -> dict[str, str]:
+    """The posted form with exactly these grades or care items of `name` ticked."""
+    values = {k: v for k, v in posted(**changes).items() if not k.startswith(name + ".")}
+    return {**values, **{f"{name}.{item}": "on" for item in items}}
 
 
 @pytest.mark.parametrize(
@@ -493,24 +509,45 @@ def test_form_bad_money_is_reported_on_its_input(typed: str) -> None:
         "family_subsidy_fen": FORM_MONEY_PROBLEM}
 
 
+@pytest.mark.parametrize(
+    ("typed", "basis_points"),
+    [("0", 0), ("0.01", 1), ("0.1", 10), ("5", 500), ("5.00", 500), ("12.5", 1250),
+     ("12.34", 1234), ("99.99", 9999), ("100", 10000), ("100.00", 10000), (" 7 ", 700),
+     ("5%", 500), ("５．５％", 550), ("007", 700)],
+)
+def test_percent_is_converted_exactly_to_basis_points(typed: str, basis_points: int) -> None:
+    assert parse_percent(typed) == basis_points
+    policy = parse_policy(from_form(posted(deposit_basis_points=typed)))
+    assert policy.deposit_basis_points == basis_points
+    assert parse_percent(form_values(policy)["deposit_basis_points"]) == basis_points
+
+
+@pytest.mark.parametrize("typed", ["", "abc", "-1", "-0.01", "100.001", "0.005", "100.01",
+                                   "101", "1000", "5.", ".5", "1e2", "5 %5", "NaN", "五"])
+def test_a_bad_percent_is_refused_on_its_input(typed: str) -> None:
+    assert problems_of(from_form(posted(deposit_basis_points=typed))) == {
+        "deposit_basis_points": "质量保证金比例应为0到100之间的百分数，最多两位小数，如 5 或 12.5"}
+
+
 def test_form_problems_use_the_input_names() -> None:
-    values = posted(**{"visits_per_month.4": "三", "bed_day_rate_fen.5": "七十",
-                       "min_visit_minutes": "半小时", "notice_days": "99",
-                       "eligible_grades": "重度", "renotice_after_reassessment": "maybe",
-                       "bureau_name": " "})
+    values = ticked("eligible_grades", "x", **{
+        "visits_per_month.4": "三", "bed_day_rate_fen.5": "七十",
+        "min_visit_minutes": "半小时", "notice_days": "99", "spotcheck_basis_points": "5.555",
+        "renotice_after_reassessment": "maybe", "bureau_name": " "})
     assert set(problems_of(from_form(values))) == {
         "visits_per_month.4", "bed_day_rate_fen.5", "min_visit_minutes", "notice_days",
-        "eligible_grades", "renotice_after_reassessment", "bureau_name"}
+        "spotcheck_basis_points", "eligible_grades", "renotice_after_reassessment",
+        "bureau_name"}
 
 
 def test_form_details() -> None:
-    values = posted(monthly_budget_fen="  ", eligible_grades="5、4",
+    values = ticked("eligible_grades", 5, 4, monthly_budget_fen="  ",
                     **{"visits_per_month.1": "9", "_csrf": "token", "save": "保存"})
     del values["renotice_after_reassessment"]  # an unticked checkbox is not posted
     definition_ = from_form(values)
     assert definition_["monthly_budget_fen"] is None
     assert definition_["renotice_after_reassessment"] is False
-    assert definition_["visits_per_month"] == {"4": 3, "5": 4}  # grades 1 and 3 not eligible
+    assert definition_["visits_per_month"] == {"4": 3, "5": 4}  # grades 1 and 3 not ticked
     assert "_csrf" not in definition_
     policy = parse_policy(definition_)
     assert policy.eligible_grades == (4, 5)
@@ -518,13 +555,18 @@ def test_form_details() -> None:
                         ).renotice_after_reassessment is True
 
 
+def test_form_no_grade_ticked_is_one_problem() -> None:
+    assert problems_of(from_form(ticked("eligible_grades"))) == {
+        "eligible_grades": "请选择享受待遇的失能等级：1到5级中至少选一个，不能重复"}
+
+
 def test_form_new_eligible_grade_needs_its_inputs() -> None:
-    assert problems_of(from_form(posted(eligible_grades="2,3,4,5"))) == {
+    assert problems_of(from_form(ticked("eligible_grades", 2, 3, 4, 5))) == {
         "visits_per_month.2": "请填写此等级的每月上门次数",
         "bed_day_rate_fen.2": "请填写此等级的机构护理床日标准",
         "validity_months_by_grade.2": "请填写此等级的评估结论有效期",
     }
-    values = posted(eligible_grades="2,3,4,5",
+    values = ticked("eligible_grades", 2, 3, 4, 5,
                     **{"visits_per_month.2": "1", "bed_day_rate_fen.2": "40",
                        "validity_months_by_grade.2": "12"})
     policy = parse_policy(from_form(values))
@@ -532,21 +574,21 @@ def test_form_new_eligible_grade_needs_its_inputs() -> None:
     assert validity_months(policy, 2) == 12
 
 
-@pytest.mark.parametrize(
-    ("typed", "codes"),
-    [("B01,B04", ("B01", "B04")), (" b04、b01 ", ("B01", "B04")), ("B01\nB04", ("B01", "B04")),
-     ("Ｂ０１，B04", ("B01", "B04")), ("B01; B04；C05", ("B01", "B04", "C05"))],
-)
-def test_form_codes_are_comma_separated(typed: str, codes: tuple[str, ...]) -> None:
-    policy = parse_policy(from_form(posted(care_required=typed, care_optional="B02")))
-    assert (policy.care_required, policy.care_optional) == (codes, ("B02",))
+def test_form_care_items_are_ticked() -> None:
+    values = {k: v for k, v in ticked("care_optional", "B02").items()
+              if not k.startswith("care_required.")}
+    policy = parse_policy(from_form({**values, "care_required.B01": "on",
+                                     "care_required.B04": "on"}))
+    assert (policy.care_required, policy.care_optional) == (("B01", "B04"), ("B02",))
 
 
-def test_form_codes_problems_are_on_their_inputs() -> None:
-    assert problems_of(from_form(posted(care_required="", care_optional="B02,B02"))) == {
-        "care_required": "请至少填写一个必选护理项目编号，用逗号分隔，如 B01,B04",
-        "care_optional": "护理项目编号重复：B02，每个编号只填一次"}
-    assert parse_policy(from_form(posted(care_optional="  "))).care_optional == ()
+def test_form_care_item_problems_are_on_their_fieldsets() -> None:
+    values = ticked("care_required", **{"care_optional.B02": "on"})
+    assert problems_of(from_form(values)) == {"care_required": "请至少选择一个必选护理项目"}
+    both = ticked("care_optional", REQUIRED[0])
+    assert problems_of(from_form(both)) == {"care_optional": (
+        f"{REQUIRED[0]} 已是必选护理项目，不能同时作为可选项目，请在可选项目中取消勾选")}
+    assert parse_policy(from_form(ticked("care_optional"))).care_optional == ()
 
 
 def test_form_missing_input_is_missing() -> None:
@@ -555,6 +597,18 @@ def test_form_missing_input_is_missing() -> None:
     del values["visits_per_month.3"]
     assert problems_of(from_form(values)) == {
         "visits_per_month.3": "请填写此等级的每月上门次数", "notice_days": MISSING}
+
+
+def test_a_version_is_described_in_words() -> None:
+    policy = parse_policy(definition(monthly_budget_fen=None, deposit_basis_points=1250))
+    lines = dict(describe(policy, {"B01": "头面部清洁"}))
+    assert lines["享受待遇的失能等级"] == "重度失能Ⅰ级、重度失能Ⅱ级、重度失能Ⅲ级"
+    assert lines["家庭护理补贴"] == "450.00元/月"
+    assert lines["每月上门次数"] == "重度失能Ⅰ级 2次/月；重度失能Ⅱ级 3次/月；重度失能Ⅲ级 4次/月"
+    assert lines["质量保证金比例"] == "12.5%"
+    assert lines["月度基金预算"] == "未设定"
+    assert lines["公示期计算方式"] in ("自然日", "工作日")
+    assert lines["必选护理项目"].startswith("头面部清洁、")
 
 
 # --- random valid policies ---------------------------------------------------------------
@@ -597,6 +651,7 @@ def definitions(draw: st.DrawFn) -> dict[str, Any]:
         "care_required": codes[:split],
         "care_optional": codes[split:],
         "min_video_coverage_percent": draw(st.integers(50, 100)),
+        "spotcheck_basis_points": draw(st.integers(0, 10000)),
     }
 
 
