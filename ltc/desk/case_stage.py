@@ -152,7 +152,7 @@ def case_stage(facts: CaseFacts) -> CaseStage:
     if state == "ACCEPTED":
         return CaseStage(Step.ASSESS, "已受理，待分派评估员", "随机分派两名评估员", "经办员")
     if state == "CLOSED":
-        where = "申请已终止" + (f"：{facts.closing_note}" if facts.closing_note else "")
+        where = "申请已终止" + (f"（{facts.closing_note}）" if facts.closing_note else "")
         return CaseStage(_reached(facts), where, "", side=Side.ENDED)
     return _assessing(facts, no_objection)
 
@@ -198,15 +198,16 @@ def _assessing(facts: CaseFacts, no_objection: frozenset[Step]) -> CaseStage:
         return CaseStage(Step.NOTICE, f"已编入公示 {notice.batch_number}（草稿），待发布",
                          "发布公示", "经办员")
     if notice.outcome == "PENDING":
-        heard = f"，已收到异议 {notice.objections} 件" if notice.objections else ""
-        after = ("公示期满后重新评估" if notice.objections
-                 else "公示期满无异议的，系统自动作出待遇核定")
-        return CaseStage(Step.NOTICE, f"公示中（{notice.batch_number}）{heard}", after,
-                         "公众可提出异议" if not notice.objections else "系统",
-                         notice.ends_on)
+        ends = notice.ends_on.isoformat() if notice.ends_on else ""
+        if notice.objections:
+            return CaseStage(Step.NOTICE, f"公示中（{notice.batch_number}），已收到异议 "
+                             f"{notice.objections} 件",
+                             f"公示期满（{ends}）后分派两名未参与原评估的评估员重新评估", "系统")
+        return CaseStage(Step.NOTICE, f"公示中（{notice.batch_number}），{ends} 前可提出异议",
+                         "公示期满无异议的，作出待遇核定；有异议的，重新评估", "系统")
     if notice.outcome == "OBJECTED":
-        return CaseStage(Step.OBJECTION, "有异议，待分派复评评估员",
-                         "分派两名未参与原评估的评估员重新评估（可抽取的评估员不足）", "经办员")
+        return CaseStage(Step.OBJECTION, "有异议，复评评估员待分派（可抽取的评估员不足）",
+                         "分派两名未参与原评估的评估员重新评估", "经办员")
     return CaseStage(Step.DECIDE, "公示期满，待核定", "作出待遇核定", "经办员",
                      skipped=no_objection)
 
@@ -215,10 +216,10 @@ def _decided(facts: CaseFacts, decision: DecisionFact,
              no_objection: frozenset[Step]) -> CaseStage:
     grade = f"（{decision.grade_label}）" if decision.grade_label else ""
     if not decision.eligible:
-        return CaseStage(Step.OUTCOME, f"已办结：核定不予享受待遇{grade}",
+        return CaseStage(Step.OUTCOME, f"已办结，核定不予享受待遇{grade}",
                          "", outcome_label="不予享受", skipped=no_objection)
     held = facts.entitlement
-    where = f"已办结：核定享受待遇{grade}"
+    where = f"已办结，核定享受待遇{grade}"
     if held is None:
         return CaseStage(Step.OUTCOME, where, "", outcome_label="享受待遇", skipped=no_objection)
     if held.state == "ENDED":
