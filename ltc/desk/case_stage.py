@@ -103,10 +103,6 @@ class CaseStage:
     outcome_label: str = "享受待遇 / 不予享受"  # the last step, once known
     skipped: frozenset[Step] = field(default_factory=frozenset)
 
-    @property
-    def finished(self) -> bool:
-        return self.step == Step.OUTCOME or self.side in (Side.REJECTED, Side.ENDED)
-
     def steps(self) -> list[tuple[str, Mark]]:
         """Every step with its mark, for the progress line."""
         marks = []
@@ -180,8 +176,7 @@ def _assessing(facts: CaseFacts, no_objection: frozenset[Step]) -> CaseStage:
                          f"两名评估员上门{doing}、签名并提交", who, latest.due_on)
     if latest.state == "SUBMITTED":
         if again:
-            return CaseStage(Step.OBJECTION, "复评已提交，待审核", "审核员确认复评结论", "审核员",
-                             latest.due_on)
+            return CaseStage(Step.OBJECTION, "复评已提交，待审核", "审核员确认复评结论", "审核员")
         return CaseStage(Step.REVIEW, "评估已提交，待审核", "审核员确认评估结论（或退回）",
                          "审核员")
     if latest.state == "CANCELLED":

@@ -65,7 +65,7 @@ CASES = [
      Step.OBJECTION, None, "复评中", "复评", "赵评估", date(2026, 6, 20)),
     ("re-assessment submitted", facts(assessments=(FIRST, replace(AGAIN, state="SUBMITTED")),
                                       notice=replace(OBJECTED, reassessment_assigned=True)),
-     Step.OBJECTION, None, "复评已提交", "确认复评结论", "审核员", date(2026, 6, 20)),
+     Step.OBJECTION, None, "复评已提交", "确认复评结论", "审核员", None),
     ("re-assessment to be noticed again", facts(
         assessments=(FIRST, AGAIN), notice=replace(OBJECTED, reassessment_assigned=True)),
      Step.NOTICE, None, "再次公示", "发布", "经办员", None),
