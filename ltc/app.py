@@ -39,6 +39,7 @@ from ltc.audit import keys as audit_keys
 from ltc.audit import service as audit
 from ltc.careplans.controllers import CarePlanPages
 from ltc.careplans.item_pages import CareItemPages
+from ltc.desk.case import CasePages
 from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
@@ -160,8 +161,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             # The OpenAPI document describes the JSON API; pages answer browsers with HTML.
             Router("/", include_in_schema=False, route_handlers=[
                 SessionController, HomeController, TokenPageController, UserPageController,
-                ApplicationPages, DeadlinePages, ConclusionPages, PersonPages, RegradingPages,
-                SpotCheckPages, SpotCheckReviewPages,
+                ApplicationPages, CasePages, DeadlinePages, ConclusionPages, PersonPages,
+                RegradingPages, SpotCheckPages, SpotCheckReviewPages,
                 AssessmentPages, ReviewPages, EvidencePages, NoticeBatchPages, PublicNoticePages,
                 EntitlementPages, DecisionPages, PolicyPages, RulesetPages, AgreementPages,
                 CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,

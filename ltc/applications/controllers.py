@@ -12,26 +12,23 @@ from litestar.plugins.flash import flash
 from litestar.response import File, Redirect, Stream, Template
 from msgspec import Struct
 
-from ltc import clock, db
+from ltc import db
 from ltc.applications import service, supplement
-from ltc.applications.deadline_pages import case_deadlines
 from ltc.applications.new_assessment import request_new_assessment
 from ltc.applications.reference import materials_checklist
-from ltc.applications.rules import GROUND_LABELS, ApplicationState
+from ltc.applications.rules import ApplicationState
 from ltc.assessments import assignment
-from ltc.assessments import service as assessments
 from ltc.audit import service as audit
-from ltc.errors import Conflict, DomainError, InvalidInput
+from ltc.errors import Conflict, InvalidInput
 from ltc.identity import Actor, Role
 from ltc.people import service as people
 from ltc.regions import interface as regions
 from ltc.web.access_log import masked_search
-from ltc.web.actions import perform
 from ltc.web.exports import csv_download, pdf_file
 from ltc.web.formatting import iso_date
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import BodyId, Id, PageSize, StateQuery, Version, VersionIn, form_int
+from ltc.web.params import BodyId, Id, PageSize, StateQuery, Version, VersionIn
 
 INTAKE = role_guard(Role.clerk, Role.provider)
 PAGE_SIZE = 50
@@ -149,70 +146,6 @@ class ApplicationPages(Controller):
         return await self._form(request, status_code=422, form=form, errors=fields,
                                 chosen=materials, error="申请信息有误，请按提示修改")
 
-    async def _case(self, request: Request[Actor, Any, Any], application_id: int,
-                    status_code: int = 200, **context: Any) -> Template:
-        actor = request.user
-        application = await service.get_application(actor, application_id)
-        return page(
-            request, "applications/case.html", status_code=status_code, app=application,
-            state=ApplicationState(application["state"]),
-            materials=materials_checklist(), chosen=application["materials"],
-            refusal_labels={str(code): label for code, label in GROUND_LABELS.items()},
-            assessments=await assessments.application_assessments(application_id),
-            timeline=await service.application_timeline(actor, application_id),
-            deadlines=await case_deadlines(application),
-            suggested=supplement.suggested_materials(application["materials"],
-                                                     bool(application["agent_name"])),
-            default_due_on=supplement.default_due_on(clock.today()), today=clock.today(),
-            grounds=context.pop("grounds", []), error=context.pop("error", None),
-            errors=context.pop("errors", {}), form=context.pop("form", {}), **context)
-
-    @get("/{application_id:int}")
-    async def case(self, request: Request[Actor, Any, Any],
-                   application_id: Id) -> Template:
-        return await self._case(request, application_id)
-
-    @post("/{application_id:int}", status_code=200)
-    async def act(self, request: Request[Actor, Any, Any], application_id: Id,
-                  data: URLEncodedBody[dict[str, Any]]) -> Any:
-        actor = request.user
-        action = data.get("action", "")
-        version = form_int(data, "version")
-
-        async def transition() -> Any:
-            if action == "submit":
-                return await service.submit_application(actor, application_id, version)
-            if action == "accept":
-                return await service.accept_application(actor, application_id, version)
-            if action == "reject":
-                return await service.reject_application(actor, application_id, version,
-                                                        _list(data, "grounds"),
-                                                        data.get("note", ""))
-            if action == "request_materials":
-                return await supplement.request_materials(
-                    actor, application_id, version, _list(data, "materials"),
-                    data.get("due_on", ""), data.get("note", ""))
-            if action == "receive_materials":
-                return await supplement.receive_materials(actor, application_id, version,
-                                                          _list(data, "received"))
-            if action == "assign":
-                return await assignment.assign_assessors(actor, application_id, version)
-            raise InvalidInput("unknown_action", "无法识别的操作，请刷新页面后重试")
-
-        async def render(refusal: DomainError | None, **context: Any) -> Template:
-            grounds = []
-            if refusal is not None and refusal.code == "refusal_grounds_apply":
-                grounds = [{"code": code, "message": message}
-                           for code, message in refusal.fields.items()]
-            return await self._case(request, application_id, grounds=grounds, form=data,
-                                    **context)
-
-        return await perform(
-            request, transition, render=render, done=DONE_MESSAGES.get(action, ""),
-            then=f"/applications/{application_id}",
-            stale="该申请刚被其他人处理过，下面是最新状态，请核对后再操作")
-
-
     @get("/{application_id:int}/materials-notice.pdf")
     async def materials_notice(self, request: Request[Actor, Any, Any],
                                application_id: Id) -> File:
@@ -233,23 +166,7 @@ async def _letter(actor: Actor, application_id: int, column: str, title: str) ->
                           object_type="application", object_id=application_id)
 
 
-def _list(data: dict[str, Any], name: str) -> list[str]:
-    """A form's checkbox group: absent, one value or several."""
-    values = data.get(name, [])
-    return [values] if isinstance(values, str) else list(values)
-
-
 EXPORT_HEADER = ["申请编号", "姓名", "身份证号", "村（居）", "状态", "登记日期"]
-
-
-DONE_MESSAGES = {
-    "submit": "申请已提交",
-    "accept": "申请已受理",
-    "reject": "已作出不予受理决定，正在生成不予受理告知书",
-    "request_materials": "已一次性告知补正材料，正在生成补正材料通知书",
-    "receive_materials": "补正材料已登记，请审查并作出受理决定",
-    "assign": "已随机分派两名评估员",
-}
 
 
 class ApplicationIn(Struct):

@@ -509,14 +509,16 @@ async def list_applications(
     return page, (page[-1]["cursor"] if len(rows) > limit else None)
 
 
-async def application_timeline(actor: Actor, application_id: int) -> list[dict[str, Any]]:
-    """Every audited event of the application and of its assessments, in order."""
+async def application_timeline(actor: Actor, application_id: int,
+                               related: dict[str, list[Any]] | None = None
+                               ) -> list[dict[str, Any]]:
+    """Every audited event of the application, of its assessments and of the `related`
+    objects of other contexts ({object type: ids}: its notice entries, decision …), in order."""
     require_role(actor, READ_ROLES, "查看申请")
     await load_visible(actor, application_id)
-    events = await audit.timeline("application", application_id)
-    for assessment_id in await assessments.assessment_ids_of([application_id]):
-        events.extend(await audit.timeline("assessment", assessment_id))
-    return sorted(events, key=lambda event: event["seq"])
+    return await audit.timeline_of({
+        **(related or {}), "application": [application_id],
+        "assessment": await assessments.assessment_ids_of([application_id])})
 
 
 async def close_open_of_deceased(actor: Actor, person_id: int) -> int:

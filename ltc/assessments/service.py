@@ -290,7 +290,8 @@ async def return_to_assessors(actor: Actor, assessment_id: int, *, expected_vers
 
 async def application_assessments(application_id: int) -> list[dict[str, Any]]:
     return await (
-        Assessment.select(Assessment.id, Assessment.state, Assessment.grade,
+        Assessment.select(Assessment.id, Assessment.kind, Assessment.state,
+                          Assessment.grade, Assessment.due_on,
                           Assessment.assessor_1.display_name, Assessment.assessor_2.display_name,
                           Assessment.created_at, Assessment.concluded_at)
         .where(Assessment.application == application_id)

@@ -12,7 +12,12 @@ from litestar.response import File, Stream, Template
 
 from ltc.audit import service as audit
 from ltc.entitlements import service
-from ltc.entitlements.rules import CLERK_END_REASONS, END_REASONS, EntitlementState
+from ltc.entitlements.rules import (
+    CLERK_END_REASONS,
+    END_REASONS,
+    EntitlementState,
+    source_label,
+)
 from ltc.entitlements.tables import Decision
 from ltc.errors import InvalidInput, NotFound
 from ltc.identity import Actor, Role, region_covers
@@ -94,8 +99,11 @@ class EntitlementPages(Controller):
         row = await service.get_entitlement(request.user, entitlement_id)
         return page(request, "entitlements/detail.html", status_code=status_code, e=row,
                     can_manage=request.user.role == Role.clerk and row["state"] != "ENDED",
+                    source_label=source_label,
                     end_reasons={code: END_REASONS[code] for code in CLERK_END_REASONS},
-                    timeline=await audit.timeline("entitlement", entitlement_id),
+                    # from the decision that gave it: its making and its letter
+                    timeline=await audit.timeline_of({"decision": [row["decision"]],
+                                                      "entitlement": [entitlement_id]}),
                     errors=context.pop("errors", {}), error=context.pop("error", None),
                     form=context.pop("form", {}), **context)
 

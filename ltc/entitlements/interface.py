@@ -101,3 +101,25 @@ async def current_entitlements_of(person_ids: list[int]) -> dict[int, Entitlemen
             person = row.pop("person")
             found[person] = EntitlementSummary(**row)  # newest last wins
     return found
+
+
+@dataclass(frozen=True)
+class CaseOutcome:
+    """The decision on one application and the entitlement it gave, if any."""
+
+    decision: DecisionSummary
+    entitlement: EntitlementSummary | None
+
+
+async def outcome_of_application(application_id: int) -> CaseOutcome | None:
+    """The decision on the application (at most one), or None while undecided."""
+    row = await Decision.select(Decision.id, Decision.number, Decision.decided_on,
+                                Decision.grade, Decision.eligible, Decision.letter_sha256
+                                ).where(Decision.application == application_id).first()
+    if row is None:
+        return None
+    held = await Entitlement.select(
+        Entitlement.id, Entitlement.state, Entitlement.grade, Entitlement.starts_on,
+        Entitlement.expires_on, Entitlement.ends_on).where(
+        Entitlement.decision == row["id"]).first()
+    return CaseOutcome(DecisionSummary(**row), EntitlementSummary(**held) if held else None)

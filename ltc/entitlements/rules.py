@@ -135,3 +135,12 @@ def is_active_day(facts: EntitlementFacts, day: date) -> bool:
 def active_days(facts: EntitlementFacts, days: Iterable[date]) -> int:
     return sum(1 for day in days if is_active_day(facts, day))
 
+
+
+# Where a change came from, as stored: these two are codes; the others (决定 …, 事件 …,
+# an import's file) are already written for people.
+SOURCE_LABELS = {"clerk": "经办员办理", "scheduler": "系统按日更新"}
+
+
+def source_label(source: str) -> str:
+    return SOURCE_LABELS.get(source, source)

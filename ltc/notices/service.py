@@ -342,6 +342,7 @@ async def close_batch(batch_id: int, today: date) -> int:
         objected = {r["entry"] for r in await Objection.select(Objection.entry).where(
             Objection.entry.is_in([e["id"] for e in entries] or [0]))}
         outcomes: dict[str, int] = {}
+        decided: list[tuple[dict[str, Any], EntryOutcome]] = []
         for entry in entries:
             if (entry["application.state"] != ApplicationState.ASSIGNED
                     or entry["person.deceased_on"] is not None):
@@ -353,12 +354,16 @@ async def close_batch(batch_id: int, today: date) -> int:
             await NoticeEntry.update({NoticeEntry.outcome: str(outcome)}).where(
                 NoticeEntry.id == entry["id"])
             outcomes[outcome] = outcomes.get(outcome, 0) + 1
+            decided.append((entry, outcome))
+        # The close is recorded before what follows from it, so a case's timeline reads
+        # 公示期满 → 核定 (or → 重新评估).
+        await audit.record(SYSTEM, "notice_batch.closed", "notice_batch", batch_id,
+                           after={"outcomes": outcomes})
+        for entry, outcome in decided:
             if outcome == EntryOutcome.NO_OBJECTION:
                 await entitlements.decide(SYSTEM, entry["assessment"], "no_objection", today)
             elif outcome == EntryOutcome.OBJECTED:
                 await _try_reassessment(entry["id"], today)
-        await audit.record(SYSTEM, "notice_batch.closed", "notice_batch", batch_id,
-                           after={"outcomes": outcomes})
     return 1
 
 

@@ -15,6 +15,7 @@ from litestar.plugins.flash import flash
 from litestar.response import Redirect, Response, Template
 from msgspec import Struct
 
+from ltc.audit import service as audit
 from ltc.csvimport import BadRows
 from ltc.db import StaleWrite
 from ltc.errors import DomainError
@@ -108,6 +109,7 @@ class OrganisationPages(Controller):
                       status_code: int = 200, **context: Any) -> Template:
         return page(request, "admin/organisation.html", status_code=status_code,
                     o=await service.detail(request.user, organisation_id),
+                    timeline=await audit.timeline("organisation", organisation_id),
                     statuses=service.STATUS_CHOICES, errors=context.pop("errors", {}),
                     error=context.pop("error", None), **context)
 

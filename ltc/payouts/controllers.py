@@ -144,6 +144,9 @@ class PayoutPages(Controller):
             export_plan=await service.export_check(actor, batch_id)
             if state is BatchState.APPROVED else None,
             files=await queries.batch_documents(batch_id),
+            # One statement per payee is listed with the files above, not on the timeline.
+            timeline=[e for e in await audit.timeline("payout_batch", batch_id)
+                      if e["action"] != "payout_batch.statement_rendered"],
             can_prepare=actor.role in service.PREPARE_ROLES,
             can_approve=actor.role in service.APPROVE_ROLES,
             can_export=actor.role in (service.PREPARE_ROLES | service.APPROVE_ROLES),

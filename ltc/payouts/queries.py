@@ -275,8 +275,16 @@ async def batch_documents(batch_id: int) -> list[dict[str, Any]]:
         (PayoutDocument.batch == batch_id) & (PayoutDocument.kind != "reconciliation")
         & (PayoutDocument.kind != "bank_file")).order_by(PayoutDocument.kind,
                                                            PayoutDocument.payee_key)
+    keys = sorted({r["payee_key"] for r in rows if r["payee_key"]})
+    # A statement is named by its payee as the batch's lines name it (the organisation or
+    # caregiver), never by the payee key.
+    names = {n["payee_key"]: n["payee_name"] for n in await PayoutLine.select(
+        PayoutLine.payee_key, PayoutLine.payee_name).where(
+        (PayoutLine.batch == batch_id) & PayoutLine.payee_key.is_in(keys)).distinct()
+        } if keys else {}
     return [{**r, "label": DOCUMENT_LABELS.get(r["kind"], r["kind"]),
-             "payee_label": rules.payee_label(r["payee_key"])} for r in rows]
+             "payee_label": names.get(r["payee_key"]) or rules.payee_label(r["payee_key"])}
+            for r in rows]
 
 
 async def batch_document(actor: Actor, batch_id: int, document_id: int) -> dict[str, Any]:

@@ -10,6 +10,8 @@ import pytest
 from conftest import PG_URL, free_port, sign_in_page
 from support.demo import start_demo, stop_demo
 
+from ltc.web.timeline import ACTION_LABELS
+
 pytestmark = [pytest.mark.anyio, pytest.mark.browser,
               pytest.mark.skipif(bool(PG_URL), reason="ltc demo runs on SQLite only")]
 
@@ -82,8 +84,16 @@ async def test_a_paid_batch_a_reassessed_case_and_a_provider_statement_open(demo
     await clerk.goto(f"{server}/notice-batches/{notice}")
     assert "异议" in await clerk.inner_text("main")
     await clerk.goto(f"{server}/applications/{application}")
-    assert "已办结" in await clerk.inner_text("main")
+    assert "已办结" in await clerk.inner_text(".case-stage")
     assert await clerk.locator("main a[href^='/assessments/']").count() == 2
+    # The whole case on one page: the objection step passed, the timeline through the
+    # notice, the objection and the decision, in that order.
+    assert await clerk.locator(".steps li.step-done").count() == 8
+    timeline = await clerk.inner_text("#timeline-title + table")
+    steps = ["发布公示", "收到异议", "因异议分派重新评估", "作出待遇核定"]
+    assert all(step in timeline for step in steps), timeline
+    assert [timeline.index(step) for step in steps] == sorted(
+        timeline.index(step) for step in steps)
 
     # The payee story: the provider agreement amended mid-month, both versions on its page;
     # the batch whose payment to a family caregiver the bank returned shows it unpaid.
@@ -105,3 +115,15 @@ async def test_a_paid_batch_a_reassessed_case_and_a_provider_statement_open(demo
                                           timeout=120_000)
     assert response.status == 200
     assert (await response.body()).startswith(b"%PDF")
+
+
+async def test_every_audit_action_of_the_demo_county_has_a_chinese_label(demo) -> None:
+    """The county's whole life (applications to paid batches) as recorded: every kind of
+    event reads in Chinese on the timelines (tests/unit/test_timeline_labels finds them in
+    the code)."""
+    _, _, database = demo
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        actions = {row[0] for row in connection.execute("SELECT DISTINCT action "
+                                                        "FROM audit_event")}
+    assert {"notice.objection_received", "decision.made", "payout_batch.reconciled"} <= actions
+    assert sorted(actions - ACTION_LABELS.keys()) == []

@@ -16,6 +16,7 @@ from test_visits import REQUIRED, at, december_world, log, visit
 
 from ltc import clock
 from ltc.accounts.tables import User
+from ltc.organisations.tables import Organisation
 from ltc.payouts import service
 from ltc.payouts.tables import Payment, PayoutBatch, PayoutLine
 
@@ -263,7 +264,11 @@ async def test_deposit_ledger_and_statements(client, december) -> None:
     assert staff_pdf.status_code == 200 and staff_pdf.content == pdf.content
     page = await client.get(f"/payouts/{batch['id']}")
     link = re.search(rf'href="(/payouts/{batch["id"]}/documents/\d+)"', page.text)
-    assert link is not None and "结算单（org:" in page.text
+    named = await Organisation.select(Organisation.name).where(
+        Organisation.id == organisation).first()
+    # The statement is named by its organisation, not by the payee key (org:<id>).
+    assert link is not None and f"结算单（{named['name']}）" in page.text
+    assert "（org:" not in page.text
     recorded = await client.get(link[1])
     assert recorded.status_code == 200 and recorded.content == pdf.content
     assert exported["bank_file_sha256"]
