@@ -491,6 +491,12 @@ async def list_applications(
     return page, (page[-1]["cursor"] if len(rows) > limit else None)
 
 
+async def count_in_state(actor: Actor, state: ApplicationState) -> int:
+    """How many the list shows filtered to `state`: for the workbench and navigation."""
+    require_role(actor, READ_ROLES, "查看申请")
+    return await Application.count().where(_visible(actor) & (Application.state == str(state)))
+
+
 async def application_timeline(actor: Actor, application_id: int) -> list[dict[str, Any]]:
     """Every audited event of the application and of its assessments, in order."""
     require_role(actor, READ_ROLES, "查看申请")

@@ -27,9 +27,11 @@ from ltc.identity import Actor, Role
 from ltc.web.actions import perform
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import Id, Version, VersionIn, form_int
+from ltc.web.params import Id, StateQuery, Version, VersionIn, form_int
 
 STAFF = role_guard(Role.assessor, Role.reviewer, Role.clerk)
+# The assessor's list: all open assignments, those still to do, or those returned to them.
+MINE_FILTERS = {"ASSIGNED": "待评估（未退回）", "RETURNED": "被审核退回"}
 GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
 
 
@@ -99,11 +101,16 @@ class AssessmentPages(Controller):
         )
 
     @get("/")
-    async def my_list(self, request: Request[Actor, Any, Any]) -> Any:
+    async def my_list(self, request: Request[Actor, Any, Any],
+                      status: StateQuery = "") -> Any:
         actor = request.user
         if actor.role == Role.assessor:
             rows = await service.my_assignments(actor)
-            return page(request, "assessments/mine.html", rows=rows,
+            if status in MINE_FILTERS:  # the workbench's "returned to me" link
+                rows = [r for r in rows if (r["state"] == AssessmentState.RETURNED)
+                        == (status == AssessmentState.RETURNED)]
+            return page(request, "assessments/mine.html", rows=rows, state=status,
+                        filters=MINE_FILTERS,
                         to_confirm=len(await experts.confirmation_queue(actor)))
         return Redirect("/review") if actor.role == Role.reviewer else Redirect("/applications")
 

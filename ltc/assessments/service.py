@@ -70,7 +70,8 @@ async def my_assignments(actor: Actor) -> list[dict[str, Any]]:
     return await (
         Assessment.select(
             Assessment.id, Assessment.state, Assessment.created_at, Assessment.return_reason,
-            Assessment.application.number, Assessment.application.person.name,
+            Assessment.application, Assessment.application.number,
+            Assessment.application.person.name,
             Assessment.application.person.address,
         )
         .where(((Assessment.assessor_1 == actor.id) | (Assessment.assessor_2 == actor.id))
@@ -84,7 +85,8 @@ async def review_queue(actor: Actor) -> list[dict[str, Any]]:
     return await (
         Assessment.select(
             Assessment.id, Assessment.submitted_at, Assessment.result,
-            Assessment.application.number, Assessment.application.person.name,
+            Assessment.application, Assessment.application.number,
+            Assessment.application.person.name,
             Assessment.assessor_1.display_name, Assessment.assessor_2.display_name,
         )
         .where((Assessment.state == AssessmentState.SUBMITTED)

@@ -50,10 +50,12 @@ class NoticeBatchPages(Controller):
 
     @get("/")
     async def index(self, request: Request[Actor, Any, Any],
-                    status: StateQuery = "") -> Template:
+                    status: StateQuery = "", todo: FromQuery[str] = "") -> Template:
+        todo = todo if todo in service.TODO_LABELS else ""
         return page(request, "notices/batches.html",
-                    batches=await service.list_batches(request.user, status), state=status,
-                    states=list(NoticeBatchState))
+                    batches=await service.list_batches(request.user, status, todo),
+                    state=status, states=list(NoticeBatchState), todo=todo,
+                    todos=service.TODO_LABELS)
 
     async def _new(self, request: Request[Actor, Any, Any], town: str, village: str,
                    status_code: int = 200, **context: Any) -> Template:

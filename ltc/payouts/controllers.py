@@ -64,10 +64,13 @@ class PayoutPages(Controller):
     async def _index(self, request: Request[Actor, Any, Any], status_code: int = 200,
                      **context: Any) -> Template:
         actor = request.user
+        todo = request.query_params.get("todo", "")
+        todo = todo if todo in queries.TODO_LABELS else ""
         default = clock.previous_month(clock.month_first(clock.today()))
         pools = [] if actor.region_path else await regions.at_level("pooling")
         return page(request, "payouts/list.html", status_code=status_code,
-                    batches=await queries.list_batches(actor), regions=pools,
+                    batches=await queries.list_batches(actor, todo), regions=pools,
+                    todo=todo, todos=queries.TODO_LABELS,
                     default_month=f"{default:%Y-%m}",
                     can_prepare=actor.role in service.PREPARE_ROLES,
                     errors=context.pop("errors", {}), error=context.pop("error", None),

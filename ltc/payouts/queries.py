@@ -42,14 +42,42 @@ def _fen(value: Any) -> int:
 
 # --- batches --------------------------------------------------------------------------------
 
-async def list_batches(actor: Actor) -> list[dict[str, Any]]:
-    rows = await PayoutBatch.select(
+# The to-do filters of the batch list (ltc.desk.queues counts the same rows).
+TODO_LABELS = {"returned": "审核退回、待修改", "submitted": "待审批",
+               "approved": "已审批、待导出"}
+_TODO = {"returned": (PayoutBatch.state == str(BatchState.DRAFT))
+         & (PayoutBatch.returned_reason != ""),
+         "submitted": PayoutBatch.state == str(BatchState.SUBMITTED),
+         "approved": PayoutBatch.state == str(BatchState.APPROVED)}
+
+
+async def list_batches(actor: Actor, todo: str = "") -> list[dict[str, Any]]:
+    query = PayoutBatch.select(
         PayoutBatch.id, PayoutBatch.number, PayoutBatch.month, PayoutBatch.state,
         PayoutBatch.line_count, PayoutBatch.net_fen, PayoutBatch.computing_since,
-        PayoutBatch.computed_at).where(in_region(actor, PayoutBatch.region_path)).order_by(
-        PayoutBatch.month, ascending=False).limit(120)
+        PayoutBatch.computed_at, PayoutBatch.returned_reason).where(
+        in_region(actor, PayoutBatch.region_path))
+    if todo in _TODO:
+        query = query.where(_TODO[todo])
+    rows = await query.order_by(PayoutBatch.month, ascending=False).limit(120)
     return [{**r, "state_label": BatchState(r["state"]).label,
              "month_label": clock.month_label(r["month"])} for r in rows]
+
+
+async def todo_count(actor: Actor, todo: str) -> int:
+    return await PayoutBatch.count().where(in_region(actor, PayoutBatch.region_path)
+                                           & _TODO[todo])
+
+
+async def payees_without_account(actor: Actor) -> list[dict[str, Any]]:
+    """The payees of approved batches the export would leave unpaid for want of a bank
+    account (payee_accounts_missing), each with its batch."""
+    found = []
+    for batch in await list_batches(actor, "approved"):
+        plan = await service.export_check(actor, batch["id"])
+        found.extend({**p, "batch": batch["id"], "batch_number": batch["number"],
+                      "month_label": batch["month_label"]} for p in plan["without_account"])
+    return found
 
 
 async def visible_batch(actor: Actor, batch_id: int) -> dict[str, Any]:
