@@ -30,8 +30,6 @@ from ltc.web.pages import page
 from ltc.web.params import Id, StateQuery, Version, VersionIn, form_int
 
 STAFF = role_guard(Role.assessor, Role.reviewer, Role.clerk)
-# The assessor's list: all open assignments, those still to do, or those returned to them.
-MINE_FILTERS = {"ASSIGNED": "待评估（未退回）", "RETURNED": "被审核退回"}
 GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
 
 
@@ -105,12 +103,9 @@ class AssessmentPages(Controller):
                       status: StateQuery = "") -> Any:
         actor = request.user
         if actor.role == Role.assessor:
-            rows = await service.my_assignments(actor)
-            if status in MINE_FILTERS:  # the workbench's "returned to me" link
-                rows = [r for r in rows if (r["state"] == AssessmentState.RETURNED)
-                        == (status == AssessmentState.RETURNED)]
+            rows = await service.my_assignments(actor, status)
             return page(request, "assessments/mine.html", rows=rows, state=status,
-                        filters=MINE_FILTERS,
+                        filters={k: label for k, (label, _) in service.MINE_FILTERS.items()},
                         to_confirm=len(await experts.confirmation_queue(actor)))
         return Redirect("/review") if actor.role == Role.reviewer else Redirect("/applications")
 

@@ -24,7 +24,6 @@ from ltc.applications.deadline_pages import running_deadlines, watched_cases
 from ltc.applications.rules import ApplicationState
 from ltc.assessments import experts
 from ltc.assessments import service as assessments
-from ltc.assessments.rules import AssessmentState
 from ltc.careplans import service as careplans
 from ltc.careplans.rules import PlanState
 from ltc.entitlements import service as entitlements
@@ -219,8 +218,7 @@ async def _without_account(actor: Actor, today: date) -> list[Item]:
 # --- assessors -------------------------------------------------------------------------------
 
 async def _mine(actor: Actor, returned: bool) -> list[dict[str, Any]]:
-    return [r for r in await assessments.my_assignments(actor)
-            if (r["state"] == AssessmentState.RETURNED) == returned]
+    return await assessments.my_assignments(actor, "RETURNED" if returned else "ASSIGNED")
 
 
 async def _assigned_count(actor: Actor) -> int:
