@@ -55,6 +55,7 @@ class Item:
     days_left: int | None = None  # negative: overdue by that many
     unit: str = "天"  # 22号 limits count working days
     note: str = ""
+    expiry: bool = False  # an end of validity (已过期), not a time to act within (已超时)
 
     @property
     def overdue(self) -> bool:
@@ -68,10 +69,15 @@ class Queue:
     href: str
     count: int
     items: list[Item] = field(default_factory=list)
+    nav: str | None = None
 
     @property
     def overdue(self) -> int:
         return sum(1 for i in self.items if i.overdue)
+
+    @property
+    def overdue_label(self) -> str:
+        return "已过期" if any(i.expiry for i in self.items if i.overdue) else "已超时"
 
     def urgency(self) -> tuple[int, int]:
         """Queues with work first; among them the one whose first item is due soonest."""
@@ -97,8 +103,9 @@ def _most_urgent(items: list[Item]) -> list[Item]:
     return sorted(items, key=lambda i: (i.days_left is None, i.days_left or 0))[:SHOWN]
 
 
-def _dated(label: str, href: str, due: date | None, today: date, note: str = "") -> Item:
-    return Item(label, href, due, (due - today).days if due else None, note=note)
+def _expiring(label: str, href: str, ends: date | None, today: date, note: str) -> Item:
+    return Item(label, href, ends, (ends - today).days if ends else None, note=note,
+                expiry=True)
 
 
 # --- applications and their 22号 deadlines ---------------------------------------------------
@@ -125,8 +132,10 @@ def _deadline_item(row: dict[str, Any], href: str) -> Item:
 async def _materials_due(actor: Actor, today: date) -> list[Item]:
     rows, _ = await applications.list_applications(
         actor, state=str(ApplicationState.SUPPLEMENT), limit=LONG_LIST)
-    return [_dated(f"{r['number']} {r['person.name']}", f"/applications/{r['id']}",
-                   r["materials_due_on"], today, "补正材料截止") for r in rows]
+    return [Item(f"{r['number']} {r['person.name']}", f"/applications/{r['id']}",
+                 r["materials_due_on"], (r["materials_due_on"] - today).days
+                 if r["materials_due_on"] else None, note="补交材料期限")
+            for r in rows]
 
 
 async def _watched_count(actor: Actor) -> int:
@@ -164,8 +173,8 @@ async def _plans(actor: Actor, today: date) -> list[Item]:
 
 async def _agreements(actor: Actor, today: date) -> list[Item]:
     rows = await agreements.list_agreements(actor, expiring=True, limit=LONG_LIST)
-    return [_dated(f"{r['number']} {r['organisation.name'] or r['caregiver_name'] or ''}",
-                   f"/agreements/{r['id']}", r["ends_on"], today, "协议到期")
+    return [_expiring(f"{r['number']} {r['organisation.name'] or r['caregiver_name'] or ''}",
+                      f"/agreements/{r['id']}", r["ends_on"], today, "协议")
             for r in rows]
 
 
@@ -175,8 +184,8 @@ async def _certificates(actor: Actor) -> int:
 
 async def _certificate_items(actor: Actor, today: date) -> list[Item]:
     rows = await staff.list_staff(actor, status="active", expiry="due", limit=LONG_LIST)
-    return [_dated(f"{r['name']} · {r['organisation.name']}", f"/staff/{r['id']}",
-                   r["certificate_until"], today, "资格证书有效期至") for r in rows]
+    return [_expiring(f"{r['name']} · {r['organisation.name']}", f"/staff/{r['id']}",
+                      r["certificate_until"], today, "资格证书") for r in rows]
 
 
 async def _incomplete_staff(actor: Actor) -> int:
@@ -185,8 +194,8 @@ async def _incomplete_staff(actor: Actor) -> int:
 
 async def _renewals(actor: Actor, today: date) -> list[Item]:
     rows = await entitlements.list_entitlements(actor, renewal_due=True, limit=LONG_LIST)
-    return [_dated(f"{r['person.name']} {r['grade_label']}", f"/entitlements/{r['id']}",
-                   r["expires_on"], today, "待遇资格到期") for r in rows]
+    return [_expiring(f"{r['person.name']} {r['grade_label']}", f"/entitlements/{r['id']}",
+                      r["expires_on"], today, "待遇资格") for r in rows]
 
 
 # --- payouts ---------------------------------------------------------------------------------
@@ -442,7 +451,7 @@ async def work_queues(actor: Actor, today: date | None = None) -> list[Queue]:
         items: list[Item] = []
         if count and spec.items is not None:
             items = _most_urgent(await _safely(spec.key, actor, spec.items(actor, today)) or [])
-        found.append(Queue(spec.key, spec.label, spec.href, count, items))
+        found.append(Queue(spec.key, spec.label, spec.href, count, items, spec.nav))
     return sorted(found, key=Queue.urgency)
 
 

@@ -2,8 +2,8 @@
 
 import re
 
-_QUEUE = re.compile(r'data-queue="(\w+)">\s*<p class="queue-head"><a href="([^"]*)">[^<]*</a>'
-                    r'<b class="count">(\d+)</b>')
+_QUEUE = re.compile(r'data-queue="(\w+)"(?: data-nav="[^"]*")?>\s*'
+                    r'<p class="queue-head"><a href="([^"]*)">[^<]*</a><b class="count">(\d+)</b>')
 _BADGE = re.compile(r'<a href="([^"]*)"[^>]*>[^<]*<span class="badge" role="img" '
                     r'aria-label="(\d+) 项待办">')
 
