@@ -32,7 +32,7 @@ from ltc.notices import service as notices
 from ltc.payouts import queries as payouts
 from ltc.policy.service import upcoming_version_count
 from ltc.providers.service import provider_home
-from ltc.spotchecks.queries import expert_queue
+from ltc.spotchecks import service as spotchecks
 from ltc.staff import service as staff
 from ltc.visits import queries as visits
 from ltc.visits.rules import Review
@@ -155,6 +155,11 @@ def _notice_todo(todo: str) -> Count:
     return count
 
 
+async def _to_notice(actor: Actor, today: date) -> list[Item]:
+    return [Item(town.name, f"/notice-batches/new?town={town.code}", note=f"{n} 份")
+            for town, n in await notices.noticeable_towns(actor)]
+
+
 async def _to_close(actor: Actor, today: date) -> list[Item]:
     return [Item(f"{b['number']} {b['town.name']}{b['village.name'] or ''}",
                  f"/notice-batches/{b['id']}", b["ends_on"], None,
@@ -208,7 +213,7 @@ def _payout_todo(todo: str) -> Count:
 
 def _payout_items(todo: str) -> Items:
     async def items(actor: Actor, today: date) -> list[Item]:
-        return [Item(f"{b['number']}（{b['month_label']}）", f"/payouts/{b['id']}",
+        return [Item(f"{b['number']} {b['month_label']}", f"/payouts/{b['id']}",
                      note=b["returned_reason"] if todo == "returned" else b["state_label"])
                 for b in (await payouts.list_batches(actor, todo))[:SHOWN]]
     return items
@@ -274,7 +279,7 @@ async def _confirmations(actor: Actor, today: date) -> list[Item]:
 
 
 async def _spotchecks_waiting(actor: Actor) -> list[dict[str, Any]]:
-    return [r for r in await expert_queue(actor) if r["state"] == "PENDING"]
+    return [r for r in await spotchecks.expert_list(actor) if r["state"] == "PENDING"]
 
 
 async def _spotcheck_count(actor: Actor) -> int:
@@ -347,7 +352,7 @@ async def _statement_count(actor: Actor) -> int:
 
 
 async def _statements(actor: Actor, today: date) -> list[Item]:
-    return [Item(f"{r['number']}（{r['month_label']}）", "/provider/statements",
+    return [Item(f"{r['number']} {r['month_label']}", "/provider/statements",
                  note=r["payment_label"]) for r in await _latest_statements(actor)]
 
 
@@ -372,7 +377,7 @@ QUEUES: dict[Role, list[Spec]] = {
              _in_state(ApplicationState.ACCEPTED), _case_deadlines(ApplicationState.ACCEPTED),
              nav="/applications"),
         Spec("to_notice", "待公示的评估结论", "/notice-batches/new", notices.to_notice_count,
-             nav="/notice-batches"),
+             _to_notice, nav="/notice-batches"),
         Spec("to_close", "公示期满、待结束的公示", "/notice-batches?todo=close",
              _notice_todo("close"), _to_close, nav="/notice-batches"),
         Spec("objected", "公示中收到异议的公示", "/notice-batches?todo=objected",

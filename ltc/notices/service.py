@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -552,3 +553,14 @@ async def document_context(batch_id: int, public_url: str) -> dict[str, Any]:
 async def to_notice_count(actor: Actor) -> int:
     """Concluded assessments in the clerk's region waiting to be put on a notice."""
     return await Assessment.count().where(_noticeable_query(actor, actor.region_path or ""))
+
+
+async def noticeable_towns(actor: Actor) -> list[tuple[regions.Place, int]]:
+    """The towns with concluded assessments waiting for a notice, and how many each (a
+    notice is drawn up per town): the workbench links each to its list."""
+    rows = await Assessment.select(Assessment.region_path).where(
+        _noticeable_query(actor, actor.region_path or ""))
+    per_town = Counter("/".join(r["region_path"].split("/")[:2]) for r in rows)
+    towns = await regions.at_level(
+        "town", under=actor.region_path.split("/")[0] if actor.region_path else None)
+    return [(t, per_town[t.path]) for t in towns if per_town.get(t.path)]
