@@ -15,6 +15,7 @@ from support.cases import (
     submit_assessment,
     user_actor,
 )
+from support.notice_cases import objected_with_three_assessors
 from support.workbench import badges, queue_counts, queue_links
 
 from ltc.accounts.tables import User
@@ -22,6 +23,7 @@ from ltc.applications import service as applications
 from ltc.assessments import service as assessments
 from ltc.desk.queues import QUEUES, navigation_counts, work_queues
 from ltc.identity import Role
+from ltc.notices import service as notices
 
 pytestmark = pytest.mark.anyio
 
@@ -121,3 +123,25 @@ async def test_a_failing_count_leaves_the_page_and_the_other_counts(database_url
     response = await client.get("/")
     assert response.status_code == 200
     assert badges(response.text) == {"/notice-batches": 1}
+
+
+async def test_the_notice_queues_follow_an_objected_notice(database_url, monkeypatch,
+                                                           client) -> None:
+    when, staff, _, batch, _ = await objected_with_three_assessors(monkeypatch)
+    clerk = staff.clerk
+    # The period ended yesterday; the nightly job has not closed it yet.
+    assert _counts(await work_queues(clerk)) == {"to_close": 1, "objected": 1}
+    (to_close,) = [q for q in await work_queues(clerk) if q.key == "to_close"]
+    assert to_close.items[0].href == f"/notice-batches/{batch['id']}"
+    await sign_in(client, "clerk")
+    for todo in ("close", "objected"):
+        listed = (await client.get(f"/notice-batches?todo={todo}")).text
+        assert f"/notice-batches/{batch['id']}\"" in listed
+    assert f"/notice-batches/{batch['id']}\"" not in (
+        await client.get("/notice-batches?todo=reassess")).text
+
+    await notices.close_batch(batch["id"], when.today)
+    # One assessor of another organisation is not two: the re-assessment waits for the clerk.
+    assert _counts(await work_queues(clerk)) == {"reassess": 1}
+    listed = (await client.get("/notice-batches?todo=reassess")).text
+    assert f"/notice-batches/{batch['id']}\"" in listed
