@@ -17,6 +17,8 @@ from support.cases import (
 )
 from support.notice_cases import objected_with_three_assessors
 from support.workbench import badges, queue_counts, queue_links
+from test_payout_accounts import _approved_without_provider_account
+from test_payout_pages import computed_december
 
 from ltc.accounts.tables import User
 from ltc.applications import service as applications
@@ -24,6 +26,7 @@ from ltc.assessments import service as assessments
 from ltc.desk.queues import QUEUES, navigation_counts, work_queues
 from ltc.identity import Role
 from ltc.notices import service as notices
+from ltc.payouts import service as payouts
 
 pytestmark = pytest.mark.anyio
 
@@ -145,3 +148,31 @@ async def test_the_notice_queues_follow_an_objected_notice(database_url, monkeyp
     assert _counts(await work_queues(clerk)) == {"reassess": 1}
     listed = (await client.get("/notice-batches?todo=reassess")).text
     assert f"/notice-batches/{batch['id']}\"" in listed
+
+
+async def test_payout_queues_the_reviewer_approves_and_the_clerk_mends(database_url,
+                                                                      monkeypatch,
+                                                                      client) -> None:
+    world, batch = await computed_december(monkeypatch)
+    clerk, reviewer = world.staff.clerk, world.staff.reviewer
+    batch = await payouts.submit(clerk, batch["id"], batch["version"])
+    assert _counts(await work_queues(reviewer))["payouts"] == 1
+    assert (await navigation_counts(reviewer))["/payouts"] == 1
+    batch = await payouts.return_batch(reviewer, batch["id"], batch["version"], "护理院床位数不对")
+    (returned,) = [q for q in await work_queues(clerk) if q.key == "returned_batches"]
+    assert returned.count == 1 and returned.items[0].note == "护理院床位数不对"
+    assert returned.items[0].href == f"/payouts/{batch['id']}"
+    await sign_in(client, "clerk")
+    html = (await client.get("/")).text
+    assert badges(html)["/payouts"] == 1
+    listed = (await client.get(queue_links(html)["returned_batches"])).text
+    assert f"/payouts/{batch['id']}\"" in listed and "护理院床位数不对" in listed
+    assert f"/payouts/{batch['id']}\"" not in (await client.get("/payouts?todo=submitted")).text
+
+
+async def test_payees_without_an_account_wait_for_the_clerk(database_url, monkeypatch) -> None:
+    world, batch = await _approved_without_provider_account(monkeypatch)
+    (waiting,) = [q for q in await work_queues(world.staff.clerk) if q.key == "no_account"]
+    assert waiting.count == 1
+    assert waiting.items[0].href == f"/payouts/{batch['id']}"
+    assert "新城街道社区卫生服务中心" in waiting.items[0].label
