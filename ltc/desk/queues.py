@@ -432,7 +432,8 @@ QUEUES: dict[Role, list[Spec]] = {
         Spec("incomplete", "档案不全的服务人员", "/staff?expiry=incomplete",
              _incomplete_staff, nav="/staff"),
         Spec("certificates", "资格证书已过期或即将到期的服务人员",
-             "/staff?status=active&expiry=due", _certificates, _certificate_items),
+             "/staff?status=active&expiry=due", _certificates, _certificate_items,
+             nav="/staff"),
     ],
 }
 
