@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
-from litestar import Litestar, Router, get
+from litestar import Litestar, Request, Router, get
 from litestar.config.csrf import CSRFConfig
 from litestar.di import NamedDependency, Provide
 from litestar.middleware import DefineMiddleware
@@ -43,6 +43,7 @@ from ltc.desk.case import CasePages
 from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
+from ltc.desk.queues import count_for_navigation
 from ltc.desk.regrading_pages import RegradingPages
 from ltc.desk.spotcheck_pages import SpotCheckReviewPages
 from ltc.enrollment.controllers import EnrollmentEventApi
@@ -113,6 +114,14 @@ def pending_flashes(context: dict[str, Any]) -> list[dict[str, str]]:
     if request is None or "session" not in request.scope:
         return []
     return request.session.pop("_messages", [])
+
+
+async def before_page(request: Request) -> Response | None:
+    """The request hooks, then a page's navigation badges (counted once per request)."""
+    if (answer := await before_request(request)) is not None:
+        return answer
+    await count_for_navigation(request)
+    return None
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -193,7 +202,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         template_config=template_config,
         exception_handlers=EXCEPTION_HANDLERS,
         plugins=[ErrorResponses()],
-        before_request=before_request,
+        before_request=before_page,
         after_exception=[record_tampered_document],
         dependencies={"settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False)},
         openapi_config=OpenAPIConfig(

@@ -78,11 +78,16 @@ async def case_deadlines(row: dict[str, Any], today: date | None = None) -> list
         return []  # the holiday table lacks a year: the case page still shows
 
 
-async def watched_cases(actor: Actor, today: date | None = None) -> list[dict[str, Any]]:
-    """Open cases whose running deadline is near or past, most overdue first."""
+async def running_deadlines(actor: Actor, states: tuple[ApplicationState, ...],
+                            today: date | None = None,
+                            application_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Each running deadline of the cases in `states` (the actor's region, or the given
+    cases), the least time left first: one row per case and deadline."""
     today = today or clock.today()
     calendar = working_calendar()
     cache: dict[str, tuple[int, int]] = {}
+    scope = (Application.id.is_in(application_ids or [0]) if application_ids is not None
+             else in_region(actor, Application.region_path))
     rows = await Application.select(
         Application.id, Application.number, Application.state, Application.region_path,
         Application.submitted_at, Application.accepted_at, Application.decided_at,
@@ -90,11 +95,8 @@ async def watched_cases(actor: Actor, today: date | None = None) -> list[dict[st
         Application.materials_received_at, Application.person.name,
         Application.person.name_initials,
         Application.person.resident_id,
-    ).where(Application.state.is_in([str(ApplicationState.SUBMITTED),
-                                     str(ApplicationState.ACCEPTED),
-                                     str(ApplicationState.ASSIGNED)])
-            & in_region(actor, Application.region_path)).order_by(Application.id)
-    watched = []
+    ).where(Application.state.is_in([str(s) for s in states]) & scope).order_by(Application.id)
+    found_rows = []
     for row in rows:
         try:
             found = deadlines_of(row, await _limits(row["region_path"], today, cache), today,
@@ -102,9 +104,18 @@ async def watched_cases(actor: Actor, today: date | None = None) -> list[dict[st
         except UnknownCalendarYear:
             continue
         row["resident_id_masked"] = mask_resident_id(row.pop("person.resident_id"))
-        watched.extend({**row, "deadline": item} for item in found if item.state in WATCHED)
-    watched.sort(key=lambda r: (r["deadline"].remaining, r["id"]))
-    return watched
+        found_rows.extend({**row, "deadline": item} for item in found
+                          if item.state not in (DeadlineState.MET, DeadlineState.LATE))
+    found_rows.sort(key=lambda r: (r["deadline"].remaining, r["id"]))
+    return found_rows
+
+
+async def watched_cases(actor: Actor, today: date | None = None) -> list[dict[str, Any]]:
+    """Open cases whose running deadline is near or past, most overdue first."""
+    rows = await running_deadlines(actor, (ApplicationState.SUBMITTED,
+                                           ApplicationState.ACCEPTED,
+                                           ApplicationState.ASSIGNED), today)
+    return [r for r in rows if r["deadline"].state in WATCHED]
 
 
 def _filtered(rows: list[dict[str, Any]], q: str, kind: str, state: str) -> list[dict]:

@@ -509,6 +509,12 @@ async def list_applications(
     return page, (page[-1]["cursor"] if len(rows) > limit else None)
 
 
+async def count_in_state(actor: Actor, state: ApplicationState) -> int:
+    """How many the list shows filtered to `state`: for the workbench and navigation."""
+    require_role(actor, READ_ROLES, "查看申请")
+    return await Application.count().where(_visible(actor) & (Application.state == str(state)))
+
+
 async def application_timeline(actor: Actor, application_id: int,
                                related: dict[str, list[Any]] | None = None
                                ) -> list[dict[str, Any]]:

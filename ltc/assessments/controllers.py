@@ -27,7 +27,7 @@ from ltc.identity import Actor, Role
 from ltc.web.actions import perform
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import Id, Version, VersionIn, form_int
+from ltc.web.params import Id, StateQuery, Version, VersionIn, form_int
 
 STAFF = role_guard(Role.assessor, Role.reviewer, Role.clerk)
 GUARDIAN_FIELDS = ("guardian_name", "guardian_relationship", "guardian_phone")
@@ -99,11 +99,13 @@ class AssessmentPages(Controller):
         )
 
     @get("/")
-    async def my_list(self, request: Request[Actor, Any, Any]) -> Any:
+    async def my_list(self, request: Request[Actor, Any, Any],
+                      status: StateQuery = "") -> Any:
         actor = request.user
         if actor.role == Role.assessor:
-            rows = await service.my_assignments(actor)
-            return page(request, "assessments/mine.html", rows=rows,
+            rows = await service.my_assignments(actor, status)
+            return page(request, "assessments/mine.html", rows=rows, state=status,
+                        filters={k: label for k, (label, _) in service.MINE_FILTERS.items()},
                         to_confirm=len(await experts.confirmation_queue(actor)))
         return Redirect("/review") if actor.role == Role.reviewer else Redirect("/applications")
 

@@ -63,18 +63,28 @@ async def get_assessment(actor: Actor, assessment_id: int) -> dict[str, Any]:
     return row
 
 
-async def my_assignments(actor: Actor) -> list[dict[str, Any]]:
-    """An assessor's open assessments, oldest first: the order they should visit in."""
+# The assessor's own to-do filters of their list (ltc.desk.queues counts the same rows).
+MINE_FILTERS = {
+    "ASSIGNED": ("待评估（未提交）", (AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS)),
+    "RETURNED": ("被审核退回", (AssessmentState.RETURNED,)),
+}
+
+
+async def my_assignments(actor: Actor, todo: str = "") -> list[dict[str, Any]]:
+    """An assessor's open assessments (or those of one MINE_FILTERS entry), oldest first:
+    the order they should visit in."""
     if actor.role != Role.assessor:
         raise Forbidden("wrong_role", "只有评估员有评估任务")
     return await (
         Assessment.select(
             Assessment.id, Assessment.state, Assessment.created_at, Assessment.return_reason,
-            Assessment.application.number, Assessment.application.person.name,
+            Assessment.application, Assessment.application.number,
+            Assessment.application.person.name,
             Assessment.application.person.address,
         )
         .where(((Assessment.assessor_1 == actor.id) | (Assessment.assessor_2 == actor.id))
-               & Assessment.state.is_in([str(s) for s in OPEN_STATES]))
+               & Assessment.state.is_in([str(s) for s in (
+                   MINE_FILTERS[todo][1] if todo in MINE_FILTERS else OPEN_STATES)]))
         .order_by(Assessment.created_at)
     )
 
@@ -84,7 +94,8 @@ async def review_queue(actor: Actor) -> list[dict[str, Any]]:
     return await (
         Assessment.select(
             Assessment.id, Assessment.submitted_at, Assessment.result,
-            Assessment.application.number, Assessment.application.person.name,
+            Assessment.application, Assessment.application.number,
+            Assessment.application.person.name,
             Assessment.assessor_1.display_name, Assessment.assessor_2.display_name,
         )
         .where((Assessment.state == AssessmentState.SUBMITTED)

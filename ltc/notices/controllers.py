@@ -54,25 +54,29 @@ class NoticeBatchPages(Controller):
 
     @get("/")
     async def index(self, request: Request[Actor, Any, Any], status: StateQuery = "",
-                    q: FromQuery[str] = "", after: AfterId = 0) -> Template:
+                    q: FromQuery[str] = "", todo: FromQuery[str] = "",
+                    after: AfterId = 0) -> Template:
         status = status if status in tuple(NoticeBatchState) else ""
-        rows = await service.list_batches(request.user, status, q, after, PAGE_SIZE + 1)
+        todo = todo if todo in service.TODO_LABELS else ""
+        rows = await service.list_batches(request.user, status, q, after, PAGE_SIZE + 1, todo)
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
         return page(request, "notices/batches.html", batches=rows, state=status, q=q,
-                    states=list(NoticeBatchState), query={"state": status, "q": q},
+                    states=list(NoticeBatchState), todo=todo, todos=service.TODO_LABELS,
+                    query={"state": status, "q": q, "todo": todo},
                     next_after=rows[-1]["id"] if more else None)
 
     @get("/export.csv")
     async def export(self, request: Request[Actor, Any, Any], status: StateQuery = "",
-                     q: FromQuery[str] = "") -> Stream:
+                     q: FromQuery[str] = "", todo: FromQuery[str] = "") -> Stream:
         """The list with its filters as CSV for Excel, page by page; audited."""
         actor = request.user
         status = status if status in tuple(NoticeBatchState) else ""
+        todo = todo if todo in service.TODO_LABELS else ""
 
         async def fetch(before: int | None) -> Page:
             return keyset_page(await service.list_batches(actor, status, q, before or 0,
-                                                          EXPORT_PAGE), EXPORT_PAGE)
+                                                          EXPORT_PAGE, todo), EXPORT_PAGE)
 
         def line(b: dict[str, Any]) -> list[Any]:
             return [b["number"], b["town.name"] + (b["village.name"] or ""),
@@ -82,7 +86,7 @@ class NoticeBatchPages(Controller):
         return await paged_csv("notice-batches.csv", EXPORT_HEADER, fetch, line,
                                audited=lambda: audit.record_list_read(
                                    actor, "notice_batch.exported", "notice_batch_list",
-                                   {"state": status, "q": q}))
+                                   {"state": status, "q": q, "todo": todo}))
 
     async def _new(self, request: Request[Actor, Any, Any], town: str, village: str,
                    status_code: int = 200, **context: Any) -> Template:

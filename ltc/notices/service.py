@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -436,11 +437,30 @@ async def after_conclusion(actor: Actor, assessment: dict[str, Any], today: date
 
 # --- reading -------------------------------------------------------------------------------
 
+# The clerk's to-do filters of the batch list (ltc.desk.queues counts the same rows).
+TODO_LABELS = {"close": "公示期满、待结束", "objected": "公示中收到异议",
+               "reassess": "有异议、待重新评估"}
+
+
+def _todo(todo: str, today: date) -> Any:
+    if todo == "close":
+        return (NoticeBatch.state == str(NoticeBatchState.PUBLISHED)) & (
+            NoticeBatch.ends_on < today)
+    if todo == "objected":
+        return (NoticeBatch.state == str(NoticeBatchState.PUBLISHED)) & NoticeBatch.id.is_in(
+            Objection.select(Objection.entry.batch))
+    if todo == "reassess":
+        return NoticeBatch.id.is_in(NoticeEntry.select(NoticeEntry.batch).where(
+            (NoticeEntry.outcome == str(EntryOutcome.OBJECTED))
+            & NoticeEntry.reassessment.is_null()))
+    return None
+
+
 async def list_batches(actor: Actor, state: str = "", search: str = "", before_id: int = 0,
-                       limit: int = 50) -> list[dict[str, Any]]:
+                       limit: int = 50, todo: str = "") -> list[dict[str, Any]]:
     """The actor's notice batches, newest first (keyset: `before_id` is the last id shown).
     `search`: the batch number, its town or village, or a person on it as the people search
-    finds them (name, pinyin initials, ID, phone)."""
+    finds them (name, pinyin initials, ID, phone); `todo`: one of TODO_LABELS."""
     query = NoticeBatch.select(NoticeBatch.all_columns(), NoticeBatch.town.name,
                                NoticeBatch.village.name).where(
         in_region(actor, NoticeBatch.region_path))
@@ -456,7 +476,15 @@ async def list_batches(actor: Actor, state: str = "", search: str = "", before_i
             condition = condition | NoticeBatch.id.is_in(
                 NoticeEntry.select(NoticeEntry.batch).where(listed))
         query = query.where(condition)
+    if (condition := _todo(todo, clock.today())) is not None:
+        query = query.where(condition)
     return await query.order_by(NoticeBatch.id, ascending=False).limit(max(1, min(limit, 500)))
+
+
+async def todo_count(actor: Actor, todo: str) -> int:
+    """How many batches list_batches(todo=...) shows: for the workbench and navigation."""
+    return await NoticeBatch.count().where(in_region(actor, NoticeBatch.region_path)
+                                           & _todo(todo, clock.today()))
 
 
 async def entries_of(batch_id: int) -> list[dict[str, Any]]:
@@ -542,16 +570,17 @@ async def document_context(batch_id: int, public_url: str) -> dict[str, Any]:
     }
 
 
-async def clerk_inbox(actor: Actor) -> dict[str, int]:
-    """What waits for a clerk in the notice workflow, in their region."""
-    region = actor.region_path or ""
-    return {
-        "to_notice": await Assessment.count().where(_noticeable_query(actor, region)),
-        "objections": await Objection.count().where(
-            (Objection.entry.batch.state == str(NoticeBatchState.PUBLISHED))
-            & in_region(actor, Objection.entry.batch.region_path)),
-        "unassigned": await NoticeEntry.count().where(
-            (NoticeEntry.outcome == str(EntryOutcome.OBJECTED))
-            & NoticeEntry.reassessment.is_null()
-            & in_region(actor, NoticeEntry.batch.region_path)),
-    }
+async def to_notice_count(actor: Actor) -> int:
+    """Concluded assessments in the clerk's region waiting to be put on a notice."""
+    return await Assessment.count().where(_noticeable_query(actor, actor.region_path or ""))
+
+
+async def noticeable_towns(actor: Actor) -> list[tuple[regions.Place, int]]:
+    """The towns with concluded assessments waiting for a notice, and how many each (a
+    notice is drawn up per town): the workbench links each to its list."""
+    rows = await Assessment.select(Assessment.region_path).where(
+        _noticeable_query(actor, actor.region_path or ""))
+    per_town = Counter("/".join(r["region_path"].split("/")[:2]) for r in rows)
+    towns = await regions.at_level(
+        "town", under=actor.region_path.split("/")[0] if actor.region_path else None)
+    return [(t, per_town[t.path]) for t in towns if per_town.get(t.path)]

@@ -68,15 +68,18 @@ class PayoutPages(Controller):
     async def _index(self, request: Request[Actor, Any, Any], status_code: int = 200,
                      state: str = "", q: str = "", after: int = 0, **context: Any) -> Template:
         actor = request.user
+        todo = request.query_params.get("todo", "")
+        todo = todo if todo in queries.TODO_LABELS else ""
         default = clock.previous_month(clock.month_first(clock.today()))
         pools = [] if actor.region_path else await regions.at_level("pooling")
         state = state if state in tuple(BatchState) else ""
-        rows = await queries.list_batches(actor, state, q, after, PAGE_SIZE + 1)
+        rows = await queries.list_batches(actor, state, q, after, PAGE_SIZE + 1, todo)
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
         return page(request, "payouts/list.html", status_code=status_code,
                     batches=rows, regions=pools, default_month=f"{default:%Y-%m}",
-                    state=state, q=q, states=list(BatchState), query={"state": state, "q": q},
+                    state=state, q=q, states=list(BatchState), todo=todo,
+                    todos=queries.TODO_LABELS, query={"state": state, "q": q, "todo": todo},
                     next_after=rows[-1]["id"] if more else None,
                     can_prepare=actor.role in service.PREPARE_ROLES,
                     errors=context.pop("errors", {}), error=context.pop("error", None),
@@ -89,14 +92,15 @@ class PayoutPages(Controller):
 
     @get("/export.csv")
     async def export(self, request: Request[Actor, Any, Any], status: StateQuery = "",
-                     q: FromQuery[str] = "") -> Stream:
+                     q: FromQuery[str] = "", todo: FromQuery[str] = "") -> Stream:
         """The batch list with its filters as CSV for Excel, page by page; audited."""
         actor = request.user
         status = status if status in tuple(BatchState) else ""
+        todo = todo if todo in queries.TODO_LABELS else ""
 
         async def fetch(before: int | None) -> Page:
             return keyset_page(await queries.list_batches(actor, status, q, before or 0,
-                                                          EXPORT_PAGE), EXPORT_PAGE)
+                                                          EXPORT_PAGE, todo), EXPORT_PAGE)
 
         def line(b: dict[str, Any]) -> list[Any]:
             return [b["number"], b["month_label"], b["state_label"], b["line_count"],
@@ -105,7 +109,7 @@ class PayoutPages(Controller):
         return await paged_csv("payouts.csv", EXPORT_HEADER, fetch, line,
                                audited=lambda: audit.record_list_read(
                                    actor, "payout_batch.list_exported", "payout_batch_list",
-                                   {"state": status, "q": q}))
+                                   {"state": status, "q": q, "todo": todo}))
 
     @post("/", status_code=200)
     async def create(self, request: Request[Actor, Any, Any],

@@ -43,14 +43,25 @@ def _fen(value: Any) -> int:
 
 # --- batches --------------------------------------------------------------------------------
 
+# The to-do filters of the batch list (ltc.desk.queues counts the same rows).
+TODO_LABELS = {"returned": "审核退回、待修改", "submitted": "待审批",
+               "approved": "已审批、待导出"}
+_TODO = {"returned": (PayoutBatch.state == str(BatchState.DRAFT))
+         & (PayoutBatch.returned_reason != ""),
+         "submitted": PayoutBatch.state == str(BatchState.SUBMITTED),
+         "approved": PayoutBatch.state == str(BatchState.APPROVED)}
+
+
 async def list_batches(actor: Actor, state: str = "", search: str = "", before_id: int = 0,
-                       limit: int = 120) -> list[dict[str, Any]]:
+                       limit: int = 120, todo: str = "") -> list[dict[str, Any]]:
     """The actor's payout batches, newest first (keyset: `before_id` is the last id shown);
-    `search`: the batch number or the month ("2026-11" or "2026年11月")."""
+    `search`: the batch number or the month ("2026-11" or "2026年11月"); `todo`: one of
+    TODO_LABELS."""
     query = PayoutBatch.select(
         PayoutBatch.id, PayoutBatch.number, PayoutBatch.month, PayoutBatch.state,
         PayoutBatch.line_count, PayoutBatch.net_fen, PayoutBatch.computing_since,
-        PayoutBatch.computed_at).where(in_region(actor, PayoutBatch.region_path))
+        PayoutBatch.computed_at, PayoutBatch.returned_reason).where(
+        in_region(actor, PayoutBatch.region_path))
     if before_id:
         query = query.where(PayoutBatch.id < before_id)
     if state:
@@ -60,6 +71,8 @@ async def list_batches(actor: Actor, state: str = "", search: str = "", before_i
         if month := _month_typed(text):
             condition = condition | (PayoutBatch.month == month)
         query = query.where(condition)
+    if todo in _TODO:
+        query = query.where(_TODO[todo])
     rows = await query.order_by(PayoutBatch.id, ascending=False).limit(max(1, min(limit, 500)))
     return [{**r, "state_label": BatchState(r["state"]).label,
              "month_label": clock.month_label(r["month"])} for r in rows]
@@ -71,6 +84,22 @@ def _month_typed(text: str) -> date | None:
     if not digits or not 1 <= int(digits[2]) <= 12:
         return None
     return date(int(digits[1]), int(digits[2]), 1)
+
+
+async def todo_count(actor: Actor, todo: str) -> int:
+    return await PayoutBatch.count().where(in_region(actor, PayoutBatch.region_path)
+                                           & _TODO[todo])
+
+
+async def payees_without_account(actor: Actor) -> list[dict[str, Any]]:
+    """The payees of approved batches the export would leave unpaid for want of a bank
+    account (payee_accounts_missing), each with its batch."""
+    found = []
+    for batch in await list_batches(actor, todo="approved", limit=500):
+        plan = await service.export_check(actor, batch["id"])
+        found.extend({**p, "batch": batch["id"], "batch_number": batch["number"],
+                      "month_label": batch["month_label"]} for p in plan["without_account"])
+    return found
 
 
 async def visible_batch(actor: Actor, batch_id: int) -> dict[str, Any]:

@@ -94,6 +94,11 @@ async def versions(region_id: int) -> list[dict[str, Any]]:
     return rows
 
 
+async def upcoming_version_count(today: date) -> int:
+    """Versions entered but not yet in force (effective later): the admin's to check."""
+    return await PolicyVersion.count().where(PolicyVersion.effective_from > today)
+
+
 async def _insert(region_id: int, effective_from: date, policy: Policy, note: str,
                   created_by: int | None) -> PolicyVersion:
     last = await (PolicyVersion.select(PolicyVersion.version)

@@ -100,4 +100,4 @@ class SpotCheckPages(Controller):
     @get("/mine", guards=[role_guard(Role.assessor)])
     async def mine(self, request: Request[Actor, Any, Any]) -> Template:
         return page(request, "spotchecks/mine.html",
-                    rows=await queries.expert_queue(request.user))
+                    rows=await service.expert_list(request.user))

@@ -191,6 +191,21 @@ async def _load(actor: Actor, check_id: int) -> tuple[dict[str, Any],
     return check, record
 
 
+async def expert_list(actor: Actor) -> list[dict[str, Any]]:
+    """queries.expert_queue without the waiting checks this expert may not record after all
+    (may_review: e.g. they confirmed the assessment as an expert, or must stand aside):
+    the list offers only what opens."""
+    today = clock.today()
+    rows = []
+    for row in await queries.expert_queue(actor):
+        if row["state"] == SpotCheckState.PENDING:
+            record = await assessments.concluded_record(row["assessment"])
+            if record is None or await may_review(actor, record, today) is not None:
+                continue
+        rows.append(row)
+    return rows
+
+
 async def record_finding(actor: Actor, check_id: int, expected_version: int, *,
                          finding: str, notes: str) -> dict[str, Any]:
     """PENDING → RECORDED with 符合 / 不符合 and notes; 不符合 raises the new assessment

@@ -115,6 +115,12 @@ async def visits_for(actor: Actor, *, person_id: int | None = None, review: str 
             for row in await query.order_by(Visit.id, ascending=False).limit(limit)]
 
 
+async def count_visits(actor: Actor, review: str) -> int:
+    """How many current (not superseded) visits visits_for(review=...) lists."""
+    return await Visit.count().where(_scope(actor) & (Visit.review == review)
+                                     & (Visit.superseded == False))  # noqa: E712
+
+
 async def review_queue(actor: Actor, *, after_id: int = 0, search: str = "",
                        provider: int | None = None,
                        limit: int = PAGE_SIZE) -> list[dict[str, Any]]:

@@ -18,6 +18,9 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
         context={
             "actor": actor,
             "navigation": NAVIGATION.get(actor.role, []) if actor and actor.role else [],
+            # Counted before the handler (ltc.desk.queues.count_for_navigation); none on
+            # pages without a signed-in actor or when counting failed.
+            "navigation_counts": getattr(request.state, "navigation_counts", {}),
             **context,
         },
         status_code=status_code,

@@ -21,6 +21,7 @@ from support.cases import (
     make_staff,
     user_actor,
 )
+from support.workbench import badges, queue_counts
 
 from ltc import clock as ltc_clock
 from ltc.accounts.tables import User
@@ -449,9 +450,9 @@ async def test_provider_home_shows_the_visits_due(evaluated: Evaluated, client) 
     assert f"/care-plans/{e.plan_a}" in html
     assert "本月应上门 <b>4</b> 次，已上门 <b>4</b> 次" in html  # 2 + after review + flagged
     assert "本月已完成" in html and "/visits/new" not in html
-    # one flagged visit waits for review; one was rejected this month
-    assert "等待审核的服务记录</a>：<b>1</b>" in html
-    assert "本月被驳回的服务记录</a>：<b>1</b>" in html
+    # one flagged visit waits for review; one was rejected and is not corrected yet
+    assert queue_counts(html) == {"flagged": 1, "rejected": 1}
+    assert badges(html) == {"/visits": 1}
     # B moved to T-P2 from the 16th: not on T-P's list any more
     assert "李桂兰" not in html
 
@@ -461,6 +462,8 @@ async def test_provider_home_shows_the_visits_due(evaluated: Evaluated, client) 
     html = (await client.get("/")).text
     assert "已逾期" in html and "还差 <b>3</b> 次" in html
     assert f"/visits/new?person={e.w.person_a}" in html
+    assert queue_counts(html)["due_visits"] == 1  # A, first among the queues: overdue
+    assert "已逾期 · 本月还差 3 次" in html
 
     await sign_in(client, "provider2")
     html = (await client.get("/")).text
