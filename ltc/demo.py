@@ -145,7 +145,7 @@ class County:
 DEFERRED_JOBS = ("notices.render_document", "decisions.render_letter",
                  "agreements.render_document", "payouts.render_statement",
                  "payouts.render_summary", "applications.render_materials_notice",
-                 "applications.render_refusal_letter")
+                 "applications.render_refusal_letter", "careplans.issue_letter")
 
 
 async def run_outbox() -> None:

@@ -70,6 +70,9 @@ class Policy:
     validity_months_by_grade: dict[int, int] = field(default_factory=dict)
     min_video_coverage_percent: int = 80  # the assessment's videos cover this share on site
     spotcheck_basis_points: int = 500  # 29号: concluded assessments spot-checked a month
+    # A visit logged more than this many hours after it ended is 补录 (late entry): flagged
+    # for review rather than accepted automatically (ltc.visits.rules).
+    late_entry_hours: int = 48
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("min_video_coverage_percent", "评估视频至少覆盖上门时长", "int", "%", default=80),
     Parameter("spotcheck_basis_points", "评估结论每月抽查比例（29号）", "int",
               "基点（万分之一，500即5%；每个评估机构至少抽1份）", default=500),
+    Parameter("late_entry_hours", "服务结束后登记时限（超过即为补录，需审核）", "int", "小时",
+              default=48),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 
@@ -155,6 +160,7 @@ _INTS: dict[str, tuple[int, int, str]] = {
     "reapply_months": (0, 60, "再次申请间隔应为0到60之间的整数（月）"),
     "spotcheck_basis_points": (0, 10000,
                                "抽查比例应为0到10000之间的整数（基点，500即5%）"),
+    "late_entry_hours": (1, 720, "登记时限应为1到720之间的整数（小时）"),
 }
 # (lowest, highest, what to write) for each value of the per-grade integer parameters.
 _GRADE_INTS: dict[str, tuple[int, int, str]] = {

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from piccolo.query.functions.aggregate import Count
+
 from ltc import clock
 from ltc.accounts.tables import User
 from ltc.careplans.rules import CONFIRMED, CareForm
@@ -26,7 +28,7 @@ from ltc.visits import facts as gathered
 from ltc.visits import rules
 from ltc.visits.logging import LOG_ROLES
 from ltc.visits.rules import (
-    COUNTED,
+    ACCEPTED,
     FLAG_LABELS,
     REVIEW_LABELS,
     REVISION_REASONS,
@@ -39,7 +41,7 @@ from ltc.visits.tables import Visit
 REVIEW_ROLES = frozenset({Role.reviewer})
 READ_ROLES = frozenset({Role.provider, Role.reviewer, Role.clerk, Role.admin})
 PAGE_SIZE = 50
-_COUNTED = [str(r) for r in COUNTED]
+_ACCEPTED = [str(r) for r in ACCEPTED]
 _CONFIRMED = [str(s) for s in CONFIRMED]
 
 
@@ -229,11 +231,23 @@ async def visit_form(actor: Actor, person_id: int, today: date) -> dict[str, Any
             "service_types": SERVICE_TYPES}
 
 
+async def month_progress(person_id: int, day: date) -> tuple[int, int]:
+    """The person's visits in `day`'s month: (done — accepted, automatically or by a
+    reviewer; pending — flagged and not yet decided). Only the done ones are progress."""
+    first, last = clock.month_bounds(day)
+    rows = await Visit.select(Visit.review, Count()).where(
+        (Visit.person == person_id) & (Visit.visit_on >= first) & (Visit.visit_on <= last)
+        & (Visit.superseded == False)).group_by(Visit.review)  # noqa: E712
+    counts = {row["review"]: row["count"] for row in rows}
+    return (sum(counts.get(r, 0) for r in _ACCEPTED), counts.get(str(Review.flagged), 0))
+
+
 async def due_visits(actor: Actor, today: date) -> list[dict[str, Any]]:
     """For a provider: each beneficiary with a home-care plan of the organisation in force
-    today, the month's visits due (the plan's visits_per_month), done (counted: not
-    rejected, not superseded), remaining, and whether they are overdue (rules.due_on:
-    fewer done than the even share of the days already past). Overdue first."""
+    today, the month's visits due (the plan's visits_per_month), done (accepted, not
+    superseded), pending (flagged, undecided: shown apart, not done), remaining, and
+    whether they are overdue (rules.due_on: fewer done than the even share of the days
+    already past). Overdue first."""
     require_role(actor, LOG_ROLES, "查看本月服务安排")
     candidates = await CarePlan.select(CarePlan.entitlement).where(
         (CarePlan.provider == actor.organisation_id) & (CarePlan.care_form == str(CareForm.home))
@@ -252,13 +266,10 @@ async def due_visits(actor: Actor, today: date) -> list[dict[str, Any]]:
         facts = await entitlements.facts_of(entitlement)
         if today > facts.last_day:
             continue
-        done = await Visit.count().where(
-            (Visit.person == entitlement["person"]) & (Visit.visit_on >= month_first)
-            & (Visit.visit_on <= today.replace(day=month_days))
-            & (Visit.superseded == False) & Visit.review.is_in(_COUNTED))  # noqa: E712
+        done, pending = await month_progress(entitlement["person"], today)
         last = await Visit.select(Visit.visit_on).where(
             (Visit.person == entitlement["person"]) & (Visit.superseded == False)  # noqa: E712
-            & Visit.review.is_in(_COUNTED)).order_by(Visit.visit_on, ascending=False).first()
+            & Visit.review.is_in(_ACCEPTED)).order_by(Visit.visit_on, ascending=False).first()
         from_day = entitlement["starts_on"].day if entitlement["starts_on"] > month_first else 1
         due = rules.due_on(plan.get("visits_per_month") or 0, done, today,
                            month_days=month_days, from_day=from_day)
@@ -267,7 +278,7 @@ async def due_visits(actor: Actor, today: date) -> list[dict[str, Any]]:
             "person_id": entitlement["person"], "name": entitlement["person.name"],
             "village": entitlement["person.village.name"],
             "grade_label": GRADE_LABELS.get(entitlement["grade"], ""),
-            "plan_id": plan.get("id"), "due": due.due, "done": due.done,
+            "plan_id": plan.get("id"), "due": due.due, "done": due.done, "pending": pending,
             "remaining": due.remaining, "expected_by_now": due.expected_by_now,
             "overdue": due.overdue and active, "due_today": due.due_today and active,
             "active_today": active, "last_visit_on": last["visit_on"] if last else None,

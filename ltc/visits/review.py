@@ -18,6 +18,7 @@ from ltc.visits.logging import (
     LOG_ROLES,
     audit_summary,
     normalised_items,
+    pin_confirmation,
     refuse_uncertified,
     review_note,
     signature_problem,
@@ -99,6 +100,10 @@ async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
         "confirmation_code": original["confirmation_code"],
         "signature_sha256": original["signature_sha256"],
     }
+    typed = str(changed.pop("confirmation_code", "") or "").strip()
+    if typed:  # a household PIN typed now (blank: the original's confirmation stands)
+        values.update(await pin_confirmation(actor, None, original["person"], typed,
+                                             problems))
     for name, value in changed.items():
         values[name] = normalised_items(value) if name == "items" else (
             value.strip() if isinstance(value, str) else value)
@@ -129,7 +134,7 @@ async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
             raise db.StaleWrite(Visit._meta.tablename, visit_id)
         visit = await write(actor, facts, uuid.uuid4(), values, facts["staff"], revision={
             "revision_of": visit_id, "revision_reason": reason_code,
-            "revision_note": note.strip()})
+            "revision_note": note.strip(), "logged_at": original["created_at"]})
         reason = REVISION_REASONS[reason_code] + (f"：{note.strip()}" if note.strip() else "")
         await audit.record(actor, "visit.superseded", "visit", visit_id,
                            before={"review": original["review"]},
