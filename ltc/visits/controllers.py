@@ -102,11 +102,23 @@ def visit_from_form(form: Any) -> dict[str, Any]:
         "items": [str(v) for v in form.getall("items", [])],
         "notes": form.get("notes", ""), "family_confirmed_by": form.get("family_confirmed_by", ""),
         "confirmation_code": form.get("confirmation_code", ""),
+        "signature_png": _signature(form.get("signature_png"), unreadable),
     }
     for name in _COORDINATES:
         values[name] = _number(form.get(name), name, unreadable)
     values["unreadable"] = unreadable
     return values
+
+
+def _signature(value: Any, unreadable: dict[str, str]) -> bytes | None:
+    """The family's signature as PNG Base64 (the form's signature pad, or an app)."""
+    if value is None or value == "":
+        return None
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        unreadable["signature_png"] = "签名图片应为 PNG 图片的 Base64 编码，请清除后重新签名"
+        return None
 
 
 def _json_time(value: Any, field: str, unreadable: dict[str, str]) -> datetime | None:
@@ -144,12 +156,7 @@ def visit_from_json(data: Any) -> dict[str, Any]:
         if items is not None:
             unreadable["items"] = "应为护理项目编号的数组，如 [\"B01\", \"B04\"]"
         items = []
-    signature = None
-    if data.get("signature_png") is not None:
-        try:
-            signature = base64.b64decode(str(data["signature_png"]), validate=True)
-        except (binascii.Error, ValueError):
-            unreadable["signature_png"] = "应为 PNG 图片的 Base64 编码"
+    signature = _signature(data.get("signature_png"), unreadable)
     values = {
         "client_uuid": data.get("client_uuid"),
         "person_id": _whole(data.get("person_id"), "person_id", unreadable),
@@ -260,6 +267,7 @@ class VisitPages(Controller):
             "notes": form.get("notes", ""),
             "family_confirmed_by": form.get("family_confirmed_by", ""),
             "confirmation_code": form.get("confirmation_code", ""),
+            "signature_png": _signature(form.get("signature_png"), unreadable),
         }
         revised: dict[str, Any] = {}
 
@@ -302,8 +310,7 @@ async def _detail(request: Request[Actor, Any, Any], visit_id: int, status_code:
         form = {"started_at": datetime_local(visit["started_at"]),
                 "ended_at": datetime_local(visit["ended_at"]),
                 "items": visit["items"], "notes": visit["notes"],
-                "family_confirmed_by": visit["family_confirmed_by"],
-                "confirmation_code": visit["confirmation_code"]}
+                "family_confirmed_by": visit["family_confirmed_by"], "confirmation_code": ""}
     return page(request, "visits/detail.html", status_code=status_code, v=visit, base=base,
                 can_revise=can_revise, plan_items=plan_items, form=form,
                 checked=set(form.get("items", [])), reasons=REVISION_REASONS,
