@@ -30,20 +30,21 @@ async def wrong_today(person_id: int) -> int:
         & (PinAttempt.correct == False))  # noqa: E712
 
 
-async def check(actor: Actor, person_id: int, pin: str) -> str | None:
+async def check(actor: Actor, person_id: int, pin: str) -> tuple[str, str] | None:
     """Check the household PIN typed for a visit of `person_id`: None when it matches (or
     the person is not the provider's beneficiary: the visit is refused for that), else
-    the problem to show next to the field. Counts and audits each PIN checked."""
+    (the refusal's stable code — no_pin_issued, pin_locked, wrong_pin — and the problem to
+    show next to the field). Counts and audits each PIN checked."""
     assert actor.organisation_id is not None
     served, encoded = await careplans.household_pin(person_id, actor.organisation_id)
     if not served:
         return None
     if encoded is None:
-        return rules.NO_PIN_ISSUED
+        return "no_pin_issued", rules.NO_PIN_ISSUED
     async with db.write_transaction():
         wrong = await wrong_today(person_id)
         if rules.pin_locked(wrong):
-            return rules.PIN_LOCKED
+            return "pin_locked", rules.PIN_LOCKED
         correct = await careplans.pin_matches(pin, encoded)
         await PinAttempt(person=person_id, provider=actor.organisation_id,
                          staff=actor.id if actor.kind == ActorKind.user else None,
@@ -52,4 +53,7 @@ async def check(actor: Actor, person_id: int, pin: str) -> str | None:
         await audit.record(actor, "visit.pin_checked" if correct else "visit.pin_wrong",
                            "person", person_id,
                            after={"correct": correct, "wrong_today": wrong})
-    return None if correct else rules.wrong_pin_message(wrong)
+    if correct:
+        return None
+    return ("pin_locked" if rules.pin_locked(wrong) else "wrong_pin",
+            rules.wrong_pin_message(wrong))

@@ -89,7 +89,8 @@ async def refuse_uncertified(staff: Mapping[str, Any], started_at: Any,
     refused = await register.certificate_refusal(staff["id"], register.CARING, day,
                                                  staff["display_name"])
     if refused is not None:
-        raise InvalidInput(refused.code, refused.message, {**problems, field: refused.message})
+        listed = {k: v for k, v in problems.items() if k != PIN_REFUSAL}
+        raise InvalidInput(refused.code, refused.message, {**listed, field: refused.message})
 
 
 async def _provider_working(organisation_id: int) -> None:
@@ -192,7 +193,7 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
         # Refused by the staff register (实名制), whatever else is wrong.
         await refuse_uncertified(staff, values["started_at"], problems, "staff_id")
     if problems:
-        raise InvalidInput("invalid_visit", "服务记录有误，请按提示修改后再提交", problems)
+        refuse("invalid_visit", "服务记录有误，请按提示修改后再提交", problems)
     assert staff is not None and key is not None
     values["staff"] = staff["id"]
     if signature_png:
@@ -213,9 +214,22 @@ async def pin_confirmation(actor: Actor, key: uuid.UUID | None, person_id: int |
     pin = (typed or "").strip()
     if (pin and person_id is not None and rules.PIN_PATTERN.fullmatch(pin)
             and not (key and await Visit.exists().where(Visit.client_uuid == key))):
-        if (problem := await confirmation.check(actor, person_id, pin)) is not None:
-            problems["confirmation_code"] = problem
+        if (refused := await confirmation.check(actor, person_id, pin)) is not None:
+            problems["confirmation_code"] = refused[1]
+            problems[PIN_REFUSAL] = refused[0]
     return {"pin": pin, "confirmation_code": confirmation.PIN_CONFIRMED if pin else ""}
+
+
+# Where pin_confirmation leaves the refusal's code for the one raising the problems.
+PIN_REFUSAL = "_pin_refusal"
+
+
+def refuse(code: str, message: str, problems: dict[str, str]) -> None:
+    """Raise the problems, under the PIN refusal's own code when a PIN was refused."""
+    refusal = problems.pop(PIN_REFUSAL, None)
+    if refusal is not None:
+        raise InvalidInput(refusal, problems["confirmation_code"], problems)
+    raise InvalidInput(code, message, problems)
 
 
 _COMPARED = {

@@ -117,23 +117,38 @@ async def visits_for(actor: Actor, *, person_id: int | None = None, review: str 
             for row in await query.order_by(Visit.id, ascending=False).limit(limit)]
 
 
+# The reviewer's list: what waits for a decision, and what was decided (history stays).
+REVIEW_STATUSES = {
+    "pending": ("待审核", (Review.flagged,)),
+    "accepted": ("已通过", ACCEPTED),
+    "rejected": ("审核不通过", (Review.rejected,)),
+}
+
+
 async def review_queue(actor: Actor, *, after_id: int = 0, search: str = "",
-                       provider: int | None = None,
+                       provider: int | None = None, status: str = "pending",
                        limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
-    """Flagged visits of the reviewer's region waiting for a decision, oldest first; `search`
-    finds the person as the people search does (or the staff member by name), `provider`
-    keeps one organisation's."""
+    """Visits of the reviewer's region by `status` (REVIEW_STATUSES; not superseded): the
+    flagged ones waiting for a decision oldest first, decided ones newest first (keyset:
+    `after_id` is the last id shown). `search` finds the person as the people search does
+    (or the staff member by name), `provider` keeps one organisation's."""
     require_role(actor, REVIEW_ROLES, "审核服务记录")
+    pending = status not in REVIEW_STATUSES or status == "pending"
+    states = REVIEW_STATUSES["pending" if pending else status][1]
     query = Visit.select(*_LIST_COLUMNS, Visit.notes, Visit.family_confirmed_by,
-                         Visit.revision_reason).where(
-        _scope(actor) & (Visit.review == str(Review.flagged))
-        & (Visit.superseded == False) & (Visit.id > after_id))  # noqa: E712
+                         Visit.revision_reason, Visit.review_reason, Visit.reviewed_at,
+                         Visit.reviewed_by.display_name).where(
+        _scope(actor) & Visit.review.is_in([str(r) for r in states])
+        & (Visit.superseded == False))  # noqa: E712
+    if after_id:
+        query = query.where(Visit.id > after_id if pending else Visit.id < after_id)
     if (found := people.person_search(Visit.person, search)) is not None:
         query = query.where(found | (Visit.staff.display_name == search.strip()))
     if provider:
         query = query.where(Visit.provider == provider)
     known = await catalogue()
-    return [_decorate(row, known) for row in await query.order_by(Visit.id).limit(limit)]
+    return [_decorate(row, known)
+            for row in await query.order_by(Visit.id, ascending=pending).limit(limit)]
 
 
 async def review_queue_count(actor: Actor) -> int:
