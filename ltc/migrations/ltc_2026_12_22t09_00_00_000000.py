@@ -80,13 +80,4 @@ async def forwards():
                 table_class_name=class_name, tablename=tablename, column_name=name,
                 db_column_name=name, column_class_name=column_class.__name__,
                 column_class=column_class, params=params, schema=None)
-
-    async def index():
-        from piccolo.engine import engine_finder
-
-        # The daily count of a beneficiary's wrong PINs reads this.
-        await engine_finder().run_ddl(
-            "CREATE INDEX pin_attempt_person_day ON pin_attempt (person, day)")
-
-    manager.add_raw(index)
     return manager
