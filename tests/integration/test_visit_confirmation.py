@@ -300,3 +300,24 @@ async def test_a_reviewer_reads_decided_visits_and_overturns_an_accepted_one(
     assert event is not None
     shown = await client.get(f"/visit-review/{accepted['id']}")
     assert "撤销服务记录的通过结论" in shown.text
+
+
+async def test_an_overturned_visit_of_a_paid_month_is_taken_back_next_batch(
+        database_url, monkeypatch) -> None:
+    """ltc.payouts handles any visit reviewed after its month was paid: a reviewer's
+    overturn through the service sets `reviewed_at`, so the next batch adjusts."""
+    from support.payout_cases import Scenario, approved, build, computed, lines_of, reviewer
+
+    world = await build(monkeypatch, Scenario("three visits", caregiver=None, visits=(
+        (2, "accepted"), (5, "accepted"), (9, "accepted"))))
+    december = await computed(monkeypatch, date(2026, 12, 1), world.staff.clerk)
+    december = await approved(december, world.staff.clerk, await reviewer())
+    original = (await lines_of(december["id"]))["home_visit"]
+    assert original["visits_counted"] == 3
+    FrozenClock(monkeypatch, date(2027, 1, 6))
+    spot_checked = await Visit.select(Visit.id).where(Visit.visit_on == date(2026, 12, 5)).first()
+    await reviews.overturn(world.staff.reviewer, spot_checked["id"], "抽查回访：当天未上门")
+    january = await computed(monkeypatch, date(2027, 1, 1), world.staff.clerk)
+    adjustment = (await lines_of(january["id"]))["adjustment:home_visit"]
+    assert (adjustment["gross_fen"], adjustment["visits_counted"], adjustment["previous_visits"],
+            adjustment["adjusts"]) == (-8000, 2, 3, original["id"])
