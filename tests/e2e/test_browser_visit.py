@@ -13,6 +13,7 @@ from support.browser import accept_dialogs, flash_after
 from support.cases import FrozenClock, entitled_case, make_staff
 
 from ltc import clock
+from ltc.agreements.tables import Agreement
 from ltc.visits.tables import Visit
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
@@ -141,3 +142,15 @@ async def test_a_nurse_logs_visits_on_a_phone_and_a_reviewer_rejects_a_flagged_o
         assert await nurse.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
     await nurse.goto(f"{server}/care-plans/{world.plan_id}")
     assert "护理计划告知书" in await nurse.inner_text("main")
+    # The clerk's form has the selects; a caregiver agreement makes a long option.
+    await Agreement(number="XYCG0001", kind="caregiver", region_path="370983",
+                    beneficiary=case.person_id, caregiver_name="欧阳建华",
+                    caregiver_resident_id="370983197501010017", caregiver_phone="13800000000",
+                    relationship="儿子", bank_name="肥城农商银行",
+                    bank_account="6228480012345678", starts_on=today - timedelta(days=30),
+                    ends_on=today + timedelta(days=700), state="ACTIVE").save()
+    clerk = await _phone_page(browser, server, "clerk")
+    for path in (f"/care-plans/new?entitlement={entitlement_id}", f"/care-plans/{world.plan_id}"):
+        await clerk.goto(f"{server}{path}")
+        assert await clerk.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+    assert "重新出具告知书" in await clerk.inner_text("main")
