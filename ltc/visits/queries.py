@@ -253,8 +253,7 @@ async def month_progress(person_id: int, day: date) -> tuple[int, int]:
     rows = await Visit.select(Visit.review, Count()).where(
         (Visit.person == person_id) & (Visit.visit_on >= first) & (Visit.visit_on <= last)
         & (Visit.superseded == False)).group_by(Visit.review)  # noqa: E712
-    counts = {row["review"]: row["count"] for row in rows}
-    return (sum(counts.get(r, 0) for r in _ACCEPTED), counts.get(str(Review.flagged), 0))
+    return rules.progress({row["review"]: row["count"] for row in rows})
 
 
 async def due_visits(actor: Actor, today: date) -> list[dict[str, Any]]:

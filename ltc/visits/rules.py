@@ -99,6 +99,13 @@ OVERTURNABLE = ACCEPTED
 REVISABLE = (Review.accepted, Review.flagged)
 
 
+def progress(counts: Mapping[str, int]) -> tuple[int, int]:
+    """(done, pending) from a month's visit counts by review state (superseded ones left
+    out): done are the accepted ones, pending the flagged ones waiting for a reviewer;
+    rejected ones are neither."""
+    return (sum(counts.get(str(r), 0) for r in ACCEPTED), counts.get(str(Review.flagged), 0))
+
+
 def initial_review(flags: Collection[Flag]) -> Review:
     return Review.flagged if flags else Review.accepted
 

@@ -142,6 +142,24 @@ def test_wrong_pins_lock_the_day(wrong, locked, words) -> None:
     assert not rules.pin_locked(wrong - 1) or wrong - 1 >= rules.MAX_WRONG_PINS
 
 
+# (what, the month's visits by review state, done, pending)
+PROGRESS_ROWS = [
+    ("none", {}, 0, 0),
+    ("accepted automatically", {"accepted": 2}, 2, 0),
+    ("a flagged one is not done", {"accepted": 1, "flagged": 1}, 1, 1),
+    ("accepted after review", {"accepted": 1, "accepted_after_review": 2}, 3, 0),
+    ("rejected: neither", {"accepted": 1, "rejected": 2}, 1, 0),
+    ("all four", {"accepted": 2, "flagged": 3, "accepted_after_review": 1, "rejected": 1},
+     3, 3),
+]
+
+
+@pytest.mark.parametrize(("counts", "done", "pending"), [r[1:] for r in PROGRESS_ROWS],
+                         ids=[r[0] for r in PROGRESS_ROWS])
+def test_progress_is_accepted_visits_with_pending_apart(counts, done, pending) -> None:
+    assert rules.progress(counts) == (done, pending)
+
+
 def test_progress_counts_accepted_visits_only() -> None:
     # Flagged visits hold a place in the quota but are not done until a reviewer accepts.
     assert set(rules.ACCEPTED) == {Review.accepted, Review.accepted_after_review}
