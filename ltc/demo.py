@@ -19,6 +19,7 @@ import io
 import json
 import struct
 import uuid
+import zlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -89,6 +90,30 @@ def assessment_video(minutes: int, seed: str) -> bytes:
             + _box(b"moov", mvhd))
 
 
+def signature_png(seed: str) -> bytes:
+    """A family member's signature as the visit form's pad posts it: a PNG, black strokes
+    on white, a wavy line whose shape comes from `seed` (each visit's its own)."""
+    width, height = 240, 80
+    digest = hashlib.sha256(seed.encode()).digest()
+    rows = [bytearray(b"\xff" * width) for _ in range(height)]
+    previous = None
+    for x in range(20, width - 20):
+        y = 25 + digest[(x // 12) % len(digest)] % 30
+        low, high = (y, y) if previous is None else (min(previous, y), max(previous, y))
+        for row in range(low, high + 3):  # joined to the last column: one stroke
+            rows[min(row, height - 1)][x] = 0
+        previous = y
+    raw = b"".join(b"\x00" + bytes(row) for row in rows)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0,
+                                                                0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
 async def _one_chunk(data: bytes) -> Any:
     yield data
 
@@ -145,7 +170,7 @@ class County:
 DEFERRED_JOBS = ("notices.render_document", "decisions.render_letter",
                  "agreements.render_document", "payouts.render_statement",
                  "payouts.render_summary", "applications.render_materials_notice",
-                 "applications.render_refusal_letter")
+                 "applications.render_refusal_letter", "careplans.issue_letter")
 
 
 async def run_outbox() -> None:
@@ -638,7 +663,8 @@ def _caregiver_id(person: Person) -> str:
 
 async def visit(county: County, person: Person, *, minutes: int = 50,
                 far: bool = False) -> None:
-    """A home visit this morning by the plan's staff member, confirmed by the family."""
+    """A home visit this morning by the plan's staff member, confirmed by the family's
+    signature on the staff member's phone."""
     from ltc.careplans.tables import CarePlan
     from ltc.visits import logging as visits
 
@@ -654,7 +680,7 @@ async def visit(county: County, person: Person, *, minutes: int = 50,
         person_id=person.person_id, started_at=started, ended_at=ended,
         checkin_latitude=lat + 0.0004, checkin_longitude=lon,
         items=json.loads(plan["items"]), family_confirmed_by=person.spec["name"][0] + "建华",
-        confirmation_code=person.resident_id[-4:-1] + "8")
+        signature_png=signature_png(f"{person.resident_id}/{started.isoformat()}"))
 
 
 # --- the story ------------------------------------------------------------------------------

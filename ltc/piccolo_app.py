@@ -10,7 +10,7 @@ from ltc.agreements.tables import Agreement
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit.tables import AuditEvent
-from ltc.careplans.tables import CareItem, CarePlan
+from ltc.careplans.tables import CareItem, CarePlan, CarePlanLetter
 from ltc.enrollment.tables import EnrollmentEvent, EnrollmentRecord, HospitalStay
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
 from ltc.evidence.tables import EvidenceFile
@@ -29,7 +29,7 @@ from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
 from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
 from ltc.staff.tables import StaffMember, StaffTraining
-from ltc.visits.tables import InstitutionalStay, Survey, Visit
+from ltc.visits.tables import InstitutionalStay, PinAttempt, Survey, Visit
 
 APP_CONFIG = AppConfig(
     app_name="ltc",
@@ -65,7 +65,9 @@ APP_CONFIG = AppConfig(
         Agreement,
         CareItem,
         CarePlan,
+        CarePlanLetter,
         Visit,
+        PinAttempt,
         InstitutionalStay,
         Survey,
         PayoutBatch,

@@ -28,6 +28,7 @@ from ltc import housekeeping  # noqa: E402
 from ltc.agreements import jobs as agreement_jobs  # noqa: E402
 from ltc.applications import jobs as application_jobs  # noqa: E402, F401
 from ltc.audit import jobs as audit_jobs  # noqa: E402
+from ltc.careplans import jobs as careplan_jobs  # noqa: E402, F401
 from ltc.entitlements import jobs as entitlement_jobs  # noqa: E402
 from ltc.notices import jobs as notice_jobs  # noqa: E402
 from ltc.payouts import jobs as payout_jobs  # noqa: E402

@@ -9,15 +9,15 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromQuery, QueryParameter, URLEncodedBody
-from litestar.response import Redirect, Stream, Template
+from litestar.response import File, Redirect, Stream, Template
 
 from ltc.audit import service as audit
-from ltc.careplans import service
+from ltc.careplans import letters, service
 from ltc.careplans.rules import CATEGORY_LABELS, CareForm, PlanState
 from ltc.identity import Actor, Role
 from ltc.people.rules import mask_resident_id
 from ltc.web.actions import perform
-from ltc.web.exports import Page, keyset_page, paged_csv
+from ltc.web.exports import Page, keyset_page, paged_csv, pdf_file
 from ltc.web.formatting import iso_date
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
@@ -133,8 +133,11 @@ class CarePlanPages(Controller):
         plan = await service.get_plan(request.user, plan_id)
         actor = request.user
         latest = plan["history"][-1] if plan["history"] else plan
+        ids = [v["id"] for v in plan["history"]]
         return page(request, "careplans/detail.html", status_code=status_code, plan=plan,
-                    categories=CATEGORY_LABELS,
+                    categories=CATEGORY_LABELS, letters=await letters.letters_of(ids),
+                    can_reissue=(actor.role == Role.clerk and plan["state"] == PlanState.ACTIVE
+                                 and letters.needs_letter(plan)),
                     can_decide=actor.role == Role.clerk and plan["state"] == PlanState.PROPOSED,
                     can_revise=plan["entitlement.state"] != "ENDED" and not any(
                         v["state"] == PlanState.PROPOSED for v in plan["history"]) and (
@@ -175,3 +178,33 @@ class CarePlanPages(Controller):
             await service.reject_plan(request.user, plan_id, version, data.get("reason", ""))
 
         return await self._decide(request, plan_id, data, "护理计划已退回机构", decide)
+
+    @get("/{plan_id:int}/letters/{letter_id:int}.pdf")
+    async def letter(self, request: Request[Actor, Any, Any], plan_id: Id,
+                     letter_id: Id) -> File:
+        """A care-plan letter (护理计划告知书) as stored when it was issued, with its PIN."""
+        plan = await service.get_plan(request.user, plan_id)
+        row = await letters.letter_of([v["id"] for v in plan["history"]], letter_id)
+        if row["letter_sha256"]:  # it carries the household PIN: who opened it is recorded
+            await audit.record(request.user, "care_plan.letter_downloaded", "care_plan",
+                               plan_id, after={"letter": letter_id})
+        return await pdf_file(row["letter_sha256"],
+                              f"{letters.TITLE}-{plan['person.name']}-{row['issue_no']}.pdf",
+                              object_type="care_plan", object_id=plan_id)
+
+    @post("/{plan_id:int}/letters", status_code=200)
+    async def reissue(self, request: Request[Actor, Any, Any], plan_id: Id,
+                      data: URLEncodedBody[dict[str, str]]) -> Any:
+        """A clerk issues the household a new PIN on a new letter; audited."""
+        reason = data.get("letter_reason", "")
+
+        async def transition() -> None:
+            await letters.reissue(request.user, plan_id, reason)
+
+        async def render(**context: Any) -> Template:
+            return await self._show(request, plan_id, form={"letter_reason": reason},
+                                    **context)
+
+        return await perform(request, transition, render=render,
+                             done="已重新出具护理计划告知书，正在生成，请稍后刷新后下载交给家属",
+                             then=f"/care-plans/{plan_id}", stale="")

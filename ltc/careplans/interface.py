@@ -14,3 +14,19 @@ async def current_providers(person_id: int) -> set[int]:
         (CarePlan.person == person_id) & (CarePlan.state == str(PlanState.ACTIVE))
         & CarePlan.provider.is_not_null())
     return {row["provider"] for row in rows}
+
+
+async def household_pin(person_id: int, provider_id: int) -> tuple[bool, str | None]:
+    """For visit logging: whether the person is the provider's beneficiary, and the hash of
+    the household's current confirmation PIN (None while none has been issued)."""
+    from ltc.careplans.letters import current_pin_hash
+
+    return await current_pin_hash(person_id, provider_id)
+
+
+async def pin_matches(pin: str, encoded: str) -> bool:
+    """Whether `pin` is the household PIN hashed as `encoded` (checked in a worker thread:
+    scrypt is deliberately slow)."""
+    from ltc.careplans.letters import pin_matches as matches
+
+    return await matches(pin, encoded)

@@ -9,6 +9,9 @@ region's package ("10+X": the policy's `care_required`) and any of its optional 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -170,3 +173,35 @@ def start_problem(starts_on: date, entitlement_starts_on: date, entitlement_last
         return (f"新版本的开始日期必须晚于现行护理计划的开始日期 "
                 f"{current_starts_on.isoformat()}（变更从新的日期起生效，原计划保留）")
     return None
+
+
+# --- the household confirmation PIN (家庭确认码) -------------------------------------------
+
+PIN_DIGITS = 6
+# scrypt's cost: about 16 MB and a few tens of milliseconds per check. A 6-digit PIN cannot
+# resist an offline search whatever the cost; the hash keeps it out of sight in the
+# database and backups, and the per-day attempt limit (ltc.visits) guards the online door.
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def new_pin() -> str:
+    """A uniformly random PIN, leading zeros kept."""
+    return f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
+
+
+def hash_pin(pin: str) -> str:
+    """`scrypt$salt$hash`, the salt random per issue."""
+    salt = secrets.token_hex(16)
+    digest = hashlib.scrypt(pin.encode(), salt=salt.encode(), **_SCRYPT)
+    return f"scrypt${salt}${digest.hex()}"
+
+
+def check_pin(pin: str, encoded: str) -> bool:
+    try:
+        algorithm, salt, expected = encoded.split("$")
+    except ValueError:
+        return False
+    if algorithm != "scrypt":
+        return False
+    digest = hashlib.scrypt(pin.encode(), salt=salt.encode(), **_SCRYPT)
+    return hmac.compare_digest(digest.hex(), expected)

@@ -22,6 +22,7 @@ from ltc.agreements.rules import AgreementKind, AgreementState, Qualification, c
 from ltc.agreements.service import active_agreement
 from ltc.agreements.tables import Agreement
 from ltc.audit import service as audit
+from ltc.careplans import letters
 from ltc.careplans.rules import (
     CareForm,
     CatalogueItem,
@@ -417,6 +418,7 @@ async def propose_plan(actor: Actor, entitlement_id: int, *, care_form: str,
                            "care_plan", plan.id, after=_summary(row), note=note or None)
         if not by_provider:
             await _supersede(actor, current, row)
+            await letters.request_letter(actor, row)
     return _decoded(await _row(plan.id))
 
 
@@ -467,6 +469,7 @@ async def confirm_plan(actor: Actor, plan_id: int, expected_version: int) -> dic
         await audit.record(actor, "care_plan.confirmed", "care_plan", plan_id,
                            before={"state": plan["state"]}, after=_summary(after))
         await _supersede(actor, current, after)
+        await letters.request_letter(actor, after)
     return _decoded(after)
 
 

@@ -54,3 +54,20 @@ class CarePlan(Table):
     confirmed_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
     created_at = Timestamptz(default=ClockNow(), null=False)
     version = Integer(default=1, null=False)  # optimistic concurrency
+
+
+class CarePlanLetter(Table):
+    """One issue of the care-plan letter (护理计划告知书) with the household's confirmation PIN
+    (ltc.careplans.letters). The PIN is stored only as its hash; `pin_hash` and
+    `letter_sha256` stay empty until the worker has issued it."""
+
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False, index=True)
+    care_plan = ForeignKey(CarePlan, on_delete=OnDelete.restrict, null=False, index=True)
+    region_path = Varchar(length=200, null=False, index=True)
+    issue_no = Integer(null=False)  # 1, 2, … per person
+    reason = Text(null=False, default="")  # why it was issued again ("" for a new plan)
+    requested_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
+    pin_hash = Varchar(length=200, null=False, default="")
+    letter_sha256 = Varchar(length=64, null=True, default=None)
+    issued_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=ClockNow(), null=False)

@@ -69,6 +69,9 @@ class Policy:
     validity_months_by_grade: dict[int, int] = field(default_factory=dict)
     min_video_coverage_percent: int = 80  # the assessment's videos cover this share on site
     spotcheck_basis_points: int = 500  # 29号: concluded assessments spot-checked a month
+    # A visit logged more than this many hours after it ended is 补录 (late entry): flagged
+    # for review rather than accepted automatically (ltc.visits.rules).
+    late_entry_hours: int = 48
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,9 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("spotcheck_basis_points", "评估结论每月抽查比例（29号）", "percent", "%",
               "每月从已作出的评估结论中抽查的比例；每个评估机构至少抽1份",
               bounds=(0, 10000), default=500),
+    Parameter("late_entry_hours", "服务结束后登记时限", "int", "小时",
+              "服务结束后超过此时长才登记的上门记录为补录，须经审核才能结算",
+              bounds=(1, 720), default=48),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 

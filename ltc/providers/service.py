@@ -461,8 +461,9 @@ async def _due_visits(actor: Actor, first: date, last: date) -> dict[tuple[int, 
 
 async def provider_home(actor: Actor, today: date) -> dict[str, Any]:
     """What the provider's home page shows: per beneficiary, this month's visits due, done
-    and whether they are overdue or due today (ltc.visits.queries.due_visits, overdue
-    first), and the visits waiting for or refused in review."""
+    (accepted only; flagged ones waiting for review apart, as `pending`) and whether they
+    are overdue or due today (ltc.visits.queries.due_visits, overdue first), and the
+    visits waiting for or refused in review."""
     require_role(actor, PROVIDERS, "查看护理机构工作台")
     first, last = clock.month_bounds(today)
     mine = (Visit.provider == actor.organisation_id) & Visit.superseded.eq(False)

@@ -23,7 +23,7 @@ from ltc.organisations import interface as organisations
 from ltc.visits import logging as visit_logging
 from ltc.visits import queries
 from ltc.visits import review as reviews
-from ltc.visits.rules import REVIEW_LABELS, REVISION_REASONS, Review
+from ltc.visits.rules import OVERTURNABLE, REVIEW_LABELS, REVISION_REASONS, Review
 from ltc.web.actions import perform
 from ltc.web.exports import Page, keyset_page, paged_csv
 from ltc.web.formatting import datetime_local, iso_date, local_time
@@ -32,6 +32,9 @@ from ltc.web.pages import page
 from ltc.web.params import DB_INT_MAX, AfterId, Id, whole_number
 
 PROVIDERS = role_guard(Role.provider)
+# A visit's page is read by bureau staff of its region too (read-only): a reviewer opening
+# a visit from a case or a spot check, a clerk answering a complaint.
+READERS = role_guard(Role.provider, Role.reviewer, Role.clerk, Role.admin)
 EXPORT_HEADER = ["服务日期", "开始时间", "结束时间", "时长（分钟）", "受益人", "服务人员",
                  "护理机构", "服务项目", "审核状态", "异常提示"]
 
@@ -102,11 +105,23 @@ def visit_from_form(form: Any) -> dict[str, Any]:
         "items": [str(v) for v in form.getall("items", [])],
         "notes": form.get("notes", ""), "family_confirmed_by": form.get("family_confirmed_by", ""),
         "confirmation_code": form.get("confirmation_code", ""),
+        "signature_png": _signature(form.get("signature_png"), unreadable),
     }
     for name in _COORDINATES:
         values[name] = _number(form.get(name), name, unreadable)
     values["unreadable"] = unreadable
     return values
+
+
+def _signature(value: Any, unreadable: dict[str, str]) -> bytes | None:
+    """The family's signature as PNG Base64 (the form's signature pad, or an app)."""
+    if value is None or value == "":
+        return None
+    try:
+        return base64.b64decode(str(value), validate=True)
+    except (binascii.Error, ValueError):
+        unreadable["signature_png"] = "签名图片应为 PNG 图片的 Base64 编码，请清除后重新签名"
+        return None
 
 
 def _json_time(value: Any, field: str, unreadable: dict[str, str]) -> datetime | None:
@@ -144,12 +159,7 @@ def visit_from_json(data: Any) -> dict[str, Any]:
         if items is not None:
             unreadable["items"] = "应为护理项目编号的数组，如 [\"B01\", \"B04\"]"
         items = []
-    signature = None
-    if data.get("signature_png") is not None:
-        try:
-            signature = base64.b64decode(str(data["signature_png"]), validate=True)
-        except (binascii.Error, ValueError):
-            unreadable["signature_png"] = "应为 PNG 图片的 Base64 编码"
+    signature = _signature(data.get("signature_png"), unreadable)
     values = {
         "client_uuid": data.get("client_uuid"),
         "person_id": _whole(data.get("person_id"), "person_id", unreadable),
@@ -172,9 +182,9 @@ def visit_from_json(data: Any) -> dict[str, Any]:
 
 class VisitPages(Controller):
     path = "/visits"
-    guards = [PROVIDERS]  # noqa: RUF012
+    guards = [READERS]  # noqa: RUF012
 
-    @get("/")
+    @get("/", guards=[PROVIDERS])
     async def index(self, request: Request[Actor, Any, Any], review: ReviewQuery = "",
                     q: FromQuery[str] = "", after: AfterId = 0) -> Template:
         rows = await queries.visits_for(request.user, review=review, search=q, after_id=after)
@@ -183,7 +193,7 @@ class VisitPages(Controller):
                     due=await queries.due_visits(request.user, clock.today()),
                     today=clock.today(), next_after=keyset_page(rows, queries.PAGE_SIZE)[1])
 
-    @get("/export.csv")
+    @get("/export.csv", guards=[PROVIDERS])
     async def export(self, request: Request[Actor, Any, Any], review: ReviewQuery = "",
                      q: FromQuery[str] = "") -> Stream:
         """The organisation's visits with the filters as CSV for Excel; audited."""
@@ -209,13 +219,13 @@ class VisitPages(Controller):
                     errors=context.pop("errors", {}), error=context.pop("error", None),
                     **context)
 
-    @get("/new")
+    @get("/new", guards=[PROVIDERS])
     async def new(self, request: Request[Actor, Any, Any], person: PersonQuery) -> Template:
         """The visit form; its hidden client_uuid is made now, so submitting twice (a double
         tap, a retry after a dropped connection) records one visit."""
         return await self._form(request, person)
 
-    @post("/", status_code=200)
+    @post("/", guards=[PROVIDERS], status_code=200)
     async def create(self, request: Request[Actor, Any, Any]) -> Any:
         form = await request.form()
         values = visit_from_form(form)
@@ -249,7 +259,7 @@ class VisitPages(Controller):
     async def show(self, request: Request[Actor, Any, Any], visit_id: Id) -> Template:
         return await self._show(request, visit_id)
 
-    @post("/{visit_id:int}/revisions", status_code=200)
+    @post("/{visit_id:int}/revisions", guards=[PROVIDERS], status_code=200)
     async def revise(self, request: Request[Actor, Any, Any], visit_id: Id) -> Any:
         form = await request.form()
         unreadable: dict[str, str] = {}
@@ -260,6 +270,7 @@ class VisitPages(Controller):
             "notes": form.get("notes", ""),
             "family_confirmed_by": form.get("family_confirmed_by", ""),
             "confirmation_code": form.get("confirmation_code", ""),
+            "signature_png": _signature(form.get("signature_png"), unreadable),
         }
         revised: dict[str, Any] = {}
 
@@ -302,13 +313,14 @@ async def _detail(request: Request[Actor, Any, Any], visit_id: int, status_code:
         form = {"started_at": datetime_local(visit["started_at"]),
                 "ended_at": datetime_local(visit["ended_at"]),
                 "items": visit["items"], "notes": visit["notes"],
-                "family_confirmed_by": visit["family_confirmed_by"],
-                "confirmation_code": visit["confirmation_code"]}
+                "family_confirmed_by": visit["family_confirmed_by"], "confirmation_code": ""}
     return page(request, "visits/detail.html", status_code=status_code, v=visit, base=base,
                 can_revise=can_revise, plan_items=plan_items, form=form,
                 checked=set(form.get("items", [])), reasons=REVISION_REASONS,
                 can_review=(actor.role == Role.reviewer and visit["review"] == Review.flagged
                             and not visit["superseded"]),
+                can_overturn=(actor.role == Role.reviewer and visit["review"] in OVERTURNABLE
+                              and not visit["superseded"]),
                 timeline=await audit.timeline_of({"visit": [c["id"] for c in visit["chain"]]}),
                 errors=context.pop("errors", {}), error=context.pop("error", None), **context)
 
@@ -324,10 +336,13 @@ class VisitReviewPages(Controller):
         actor = request.user
         q = request.query_params.get("q", "")
         provider = whole_number(request.query_params.get("provider", "")) or 0
-        rows = await queries.review_queue(actor, after_id=after, search=q, provider=provider)
+        status = _status(request.query_params.get("status", ""))
+        rows = await queries.review_queue(actor, after_id=after, search=q, provider=provider,
+                                          status=status)
         return page(request, "visits/review_queue.html", status_code=status_code, rows=rows,
                     total=await queries.review_queue_count(actor), after=after, q=q,
-                    provider=provider, query={"q": q, "provider": provider or ""},
+                    provider=provider, status=status, statuses=queries.REVIEW_STATUSES,
+                    query={"q": q, "provider": provider or "", "status": status},
                     providers=await organisations.active_of_kind(actor, "provider",
                                                                 order="name"),
                     next_after=keyset_page(rows, queries.PAGE_SIZE)[1],
@@ -340,19 +355,24 @@ class VisitReviewPages(Controller):
 
     @get("/export.csv")
     async def export(self, request: Request[Actor, Any, Any], q: FromQuery[str] = "",
-                     provider: AfterId = 0) -> Stream:
-        """The flagged visits waiting for review, filtered, as CSV for Excel; audited."""
+                     provider: AfterId = 0, status: FromQuery[str] = "") -> Stream:
+        """The visits waiting for review, or those decided (`status`), filtered, as CSV for
+        Excel; audited."""
         actor = request.user
+        status = _status(status)
 
         async def fetch(after: int | None) -> Page:
             return keyset_page(await queries.review_queue(
-                actor, after_id=after or 0, search=q, provider=provider or None),
-                queries.PAGE_SIZE)
+                actor, after_id=after or 0, search=q, provider=provider or None,
+                status=status), queries.PAGE_SIZE)
 
-        return await paged_csv("visit-review.csv", EXPORT_HEADER, fetch, _export_line,
+        def line(v: dict[str, Any]) -> list[Any]:
+            return [*_export_line(v), v["review_reason"]]
+
+        return await paged_csv("visit-review.csv", [*EXPORT_HEADER, "审核意见"], fetch, line,
                                audited=lambda: audit.record_list_read(
                                    actor, "visit.exported", "visit_review_list",
-                                   {"q": q, "provider": provider}))
+                                   {"q": q, "provider": provider, "status": status}))
 
     @get("/{visit_id:int}")
     async def show(self, request: Request[Actor, Any, Any], visit_id: Id) -> Template:
@@ -378,6 +398,29 @@ class VisitReviewPages(Controller):
         return await perform(request, transition, render=render, done=done,
                              then="/visit-review",
                              stale="这条记录刚被其他审核员审核或被机构更正，请刷新后查看")
+
+
+    @post("/{visit_id:int}/overturn", status_code=200)
+    async def overturn(self, request: Request[Actor, Any, Any], visit_id: Id) -> Any:
+        """Overturn an accepted visit (e.g. after a spot check), with a mandatory reason."""
+        form = await request.form()
+        reason = form.get("reason", "")
+
+        async def transition() -> None:
+            await reviews.overturn(request.user, visit_id, reason)
+
+        async def render(**context: Any) -> Template:
+            return await _detail(request, visit_id, base="/visit-review", form=None,
+                                 overturn_form={"reason": reason}, **context)
+
+        return await perform(request, transition, render=render,
+                             done="已撤销通过，该记录改为审核不通过；已结算的月份将在下一批结算中调整",
+                             then=f"/visit-review/{visit_id}",
+                             stale="这条记录刚被其他审核员审核或被机构更正，请刷新后查看")
+
+
+def _status(value: str) -> str:
+    return value if value in queries.REVIEW_STATUSES else "pending"
 
 
 # --- the API ---------------------------------------------------------------------------------
@@ -407,17 +450,27 @@ class VisitApi(Controller):
         - `items` (required): care item codes done, e.g. `["B01", "B04", "B08"]`.
         - `notes` (string, optional).
         - `family_confirmed_by` (required): the family member who confirmed the visit, and
-          `confirmation_code` (digits or letters, up to 20) and/or `signature_png` (a PNG
-          image, Base64, up to 512 KB).
+          the family's confirmation, at least one of: `signature_png` (the signature drawn
+          on the phone, a PNG image, Base64, up to 512 KB) or `confirmation_code` (the
+          household PIN, 6 digits, printed on the care-plan letter 护理计划告知书 the bureau
+          gives the family). A PIN is checked against the household's current one; 5 wrong
+          PINs for one beneficiary in a day lock PINs for them until the next day (a
+          signature still works). The stored visit never holds the PIN: its
+          `confirmation_code` reads `PIN` when one confirmed it.
         - `checkin_latitude`, `checkin_longitude`, `checkout_latitude`, `checkout_longitude`
           (numbers in degrees, WGS 84, optional; each pair both or neither).
 
         201: `{"id", "client_uuid", "person_id", "staff_id", "visit_on", "review"
-        (accepted | flagged), "review_label", "flags": [{"code", "message"}], "revision_of"}`,
+        (accepted | flagged), "review_label", "flags": [{"code", "message"}], "revision_of"}`;
+        a visit logged more than the policy's `late_entry_hours` (default 48) after it ended
+        is flagged `late_entry` (补录) for review,
         header `X-LTC-Replayed: false`. The same `client_uuid` with the same content again:
         200 with the first answer and `X-LTC-Replayed: true`, nothing created. Errors
         (`{"error": {"code", "message", "fields"}}`): 422 `invalid_visit` naming every bad
-        field; 409 `uuid_reused` (the UUID was used for other content); 404
+        field; 422 `wrong_pin` (the PIN does not match; the message says how many tries
+        are left today), `pin_locked` (5 wrong PINs today: sign instead, or try tomorrow) or
+        `no_pin_issued` (no care-plan letter issued yet), each naming `confirmation_code`
+        and every other bad field; 409 `uuid_reused` (the UUID was used for other content); 404
         `beneficiary_not_found`; 403 `wrong_role`, or `provider_not_active` (the provider is
         暂停 or 退出 in the organisation register)."""
         try:

@@ -285,8 +285,9 @@ def _first_covering(rows: list[dict[str, Any]], day: date) -> dict[str, Any] | N
 
 
 def flags(values: Mapping[str, Any], person: Mapping[str, Any], staff: Mapping[str, Any],
-          facts: Mapping[str, Any]) -> list[rules.Flag]:
-    """The visit's flags (ltc.visits.rules.flags_for) from the gathered facts."""
+          facts: Mapping[str, Any], logged_at: datetime) -> list[rules.Flag]:
+    """The visit's flags (ltc.visits.rules.flags_for) from the gathered facts; `logged_at`:
+    when the visit was first recorded (for 补录)."""
     start, end = values["started_at"], values["ended_at"]
     day = civil_day(start)
     entitlement, plan = person["entitlement"], person["plan"]
@@ -319,4 +320,5 @@ def flags(values: Mapping[str, Any], person: Mapping[str, Any], staff: Mapping[s
         staff_qualification=(staff_agreement or {}).get("qualification") or None,
         provider_name=facts["provider_name"],
         provider_agreement=_first_covering(facts["provider_agreements"], day) is not None,
-        same_staff_visits=tuple(facts["others"]), checkin=checkin, home=home))
+        same_staff_visits=tuple(facts["others"]), checkin=checkin, home=home,
+        logged_at=logged_at, late_entry_hours=policy.late_entry_hours))

@@ -31,8 +31,8 @@ from ltc.identity import Actor, ActorKind, Role, require_role
 from ltc.organisations import interface as organisations
 from ltc.settings import Settings
 from ltc.staff import interface as register
+from ltc.visits import confirmation, rules
 from ltc.visits import facts as gathered
-from ltc.visits import rules
 from ltc.visits.facts import civil_day
 from ltc.visits.rules import FLAG_LABELS, FlagCode, VisitInput
 from ltc.visits.tables import Visit
@@ -89,7 +89,8 @@ async def refuse_uncertified(staff: Mapping[str, Any], started_at: Any,
     refused = await register.certificate_refusal(staff["id"], register.CARING, day,
                                                  staff["display_name"])
     if refused is not None:
-        raise InvalidInput(refused.code, refused.message, {**problems, field: refused.message})
+        listed = {k: v for k, v in problems.items() if k != PIN_REFUSAL}
+        raise InvalidInput(refused.code, refused.message, {**listed, field: refused.message})
 
 
 async def _provider_working(organisation_id: int) -> None:
@@ -110,11 +111,14 @@ def normalised_items(items: Any) -> tuple[str, ...]:
 
 
 def visit_input(values: Mapping[str, Any]) -> VisitInput:
+    """`values["pin"]`: a household PIN typed now; a confirmation stored before (a
+    revision keeping the original's) stands like a signature."""
+    pin = values.get("pin", "")
     return VisitInput(
         started_at=values["started_at"], ended_at=values["ended_at"], items=values["items"],
-        family_confirmed_by=values["family_confirmed_by"],
-        confirmation_code=values["confirmation_code"],
-        has_signature=values["signature_sha256"] is not None,
+        family_confirmed_by=values["family_confirmed_by"], confirmation_code=pin,
+        has_signature=values["signature_sha256"] is not None or (
+            bool(values["confirmation_code"]) and not pin),
         service_type=values["service_type"], notes=values["notes"],
         checkin=(values["checkin_latitude"], values["checkin_longitude"]),
         checkout=(values["checkout_latitude"], values["checkout_longitude"]))
@@ -142,14 +146,14 @@ async def log_visit(
         "checkin_longitude": checkin_longitude, "checkout_latitude": checkout_latitude,
         "checkout_longitude": checkout_longitude, "items": normalised_items(items),
         "notes": (notes or "").strip(), "family_confirmed_by": (family_confirmed_by or "").strip(),
-        "confirmation_code": (confirmation_code or "").strip(),
         "signature_sha256": hashlib.sha256(signature_png).hexdigest() if signature_png else None,
     }
     key = parse_uuid(client_uuid)
+    problems = dict(unreadable or {})
+    values.update(await pin_confirmation(actor, key, person_id, confirmation_code, problems))
     try:
         async with db.write_transaction():
-            return await _log_once(actor, key, staff_id, values, signature_png,
-                                   dict(unreadable or {}))
+            return await _log_once(actor, key, staff_id, values, signature_png, problems)
     except db.UNIQUE_VIOLATIONS:
         # The same visit sent twice at once (PostgreSQL): the UNIQUE index refused the
         # second, and everything it did rolled back. Answer it as the replay it is.
@@ -189,7 +193,7 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
         # Refused by the staff register (实名制), whatever else is wrong.
         await refuse_uncertified(staff, values["started_at"], problems, "staff_id")
     if problems:
-        raise InvalidInput("invalid_visit", "服务记录有误，请按提示修改后再提交", problems)
+        refuse("invalid_visit", "服务记录有误，请按提示修改后再提交", problems)
     assert staff is not None and key is not None
     values["staff"] = staff["id"]
     if signature_png:
@@ -198,6 +202,34 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
     await audit.record(actor, "visit.logged", "visit", visit["id"],
                        after=audit_summary(visit), note=review_note(visit))
     return json.loads(visit["response"]), False
+
+
+async def pin_confirmation(actor: Actor, key: uuid.UUID | None, person_id: int | None,
+                           typed: str | None, problems: dict[str, str]) -> dict[str, str]:
+    """The visit's confirmation values for a typed household PIN: the PIN itself to
+    validate (`pin`), and what the row keeps (`confirmation_code`: the marker, never the
+    PIN). A PIN of the right shape is checked now, in its own transaction (a wrong one
+    counts even though the visit is refused): its problem goes into `problems`. Not for a
+    replay (its UUID is already recorded: the first answer stands)."""
+    pin = (typed or "").strip()
+    if (pin and person_id is not None and rules.PIN_PATTERN.fullmatch(pin)
+            and not (key and await Visit.exists().where(Visit.client_uuid == key))):
+        if (refused := await confirmation.check(actor, person_id, pin)) is not None:
+            problems["confirmation_code"] = refused[1]
+            problems[PIN_REFUSAL] = refused[0]
+    return {"pin": pin, "confirmation_code": confirmation.PIN_CONFIRMED if pin else ""}
+
+
+# Where pin_confirmation leaves the refusal's code for the one raising the problems.
+PIN_REFUSAL = "_pin_refusal"
+
+
+def refuse(code: str, message: str, problems: dict[str, str]) -> None:
+    """Raise the problems, under the PIN refusal's own code when a PIN was refused."""
+    refusal = problems.pop(PIN_REFUSAL, None)
+    if refusal is not None:
+        raise InvalidInput(refusal, problems["confirmation_code"], problems)
+    raise InvalidInput(code, message, problems)
 
 
 _COMPARED = {
@@ -265,9 +297,12 @@ async def write(actor: Actor, facts: Mapping[str, Any], key: uuid.UUID,
     INSERT. Returns the row."""
     visit_on = civil_day(values["started_at"])
     person = gathered.beneficiary(actor, values["person"], visit_on, facts)
-    flags = gathered.flags(values, person, staff, facts)
+    revision = revision or {}
+    # A correction keeps the time its original was first recorded: 补录 is about that.
+    flags = gathered.flags(values, person, staff, facts,
+                           revision.get("logged_at") or clock.now())
     review = rules.initial_review(flags)
-    plan, entitlement, revision = person["plan"], person["entitlement"], revision or {}
+    plan, entitlement = person["plan"], person["entitlement"]
     answer = {
         "id": facts["next_id"], "client_uuid": str(key), "person_id": person["id"],
         "staff_id": staff["id"], "visit_on": visit_on.isoformat(), "review": str(review),

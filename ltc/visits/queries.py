@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
+from piccolo.query.functions.aggregate import Count
+
 from ltc import clock
 from ltc.accounts.tables import User
 from ltc.careplans.rules import CONFIRMED, CareForm
@@ -26,7 +28,7 @@ from ltc.visits import facts as gathered
 from ltc.visits import rules
 from ltc.visits.logging import LOG_ROLES
 from ltc.visits.rules import (
-    COUNTED,
+    ACCEPTED,
     FLAG_LABELS,
     REVIEW_LABELS,
     REVISION_REASONS,
@@ -39,7 +41,7 @@ from ltc.visits.tables import Visit
 REVIEW_ROLES = frozenset({Role.reviewer})
 READ_ROLES = frozenset({Role.provider, Role.reviewer, Role.clerk, Role.admin})
 PAGE_SIZE = 50
-_COUNTED = [str(r) for r in COUNTED]
+_ACCEPTED = [str(r) for r in ACCEPTED]
 _CONFIRMED = [str(s) for s in CONFIRMED]
 
 
@@ -121,23 +123,38 @@ async def count_visits(actor: Actor, review: str) -> int:
                                      & (Visit.superseded == False))  # noqa: E712
 
 
+# The reviewer's list: what waits for a decision, and what was decided (history stays).
+REVIEW_STATUSES = {
+    "pending": ("待审核", (Review.flagged,)),
+    "accepted": ("已通过", ACCEPTED),
+    "rejected": ("审核不通过", (Review.rejected,)),
+}
+
+
 async def review_queue(actor: Actor, *, after_id: int = 0, search: str = "",
-                       provider: int | None = None,
+                       provider: int | None = None, status: str = "pending",
                        limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
-    """Flagged visits of the reviewer's region waiting for a decision, oldest first; `search`
-    finds the person as the people search does (or the staff member by name), `provider`
-    keeps one organisation's."""
+    """Visits of the reviewer's region by `status` (REVIEW_STATUSES; not superseded): the
+    flagged ones waiting for a decision oldest first, decided ones newest first (keyset:
+    `after_id` is the last id shown). `search` finds the person as the people search does
+    (or the staff member by name), `provider` keeps one organisation's."""
     require_role(actor, REVIEW_ROLES, "审核服务记录")
+    pending = status not in REVIEW_STATUSES or status == "pending"
+    states = REVIEW_STATUSES["pending" if pending else status][1]
     query = Visit.select(*_LIST_COLUMNS, Visit.notes, Visit.family_confirmed_by,
-                         Visit.revision_reason).where(
-        _scope(actor) & (Visit.review == str(Review.flagged))
-        & (Visit.superseded == False) & (Visit.id > after_id))  # noqa: E712
+                         Visit.revision_reason, Visit.review_reason, Visit.reviewed_at,
+                         Visit.reviewed_by.display_name).where(
+        _scope(actor) & Visit.review.is_in([str(r) for r in states])
+        & (Visit.superseded == False))  # noqa: E712
+    if after_id:
+        query = query.where(Visit.id > after_id if pending else Visit.id < after_id)
     if (found := people.person_search(Visit.person, search)) is not None:
         query = query.where(found | (Visit.staff.display_name == search.strip()))
     if provider:
         query = query.where(Visit.provider == provider)
     known = await catalogue()
-    return [_decorate(row, known) for row in await query.order_by(Visit.id).limit(limit)]
+    return [_decorate(row, known)
+            for row in await query.order_by(Visit.id, ascending=pending).limit(limit)]
 
 
 async def review_queue_count(actor: Actor) -> int:
@@ -235,11 +252,22 @@ async def visit_form(actor: Actor, person_id: int, today: date) -> dict[str, Any
             "service_types": SERVICE_TYPES}
 
 
+async def month_progress(person_id: int, day: date) -> tuple[int, int]:
+    """The person's visits in `day`'s month: (done — accepted, automatically or by a
+    reviewer; pending — flagged and not yet decided). Only the done ones are progress."""
+    first, last = clock.month_bounds(day)
+    rows = await Visit.select(Visit.review, Count()).where(
+        (Visit.person == person_id) & (Visit.visit_on >= first) & (Visit.visit_on <= last)
+        & (Visit.superseded == False)).group_by(Visit.review)  # noqa: E712
+    return rules.progress({row["review"]: row["count"] for row in rows})
+
+
 async def due_visits(actor: Actor, today: date) -> list[dict[str, Any]]:
     """For a provider: each beneficiary with a home-care plan of the organisation in force
-    today, the month's visits due (the plan's visits_per_month), done (counted: not
-    rejected, not superseded), remaining, and whether they are overdue (rules.due_on:
-    fewer done than the even share of the days already past). Overdue first."""
+    today, the month's visits due (the plan's visits_per_month), done (accepted, not
+    superseded), pending (flagged, undecided: shown apart, not done), remaining, and
+    whether they are overdue (rules.due_on: fewer done than the even share of the days
+    already past). Overdue first."""
     require_role(actor, LOG_ROLES, "查看本月服务安排")
     candidates = await CarePlan.select(CarePlan.entitlement).where(
         (CarePlan.provider == actor.organisation_id) & (CarePlan.care_form == str(CareForm.home))
@@ -258,13 +286,10 @@ async def due_visits(actor: Actor, today: date) -> list[dict[str, Any]]:
         facts = await entitlements.facts_of(entitlement)
         if today > facts.last_day:
             continue
-        done = await Visit.count().where(
-            (Visit.person == entitlement["person"]) & (Visit.visit_on >= month_first)
-            & (Visit.visit_on <= today.replace(day=month_days))
-            & (Visit.superseded == False) & Visit.review.is_in(_COUNTED))  # noqa: E712
+        done, pending = await month_progress(entitlement["person"], today)
         last = await Visit.select(Visit.visit_on).where(
             (Visit.person == entitlement["person"]) & (Visit.superseded == False)  # noqa: E712
-            & Visit.review.is_in(_COUNTED)).order_by(Visit.visit_on, ascending=False).first()
+            & Visit.review.is_in(_ACCEPTED)).order_by(Visit.visit_on, ascending=False).first()
         from_day = entitlement["starts_on"].day if entitlement["starts_on"] > month_first else 1
         due = rules.due_on(plan.get("visits_per_month") or 0, done, today,
                            month_days=month_days, from_day=from_day)
@@ -273,7 +298,7 @@ async def due_visits(actor: Actor, today: date) -> list[dict[str, Any]]:
             "person_id": entitlement["person"], "name": entitlement["person.name"],
             "village": entitlement["person.village.name"],
             "grade_label": GRADE_LABELS.get(entitlement["grade"], ""),
-            "plan_id": plan.get("id"), "due": due.due, "done": due.done,
+            "plan_id": plan.get("id"), "due": due.due, "done": due.done, "pending": pending,
             "remaining": due.remaining, "expected_by_now": due.expected_by_now,
             "overdue": due.overdue and active, "due_today": due.due_today and active,
             "active_today": active, "last_visit_on": last["visit_on"] if last else None,

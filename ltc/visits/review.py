@@ -18,6 +18,8 @@ from ltc.visits.logging import (
     LOG_ROLES,
     audit_summary,
     normalised_items,
+    pin_confirmation,
+    refuse,
     refuse_uncertified,
     review_note,
     signature_problem,
@@ -26,7 +28,14 @@ from ltc.visits.logging import (
     write,
 )
 from ltc.visits.queries import REVIEW_ROLES, get_visit, own_visit, visible_visit
-from ltc.visits.rules import DECISIONS, REVIEW_LABELS, REVISABLE, REVISION_REASONS, Review
+from ltc.visits.rules import (
+    DECISIONS,
+    OVERTURNABLE,
+    REVIEW_LABELS,
+    REVISABLE,
+    REVISION_REASONS,
+    Review,
+)
 from ltc.visits.tables import Visit
 
 # The fields a revision may change (coordinates, beneficiary and staff stay as logged).
@@ -68,6 +77,41 @@ async def review(actor: Actor, visit_id: int, decision: str, reason: str) -> dic
     return await get_visit(actor, visit_id)
 
 
+async def overturn(actor: Actor, visit_id: int, reason: str) -> dict[str, Any]:
+    """A reviewer overturns an accepted visit (automatically or after review), e.g. after a
+    spot check found it was not done: it becomes rejected, with the mandatory reason.
+    `reviewed_at` moves to now, so a month already paid is corrected by an adjustment in the
+    next payout batch (ltc.payouts: adjustments recompute the people whose visits were
+    reviewed since)."""
+    require_role(actor, REVIEW_ROLES, "撤销服务记录的通过结论")
+    visit = await visible_visit(actor, visit_id)
+    reason = reason.strip()
+    problems = {}
+    if not reason:
+        problems["reason"] = "请填写撤销通过的理由（如抽查核实未上门），它会告知护理机构并写入记录"
+    elif len(reason) > rules.MAX_NOTES:
+        problems["reason"] = f"理由不超过{rules.MAX_NOTES}个字"
+    if visit["superseded"]:
+        raise Conflict("already_revised", "这条记录已被护理机构更正，请在更正后的记录上操作")
+    if visit["review"] not in OVERTURNABLE:
+        raise Conflict("not_accepted", "只有已通过的记录可以撤销通过；这条记录"
+                       f"{REVIEW_LABELS[Review(visit['review'])]}")
+    if problems:
+        raise InvalidInput("invalid_overturn", "请填写撤销通过的理由", problems)
+    async with db.write_transaction():
+        done = await Visit.update({
+            Visit.review: str(Review.rejected), Visit.reviewed_by: actor.id,
+            Visit.review_reason: reason, Visit.reviewed_at: clock.now()}).where(
+            (Visit.id == visit_id) & (Visit.review == visit["review"])
+            & (Visit.superseded == False)).returning(Visit.id)  # noqa: E712
+        if not done:
+            raise db.StaleWrite(Visit._meta.tablename, visit_id)
+        await audit.record(actor, "visit.overturned", "visit", visit_id,
+                           before={"review": visit["review"]},
+                           after={"review": str(Review.rejected)}, note=reason)
+    return await get_visit(actor, visit_id)
+
+
 async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
                        **changed: Any) -> dict[str, Any]:
     """A correction: a new record (with a new server-made UUID) that replaces the original,
@@ -99,6 +143,10 @@ async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
         "confirmation_code": original["confirmation_code"],
         "signature_sha256": original["signature_sha256"],
     }
+    typed = str(changed.pop("confirmation_code", "") or "").strip()
+    if typed:  # a household PIN typed now (blank: the original's confirmation stands)
+        values.update(await pin_confirmation(actor, None, original["person"], typed,
+                                             problems))
     for name, value in changed.items():
         values[name] = normalised_items(value) if name == "items" else (
             value.strip() if isinstance(value, str) else value)
@@ -119,7 +167,7 @@ async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
             await refuse_uncertified(facts["staff"], values["started_at"], problems,
                                      "started_at")
         if problems:
-            raise InvalidInput("invalid_revision", "更正内容有误，请按提示修改后再提交", problems)
+            refuse("invalid_revision", "更正内容有误，请按提示修改后再提交", problems)
         if signature_png:
             await store_signature(signature_png)
         superseded = await Visit.update({Visit.superseded: True}).where(
@@ -129,7 +177,7 @@ async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
             raise db.StaleWrite(Visit._meta.tablename, visit_id)
         visit = await write(actor, facts, uuid.uuid4(), values, facts["staff"], revision={
             "revision_of": visit_id, "revision_reason": reason_code,
-            "revision_note": note.strip()})
+            "revision_note": note.strip(), "logged_at": original["created_at"]})
         reason = REVISION_REASONS[reason_code] + (f"：{note.strip()}" if note.strip() else "")
         await audit.record(actor, "visit.superseded", "visit", visit_id,
                            before={"review": original["review"]},

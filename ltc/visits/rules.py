@@ -37,8 +37,32 @@ CLOCK_TOLERANCE = timedelta(minutes=5)
 MAX_AGE = timedelta(days=366)
 MAX_NOTES = 1000
 MAX_NAME = 50
-MAX_CODE = 20
-_CODE = re.compile(r"[0-9A-Za-z-]+")
+# The household PIN (家庭确认码) printed on the care-plan letter (护理计划告知书).
+PIN_LENGTH = 6
+PIN_PATTERN = re.compile(rf"[0-9]{{{PIN_LENGTH}}}")
+# Wrong PINs per beneficiary per civil day before the PIN is locked until the next day.
+MAX_WRONG_PINS = 5
+NO_CONFIRMATION = (f"请由家属在手机上签名，或填写家属的{PIN_LENGTH}位家庭确认码"
+                   "（印在医保部门发给家属的《护理计划告知书》上）")
+PIN_SHAPE = f"家庭确认码为{PIN_LENGTH}位数字，请按《护理计划告知书》上的确认码填写"
+NO_PIN_ISSUED = ("该受益人的家庭确认码尚未发放（护理计划确认后由医保部门出具"
+                 "《护理计划告知书》），请改由家属在手机上签名确认")
+PIN_LOCKED = (f"该受益人的家庭确认码今天已输错{MAX_WRONG_PINS}次，已锁定至明天0时；"
+              "今天请改由家属在手机上签名确认")
+
+
+def pin_locked(wrong_today: int) -> bool:
+    """Whether the beneficiary's PIN is locked for the rest of the day."""
+    return wrong_today >= MAX_WRONG_PINS
+
+
+def wrong_pin_message(wrong_today: int) -> str:
+    """What to say after a wrong PIN, `wrong_today` counting it."""
+    if pin_locked(wrong_today):
+        return PIN_LOCKED
+    left = MAX_WRONG_PINS - wrong_today
+    return (f"家庭确认码不正确，请家属核对《护理计划告知书》上的确认码；今天还可再试{left}次，"
+            "也可改由家属在手机上签名确认")
 
 SERVICE_TYPES = {"home_visit": "居家上门护理"}
 NURSE = "nurse"
@@ -62,11 +86,24 @@ REVIEW_LABELS = {
     Review.accepted_after_review: "审核通过",
     Review.rejected: "审核不通过",
 }
-# Visits that count: towards the month's quota, as "done", and as a staff member's time.
+# Visits that count towards the month's quota and as a staff member's time (a flagged one
+# may still be accepted, so it holds its place).
 COUNTED = (Review.accepted, Review.flagged, Review.accepted_after_review)
+# Visits that are done: progress (本月完成) counts only these; flagged ones are shown apart
+# as waiting for review, never as done.
+ACCEPTED = (Review.accepted, Review.accepted_after_review)
 DECISIONS = {"accept": Review.accepted_after_review, "reject": Review.rejected}
+# A reviewer may overturn an accepted visit (after a spot check), with a reason.
+OVERTURNABLE = ACCEPTED
 # Only visits no person has judged yet may be corrected: a reviewer's decision stands.
 REVISABLE = (Review.accepted, Review.flagged)
+
+
+def progress(counts: Mapping[str, int]) -> tuple[int, int]:
+    """(done, pending) from a month's visit counts by review state (superseded ones left
+    out): done are the accepted ones, pending the flagged ones waiting for a reviewer;
+    rejected ones are neither."""
+    return (sum(counts.get(str(r), 0) for r in ACCEPTED), counts.get(str(Review.flagged), 0))
 
 
 def initial_review(flags: Collection[Flag]) -> Review:
@@ -92,6 +129,7 @@ class FlagCode(StrEnum):
     no_agreement = "no_agreement"
     nurse_only = "nurse_only"
     far_from_home = "far_from_home"
+    late_entry = "late_entry"
 
     @property
     def label(self) -> str:
@@ -108,6 +146,7 @@ FLAG_LABELS = {
     FlagCode.no_agreement: "无有效协议",
     FlagCode.nurse_only: "护士专项由非护士操作",
     FlagCode.far_from_home: "签到位置远离住址",
+    FlagCode.late_entry: "补录",
 }
 
 
@@ -178,9 +217,9 @@ def input_problems(visit: VisitInput, now: datetime,
         problems["family_confirmed_by"] = f"家属姓名不超过{MAX_NAME}个字"
     code = visit.confirmation_code.strip()
     if not code and not visit.has_signature:
-        problems["confirmation_code"] = "请填写家属提供的确认码，或上传家属签名图片"
-    elif code and (len(code) > MAX_CODE or not _CODE.fullmatch(code)):
-        problems["confirmation_code"] = f"确认码为不超过{MAX_CODE}位的数字或字母"
+        problems["confirmation_code"] = NO_CONFIRMATION
+    elif code and not PIN_PATTERN.fullmatch(code):
+        problems["confirmation_code"] = PIN_SHAPE
     if len(visit.notes) > MAX_NOTES:
         problems["notes"] = f"备注不超过{MAX_NOTES}个字"
     for prefix, what, point in (("checkin", "签到", visit.checkin),
@@ -255,6 +294,8 @@ class VisitFacts:
     checkin: Point | None = None
     home: Point | None = None
     far_metres: int = FAR_FROM_HOME_METRES
+    logged_at: datetime | None = None  # when the visit was first recorded (None: now)
+    late_entry_hours: int = 48  # the policy's: logged later than this after the end is 补录
 
 
 def flags_for(facts: VisitFacts) -> list[Flag]:
@@ -376,6 +417,23 @@ def _far_from_home(facts: VisitFacts) -> str | None:
     return f"签到位置距受益人登记住址约 {shown}，超过 {facts.far_metres} 米，请核实服务地点"
 
 
+def late_entry(ended_at: datetime, logged_at: datetime, hours: int) -> bool:
+    """Logged more than `hours` after the visit ended (exactly `hours` is still in time)."""
+    return logged_at - ended_at > timedelta(hours=hours)
+
+
+def _late_entry(facts: VisitFacts) -> str | None:
+    if facts.logged_at is None or not late_entry(facts.ended_at, facts.logged_at,
+                                                 facts.late_entry_hours):
+        return None
+    delay = facts.logged_at - facts.ended_at
+    days, rest = divmod(int(delay.total_seconds() // 3600), 24)
+    shown = f"{days}天{rest}小时" if days else f"{rest}小时"
+    return (f"服务于 {facts.ended_at.astimezone(CHINA):%Y-%m-%d %H:%M} 结束，"
+            f"{shown}后才登记，超过政策规定的{facts.late_entry_hours}小时登记时限，"
+            "属补录，须经审核")
+
+
 RULES = {
     FlagCode.overlap: _overlap,
     FlagCode.inactive_day: inactive_reason,
@@ -386,6 +444,7 @@ RULES = {
     FlagCode.no_agreement: _no_agreement,
     FlagCode.nurse_only: _nurse_only,
     FlagCode.far_from_home: _far_from_home,
+    FlagCode.late_entry: _late_entry,
 }
 
 

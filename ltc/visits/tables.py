@@ -83,3 +83,15 @@ class Survey(Table):
     comment = Text(null=False, default="")
     recorded_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
     created_at = Timestamptz(default=ClockNow(), null=False)
+
+
+class PinAttempt(Table):
+    """One household PIN typed to confirm a visit (ltc.visits.confirmation): wrong ones count
+    towards the beneficiary's daily limit."""
+
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    provider = ForeignKey(Organisation, on_delete=OnDelete.restrict, null=False)
+    staff = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
+    day = Date(null=False)  # the civil date of the attempt: the limit is per day
+    correct = Boolean(null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)

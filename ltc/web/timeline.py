@@ -128,6 +128,9 @@ ACTION_LABELS = {
     "care_plan.proposed": "护理机构提出护理计划",
     "care_plan.created": "经办员制定护理计划（即时生效）",
     "care_plan.confirmed": "确认护理计划",
+    "care_plan.letter_issued": "出具护理计划告知书（含家庭确认码）",
+    "care_plan.pin_reissued": "重新出具护理计划告知书（新家庭确认码）",
+    "care_plan.letter_downloaded": "下载护理计划告知书",
     "care_plan.rejected": "退回护理计划",
     "care_plan.superseded": "护理计划被新版本替代",
     "agreement.created": "起草协议",
@@ -145,6 +148,9 @@ ACTION_LABELS = {
     "visit.superseded": "服务记录被更正（原记录保留）",
     "visit.accepted": "审核通过服务记录",
     "visit.rejected": "审核不通过服务记录",
+    "visit.overturned": "撤销服务记录的通过结论（改为审核不通过）",
+    "visit.pin_checked": "核对家庭确认码（正确）",
+    "visit.pin_wrong": "家庭确认码输入错误",
 }
 
 

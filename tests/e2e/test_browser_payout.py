@@ -35,8 +35,8 @@ async def test_a_month_from_draft_to_reconciled(server, browser, monkeypatch,
     world = await care_world(staff, case, entitlement_id, plan_from=month,
                              agreements=(month - timedelta(days=365),
                                          month + timedelta(days=730)))
-    frozen.set(clock.month_last(month))
-    for day in (7, 14):
+    for day in (7, 14):  # each logged the day it was done (later is 补录)
+        frozen.set(month.replace(day=day))
         start = datetime(month.year, month.month, day, 9, tzinfo=clock.CHINA)
         await log(world.nurse, visit(world, started_at=start,
                                      ended_at=start + timedelta(minutes=45)))

@@ -1,17 +1,19 @@
 """Visit logging in a real browser: a provider's nurse on a phone-sized screen (390×844)
-logs a visit from the month's list of visits due, checking in with the phone's position;
-a second visit misses a required item, is flagged, and a reviewer rejects it in the review
+logs a visit from the month's list of visits due, checking in with the phone's position
+and the family signing on the screen's signature pad; a second visit, confirmed with the
+household PIN, misses a required item, is flagged, and a reviewer rejects it in the review
 queue with a reason, which the nurse then sees."""
 
 from datetime import timedelta
 
 import pytest
 from conftest import TEST_PASSWORD, sign_in_page
-from integration.test_visits import HOME, NEAR_HOME, REQUIRED, care_world
+from integration.test_visits import HOME, NEAR_HOME, PIN, REQUIRED, care_world
 from support.browser import accept_dialogs, flash_after
 from support.cases import FrozenClock, entitled_case, make_staff
 
 from ltc import clock
+from ltc.agreements.tables import Agreement
 from ltc.visits.tables import Visit
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
@@ -33,7 +35,19 @@ async def _fill_visit(page, day, items: list[str]) -> None:
     for code in items:
         await page.click(f"label[for=item-{code}]")  # the whole row is the touch target
     await page.fill("#family_confirmed_by", "李明")
-    await page.fill("#confirmation_code", "4821")
+
+
+async def _sign(page) -> None:
+    """The family member writes on the signature pad (a stroke of the pointer)."""
+    pad = page.locator("canvas[data-signature-pad]")
+    await pad.scroll_into_view_if_needed()
+    box = await pad.bounding_box()
+    assert box["width"] > 300 and box["height"] >= 150  # room to sign with a finger
+    await page.mouse.move(box["x"] + 40, box["y"] + 120)
+    await page.mouse.down()
+    for step in range(1, 12):
+        await page.mouse.move(box["x"] + 40 + step * 20, box["y"] + 120 - (step % 3) * 25)
+    await page.mouse.up()
 
 
 async def test_a_nurse_logs_visits_on_a_phone_and_a_reviewer_rejects_a_flagged_one(
@@ -45,8 +59,9 @@ async def test_a_nurse_logs_visits_on_a_phone_and_a_reviewer_rejects_a_flagged_o
     staff = await make_staff(assessors=2)
     case, entitlement_id = await entitled_case(staff, decided_on=clock.today())
     starts_on = (clock.today().replace(day=1) + timedelta(days=32)).replace(day=1)
-    await care_world(staff, case, entitlement_id, plan_from=starts_on,
-                     agreements=(today - timedelta(days=365), today + timedelta(days=365)))
+    world = await care_world(staff, case, entitlement_id, plan_from=starts_on,
+                             agreements=(today - timedelta(days=365),
+                                         today + timedelta(days=365)))
     yesterday, before = today - timedelta(days=1), today - timedelta(days=2)
 
     # The nurse opens the month's visits due on the phone and starts a visit for 张秀英.
@@ -62,9 +77,23 @@ async def test_a_nurse_logs_visits_on_a_phone_and_a_reviewer_rejects_a_flagged_o
     await nurse.click("text=获取签到位置（可选）")
     await nurse.wait_for_selector("text=已获取当前位置")
     await _fill_visit(nurse, yesterday, REQUIRED)
+    # Neither a signature nor the PIN: refused, saying where the PIN comes from.
+    await nurse.click("text=保存服务记录")
+    await nurse.wait_for_selector("text=请由家属在手机上签名，或填写家属的6位家庭确认码")
+    assert await Visit.count() == 0
+    await _sign(nurse)
+    assert await nurse.inner_text("[data-signature-status]") == "已签名"
+    await nurse.click("text=清除签名，重新签")  # a clear button starts again
+    assert await nurse.input_value("input[name=signature_png]") == ""
+    await _sign(nurse)
+    signature = await nurse.input_value("input[name=signature_png]")
+    assert signature.startswith("iVBORw0KGgo")  # PNG, Base64
+    assert await nurse.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await flash_after(nurse, "text=保存服务记录", "服务记录已保存")
-    assert "自动通过" in await nurse.inner_text("main")
+    main = await nurse.inner_text("main")
+    assert "自动通过" in main and "家属已签名" in main
     logged = await Visit.select().where(Visit.visit_on == yesterday).first()
+    assert logged["signature_sha256"] and logged["confirmation_code"] == ""
     assert logged["review"] == "accepted" and logged["staff"] is not None
     assert abs(logged["checkin_latitude"] - NEAR_HOME[0]) < 1e-5
     assert (logged["checkin_latitude"], logged["checkin_longitude"]) != HOME
@@ -73,6 +102,7 @@ async def test_a_nurse_logs_visits_on_a_phone_and_a_reviewer_rejects_a_flagged_o
     await nurse.click("nav >> text=服务记录")
     await nurse.click("text=登记张秀英的服务")
     await _fill_visit(nurse, before, [code for code in REQUIRED if code != "B21"])
+    await nurse.fill("#confirmation_code", PIN)  # the PIN from the care-plan letter
     await flash_after(nurse, "text=保存服务记录", "服务记录已保存")
     detail = await nurse.inner_text("main")
     assert "待审核" in detail and "必做项目未完成" in detail and "安全护理（B21）" in detail
@@ -103,3 +133,24 @@ async def test_a_nurse_logs_visits_on_a_phone_and_a_reviewer_rejects_a_flagged_o
     await nurse.click("nav >> text=服务记录")
     done_this_month = 1 if yesterday.month == today.month else 0
     assert f"已完成 {done_this_month} 次" in await nurse.inner_text("main")
+
+    # The care-plan pages fit the phone too: the plan with its letter, and the form for a
+    # new version (long item names and options wrap instead of pushing the page sideways).
+    for path in (f"/care-plans/{world.plan_id}", f"/care-plans/new?entitlement={entitlement_id}",
+                 "/care-plans"):
+        await nurse.goto(f"{server}{path}")
+        assert await nurse.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+    await nurse.goto(f"{server}/care-plans/{world.plan_id}")
+    assert "护理计划告知书" in await nurse.inner_text("main")
+    # The clerk's form has the selects; a caregiver agreement makes a long option.
+    await Agreement(number="XYCG0001", kind="caregiver", region_path="370983",
+                    beneficiary=case.person_id, caregiver_name="欧阳建华",
+                    caregiver_resident_id="370983197501010017", caregiver_phone="13800000000",
+                    relationship="儿子", bank_name="肥城农商银行",
+                    bank_account="6228480012345678", starts_on=today - timedelta(days=30),
+                    ends_on=today + timedelta(days=700), state="ACTIVE").save()
+    clerk = await _phone_page(browser, server, "clerk")
+    for path in (f"/care-plans/new?entitlement={entitlement_id}", f"/care-plans/{world.plan_id}"):
+        await clerk.goto(f"{server}{path}")
+        assert await clerk.evaluate("document.documentElement.scrollWidth") <= PHONE["width"], path
+    assert "重新出具告知书" in await clerk.inner_text("main")

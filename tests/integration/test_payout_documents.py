@@ -48,8 +48,9 @@ async def exported_december(monkeypatch) -> tuple[World, dict]:
     """December 2026 paid: four visits by the provider's nurse, and a family caregiver
     (李明, the beneficiary's son) under agreement the whole month."""
     world = await december_world(monkeypatch)
-    FrozenClock(monkeypatch, date(2026, 12, 31))
-    for day in (7, 14, 21, 28):
+    frozen = FrozenClock(monkeypatch, date(2026, 12, 31))
+    for day in (7, 14, 21, 28):  # each logged the day it was done (later is 补录)
+        frozen.set(date(2026, 12, day))
         await log(world.nurse, visit(world, started_at=at(day, 9), ended_at=at(day, 9, 45)))
     await Agreement(number="XYCG0001", kind="caregiver", region_path="370983",
                     beneficiary=world.case.person_id, caregiver_name="李明",

@@ -183,7 +183,7 @@ async def test_a_visit_moved_to_the_next_month_is_paid_once(database_url, monkey
                                        started_at=datetime(2026, 12, 30, 9, tzinfo=clock.CHINA),
                                        ended_at=datetime(2026, 12, 30, 10, tzinfo=clock.CHINA),
                                        items=REQUIRED, family_confirmed_by="李明",
-                                       confirmation_code="4821")
+                                       confirmation_code="482113")
     assert logged["review"] == "accepted", logged["flags"]
     december = await computed(monkeypatch, date(2026, 12, 1), world.staff.clerk)
     await approved(december, world.staff.clerk, await reviewer())

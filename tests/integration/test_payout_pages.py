@@ -27,8 +27,11 @@ async def computed_december(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[
     """December's world with three visits (one flagged by an overlap, so not paid) and the
     December batch computed on 2 January."""
     world = await december_world(monkeypatch)
-    frozen = FrozenClock(monkeypatch, date(2026, 12, 31))
+    # Each logged the day it was done (later would be 补录, flagged and not paid).
+    frozen = FrozenClock(monkeypatch, date(2026, 12, 7))
     await log(world.nurse, visit(world, started_at=at(7, 9), ended_at=at(7, 9, 45)))
+    frozen.set(date(2026, 12, 14))
+    frozen.advance(hours=2)
     await log(world.nurse, visit(world, started_at=at(14, 9), ended_at=at(14, 9, 45)))
     await log(world.nurse, visit(world, started_at=at(14, 9, 30), ended_at=at(14, 10, 15),
                                  items=[*REQUIRED]))

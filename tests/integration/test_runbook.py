@@ -7,6 +7,7 @@ owner/app role split) in the production pass."""
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import sys
@@ -209,7 +210,8 @@ async def test_from_an_empty_database_to_a_provider_logging_a_visit(
                  "started_at": datetime.combine(day, time(9), clock.CHINA).isoformat(),
                  "ended_at": datetime.combine(day, time(9, 45), clock.CHINA).isoformat(),
                  "items": REQUIRED_ITEMS, "family_confirmed_by": "李明",
-                 "confirmation_code": "4821"}
+                 # the family's signature drawn on the phone (a PNG, Base64)
+                 "signature_png": base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(64)).decode()}
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as app:
             answer = await app.post("/api/v1/visits", json=visit, timeout=30,
                                     headers={"authorization": f"Bearer {token}"})

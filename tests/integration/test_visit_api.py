@@ -72,12 +72,12 @@ async def test_a_uuid_reused_for_other_content_is_409(client, world) -> None:
     headers = await _token()
     body = _body(world)
     assert (await client.post(URL, json=body, headers=headers)).status_code == 201
-    other = {**body, "ended_at": at(14, 10).isoformat(), "confirmation_code": "9999"}
+    # (The PIN is not stored, so a replay is compared on everything else.)
+    other = {**body, "ended_at": at(14, 10).isoformat(), "confirmation_code": "999999"}
     answer = await client.post(URL, json=other, headers=headers)
     assert answer.status_code == 409
     error = answer.json()["error"]
-    assert error["code"] == "uuid_reused" and set(error["fields"]) == {"ended_at",
-                                                                       "confirmation_code"}
+    assert error["code"] == "uuid_reused" and set(error["fields"]) == {"ended_at"}
     assert await Visit.count() == 1
 
 

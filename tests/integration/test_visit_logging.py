@@ -63,11 +63,13 @@ async def test_an_overlap_is_answered_stored_and_audited_in_civil_time(world) ->
 async def test_the_months_quota_counts_neither_a_replaced_record_nor_itself(world) -> None:
     logged = [await log(world.nurse, visit(world, started_at=at(day, 9), ended_at=at(day, 10)))
               for day in (1, 2, 3, 4)]
-    assert [a["flags"] for a in logged] == [[]] * 4
-    # Correcting the fourth: it neither overlaps nor counts the record it replaces.
+    # Logged on the 15th, more than 48 hours after they ended: 补录, and still counted.
+    assert [codes(a) for a in logged] == [["late_entry"]] * 4
+    # Correcting the fourth: it neither overlaps nor counts the record it replaces (and is
+    # as late as the record it corrects).
     revised = await reviews.revise_visit(world.nurse, logged[-1]["id"], "other", "补充备注",
                                          notes="家属在场")
-    assert revised["flags"] == [] and revised["revision_of"] == logged[-1]["id"]
+    assert codes(revised) == ["late_entry"] and revised["revision_of"] == logged[-1]["id"]
     fifth = await log(world.nurse, visit(world))
     assert fifth["flags"] == [{"code": "over_quota", "message": (
         "2026年12月已有 4 次有效或待审核的上门服务，已达每月 4 次的限额，本次超出")}]
@@ -77,7 +79,7 @@ async def test_a_clerks_open_suspension_and_a_death_make_days_inactive(world) ->
     await Suspension(entitlement=world.entitlement_id, reason="外出", starts_on=date(2026, 12, 10),
                      created_by=world.staff.clerk.id).save()
     assert codes(await log(world.nurse, visit(world, started_at=at(9, 9),
-                                              ended_at=at(9, 10)))) == []
+                                              ended_at=at(9, 10)))) == ["late_entry"]
     suspended = await log(world.nurse, visit(world))
     assert suspended["flags"] == [{"code": "inactive_day",
                                    "message": "待遇资格在 2026-12-14 处于暂停状态"}]
@@ -118,5 +120,5 @@ async def test_another_providers_beneficiary_is_not_found_on_any_day(world) -> N
     # This provider may log on a day its plan does not cover yet (flagged, not refused).
     early = await log(world.nurse, visit(world, started_at=at(1, 9).replace(month=11, day=30),
                                          ended_at=at(1, 10).replace(month=11, day=30)))
-    assert codes(early) == ["inactive_day", "outside_plan"]
+    assert codes(early) == ["inactive_day", "outside_plan", "late_entry"]
     assert await Visit.count() == 1

@@ -25,7 +25,8 @@ from ltc import clock
 from ltc.accounts.tables import User
 from ltc.agreements.tables import Agreement
 from ltc.audit.tables import AuditEvent
-from ltc.careplans.tables import CarePlan
+from ltc.careplans.rules import hash_pin
+from ltc.careplans.tables import CarePlan, CarePlanLetter
 from ltc.enrollment.tables import HospitalStay
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.identity import Actor
@@ -45,6 +46,8 @@ PLAN_ITEMS = [*REQUIRED, "B02", "C05"]  # + 洗发, 生命体征监测 (nurse on
 HOME = (36.1840, 116.7640)
 NEAR_HOME = (36.1850, 116.7645)  # ~120 m
 TODAY = date(2026, 12, 15)
+# The household PIN on the care-plan letter care_world issues (as the letter's worker would).
+PIN = "482113"
 
 
 @dataclass
@@ -94,6 +97,9 @@ async def care_world(staff: Staff, case: Case, entitlement_id: int, *, plan_from
         items=json.dumps(PLAN_ITEMS), visits_per_month=4, starts_on=plan_from, state="ACTIVE",
         proposed_by=staff.clerk.id, confirmed_by=staff.clerk.id)
     await plan.save()
+    await CarePlanLetter(person=case.person_id, care_plan=plan.id, region_path=plan.region_path,
+                         issue_no=1, requested_by=staff.clerk.id, pin_hash=hash_pin(PIN),
+                         letter_sha256="0" * 64, issued_at=clock.now()).save()
     return World(staff, case, entitlement_id, organisation, nurse, carer, plan.id)
 
 
@@ -120,7 +126,7 @@ def visit(world: World, **changes: Any) -> dict[str, Any]:
     """A clean visit on 14 December, 09:00–09:45, every required item and 洗发."""
     values = {"client_uuid": str(uuid.uuid4()), "person_id": world.case.person_id,
               "started_at": at(14, 9), "ended_at": at(14, 9, 45), "items": [*REQUIRED, "B02"],
-              "family_confirmed_by": "李明", "confirmation_code": "4821",
+              "family_confirmed_by": "李明", "confirmation_code": PIN,
               "checkin_latitude": NEAR_HOME[0], "checkin_longitude": NEAR_HOME[1]}
     return {**values, **changes}
 
@@ -177,8 +183,8 @@ async def test_inactive_day_before_the_benefit_starts(world) -> None:
     answer = await log(world.nurse, visit(world, started_at=datetime(
         2026, 11, 30, 9, tzinfo=clock.CHINA), ended_at=datetime(2026, 11, 30, 10,
                                                                 tzinfo=clock.CHINA)))
-    # No plan is in force before it starts either.
-    assert codes(answer) == ["inactive_day", "outside_plan"]
+    # No plan is in force before it starts either; logged two weeks later: 补录.
+    assert codes(answer) == ["inactive_day", "outside_plan", "late_entry"]
     assert "2026-12-01 起享受" in answer["flags"][0]["message"]
 
 
@@ -206,7 +212,7 @@ async def test_beyond_the_months_quota(world) -> None:
     rejected = await log(world.nurse, visit(world, started_at=at(4, 9), ended_at=at(4, 9, 10)))
     await reviews.review(world.staff.reviewer, rejected["id"], "reject", "时长不足，未核实")
     fourth = await log(world.nurse, visit(world, started_at=at(5, 9), ended_at=at(5, 10)))
-    assert fourth["flags"] == []  # the rejected one does not count
+    assert codes(fourth) == ["late_entry"]  # the rejected one does not count
     fifth = await log(world.nurse, visit(world))
     assert codes(fifth) == ["over_quota"]
     assert "已有 4 次" in fifth["flags"][0]["message"]
@@ -222,7 +228,7 @@ async def test_staff_or_provider_without_an_agreement(world) -> None:
                             Agreement.state_changed_on: date(2026, 12, 10)}).where(
         Agreement.kind == "provider")
     answer = await log(world.nurse, visit(world, started_at=at(9, 9), ended_at=at(9, 10)))
-    assert answer["flags"] == []  # the 9th was still covered
+    assert codes(answer) == ["late_entry"]  # the 9th was still covered
     answer = await log(world.nurse, visit(world, started_at=at(14, 11), ended_at=at(14, 12)))
     assert codes(answer) == ["no_agreement"]
     assert "护理机构新城街道社区卫生服务中心" in answer["flags"][0]["message"]
@@ -387,7 +393,8 @@ async def test_a_revision_is_a_new_record_and_the_original_stays(world) -> None:
         await reviews.review(world.staff.reviewer, original["id"], "accept", "可以")
     actions = [e["action"] for e in await AuditEvent.select(AuditEvent.action).where(
         AuditEvent.action.like("visit.%")).order_by(AuditEvent.seq)]
-    assert actions == ["visit.logged", "visit.superseded", "visit.revised"]
+    assert actions == ["visit.pin_checked", "visit.logged", "visit.superseded",
+                       "visit.revised"]
 
 
 async def test_revision_refusals(world) -> None:
@@ -467,7 +474,7 @@ async def test_the_phone_form_records_one_visit_however_often_it_is_sent(client,
             "person_id": str(world.case.person_id), "staff_id": str(world.nurse.id),
             "service_type": "home_visit", "started_at": "2026-12-14T09:00",
             "ended_at": "2026-12-14T09:45", "family_confirmed_by": "李明",
-            "confirmation_code": "4821", "checkin_latitude": "", "checkin_longitude": "",
+            "confirmation_code": PIN, "checkin_latitude": "", "checkin_longitude": "",
             "items": REQUIRED}
     answers = [await client.post("/visits", data=data, follow_redirects=False)
                for _ in range(2)]
@@ -491,7 +498,7 @@ async def test_the_form_shows_every_problem_next_to_its_field(client, world) -> 
         "ended_at": "昨天"})
     assert answer.status_code == 422
     for message in ("请按 2026-12-10 09:00 的格式填写", "请勾选本次完成的护理项目",
-                    "请填写确认服务的家属姓名", "请填写家属提供的确认码"):
+                    "请填写确认服务的家属姓名", "请由家属在手机上签名，或填写家属的6位家庭确认码"):
         assert message in answer.text, message
     assert 'value="2026-12-14T09:00"' in answer.text  # what was typed stays
     assert await Visit.count() == 0
@@ -525,7 +532,7 @@ async def test_the_revision_form_on_the_detail_page(client, world) -> None:
     data = {"_csrf_token": await csrf_token(client, "/visits"), "reason_code": "wrong_items",
             "revision_note": "", "started_at": "2026-12-14T09:00",
             "ended_at": "2026-12-14T09:45", "family_confirmed_by": "李明",
-            "confirmation_code": "4821", "notes": "", "items": REQUIRED}
+            "confirmation_code": PIN, "notes": "", "items": REQUIRED}
     answer = await client.post(f"/visits/{original['id']}/revisions", data=data,
                                follow_redirects=False)
     assert answer.status_code == 302

@@ -215,3 +215,28 @@ STARTS = [
 @pytest.mark.parametrize(("starts_on", "current", "problem"), STARTS)
 def test_start_problem(starts_on: date, current: date | None, problem: str | None) -> None:
     assert start_problem(starts_on, ENT_START, ENT_LAST, current) == problem
+
+
+# --- the household PIN ------------------------------------------------------------------------
+
+def test_household_pins_are_six_random_digits_and_hashed() -> None:
+    from ltc.careplans.rules import hash_pin, new_pin
+
+    pins = {new_pin() for _ in range(50)}
+    assert all(len(p) == 6 and p.isdigit() for p in pins) and len(pins) > 40
+    encoded = hash_pin("004817")
+    assert "004817" not in encoded and encoded.startswith("scrypt$")
+    assert encoded != hash_pin("004817")  # salted per issue
+
+
+@pytest.mark.parametrize(("typed", "stored", "matches"), [
+    ("004817", "004817", True),
+    ("4817", "004817", False),
+    ("004818", "004817", False),
+    ("", "004817", False),
+])
+def test_a_pin_matches_only_itself(typed: str, stored: str, matches: bool) -> None:
+    from ltc.careplans.rules import check_pin, hash_pin
+
+    assert check_pin(typed, hash_pin(stored)) is matches
+    assert check_pin(typed, "not a hash") is False

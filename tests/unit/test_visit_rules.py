@@ -91,7 +91,81 @@ FLAG_ROWS = [
      FlagCode.nurse_only, ["资质未知"]),
     ("far from home", {"checkin": (36.2000, 116.7640)}, FlagCode.far_from_home,
      ["1.8 公里", f"{FAR_FROM_HOME_METRES} 米"]),
+    ("logged 14 days late", {"logged_at": END + timedelta(days=14)}, FlagCode.late_entry,
+     ["14天0小时后才登记", "48小时", "补录"]),
+    ("logged 48 h 1 min late", {"logged_at": END + timedelta(hours=48, minutes=1)},
+     FlagCode.late_entry, ["2天0小时", "2026-12-10 09:45"]),
+    ("a shorter policy delay", {"logged_at": END + timedelta(hours=25),
+                                "late_entry_hours": 24}, FlagCode.late_entry, ["24小时"]),
 ]
+
+
+# (what, logged this long after the visit ended, the policy's hours, flagged 补录)
+LATE_ROWS = [
+    ("at once", timedelta(0), 48, False),
+    ("next day", timedelta(hours=20), 48, False),
+    ("exactly 48 h", timedelta(hours=48), 48, False),
+    ("48 h and 1 min", timedelta(hours=48, minutes=1), 48, True),
+    ("48 h and 1 s", timedelta(hours=48, seconds=1), 48, True),
+    ("14 days", timedelta(days=14), 48, True),
+    ("exactly 24 h, policy 24", timedelta(hours=24), 24, False),
+    ("24 h 1 min, policy 24", timedelta(hours=24, minutes=1), 24, True),
+]
+
+
+@pytest.mark.parametrize(("delay", "hours", "late"), [row[1:] for row in LATE_ROWS],
+                         ids=[row[0] for row in LATE_ROWS])
+def test_late_entry_edge(delay, hours, late) -> None:
+    assert rules.late_entry(END, END + delay, hours) is late
+    facts = replace(CLEAN, logged_at=END + delay, late_entry_hours=hours)
+    assert [f.code for f in flags_for(facts)] == ([FlagCode.late_entry] if late else [])
+    assert rules.initial_review(flags_for(facts)) == (
+        Review.flagged if late else Review.accepted)
+
+
+# (what, wrong PINs today after this one, locked, words the message has)
+PIN_ROWS = [
+    ("first wrong", 1, False, ["不正确", "还可再试4次", "签名"]),
+    ("fourth wrong", 4, False, ["还可再试1次"]),
+    ("fifth wrong locks", 5, True, ["已输错5次", "锁定至明天0时", "签名"]),
+    ("after the lock", 6, True, ["锁定至明天0时"]),
+]
+
+
+@pytest.mark.parametrize(("wrong", "locked", "words"), [row[1:] for row in PIN_ROWS],
+                         ids=[row[0] for row in PIN_ROWS])
+def test_wrong_pins_lock_the_day(wrong, locked, words) -> None:
+    assert rules.pin_locked(wrong) is locked
+    message = rules.wrong_pin_message(wrong)
+    for word in words:
+        assert word in message
+    assert not rules.pin_locked(wrong - 1) or wrong - 1 >= rules.MAX_WRONG_PINS
+
+
+# (what, the month's visits by review state, done, pending)
+PROGRESS_ROWS = [
+    ("none", {}, 0, 0),
+    ("accepted automatically", {"accepted": 2}, 2, 0),
+    ("a flagged one is not done", {"accepted": 1, "flagged": 1}, 1, 1),
+    ("accepted after review", {"accepted": 1, "accepted_after_review": 2}, 3, 0),
+    ("rejected: neither", {"accepted": 1, "rejected": 2}, 1, 0),
+    ("all four", {"accepted": 2, "flagged": 3, "accepted_after_review": 1, "rejected": 1},
+     3, 3),
+]
+
+
+@pytest.mark.parametrize(("counts", "done", "pending"), [r[1:] for r in PROGRESS_ROWS],
+                         ids=[r[0] for r in PROGRESS_ROWS])
+def test_progress_is_accepted_visits_with_pending_apart(counts, done, pending) -> None:
+    assert rules.progress(counts) == (done, pending)
+
+
+def test_progress_counts_accepted_visits_only() -> None:
+    # Flagged visits hold a place in the quota but are not done until a reviewer accepts.
+    assert set(rules.ACCEPTED) == {Review.accepted, Review.accepted_after_review}
+    assert Review.flagged in rules.COUNTED and Review.flagged not in rules.ACCEPTED
+    assert Review.rejected not in rules.COUNTED
+    assert set(rules.OVERTURNABLE) == set(rules.ACCEPTED)
 
 
 @pytest.mark.parametrize(("changes", "code", "words"), [row[1:] for row in FLAG_ROWS],
@@ -160,7 +234,7 @@ def test_distance_is_haversine() -> None:
 NOW = datetime(2026, 12, 10, 12, 0, tzinfo=CHINA)
 KNOWN = {"B01", "B02", "B04", "B08"}
 GOOD = VisitInput(started_at=START, ended_at=END, items=("B01",), family_confirmed_by="李明",
-                  confirmation_code="4821")
+                  confirmation_code="048213")
 
 
 def test_a_complete_visit_has_no_problems() -> None:
@@ -191,9 +265,14 @@ INPUT_ROWS = [
     ("bad service type", {"service_type": "phone_call"}, {"service_type": "home_visit"}),
     ("no family name", {"family_confirmed_by": "  "}, {"family_confirmed_by": "家属姓名"}),
     ("long family name", {"family_confirmed_by": "李" * 51}, {"family_confirmed_by": "50"}),
-    ("no code nor signature", {"confirmation_code": ""}, {"confirmation_code": "签名"}),
-    ("bad code", {"confirmation_code": "12 34"}, {"confirmation_code": "数字或字母"}),
-    ("long code", {"confirmation_code": "1" * 21}, {"confirmation_code": "20"}),
+    ("no PIN nor signature", {"confirmation_code": ""},
+     {"confirmation_code": "护理计划告知书"}),
+    ("PIN with a space", {"confirmation_code": "048 213"}, {"confirmation_code": "6位数字"}),
+    ("PIN too short", {"confirmation_code": "4821"}, {"confirmation_code": "6位数字"}),
+    ("PIN too long", {"confirmation_code": "0482130"}, {"confirmation_code": "6位数字"}),
+    ("PIN with letters", {"confirmation_code": "04821a"}, {"confirmation_code": "6位数字"}),
+    ("a bad PIN is refused even with a signature",
+     {"confirmation_code": "12", "has_signature": True}, {"confirmation_code": "6位数字"}),
     ("long notes", {"notes": "字" * 1001}, {"notes": "1000"}),
     ("latitude only", {"checkin": (36.1, None)}, {"checkin_longitude": "同时提供"}),
     ("latitude out of range", {"checkin": (91.0, 116.7)}, {"checkin_latitude": "-90 到 90"}),

@@ -1,0 +1,59 @@
+"""The family's confirmation of a visit: a signature drawn on the staff member's phone, or
+the household PIN (家庭确认码) printed on the care-plan letter (ltc.careplans.letters).
+
+A PIN is checked against its hash before the visit's own transaction, in a transaction of
+its own: a wrong PIN is counted (and audited) even though the visit it came with is refused.
+After MAX_WRONG_PINS wrong ones on one civil day the beneficiary's PIN is locked until the
+next day; the family can still sign. Only a beneficiary of the provider's confirmed plan is
+checked at all (a provider cannot try the PINs of people it does not serve: that visit is
+refused as not its beneficiary).
+
+The visit row never holds the PIN: its `confirmation_code` records how it was confirmed
+("PIN" — the PIN matched the household's current one).
+"""
+
+from __future__ import annotations
+
+from ltc import clock, db
+from ltc.audit import service as audit
+from ltc.careplans import interface as careplans
+from ltc.identity import Actor, ActorKind
+from ltc.visits import rules
+from ltc.visits.tables import PinAttempt
+
+PIN_CONFIRMED = "PIN"
+
+
+async def wrong_today(person_id: int) -> int:
+    return await PinAttempt.count().where(
+        (PinAttempt.person == person_id) & (PinAttempt.day == clock.today())
+        & (PinAttempt.correct == False))  # noqa: E712
+
+
+async def check(actor: Actor, person_id: int, pin: str) -> tuple[str, str] | None:
+    """Check the household PIN typed for a visit of `person_id`: None when it matches (or
+    the person is not the provider's beneficiary: the visit is refused for that), else
+    (the refusal's stable code — no_pin_issued, pin_locked, wrong_pin — and the problem to
+    show next to the field). Counts and audits each PIN checked."""
+    assert actor.organisation_id is not None
+    served, encoded = await careplans.household_pin(person_id, actor.organisation_id)
+    if not served:
+        return None
+    if encoded is None:
+        return "no_pin_issued", rules.NO_PIN_ISSUED
+    async with db.write_transaction():
+        wrong = await wrong_today(person_id)
+        if rules.pin_locked(wrong):
+            return "pin_locked", rules.PIN_LOCKED
+        correct = await careplans.pin_matches(pin, encoded)
+        await PinAttempt(person=person_id, provider=actor.organisation_id,
+                         staff=actor.id if actor.kind == ActorKind.user else None,
+                         day=clock.today(), correct=correct).save()
+        wrong += 0 if correct else 1
+        await audit.record(actor, "visit.pin_checked" if correct else "visit.pin_wrong",
+                           "person", person_id,
+                           after={"correct": correct, "wrong_today": wrong})
+    if correct:
+        return None
+    return ("pin_locked" if rules.pin_locked(wrong) else "wrong_pin",
+            rules.wrong_pin_message(wrong))
