@@ -390,9 +390,13 @@ async def browser(chromium: str):
         await launched.close()
 
 
-async def sign_in_page(browser, server: str, username: str, password: str):
-    """A fresh browser context (its own cookies) signed in as `username`."""
-    context = await browser.new_context()
+async def sign_in_page(browser, server: str, username: str, password: str,
+                       init_script: str | None = None, **context_options):
+    """A fresh browser context (its own cookies; `context_options` such as a phone's
+    viewport; `init_script` run on every page first) signed in as `username`."""
+    context = await browser.new_context(**context_options)
+    if init_script:
+        await context.add_init_script(init_script)
     page = await context.new_page()
     await page.goto(f"{server}/login")
     await page.fill("#username", username)

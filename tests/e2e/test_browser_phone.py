@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import PG_URL, free_port
+from conftest import PG_URL, free_port, sign_in_page
 from support.demo import start_demo, stop_demo
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser,
@@ -36,17 +36,10 @@ def demo(demo_var_dir: Path):
 async def _phone_page(browser, server: str, username: str, password: str, large: bool):
     """A phone-sized browser signed in as `username`, in 大字 mode when `large` (the switch
     the 大字 button flips, remembered on the device)."""
-    context = await browser.new_context(viewport=PHONE, device_scale_factor=1,
-                                        is_mobile=True, has_touch=True)
-    if large:
-        await context.add_init_script("localStorage.setItem('ltc-large-font', '1')")
-    page = await context.new_page()
-    await page.goto(f"{server}/login")
-    await page.fill("#username", username)
-    await page.fill("#password", password)
-    await page.click("button[type=submit]")
-    await page.wait_for_url(f"{server}/")
-    return page
+    return await sign_in_page(
+        browser, server, username, password,
+        init_script="localStorage.setItem('ltc-large-font', '1')" if large else None,
+        viewport=PHONE, device_scale_factor=1, is_mobile=True, has_touch=True)
 
 
 def _pattern(path: str) -> str:
