@@ -81,8 +81,8 @@ async def list_batches(actor: Actor, state: str = "", search: str = "", before_i
 def _month_typed(text: str) -> date | None:
     """The month a search names: "2026-11", "2026/11", "202611" or "2026年11月"."""
     digits = re.fullmatch(r"(\d{4})\D?(\d{1,2})月?", text)
-    if not digits or not 1 <= int(digits[2]) <= 12:
-        return None
+    if not digits or int(digits[1]) < 1 or not 1 <= int(digits[2]) <= 12:
+        return None  # year 0 is no date: searched as a batch number instead
     return date(int(digits[1]), int(digits[2]), 1)
 
 
