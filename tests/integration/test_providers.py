@@ -462,6 +462,9 @@ async def test_provider_home_shows_the_visits_due(evaluated: Evaluated, client) 
     assert listed.count('class="tag rejected"') == 1
     assert 'class="tag rejected"' not in (
         await client.get("/visits?review=rejected&month=2026-10")).text
+    unreadable = await client.get("/visits?review=rejected&month=2026-13")
+    assert unreadable.status_code == 200 and "月份格式应为" in unreadable.text
+    assert unreadable.text.count('class="tag rejected"') == 1  # all months, as it says
     # B moved to T-P2 from the 16th: not on T-P's list any more
     assert "李桂兰" not in html
 
