@@ -82,11 +82,27 @@ async def my_assignments(actor: Actor, todo: str = "") -> list[dict[str, Any]]:
             Assessment.application.person.name,
             Assessment.application.person.address,
         )
-        .where(((Assessment.assessor_1 == actor.id) | (Assessment.assessor_2 == actor.id))
-               & Assessment.state.is_in([str(s) for s in (
-                   MINE_FILTERS[todo][1] if todo in MINE_FILTERS else OPEN_STATES)]))
+        .where(_mine(actor, todo))
         .order_by(Assessment.created_at)
     )
+
+
+def _mine(actor: Actor, todo: str):
+    return (((Assessment.assessor_1 == actor.id) | (Assessment.assessor_2 == actor.id))
+            & Assessment.state.is_in([str(s) for s in (
+                MINE_FILTERS[todo][1] if todo in MINE_FILTERS else OPEN_STATES)]))
+
+
+async def count_assignments(actor: Actor, todo: str = "") -> int:
+    """How many my_assignments(actor, todo) lists."""
+    if actor.role != Role.assessor:
+        raise Forbidden("wrong_role", "只有评估员有评估任务")
+    return await Assessment.count().where(_mine(actor, todo))
+
+
+def _to_review(actor: Actor):
+    return ((Assessment.state == AssessmentState.SUBMITTED)
+            & in_region(actor, Assessment.region_path))
 
 
 async def review_queue(actor: Actor) -> list[dict[str, Any]]:
@@ -98,10 +114,14 @@ async def review_queue(actor: Actor) -> list[dict[str, Any]]:
             Assessment.application.person.name,
             Assessment.assessor_1.display_name, Assessment.assessor_2.display_name,
         )
-        .where((Assessment.state == AssessmentState.SUBMITTED)
-               & in_region(actor, Assessment.region_path))
+        .where(_to_review(actor))
         .order_by(Assessment.submitted_at)
     )
+
+
+async def review_queue_count(actor: Actor) -> int:
+    """How many review_queue(actor) lists."""
+    return await Assessment.count().where(_to_review(actor))
 
 
 async def _editable_by(actor: Actor, assessment_id: int) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from litestar.response import Template
 from ltc import clock
 from ltc.accounts import service as accounts
 from ltc.audit import service as audit
-from ltc.desk.queues import work_queues
+from ltc.desk.queues import queue_counts, work_queues
 from ltc.identity import Actor, Role
 from ltc.organisations import interface as organisations
 from ltc.providers.service import provider_home
@@ -26,10 +26,14 @@ class HomeController(Controller):
                    settings: NamedDependency[Settings]) -> Template:
         actor = request.user
         today = clock.today()
+        # provider_home once: the page shows it and the due-visits queue reads it.
+        home = await provider_home(actor, today) if actor.role == Role.provider else None
         context: dict[str, Any] = {
             "region_name": await regions.name_of(actor.region_id),
             "organisation_name": await organisations.name_of(actor.organisation_id),
-            "queues": await work_queues(actor, today), "today": today,
+            "queues": await work_queues(actor, today, counted=queue_counts(request),
+                                        home=home),
+            "today": today,
         }
         if actor.role == Role.admin:
             context["stats"] = {
@@ -38,6 +42,6 @@ class HomeController(Controller):
                 "audit_events": await audit.event_count(),
                 "audit_checkpoint": audit.last_checkpoint(settings),
             }
-        elif actor.role == Role.provider:
-            context.update(await provider_home(actor, today))
+        elif home is not None:
+            context.update(home)
         return page(request, f"home/{actor.role}.html", **context)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -93,7 +94,7 @@ Items = Callable[[Actor, date], Awaitable[list[Item]]]
 class Spec:
     key: str
     label: str
-    href: str
+    href: str  # "{month}" in it: today's month, as 2026-01
     count: Count
     items: Items | None = None
     nav: str | None = None  # the navigation entry whose badge adds this count
@@ -224,6 +225,7 @@ async def _without_account_count(actor: Actor) -> int:
 
 
 async def _without_account(actor: Actor, today: date) -> list[Item]:
+    # Each payee links to its batch, whose export check lists those without an account first.
     return [Item(f"{p['payee_name']}（{p['batch_number']}）", f"/payouts/{p['batch']}",
                  note="缺少银行账户，请办理协议变更补录")
             for p in (await payouts.payees_without_account(actor))[:SHOWN]]
@@ -236,11 +238,11 @@ async def _mine(actor: Actor, returned: bool) -> list[dict[str, Any]]:
 
 
 async def _assigned_count(actor: Actor) -> int:
-    return len(await _mine(actor, returned=False))
+    return await assessments.count_assignments(actor, "ASSIGNED")
 
 
 async def _returned_count(actor: Actor) -> int:
-    return len(await _mine(actor, returned=True))
+    return await assessments.count_assignments(actor, "RETURNED")
 
 
 async def _assessment_deadlines(actor: Actor, rows: list[dict[str, Any]], today: date,
@@ -283,7 +285,7 @@ async def _spotchecks_waiting(actor: Actor) -> list[dict[str, Any]]:
 
 
 async def _spotcheck_count(actor: Actor) -> int:
-    return len(await _spotchecks_waiting(actor))
+    return await spotchecks.waiting_count(actor)
 
 
 async def _spotchecks(actor: Actor, today: date) -> list[Item]:
@@ -294,7 +296,7 @@ async def _spotchecks(actor: Actor, today: date) -> list[Item]:
 # --- reviewers -------------------------------------------------------------------------------
 
 async def _review_count(actor: Actor) -> int:
-    return len(await assessments.review_queue(actor))
+    return await assessments.review_queue_count(actor)
 
 
 async def _reviews(actor: Actor, today: date) -> list[Item]:
@@ -313,9 +315,16 @@ async def _flagged(actor: Actor, today: date) -> list[Item]:
 
 # --- providers -------------------------------------------------------------------------------
 
+# provider_home is the provider's heaviest read: one work_queues call (and the home page
+# that passes its own copy in) computes it once for both the count and the items.
+_provider_home: ContextVar[dict[str, Any] | None] = ContextVar("provider_home", default=None)
+
+
 async def _behind(actor: Actor, today: date) -> list[dict[str, Any]]:
-    return [d for d in (await provider_home(actor, today))["due"]
-            if d["remaining"] and d["active_today"]]
+    if (home := _provider_home.get()) is None:
+        home = await provider_home(actor, today)
+        _provider_home.set(home)
+    return [d for d in home["due"] if d["remaining"] and d["active_today"]]
 
 
 async def _due_visit_count(actor: Actor) -> int:
@@ -336,10 +345,18 @@ def _visits_in_review(review: Review) -> Count:
     return count
 
 
+# A rejected visit cannot be corrected, only looked into: the queue shows this month's (the
+# month still being settled), so it does not grow for ever, and adds to no badge.
+async def _rejected_count(actor: Actor) -> int:
+    return await visits.count_visits(actor, str(Review.rejected), month=clock.today())
+
+
 async def _rejected(actor: Actor, today: date) -> list[Item]:
     return [Item(f"{r['person.name']} {r['visit_on'].isoformat()}", f"/visits/{r['id']}",
-                 note="被驳回，请核实后更正")
-            for r in await visits.visits_for(actor, review=str(Review.rejected), limit=SHOWN)]
+                 note="被驳回，请核实情况")
+            for r in await visits.visits_for(actor, review=str(Review.rejected), month=today,
+                                             limit=SHOWN)]
+
 
 
 async def _latest_statements(actor: Actor) -> list[dict[str, Any]]:
@@ -395,7 +412,7 @@ QUEUES: dict[Role, list[Spec]] = {
              nav="/staff"),
         Spec("returned_batches", "审核退回的结算批次", "/payouts?todo=returned",
              _payout_todo("returned"), _payout_items("returned"), nav="/payouts"),
-        Spec("no_account", "缺少银行账户的收款人", "/payouts?todo=approved",
+        Spec("no_account", "已审批批次中缺少银行账户的收款人", "/payouts?todo=approved",
              _without_account_count, _without_account),
     ],
     Role.assessor: [
@@ -420,8 +437,9 @@ QUEUES: dict[Role, list[Spec]] = {
     Role.provider: [
         Spec("due_visits", "本月还需上门的服务对象", "/#month-title", _due_visit_count,
              _due_visits),
-        Spec("rejected", "被驳回、待更正的服务记录", f"/visits?review={Review.rejected}",
-             _visits_in_review(Review.rejected), _rejected, nav="/visits"),
+        Spec("rejected", "本月被驳回的服务记录",
+             f"/visits?review={Review.rejected}&month={{month}}", _rejected_count,
+             _rejected),
         Spec("flagged", "被系统标记、等待审核的服务记录", f"/visits?review={Review.flagged}",
              _visits_in_review(Review.flagged)),
         Spec("statements", "最新一期结算单", "/provider/statements", _statement_count,
@@ -446,40 +464,74 @@ async def _safely(what: str, actor: Actor, work: Awaitable[Any]) -> Any:
         return None
 
 
-async def work_queues(actor: Actor, today: date | None = None) -> list[Queue]:
-    """The actor's queues, those with work first, most urgent first."""
+async def work_queues(actor: Actor, today: date | None = None, *,
+                      counted: dict[str, int | None] | None = None,
+                      home: dict[str, Any] | None = None) -> list[Queue]:
+    """The actor's queues, those with work first, most urgent first. `counted`: the counts
+    this request already made for the badges (queue_counts), not made again; `home`: the
+    provider's provider_home, when the caller has it."""
     today = today or clock.today()
+    counted = counted or {}
     found = []
-    for spec in QUEUES.get(actor.role, []) if actor.role else []:
-        count = await _safely(spec.key, actor, spec.count(actor))
-        if count is None:
-            continue
-        items: list[Item] = []
-        if count and spec.items is not None:
-            items = _most_urgent(await _safely(spec.key, actor, spec.items(actor, today)) or [])
-        found.append(Queue(spec.key, spec.label, spec.href, count, items, spec.nav))
+    reset = _provider_home.set(home)
+    try:
+        for spec in QUEUES.get(actor.role, []) if actor.role else []:
+            count = (counted[spec.key] if spec.key in counted
+                     else await _safely(spec.key, actor, spec.count(actor)))
+            if count is None:
+                continue
+            items: list[Item] = []
+            if count and spec.items is not None:
+                items = _most_urgent(
+                    await _safely(spec.key, actor, spec.items(actor, today)) or [])
+            found.append(Queue(spec.key, spec.label, spec.href.format(month=f"{today:%Y-%m}"),
+                               count, items, spec.nav))
+    finally:
+        _provider_home.reset(reset)
     return sorted(found, key=Queue.urgency)
+
+
+async def badge_counts(actor: Actor) -> dict[str, int | None]:
+    """The counts of the queues that feed a navigation badge, by queue (None: failed)."""
+    return {spec.key: await _safely(spec.key, actor, spec.count(actor))
+            for spec in (QUEUES.get(actor.role, []) if actor.role else []) if spec.nav}
 
 
 async def navigation_counts(actor: Actor) -> dict[str, int]:
     """What waits behind each navigation entry: the sum of its queues' counts."""
+    return _badges(actor, await badge_counts(actor))
+
+
+def _badges(actor: Actor, counted: dict[str, int | None]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for spec in QUEUES.get(actor.role, []) if actor.role else []:
-        if spec.nav and (n := await _safely(spec.key, actor, spec.count(actor))):
+        if spec.nav and (n := counted.get(spec.key)):
             counts[spec.nav] = counts.get(spec.nav, 0) + n
     return counts
 
 
+POLL_HEADER = "x-ltc-poll"  # sent by ltc.js's data-poll refetch, which swaps only <main>
+
+
 def _is_page(request: Request) -> bool:
-    """A full HTML page: not the API, a download, static files or an htmx fragment."""
+    """A full HTML page: not the API, a download, static files, an htmx fragment or the
+    progress poll (it never replaces the navigation, so its badges would be wasted)."""
     path = request.url.path
     return (request.method == "GET" and not path.startswith(("/api/", "/static/", "/schema"))
             and not path.endswith((".csv", ".pdf", ".json", ".png", ".jpg", ".zip"))
-            and "hx-request" not in request.headers)
+            and "hx-request" not in request.headers and POLL_HEADER not in request.headers)
 
 
 async def count_for_navigation(request: Request) -> None:
-    """Before a page: its navigation's badges, counted once per request (ltc.web.pages)."""
+    """Before a page: its navigation's badges, counted once per request (ltc.web.pages);
+    the queue counts behind them stay on the request for the workbench (queue_counts)."""
     actor = actor_of(request)
     if actor is not None and actor.role and _is_page(request):
-        request.state.navigation_counts = await navigation_counts(actor)
+        counted = await badge_counts(actor)
+        request.state.queue_counts = counted
+        request.state.navigation_counts = _badges(actor, counted)
+
+
+def queue_counts(request: Request) -> dict[str, int | None]:
+    """The queue counts count_for_navigation made for this request (none: an empty dict)."""
+    return getattr(request.state, "queue_counts", {})

@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from piccolo.query.functions.aggregate import Count
+
 from ltc import clock, db
 from ltc.applications.rules import ApplicationState
 from ltc.assessments import interface as assessments
@@ -578,9 +580,13 @@ async def to_notice_count(actor: Actor) -> int:
 async def noticeable_towns(actor: Actor) -> list[tuple[regions.Place, int]]:
     """The towns with concluded assessments waiting for a notice, and how many each (a
     notice is drawn up per town): the workbench links each to its list."""
-    rows = await Assessment.select(Assessment.region_path).where(
-        _noticeable_query(actor, actor.region_path or ""))
-    per_town = Counter("/".join(r["region_path"].split("/")[:2]) for r in rows)
+    # Counted per place in SQL (a few rows per village), summed per town here.
+    rows = await Assessment.select(Assessment.region_path, Count()
+                                   ).where(_noticeable_query(actor, actor.region_path or "")
+                                           ).group_by(Assessment.region_path)
+    per_town: Counter[str] = Counter()
+    for r in rows:
+        per_town["/".join(r["region_path"].split("/")[:2])] += r["count"]
     towns = await regions.at_level(
         "town", under=actor.region_path.split("/")[0] if actor.region_path else None)
     return [(t, per_town[t.path]) for t in towns if per_town.get(t.path)]

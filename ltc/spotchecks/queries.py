@@ -182,17 +182,32 @@ async def expert_queue(actor: Actor) -> list[dict[str, Any]]:
     of assessments they took no part in (ltc.spotchecks.service decides again on record) —
     then those they recorded, newest first. Only a valid 评估专家 is offered waiting checks."""
     require_role(actor, frozenset({Role.assessor}), "查看待抽查的评估")
-    me = actor.id
-    recorded = SpotCheck.expert == me
-    waiting = ((SpotCheck.state == str(SpotCheckState.PENDING))
-               & (_A.assessor_1 != me) & (_A.assessor_2 != me)
-               & (_A.reviewed_by.is_null() | (_A.reviewed_by != me)))
-    offered = (waiting | recorded if me is not None
-               and await staff.is_valid_expert(me, clock.today()) else recorded)
+    recorded = SpotCheck.expert == actor.id
+    offered = (_waiting(actor) | recorded if await _is_expert(actor) else recorded)
     return await SpotCheck.select(*COLUMNS).where(
         in_region(actor, SpotCheck.region_path) & offered
     ).order_by(SpotCheck.state).order_by(SpotCheck.month, ascending=False).order_by(
         SpotCheck.id).limit(200)
+
+
+def _waiting(actor: Actor):
+    me = actor.id
+    return ((SpotCheck.state == str(SpotCheckState.PENDING))
+            & (_A.assessor_1 != me) & (_A.assessor_2 != me)
+            & (_A.reviewed_by.is_null() | (_A.reviewed_by != me)))
+
+
+async def _is_expert(actor: Actor) -> bool:
+    return actor.id is not None and await staff.is_valid_expert(actor.id, clock.today())
+
+
+async def waiting_assessments(actor: Actor) -> list[int]:
+    """The assessments of the waiting checks expert_queue offers (all of them, no cap)."""
+    require_role(actor, frozenset({Role.assessor}), "查看待抽查的评估")
+    if not await _is_expert(actor):
+        return []
+    return [r["assessment"] for r in await SpotCheck.select(SpotCheck.assessment).where(
+        in_region(actor, SpotCheck.region_path) & _waiting(actor))]
 
 
 async def check_row(check_id: int) -> dict[str, Any] | None:

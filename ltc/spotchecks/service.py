@@ -196,14 +196,22 @@ async def expert_list(actor: Actor) -> list[dict[str, Any]]:
     (may_review: e.g. they confirmed the assessment as an expert, or must stand aside):
     the list offers only what opens."""
     today = clock.today()
-    rows = []
-    for row in await queries.expert_queue(actor):
-        if row["state"] == SpotCheckState.PENDING:
-            record = await assessments.concluded_record(row["assessment"])
-            if record is None or await may_review(actor, record, today) is not None:
-                continue
-        rows.append(row)
-    return rows
+    return [row for row in await queries.expert_queue(actor)
+            if row["state"] != SpotCheckState.PENDING
+            or await _may_take(actor, row["assessment"], today)]
+
+
+async def waiting_count(actor: Actor) -> int:
+    """How many waiting checks expert_list offers, without reading the recorded ones: one
+    query when none waits (the usual case), the may_review checks only for those that do."""
+    today = clock.today()
+    return sum([await _may_take(actor, a, today)
+                for a in await queries.waiting_assessments(actor)])
+
+
+async def _may_take(actor: Actor, assessment_id: int, today: date) -> bool:
+    record = await assessments.concluded_record(assessment_id)
+    return record is not None and await may_review(actor, record, today) is None
 
 
 async def record_finding(actor: Actor, check_id: int, expected_version: int, *,

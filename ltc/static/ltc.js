@@ -57,7 +57,9 @@
     if (!document.querySelector("[data-poll]")) return;
     pollSeconds = Math.min(30, Math.ceil(pollSeconds * 1.5));
     window.setTimeout(function () {
-      fetch(window.location.href, { credentials: "same-origin", cache: "no-store" })
+      // X-LTC-Poll: the server skips the navigation badges, which this never swaps in.
+      fetch(window.location.href, { credentials: "same-origin", cache: "no-store",
+                                    headers: { "X-LTC-Poll": "1" } })
         .then(function (response) {
           if (!response.ok) throw new Error(response.status);
           return response.text();

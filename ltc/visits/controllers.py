@@ -7,7 +7,7 @@ import base64
 import binascii
 import json
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post
@@ -178,6 +178,16 @@ def visit_from_json(data: Any) -> dict[str, Any]:
     return values
 
 
+def _month(value: str) -> tuple[date | None, str]:
+    """The first day of a "YYYY-MM" month filter, or None with why (an empty one: none)."""
+    if not value.strip():
+        return None, ""
+    try:
+        return datetime.strptime(value.strip(), "%Y-%m").date(), ""
+    except ValueError:
+        return None, "月份格式应为“年-月”，例如 2026-01；已显示全部月份"
+
+
 # --- the provider's pages --------------------------------------------------------------------
 
 class VisitPages(Controller):
@@ -186,28 +196,34 @@ class VisitPages(Controller):
 
     @get("/", guards=[PROVIDERS])
     async def index(self, request: Request[Actor, Any, Any], review: ReviewQuery = "",
-                    q: FromQuery[str] = "", after: AfterId = 0) -> Template:
-        rows = await queries.visits_for(request.user, review=review, search=q, after_id=after)
+                    q: FromQuery[str] = "", month: FromQuery[str] = "",
+                    after: AfterId = 0) -> Template:
+        first, month_error = _month(month)
+        rows = await queries.visits_for(request.user, review=review, search=q, month=first,
+                                        after_id=after)
         return page(request, "visits/list.html", rows=rows, review=review, q=q,
-                    reviews=REVIEW_LABELS, query={"review": review, "q": q},
+                    month=month if first else "", month_error=month_error,
+                    reviews=REVIEW_LABELS,
+                    query={"review": review, "q": q, "month": month if first else ""},
                     due=await queries.due_visits(request.user, clock.today()),
                     today=clock.today(), next_after=keyset_page(rows, queries.PAGE_SIZE)[1])
 
     @get("/export.csv", guards=[PROVIDERS])
     async def export(self, request: Request[Actor, Any, Any], review: ReviewQuery = "",
-                     q: FromQuery[str] = "") -> Stream:
+                     q: FromQuery[str] = "", month: FromQuery[str] = "") -> Stream:
         """The organisation's visits with the filters as CSV for Excel; audited."""
         actor = request.user
+        first, _ = _month(month)
 
         async def fetch(after: int | None) -> Page:
             return keyset_page(await queries.visits_for(actor, review=review, search=q,
-                                                        after_id=after or 0),
+                                                        month=first, after_id=after or 0),
                                queries.PAGE_SIZE)
 
         return await paged_csv("visits.csv", EXPORT_HEADER, fetch, _export_line,
                                audited=lambda: audit.record_list_read(
                                    actor, "visit.exported", "visit_list",
-                                   {"review": review, "q": q}))
+                                   {"review": review, "q": q, "month": month}))
 
     async def _form(self, request: Request[Actor, Any, Any], person_id: int,
                     status_code: int = 200, **context: Any) -> Template:

@@ -99,9 +99,13 @@ def _decorate(row: dict[str, Any], known: Mapping[str, Any]) -> dict[str, Any]:
 
 async def visits_for(actor: Actor, *, person_id: int | None = None, review: str = "",
                      search: str = "", include_superseded: bool = False, after_id: int = 0,
+                     month: date | None = None,
                      limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
-    """Visits the actor may see, newest first (keyset: `after_id` is the last id shown)."""
+    """Visits the actor may see, newest first (keyset: `after_id` is the last id shown);
+    `month`: only those done in that day's month."""
     query = Visit.select(*_LIST_COLUMNS).where(_scope(actor))
+    if month is not None:
+        query = query.where(_in_month(month))
     if after_id:
         query = query.where(Visit.id < after_id)
     if person_id is not None:
@@ -117,10 +121,16 @@ async def visits_for(actor: Actor, *, person_id: int | None = None, review: str 
             for row in await query.order_by(Visit.id, ascending=False).limit(limit)]
 
 
-async def count_visits(actor: Actor, review: str) -> int:
-    """How many current (not superseded) visits visits_for(review=...) lists."""
-    return await Visit.count().where(_scope(actor) & (Visit.review == review)
-                                     & (Visit.superseded == False))  # noqa: E712
+async def count_visits(actor: Actor, review: str, month: date | None = None) -> int:
+    """How many current (not superseded) visits visits_for(review=..., month=...) lists."""
+    query = Visit.count().where(_scope(actor) & (Visit.review == review)
+                                & (Visit.superseded == False))  # noqa: E712
+    return await (query.where(_in_month(month)) if month is not None else query)
+
+
+def _in_month(month: date):
+    first, last = clock.month_bounds(month)
+    return (Visit.visit_on >= first) & (Visit.visit_on <= last)
 
 
 # The reviewer's list: what waits for a decision, and what was decided (history stays).

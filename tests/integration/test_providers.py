@@ -21,7 +21,7 @@ from support.cases import (
     make_staff,
     user_actor,
 )
-from support.workbench import badges, queue_counts
+from support.workbench import badges, queue_counts, queue_links
 
 from ltc import clock as ltc_clock
 from ltc.accounts.tables import User
@@ -452,10 +452,19 @@ async def test_provider_home_shows_the_visits_due(evaluated: Evaluated, client) 
     assert ("本月应上门 <b>4</b> 次，已上门 <b>3</b> 次（另有 1 次待审核），还差 <b>1</b> 次"
             in html)
     assert "本月已完成" not in html
-    # one flagged visit waits for review; one was rejected and is not corrected yet; A's
-    # plan is one accepted visit short
+    # one flagged visit waits for review; one was rejected this month; A's plan is one
+    # accepted visit short. A rejected visit is nothing to do: no badge for it.
     assert queue_counts(html) == {"due_visits": 1, "flagged": 1, "rejected": 1}
-    assert badges(html) == {"/visits": 1}
+    assert badges(html) == {}
+    rejected = queue_links(html)["rejected"]
+    assert rejected == "/visits?review=rejected&month=2026-11"
+    listed = (await client.get(rejected)).text
+    assert listed.count('class="tag rejected"') == 1
+    assert 'class="tag rejected"' not in (
+        await client.get("/visits?review=rejected&month=2026-10")).text
+    unreadable = await client.get("/visits?review=rejected&month=2026-13")
+    assert unreadable.status_code == 200 and "月份格式应为" in unreadable.text
+    assert unreadable.text.count('class="tag rejected"') == 1  # all months, as it says
     # B moved to T-P2 from the 16th: not on T-P's list any more
     assert "李桂兰" not in html
 
@@ -466,6 +475,7 @@ async def test_provider_home_shows_the_visits_due(evaluated: Evaluated, client) 
     assert "已逾期" in html and "还差 <b>3</b> 次" in html
     assert f"/visits/new?person={e.w.person_a}" in html
     assert queue_counts(html)["due_visits"] == 1  # A, first among the queues: overdue
+    assert "rejected" not in queue_counts(html)  # November's rejection is history now
     assert "已逾期 · 本月还差 3 次" in html
 
     await sign_in(client, "provider2")

@@ -4,8 +4,11 @@ recorded — every problem next to its field, and a participant refused."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import sign_in
+from support.workbench import badges
 from test_spotchecks import CITY, OCTOBER, world  # noqa: F401  (the fixture)
 
 from ltc.accounts.tables import User
@@ -49,6 +52,20 @@ async def test_the_expert_records_a_finding_on_the_page(world, client) -> None: 
         "_csrf_token": token, "expected_version": str(check["version"]),
         "finding": "nonconform", "notes": "视频显示可独立行走"})
     assert again.status_code == 409
+
+
+async def test_the_experts_badge_counts_what_their_queue_offers(world, client) -> None:  # noqa: F811
+    await service.draw_month(SYSTEM, CITY, OCTOBER)
+    await sign_in(client, "c1")
+    listed = (await client.get("/spotchecks/mine")).text
+    offered = set(re.findall(r'href="/spotchecks/(\d+)"', listed))
+    assert offered and badges(listed)["/spotchecks/mine"] == len(offered)
+    check = await SpotCheck.select().where(SpotCheck.id == int(min(offered))).first()
+    await client.post(f"/spotchecks/{check['id']}/finding", data={
+        "_csrf_token": client.cookies.get("ltc_csrf"), "expected_version": str(check["version"]),
+        "finding": "conform", "notes": ""})
+    # right after their own finding the badge has one fewer (counted, not cached)
+    assert badges((await client.get("/")).text).get("/spotchecks/mine", 0) == len(offered) - 1
 
 
 async def test_a_participant_cannot_open_or_record_it(world, client) -> None:  # noqa: F811

@@ -98,6 +98,10 @@ async def test_clerk_assessor_and_reviewer_queues_follow_a_case(database_url, mo
     listed = (await client.get(queue_links(html)["submitted"])).text
     assert "张秀英" in listed and "李桂兰" not in listed
     assert badges(listed) == badges(html)  # every page shows the badges
+    # The progress poll (ltc.js) swaps only <main>: its fetches skip the badges, the
+    # workbench it fetches still counts its queues.
+    polled = (await client.get("/", headers={"X-LTC-Poll": "1"})).text
+    assert badges(polled) == {} and queue_counts(polled) == queue_counts(html)
     name = (await User.select(User.username).where(User.id == first_assessor.id).first())
     await sign_in(client, name["username"])
     html = (await client.get("/")).text
