@@ -44,6 +44,9 @@ from ltc.policy import service as policies
 
 LETTER_JOB = "careplans.issue_letter"
 REISSUE_ROLES = frozenset({Role.clerk})
+# The letter prints the household PIN, which the family uses to confirm the visits the
+# provider claims: only the clerk who hands it to the family may open it, never the provider.
+DOWNLOAD_ROLES = REISSUE_ROLES
 REASON_MAX = 200
 TITLE = "护理计划告知书"
 

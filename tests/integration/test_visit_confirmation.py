@@ -164,16 +164,24 @@ async def test_the_care_plan_page_offers_the_letter(client, clocked, media) -> N
     await sign_in(client, "clerk")
     page = await client.get(f"/care-plans/{world.plan_id}")
     assert "护理计划告知书" in page.text and "重新出具告知书" in page.text
-    letter = await CarePlanLetter.select().where(
-        CarePlanLetter.care_plan == world.plan_id).first()
-    assert f"/care-plans/{world.plan_id}/letters/{letter['id']}.pdf" in page.text
+    letter_id = await letters.reissue(world.staff.clerk, world.plan_id, "家属遗失告知书")
+    await letters.issue(letter_id)  # stored under this test's media directory
+    page = await client.get(f"/care-plans/{world.plan_id}")
+    letter = {"id": letter_id}
+    url = f"/care-plans/{world.plan_id}/letters/{letter['id']}/letter.pdf"
+    assert url in page.text
+    assert (await client.get(url)).content.startswith(b"%PDF")
     answer = await client.post(f"/care-plans/{world.plan_id}/letters", data={
         "_csrf_token": await csrf_token(client, f"/care-plans/{world.plan_id}"),
         "letter_reason": ""})
     assert answer.status_code == 422 and "请填写原因" in answer.text
+    # The provider learns only that the family has its letter: never the PIN on it.
     await sign_in(client, "nurse")
     shown = await client.get(f"/care-plans/{world.plan_id}")
     assert "护理计划告知书" in shown.text and "重新出具告知书" not in shown.text
+    assert "已出具（" in shown.text and ".pdf" not in shown.text
+    pdf = await client.get(url)
+    assert pdf.status_code == 403 and b"%PDF" not in pdf.content
 
 
 # --- the phone form and the API --------------------------------------------------------------
