@@ -74,8 +74,9 @@ async def request_letter(actor: Actor, plan: dict[str, Any], reason: str = "") -
 
 
 async def reissue(actor: Actor, plan_id: int, reason: str) -> int:
-    """A clerk issues the household a new PIN on a new letter (the old PIN stops working
-    when the new one is issued). Only for the plan in force of a running entitlement."""
+    """A clerk issues the household a new PIN on a new letter (the old PIN stops working at
+    once; until the new letter is issued the family signs).
+    Only for the plan in force of a running entitlement."""
     require_role(actor, REISSUE_ROLES, "重新出具护理计划告知书")
     reason = reason.strip()
     if not 2 <= len(reason) <= REASON_MAX:
@@ -189,10 +190,11 @@ async def current_pin_hash(person_id: int, provider_id: int) -> tuple[bool, str 
         & CarePlan.state.is_in([str(s) for s in CONFIRMED]))
     if not served:
         return False, None
+    # The newest letter whatever its state: a reissue cancels the old PIN at once, and until
+    # the worker has printed the new one the family signs instead.
     row = await CarePlanLetter.select(CarePlanLetter.pin_hash).where(
-        (CarePlanLetter.person == person_id) & (CarePlanLetter.pin_hash != "")).order_by(
-        CarePlanLetter.issue_no, ascending=False).first()
-    return True, row["pin_hash"] if row else None
+        CarePlanLetter.person == person_id).order_by(CarePlanLetter.id, ascending=False).first()
+    return True, (row["pin_hash"] or None) if row else None
 
 
 async def pin_matches(pin: str, encoded: str) -> bool:

@@ -139,8 +139,11 @@ async def test_a_reissued_letter_carries_a_new_pin_and_the_old_one_stops(clocked
     letter_id = await letters.reissue(world.staff.clerk, world.plan_id, "家属遗失告知书")
     assert await OutboxMessage.count().where(
         OutboxMessage.actor_name == letters.LETTER_JOB) == 1
-    # Until the worker has issued it, the old PIN still works.
-    assert (await log(world.nurse, visit(world)))["review"] == "accepted"
+    # The old PIN stops at once: until the worker has issued the new one, the family signs.
+    pending = await _refused(world)
+    assert pending.code == "no_pin_issued"
+    assert (await log(world.nurse, visit(world, confirmation_code="", signature_png=PNG))
+            )["review"] == "accepted"
     sha256 = await letters.issue(letter_id)
     assert await letters.issue(letter_id) == sha256  # a job delivered twice issues once
     text = _pdf_text(sha256, media)
