@@ -7,6 +7,7 @@ accepted visits only."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import subprocess
@@ -25,8 +26,8 @@ from ltc.careplans.rules import check_pin
 from ltc.careplans.tables import CarePlanLetter
 from ltc.errors import Conflict, InvalidInput
 from ltc.jobs.tables import OutboxMessage
+from ltc.visits import confirmation, queries, rules
 from ltc.visits import logging as visit_logging
-from ltc.visits import queries
 from ltc.visits import review as reviews
 from ltc.visits.tables import PinAttempt, Visit
 
@@ -106,6 +107,17 @@ async def test_five_wrong_pins_lock_the_day_and_a_signature_still_works(
     frozen.advance(days=1)  # the next day the PIN works again
     assert (await log(world.nurse, visit(world, started_at=at(15, 9),
                                          ended_at=at(15, 9, 45))))["review"] == "accepted"
+
+
+async def test_parallel_wrong_pins_never_pass_the_daily_limit(clocked) -> None:
+    """Tries sent at once (two phones, a script) are still counted against the limit."""
+    world, _ = clocked
+    answers = await asyncio.gather(*(confirmation.check(
+        world.nurse, world.case.person_id, "111111") for _ in range(12)))
+    checked = await AuditEvent.count().where(AuditEvent.action == "visit.pin_wrong")
+    assert checked == await PinAttempt.count() <= rules.MAX_WRONG_PINS
+    assert {a[0] for a in answers} <= {"wrong_pin", "pin_locked"}
+    assert sum(a[0] == "pin_locked" for a in answers) >= 12 - rules.MAX_WRONG_PINS
 
 
 async def test_another_providers_staff_cannot_try_the_pin(clocked) -> None:
