@@ -68,7 +68,11 @@ async def request_letter(actor: Actor, plan: dict[str, Any], reason: str = "") -
         person=plan["person"], care_plan=plan["id"], region_path=plan["region_path"],
         issue_no=(latest["issue_no"] if latest else 0) + 1, reason=reason,
         requested_by=actor.id)
-    await letter.save()
+    try:
+        await letter.save()
+    except db.UNIQUE_VIOLATIONS as exc:  # another letter took the number meanwhile
+        raise Conflict("letter_conflict",
+                       "这位受益人的护理计划告知书刚由其他人出具，请刷新后核对") from exc
     await outbox.enqueue(LETTER_JOB, letter.id)
     return letter.id
 
@@ -165,7 +169,7 @@ async def letters_of(plan_ids: list[int]) -> list[dict[str, Any]]:
         CarePlanLetter.reason, CarePlanLetter.letter_sha256, CarePlanLetter.issued_at,
         CarePlanLetter.created_at, CarePlanLetter.requested_by.display_name).where(
         CarePlanLetter.care_plan.is_in(plan_ids or [0])).order_by(
-        CarePlanLetter.issue_no, ascending=False)
+        CarePlanLetter.id, ascending=False)
     for i, row in enumerate(rows):
         row["current"] = i == 0
     return rows

@@ -19,7 +19,7 @@ from conftest import csrf_token, sign_in
 from support.cases import FrozenClock, entitled_case, make_staff
 from test_visits import PIN, TODAY, World, at, care_world, log, visit
 
-from ltc import documents
+from ltc import db, documents
 from ltc.audit.tables import AuditEvent
 from ltc.careplans import letters
 from ltc.careplans.rules import check_pin
@@ -172,6 +172,20 @@ async def test_a_reissued_letter_carries_a_new_pin_and_the_old_one_stops(clocked
         assert old.code == "wrong_pin"
     assert (await log(world.nurse, visit(world, confirmation_code=pin, started_at=at(14, 11),
                                          ended_at=at(14, 11, 45))))["review"] == "accepted"
+
+
+async def test_letters_requested_at_once_never_share_a_number(clocked) -> None:
+    world, _ = clocked
+    answers = await asyncio.gather(*(letters.reissue(
+        world.staff.clerk, world.plan_id, "家属遗失告知书") for _ in range(3)),
+        return_exceptions=True)
+    assert all(isinstance(a, int) or getattr(a, "code", "") == "letter_conflict"
+               for a in answers), answers
+    numbers = [r["issue_no"] for r in await CarePlanLetter.select(CarePlanLetter.issue_no)]
+    assert sorted(numbers) == list(range(1, len(numbers) + 1))
+    row = await CarePlanLetter.select().first()
+    with pytest.raises(db.UNIQUE_VIOLATIONS):  # the database itself refuses a second number
+        await CarePlanLetter(**{k: v for k, v in row.items() if k != "id"}).save()
 
 
 async def test_the_care_plan_page_offers_the_letter(client, clocked, media) -> None:
