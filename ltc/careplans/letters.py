@@ -32,7 +32,15 @@ import anyio
 
 from ltc import clock, db
 from ltc.audit import service as audit
-from ltc.careplans.rules import CONFIRMED, CareForm, PlanState, check_pin, hash_pin, new_pin
+from ltc.careplans.rules import (
+    CONFIRMED,
+    CareForm,
+    PlanState,
+    check_pin,
+    hash_pin,
+    new_pin,
+    plan_in_force,
+)
 from ltc.careplans.tables import CareItem, CarePlan, CarePlanLetter
 from ltc.documents import store
 from ltc.errors import Conflict, InvalidInput, NotFound
@@ -186,19 +194,24 @@ async def letter_of(plan_ids: list[int], letter_id: int) -> dict[str, Any]:
 
 # --- checking a PIN (for visit logging, through ltc.careplans.interface) --------------------
 
-async def current_pin_hash(person_id: int, provider_id: int) -> tuple[bool, str | None]:
-    """(whether the person is a beneficiary of the provider's confirmed home-care plan, the
-    hash of the household's current PIN or None while none has been issued)."""
-    served = await CarePlan.exists().where(
-        (CarePlan.person == person_id) & (CarePlan.provider == provider_id)
-        & CarePlan.state.is_in([str(s) for s in CONFIRMED]))
-    if not served:
-        return False, None
+async def current_pin_hash(person_id: int, provider_id: int) -> tuple[str, str | None]:
+    """(served — whether the person is a beneficiary of the provider's confirmed home-care
+    plan, in_force — the provider's plan is the one in force today — or not_served; the hash
+    of the household's current PIN, None while none has been issued). Only the provider of
+    the plan in force may try the family's PIN: a former one could only burn its tries."""
+    plans = await CarePlan.select(
+        CarePlan.state, CarePlan.starts_on, CarePlan.plan_no, CarePlan.provider).where(
+        (CarePlan.person == person_id) & CarePlan.state.is_in([str(s) for s in CONFIRMED]))
+    if not any(p["provider"] == provider_id for p in plans):
+        return "not_served", None
+    in_force = plan_in_force(plans, clock.today())
+    if in_force is None or in_force["provider"] != provider_id:
+        return "served", None
     # The newest letter whatever its state: a reissue cancels the old PIN at once, and until
     # the worker has printed the new one the family signs instead.
     row = await CarePlanLetter.select(CarePlanLetter.pin_hash).where(
         CarePlanLetter.person == person_id).order_by(CarePlanLetter.id, ascending=False).first()
-    return True, (row["pin_hash"] or None) if row else None
+    return "in_force", (row["pin_hash"] or None) if row else None
 
 
 async def pin_matches(pin: str, encoded: str) -> bool:

@@ -34,8 +34,8 @@ async def wrong_today(person_id: int) -> int:
 async def check(actor: Actor, person_id: int, pin: str) -> tuple[str, str] | None:
     """Check the household PIN typed for a visit of `person_id`: None when it matches (or
     the person is not the provider's beneficiary: the visit is refused for that), else
-    (the refusal's stable code — no_pin_issued, pin_locked, wrong_pin — and the problem to
-    show next to the field). Counts and audits each PIN checked.
+    (the refusal's stable code — no_pin_issued, pin_not_in_force, pin_locked, wrong_pin —
+    and the problem to show next to the field). Counts and audits each PIN checked.
 
     Parallel tries must not pass the daily limit, on either engine, without holding a write
     lock during the slow hash: the attempt is committed first as a wrong one, then today's
@@ -43,8 +43,10 @@ async def check(actor: Actor, person_id: int, pin: str) -> tuple[str, str] | Non
     others, so no more than MAX_WRONG_PINS wrong ones are ever checked."""
     assert actor.organisation_id is not None
     served, encoded = await careplans.household_pin(person_id, actor.organisation_id)
-    if not served:
+    if served == "not_served":
         return None
+    if served != "in_force":
+        return "pin_not_in_force", rules.PIN_NOT_IN_FORCE
     if encoded is None:
         return "no_pin_issued", rules.NO_PIN_ISSUED
     attempt = PinAttempt(person=person_id, provider=actor.organisation_id,

@@ -120,6 +120,32 @@ async def test_parallel_wrong_pins_never_pass_the_daily_limit(clocked) -> None:
     assert sum(a[0] == "pin_locked" for a in answers) >= 12 - rules.MAX_WRONG_PINS
 
 
+async def test_a_provider_suspended_or_no_longer_serving_cannot_try_the_pin(clocked) -> None:
+    """Trying the PIN would only burn the family's tries: it is not checked at all."""
+    from ltc.careplans.tables import CarePlan
+    from ltc.errors import Forbidden
+    from ltc.identity import SYSTEM
+    from ltc.organisations import interface as organisations
+    from ltc.organisations import service as organisations_service
+
+    world, _ = clocked
+    # The provider's plan not in force today (it starts next year): no PIN for it.
+    await CarePlan.update({CarePlan.starts_on: date(2027, 1, 1)}).where(
+        CarePlan.id == world.plan_id)
+    refused = await _refused(world, confirmation_code="000000")
+    assert refused.code == "pin_not_in_force" and "签名" in refused.fields["confirmation_code"]
+    await CarePlan.update({CarePlan.starts_on: date(2026, 12, 1)}).where(
+        CarePlan.id == world.plan_id)
+    provider = await organisations.by_code("T-P")
+    row = await organisations_service.get(SYSTEM, provider.id)
+    await organisations_service.set_status(SYSTEM, provider.id, row["version"], "suspended",
+                                           "整改", date(2026, 12, 15))
+    with pytest.raises(Forbidden) as suspended:
+        await visit_logging.log_visit(world.nurse, **visit(world, confirmation_code="000000"))
+    assert suspended.value.code == "provider_not_active"
+    assert await PinAttempt.count() == 0
+
+
 async def test_another_providers_staff_cannot_try_the_pin(clocked) -> None:
     from conftest import make_user
     from support.cases import user_actor
@@ -258,6 +284,7 @@ async def test_wrong_pins_lock_through_the_form(client, clocked) -> None:
             world, confirmation_code="999999")})
         assert answer.status_code == 422
     assert "已输错5次，已锁定至明天0时" in answer.text
+    assert 'value="999999"' not in answer.text  # the typed PIN is never shown back
     again = await client.post("/visits", data={"_csrf_token": token, **_form(
         world, confirmation_code=PIN)})
     assert again.status_code == 422 and "锁定至明天0时" in again.text
