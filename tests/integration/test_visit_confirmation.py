@@ -160,6 +160,42 @@ async def test_another_providers_staff_cannot_try_the_pin(clocked) -> None:
     assert await PinAttempt.count() == 0
 
 
+# (the corrections: what each changes and how many hours after the visit was first logged
+#  it is made; whether the last record is 补录). New times or items also need the family's
+#  confirmation afresh.
+CHAIN = [
+    ("notes, then notes", [("notes", 60), ("notes", 120)], False),
+    ("notes, then new times", [("notes", 60), ("times", 120)], True),
+    ("new items at once", [("items", 1)], False),
+    ("new items late, then notes", [("items", 60), ("notes", 61)], True),
+]
+
+
+@pytest.mark.parametrize(("steps", "late"), [c[1:] for c in CHAIN], ids=[c[0] for c in CHAIN])
+async def test_a_correction_chain_keeps_the_first_logging_time_unless_the_service_changed(
+        clocked, steps, late) -> None:
+    world, frozen = clocked
+    answer = await log(world.nurse, visit(world))  # logged in time, on the visit's day
+    assert "late_entry" not in [f["code"] for f in answer["flags"]]
+    changes = {"notes": {"notes": "家属在场"},
+               "times": {"started_at": at(14, 9, 5), "ended_at": at(14, 9, 50)},
+               "items": {"items": ["B01", "B04", "B08", "B09", "B10", "B11", "B14", "B17",
+                                   "B20", "B21"]}}  # 洗发 left out
+    hours_before = 0
+    for kind, hours in steps:
+        frozen.advance(hours=hours - hours_before)
+        hours_before = hours
+        if kind != "notes":
+            with pytest.raises(InvalidInput) as refused:
+                await reviews.revise_visit(world.nurse, answer["id"], "other", "更正",
+                                           **changes[kind])
+            assert "confirmation_code" in refused.value.fields
+        answer = await reviews.revise_visit(
+            world.nurse, answer["id"], "other", "更正", **changes[kind],
+            **({"confirmation_code": PIN} if kind != "notes" else {}))
+    assert ("late_entry" in [f["code"] for f in answer["flags"]]) is late
+
+
 # --- the letter ------------------------------------------------------------------------------
 
 def _pdf_text(sha256: str, media_dir) -> str:
