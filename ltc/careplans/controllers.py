@@ -14,7 +14,7 @@ from litestar.response import File, Redirect, Stream, Template
 from ltc.audit import service as audit
 from ltc.careplans import letters, service
 from ltc.careplans.rules import CATEGORY_LABELS, CareForm, PlanState
-from ltc.identity import Actor, Role
+from ltc.identity import Actor, Role, require_role
 from ltc.people.rules import mask_resident_id
 from ltc.web.actions import perform
 from ltc.web.exports import Page, keyset_page, paged_csv, pdf_file
@@ -136,6 +136,7 @@ class CarePlanPages(Controller):
         ids = [v["id"] for v in plan["history"]]
         return page(request, "careplans/detail.html", status_code=status_code, plan=plan,
                     categories=CATEGORY_LABELS, letters=await letters.letters_of(ids),
+                    can_download=actor.role in letters.DOWNLOAD_ROLES,
                     can_reissue=(actor.role == Role.clerk and plan["state"] == PlanState.ACTIVE
                                  and letters.needs_letter(plan)),
                     can_decide=actor.role == Role.clerk and plan["state"] == PlanState.PROPOSED,
@@ -179,10 +180,11 @@ class CarePlanPages(Controller):
 
         return await self._decide(request, plan_id, data, "护理计划已退回机构", decide)
 
-    @get("/{plan_id:int}/letters/{letter_id:int}.pdf")
+    @get("/{plan_id:int}/letters/{letter_id:int}/letter.pdf")
     async def letter(self, request: Request[Actor, Any, Any], plan_id: Id,
                      letter_id: Id) -> File:
         """A care-plan letter (护理计划告知书) as stored when it was issued, with its PIN."""
+        require_role(request.user, letters.DOWNLOAD_ROLES, "下载护理计划告知书")
         plan = await service.get_plan(request.user, plan_id)
         row = await letters.letter_of([v["id"] for v in plan["history"]], letter_id)
         if row["letter_sha256"]:  # it carries the household PIN: who opened it is recorded

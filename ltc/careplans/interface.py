@@ -16,9 +16,10 @@ async def current_providers(person_id: int) -> set[int]:
     return {row["provider"] for row in rows}
 
 
-async def household_pin(person_id: int, provider_id: int) -> tuple[bool, str | None]:
-    """For visit logging: whether the person is the provider's beneficiary, and the hash of
-    the household's current confirmation PIN (None while none has been issued)."""
+async def household_pin(person_id: int, provider_id: int) -> tuple[str, str | None]:
+    """For visit logging: whether the person is the provider's beneficiary (not_served,
+    served, or in_force: served by the plan in force today), and the hash of the
+    household's current confirmation PIN (None while none has been issued or not in force)."""
     from ltc.careplans.letters import current_pin_hash
 
     return await current_pin_hash(person_id, provider_id)

@@ -32,7 +32,15 @@ import anyio
 
 from ltc import clock, db
 from ltc.audit import service as audit
-from ltc.careplans.rules import CONFIRMED, CareForm, PlanState, check_pin, hash_pin, new_pin
+from ltc.careplans.rules import (
+    CONFIRMED,
+    CareForm,
+    PlanState,
+    check_pin,
+    hash_pin,
+    new_pin,
+    plan_in_force,
+)
 from ltc.careplans.tables import CareItem, CarePlan, CarePlanLetter
 from ltc.documents import store
 from ltc.errors import Conflict, InvalidInput, NotFound
@@ -44,6 +52,9 @@ from ltc.policy import service as policies
 
 LETTER_JOB = "careplans.issue_letter"
 REISSUE_ROLES = frozenset({Role.clerk})
+# The letter prints the household PIN, which the family uses to confirm the visits the
+# provider claims: only the clerk who hands it to the family may open it, never the provider.
+DOWNLOAD_ROLES = REISSUE_ROLES
 REASON_MAX = 200
 TITLE = "护理计划告知书"
 
@@ -65,14 +76,19 @@ async def request_letter(actor: Actor, plan: dict[str, Any], reason: str = "") -
         person=plan["person"], care_plan=plan["id"], region_path=plan["region_path"],
         issue_no=(latest["issue_no"] if latest else 0) + 1, reason=reason,
         requested_by=actor.id)
-    await letter.save()
+    try:
+        await letter.save()
+    except db.UNIQUE_VIOLATIONS as exc:  # another letter took the number meanwhile
+        raise Conflict("letter_conflict",
+                       "这位受益人的护理计划告知书刚由其他人出具，请刷新后核对") from exc
     await outbox.enqueue(LETTER_JOB, letter.id)
     return letter.id
 
 
 async def reissue(actor: Actor, plan_id: int, reason: str) -> int:
-    """A clerk issues the household a new PIN on a new letter (the old PIN stops working
-    when the new one is issued). Only for the plan in force of a running entitlement."""
+    """A clerk issues the household a new PIN on a new letter (the old PIN stops working at
+    once; until the new letter is issued the family signs).
+    Only for the plan in force of a running entitlement."""
     require_role(actor, REISSUE_ROLES, "重新出具护理计划告知书")
     reason = reason.strip()
     if not 2 <= len(reason) <= REASON_MAX:
@@ -161,7 +177,7 @@ async def letters_of(plan_ids: list[int]) -> list[dict[str, Any]]:
         CarePlanLetter.reason, CarePlanLetter.letter_sha256, CarePlanLetter.issued_at,
         CarePlanLetter.created_at, CarePlanLetter.requested_by.display_name).where(
         CarePlanLetter.care_plan.is_in(plan_ids or [0])).order_by(
-        CarePlanLetter.issue_no, ascending=False)
+        CarePlanLetter.id, ascending=False)
     for i, row in enumerate(rows):
         row["current"] = i == 0
     return rows
@@ -178,18 +194,24 @@ async def letter_of(plan_ids: list[int], letter_id: int) -> dict[str, Any]:
 
 # --- checking a PIN (for visit logging, through ltc.careplans.interface) --------------------
 
-async def current_pin_hash(person_id: int, provider_id: int) -> tuple[bool, str | None]:
-    """(whether the person is a beneficiary of the provider's confirmed home-care plan, the
-    hash of the household's current PIN or None while none has been issued)."""
-    served = await CarePlan.exists().where(
-        (CarePlan.person == person_id) & (CarePlan.provider == provider_id)
-        & CarePlan.state.is_in([str(s) for s in CONFIRMED]))
-    if not served:
-        return False, None
+async def current_pin_hash(person_id: int, provider_id: int) -> tuple[str, str | None]:
+    """(served — whether the person is a beneficiary of the provider's confirmed home-care
+    plan, in_force — the provider's plan is the one in force today — or not_served; the hash
+    of the household's current PIN, None while none has been issued). Only the provider of
+    the plan in force may try the family's PIN: a former one could only burn its tries."""
+    plans = await CarePlan.select(
+        CarePlan.state, CarePlan.starts_on, CarePlan.plan_no, CarePlan.provider).where(
+        (CarePlan.person == person_id) & CarePlan.state.is_in([str(s) for s in CONFIRMED]))
+    if not any(p["provider"] == provider_id for p in plans):
+        return "not_served", None
+    in_force = plan_in_force(plans, clock.today())
+    if in_force is None or in_force["provider"] != provider_id:
+        return "served", None
+    # The newest letter whatever its state: a reissue cancels the old PIN at once, and until
+    # the worker has printed the new one the family signs instead.
     row = await CarePlanLetter.select(CarePlanLetter.pin_hash).where(
-        (CarePlanLetter.person == person_id) & (CarePlanLetter.pin_hash != "")).order_by(
-        CarePlanLetter.issue_no, ascending=False).first()
-    return True, row["pin_hash"] if row else None
+        CarePlanLetter.person == person_id).order_by(CarePlanLetter.id, ascending=False).first()
+    return "in_force", (row["pin_hash"] or None) if row else None
 
 
 async def pin_matches(pin: str, encoded: str) -> bool:

@@ -214,6 +214,8 @@ async def pin_confirmation(actor: Actor, key: uuid.UUID | None, person_id: int |
     pin = (typed or "").strip()
     if (pin and person_id is not None and rules.PIN_PATTERN.fullmatch(pin)
             and not (key and await Visit.exists().where(Visit.client_uuid == key))):
+        # A provider that may not log visits never gets to try (and burn) the family's PIN.
+        await _provider_working(actor.organisation_id)
         if (refused := await confirmation.check(actor, person_id, pin)) is not None:
             problems["confirmation_code"] = refused[1]
             problems[PIN_REFUSAL] = refused[0]

@@ -143,13 +143,18 @@ async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
         "confirmation_code": original["confirmation_code"],
         "signature_sha256": original["signature_sha256"],
     }
+    before = dict(values)
     typed = str(changed.pop("confirmation_code", "") or "").strip()
-    if typed:  # a household PIN typed now (blank: the original's confirmation stands)
-        values.update(await pin_confirmation(actor, None, original["person"], typed,
-                                             problems))
     for name, value in changed.items():
         values[name] = normalised_items(value) if name == "items" else (
             value.strip() if isinstance(value, str) else value)
+    reconfirm = rules.changes_service(before, values)
+    if reconfirm:  # the original's confirmation covered other times or items
+        values.update(confirmation_code="", signature_sha256=None)
+    if typed:  # a household PIN typed now (blank: the original's confirmation stands)
+        values.update(await pin_confirmation(actor, None, original["person"], typed,
+                                             problems))
+    logged_at = None if reconfirm else await _logged_at(original)
     if signature_png:
         values["signature_sha256"] = hashlib.sha256(signature_png).hexdigest()
     async with db.write_transaction():
@@ -177,7 +182,7 @@ async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
             raise db.StaleWrite(Visit._meta.tablename, visit_id)
         visit = await write(actor, facts, uuid.uuid4(), values, facts["staff"], revision={
             "revision_of": visit_id, "revision_reason": reason_code,
-            "revision_note": note.strip(), "logged_at": original["created_at"]})
+            "revision_note": note.strip(), "logged_at": logged_at})
         reason = REVISION_REASONS[reason_code] + (f"：{note.strip()}" if note.strip() else "")
         await audit.record(actor, "visit.superseded", "visit", visit_id,
                            before={"review": original["review"]},
@@ -187,3 +192,15 @@ async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
     return json.loads(visit["response"])
 
 
+
+
+async def _logged_at(visit: dict[str, Any]) -> Any:
+    """When the service `visit` claims was first logged: up its correction chain, as far as
+    the corrections left the times and items alone (one that changed them was logged anew)."""
+    while visit["revision_of"] is not None:
+        parent = await Visit.select().where(Visit.id == visit["revision_of"]).first()
+        parent_items = {**parent, "items": json.loads(parent["items"])}
+        if rules.changes_service(parent_items, {**visit, "items": json.loads(visit["items"])}):
+            break
+        visit = parent
+    return visit["created_at"]

@@ -16,6 +16,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from ltc.clock import CHINA
 from ltc.entitlements.rules import EntitlementFacts, EntitlementState, Interval, state_on
@@ -47,6 +48,8 @@ NO_CONFIRMATION = (f"请由家属在手机上签名，或填写家属的{PIN_LEN
 PIN_SHAPE = f"家庭确认码为{PIN_LENGTH}位数字，请按《护理计划告知书》上的确认码填写"
 NO_PIN_ISSUED = ("该受益人的家庭确认码尚未发放（护理计划确认后由医保部门出具"
                  "《护理计划告知书》），请改由家属在手机上签名确认")
+PIN_NOT_IN_FORCE = ("该受益人现行的护理计划不由本机构提供上门服务，不能使用家庭确认码；"
+                    "请改由家属在手机上签名确认")
 PIN_LOCKED = (f"该受益人的家庭确认码今天已输错{MAX_WRONG_PINS}次，已锁定至明天0时；"
               "今天请改由家属在手机上签名确认")
 
@@ -415,6 +418,15 @@ def _far_from_home(facts: VisitFacts) -> str | None:
         return None
     shown = f"{metres / 1000:.1f} 公里" if metres >= 1000 else f"{metres:.0f} 米"
     return f"签到位置距受益人登记住址约 {shown}，超过 {facts.far_metres} 米，请核实服务地点"
+
+
+def changes_service(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether a correction changes what the family confirmed: the times or the items. Such
+    a correction is a new claim: logged now (补录 judged from now against its new end) and
+    confirmed by the family afresh; any other keeps its original's logging time."""
+    return (before["started_at"] != after["started_at"]
+            or before["ended_at"] != after["ended_at"]
+            or set(before["items"]) != set(after["items"]))
 
 
 def late_entry(ended_at: datetime, logged_at: datetime, hours: int) -> bool:

@@ -7,6 +7,7 @@ accepted visits only."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import subprocess
@@ -18,15 +19,15 @@ from conftest import csrf_token, sign_in
 from support.cases import FrozenClock, entitled_case, make_staff
 from test_visits import PIN, TODAY, World, at, care_world, log, visit
 
-from ltc import documents
+from ltc import db, documents
 from ltc.audit.tables import AuditEvent
 from ltc.careplans import letters
 from ltc.careplans.rules import check_pin
 from ltc.careplans.tables import CarePlanLetter
 from ltc.errors import Conflict, InvalidInput
 from ltc.jobs.tables import OutboxMessage
+from ltc.visits import confirmation, queries, rules
 from ltc.visits import logging as visit_logging
-from ltc.visits import queries
 from ltc.visits import review as reviews
 from ltc.visits.tables import PinAttempt, Visit
 
@@ -108,6 +109,43 @@ async def test_five_wrong_pins_lock_the_day_and_a_signature_still_works(
                                          ended_at=at(15, 9, 45))))["review"] == "accepted"
 
 
+async def test_parallel_wrong_pins_never_pass_the_daily_limit(clocked) -> None:
+    """Tries sent at once (two phones, a script) are still counted against the limit."""
+    world, _ = clocked
+    answers = await asyncio.gather(*(confirmation.check(
+        world.nurse, world.case.person_id, "111111") for _ in range(12)))
+    checked = await AuditEvent.count().where(AuditEvent.action == "visit.pin_wrong")
+    assert checked == await PinAttempt.count() <= rules.MAX_WRONG_PINS
+    assert {a[0] for a in answers} <= {"wrong_pin", "pin_locked"}
+    assert sum(a[0] == "pin_locked" for a in answers) >= 12 - rules.MAX_WRONG_PINS
+
+
+async def test_a_provider_suspended_or_no_longer_serving_cannot_try_the_pin(clocked) -> None:
+    """Trying the PIN would only burn the family's tries: it is not checked at all."""
+    from ltc.careplans.tables import CarePlan
+    from ltc.errors import Forbidden
+    from ltc.identity import SYSTEM
+    from ltc.organisations import interface as organisations
+    from ltc.organisations import service as organisations_service
+
+    world, _ = clocked
+    # The provider's plan not in force today (it starts next year): no PIN for it.
+    await CarePlan.update({CarePlan.starts_on: date(2027, 1, 1)}).where(
+        CarePlan.id == world.plan_id)
+    refused = await _refused(world, confirmation_code="000000")
+    assert refused.code == "pin_not_in_force" and "签名" in refused.fields["confirmation_code"]
+    await CarePlan.update({CarePlan.starts_on: date(2026, 12, 1)}).where(
+        CarePlan.id == world.plan_id)
+    provider = await organisations.by_code("T-P")
+    row = await organisations_service.get(SYSTEM, provider.id)
+    await organisations_service.set_status(SYSTEM, provider.id, row["version"], "suspended",
+                                           "整改", date(2026, 12, 15))
+    with pytest.raises(Forbidden) as suspended:
+        await visit_logging.log_visit(world.nurse, **visit(world, confirmation_code="000000"))
+    assert suspended.value.code == "provider_not_active"
+    assert await PinAttempt.count() == 0
+
+
 async def test_another_providers_staff_cannot_try_the_pin(clocked) -> None:
     from conftest import make_user
     from support.cases import user_actor
@@ -120,6 +158,42 @@ async def test_another_providers_staff_cannot_try_the_pin(clocked) -> None:
                                                      confirmation_code="000000"))
     assert getattr(refused.value, "code", "") == "beneficiary_not_found"
     assert await PinAttempt.count() == 0
+
+
+# (the corrections: what each changes and how many hours after the visit was first logged
+#  it is made; whether the last record is 补录). New times or items also need the family's
+#  confirmation afresh.
+CHAIN = [
+    ("notes, then notes", [("notes", 60), ("notes", 120)], False),
+    ("notes, then new times", [("notes", 60), ("times", 120)], True),
+    ("new items at once", [("items", 1)], False),
+    ("new items late, then notes", [("items", 60), ("notes", 61)], True),
+]
+
+
+@pytest.mark.parametrize(("steps", "late"), [c[1:] for c in CHAIN], ids=[c[0] for c in CHAIN])
+async def test_a_correction_chain_keeps_the_first_logging_time_unless_the_service_changed(
+        clocked, steps, late) -> None:
+    world, frozen = clocked
+    answer = await log(world.nurse, visit(world))  # logged in time, on the visit's day
+    assert "late_entry" not in [f["code"] for f in answer["flags"]]
+    changes = {"notes": {"notes": "家属在场"},
+               "times": {"started_at": at(14, 9, 5), "ended_at": at(14, 9, 50)},
+               "items": {"items": ["B01", "B04", "B08", "B09", "B10", "B11", "B14", "B17",
+                                   "B20", "B21"]}}  # 洗发 left out
+    hours_before = 0
+    for kind, hours in steps:
+        frozen.advance(hours=hours - hours_before)
+        hours_before = hours
+        if kind != "notes":
+            with pytest.raises(InvalidInput) as refused:
+                await reviews.revise_visit(world.nurse, answer["id"], "other", "更正",
+                                           **changes[kind])
+            assert "confirmation_code" in refused.value.fields
+        answer = await reviews.revise_visit(
+            world.nurse, answer["id"], "other", "更正", **changes[kind],
+            **({"confirmation_code": PIN} if kind != "notes" else {}))
+    assert ("late_entry" in [f["code"] for f in answer["flags"]]) is late
 
 
 # --- the letter ------------------------------------------------------------------------------
@@ -139,8 +213,11 @@ async def test_a_reissued_letter_carries_a_new_pin_and_the_old_one_stops(clocked
     letter_id = await letters.reissue(world.staff.clerk, world.plan_id, "家属遗失告知书")
     assert await OutboxMessage.count().where(
         OutboxMessage.actor_name == letters.LETTER_JOB) == 1
-    # Until the worker has issued it, the old PIN still works.
-    assert (await log(world.nurse, visit(world)))["review"] == "accepted"
+    # The old PIN stops at once: until the worker has issued the new one, the family signs.
+    pending = await _refused(world)
+    assert pending.code == "no_pin_issued"
+    assert (await log(world.nurse, visit(world, confirmation_code="", signature_png=PNG))
+            )["review"] == "accepted"
     sha256 = await letters.issue(letter_id)
     assert await letters.issue(letter_id) == sha256  # a job delivered twice issues once
     text = _pdf_text(sha256, media)
@@ -159,21 +236,43 @@ async def test_a_reissued_letter_carries_a_new_pin_and_the_old_one_stops(clocked
                                          ended_at=at(14, 11, 45))))["review"] == "accepted"
 
 
+async def test_letters_requested_at_once_never_share_a_number(clocked) -> None:
+    world, _ = clocked
+    answers = await asyncio.gather(*(letters.reissue(
+        world.staff.clerk, world.plan_id, "家属遗失告知书") for _ in range(3)),
+        return_exceptions=True)
+    assert all(isinstance(a, int) or getattr(a, "code", "") == "letter_conflict"
+               for a in answers), answers
+    numbers = [r["issue_no"] for r in await CarePlanLetter.select(CarePlanLetter.issue_no)]
+    assert sorted(numbers) == list(range(1, len(numbers) + 1))
+    row = await CarePlanLetter.select().first()
+    with pytest.raises(db.UNIQUE_VIOLATIONS):  # the database itself refuses a second number
+        await CarePlanLetter(**{k: v for k, v in row.items() if k != "id"}).save()
+
+
 async def test_the_care_plan_page_offers_the_letter(client, clocked, media) -> None:
     world, _ = clocked
     await sign_in(client, "clerk")
     page = await client.get(f"/care-plans/{world.plan_id}")
     assert "护理计划告知书" in page.text and "重新出具告知书" in page.text
-    letter = await CarePlanLetter.select().where(
-        CarePlanLetter.care_plan == world.plan_id).first()
-    assert f"/care-plans/{world.plan_id}/letters/{letter['id']}.pdf" in page.text
+    letter_id = await letters.reissue(world.staff.clerk, world.plan_id, "家属遗失告知书")
+    await letters.issue(letter_id)  # stored under this test's media directory
+    page = await client.get(f"/care-plans/{world.plan_id}")
+    letter = {"id": letter_id}
+    url = f"/care-plans/{world.plan_id}/letters/{letter['id']}/letter.pdf"
+    assert url in page.text
+    assert (await client.get(url)).content.startswith(b"%PDF")
     answer = await client.post(f"/care-plans/{world.plan_id}/letters", data={
         "_csrf_token": await csrf_token(client, f"/care-plans/{world.plan_id}"),
         "letter_reason": ""})
     assert answer.status_code == 422 and "请填写原因" in answer.text
+    # The provider learns only that the family has its letter: never the PIN on it.
     await sign_in(client, "nurse")
     shown = await client.get(f"/care-plans/{world.plan_id}")
     assert "护理计划告知书" in shown.text and "重新出具告知书" not in shown.text
+    assert "已出具（" in shown.text and ".pdf" not in shown.text
+    pdf = await client.get(url)
+    assert pdf.status_code == 403 and b"%PDF" not in pdf.content
 
 
 # --- the phone form and the API --------------------------------------------------------------
@@ -221,6 +320,7 @@ async def test_wrong_pins_lock_through_the_form(client, clocked) -> None:
             world, confirmation_code="999999")})
         assert answer.status_code == 422
     assert "已输错5次，已锁定至明天0时" in answer.text
+    assert 'value="999999"' not in answer.text  # the typed PIN is never shown back
     again = await client.post("/visits", data={"_csrf_token": token, **_form(
         world, confirmation_code=PIN)})
     assert again.status_code == 422 and "锁定至明天0时" in again.text

@@ -371,7 +371,8 @@ async def test_a_revision_is_a_new_record_and_the_original_stays(world) -> None:
     assert codes(original) == ["required_missing"]
     revised = await reviews.revise_visit(
         world.nurse, original["id"], "wrong_items", "漏勾了安全护理",
-        items=REQUIRED, started_at=at(14, 9, 5), ended_at=at(14, 9, 50))
+        items=REQUIRED, started_at=at(14, 9, 5), ended_at=at(14, 9, 50),
+        confirmation_code=PIN)
     # Moved five minutes: no overlap with the record it replaces.
     assert revised["review"] == "accepted" and revised["flags"] == []
     assert revised["revision_of"] == original["id"] and revised["id"] != original["id"]
@@ -393,15 +394,16 @@ async def test_a_revision_is_a_new_record_and_the_original_stays(world) -> None:
         await reviews.review(world.staff.reviewer, original["id"], "accept", "可以")
     actions = [e["action"] for e in await AuditEvent.select(AuditEvent.action).where(
         AuditEvent.action.like("visit.%")).order_by(AuditEvent.seq)]
-    assert actions == ["visit.pin_checked", "visit.logged", "visit.superseded",
-                       "visit.revised"]
+    assert actions == ["visit.pin_checked", "visit.logged", "visit.pin_checked",
+                       "visit.superseded", "visit.revised"]
 
 
 async def test_revision_refusals(world) -> None:
     flagged = await log(world.nurse, visit(world, ended_at=at(14, 9, 10)))
     with pytest.raises(InvalidInput) as refused:
         await reviews.revise_visit(world.nurse, flagged["id"], "", "", ended_at=at(14, 8))
-    assert set(refused.value.fields) == {"reason_code", "ended_at"}
+    # New times need the family's confirmation afresh.
+    assert set(refused.value.fields) == {"reason_code", "ended_at", "confirmation_code"}
     with pytest.raises(InvalidInput) as refused:
         await reviews.revise_visit(world.nurse, flagged["id"], "other", " ")
     assert set(refused.value.fields) == {"revision_note"}
@@ -427,7 +429,8 @@ async def test_a_revision_cannot_move_a_visit_past_the_staff_certificate(
     await StaffMember.update({StaffMember.certificate_until: date(2026, 12, 13)}).where(
         StaffMember.user == world.nurse.id)
     moved = reviews.revise_visit(world.nurse, original["id"], "wrong_time", "",
-                                 started_at=at(day, 9), ended_at=at(day, 9, 45))
+                                 started_at=at(day, 9), ended_at=at(day, 9, 45),
+                                 confirmation_code=PIN)
     if not refused:
         assert (await moved)["visit_on"] == f"2026-12-{day}"
         return

@@ -334,3 +334,24 @@ def test_due_on_a_plan_starting_mid_month() -> None:
     assert due_on(2, 0, date(2026, 11, 10), month_days=30, from_day=16).overdue is False
     assert due_on(2, 0, date(2026, 11, 23), month_days=30, from_day=16).due_today is True
     assert due_on(2, 0, date(2026, 11, 24), month_days=30, from_day=16).overdue is True
+
+
+_START = datetime(2026, 12, 14, 9, tzinfo=CHINA)
+_BEFORE = {"started_at": _START, "ended_at": _START + timedelta(minutes=45),
+           "items": ("B01", "B04")}
+# (what the correction changes, whether it changes the service the family confirmed)
+CORRECTIONS = [
+    ("nothing", {}, False),
+    ("the notes", {"notes": "家属在场"}, False),
+    ("the items' order", {"items": ("B04", "B01")}, False),
+    ("the start", {"started_at": _START + timedelta(minutes=5)}, True),
+    ("the end", {"ended_at": _START + timedelta(minutes=50)}, True),
+    ("an item more", {"items": ("B01", "B04", "B08")}, True),
+    ("an item less", {"items": ("B01",)}, True),
+]
+
+
+@pytest.mark.parametrize(("changes", "changed"), [c[1:] for c in CORRECTIONS],
+                         ids=[c[0] for c in CORRECTIONS])
+def test_a_correction_changes_the_service_only_by_its_times_or_items(changes, changed) -> None:
+    assert rules.changes_service(_BEFORE, {**_BEFORE, **changes}) is changed
