@@ -191,7 +191,8 @@ async def test_a_visit_moved_to_the_next_month_is_paid_once(database_url, monkey
     FrozenClock(monkeypatch, date(2027, 1, 3))  # the visit really was on 2 January
     await reviews.revise_visit(world.nurse, logged["id"], "wrong_time", "日期填错",
                                started_at=datetime(2027, 1, 2, 9, tzinfo=clock.CHINA),
-                               ended_at=datetime(2027, 1, 2, 10, tzinfo=clock.CHINA))
+                               ended_at=datetime(2027, 1, 2, 10, tzinfo=clock.CHINA),
+                               confirmation_code="482113")  # new times: the family again
     january = await computed(monkeypatch, date(2027, 1, 1), world.staff.clerk)
     lines = await lines_of(january["id"])
     assert lines["home_visit"]["visits_counted"] == 1  # paid in January …
