@@ -301,8 +301,9 @@ async def write(actor: Actor, facts: Mapping[str, Any], key: uuid.UUID,
     person = gathered.beneficiary(actor, values["person"], visit_on, facts)
     revision = revision or {}
     # A correction keeps the time its original was first recorded: 补录 is about that.
-    flags = gathered.flags(values, person, staff, facts,
-                           revision.get("logged_at") or clock.now())
+    flags = [*gathered.flags(values, person, staff, facts,
+                             revision.get("logged_at") or clock.now()),
+             *revision.get("carried_flags", ())]
     review = rules.initial_review(flags)
     plan, entitlement = person["plan"], person["entitlement"]
     answer = {

@@ -29,11 +29,15 @@ from ltc.visits.logging import (
 )
 from ltc.visits.queries import REVIEW_ROLES, get_visit, own_visit, visible_visit
 from ltc.visits.rules import (
+    CONCERN_REOPENS,
     DECISIONS,
     OVERTURNABLE,
+    RAISED_LATER,
     REVIEW_LABELS,
     REVISABLE,
     REVISION_REASONS,
+    Flag,
+    FlagCode,
     Review,
 )
 from ltc.visits.tables import Visit
@@ -112,6 +116,49 @@ async def overturn(actor: Actor, visit_id: int, reason: str) -> dict[str, Any]:
     return await get_visit(actor, visit_id)
 
 
+async def raise_concern(actor: Actor, visit_id: int, code: FlagCode,
+                        message: str) -> dict[str, Any]:
+    """Someone outside the provider doubts a logged visit — the family disputes it, a return
+    visit call denies it: the visit carries the flag and goes (back) to the reviewer's queue.
+    An accepted visit stops counting as paid work; `reviewed_at` moves to now, so a month
+    already paid is corrected by an adjustment in the next batch, as for an overturn. A
+    rejected or superseded visit is left as it is (nothing to reopen). The caller checks who
+    may raise it; `actor` is who the audit names (a family member has no user id).
+    Returns {"visit_id", "changed"}."""
+    if code not in RAISED_LATER:
+        raise ValueError(f"{code} is computed at logging, not raised later")
+    message = message.strip()[: rules.MAX_NOTES]
+    async with db.write_transaction():
+        visit = await Visit.select(Visit.id, Visit.review, Visit.flags, Visit.superseded).where(
+            Visit.id == visit_id).first()
+        if visit is None or visit["superseded"] or visit["review"] not in CONCERN_REOPENS:
+            return {"visit_id": visit_id, "changed": False}
+        flags = json.loads(visit["flags"])
+        raised = Flag(code, message).as_dict()
+        if raised not in flags:
+            flags.append(raised)
+        done = await Visit.update({
+            Visit.review: str(Review.flagged),
+            Visit.flags: json.dumps(flags, ensure_ascii=False),
+            Visit.reviewed_at: clock.now()}).where(
+            (Visit.id == visit_id) & (Visit.review == visit["review"])
+            & (Visit.flags == visit["flags"])
+            & (Visit.superseded == False)).returning(Visit.id)  # noqa: E712
+        if not done:
+            raise db.StaleWrite(Visit._meta.tablename, visit_id)
+        await audit.record(actor, "visit.concern_raised", "visit", visit_id,
+                           before={"review": visit["review"]},
+                           after={"review": str(Review.flagged), "flag": str(code)},
+                           note=f"{code.label}：{message}")
+    return {"visit_id": visit_id, "changed": True}
+
+
+def raised_later(visit: dict[str, Any]) -> list[Flag]:
+    """The flags raised after logging, which a correction carries over."""
+    return [Flag(FlagCode(f["code"]), f["message"]) for f in json.loads(visit["flags"])
+            if f["code"] in RAISED_LATER]
+
+
 async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
                        **changed: Any) -> dict[str, Any]:
     """A correction: a new record (with a new server-made UUID) that replaces the original,
@@ -182,7 +229,8 @@ async def revise_visit(actor: Actor, visit_id: int, reason_code: str, note: str,
             raise db.StaleWrite(Visit._meta.tablename, visit_id)
         visit = await write(actor, facts, uuid.uuid4(), values, facts["staff"], revision={
             "revision_of": visit_id, "revision_reason": reason_code,
-            "revision_note": note.strip(), "logged_at": logged_at})
+            "revision_note": note.strip(), "logged_at": logged_at,
+            "carried_flags": raised_later(original)})
         reason = REVISION_REASONS[reason_code] + (f"：{note.strip()}" if note.strip() else "")
         await audit.record(actor, "visit.superseded", "visit", visit_id,
                            before={"review": original["review"]},

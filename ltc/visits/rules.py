@@ -133,6 +133,10 @@ class FlagCode(StrEnum):
     nurse_only = "nurse_only"
     far_from_home = "far_from_home"
     late_entry = "late_entry"
+    # Raised after logging by someone outside the provider (ltc.visits.review.raise_concern);
+    # a correction by the provider carries them over, so it cannot wash them out.
+    family_dispute = "family_dispute"
+    return_visit_denied = "return_visit_denied"
 
     @property
     def label(self) -> str:
@@ -150,7 +154,12 @@ FLAG_LABELS = {
     FlagCode.nurse_only: "护士专项由非护士操作",
     FlagCode.far_from_home: "签到位置远离住址",
     FlagCode.late_entry: "补录",
+    FlagCode.family_dispute: "家属异议",
+    FlagCode.return_visit_denied: "回访否认",
 }
+RAISED_LATER = frozenset({FlagCode.family_dispute, FlagCode.return_visit_denied})
+# A concern may reopen a visit nobody has rejected yet: an accepted one goes back to review.
+CONCERN_REOPENS = (Review.accepted, Review.accepted_after_review, Review.flagged)
 
 
 @dataclass(frozen=True)

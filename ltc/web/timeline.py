@@ -149,6 +149,7 @@ ACTION_LABELS = {
     "visit.accepted": "审核通过服务记录",
     "visit.rejected": "审核不通过服务记录",
     "visit.overturned": "撤销服务记录的通过结论（改为审核不通过）",
+    "visit.concern_raised": "对服务记录提出疑问（家属异议或回访否认，转入待审核）",
     "visit.pin_checked": "核对家庭确认码（正确）",
     "visit.pin_wrong": "家庭确认码输入错误",
 }
