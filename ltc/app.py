@@ -60,6 +60,7 @@ from ltc.payouts.controllers import (
     DepositPages,
     PayoutApi,
     PayoutPages,
+    ProviderDeclarationPages,
     ProviderStatementPages,
 )
 from ltc.people.rules import mask_resident_id
@@ -175,7 +176,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 AssessmentPages, ReviewPages, EvidencePages, NoticeBatchPages, PublicNoticePages,
                 EntitlementPages, DecisionPages, PolicyPages, RulesetPages, AgreementPages,
                 CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,
-                EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages, StaffPages,
+                EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages,
+                ProviderDeclarationPages, StaffPages,
                 OrganisationPages, RegionPages, CareItemPages,
             ]),
             AccountsApi,

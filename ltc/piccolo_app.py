@@ -21,6 +21,8 @@ from ltc.payouts.tables import (
     DepositEntry,
     Payment,
     PayoutBatch,
+    PayoutDeclaration,
+    PayoutDispute,
     PayoutDocument,
     PayoutLine,
 )
@@ -75,6 +77,8 @@ APP_CONFIG = AppConfig(
         PayoutLine,
         DepositEntry,
         PayoutDocument,
+        PayoutDeclaration,
+        PayoutDispute,
         SpotCheckDraw,
         SpotCheck,
         StaffMember,

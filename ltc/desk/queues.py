@@ -359,6 +359,17 @@ async def _rejected(actor: Actor, today: date) -> list[Item]:
 
 
 
+async def _to_declare_count(actor: Actor) -> int:
+    return len(await payouts.provider_drafts(actor, undeclared_only=True))
+
+
+async def _to_declare(actor: Actor, today: date) -> list[Item]:
+    return [Item(f"{d['number']} {d['month_label']}", f"/provider/declarations/{d['id']}",
+                 note=f"{d['open_disputes']}条异议待初审" if d["open_disputes"]
+                 else f"{d['lines']}条明细待核对申报")
+            for d in (await payouts.provider_drafts(actor, undeclared_only=True))[:SHOWN]]
+
+
 async def _latest_statements(actor: Actor) -> list[dict[str, Any]]:
     rows = await payouts.provider_statements(actor)
     return [r for r in rows if r["ready"] and r["month_label"] == rows[0]["month_label"]]
@@ -414,6 +425,8 @@ QUEUES: dict[Role, list[Spec]] = {
              _payout_todo("returned"), _payout_items("returned"), nav="/payouts"),
         Spec("no_account", "已审批批次中缺少银行账户的收款人", "/payouts?todo=approved",
              _without_account_count, _without_account),
+        Spec("disputes", "服务机构申报异议待初审的结算批次", "/payouts?todo=disputes",
+             _payout_todo("disputes"), _payout_items("disputes"), nav="/payouts"),
     ],
     Role.assessor: [
         Spec("assigned", "分派给我的评估任务", "/assessments?state=ASSIGNED",
@@ -442,6 +455,8 @@ QUEUES: dict[Role, list[Spec]] = {
              _rejected),
         Spec("flagged", "被系统标记、等待审核的服务记录", f"/visits?review={Review.flagged}",
              _visits_in_review(Review.flagged)),
+        Spec("declare", "待申报的结算明细", "/provider/declarations", _to_declare_count,
+             _to_declare, nav="/provider/declarations"),
         Spec("statements", "最新一期结算单", "/provider/statements", _statement_count,
              _statements),
     ],

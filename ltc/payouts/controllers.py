@@ -20,8 +20,8 @@ from ltc.audit import service as audit
 from ltc.errors import DomainError, InvalidInput, NotFound
 from ltc.identity import Actor, Role
 from ltc.money import parse_yuan, plain_yuan
-from ltc.payouts import queries, service, statements
-from ltc.payouts.rules import BatchState, Benefit, LineKind
+from ltc.payouts import declarations, queries, service, statements
+from ltc.payouts.rules import OUTCOMES, BatchState, Benefit, LineKind
 from ltc.regions import interface as regions
 from ltc.web.actions import perform
 from ltc.web.exports import Page, keyset_page, paged_csv, pdf_file, stored_file
@@ -35,7 +35,8 @@ PROVIDERS = role_guard(Role.provider)
 RESULT_FILE_LIMIT = 10 * 1024 * 1024
 UPLOAD_BODY_LIMIT = RESULT_FILE_LIMIT + 1024 * 1024  # the file plus multipart framing
 ACTIONS = {"compute": "已开始重新计算，请稍后刷新页面", "submit": "已提交审批",
-           "approve": "已审批通过", "return": "已退回经办员", "export": "已导出银行代发文件"}
+           "approve": "已审批通过", "return": "已退回经办员", "export": "已导出银行代发文件",
+           "settle": "初审结论已记录，服务机构可以看到"}
 STALE = "该结算批次刚被他人处理，请核对最新状态后重新操作"
 PAGE_SIZE = 50
 EXPORT_PAGE = 500
@@ -148,6 +149,8 @@ class PayoutPages(Controller):
             export_plan=await service.export_check(actor, batch_id)
             if state is BatchState.APPROVED else None,
             files=await queries.batch_documents(batch_id),
+            declarations=await declarations.batch_declarations(batch_id),
+            disputes=await declarations.disputes(batch_id), outcomes=OUTCOMES,
             # One statement per payee is listed with the files above, not on the timeline.
             timeline=[e for e in await audit.timeline("payout_batch", batch_id)
                       if e["action"] != "payout_batch.statement_rendered"],
@@ -177,6 +180,14 @@ class PayoutPages(Controller):
         async def transition() -> None:
             if action == "compute":
                 await service.request_compute(actor, batch_id)
+                return
+            if action == "settle":
+                dispute_id = form_int(data, "dispute")
+                if dispute_id not in {d["id"] for d in await declarations.disputes(batch_id)}:
+                    raise NotFound("dispute_not_found", "申报异议不存在")
+                await service.settle_dispute(
+                    actor, dispute_id, form_int(data, "dispute_version"),
+                    data.get("decision", ""), data.get("outcome", ""), data.get("answer", ""))
                 return
             version = form_int(data, "version")
             if action == "submit":
@@ -345,6 +356,56 @@ class ProviderStatementPages(Controller):
         return await pdf_file(await _statement_sha(batch_id, payee),
                               f"结算单_{mine[batch_id]['number']}.pdf",
                               object_type="payout_batch", object_id=batch_id)
+
+
+class ProviderDeclarationPages(Controller):
+    """A provider's drafts to declare (申报) and, per draft, its own lines with the
+    declaration and a dispute form for each line."""
+
+    path = "/provider/declarations"
+    guards = [PROVIDERS]  # noqa: RUF012
+    include_in_schema = False
+
+    @get("/")
+    async def index(self, request: Request[Actor, Any, Any]) -> Template:
+        return page(request, "payouts/provider_declarations.html",
+                    drafts=await queries.provider_drafts(request.user))
+
+    async def _show(self, request: Request[Actor, Any, Any], batch_id: int,
+                    status_code: int = 200, **context: Any) -> Template:
+        return page(request, "payouts/provider_declaration.html", status_code=status_code,
+                    **await queries.provider_declaration(request.user, batch_id),
+                    errors=context.pop("errors", {}), error=context.pop("error", None),
+                    form=context.pop("form", {}), **context)
+
+    @get("/{batch_id:int}")
+    async def show(self, request: Request[Actor, Any, Any], batch_id: Id) -> Template:
+        return await self._show(request, batch_id)
+
+    @post("/{batch_id:int}", status_code=200)
+    async def act(self, request: Request[Actor, Any, Any], batch_id: Id,
+                  data: URLEncodedBody[dict[str, str]]) -> Any:
+        """`declare` the lines the page showed (their fingerprint), or `dispute` one line."""
+        action = data.get("action", "")
+
+        async def transition() -> None:
+            if action == "declare":
+                await service.declare(request.user, batch_id, data.get("lines_sha256", ""))
+            elif action == "dispute":
+                await service.dispute(request.user, batch_id, form_int(data, "line"),
+                                      data.get("reason", ""))
+            else:
+                raise InvalidInput("invalid_request", "请选择要办理的操作", {"action": "未知操作"})
+
+        async def render(**context: Any) -> Template:
+            return await self._show(request, batch_id, form=data, **context)
+
+        return await perform(
+            request, transition, render=render,
+            done="已申报，经办员初审后提交审批" if action == "declare"
+            else "异议已提交，等待经办员初审",
+            then=f"/provider/declarations/{batch_id}",
+            stale="结算明细刚有变动，请核对最新明细后重新操作")
 
 
 # --- the API ---------------------------------------------------------------------------------

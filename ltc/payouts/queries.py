@@ -13,12 +13,14 @@ from ltc import clock
 from ltc.errors import Forbidden, NotFound
 from ltc.identity import Actor, Role, in_region, region_covers
 from ltc.organisations.tables import Organisation
-from ltc.payouts import rules, service
-from ltc.payouts.rules import BatchState, Benefit
+from ltc.payouts import declarations, rules, service
+from ltc.payouts.rules import BatchState, Benefit, DisputeState
 from ltc.payouts.tables import (
     DepositEntry,
     Payment,
     PayoutBatch,
+    PayoutDeclaration,
+    PayoutDispute,
     PayoutDocument,
     PayoutLine,
 )
@@ -32,8 +34,7 @@ DOCUMENT_LABELS = {"bank_file": "银行代发文件", "summary": "结算汇总�
                    "reconciliation": "银行回单"}
 
 
-def organisation_payee(organisation_id: int) -> str:
-    return f"org:{organisation_id}"
+organisation_payee = declarations.organisation_payee
 
 
 def _fen(value: Any) -> int:
@@ -44,12 +45,15 @@ def _fen(value: Any) -> int:
 # --- batches --------------------------------------------------------------------------------
 
 # The to-do filters of the batch list (ltc.desk.queues counts the same rows).
-TODO_LABELS = {"returned": "审核退回、待修改", "submitted": "待审批",
-               "approved": "已审批、待导出"}
-_TODO = {"returned": (PayoutBatch.state == str(BatchState.DRAFT))
+TODO_LABELS = {"returned": "审核退回、待修改", "disputes": "有待初审的申报异议",
+               "submitted": "待审批", "approved": "已审批、待导出"}
+_TODO = {"returned": lambda: (PayoutBatch.state == str(BatchState.DRAFT))
          & (PayoutBatch.returned_reason != ""),
-         "submitted": PayoutBatch.state == str(BatchState.SUBMITTED),
-         "approved": PayoutBatch.state == str(BatchState.APPROVED)}
+         "disputes": lambda: (PayoutBatch.state == str(BatchState.DRAFT)) & PayoutBatch.id.is_in(
+             PayoutDispute.select(PayoutDispute.batch).where(
+                 PayoutDispute.state == str(DisputeState.open))),
+         "submitted": lambda: PayoutBatch.state == str(BatchState.SUBMITTED),
+         "approved": lambda: PayoutBatch.state == str(BatchState.APPROVED)}
 
 
 async def list_batches(actor: Actor, state: str = "", search: str = "", before_id: int = 0,
@@ -72,7 +76,7 @@ async def list_batches(actor: Actor, state: str = "", search: str = "", before_i
             condition = condition | (PayoutBatch.month == month)
         query = query.where(condition)
     if todo in _TODO:
-        query = query.where(_TODO[todo])
+        query = query.where(_TODO[todo]())
     rows = await query.order_by(PayoutBatch.id, ascending=False).limit(max(1, min(limit, 500)))
     return [{**r, "state_label": BatchState(r["state"]).label,
              "month_label": clock.month_label(r["month"])} for r in rows]
@@ -88,7 +92,7 @@ def _month_typed(text: str) -> date | None:
 
 async def todo_count(actor: Actor, todo: str) -> int:
     return await PayoutBatch.count().where(in_region(actor, PayoutBatch.region_path)
-                                           & _TODO[todo])
+                                           & _TODO[todo]())
 
 
 async def payees_without_account(actor: Actor) -> list[dict[str, Any]]:
@@ -268,6 +272,70 @@ async def treated_visits(lines: list[dict[str, Any]]) -> dict[int, list[dict[str
                   for visit, reason in pairs if visit in found]
         result[line_id] = sorted(visits, key=lambda v: (v["started_at"], v["id"]))
     return result
+
+
+# --- the providers' declaration (申报) -------------------------------------------------------
+
+async def provider_drafts(actor: Actor, undeclared_only: bool = False) -> list[dict[str, Any]]:
+    """The drafts holding lines of the provider's own organisation, newest first, each with
+    its declaration in force (or none) and its disputes still open."""
+    payee = organisation_payee(actor.organisation_id or 0)
+    rows = await PayoutBatch.raw(
+        "SELECT b.id, b.number, b.month, b.computing_since, COUNT(l.id) AS lines, "
+        "SUM(l.net_fen) AS net FROM payout_batch b JOIN payout_line l ON l.batch = b.id "
+        "WHERE l.payee_key = {} AND b.state = 'DRAFT' "
+        "GROUP BY b.id, b.number, b.month, b.computing_since ORDER BY b.month DESC", payee)
+    declared = {d["batch"]: d for d in await PayoutDeclaration.select(
+        PayoutDeclaration.batch, PayoutDeclaration.declared_at).where(
+        (PayoutDeclaration.payee_key == payee) & PayoutDeclaration.voided_at.is_null()
+        & PayoutDeclaration.batch.is_in([r["id"] for r in rows] or [0]))}
+    found = []
+    for row in rows:
+        open_ = await PayoutDispute.count().where(
+            (PayoutDispute.batch == row["id"]) & (PayoutDispute.payee_key == payee)
+            & (PayoutDispute.state == str(DisputeState.open)))
+        declaration = declared.get(row["id"])
+        if undeclared_only and declaration is not None:
+            continue
+        found.append({**row, "lines": int(row["lines"]), "net": _fen(row["net"]),
+                      "month_label": clock.month_label(row["month"]),
+                      "declared_at": declaration["declared_at"] if declaration else None,
+                      "open_disputes": open_})
+    return found
+
+
+async def provider_declaration(actor: Actor, batch_id: int) -> dict[str, Any]:
+    """A draft as its provider declares it: its own lines only (explained), the
+    fingerprint the declaration will confirm, its declaration in force and every dispute
+    it raised with the first review's outcome. Another provider's batch is NotFound."""
+    payee = organisation_payee(actor.organisation_id or 0)
+    batch = await PayoutBatch.select().where(PayoutBatch.id == batch_id).first()
+    lines = [] if batch is None else await PayoutLine.select(
+        *PayoutLine.all_columns(), PayoutLine.person.name).where(
+        (PayoutLine.batch == batch_id) & (PayoutLine.payee_key == payee)).order_by(
+        PayoutLine.person.name, PayoutLine.benefit, PayoutLine.id)
+    if not lines:
+        raise NotFound("batch_not_found", "该结算批次中没有贵机构的结算明细")
+    basis = {}
+    for line in lines:
+        if line["policy_version"] not in basis:
+            basis[line["policy_version"]] = (
+                await _policy_facts(line["policy_version"]))["basis_points"]
+    disputes = await declarations.disputes(batch_id, payee)
+    open_lines = {d["identity"] for d in disputes if d["state"] == DisputeState.open}
+    shown = [{**_labelled(line),
+              "explanation": rules.explain(line, basis[line["policy_version"]]),
+              "disputed": (line["person"], line["benefit"], str(line["service_month"]),
+                           line["kind"]) in open_lines} for line in lines]
+    return {"batch": {**batch, "state_label": BatchState(batch["state"]).label,
+                      "month_label": clock.month_label(batch["month"]),
+                      "open": batch["state"] == BatchState.DRAFT
+                      and batch["computing_since"] is None},
+            "payee_name": lines[0]["payee_name"], "lines": shown,
+            "lines_sha256": rules.lines_fingerprint(lines),
+            "net_fen": sum(int(line["net_fen"]) for line in lines),
+            "declaration": await declarations.current_declaration(batch_id, payee),
+            "disputes": disputes, "open_disputes": len(open_lines)}
 
 
 # --- approval -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ table-driven tests can hold the SQL to them row by row:
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -214,6 +215,93 @@ def explain(line: Mapping[str, Any], basis_points: int) -> list[str]:
             f"本期{'补发' if line['gross_fen'] > 0 else '扣回'}"
             f"{plain_yuan(abs(line['gross_fen']))}元。")
     return sentences
+
+
+# --- the provider's declaration (申报, 22号) -------------------------------------------------
+#
+# Before a draft is submitted each provider reads its own lines and declares them (confirms
+# they are true and complete) or disputes single lines with a reason; the clerk's first
+# review (初审) settles each dispute. A declaration names the exact lines it confirmed by
+# their fingerprint: a recomputation that changes them voids it.
+#
+# Submission requires every dispute settled. A provider that has not declared does not hold
+# the batch back (a provider's silence must not stop everyone's money): the clerk may
+# submit, and the providers undeclared at that moment are recorded with the submission and
+# listed for the reviewer on the batch page.
+
+class DisputeState(StrEnum):
+    open = "open"
+    upheld = "upheld"
+    rejected = "rejected"
+
+    @property
+    def label(self) -> str:
+        return DISPUTE_LABELS[self]
+
+
+DISPUTE_LABELS = {DisputeState.open: "待初审", DisputeState.upheld: "异议成立",
+                  DisputeState.rejected: "异议不成立"}
+# What an upheld dispute does to its line.
+OUTCOMES = {"recompute": "已更正原因并重新计算该明细",
+            "exclude": "本期不予结算该明细（事实更正后在以后月份调整补发）"}
+VOID_CHANGED = "结算明细已重新计算并发生变化，请核对后重新申报"
+VOID_DISPUTED = "贵机构对明细提出了异议，异议初审后请重新申报"
+DISPUTE_REASON_MAX = 500
+
+
+def line_identity(line: Mapping[str, Any]) -> tuple[int, str, str, str]:
+    """What a line is for, stable across recomputations (its id is not): beneficiary,
+    benefit, service month and kind within the batch and payee."""
+    return (int(line["person"]), str(line["benefit"]), str(line["service_month"]),
+            str(line["kind"]))
+
+
+_FINGERPRINTED = ("gross_fen", "withheld_fen", "net_fen", "days", "visits_counted",
+                  "visits_excluded", "visit_treatments", "rate_fen", "grade")
+
+
+def lines_fingerprint(lines: Iterable[Mapping[str, Any]]) -> str:
+    """SHA-256 of a payee's lines as the provider reads them: what each is for and every
+    figure of it, whatever their order or ids. A declaration holds while this is equal."""
+    rows = sorted((*line_identity(line), *(str(line[k]) for k in _FINGERPRINTED))
+                  for line in lines)
+    return hashlib.sha256(repr(rows).encode()).hexdigest()
+
+
+def dispute_problems(reason: str) -> dict[str, str]:
+    """The dispute form's problems, all at once (一次性告知)."""
+    reason = reason.strip()
+    if not reason:
+        return {"reason": "请写明异议理由（如：某次上门已审核通过但未计费）"}
+    if len(reason) > DISPUTE_REASON_MAX:
+        return {"reason": f"异议理由不能超过{DISPUTE_REASON_MAX}字"}
+    return {}
+
+
+def settle_problems(decision: str, outcome: str, answer: str) -> dict[str, str]:
+    """The first review's problems, all at once: a decision; for an upheld dispute what
+    happens to the line; a reason the provider reads (required when rejected)."""
+    problems = {}
+    if decision not in (DisputeState.upheld, DisputeState.rejected):
+        problems["decision"] = "请选择异议成立或不成立"
+    elif decision == DisputeState.upheld and outcome not in OUTCOMES:
+        problems["outcome"] = "异议成立时请选择处理方式：重新计算或本期不予结算"
+    if decision == DisputeState.rejected and not answer.strip():
+        problems["answer"] = "异议不成立时请写明理由，服务机构会看到"
+    elif decision == DisputeState.upheld and outcome == "exclude" and not answer.strip():
+        problems["answer"] = "不予结算时请写明原因，服务机构会看到"
+    if len(answer.strip()) > DISPUTE_REASON_MAX:
+        problems["answer"] = f"答复不能超过{DISPUTE_REASON_MAX}字"
+    return problems
+
+
+def open_disputes_message(disputes: Iterable[Mapping[str, Any]]) -> str:
+    """Why a batch cannot be submitted: every open dispute named (payee, beneficiary,
+    benefit, month), the first twenty."""
+    named = [f"{d['payee_name']}：{d['person_name']} {Benefit(d['benefit']).label}"
+             f"（{clock.month_label(d['service_month'])}）" for d in disputes]
+    return (f"还有{len(named)}条服务机构申报异议未初审，不能提交审批："
+            + "；".join(named[:20]) + ("等" if len(named) > 20 else ""))
 
 
 # --- anomalies ------------------------------------------------------------------------------

@@ -22,10 +22,18 @@ from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.organisations.tables import Organisation
-from ltc.payouts import computation, rules
+from ltc.payouts import computation, declarations, rules
 from ltc.payouts.computation import Dialect, Month
-from ltc.payouts.rules import BatchState
-from ltc.payouts.tables import DepositEntry, Payment, PayoutBatch, PayoutDocument, PayoutLine
+from ltc.payouts.rules import BatchState, DisputeState
+from ltc.payouts.tables import (
+    DepositEntry,
+    Payment,
+    PayoutBatch,
+    PayoutDeclaration,
+    PayoutDispute,
+    PayoutDocument,
+    PayoutLine,
+)
 from ltc.policy.rules import Policy
 from ltc.policy.service import parsed_definition, policy_in_force
 from ltc.policy.tables import PolicyVersion
@@ -33,6 +41,7 @@ from ltc.regions.tables import Region
 
 PREPARE_ROLES = frozenset({Role.clerk, Role.admin})
 APPROVE_ROLES = frozenset({Role.reviewer})
+DECLARE_ROLES = frozenset({Role.provider})
 COMPUTE_JOB = "payouts.compute"
 STATEMENT_JOB = "payouts.render_statement"
 SUMMARY_JOB = "payouts.render_summary"
@@ -191,6 +200,8 @@ async def compute(batch_id: int) -> dict[str, Any] | None:
                                                     earlier["policy_version"]))
         for statement in computation.carry_failed_payments(batch_id, batch["region_path"]):
             await _run(statement)
+        await declarations.exclude_upheld_lines(batch_id)
+        await declarations.void_changed_declarations(batch_id)
         totals = (await _run(
             "SELECT COUNT(*) AS n, COALESCE(SUM(gross_fen), 0) AS gross, "
             "COALESCE(SUM(withheld_fen), 0) AS withheld, COALESCE(SUM(net_fen), 0) AS net "
@@ -230,16 +241,24 @@ async def _final_batches_to_check(batch: dict[str, Any]) -> list[dict[str, Any]]
 # --- maker-checker --------------------------------------------------------------------------
 
 async def submit(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
-    """DRAFT → SUBMITTED: the lines are frozen from here."""
+    """DRAFT → SUBMITTED: the lines are frozen from here. Refused while a provider's dispute
+    waits for the first review (`disputes_open`, every one named); providers that have not
+    declared are recorded with the submission (rules: the declaration)."""
     require_role(actor, PREPARE_ROLES, "提交结算")
     async with db.write_transaction():
         row = await visible_batch(actor, batch_id)
         if row["computed_at"] is None or row["computing_since"] is not None:
             raise Conflict("not_computed", "结算尚未计算完成，请等待计算结束后再提交")
-        return await _set_state(actor, row, BatchState.DRAFT, version, {
+        open_ = await declarations.disputes(batch_id, state=DisputeState.open)
+        if open_ and row["state"] == BatchState.DRAFT:
+            raise Conflict("disputes_open", rules.open_disputes_message(open_))
+        undeclared = await declarations.undeclared(batch_id)
+        updated = await _set_state(actor, row, BatchState.DRAFT, version, {
             PayoutBatch.state: str(BatchState.SUBMITTED), PayoutBatch.submitted_by: actor.id,
             PayoutBatch.submitted_at: clock.now(), PayoutBatch.returned_reason: ""},
-            "submitted")
+            "submitted", note=("未申报的服务机构：" + "、".join(
+                p["payee_name"] for p in undeclared)) if undeclared else None)
+    return updated
 
 
 async def return_batch(actor: Actor, batch_id: int, version: int, reason: str) -> dict[str, Any]:
@@ -268,6 +287,132 @@ async def approve(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
             PayoutBatch.state: str(BatchState.APPROVED), PayoutBatch.approved_by: actor.id,
             PayoutBatch.approved_at: clock.now()}, "approved")
         await _run(computation.withheld_deposits(dialect(), batch_id, row["number"], clock.now()))
+    return updated
+
+
+# --- the providers' declaration (申报) and first review (初审) --------------------------------
+
+async def _provider_draft(actor: Actor, batch_id: int) -> str:
+    """The actor's payee key in a draft that holds lines of its own organisation; any
+    other batch, or another provider's, is NotFound. Refused while it is being computed."""
+    require_role(actor, DECLARE_ROLES, "申报结算明细")
+    payee = declarations.organisation_payee(actor.organisation_id or 0)
+    row = await PayoutBatch.select().where(
+        (PayoutBatch.id == batch_id) & PayoutBatch.id.is_in(
+            PayoutLine.select(PayoutLine.batch).where(PayoutLine.payee_key == payee))).first()
+    if row is None:
+        raise NotFound("batch_not_found", "该结算批次中没有贵机构的结算明细")
+    if row["state"] != BatchState.DRAFT:
+        raise Conflict("wrong_state", f"结算批次已{BatchState(row['state']).label}，"
+                                      "不能再申报或提出异议")
+    if row["computing_since"] is not None:
+        raise Conflict("computing", "结算明细正在重新计算，请稍后刷新页面再申报")
+    return payee
+
+
+async def declare(actor: Actor, batch_id: int, lines_sha256: str) -> dict[str, Any]:
+    """A provider declares (申报) its lines of a draft: true and complete. `lines_sha256`:
+    the fingerprint of the lines the page showed; lines changed since → Conflict
+    `lines_changed`. Sent twice, the declaration in force is returned and nothing new is
+    recorded. Refused while one of its disputes waits for the first review."""
+    async with db.write_transaction():
+        if not db.is_sqlite():  # two declarations at once: the second sees the first
+            await PayoutDeclaration.raw("SELECT pg_advisory_xact_lock(6009, {})", batch_id)
+        payee = await _provider_draft(actor, batch_id)
+        lines = await declarations.payee_lines(batch_id, payee)
+        fingerprint = rules.lines_fingerprint(lines)
+        if fingerprint != lines_sha256:
+            raise Conflict("lines_changed", "结算明细刚刚重新计算过，请核对最新明细后再申报")
+        current = await declarations.current_declaration(batch_id, payee)
+        if current is not None and current["lines_sha256"] == fingerprint:
+            return current
+        if await PayoutDispute.exists().where(
+                (PayoutDispute.batch == batch_id) & (PayoutDispute.payee_key == payee)
+                & (PayoutDispute.state == str(DisputeState.open))):
+            raise Conflict("disputes_open", "贵机构提出的异议尚未初审，初审后再申报")
+        net = sum(int(line["net_fen"]) for line in lines)
+        created = (await PayoutDeclaration.insert(PayoutDeclaration(
+            batch=batch_id, payee_key=payee, organisation=actor.organisation_id,
+            lines_sha256=fingerprint, line_count=len(lines), net_fen=net,
+            declared_by=actor.id, declared_at=clock.now())).returning(
+            PayoutDeclaration.id))[0]
+        await audit.record(actor, "payout_declaration.declared", "payout_batch", batch_id,
+                           after={"payee": payee, "lines": len(lines), "net_fen": net,
+                                  "lines_sha256": fingerprint})
+    return await declarations.current_declaration(batch_id, payee) or created
+
+
+async def dispute(actor: Actor, batch_id: int, line_id: int, reason: str) -> dict[str, Any]:
+    """A provider disputes one of its draft lines with a reason. Its declaration in force,
+    if any, is void (it no longer confirms everything); one open dispute per line."""
+    problems = rules.dispute_problems(reason)
+    if problems:
+        raise InvalidInput("invalid_dispute", "异议信息有误，请按提示修改", problems)
+    async with db.write_transaction():
+        payee = await _provider_draft(actor, batch_id)
+        line = await PayoutLine.select().where(
+            (PayoutLine.id == line_id) & (PayoutLine.batch == batch_id)
+            & (PayoutLine.payee_key == payee)).first()
+        if line is None:
+            raise NotFound("line_not_found", "结算明细不存在或已重新计算，请刷新页面")
+        same_line = ((PayoutDispute.batch == batch_id) & (PayoutDispute.payee_key == payee)
+                     & (PayoutDispute.person == line["person"])
+                     & (PayoutDispute.benefit == line["benefit"])
+                     & (PayoutDispute.service_month == line["service_month"])
+                     & (PayoutDispute.kind == line["kind"]))
+        if await PayoutDispute.exists().where(
+                same_line & (PayoutDispute.state == str(DisputeState.open))):
+            raise Conflict("dispute_open", "该明细已有待初审的异议，请等待经办员初审")
+        created = (await PayoutDispute.insert(PayoutDispute(
+            batch=batch_id, payee_key=payee, organisation=actor.organisation_id,
+            person=line["person"], benefit=line["benefit"],
+            service_month=line["service_month"], kind=line["kind"],
+            net_fen=line["net_fen"], reason=reason.strip(), raised_by=actor.id,
+            raised_at=clock.now())).returning(*PayoutDispute.all_columns()))[0]
+        current = await declarations.current_declaration(batch_id, payee)
+        if current is not None:
+            await declarations.void(current["id"], rules.VOID_DISPUTED)
+        await audit.record(actor, "payout_dispute.raised", "payout_batch", batch_id,
+                           after={"dispute": created["id"], "payee": payee,
+                                  "line": line_id, "net_fen": int(line["net_fen"])},
+                           note=reason.strip())
+    return created
+
+
+async def settle_dispute(actor: Actor, dispute_id: int, version: int, decision: str,
+                         outcome: str, answer: str) -> dict[str, Any]:
+    """The clerk's first review (初审) of a dispute: upheld — the cause is fixed and the
+    draft recomputed, or the line excluded from this batch with the reason — or rejected
+    with a reason the provider reads. Either way the provider declares again."""
+    require_role(actor, PREPARE_ROLES, "初审申报异议")
+    outcome = outcome if decision == DisputeState.upheld else ""
+    problems = rules.settle_problems(decision, outcome, answer)
+    if problems:
+        raise InvalidInput("invalid_settlement", "初审信息有误，请按提示修改", problems)
+    async with db.write_transaction():
+        found = await PayoutDispute.select(PayoutDispute.batch, PayoutDispute.state).where(
+            PayoutDispute.id == dispute_id).first()
+        if found is None:
+            raise NotFound("dispute_not_found", "申报异议不存在")
+        batch = await visible_batch(actor, found["batch"])
+        if batch["state"] != BatchState.DRAFT:
+            raise Conflict("wrong_state", "只有草稿状态的结算批次可以初审异议")
+        if found["state"] != DisputeState.open:
+            raise Conflict("stale", "该异议已初审，请刷新页面后查看")
+        try:
+            updated = await db.update_versioned(PayoutDispute, dispute_id, version, {
+                PayoutDispute.state: decision, PayoutDispute.outcome: outcome,
+                PayoutDispute.answer: answer.strip(), PayoutDispute.settled_by: actor.id,
+                PayoutDispute.settled_at: clock.now()})
+        except db.StaleWrite:
+            raise Conflict("stale", "该异议已被他人初审，请刷新页面后查看") from None
+        if decision == DisputeState.upheld:
+            await _mark_computing(batch["id"])
+        await audit.record(actor, f"payout_dispute.{decision}", "payout_batch", batch["id"],
+                           before={"state": str(DisputeState.open)},
+                           after={"dispute": dispute_id, "state": decision,
+                                  "outcome": outcome},
+                           note=answer.strip() or None)
     return updated
 
 

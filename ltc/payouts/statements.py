@@ -23,7 +23,7 @@ from ltc.accounts.tables import User
 from ltc.audit import service as audit
 from ltc.errors import Conflict, NotFound
 from ltc.identity import SYSTEM
-from ltc.payouts import queries, rules
+from ltc.payouts import declarations, queries, rules
 from ltc.payouts.rules import BatchState, Benefit, LineKind
 from ltc.payouts.tables import Payment, PayoutBatch, PayoutDocument, PayoutLine
 from ltc.people.rules import mask_resident_id
@@ -130,6 +130,25 @@ async def statement_context(batch_id: int, payee_key: str) -> dict[str, Any]:
         "lines": shown,
         "totals": {key: money.plain_yuan(value) for key, value in totals.items()},
         "line_count": len(lines),
+        **await _declared(batch_id, payee_key),
+    }
+
+
+async def _declared(batch_id: int, payee_key: str) -> dict[str, Any]:
+    """The provider's declaration (who, when) and its disputes with the first review's
+    outcome; frozen once the batch leaves DRAFT."""
+    if not payee_key.startswith("org:"):
+        return {"declaration": None, "disputes": [], "declares": False}
+    declaration = await declarations.current_declaration(batch_id, payee_key)
+    return {
+        "declares": True,
+        "declaration": None if declaration is None else {
+            "by": declaration["declarer"], "at": _local(declaration["declared_at"])},
+        "disputes": [{"beneficiary": d["person_name"], "benefit": d["benefit_label"],
+                      "service_month": d["month_label"], "reason": d["reason"],
+                      "state": d["state_label"], "outcome": d["outcome_label"],
+                      "answer": d["answer"], "settled_at": _local(d["settled_at"])}
+                     for d in await declarations.disputes(batch_id, payee_key)],
     }
 
 

@@ -133,3 +133,47 @@ class PayoutDocument(Table):
     payee_key = Varchar(length=40, null=False, default="")
     sha256 = Varchar(length=64, null=False)
     rendered_at = Timestamptz(default=ClockNow(), null=False)
+
+
+class PayoutDeclaration(Table):
+    """A provider's declaration (申报, 22号) of its lines in a draft: it confirms exactly the
+    lines it saw, named by their fingerprint (ltc.payouts.rules.lines_fingerprint). A
+    recomputation that changes those lines, or a dispute the provider raises, voids it
+    (`voided_at`, with the reason); the provider then declares again."""
+
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False, index=True)
+    payee_key = Varchar(length=40, null=False)
+    organisation = ForeignKey(Organisation, on_delete=OnDelete.restrict, null=False)
+    lines_sha256 = Varchar(length=64, null=False)
+    line_count = Integer(null=False, default=0)
+    net_fen = BigInt(null=False, default=0)
+    declared_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
+    declared_at = Timestamptz(default=ClockNow(), null=False)
+    voided_at = Timestamptz(null=True, default=None)
+    void_reason = Text(null=False, default="")
+
+
+class PayoutDispute(Table):
+    """A provider's objection to one of its draft lines, with its reason, settled by the
+    clerk's first review (初审): upheld (the cause fixed and the batch recomputed, or the
+    line excluded from the batch) or rejected, with an answer the provider reads. Lines are
+    recomputed (deleted and inserted again), so the dispute names the line by what it is
+    for: payee, beneficiary, benefit, service month and kind."""
+
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False, index=True)
+    payee_key = Varchar(length=40, null=False)
+    organisation = ForeignKey(Organisation, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    benefit = Varchar(length=16, null=False)
+    service_month = Date(null=False)
+    kind = Varchar(length=14, null=False)
+    net_fen = BigInt(null=False, default=0)  # the line's amount when disputed
+    reason = Text(null=False, default="")
+    raised_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
+    raised_at = Timestamptz(default=ClockNow(), null=False)
+    state = Varchar(length=10, null=False, default="open")  # open | upheld | rejected
+    outcome = Varchar(length=10, null=False, default="")  # "" | recompute | exclude
+    answer = Text(null=False, default="")
+    settled_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
+    settled_at = Timestamptz(null=True, default=None)
+    version = Integer(default=1, null=False)

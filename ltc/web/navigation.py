@@ -15,7 +15,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
     Role.assessor: [("工作台", "/"), ("我的评估任务", "/assessments"),
                     ("专家确认", "/assessments/confirmations"), ("评估抽查", "/spotchecks/mine")],
     Role.provider: [("工作台", "/"), ("服务记录", "/visits"), ("护理计划", "/care-plans"),
-                    ("结算单", "/provider/statements")],
+                    ("结算申报", "/provider/declarations"), ("结算单", "/provider/statements")],
     Role.reviewer: [("工作台", "/"), ("评估审核", "/review"), ("人员查询", "/people"),
                     ("待遇资格", "/entitlements"),
                     ("服务记录审核", "/visit-review"), ("机构考核", "/evaluation"),
