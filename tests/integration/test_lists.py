@@ -37,6 +37,7 @@ NOT_REGISTERS = {
     "/review": "the reviewer's conclusions to review: a short work queue",
     "/stays/bed-days": "a monthly report by institution, not a list of people",
     "/provider/statements": "the provider's own monthly statements (PDFs), no people",
+    "/provider/declarations": "the provider's own drafts to declare: a short work queue",
     "/payouts/deposits": "one ledger line per organisation, no people",
     "/admin/tokens": "configuration: a few API tokens",
     "/admin/policies": "configuration: policy versions",
