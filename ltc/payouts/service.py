@@ -408,7 +408,9 @@ async def settle_dispute(actor: Actor, dispute_id: int, version: int, decision: 
             raise Conflict("stale", "该异议已被他人初审，请刷新页面后查看") from None
         if decision == DisputeState.upheld:
             await _mark_computing(batch["id"])
-        await audit.record(actor, f"payout_dispute.{decision}", "payout_batch", batch["id"],
+        action = ("payout_dispute.upheld" if decision == DisputeState.upheld
+                  else "payout_dispute.rejected")
+        await audit.record(actor, action, "payout_batch", batch["id"],
                            before={"state": str(DisputeState.open)},
                            after={"dispute": dispute_id, "state": decision,
                                   "outcome": outcome},
