@@ -837,56 +837,82 @@ def _is_expert(county: County, user_id: int) -> bool:
 def plan_payouts(county: County, history: date, today: date) -> None:
     """Each month's draft is made and computed by the scheduler on the 1st; the clerk
     submits it on the 3rd, the reviewer approves on the 4th, the clerk exports on the 5th and
-    imports the bank's result on the 8th. Last month's batch waits for the reviewer."""
+    imports the bank's result on the 8th. Last month's draft waits: 张护理 declared
+    (申报) 新城街道社区卫生服务中心's lines, 刘护理 disputed one of 老城街道's, and the clerk's
+    first review (初审) of it is to do before the batch can be submitted."""
     last = clock.previous_month(today)
     month = clock.previous_month(history)
     while month <= last:
         paid_in = clock.next_month(month)
-        submit_on = min(paid_in + timedelta(days=2), today)
+        if month == last:
+            plan_declarations(county, month, min(paid_in + timedelta(days=1), today))
+            break
 
-        @county.agenda.on(submit_on, 10)
+        @county.agenda.on(paid_in + timedelta(days=2), 10)
         async def submit(month: date = month) -> None:
             from ltc.payouts import service as payouts
 
             batch = await _batch(month)
             await payouts.submit(county.actor("clerk"), batch["id"], batch["version"])
 
-        if month < last:
-            @county.agenda.on(paid_in + timedelta(days=3), 10)
-            async def approve(month: date = month) -> None:
-                from ltc.payouts import service as payouts
+        @county.agenda.on(paid_in + timedelta(days=3), 10)
+        async def approve(month: date = month) -> None:
+            from ltc.payouts import service as payouts
 
-                batch = await _batch(month)
-                await payouts.approve(county.actor("reviewer"), batch["id"], batch["version"])
+            batch = await _batch(month)
+            await payouts.approve(county.actor("reviewer"), batch["id"], batch["version"])
 
-            @county.agenda.on(paid_in + timedelta(days=4), 10)
-            async def export(month: date = month) -> None:
-                from ltc.payouts import service as payouts
+        @county.agenda.on(paid_in + timedelta(days=4), 10)
+        async def export(month: date = month) -> None:
+            from ltc.payouts import service as payouts
 
-                batch = await _batch(month)
-                await payouts.export(county.actor("clerk"), batch["id"], batch["version"])
+            batch = await _batch(month)
+            await payouts.export(county.actor("clerk"), batch["id"], batch["version"])
 
-            @county.agenda.on(paid_in + timedelta(days=7), 15)
-            async def reconcile(month: date = month) -> None:
-                from ltc.payouts import service as payouts
-                from ltc.payouts.tables import Payment
+        @county.agenda.on(paid_in + timedelta(days=7), 15)
+        async def reconcile(month: date = month) -> None:
+            from ltc.payouts import service as payouts
+            from ltc.payouts.tables import Payment
 
-                batch = await _batch(month)
-                payments = await Payment.select(Payment.reference, Payment.payee_key).where(
-                    (Payment.batch == batch["id"])
-                    & Payment.status.not_in(["offset", "unpayable"])).order_by(
-                    Payment.reference)
-                if not payments:
-                    return
-                failed = _failed_payment(county, month, history, payments)
-                lines = ["payment_reference,status,reason"] + [
-                    f"{p['reference']},failed,{county.spec['payee_story']['failed_caregiver']['reason']}"
-                    if p is failed else f"{p['reference']},paid," for p in payments]
-                await payouts.reconcile(county.actor("clerk"), batch["id"],
-                                        ("\n".join(lines) + "\n").encode())
-                if failed is not None:
-                    county.failed_payee = failed["payee_key"]
+            batch = await _batch(month)
+            payments = await Payment.select(Payment.reference, Payment.payee_key).where(
+                (Payment.batch == batch["id"])
+                & Payment.status.not_in(["offset", "unpayable"])).order_by(
+                Payment.reference)
+            if not payments:
+                return
+            failed = _failed_payment(county, month, history, payments)
+            lines = ["payment_reference,status,reason"] + [
+                f"{p['reference']},failed,{county.spec['payee_story']['failed_caregiver']['reason']}"
+                if p is failed else f"{p['reference']},paid," for p in payments]
+            await payouts.reconcile(county.actor("clerk"), batch["id"],
+                                    ("\n".join(lines) + "\n").encode())
+            if failed is not None:
+                county.failed_payee = failed["payee_key"]
         month = paid_in
+
+
+def plan_declarations(county: County, month: date, on: date) -> None:
+    """The providers read last month's draft: one declares its lines, another disputes the
+    first of its home-visit lines (a visit it says was done and not counted)."""
+
+    @county.agenda.on(on, 9)
+    async def declare_and_dispute() -> None:
+        from ltc.payouts import declarations, rules
+        from ltc.payouts import service as payouts
+
+        batch = await _batch(month)
+        declaring, disputing = county.actor("provider"), county.actor("provider2")
+        lines = await declarations.payee_lines(
+            batch["id"], declarations.organisation_payee(declaring.organisation_id))
+        disputed = [line for line in await declarations.payee_lines(
+            batch["id"], declarations.organisation_payee(disputing.organisation_id))
+            if line["benefit"] == "home_visit"]
+        if not lines or not disputed:
+            raise StoryNotHeld(f"the draft of {month} lacks the providers' lines to declare")
+        await payouts.declare(declaring, batch["id"], rules.lines_fingerprint(lines))
+        await payouts.dispute(disputing, batch["id"], disputed[0]["id"],
+                              "本月还有一次上门服务已完成并经家属确认，明细未计费，请核实")
 
 
 FAILED_MONTH = 1  # the history month whose payment to a family caregiver comes back failed

@@ -105,7 +105,7 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     from ltc.evidence import service as evidence
     from ltc.notices.tables import NoticeBatch, Objection
     from ltc.organisations.tables import Organisation, OrganisationStatusChange
-    from ltc.payouts.tables import Payment, PayoutBatch
+    from ltc.payouts.tables import Payment, PayoutBatch, PayoutDeclaration, PayoutDispute
     from ltc.people.tables import Person
     from ltc.regions.tables import Region
     from ltc.spotchecks.tables import SpotCheck
@@ -186,10 +186,13 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     assert await Objection.count() == 1
     again = await Assessment.select().where(Assessment.kind == "reassessment").first()
     assert again["state"] == "CONCLUDED"
-    # Payouts: paid and reconciled months, last month's waiting for the reviewer.
+    # Payouts: paid and reconciled months; last month's draft declared by one provider and
+    # disputed by another, the dispute waiting for the clerk's first review.
     batches = await PayoutBatch.select(PayoutBatch.month, PayoutBatch.state).order_by(
         PayoutBatch.month)
-    assert batches[-1] == {"month": clock.previous_month(clock.today()), "state": "SUBMITTED"}
+    assert batches[-1] == {"month": clock.previous_month(clock.today()), "state": "DRAFT"}
+    assert await PayoutDeclaration.count().where(PayoutDeclaration.voided_at.is_null()) == 1
+    assert await PayoutDispute.count().where(PayoutDispute.state == "open") == 1
     # Every earlier month exported; those with payments reconciled from the bank's file.
     assert {b["state"] for b in batches[:-1]} <= {"RECONCILED", "EXPORTED"}
     assert sum(b["state"] == "RECONCILED" for b in batches) >= 3
