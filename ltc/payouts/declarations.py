@@ -91,8 +91,7 @@ def _dispute_shown(row: dict[str, Any]) -> dict[str, Any]:
             "benefit_label": Benefit(row["benefit"]).label,
             "month_label": clock.month_label(row["service_month"]),
             "outcome_label": rules.OUTCOMES.get(row["outcome"], ""),
-            "identity": (row["person"], row["benefit"], str(row["service_month"]),
-                         row["kind"])}
+            "identity": rules.line_identity(row)}
 
 
 async def disputes(batch_id: int, payee_key: str | None = None,

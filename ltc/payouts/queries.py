@@ -325,8 +325,7 @@ async def provider_declaration(actor: Actor, batch_id: int) -> dict[str, Any]:
     open_lines = {d["identity"] for d in disputes if d["state"] == DisputeState.open}
     shown = [{**_labelled(line),
               "explanation": rules.explain(line, basis[line["policy_version"]]),
-              "disputed": (line["person"], line["benefit"], str(line["service_month"]),
-                           line["kind"]) in open_lines} for line in lines]
+              "disputed": rules.line_identity(line) in open_lines} for line in lines]
     return {"batch": {**batch, "state_label": BatchState(batch["state"]).label,
                       "month_label": clock.month_label(batch["month"]),
                       "open": batch["state"] == BatchState.DRAFT

@@ -23,6 +23,8 @@ from ltc.desk.queues import work_queues
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.payouts import declarations, rules, service, statements
 from ltc.payouts.tables import PayoutBatch, PayoutDeclaration, PayoutDispute, PayoutLine
+from ltc.visits import review as visit_review
+from ltc.visits.tables import Visit
 
 pytestmark = pytest.mark.anyio
 
@@ -255,3 +257,22 @@ async def test_undeclared_providers_are_recorded_with_the_submission(client, dec
     await sign_in(client, "reviewer")
     page = await client.get(f"/payouts/{batch['id']}")
     assert "提交时仍未申报的服务机构：新城街道社区卫生服务中心" in page.text
+
+
+async def test_an_upheld_dispute_recomputes_from_the_corrected_facts(december) -> None:
+    world, batch = december
+    line = await _line(batch["id"])
+    assert line["visits_counted"] == 2 and line["visits_excluded"] == 1
+    raised = await service.dispute(world.nurse, batch["id"], line["id"],
+                                   "14日第二次上门被误标为时间重叠")
+    # The cause fixed where it lies: the reviewer accepts the flagged visit.
+    flagged = await Visit.select(Visit.id).where(Visit.review == "flagged").first()
+    await visit_review.review(world.staff.reviewer, flagged["id"], "accept",
+                              "两次服务内容不同，经核实均已完成")
+    await service.settle_dispute(world.staff.clerk, raised["id"], raised["version"], "upheld",
+                                 "recompute", "已核实，重新计算")
+    await service.compute(batch["id"])
+    fixed = await _line(batch["id"])
+    assert fixed["visits_counted"] == 3 and fixed["net_fen"] == 3 * 7600
+    context = await declarations.disputes(batch["id"], _payee(world))
+    assert context[0]["outcome_label"] == rules.OUTCOMES["recompute"]
