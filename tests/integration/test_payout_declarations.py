@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from datetime import date
 from typing import Any
 
@@ -18,6 +19,7 @@ from support.cases import user_actor
 from support.payout_cases import add_visit
 from test_payout_pages import computed_december
 
+from ltc import documents
 from ltc.audit.tables import AuditEvent
 from ltc.desk.queues import work_queues
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -54,6 +56,12 @@ async def _version(batch_id: int) -> int:
 
 async def _events(action: str) -> int:
     return await AuditEvent.count().where(AuditEvent.action == action)
+
+
+def _pdf_text(sha256: str) -> str:
+    """A stored PDF's text, without white space (line breaks fall anywhere)."""
+    return "".join(subprocess.run(["pdftotext", str(documents.path_for(sha256)), "-"],
+                                  capture_output=True, text=True, check=True).stdout.split())
 
 
 async def _queue(actor, key: str) -> int:
@@ -151,6 +159,10 @@ async def test_dispute_first_review_and_submission(december) -> None:
     (shown,) = context["disputes"]
     assert shown["state"] == "异议不成立" and shown["answer"].startswith("该次服务与上一次")
     assert shown["reason"] == "12月14日第二次上门实际已完成，应计费"
+    printed = _pdf_text(await statements.statement_pdf(batch["id"], _payee(world)))
+    for expected in ("由王丽申报，确认上述明细真实、完整", "异议不成立",
+                     "12月14日第二次上门实际已完成，应计费"):
+        assert expected in printed, expected
 
 
 async def test_an_upheld_dispute_excludes_the_line_with_its_reason(december) -> None:
