@@ -310,14 +310,21 @@ async def _provider_draft(actor: Actor, batch_id: int) -> str:
     return payee
 
 
+async def _lock_declarations(batch_id: int) -> None:
+    """Declarations and disputes of a batch one at a time (SQLite's write transactions
+    already are): a declaration sent twice at once records one, and no declaration slips
+    past a dispute raised at the same moment."""
+    if not db.is_sqlite():
+        await PayoutDeclaration.raw("SELECT pg_advisory_xact_lock(6009, {})", batch_id)
+
+
 async def declare(actor: Actor, batch_id: int, lines_sha256: str) -> dict[str, Any]:
     """A provider declares (申报) its lines of a draft: true and complete. `lines_sha256`:
     the fingerprint of the lines the page showed; lines changed since → Conflict
     `lines_changed`. Sent twice, the declaration in force is returned and nothing new is
     recorded. Refused while one of its disputes waits for the first review."""
     async with db.write_transaction():
-        if not db.is_sqlite():  # two declarations at once: the second sees the first
-            await PayoutDeclaration.raw("SELECT pg_advisory_xact_lock(6009, {})", batch_id)
+        await _lock_declarations(batch_id)
         payee = await _provider_draft(actor, batch_id)
         lines = await declarations.payee_lines(batch_id, payee)
         fingerprint = rules.lines_fingerprint(lines)
@@ -349,6 +356,7 @@ async def dispute(actor: Actor, batch_id: int, line_id: int, reason: str) -> dic
     if problems:
         raise InvalidInput("invalid_dispute", "异议信息有误，请按提示修改", problems)
     async with db.write_transaction():
+        await _lock_declarations(batch_id)
         payee = await _provider_draft(actor, batch_id)
         line = await PayoutLine.select().where(
             (PayoutLine.id == line_id) & (PayoutLine.batch == batch_id)

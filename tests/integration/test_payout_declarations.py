@@ -7,6 +7,7 @@ the declaration and the outcomes."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -72,9 +73,10 @@ async def test_a_declaration_sent_twice_records_one(december) -> None:
     world, batch = december
     assert await _queue(world.nurse, "declare") == 1
     sha = await _fingerprint(batch["id"], world)
-    first = await service.declare(world.nurse, batch["id"], sha)
+    first, twin = await asyncio.gather(service.declare(world.nurse, batch["id"], sha),
+                                       service.declare(world.nurse, batch["id"], sha))
     again = await service.declare(world.nurse, batch["id"], sha)
-    assert first["id"] == again["id"] and first["declarer"] == "王丽"
+    assert first["id"] == twin["id"] == again["id"] and first["declarer"] == "王丽"
     assert await PayoutDeclaration.count() == 1
     assert await _events("payout_declaration.declared") == 1
     assert await _queue(world.nurse, "declare") == 0
