@@ -246,6 +246,7 @@ async def submit(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
     declared are recorded with the submission (rules: the declaration)."""
     require_role(actor, PREPARE_ROLES, "提交结算")
     async with db.write_transaction():
+        await _lock_declarations(batch_id)  # no dispute raised while this one submits
         row = await visible_batch(actor, batch_id)
         if row["computed_at"] is None or row["computing_since"] is not None:
             raise Conflict("not_computed", "结算尚未计算完成，请等待计算结束后再提交")
