@@ -41,14 +41,6 @@ CALL_ROLES = frozenset({Role.clerk})
 ALREADY_RECORDED = "该回访已由{name}记录结果（{outcome}），同一次回访只记录一个结果，请刷新后查看"
 
 
-async def _region(actor: Actor, code: str) -> regions.Place:
-    place = await regions.by_code(code)
-    if place is None or place.level != "pooling" or (
-            actor.region_path and not region_covers(actor.region_path, place.path)):
-        raise NotFound("region_not_found", f"统筹地区 {code} 不存在或不在您的管辖范围内")
-    return place
-
-
 async def regions_of(actor: Actor) -> list[regions.Place]:
     """The pooling regions an actor may draw for."""
     return [p for p in await regions.at_level("pooling")
@@ -62,7 +54,7 @@ async def draw_month(actor: Actor, region_code: str, month: date,
     """The region's sample of `month` (an ended month), drawn now or — sent again — the one
     drawn before. Rate and minimum are the policy's on the month's last day."""
     require_role(actor, DRAW_ROLES, "抽取回访样本")
-    place = await _region(actor, region_code)
+    place = await regions.pooling_region(actor, region_code)
     if month >= clock.month_first(clock.today()):
         raise Conflict("month_not_ended", f"{clock.month_label(month)}尚未结束，"
                        "只能抽取已结束月份的上门服务记录", {"month": "请选择已结束的月份"})
@@ -128,7 +120,7 @@ async def replay_month(actor: Actor, region_code: str, month: date) -> Replay:
     """Re-run the stored draw from its seed and candidates, and compare with what it chose
     and with the return visits it created."""
     require_role(actor, DRAW_ROLES, "复核回访样本")
-    place = await _region(actor, region_code)
+    place = await regions.pooling_region(actor, region_code)
     row = await ReturnVisitDraw.select().where(
         ReturnVisitDraw.key == f"{place.path}@{month:%Y-%m}").first()
     if row is None:
