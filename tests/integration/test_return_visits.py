@@ -208,3 +208,25 @@ async def test_the_list_filters_and_the_evaluation_counts(world):
     # The denied visit no longer counts as accepted work.
     assert mine["accepted"] == 3
     assert await queries.pending_count(clerk) == 0
+
+
+async def test_a_clerk_draws_a_month_on_demand_and_providers_stay_out(client, world):
+    assert (await sign_in(client, "clerk")).status_code == 302
+    token = await csrf_token(client, "/return-visits")
+    for month, status, message in (("2027-01", 409, "尚未结束"),
+                                   ("一月", 422, "请按“年-月”填写月份")):
+        refused = await client.post("/return-visits/draw", data={
+            "_csrf_token": token, "region": CITY, "month": month})
+        assert refused.status_code == status and message in refused.text, month
+    assert await ReturnVisitDraw.count() == 0
+    done = await client.post("/return-visits/draw", data={
+        "_csrf_token": token, "region": CITY, "month": "2026-12"}, follow_redirects=False)
+    assert done.status_code in (302, 303)
+    page = (await client.get("/return-visits")).text
+    assert "按种子重新抽取，结果一致" in page and page.count("待回访") >= 3
+    assert await ReturnVisit.count() == 3
+    client.cookies.clear()
+    assert (await sign_in(client, "nurse")).status_code == 302
+    assert (await client.get("/return-visits")).status_code == 403
+    call = await ReturnVisit.select().first()
+    assert (await client.get(f"/return-visits/{call['id']}/call")).status_code == 403
