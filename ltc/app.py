@@ -67,6 +67,7 @@ from ltc.people.rules import mask_resident_id
 from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
 from ltc.regions.controllers import RegionPages
+from ltc.returnvisits.controllers import ReturnVisitPages
 from ltc.settings import Settings
 from ltc.spotchecks.controllers import SpotCheckPages
 from ltc.staff.controllers import StaffApi, StaffPages
@@ -172,7 +173,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             Router("/", include_in_schema=False, route_handlers=[
                 SessionController, HomeController, TokenPageController, UserPageController,
                 ApplicationPages, CasePages, DeadlinePages, ConclusionPages, PersonPages,
-                RegradingPages, SpotCheckPages, SpotCheckReviewPages,
+                RegradingPages, SpotCheckPages, SpotCheckReviewPages, ReturnVisitPages,
                 AssessmentPages, ReviewPages, EvidencePages, NoticeBatchPages, PublicNoticePages,
                 EntitlementPages, DecisionPages, PolicyPages, RulesetPages, AgreementPages,
                 CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,

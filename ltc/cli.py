@@ -25,6 +25,7 @@ from ltc.desk import cli as desk_cli
 from ltc.enrollment import cli as enrollment_cli
 from ltc.evidence import cli as evidence_cli
 from ltc.organisations import cli as organisations_cli
+from ltc.returnvisits import cli as returnvisits_cli
 from ltc.settings import Settings
 from ltc.spotchecks import cli as spotchecks_cli
 from ltc.staff import cli as staff_cli
@@ -319,7 +320,7 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
 
 # Each context registers its own commands.
 for context_cli in (accounts_cli, assessments_cli, audit_cli, enrollment_cli, evidence_cli,
-                    spotchecks_cli, staff_cli, organisations_cli):
+                    spotchecks_cli, staff_cli, organisations_cli, returnvisits_cli):
     for command in context_cli.COMMANDS:
         main.add_command(command)
 # The dry run of a ruleset change reads several contexts (desk), under `ltc ruleset`.

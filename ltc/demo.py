@@ -971,8 +971,8 @@ async def _batch(month: date) -> dict[str, Any]:
 
 
 def plan_history_events(county: County, history: date, today: date) -> None:
-    """Visits every week, hospital stays, surveys, spot-check findings, a deposit released,
-    and last of all the corrected ruleset in force from today."""
+    """Visits every week, hospital stays, surveys, spot-check findings, return-visit calls,
+    a deposit released, and last of all the corrected ruleset in force from today."""
     agenda = county.agenda
     day = history
     while day <= today:
@@ -988,6 +988,10 @@ def plan_history_events(county: County, history: date, today: date) -> None:
             @agenda.on(day, 14)
             async def findings() -> None:
                 await _spot_check_findings(county)
+        if day.day == 20 and day < clock.month_first(today):
+            @agenda.on(day, 15)
+            async def calls() -> None:  # the sample drawn on this month's 1st
+                await _return_visit_results(county, OLDER_CALLS)
         day += timedelta(days=1)
 
     @agenda.on(history + timedelta(days=95), 11)
@@ -1002,6 +1006,11 @@ def plan_history_events(county: County, history: date, today: date) -> None:
                 "季度考核合格，按协议退还部分质量保证金")
 
     _plan_hospital(county, history, today)
+
+    @agenda.on(today, 9)
+    async def last_months_calls() -> None:
+        # Last month's sample (drawn on the 1st): two calls made, the rest for the clerk.
+        await _return_visit_results(county, LAST_MONTHS_CALLS)
 
     @agenda.on(today, 8)
     async def corrected_ruleset() -> None:
@@ -1079,6 +1088,30 @@ async def _spot_check_findings(county: County) -> None:
                                             notes="评分与上门评估记录、视频一致")
         except DomainError:
             continue
+
+
+# The clerk's return-visit results, in turn: (outcome, satisfaction, note).
+OLDER_CALLS = (("confirmed", "5", ""), ("confirmed", "4", "护理员很细心"),
+               ("unreachable", "", "两次拨打无人接听"), ("confirmed", "5", ""))
+LAST_MONTHS_CALLS = (("confirmed", "5", "家属说护士每次都按时来"),
+                     ("denied", "2", "家属说这天没有人上门，只是电话问了情况"))
+
+
+async def _return_visit_results(county: County, results: tuple[tuple[str, str, str], ...]
+                                ) -> None:
+    """The clerk calls back the drawn visits: every waiting one of the months before
+    (cycling through `results`), or only as many as `results` of the latest month."""
+    from ltc.returnvisits import service as returnvisits
+    from ltc.returnvisits.tables import ReturnVisit
+
+    waiting = await ReturnVisit.select(ReturnVisit.id, ReturnVisit.version).where(
+        ReturnVisit.state == "PENDING").order_by(ReturnVisit.id)
+    if results is LAST_MONTHS_CALLS:
+        waiting = waiting[:len(results)]
+    for n, call in enumerate(waiting):
+        outcome, satisfaction, note = results[n % len(results)]
+        await returnvisits.record_result(county.actor("clerk"), call["id"], call["version"],
+                                         outcome=outcome, satisfaction=satisfaction, note=note)
 
 
 def _plan_hospital(county: County, history: date, today: date) -> None:

@@ -29,6 +29,7 @@ from ltc.payouts.tables import (
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
+from ltc.returnvisits.tables import ReturnVisit, ReturnVisitDraw
 from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
 from ltc.staff.tables import StaffMember, StaffTraining
 from ltc.visits.tables import InstitutionalStay, PinAttempt, Survey, Visit
@@ -83,5 +84,7 @@ APP_CONFIG = AppConfig(
         SpotCheck,
         StaffMember,
         StaffTraining,
+        ReturnVisitDraw,
+        ReturnVisit,
     ],
 )

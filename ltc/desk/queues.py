@@ -33,6 +33,7 @@ from ltc.notices import service as notices
 from ltc.payouts import queries as payouts
 from ltc.policy.service import upcoming_version_count
 from ltc.providers.service import provider_home
+from ltc.returnvisits import queries as returnvisits
 from ltc.spotchecks import service as spotchecks
 from ltc.staff import service as staff
 from ltc.visits import queries as visits
@@ -280,6 +281,12 @@ async def _confirmations(actor: Actor, today: date) -> list[Item]:
             for r in (await experts.confirmation_queue(actor))[:SHOWN]]
 
 
+async def _return_visits(actor: Actor, today: date) -> list[Item]:
+    return [Item(f"{r['person_name']} {r['visit_on']:%m月%d日}", f"/return-visits/{r['id']}",
+                 note=r["provider_name"])
+            for r in await returnvisits.pending_calls(actor, SHOWN)]
+
+
 async def _spotchecks_waiting(actor: Actor) -> list[dict[str, Any]]:
     return [r for r in await spotchecks.expert_list(actor) if r["state"] == "PENDING"]
 
@@ -427,6 +434,8 @@ QUEUES: dict[Role, list[Spec]] = {
              _without_account_count, _without_account),
         Spec("disputes", "服务机构申报异议待初审的结算批次", "/payouts?todo=disputes",
              _payout_todo("disputes"), _payout_items("disputes"), nav="/payouts"),
+        Spec("return_visits", "待电话回访的上门服务", "/return-visits?result=pending",
+             returnvisits.pending_count, _return_visits, nav="/return-visits"),
     ],
     Role.assessor: [
         Spec("assigned", "分派给我的评估任务", "/assessments?state=ASSIGNED",

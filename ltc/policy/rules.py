@@ -72,6 +72,10 @@ class Policy:
     # A visit logged more than this many hours after it ended is 补录 (late entry): flagged
     # for review rather than accepted automatically (ltc.visits.rules).
     late_entry_hours: int = 48
+    # 回访抽样: each provider's accepted home visits of a month called back — this share,
+    # but at least `returnvisit_minimum` (ltc.returnvisits.rules)
+    returnvisit_basis_points: int = 500
+    returnvisit_minimum: int = 3
 
 
 @dataclass(frozen=True)
@@ -176,6 +180,12 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("late_entry_hours", "服务结束后登记时限", "int", "小时",
               "服务结束后超过此时长才登记的上门记录为补录，须经审核才能结算",
               bounds=(1, 720), default=48),
+    Parameter("returnvisit_basis_points", "上门服务每月回访抽样比例", "percent", "%",
+              "每月从各护理机构上月已通过的上门服务记录中抽取、由经办员电话回访的比例",
+              bounds=(0, 10000), default=500),
+    Parameter("returnvisit_minimum", "每家护理机构每月至少回访", "int", "次",
+              "按比例抽取不足此数时补足；机构当月服务记录少于此数时全部回访",
+              bounds=(0, 100), default=3),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 

@@ -318,11 +318,12 @@ class EvaluationPages(Controller):
                 yield [f"{chosen:%Y-%m}", r["name"], r["due"], r["accepted"], r["credited"],
                        r["completion_text"], r["logged"], r["flagged"], r["flag_rate_text"],
                        r["surveys"], r["satisfied"], r["satisfaction_text"],
-                       r["mean_score_text"]]
+                       r["mean_score_text"], r["returns_sampled"], r["returns_reached"],
+                       r["returns_confirmed_rate"], r["returns_denied"]]
 
         return csv_download(f"evaluation-{chosen:%Y-%m}.csv", EXPORT_HEADER, lines())
 
 
 EXPORT_HEADER = ["月份", "机构", "应上门次数", "已接受上门", "计入完成次数", "上门服务率",
                  "上门记录", "被标记记录", "标记率", "回访次数", "满意（4分及以上）", "满意率",
-                 "平均评分"]
+                 "平均评分", "回访抽样", "回访联系上", "回访确认率", "回访否认"]

@@ -32,6 +32,8 @@ from ltc.people import interface as people_interface
 from ltc.people.tables import Person
 from ltc.providers import rules
 from ltc.providers.rules import ProviderMonth
+from ltc.returnvisits import interface as returnvisits
+from ltc.returnvisits.rules import SampleResults
 from ltc.visits.queries import due_visits
 from ltc.visits.rules import Review
 from ltc.visits.tables import InstitutionalStay, Survey, Visit
@@ -405,9 +407,10 @@ async def evaluation(actor: Actor, month: date) -> list[dict[str, Any]]:
             in_region(actor, Survey.region_path) & (Survey.surveyed_on >= first)
             & (Survey.surveyed_on <= last)).group_by(Survey.provider, Survey.score):
         scores[row["provider"]].append((row["score"], row["count"]))
+    sampled = await returnvisits.results_by_provider(actor, first)  # 回访抽样
     # Providers from elsewhere that served people of the region are evaluated here too.
-    others = ({p for p, _ in due} | {p for p, _ in accepted} | set(logged) | set(scores)) - set(
-        names)
+    others = ({p for p, _ in due} | {p for p, _ in accepted} | set(logged) | set(scores)
+              | set(sampled)) - set(names)
     names.update({o["id"]: o["name"] for o in await _rows_in(
         Organisation.id, others, Organisation.id, Organisation.name)})
     people: dict[int, set[int]] = defaultdict(set)
@@ -425,7 +428,8 @@ async def evaluation(actor: Actor, month: date) -> list[dict[str, Any]]:
                          for person in people[provider]),
             logged=logged[provider], flagged=flagged[provider], surveys=surveys,
             satisfied=satisfied, score_total=score_total))
-    return [f.as_row() for f in sorted(figures, key=lambda f: (f.name, f.provider))]
+    return [{**f.as_row(), **sampled.get(f.provider, SampleResults()).as_row()}
+            for f in sorted(figures, key=lambda f: (f.name, f.provider))]
 
 
 async def _due_visits(actor: Actor, first: date, last: date) -> dict[tuple[int, int], int]:

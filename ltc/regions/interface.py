@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ltc.errors import NotFound
+from ltc.identity import Actor, region_covers
 from ltc.regions.tables import Region
 
 
@@ -30,6 +32,16 @@ def _place(row: dict) -> Place:
 async def by_code(code: str) -> Place | None:
     row = await Region.select(*_COLUMNS).where(Region.code == code).first()
     return _place(row) if row else None
+
+
+async def pooling_region(actor: Actor, code: str) -> Place:
+    """The pooling region of that code, if the actor's region covers it (monthly draws are
+    made per pooling region); NotFound otherwise."""
+    place = await by_code(code)
+    if place is None or place.level != "pooling" or (
+            actor.region_path and not region_covers(actor.region_path, place.path)):
+        raise NotFound("region_not_found", f"统筹地区 {code} 不存在或不在您的管辖范围内")
+    return place
 
 
 async def at_level(level: str, *, under: str | None = None) -> list[Place]:

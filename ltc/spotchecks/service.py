@@ -57,14 +57,6 @@ def _month_window(month: date) -> tuple[datetime, datetime]:
             datetime.combine(clock.next_month(month), time(0), clock.CHINA))
 
 
-async def _region(actor: Actor, code: str) -> regions.Place:
-    place = await regions.by_code(code)
-    if place is None or place.level != "pooling" or (
-            actor.region_path and not region_covers(actor.region_path, place.path)):
-        raise NotFound("region_not_found", f"统筹地区 {code} 不存在或不在您的管辖范围内")
-    return place
-
-
 # --- drawing ----------------------------------------------------------------------------------
 
 async def draw_month(actor: Actor, region_code: str, month: date,
@@ -72,7 +64,7 @@ async def draw_month(actor: Actor, region_code: str, month: date,
     """The region's sample of `month` (an ended month), drawn now or — sent again — the one
     drawn before. The rate is the policy's on the month's last day."""
     require_role(actor, DRAW_ROLES, "抽取评估抽查样本")
-    place = await _region(actor, region_code)
+    place = await regions.pooling_region(actor, region_code)
     if month >= clock.month_first(clock.today()):
         raise Conflict("month_not_ended", f"{clock.month_label(month)}尚未结束，"
                        "只能抽取已结束月份的评估结论")
@@ -140,7 +132,7 @@ async def replay_month(actor: Actor, region_code: str, month: date) -> Replay:
     """Re-run the stored draw from its seed and candidates, and compare with what it chose
     and with the spot checks it created."""
     require_role(actor, DRAW_ROLES, "复核抽查样本")
-    place = await _region(actor, region_code)
+    place = await regions.pooling_region(actor, region_code)
     row = await SpotCheckDraw.select().where(
         SpotCheckDraw.key == f"{place.path}@{month:%Y-%m}").first()
     if row is None:

@@ -9,6 +9,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
                  ("人员查询", "/people"), ("公示管理", "/notice-batches"),
                  ("待遇资格", "/entitlements"), ("协议管理", "/agreements"),
                  ("护理计划", "/care-plans"), ("机构住养", "/stays"), ("回访", "/surveys"),
+                 ("回访抽样", "/return-visits"),
                  ("机构考核", "/evaluation"), ("月度结算", "/payouts"),
                  ("办理时限", "/deadlines"), ("结论到期", "/conclusions"),
                  ("服务人员", "/staff")],

@@ -108,6 +108,7 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     from ltc.payouts.tables import Payment, PayoutBatch, PayoutDeclaration, PayoutDispute
     from ltc.people.tables import Person
     from ltc.regions.tables import Region
+    from ltc.returnvisits.tables import ReturnVisit
     from ltc.spotchecks.tables import SpotCheck
     from ltc.staff import service as staff
     from ltc.staff.tables import StaffMember, StaffTraining
@@ -203,6 +204,17 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     assert await Survey.count() >= 4
     checks = await SpotCheck.select(SpotCheck.state)
     assert {"RECORDED", "PENDING"} <= {c["state"] for c in checks}
+    # Return visits: last month's sample waits for the clerk, two of its calls recorded
+    # (one denied, its visit back in review); the months before all called.
+    last_month = clock.previous_month(clock.month_first(clock.today()))
+    calls = await ReturnVisit.select().order_by(ReturnVisit.id)
+    latest = [c for c in calls if c["month"] == last_month]
+    assert len(latest) >= 5 and sum(c["state"] == "PENDING" for c in latest) == len(latest) - 2
+    assert sorted(c["outcome"] for c in latest if c["outcome"]) == ["confirmed", "denied"]
+    assert all(c["state"] == "RECORDED" for c in calls if c["month"] < last_month)
+    denied = next(c for c in latest if c["outcome"] == "denied")
+    assert (await Visit.select(Visit.review).where(Visit.id == denied["visit"]).first()
+            )["review"] == "flagged"
     # The audit chain and every stored video verify.
     assert (await audit.verify(settings)).intact
     checked, problems = await evidence.verify_report(settings.media_dir)

@@ -426,7 +426,8 @@ async def test_evaluation_page_sorts_charts_and_exports(evaluated: Evaluated, cl
     assert export.content.startswith(b"\xef\xbb\xbf")
     lines = export.content.decode("utf-8-sig").splitlines()
     assert lines[0].startswith("月份,机构,应上门次数")
-    assert "2026-11,测试机构T-P,5,5,4,80.0%,7,3,42.9%,3,2,66.7%,3.7" in lines
+    # No return visits drawn for November: sampled 0, reached 0, confirmed rate —, denied 0.
+    assert "2026-11,测试机构T-P,5,5,4,80.0%,7,3,42.9%,3,2,66.7%,3.7,0,0,—,0" in lines
 
 
 async def test_evaluation_is_closed_to_providers(evaluated: Evaluated, client) -> None:

@@ -250,6 +250,10 @@ BAD = [
     ("spotcheck_basis_points", 5.0, "spotcheck_basis_points"),
     ("late_entry_hours", 0, "late_entry_hours"),
     ("late_entry_hours", 721, "late_entry_hours"),
+    ("returnvisit_basis_points", 10001, "returnvisit_basis_points"),
+    ("returnvisit_basis_points", -1, "returnvisit_basis_points"),
+    ("returnvisit_minimum", -1, "returnvisit_minimum"),
+    ("returnvisit_minimum", 101, "returnvisit_minimum"),
 ]
 
 
@@ -349,7 +353,8 @@ def test_unknown_and_missing_keys() -> None:
     defaulted = {p.name for p in PARAMETERS if p.default is not None or p.default_from}
     assert defaulted == {"answer_working_days", "letter_working_days",
                          "validity_months_by_grade", "min_video_coverage_percent",
-                         "spotcheck_basis_points", "late_entry_hours"}
+                         "spotcheck_basis_points", "late_entry_hours",
+                         "returnvisit_basis_points", "returnvisit_minimum"}
     assert problems_of({}) == {name: MISSING for name in PARAMETER_NAMES
                                if name not in defaulted}
     older = definition()
@@ -358,12 +363,15 @@ def test_unknown_and_missing_keys() -> None:
     del older["min_video_coverage_percent"]
     del older["spotcheck_basis_points"]
     older.pop("late_entry_hours", None)
+    older.pop("returnvisit_basis_points", None)
+    older.pop("returnvisit_minimum", None)
     policy = parse_policy(older)
     assert (policy.answer_working_days, policy.letter_working_days) == (5, 30)
     assert policy.validity_months_by_grade == {3: 24, 4: 24, 5: 24}
     assert policy.min_video_coverage_percent == 80
     assert policy.spotcheck_basis_points == 500
     assert policy.late_entry_hours == 48
+    assert (policy.returnvisit_basis_points, policy.returnvisit_minimum) == (500, 3)
 
 
 def test_not_an_object() -> None:

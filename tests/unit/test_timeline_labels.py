@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ltc.enrollment.events import KINDS as ENROLLMENT_EVENT_KINDS
 from ltc.payouts.service import DEPOSIT_ACTIONS
+from ltc.returnvisits.rules import Outcome
 from ltc.spotchecks.rules import Finding
 from ltc.web.timeline import ACTION_LABELS
 
@@ -30,6 +31,7 @@ DOMAINS = {
     ("ltc/enrollment/events.py", "enrollment.{}"): set(ENROLLMENT_EVENT_KINDS),
     ("ltc/payouts/service.py", "deposit.{}"): set(DEPOSIT_ACTIONS),
     ("ltc/spotchecks/service.py", "spotcheck.{}"): {str(finding) for finding in Finding},
+    ("ltc/returnvisits/service.py", "returnvisit.{}"): {str(outcome) for outcome in Outcome},
 }
 
 Function = ast.FunctionDef | ast.AsyncFunctionDef
