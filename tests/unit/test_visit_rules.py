@@ -207,9 +207,12 @@ def test_several_flags_come_in_a_fixed_order() -> None:
     assert len(both) == 1 and "；" in both[0].message
 
 
-def test_every_flag_code_has_a_rule_and_a_label() -> None:
-    assert set(rules.RULES) == set(FlagCode) == set(rules.FLAG_LABELS)
-    assert {row[2] for row in FLAG_ROWS} == set(FlagCode)
+def test_every_flag_code_has_a_rule_or_is_raised_later_and_has_a_label() -> None:
+    """Every flag is either computed at logging (a rule) or raised later by someone outside
+    the provider (ltc.visits.review.raise_concern), never both."""
+    assert set(rules.RULES) | rules.RAISED_LATER == set(FlagCode) == set(rules.FLAG_LABELS)
+    assert not set(rules.RULES) & rules.RAISED_LATER
+    assert {row[2] for row in FLAG_ROWS} == set(rules.RULES)
 
 
 def test_review_states_and_labels() -> None:
