@@ -135,7 +135,8 @@ async def answer_visit(actor: Actor, visit_id: int, answer: str, words: str
                                answer=answer, words=words).save()
         except db.UNIQUE_VIOLATIONS:  # the other submit won meanwhile
             raise db.StaleWrite(FamilyAnswer._meta.tablename, visit_id) from None
-        await audit.record(actor, f"family.visit_{answer}", "visit", visit_id,
+        await audit.record(actor, "family.visit_disputed" if answer == Answer.disputed
+                           else "family.visit_confirmed", "visit", visit_id,
                            after={"answer": answer}, note=words or None)
         if answer == Answer.disputed:
             await raise_concern(actor, visit_id, FlagCode.family_dispute, words)
