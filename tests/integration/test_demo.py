@@ -100,6 +100,7 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     from ltc.assessments.tables import Assessment
     from ltc.assessments.validity import conclusions_to_renew
     from ltc.audit import service as audit
+    from ltc.audit.tables import AuditEvent
     from ltc.careplans.tables import CareItem, CarePlan
     from ltc.desk.regrading import compute_impact
     from ltc.evidence import service as evidence
@@ -204,6 +205,13 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     assert (await audit.verify(settings)).intact
     checked, problems = await evidence.verify_report(settings.media_dir)
     assert checked >= 50 and problems == []
+    # The family portal's household (README): its letter printed now with the PIN the demo
+    # shows, its assessment video watched once by the reviewer.
+    household = await demo.family_household(settings)
+    assert household and len(household["pin"]) == 6 and "/family/l/" in household["link"]
+    viewed = await AuditEvent.select(AuditEvent.actor_name).where(
+        AuditEvent.action == "evidence.viewed")
+    assert [v["actor_name"] for v in viewed] == ["赵审核"]
 
 
 
