@@ -162,8 +162,8 @@ class FamilyPages(Controller):
                                            error=exc.message)
         flash(request, DONE[stored] if new and stored else "您已对这次服务作出答复，不需要再次提交",
               category="success")
-        return Redirect(f"/family/visits?month={month}#visit-{visit_id}" if month
-                        else f"/family/visits#visit-{visit_id}")
+        shown = _month(month, clock.today())
+        return Redirect(f"/family/visits?month={shown:%Y-%m}#visit-{visit_id}")
 
     @post("/rating", status_code=200)
     async def rate(self, request: Request[Actor, Any, Any], data: Form) -> Any:
