@@ -83,6 +83,9 @@ async def test_a_family_signs_in_by_the_letter_disputes_a_visit_and_sees_a_video
     await flash_after(page, f"#visit-{logged['id']} button[type=submit]", "已收到您的异议")
     assert "已提出异议（昨天没有人上门）" in await page.inner_text(f"#visit-{logged['id']}")
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await page.click("[data-font-toggle]")  # 大字 mode still fits the phone
+    assert await page.evaluate("document.documentElement.classList.contains('large-font')")
+    assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     row = await Visit.select(Visit.review, Visit.flags).where(Visit.id == logged["id"]).first()
     assert row["review"] == "flagged" and "昨天没有人上门" in row["flags"]
 

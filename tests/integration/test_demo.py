@@ -58,6 +58,16 @@ def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(demo_var_
                 assert f"<h1>{HOME_TITLES[role]}</h1>" in response.text
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60).json()[
             "status"] == "ok"
+        # The family's link and PIN printed at start sign a household in (README 家属).
+        printed = (demo_var_dir.parent / f"demo-{port}.log").read_text(encoding="utf-8")
+        family = re.search(r"(http://\S+/family/l/\S+)\s+家庭确认码 PIN: (\d{6})", printed)
+        assert family, printed[-2000:]
+        with httpx.Client(timeout=60) as client:
+            client.get(family[1])
+            signed_in = client.post(family[1], data={
+                "pin": family[2], "_csrf_token": client.cookies["ltc_csrf"]},
+                follow_redirects=True)
+            assert signed_in.status_code == 200 and "护理计划" in signed_in.text
         # The in-process scheduler, outbox relay and worker run today's audit-chain check.
         assert _wait_for_audit_action(demo_var_dir / "ltc.sqlite3", "audit.chain_verified")
     finally:

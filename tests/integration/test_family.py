@@ -299,3 +299,20 @@ async def test_users_cannot_be_given_the_family_role(clocked) -> None:
     with pytest.raises(InvalidInput) as refused:
         await make_user("family", username="someone")
     assert "role" in refused.value.fields
+
+
+async def test_the_family_sees_the_payments_of_approved_batches_only(client, settings,
+                                                                     monkeypatch) -> None:
+    from support.payout_cases import SCENARIOS, approved, build, computed, reviewer
+
+    over_quota = next(s for s in SCENARIOS if s.name == "over-quota visits")
+    world = await build(monkeypatch, over_quota)
+    batch = await computed(monkeypatch, over_quota.month, world.staff.clerk)
+    await signed_in(client, settings, world.case.person_id)
+    draft = await client.get("/family/payments")
+    assert "还没有已审批的待遇支付" in draft.text
+    await approved(batch, world.staff.clerk, await reviewer())
+    paid = await client.get("/family/payments")
+    assert "2026年12月 · 上门护理服务费（本月）" in paid.text
+    assert "新城街道社区卫生服务中心" in paid.text
+    assert "应付 ¥320.00，暂扣 ¥16.00，实付 <strong>¥304.00</strong>" in paid.text
