@@ -316,3 +316,22 @@ async def test_the_family_sees_the_payments_of_approved_batches_only(client, set
     assert "2026年12月 · 上门护理服务费（本月）" in paid.text
     assert "新城街道社区卫生服务中心" in paid.text
     assert "应付 ¥320.00，暂扣 ¥16.00，实付 <strong>¥304.00</strong>" in paid.text
+
+
+async def test_two_answers_sent_at_once_store_one_and_raise_one_concern(clocked) -> None:
+    import asyncio
+
+    from ltc.family import service as family
+
+    world, _ = clocked
+    logged = await log(world.nurse, visit(world))
+    letter = await CarePlanLetter.select(CarePlanLetter.id).first()
+    actor = await family.actor_for_session(letter["id"])
+    answers = await asyncio.gather(*(family.answer_visit(actor, logged["id"], "disputed",
+                                                         "没有上门") for _ in range(3)),
+                                   return_exceptions=True)
+    stored = [a for a in answers if isinstance(a, tuple) and a[1]]
+    assert len(stored) == 1
+    assert all(isinstance(a, tuple) or type(a).__name__ == "StaleWrite" for a in answers)
+    assert await FamilyAnswer.count() == 1
+    assert await AuditEvent.count().where(AuditEvent.action == "visit.concern_raised") == 1
