@@ -125,8 +125,7 @@ class FamilyPages(Controller):
             stage = (await stage_of(application, today))[0]
         return page(request, "family/home.html", plan=plan, stage=stage, today=today,
                     rating=await family.rating_of_month(person_id, month),
-                    visits=await _visits(person_id, month), errors={},
-                    form={})
+                    visits=await _visits(person_id, month))
 
     @get("/visits")
     async def visits(self, request: Request[Actor, Any, Any], month: str | None = None

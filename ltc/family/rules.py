@@ -39,10 +39,6 @@ class Answer(StrEnum):
     confirmed = "confirmed"
     disputed = "disputed"
 
-    @property
-    def label(self) -> str:
-        return ANSWER_LABELS[self]
-
 
 ANSWER_LABELS = {Answer.confirmed: "已确认属实", Answer.disputed: "已提出异议"}
 

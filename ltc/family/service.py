@@ -11,6 +11,7 @@ from ltc import clock, db
 from ltc.audit import service as audit
 from ltc.careplans import interface as careplans
 from ltc.careplans.interface import FamilyLetter
+from ltc.careplans.rules import PIN_DIGITS
 from ltc.errors import Conflict, DomainError, InvalidInput, NotFound
 from ltc.family import rules
 from ltc.family.rules import Answer
@@ -21,7 +22,6 @@ from ltc.visits import interface as visits
 from ltc.visits.review import raise_concern
 from ltc.visits.rules import FlagCode
 
-PIN_DIGITS = 6
 _LINK_STATUS = {"tampered": 400, "expired": 410, "replaced": 410, "not_issued": 409}
 
 
