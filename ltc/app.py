@@ -41,6 +41,7 @@ from ltc.careplans.controllers import CarePlanPages
 from ltc.careplans.item_pages import CareItemPages
 from ltc.desk.case import CasePages
 from ltc.desk.conclusions import ConclusionPages
+from ltc.desk.family import FamilyPages, FamilySignInPages
 from ltc.desk.home import HomeController
 from ltc.desk.person import PersonPages
 from ltc.desk.queues import count_for_navigation
@@ -179,7 +180,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,
                 EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages,
                 ProviderDeclarationPages, StaffPages,
-                OrganisationPages, RegionPages, CareItemPages,
+                OrganisationPages, RegionPages, CareItemPages, FamilySignInPages, FamilyPages,
             ]),
             AccountsApi,
             UserApi,

@@ -11,6 +11,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
@@ -273,13 +274,14 @@ def demo(host: str, port: int) -> None:
     restored = county.restore(settings, county.cache_key(settings.password_iterations))
     audit_keys.init_keys(settings)
 
-    async def prepare() -> list[dict[str, str]]:
+    async def prepare() -> tuple[list[dict[str, str]], dict[str, str] | None]:
         logins = await county.prepare(settings, restored, _migrate_and_load,
                                       "demo-" + secrets.token_hex(3))
+        household = await county.family_household(settings)
         await audit_service.checkpoint(settings)  # `ltc audit verify` shows one at once
-        return logins
+        return logins, household
 
-    logins = commands.run(settings, prepare)
+    logins, household = commands.run(settings, prepare)
     import dramatiq
 
     import workers
@@ -295,6 +297,10 @@ def demo(host: str, port: int) -> None:
     click.echo("  角色 role      用户名 username   密码 password")
     for login in logins:
         click.echo(f"  {login['role']:<14} {login['username']:<17} {login['password']}")
+    if household:
+        path = urlsplit(household["link"]).path  # on this demo's own address
+        click.echo(f"\n  家属 family（{household['name']}家）: 手机打开 / open on a phone\n"
+                   f"    http://{host}:{port}{path}\n    家庭确认码 PIN: {household['pin']}")
     click.echo("\nCtrl+C 停止 / to stop\n")
     try:
         uvicorn.run("ltc.app:create_app", factory=True, host=host, port=port,

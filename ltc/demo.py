@@ -1236,3 +1236,45 @@ def logins(password: str) -> list[dict[str, str]]:
     """The users printed at start (one or more per role); everyone shares the password."""
     return [{"role": u["role"], "username": u["username"], "password": password}
             for u in fixture()["users"] if u.get("login")]
+
+
+async def family_household(settings: Any) -> dict[str, str] | None:
+    """The family portal's newcomer (家属端): of the households with a care-plan letter, the
+    one with the most visits gets its letter printed now with a PIN the demo shows (every
+    other letter is printed by the worker with a PIN nobody is told), and the reviewer
+    watches its assessment video once, so the family sees who viewed it. None when the
+    county has no letter left to print."""
+    from ltc.accounts.tables import User
+    from ltc.applications import interface as applications
+    from ltc.assessments import interface as assessments
+    from ltc.careplans import interface as careplans
+    from ltc.careplans import letters
+    from ltc.careplans.rules import new_pin
+    from ltc.careplans.tables import CarePlanLetter
+    from ltc.evidence import interface as evidence
+    from ltc.evidence import service as evidence_service
+    from ltc.people.tables import Person as PersonRow
+    from ltc.visits.tables import Visit
+
+    newest: dict[int, dict[str, Any]] = {}
+    for row in await CarePlanLetter.select(
+            CarePlanLetter.id, CarePlanLetter.person, CarePlanLetter.pin_hash).order_by(
+            CarePlanLetter.id, ascending=False):
+        newest.setdefault(row["person"], row)
+    waiting = [p for p, row in newest.items() if not row["pin_hash"]]
+    if not waiting:
+        return None
+    counts = {p: await Visit.count().where(Visit.person == p) for p in waiting}
+    person_id = max(waiting, key=lambda p: (counts[p], -p))
+    pin = new_pin()
+    await letters.issue(newest[person_id]["id"], pin)
+    reviewer = await User.select(User.id).where(User.username == "reviewer").first()
+    viewer = await accounts.actor_for_user(reviewer["id"]) if reviewer else None
+    application_ids = [a.id for a in await applications.applications_of(person_id)]
+    assessment_ids = await assessments.assessment_ids_of(application_ids)
+    for video_id in sorted(await evidence.video_ids(assessment_ids))[:1]:
+        if viewer is not None:
+            await evidence_service.open_for_viewing(viewer, video_id, settings.media_dir)
+    person = await PersonRow.select(PersonRow.name).where(PersonRow.id == person_id).first()
+    link = await careplans.family_link(settings, person_id)
+    return {"name": person["name"], "link": link or "", "pin": pin}

@@ -18,6 +18,9 @@ class Role(StrEnum):
     provider = "provider"
     reviewer = "reviewer"
     admin = "admin"
+    # A beneficiary's household, signed in by the care-plan letter's link and PIN; never a
+    # User row: scoped to one person (Actor.person_id), refused everywhere but /family.
+    family = "family"
 
     @property
     def label(self) -> str:
@@ -35,13 +38,19 @@ ROLE_LABELS = {
     Role.provider: "护理机构",
     Role.reviewer: "审核员",
     Role.admin: "系统管理员",
+    Role.family: "家属",
 }
+
+# The roles a User row or an API token may hold (a family actor is never a user).
+STAFF_ROLES = tuple(r for r in Role if r != Role.family)
+
 
 class ActorKind(StrEnum):
     user = "user"
     token = "token"
     system = "system"
     public = "public"
+    family = "family"
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,8 @@ class Actor:
     region_id: int | None = None
     region_path: str | None = None
     organisation_id: int | None = None
+    # The one person a family actor may see (ActorKind.family; `id` is the letter signed in by).
+    person_id: int | None = None
 
     @property
     def label(self) -> str:

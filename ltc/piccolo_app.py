@@ -14,6 +14,7 @@ from ltc.careplans.tables import CareItem, CarePlan, CarePlanLetter
 from ltc.enrollment.tables import EnrollmentEvent, EnrollmentRecord, HospitalStay
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
 from ltc.evidence.tables import EvidenceFile
+from ltc.family.tables import FamilyAnswer, FamilyRating, FamilySignIn
 from ltc.jobs.tables import JobReceipt, OutboxMessage, ScheduledRun
 from ltc.notices.tables import NoticeBatch, NoticeEntry, Objection
 from ltc.organisations.tables import Organisation, OrganisationStatusChange
@@ -86,5 +87,8 @@ APP_CONFIG = AppConfig(
         StaffTraining,
         ReturnVisitDraw,
         ReturnVisit,
+        FamilySignIn,
+        FamilyAnswer,
+        FamilyRating,
     ],
 )

@@ -17,7 +17,7 @@ from ltc.accounts.sessions import renew_session_id
 from ltc.audit import service as audit
 from ltc.db import StaleWrite
 from ltc.errors import Conflict, InvalidInput, TooManyAttempts
-from ltc.identity import Actor, Role
+from ltc.identity import STAFF_ROLES, Actor, Role
 from ltc.settings import Settings
 from ltc.web.exports import Page, keyset_page, paged_csv
 from ltc.web.guards import role_guard
@@ -76,7 +76,7 @@ class TokenPageController(Controller):
     async def _render(self, request: Request, status_code: int = 200, **context: Any) -> Template:
         return page(
             request, "admin/tokens.html", status_code=status_code,
-            tokens=await service.list_tokens(), roles=list(Role),
+            tokens=await service.list_tokens(), roles=STAFF_ROLES,
             form=context.pop("form", {"role": "clerk", "region": "", "name": "",
                                       "organisation": ""}),
             errors=context.pop("errors", {}), **context,
@@ -124,7 +124,7 @@ class UserPageController(Controller):
     guards = [role_guard(Role.admin)]  # noqa: RUF012
 
     def _form_page(self, request: Request, status_code: int = 200, **context: Any) -> Template:
-        return page(request, "admin/user_form.html", status_code=status_code, roles=list(Role),
+        return page(request, "admin/user_form.html", status_code=status_code, roles=STAFF_ROLES,
                     errors=context.pop("errors", {}),
                     error=context.pop("error", None),
                     **context)
@@ -136,7 +136,7 @@ class UserPageController(Controller):
         more = len(users) > PAGE_SIZE
         users = users[:PAGE_SIZE]
         return page(request, "admin/users.html", users=users, q=q, role=role,
-                    roles=list(Role), query={"q": q, "role": role},
+                    roles=STAFF_ROLES, query={"q": q, "role": role},
                     next_after=users[-1]["id"] if more else None)
 
     @get("/export.csv")

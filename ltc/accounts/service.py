@@ -19,7 +19,7 @@ from ltc.accounts.sessions import end_sessions_of
 from ltc.accounts.tables import ApiToken, LoginAttempt, User
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
-from ltc.identity import Actor, ActorKind, Role, in_region, region_covers
+from ltc.identity import STAFF_ROLES, Actor, ActorKind, Role, in_region, region_covers
 from ltc.organisations import interface as organisations
 from ltc.regions import interface as regions
 
@@ -52,11 +52,10 @@ async def _region_and_organisation(
 
 
 def _role(value: str, fields: dict[str, str]) -> Role | None:
-    try:
+    if value in STAFF_ROLES:
         return Role(value)
-    except ValueError:
-        fields["role"] = "角色只能是：" + "、".join(f"{r.value}（{r.label}）" for r in Role)
-        return None
+    fields["role"] = "角色只能是：" + "、".join(f"{r.value}（{r.label}）" for r in STAFF_ROLES)
+    return None
 
 
 async def _assignment(

@@ -3,8 +3,13 @@ tables)."""
 
 from __future__ import annotations
 
-from ltc.careplans.rules import PlanState
-from ltc.careplans.tables import CarePlan
+import json
+from dataclasses import dataclass
+
+from ltc import clock
+from ltc.careplans.rules import CONFIRMED, FamilyLetter, PlanState, plan_in_force
+from ltc.careplans.tables import CareItem, CarePlan
+from ltc.settings import Settings
 
 
 async def current_providers(person_id: int) -> set[int]:
@@ -31,3 +36,69 @@ async def pin_matches(pin: str, encoded: str) -> bool:
     from ltc.careplans.letters import pin_matches as matches
 
     return await matches(pin, encoded)
+
+
+async def family_letter(secret_key: str, token: str) -> tuple[str, FamilyLetter | None]:
+    """The letter a family's link names, if the link is good (see letters.letter_for_link)."""
+    from ltc.careplans.letters import letter_for_link
+
+    return await letter_for_link(secret_key, token)
+
+
+async def family_letter_current(letter_id: int) -> FamilyLetter | None:
+    """The letter a family signed in with, while it is still the person's newest (a
+    re-issued letter signs the old one's sessions out)."""
+    from ltc.careplans.letters import current_letter
+
+    return (await current_letter(letter_id))[1]
+
+
+async def family_link(settings: Settings, person_id: int) -> str | None:
+    """The link on the person's newest printed letter, None when there is none."""
+    from ltc.careplans.letters import newest_family_link
+
+    return await newest_family_link(settings, person_id)
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    """The plan in force, as the family reads it."""
+
+    provider_id: int | None
+    plan_no: int
+    starts_on: object  # date
+    care_form: str
+    provider_name: str
+    provider_phone: str
+    visits_per_month: int
+    items: tuple[PlanItem, ...]
+
+
+async def plan_summary(person_id: int) -> PlanSummary | None:
+    """The person's confirmed plan in force today, None when there is none."""
+    plans = await CarePlan.select(
+        CarePlan.id, CarePlan.state, CarePlan.starts_on, CarePlan.plan_no, CarePlan.provider,
+        CarePlan.care_form, CarePlan.visits_per_month, CarePlan.items,
+        CarePlan.provider.name, CarePlan.provider.contact_phone).where(
+        (CarePlan.person == person_id) & CarePlan.state.is_in([str(s) for s in CONFIRMED]))
+    plan = plan_in_force(plans, clock.today())
+    if plan is None:
+        return None
+    codes = json.loads(plan["items"])
+    names = await item_names(codes)
+    return PlanSummary(plan["provider"], plan["plan_no"], plan["starts_on"], plan["care_form"],
+                       plan["provider.name"] or "", plan["provider.contact_phone"] or "",
+                       plan["visits_per_month"] or 0,
+                       tuple(PlanItem(c, names.get(c, c)) for c in codes))
+
+
+async def item_names(codes: list[str]) -> dict[str, str]:
+    """The care items' Chinese names by code."""
+    return {r["code"]: r["name_zh"] for r in await CareItem.select(
+        CareItem.code, CareItem.name_zh).where(CareItem.code.is_in(codes or [""]))}

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import json
+from datetime import datetime, timedelta
 from typing import Any
 
 import anyio
@@ -34,12 +35,17 @@ from ltc import clock, db
 from ltc.audit import service as audit
 from ltc.careplans.rules import (
     CONFIRMED,
+    FAMILY_LINK_DAYS,
     CareForm,
+    FamilyLetter,
     PlanState,
     check_pin,
+    family_link_token,
     hash_pin,
+    link_key,
     new_pin,
     plan_in_force,
+    read_family_link,
 )
 from ltc.careplans.tables import CareItem, CarePlan, CarePlanLetter
 from ltc.documents import store
@@ -49,6 +55,7 @@ from ltc.identity import SYSTEM, Actor, Role, in_region, require_role
 from ltc.jobs import outbox
 from ltc.people.rules import mask_resident_id
 from ltc.policy import service as policies
+from ltc.settings import Settings
 
 LETTER_JOB = "careplans.issue_letter"
 REISSUE_ROLES = frozenset({Role.clerk})
@@ -108,9 +115,18 @@ async def reissue(actor: Actor, plan_id: int, reason: str) -> int:
     return letter_id
 
 
+def family_link(settings: Settings, letter_id: int, created_at: datetime) -> str:
+    """The address the letter's QR code holds: it signs the household in to the family
+    pages (ltc.desk.family) with the PIN, until FAMILY_LINK_DAYS after the letter was
+    requested, and only while the letter is the person's newest."""
+    expires = int((created_at + timedelta(days=FAMILY_LINK_DAYS)).timestamp())
+    token = family_link_token(link_key(settings.secret_key), letter_id, expires)
+    return f"{settings.public_url}/family/l/{token}"
+
+
 async def letter_context(letter_id: int, pin: str) -> dict[str, Any]:
-    """What pdf/careplan_letter.html prints: the person, the plan, the provider, the PIN
-    and the bureau."""
+    """What pdf/careplan_letter.html prints: the person, the plan, the provider, the PIN,
+    the family's link and the bureau."""
     row = await CarePlanLetter.select(
         CarePlanLetter.all_columns(), CarePlanLetter.person.name,
         CarePlanLetter.person.resident_id).where(CarePlanLetter.id == letter_id).first()
@@ -133,21 +149,25 @@ async def letter_context(letter_id: int, pin: str) -> dict[str, Any]:
                  "grade_label": GRADE_LABELS.get(plan["entitlement.grade"], ""),
                  "items": [{"code": c, "name": names.get(c, c)} for c in codes]},
         "provider": {"name": plan["provider.name"], "phone": plan["provider.contact_phone"] or ""},
-        "pin": pin, "issue_no": row["issue_no"], "late_entry_hours": policy.late_entry_hours,
+        "pin": pin, "family_link": family_link(Settings.from_env(), letter_id,
+                                               row["created_at"]),
+        "family_link_days": FAMILY_LINK_DAYS, "issue_no": row["issue_no"],
+        "late_entry_hours": policy.late_entry_hours,
         "bureau": bureau, "issued_on": issued_on,
     }
 
 
-async def issue(letter_id: int) -> str:
+async def issue(letter_id: int, pin: str | None = None) -> str:
     """The worker's step: make the PIN, render the letter with it, store the PDF and record
-    the PIN's hash and the letter's, once. Returns the letter's SHA-256."""
+    the PIN's hash and the letter's, once. Returns the letter's SHA-256. `pin` is given only
+    by the demo (ltc.demo), whose newcomer must be told a household's PIN."""
     from ltc import pdf  # WeasyPrint loads only in processes that render
 
     done = await CarePlanLetter.select(CarePlanLetter.letter_sha256).where(
         (CarePlanLetter.id == letter_id) & (CarePlanLetter.pin_hash != "")).first()
     if done is not None:
         return done["letter_sha256"]
-    pin = new_pin()
+    pin = pin or new_pin()
     context = await letter_context(letter_id, pin)
     data = await anyio.to_thread.run_sync(
         functools.partial(pdf.render, "pdf/careplan_letter.html", context))
@@ -216,3 +236,44 @@ async def current_pin_hash(person_id: int, provider_id: int) -> tuple[str, str |
 
 async def pin_matches(pin: str, encoded: str) -> bool:
     return await anyio.to_thread.run_sync(check_pin, pin, encoded)
+
+
+# --- the family's sign-in (through ltc.careplans.interface) -----------------------------------
+
+async def letter_for_link(secret_key: str, token: str) -> tuple[str, FamilyLetter | None]:
+    """(ok | tampered | expired | replaced | not_issued, the letter when ok). A link is
+    good while its signature matches, before its expiry, and only for the person's newest
+    letter once it is printed: re-issuing a letter voids the old link and PIN at once."""
+    status, letter_id = read_family_link(link_key(secret_key), token,
+                                         int(clock.now().timestamp()))
+    if letter_id is None:
+        return status, None
+    return await current_letter(letter_id)
+
+
+async def current_letter(letter_id: int) -> tuple[str, FamilyLetter | None]:
+    """(ok | tampered | replaced | not_issued, the letter when it is the person's newest
+    and printed)."""
+    row = await CarePlanLetter.select(
+        CarePlanLetter.id, CarePlanLetter.person, CarePlanLetter.pin_hash).where(
+        CarePlanLetter.id == letter_id).first()
+    if row is None:  # signed by us, so once ours: treat like a forged one
+        return "tampered", None
+    newest = await CarePlanLetter.select(CarePlanLetter.id).where(
+        CarePlanLetter.person == row["person"]).order_by(
+        CarePlanLetter.id, ascending=False).first()
+    if newest["id"] != letter_id:
+        return "replaced", None
+    if not row["pin_hash"]:
+        return "not_issued", None
+    return "ok", FamilyLetter(letter_id, row["person"], row["pin_hash"])
+
+
+async def newest_family_link(settings: Settings, person_id: int) -> str | None:
+    """The link of the person's newest printed letter (for the clerk's CLI and the demo)."""
+    row = await CarePlanLetter.select(CarePlanLetter.id, CarePlanLetter.created_at,
+                                      CarePlanLetter.pin_hash).where(
+        CarePlanLetter.person == person_id).order_by(CarePlanLetter.id, ascending=False).first()
+    if row is None or not row["pin_hash"]:
+        return None
+    return family_link(settings, row["id"], row["created_at"])

@@ -205,3 +205,51 @@ def check_pin(pin: str, encoded: str) -> bool:
         return False
     digest = hashlib.scrypt(pin.encode(), salt=salt.encode(), **_SCRYPT)
     return hmac.compare_digest(digest.hex(), expected)
+
+
+# --- the family's link on the letter (ltc.desk.family) ---------------------------------------
+
+# How long the QR code's link on a care-plan letter signs the family in: a year from the day
+# the letter is printed. A plan runs while its entitlement does (24 months), so a family may
+# need a new letter once (a clerk re-issues it; the old link and PIN stop at once).
+FAMILY_LINK_DAYS = 365
+
+
+@dataclass(frozen=True)
+class FamilyLetter:
+    """The letter a family link names: whose it is, and the hash of the PIN printed on it."""
+
+    letter_id: int
+    person_id: int
+    pin_hash: str
+
+
+def link_key(secret_key: str) -> bytes:
+    """The links' own key, derived from the server's secret (LTC_SECRET_KEY)."""
+    return hashlib.sha256(b"ltc-family-link\0" + secret_key.encode()).digest()
+
+
+def _link_mac(key: bytes, letter_id: int, expires: int) -> str:
+    message = f"ltc-family-link:{letter_id}:{expires}".encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()[:32]
+
+
+def family_link_token(key: bytes, letter_id: int, expires: int) -> str:
+    """`letter.expiry.mac`: the letter and the Unix time the link stops working, signed
+    with HMAC-SHA256 under the server's secret (128 bits of it kept, to fit a QR code)."""
+    return f"{letter_id}.{expires}.{_link_mac(key, letter_id, expires)}"
+
+
+def read_family_link(key: bytes, token: str, now: int) -> tuple[str, int | None]:
+    """(ok | tampered | expired, the letter's id when ok). A token that does not parse or
+    whose signature does not match is tampered; a genuine one past its time is expired."""
+    parts = token.split(".")
+    if len(parts) != 3 or not all(p.isascii() and p.isdigit() for p in parts[:2]) or (
+            len(parts[0]) > 12 or len(parts[1]) > 12):
+        return "tampered", None
+    letter_id, expires = int(parts[0]), int(parts[1])
+    if not hmac.compare_digest(parts[2], _link_mac(key, letter_id, expires)):
+        return "tampered", None
+    if now >= expires:
+        return "expired", None
+    return "ok", letter_id

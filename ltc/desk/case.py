@@ -15,7 +15,7 @@ from ltc import clock
 from ltc.applications import service, supplement
 from ltc.applications.controllers import INTAKE
 from ltc.applications.deadline_pages import case_deadlines
-from ltc.applications.deadlines import DeadlineKind
+from ltc.applications.deadlines import Deadline, DeadlineKind
 from ltc.applications.reference import materials_checklist
 from ltc.applications.rules import GROUND_LABELS, ApplicationState
 from ltc.assessments import assignment
@@ -23,6 +23,7 @@ from ltc.assessments import service as assessments
 from ltc.desk.case_stage import (
     AssessmentFact,
     CaseFacts,
+    CaseStage,
     DecisionFact,
     EntitlementFact,
     NoticeFact,
@@ -71,6 +72,20 @@ def case_facts(application: dict[str, Any], rows: list[dict[str, Any]],
         if held else None)
 
 
+async def stage_of(application: dict[str, Any], today: date) -> tuple[
+        CaseStage, list[dict[str, Any]], list[CaseNoticeEntry], CaseOutcome | None,
+        list[Deadline]]:
+    """Where the case stands, and the facts the case page shows along with it."""
+    rows = await assessments.application_assessments(application["id"])
+    entries = await entries_of_application(application["id"])
+    outcome = await outcome_of_application(application["id"])
+    deadlines = await case_deadlines(application)
+    answer_due_on = next((d.due_on for d in deadlines if d.done_on is None
+                          and d.kind in (DeadlineKind.ANSWER, DeadlineKind.RESUMED)), None)
+    stage = case_stage(case_facts(application, rows, entries, outcome, answer_due_on, today))
+    return stage, rows, entries, outcome, deadlines
+
+
 class CasePages(Controller):
     path = "/applications"
     guards = [INTAKE]  # noqa: RUF012
@@ -80,14 +95,7 @@ class CasePages(Controller):
         actor = request.user
         application = await service.get_application(actor, application_id)
         today = clock.today()
-        rows = await assessments.application_assessments(application_id)
-        entries = await entries_of_application(application_id)
-        outcome = await outcome_of_application(application_id)
-        deadlines = await case_deadlines(application)
-        answer_due_on = next((d.due_on for d in deadlines if d.done_on is None
-                              and d.kind in (DeadlineKind.ANSWER, DeadlineKind.RESUMED)), None)
-        stage = case_stage(case_facts(application, rows, entries, outcome, answer_due_on,
-                                      today))
+        stage, rows, entries, outcome, deadlines = await stage_of(application, today)
         timeline = await service.application_timeline(actor, application_id, {
             "notice_entry": [e.id for e in entries],
             "notice_batch": sorted({e.batch_id for e in entries}),

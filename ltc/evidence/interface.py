@@ -19,3 +19,11 @@ async def video_totals(assessment_id: int) -> VideoTotals:
         (EvidenceFile.assessment == assessment_id) & (EvidenceFile.kind == "video"))
     known = [r["duration_seconds"] for r in rows if r["duration_seconds"] is not None]
     return VideoTotals(len(rows), sum(known), len(rows) - len(known))
+
+
+async def video_ids(assessment_ids: list[int]) -> set[int]:
+    """The evidence ids of the videos of these assessments."""
+    rows = await EvidenceFile.select(EvidenceFile.id).where(
+        EvidenceFile.assessment.is_in(assessment_ids or [0])
+        & (EvidenceFile.kind == "video"))
+    return {r["id"] for r in rows}

@@ -26,6 +26,7 @@ from ltc.entitlements import service as entitlements
 from ltc.entitlements.rules import EntitlementFacts, Interval, active_days, is_active_day
 from ltc.entitlements.tables import Entitlement, Suspension
 from ltc.errors import Conflict, InvalidInput, NotFound
+from ltc.family import interface as family
 from ltc.identity import Actor, Role, in_region, require_role
 from ltc.organisations.tables import Organisation
 from ltc.people import interface as people_interface
@@ -407,6 +408,9 @@ async def evaluation(actor: Actor, month: date) -> list[dict[str, Any]]:
             in_region(actor, Survey.region_path) & (Survey.surveyed_on >= first)
             & (Survey.surveyed_on <= last)).group_by(Survey.provider, Survey.score):
         scores[row["provider"]].append((row["score"], row["count"]))
+    # The families' own ratings (家属端, ltc.family) count as surveys of the month.
+    for provider, score, count in await family.rating_counts(actor, first, last):
+        scores[provider].append((score, count))
     sampled = await returnvisits.results_by_provider(actor, first)  # 回访抽样
     # Providers from elsewhere that served people of the region are evaluated here too.
     others = ({p for p, _ in due} | {p for p, _ in accepted} | set(logged) | set(scores)

@@ -20,6 +20,7 @@ from litestar.response import Redirect
 from ltc.db import StaleWrite
 from ltc.errors import Conflict, DomainError
 from ltc.web.csrf import CsrfFailed
+from ltc.web.guards import FAMILY_PATH, StaffOnly
 from ltc.web.pages import page
 
 log = logging.getLogger(__name__)
@@ -57,12 +58,19 @@ def not_authorized(request: Request, exc: NotAuthorizedException) -> Response[An
         else:
             error = DomainError("unauthenticated", "请先登录或提供有效的接口令牌", status_code=401)
         return _respond(request, error)
+    if request.url.path.startswith(FAMILY_PATH):  # a household has no password to type
+        return _respond(request, DomainError(
+            "family_signed_out", "您已退出或登录已过期。请用手机重新扫描《护理计划告知书》上的"
+            "二维码，输入家庭确认码登录", status_code=401))
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     return Redirect(f"/login?next={quote(target)}")
 
 
 def permission_denied(request: Request, exc: PermissionDeniedException) -> Response[Any]:
-    if isinstance(exc, CsrfFailed):
+    if isinstance(exc, StaffOnly):
+        error = DomainError("staff_only", "家属只能查看家属服务页面（本人的护理计划、服务记录等）",
+                            status_code=403)
+    elif isinstance(exc, CsrfFailed):
         error = DomainError("csrf_failed", "页面已过期或表单来源无法确认，请刷新页面后重新提交",
                             status_code=403)
     else:

@@ -6,11 +6,18 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
 from ltc.errors import Forbidden
 from ltc.identity import Actor, Role
+
+# The family's pages: the only ones a family actor (Role.family) may open.
+FAMILY_PATH = "/family"
+
+
+class StaffOnly(PermissionDeniedException):
+    """A family actor on a staff page or API."""
 
 
 def role_guard(*roles: Role) -> Callable[[ASGIConnection, BaseRouteHandler], None]:

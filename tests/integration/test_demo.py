@@ -58,6 +58,16 @@ def test_demo_starts_fresh_and_every_demo_user_reaches_their_home_page(demo_var_
                 assert f"<h1>{HOME_TITLES[role]}</h1>" in response.text
         assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=60).json()[
             "status"] == "ok"
+        # The family's link and PIN printed at start sign a household in (README 家属).
+        printed = (demo_var_dir.parent / f"demo-{port}.log").read_text(encoding="utf-8")
+        family = re.search(r"(http://\S+/family/l/\S+)\s+家庭确认码 PIN: (\d{6})", printed)
+        assert family, printed[-2000:]
+        with httpx.Client(timeout=60) as client:
+            client.get(family[1])
+            signed_in = client.post(family[1], data={
+                "pin": family[2], "_csrf_token": client.cookies["ltc_csrf"]},
+                follow_redirects=True)
+            assert signed_in.status_code == 200 and "护理计划" in signed_in.text
         # The in-process scheduler, outbox relay and worker run today's audit-chain check.
         assert _wait_for_audit_action(demo_var_dir / "ltc.sqlite3", "audit.chain_verified")
     finally:
@@ -100,6 +110,7 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     from ltc.assessments.tables import Assessment
     from ltc.assessments.validity import conclusions_to_renew
     from ltc.audit import service as audit
+    from ltc.audit.tables import AuditEvent
     from ltc.careplans.tables import CareItem, CarePlan
     from ltc.desk.regrading import compute_impact
     from ltc.evidence import service as evidence
@@ -219,6 +230,13 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     assert (await audit.verify(settings)).intact
     checked, problems = await evidence.verify_report(settings.media_dir)
     assert checked >= 50 and problems == []
+    # The family portal's household (README): its letter printed now with the PIN the demo
+    # shows, its assessment video watched once by the reviewer.
+    household = await demo.family_household(settings)
+    assert household and len(household["pin"]) == 6 and "/family/l/" in household["link"]
+    viewed = await AuditEvent.select(AuditEvent.actor_name).where(
+        AuditEvent.action == "evidence.viewed")
+    assert [v["actor_name"] for v in viewed] == ["赵审核"]
 
 
 

@@ -44,6 +44,10 @@ NOT_REGISTERS = {
     "/admin/rulesets": "configuration: assessment rule sets",
     "/admin/regions": "configuration: the region tree",
     "/admin/care-items": "configuration: the care catalogue",
+    "/family": "the family portal's home: one person's own plan and progress",
+    "/family/visits": "the family's own visits of one month: one person, nobody to search",
+    "/family/payments": "the family's own payments: one person, a few lines a month",
+    "/family/video": "who viewed the family's own assessment video: one person",
 }
 # Lists whose only filter is the time they cover, without a search box.
 WITHOUT_SEARCH = {"/evaluation": "one row per provider and month: sorted, not searched"}
