@@ -14,6 +14,7 @@ from ltc.careplans.tables import CareItem, CarePlan, CarePlanLetter
 from ltc.enrollment.tables import EnrollmentEvent, EnrollmentRecord, HospitalStay
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
 from ltc.evidence.tables import EvidenceFile
+from ltc.inspections.tables import InspectionFinding
 from ltc.jobs.tables import JobReceipt, OutboxMessage, ScheduledRun
 from ltc.notices.tables import NoticeBatch, NoticeEntry, Objection
 from ltc.organisations.tables import Organisation, OrganisationStatusChange
@@ -79,5 +80,6 @@ APP_CONFIG = AppConfig(
         SpotCheck,
         StaffMember,
         StaffTraining,
+        InspectionFinding,
     ],
 )

@@ -1,0 +1,110 @@
+"""What other parts of LTC read of logged visits, as typed values; no other context reads the
+visit table."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from ltc import db
+from ltc.visits.rules import Review
+from ltc.visits.tables import Visit
+
+
+@dataclass(frozen=True)
+class InspectedVisit:
+    """A visit as the 稽核 rules read it (ltc.inspections). `logged_at`: when it was recorded."""
+
+    id: int
+    person: int
+    provider: int
+    staff: int
+    started_at: datetime
+    ended_at: datetime
+    logged_at: datetime
+    checkin_latitude: float | None
+    checkin_longitude: float | None
+    signature_sha256: str | None
+    family_confirmed_by: str
+
+
+_INSPECTED = (Visit.id, Visit.person, Visit.provider, Visit.staff, Visit.started_at,
+              Visit.ended_at, Visit.created_at.as_alias("logged_at"), Visit.checkin_latitude,
+              Visit.checkin_longitude, Visit.signature_sha256, Visit.family_confirmed_by)
+
+
+def _standing(region_path: str, first: date, last: date) -> Any:
+    return (Visit.region_path.like(f"{region_path}/%")
+            & (Visit.visit_on >= first) & (Visit.visit_on <= last)
+            & (Visit.superseded == False)  # noqa: E712
+            & (Visit.review != str(Review.rejected)))
+
+
+async def visits_by_staff(region_path: str, first: date, last: date,
+                          batch_size: int = 20_000) -> AsyncIterator[list[InspectedVisit]]:
+    """The standing visits (not superseded, not rejected) on days `first`..`last` under
+    `region_path`, one staff member's at a time, each list in start order. Streamed through
+    a cursor, so a month of a million visits is never held at once."""
+    query = Visit.select(*_INSPECTED).where(_standing(region_path, first, last)).order_by(
+        Visit.staff, Visit.started_at, Visit.id)
+    current: list[InspectedVisit] = []
+    async with await query.batch(batch_size=batch_size) as batch:
+        async for rows in batch:
+            for row in rows:
+                visit = InspectedVisit(**row)
+                if current and current[-1].staff != visit.staff:
+                    yield current
+                    current = []
+                current.append(visit)
+    if current:
+        yield current
+
+
+@dataclass(frozen=True)
+class VisitLine:
+    """One line of a list of visits shown elsewhere (a 稽核 finding's visits)."""
+
+    id: int
+    person: int
+    provider: int
+    staff: int
+    staff_name: str
+    started_at: datetime
+    ended_at: datetime
+    logged_at: datetime
+    review: str
+    superseded: bool
+    family_confirmed_by: str
+
+
+async def visit_lines(ids: list[int]) -> list[VisitLine]:
+    """The visits, in start order. Callers have checked the actor may see them."""
+    rows = await Visit.select(
+        Visit.id, Visit.person, Visit.provider, Visit.staff,
+        Visit.staff.display_name.as_alias("staff_name"), Visit.started_at, Visit.ended_at,
+        Visit.created_at.as_alias("logged_at"), Visit.review, Visit.superseded,
+        Visit.family_confirmed_by,
+    ).where(db.ids_in(Visit.id, ids)).order_by(Visit.started_at).order_by(Visit.id)
+    return [VisitLine(**row) for row in rows]
+
+
+async def sharing_signature(region_path: str, first: date,
+                            last: date) -> list[InspectedVisit]:
+    """The standing visits of `visits_by_staff` whose signature image (by hash) is also on a
+    standing visit of another person in the same days: the database finds the few shared
+    hashes, so the rest of the month is never read for this."""
+    standing = ("region_path LIKE {} AND visit_on >= {} AND visit_on <= {}"
+                " AND superseded = {} AND review <> {}")
+    args = (f"{region_path}/%", first, last, False, str(Review.rejected))
+    shared = [r["signature_sha256"] for r in await Visit.raw(
+        f"SELECT signature_sha256 FROM visit WHERE {standing}"
+        " AND signature_sha256 IS NOT NULL GROUP BY signature_sha256"
+        " HAVING COUNT(DISTINCT person) > 1", *args)]
+    if not shared:
+        return []
+    rows = await Visit.select(*_INSPECTED).where(
+        _standing(region_path, first, last) & Visit.signature_sha256.is_in(shared)).order_by(
+        Visit.started_at, Visit.id)
+    return [InspectedVisit(**row) for row in rows]
