@@ -10,7 +10,7 @@ from piccolo.table import Table
 
 ID = "2026-12-28T09:00:00:000000"
 VERSION = "1.38.0"
-DESCRIPTION = "inspection findings across visits"
+DESCRIPTION = "inspection findings across visits; visits by staff member and day"
 
 
 def _stub(name: str, tablename: str) -> type[Table]:
@@ -67,4 +67,13 @@ async def forwards():
                 table_class_name=class_name, tablename=tablename, column_name=name,
                 db_column_name=name, column_class_name=column_class.__name__,
                 column_class=column_class, params=params, schema=None)
+
+    async def index():
+        from piccolo.engine import engine_finder
+
+        # The nightly run reads a month's visits a few hundred staff members at a time.
+        await engine_finder().run_ddl(
+            "CREATE INDEX visit_staff_visit_on ON visit (staff, visit_on)")
+
+    manager.add_raw(index)
     return manager

@@ -43,23 +43,27 @@ def _standing(region_path: str, first: date, last: date) -> Any:
 
 
 async def visits_by_staff(region_path: str, first: date, last: date,
-                          batch_size: int = 20_000) -> AsyncIterator[list[InspectedVisit]]:
+                          staff_per_read: int = 500) -> AsyncIterator[list[InspectedVisit]]:
     """The standing visits (not superseded, not rejected) on days `first`..`last` under
-    `region_path`, one staff member's at a time, each list in start order. Streamed through
-    a cursor, so a month of a million visits is never held at once."""
-    query = Visit.select(*_INSPECTED).where(_standing(region_path, first, last)).order_by(
-        Visit.staff, Visit.started_at, Visit.id)
-    current: list[InspectedVisit] = []
-    async with await query.batch(batch_size=batch_size) as batch:
-        async for rows in batch:
-            for row in rows:
-                visit = InspectedVisit(**row)
-                if current and current[-1].staff != visit.staff:
-                    yield current
-                    current = []
-                current.append(visit)
-    if current:
-        yield current
+    `region_path`, one staff member's at a time, each list in start order. Read a few
+    hundred staff members at a time (index visit_staff_visit_on), so a month of a million
+    visits is never held at once."""
+    standing = _standing(region_path, first, last)
+    staff = [r["staff"] for r in await Visit.select(Visit.staff).where(standing).distinct()
+             .order_by(Visit.staff)]
+    for start in range(0, len(staff), staff_per_read):
+        rows = await Visit.select(*_INSPECTED).where(
+            standing & db.ids_in(Visit.staff, staff[start:start + staff_per_read])
+        ).order_by(Visit.staff, Visit.started_at, Visit.id)
+        current: list[InspectedVisit] = []
+        for row in rows:
+            visit = InspectedVisit(**row)
+            if current and current[-1].staff != visit.staff:
+                yield current
+                current = []
+            current.append(visit)
+        if current:
+            yield current
 
 
 @dataclass(frozen=True)
