@@ -139,7 +139,7 @@ async def test_the_report_lists_exports_and_decides(client, world) -> None:
     done = await client.post(f"/inspections/{found['id']}/decision", data={
         "_csrf_token": token, "expected_version": found["version"], "decision": "clear",
         "reason": "已核实"}, follow_redirects=False)
-    assert done.status_code == 303
+    assert done.status_code == 302
     stale = await client.post(f"/inspections/{found['id']}/decision", data={
         "_csrf_token": token, "expected_version": found["version"], "decision": "confirm",
         "reason": "再看"})
