@@ -178,7 +178,7 @@ def same_spot(visits: Sequence[Seen], limits: Thresholds) -> list[Finding]:
         if v.checkin is None:
             continue
         gx, gy = int(v.checkin[0] // cell), int(v.checkin[1] // cell)
-        anchor = None
+        anchor, repeat = None, False
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
                 for other in grid.get((gx + dx, gy + dy), ()):
@@ -186,10 +186,12 @@ def same_spot(visits: Sequence[Seen], limits: Thresholds) -> list[Finding]:
                     if metres(v.checkin, other.checkin) <= limits.same_spot_metres:
                         candidate = anchor_of[other.id]
                         anchor = candidate if anchor is None else min(anchor, candidate)
+                        repeat = repeat or other.person == v.person
         anchor = v.id if anchor is None else anchor
         anchor_of[v.id] = anchor
         groups.setdefault(anchor, []).append(v)
-        grid.setdefault((gx, gy), []).append(v)
+        if not repeat:  # the same home again adds nothing to match against: cells stay short
+            grid.setdefault((gx, gy), []).append(v)
     found = []
     for anchor, group in groups.items():
         people = {v.person for v in group}
@@ -270,17 +272,13 @@ def burst(visits: Iterable[Seen], limits: Thresholds) -> list[Finding]:
 
 # --- 5. one confirmation, several households -------------------------------------------------
 
-def shared_confirmation(visits: Iterable[Seen]) -> list[Finding]:
-    """Visits carrying the same signature image, or — for one staff member — the same
-    confirmer's name, for different beneficiaries: one finding per signature or name and
-    month."""
+def shared_signature(visits: Iterable[Seen]) -> list[Finding]:
+    """Visits carrying the same signature image for different beneficiaries: one finding per
+    signature and month, naming the staff member when only one logged them."""
     by_signature: dict[str, list[Seen]] = {}
-    by_confirmer: dict[tuple[int, str], list[Seen]] = {}
     for v in visits:
         if v.signature:
             by_signature.setdefault(v.signature, []).append(v)
-        if name := "".join(v.confirmer.split()):
-            by_confirmer.setdefault((v.staff, name), []).append(v)
     found = []
     for signature, group in by_signature.items():
         people = {v.person for v in group}
@@ -295,24 +293,36 @@ def shared_confirmation(visits: Iterable[Seen]) -> list[Finding]:
             tuple(v.id for v in group[:MAX_SHOWN_VISITS]),
             f"同一张家属签名图片（SHA-256 {signature[:12]}…）出现在 {len(people)} 位不同服务对象的 "
             f"{len(group)} 次服务记录上"))
-    for (staff_id, name), group in by_confirmer.items():
+    return found
+
+
+def shared_confirmer(visits: Iterable[Seen]) -> list[Finding]:
+    """One staff member's visits naming the same confirmer (spaces ignored) for different
+    beneficiaries: one finding per name and month."""
+    by_name: dict[str, list[Seen]] = {}
+    for v in visits:
+        if name := "".join(v.confirmer.split()):
+            by_name.setdefault(name, []).append(v)
+    found = []
+    for name, group in by_name.items():
         people = {v.person for v in group}
         if len(people) < 2:
             continue
         first = group[0]
         found.append(Finding(
             Rule.shared_confirmation,
-            f"{Rule.shared_confirmation}:name:{staff_id}:{name}@{_month(first)}",
-            first.provider, staff_id, tuple(v.id for v in group[:MAX_SHOWN_VISITS]),
+            f"{Rule.shared_confirmation}:name:{first.staff}:{name}@{_month(first)}",
+            first.provider, first.staff, tuple(v.id for v in group[:MAX_SHOWN_VISITS]),
             f"同一服务人员的记录中，确认家属“{name}”出现在 {len(people)} 位不同服务对象的 "
             f"{len(group)} 次服务记录上"))
     return found
 
 
 def per_staff(visits: Sequence[Seen], limits: Thresholds) -> list[Finding]:
-    """Rules 1–4 over one staff member's visits, in start order."""
+    """The rules read one staff member at a time (all but the shared signature), over their
+    visits in start order."""
     return [*travel(visits, limits), *same_spot(visits, limits), *far_share(visits, limits),
-            *burst(visits, limits)]
+            *burst(visits, limits), *shared_confirmer(visits)]
 
 
 def decision_problems(decision: str, reason: str) -> dict[str, str]:

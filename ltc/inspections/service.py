@@ -101,7 +101,7 @@ async def _run_region(run: NightRun, path: str, first: date, last: date,
     async for group in visits.visits_by_staff(path, first, last):
         run.visits += len(group)
         found += rules.per_staff([_seen(v, homes) for v in group], limits)
-    found += rules.shared_confirmation(
+    found += rules.shared_signature(
         _seen(v, homes) for v in await visits.sharing_signature(path, first, last))
     run.found += len(found)
     for start in range(0, len(found), _STORE_BATCH):

@@ -183,12 +183,18 @@ def test_a_burst_counts_only_visits_logged_long_after_they_ended() -> None:
     ([seen(1, person=1), seen(2, person=2)], []),  # no signature, no name
 ])
 def test_shared_confirmation(visits: list[Seen], keys: list[str]) -> None:
-    assert [f.key for f in rules.shared_confirmation(visits)] == keys
+    by_staff: dict[int, list[Seen]] = {}
+    for v in visits:
+        by_staff.setdefault(v.staff, []).append(v)
+    found = rules.shared_signature(visits) + [
+        f for group in by_staff.values() for f in rules.shared_confirmer(group)]
+    assert [f.key for f in found] == keys
+    assert {f.rule for f in found} <= {Rule.shared_confirmation}
 
 
 def test_a_signature_shared_by_two_staff_members_names_none() -> None:
-    (f,) = rules.shared_confirmation([seen(1, person=1, signature="cd" * 32),
-                                      seen(2, person=2, staff=8, signature="cd" * 32)])
+    (f,) = rules.shared_signature([seen(1, person=1, signature="cd" * 32),
+                                   seen(2, person=2, staff=8, signature="cd" * 32)])
     assert f.staff is None and f.visit_ids == (1, 2)
 
 
