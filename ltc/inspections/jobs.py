@@ -11,7 +11,8 @@ import dramatiq
 from ltc.inspections import service
 from ltc.jobs.rules import Every, Schedule, period_day
 
-SCHEDULE = Schedule(job="inspections.nightly", every=Every.day, at=time(3, 0))
+# After the day's visits are in and before the morning (the demo's nights run to 01:30).
+SCHEDULE = Schedule(job="inspections.nightly", every=Every.day, at=time(1, 15))
 
 
 @dramatiq.actor(actor_name="inspections.nightly", max_retries=3, time_limit=30 * 60 * 1000)

@@ -185,7 +185,9 @@ async def decide(actor: Actor, finding_id: int, expected_version: int, decision:
         if not done:
             raise db.StaleWrite(InspectionFinding._meta.tablename, finding_id)
         rejected = await _reject_visits(actor, row, reason) if after == State.confirmed else []
-        await audit.record(actor, f"inspection.{after}", "inspection_finding", finding_id,
+        action = ("inspection.confirmed" if after == State.confirmed
+                  else "inspection.cleared")
+        await audit.record(actor, action, "inspection_finding", finding_id,
                            before={"state": str(State.open)},
                            after={"state": str(after), "rejected_visits": rejected},
                            note=reason)
