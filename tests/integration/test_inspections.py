@@ -8,10 +8,12 @@ from __future__ import annotations
 import json
 import math
 import re
+import uuid
 from datetime import date, timedelta
 
 import pytest
 from conftest import csrf_token, sign_in
+from support.cases import register
 from test_visits import HOME, at, december_world, log, visit
 
 from ltc.audit.tables import AuditEvent
@@ -24,6 +26,7 @@ from ltc.visits.tables import Visit
 pytestmark = pytest.mark.anyio
 
 NIGHT = date(2026, 12, 15)  # covers 1–14 December
+SIGNATURE = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 AWAY = (HOME[0] + math.degrees(30_000 / EARTH_RADIUS_METRES), HOME[1])  # 30 km north
 
 
@@ -111,6 +114,28 @@ async def test_a_finding_grows_while_open(world) -> None:
     assert (run.added, run.updated) == (1, 0)  # 30 km back in 15 minutes: a second pair
     assert [json.loads(f["visit_ids"]) for f in await findings()] == [
         [first["id"], second["id"]], [second["id"], third["id"]]]
+
+
+async def test_one_signature_image_on_two_households(world, settings, monkeypatch) -> None:
+    """The database finds the shared hash; the finding names both visits. The second
+    household's visit is inserted as a row (its own plan is not what this is about)."""
+    monkeypatch.setenv("LTC_MEDIA_DIR", str(settings.media_dir))
+    first = await log(world.nurse, visit(world, confirmation_code="", signature_png=SIGNATURE))
+    other = await register(world.staff, name="李桂芝")
+    row = await Visit.select().where(Visit.id == first["id"]).first()
+    await Visit.insert(Visit(**{**{k: v for k, v in row.items() if k != "id"},
+                                "client_uuid": uuid.uuid4(), "person": other["id"],
+                                "started_at": at(12, 9), "ended_at": at(12, 9, 45),
+                                "visit_on": date(2026, 12, 12)}))
+    await service.run_night(NIGHT)
+    found = {":".join(f["key"].split(":")[:2 if f["rule"] == "shared_confirmation" else 1]): f
+             for f in await findings()}
+    # The copy was checked in at the same spot and names the same confirmer, too.
+    assert set(found) == {"shared_confirmation:sig", "shared_confirmation:name",
+                          "same_spot"}
+    signature = found["shared_confirmation:sig"]
+    assert len(json.loads(signature["visit_ids"])) == 2 and "签名图片" in signature["details"]
+    assert signature["staff"] == world.nurse.id
 
 
 # --- pages -----------------------------------------------------------------------------------
