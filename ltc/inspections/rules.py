@@ -36,8 +36,6 @@ Point = tuple[float, float]
 
 # A share of far check-ins means little over a handful of visits.
 FAR_SHARE_MIN_VISITS = 5
-# A finding lists at most this many of its visits (the rest are counted in its details).
-MAX_SHOWN_VISITS = 200
 
 
 class Rule(StrEnum):
@@ -200,7 +198,7 @@ def same_spot(visits: Sequence[Seen], limits: Thresholds) -> list[Finding]:
         first = group[0]
         found.append(Finding(
             Rule.same_spot, f"{Rule.same_spot}:{anchor}", first.provider, first.staff,
-            tuple(v.id for v in group[:MAX_SHOWN_VISITS]),
+            tuple(v.id for v in group),
             f"同一服务人员在相距不超过 {limits.same_spot_metres} 米的同一位置，为 {len(people)} "
             f"位不同的服务对象签到 {len(group)} 次（首次 {_at(first.started_at)}）"))
     return found
@@ -231,7 +229,7 @@ def far_share(visits: Sequence[Seen], limits: Thresholds) -> list[Finding]:
     share = len(far_ones) * 100 / len(measured)
     return [Finding(
         Rule.far_share, f"{Rule.far_share}:{first.staff}@{_month(first)}", first.provider,
-        first.staff, tuple(v.id for v in far_ones[:MAX_SHOWN_VISITS]),
+        first.staff, tuple(v.id for v in far_ones),
         f"本月可核对位置的 {len(measured)} 次服务中，有 {len(far_ones)} 次（{share:.0f}%）签到位置"
         f"距服务对象登记住址超过 {limits.far_metres} 米，达到政策规定的 "
         f"{limits.far_share_percent}%")]
@@ -263,7 +261,7 @@ def burst(visits: Iterable[Seen], limits: Thresholds) -> list[Finding]:
         first, last = run[0], run[-1]
         found.append(Finding(
             Rule.burst, f"{Rule.burst}:{first.id}", first.provider, first.staff,
-            tuple(v.id for v in run[:MAX_SHOWN_VISITS]),
+            tuple(v.id for v in run),
             f"{_at(first.logged_at)} 至 {_at(last.logged_at)} 集中登记了 {len(run)} 次服务"
             f"（相邻两次登记间隔不超过 {limits.burst_minutes} 分钟），每次都在服务结束 "
             f"{limits.burst_hours} 小时以后才登记"))
@@ -290,7 +288,7 @@ def shared_signature(visits: Iterable[Seen]) -> list[Finding]:
             Rule.shared_confirmation,
             f"{Rule.shared_confirmation}:sig:{signature}@{_month(first)}", first.provider,
             first.staff if len(staff) == 1 else None,
-            tuple(v.id for v in group[:MAX_SHOWN_VISITS]),
+            tuple(v.id for v in group),
             f"同一张家属签名图片（SHA-256 {signature[:12]}…）出现在 {len(people)} 位不同服务对象的 "
             f"{len(group)} 次服务记录上"))
     return found
@@ -312,7 +310,7 @@ def shared_confirmer(visits: Iterable[Seen]) -> list[Finding]:
         found.append(Finding(
             Rule.shared_confirmation,
             f"{Rule.shared_confirmation}:name:{first.staff}:{name}@{_month(first)}",
-            first.provider, first.staff, tuple(v.id for v in group[:MAX_SHOWN_VISITS]),
+            first.provider, first.staff, tuple(v.id for v in group),
             f"同一服务人员的记录中，确认家属“{name}”出现在 {len(people)} 位不同服务对象的 "
             f"{len(group)} 次服务记录上"))
     return found

@@ -7,10 +7,11 @@ on the 1st it finishes the month just ended. Each pooling region is read with it
 new one is added as open; an open one gets the visits and facts found tonight; a decided one
 is left as decided. A second run of the same night therefore changes nothing.
 
-Deciding: confirmed (确认违规) rejects every standing visit of the finding — a flagged one by
-the reviewer's decision (ltc.visits.review.review), an accepted one by an overturn — in the
-same transaction, so a month already paid is adjusted in the next batch; cleared (排除)
-changes no visit. Both need a reason, are audited, and compare-and-set the finding's state.
+Deciding: confirmed (确认违规) rejects every visit of the finding, or the correction that has
+replaced it since — a flagged one by the reviewer's decision (ltc.visits.review.review), an
+accepted one by an overturn — in the same transaction, so a month already paid is adjusted
+in the next batch; cleared (排除) changes no visit. Both need a reason, are audited, and
+compare-and-set the finding's state.
 """
 
 from __future__ import annotations
@@ -197,8 +198,8 @@ async def decide(actor: Actor, finding_id: int, expected_version: int, decision:
 async def _reject_visits(actor: Actor, row: dict[str, Any], reason: str) -> list[int]:
     note = f"稽核确认违规（{rules.Rule(row['rule']).label}）：{reason}"
     rejected = []
-    for line in await visits.visit_lines(row["visit_ids"]):
-        if line.superseded or line.review == Review.rejected:
+    for line in await visits.visit_lines(await visits.standing_ids(row["visit_ids"])):
+        if line.review == Review.rejected:
             continue
         if line.review == Review.flagged:
             await visit_review.review(actor, line.id, "reject", note)

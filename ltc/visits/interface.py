@@ -112,3 +112,17 @@ async def sharing_signature(region_path: str, first: date,
         _standing(region_path, first, last) & Visit.signature_sha256.is_in(shared)).order_by(
         Visit.started_at, Visit.id)
     return [InspectedVisit(**row) for row in rows]
+
+
+async def standing_ids(ids: list[int]) -> list[int]:
+    """Each visit, or — when a provider has corrected it since — the correction that stands
+    in its place (following the chain of corrections), without repeats."""
+    found: list[int] = []
+    current = list(ids)
+    while current:
+        rows = await Visit.select(Visit.id, Visit.superseded).where(db.ids_in(Visit.id, current))
+        superseded = [r["id"] for r in rows if r["superseded"]]
+        found += [r["id"] for r in rows if not r["superseded"]]
+        current = [r["id"] for r in await Visit.select(Visit.id).where(
+            db.ids_in(Visit.revision_of, superseded))] if superseded else []
+    return list(dict.fromkeys(found))

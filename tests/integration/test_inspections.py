@@ -20,6 +20,7 @@ from ltc.audit.tables import AuditEvent
 from ltc.errors import Conflict, InvalidInput
 from ltc.inspections import service
 from ltc.inspections.tables import InspectionFinding
+from ltc.visits import review as reviews
 from ltc.visits.rules import EARTH_RADIUS_METRES
 from ltc.visits.tables import Visit
 
@@ -87,6 +88,20 @@ async def test_confirming_rejects_the_visits_and_the_night_does_not_reopen_it(wo
     await service.run_night(NIGHT + timedelta(days=1))  # the visits no longer stand
     assert [(f["state"], f["visit_ids"]) for f in await findings()] == [
         ("confirmed", found["visit_ids"])]
+
+
+async def test_confirming_rejects_the_correction_that_replaced_a_visit(world) -> None:
+    first, second = await travelling(world)
+    await service.run_night(NIGHT)
+    (found,) = await findings()
+    corrected = await reviews.revise_visit(world.nurse, second["id"], "other", "补充说明",
+                                           notes="家属另有说明")
+    await service.decide(world.staff.reviewer, found["id"], found["version"], "confirm",
+                         "实地核查：当天未上门")
+    rows = {r["id"]: r for r in await Visit.select(Visit.id, Visit.review, Visit.superseded)}
+    assert rows[corrected["id"]]["review"] == "rejected"
+    assert rows[second["id"]]["superseded"] and rows[second["id"]]["review"] == "flagged"
+    assert rows[first["id"]]["review"] == "rejected"
 
 
 async def test_clearing_changes_no_visit_and_a_stale_decision_is_refused(world) -> None:
