@@ -43,6 +43,7 @@ from ltc.desk.case import CasePages
 from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.family import FamilyPages, FamilySignInPages
 from ltc.desk.home import HomeController
+from ltc.desk.inspection_pages import InspectionFindingPages
 from ltc.desk.person import PersonPages
 from ltc.desk.queues import count_for_navigation
 from ltc.desk.regrading_pages import RegradingPages
@@ -53,6 +54,7 @@ from ltc.entitlements.rules import EndReason, EntitlementState
 from ltc.evidence.controllers import EvidenceApi, EvidencePages
 from ltc.grades import Grade
 from ltc.identity import PUBLIC, Actor, Role
+from ltc.inspections.controllers import InspectionPages
 from ltc.jobs.broker import broker_reachable
 from ltc.notices.controllers import NoticeBatchPages, PublicNoticePages
 from ltc.notices.rules import EntryOutcome, NoticeBatchState
@@ -175,6 +177,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 SessionController, HomeController, TokenPageController, UserPageController,
                 ApplicationPages, CasePages, DeadlinePages, ConclusionPages, PersonPages,
                 RegradingPages, SpotCheckPages, SpotCheckReviewPages, ReturnVisitPages,
+                InspectionPages, InspectionFindingPages,
                 AssessmentPages, ReviewPages, EvidencePages, NoticeBatchPages, PublicNoticePages,
                 EntitlementPages, DecisionPages, PolicyPages, RulesetPages, AgreementPages,
                 CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,

@@ -1011,6 +1011,9 @@ def plan_history_events(county: County, history: date, today: date) -> None:
     async def last_months_calls() -> None:
         # Last month's sample (drawn on the 1st): two calls made, the rest for the clerk.
         await _return_visit_results(county, LAST_MONTHS_CALLS)
+    @agenda.on(today - timedelta(days=1), 15)
+    async def planted() -> None:
+        await _planted_pattern(county)
 
     @agenda.on(today, 8)
     async def corrected_ruleset() -> None:
@@ -1054,6 +1057,45 @@ async def _visits(county: County, day: date) -> None:
                              "accept" if accept else "reject",
                              "已电话回访家属，服务属实" if accept else
                              "回访家属称当日未上门服务，不予结算")
+
+
+async def _planted_pattern(county: County) -> None:
+    """For the reviewer's 稽核 report (found by the night's run): one staff member logs two
+    visits to different households, ten minutes apart but 30 km apart, with the same
+    signature image — impossible travel, and a confirmation reused across households."""
+    from ltc.errors import DomainError
+    from ltc.visits import logging as visits
+
+    served: dict[int, list[Person]] = {}
+    for person in county.people:
+        if person.staff and person.entitlement_id and person.plan_id:
+            served.setdefault(person.staff, []).append(person)
+    pair = next((people[:2] for people in served.values() if len(people) >= 2), None)
+    if pair is None:
+        return
+    signature = signature_png("ltc-demo/planted")
+    ended = clock.now() - timedelta(hours=2)
+    for n, person in enumerate(pair):
+        started = ended - timedelta(minutes=50) + timedelta(minutes=60 * n)
+        lat, lon = home_of(person)
+        try:
+            await visits.log_visit(
+                county.actor(person.staff), client_uuid=uuid.uuid5(
+                    uuid.NAMESPACE_URL, f"ltc-demo/planted/{person.resident_id}"),
+                person_id=person.person_id, started_at=started,
+                ended_at=started + timedelta(minutes=50),
+                checkin_latitude=lat + 0.27 * n, checkin_longitude=lon,
+                items=json.loads(await _plan_items(person)),
+                family_confirmed_by=person.spec["name"][0] + "建华", signature_png=signature)
+        except DomainError:  # the plan ended or the staff member cannot log: nothing planted
+            return
+
+
+async def _plan_items(person: Person) -> str:
+    from ltc.careplans.tables import CarePlan
+
+    return (await CarePlan.select(CarePlan.items).where(CarePlan.id == person.plan_id)
+            .first())["items"]
 
 
 async def _grade(person: Person) -> int:

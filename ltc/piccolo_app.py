@@ -15,6 +15,7 @@ from ltc.enrollment.tables import EnrollmentEvent, EnrollmentRecord, HospitalSta
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
 from ltc.evidence.tables import EvidenceFile
 from ltc.family.tables import FamilyAnswer, FamilyRating, FamilySignIn
+from ltc.inspections.tables import InspectionFinding
 from ltc.jobs.tables import JobReceipt, OutboxMessage, ScheduledRun
 from ltc.notices.tables import NoticeBatch, NoticeEntry, Objection
 from ltc.organisations.tables import Organisation, OrganisationStatusChange
@@ -90,5 +91,6 @@ APP_CONFIG = AppConfig(
         FamilySignIn,
         FamilyAnswer,
         FamilyRating,
+        InspectionFinding,
     ],
 )

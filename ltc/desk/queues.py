@@ -29,6 +29,8 @@ from ltc.careplans import service as careplans
 from ltc.careplans.rules import PlanState
 from ltc.entitlements import service as entitlements
 from ltc.identity import Actor, Role
+from ltc.inspections import queries as inspections
+from ltc.inspections.rules import Rule
 from ltc.notices import service as notices
 from ltc.payouts import queries as payouts
 from ltc.policy.service import upcoming_version_count
@@ -320,6 +322,16 @@ async def _flagged(actor: Actor, today: date) -> list[Item]:
             for r in await visits.review_queue(actor, limit=SHOWN)]
 
 
+async def _inspection_count(actor: Actor) -> int:
+    return await inspections.open_count(actor)
+
+
+async def _inspections(actor: Actor, today: date) -> list[Item]:
+    return [Item(f"{Rule(r['rule']).label} {r['staff_name'] or ''}".strip(),
+                 f"/inspections/{r['id']}", note=r["provider_name"])
+            for r in await inspections.open_findings(actor, limit=SHOWN)]
+
+
 # --- providers -------------------------------------------------------------------------------
 
 # provider_home is the provider's heaviest read: one work_queues call (and the home page
@@ -452,6 +464,8 @@ QUEUES: dict[Role, list[Spec]] = {
              nav="/review"),
         Spec("visits", "待审核的异常服务记录", "/visit-review", _flagged_count, _flagged,
              nav="/visit-review"),
+        Spec("inspections", "待核实的稽核发现", "/inspections?state=open", _inspection_count,
+             _inspections, nav="/inspections"),
         Spec("payouts", "待审批的月度结算", "/payouts?todo=submitted",
              _payout_todo("submitted"), _payout_items("submitted"), nav="/payouts"),
         Spec("deadlines", "临近或超过办理时限的案件", "/deadlines", _watched_count, _watched),

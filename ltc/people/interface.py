@@ -102,3 +102,13 @@ def person_search(person: ForeignKey, q: str, within: str | None = None) -> Any:
             part = part & person.is_in(ids_matching("", within))
         condition = condition | part
     return condition
+
+
+async def homes_under(region_path: str) -> dict[int, tuple[float, float]]:
+    """The registered home (latitude, longitude) of each person under `region_path` whose
+    address has been located, by id: for the 稽核 rules (ltc.inspections), which hold no
+    personal data beyond the point."""
+    rows = await Person.select(Person.id, Person.latitude, Person.longitude).where(
+        Person.region_path.like(f"{region_path}/%") & Person.latitude.is_not_null()
+        & Person.longitude.is_not_null())
+    return {r["id"]: (r["latitude"], r["longitude"]) for r in rows}

@@ -76,6 +76,14 @@ class Policy:
     # but at least `returnvisit_minimum` (ltc.returnvisits.rules)
     returnvisit_basis_points: int = 500
     returnvisit_minimum: int = 3
+    # 稽核 (ltc.inspections.rules): the nightly patterns across a month's visits.
+    inspection_speed_kmh: int = 60
+    inspection_same_spot_metres: int = 20
+    inspection_far_metres: int = 500
+    inspection_far_share_percent: int = 50
+    inspection_burst_count: int = 5
+    inspection_burst_minutes: int = 10
+    inspection_burst_hours: int = 48
 
 
 @dataclass(frozen=True)
@@ -186,6 +194,24 @@ PARAMETERS: tuple[Parameter, ...] = (
     Parameter("returnvisit_minimum", "每家护理机构每月至少回访", "int", "次",
               "按比例抽取不足此数时补足；机构当月服务记录少于此数时全部回访",
               bounds=(0, 100), default=3),
+    Parameter("inspection_speed_kmh", "稽核：两次签到间最高时速", "int", "公里/小时",
+              "同一服务人员前一次服务结束到后一次开始，签到位置间的移动速度超过此值的列入稽核",
+              bounds=(5, 300), default=60),
+    Parameter("inspection_same_spot_metres", "稽核：同一位置判定距离", "int", "米",
+              "同一服务人员在此距离内为不同服务对象签到的列入稽核",
+              bounds=(1, 200), default=20),
+    Parameter("inspection_far_metres", "稽核：签到远离住址距离", "int", "米",
+              "签到位置距服务对象登记住址超过此距离的，计入远离住址的服务",
+              bounds=(100, 20000), default=500),
+    Parameter("inspection_far_share_percent", "稽核：远离住址服务占比", "int", "%",
+              "服务人员当月远离住址的服务达到此比例（至少5次可核对的服务）的列入稽核",
+              bounds=(1, 100), default=50),
+    Parameter("inspection_burst_count", "稽核：集中补录次数", "int", "次",
+              "一次集中登记达到此次数的补录列入稽核", bounds=(2, 100), default=5),
+    Parameter("inspection_burst_minutes", "稽核：集中补录间隔", "int", "分钟",
+              "相邻两次登记间隔不超过此时长的算作一次集中登记", bounds=(1, 240), default=10),
+    Parameter("inspection_burst_hours", "稽核：补录滞后时长", "int", "小时",
+              "服务结束后超过此时长才登记的，计入集中补录", bounds=(1, 720), default=48),
 )
 PARAMETER_NAMES = tuple(p.name for p in PARAMETERS)
 

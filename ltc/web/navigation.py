@@ -22,11 +22,12 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
                     ("服务记录审核", "/visit-review"), ("机构考核", "/evaluation"),
                     ("月度结算", "/payouts"), ("改判影响", "/regrading"),
                     ("办理时限", "/deadlines"), ("结论到期", "/conclusions"),
-                    ("评估抽查", "/spotchecks")],
+                    ("评估抽查", "/spotchecks"), ("稽核报告", "/inspections")],
     Role.admin: [("工作台", "/"), ("用户管理", "/admin/users"), ("服务人员", "/staff"),
                  ("接口令牌", "/admin/tokens"),
                  ("政策版本", "/admin/policies"), ("评估规则", "/admin/rulesets"),
                  ("改判影响", "/regrading"), ("评估抽查", "/spotchecks"),
+                 ("稽核报告", "/inspections"),
                  ("定点机构", "/admin/organisations"), ("地区管理", "/admin/regions"),
                  ("护理项目目录", "/admin/care-items")],
 }

@@ -114,6 +114,7 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     from ltc.careplans.tables import CareItem, CarePlan
     from ltc.desk.regrading import compute_impact
     from ltc.evidence import service as evidence
+    from ltc.inspections.tables import InspectionFinding
     from ltc.notices.tables import NoticeBatch, Objection
     from ltc.organisations.tables import Organisation, OrganisationStatusChange
     from ltc.payouts.tables import Payment, PayoutBatch, PayoutDeclaration, PayoutDispute
@@ -226,6 +227,10 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     denied = next(c for c in latest if c["outcome"] == "denied")
     assert (await Visit.select(Visit.review).where(Visit.id == denied["visit"]).first()
             )["review"] == "flagged"
+    # 稽核: the nightly run found yesterday's planted pair, open for the reviewer.
+    found = await InspectionFinding.select(InspectionFinding.rule, InspectionFinding.state)
+    assert {("travel", "open"), ("shared_confirmation", "open")} <= {
+        (f["rule"], f["state"]) for f in found}
     # The audit chain and every stored video verify.
     assert (await audit.verify(settings)).intact
     checked, problems = await evidence.verify_report(settings.media_dir)

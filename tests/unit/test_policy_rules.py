@@ -254,6 +254,20 @@ BAD = [
     ("returnvisit_basis_points", -1, "returnvisit_basis_points"),
     ("returnvisit_minimum", -1, "returnvisit_minimum"),
     ("returnvisit_minimum", 101, "returnvisit_minimum"),
+    ("inspection_speed_kmh", 4, "inspection_speed_kmh"),
+    ("inspection_speed_kmh", 301, "inspection_speed_kmh"),
+    ("inspection_same_spot_metres", 0, "inspection_same_spot_metres"),
+    ("inspection_same_spot_metres", 201, "inspection_same_spot_metres"),
+    ("inspection_far_metres", 99, "inspection_far_metres"),
+    ("inspection_far_metres", 20001, "inspection_far_metres"),
+    ("inspection_far_share_percent", 0, "inspection_far_share_percent"),
+    ("inspection_far_share_percent", 101, "inspection_far_share_percent"),
+    ("inspection_burst_count", 1, "inspection_burst_count"),
+    ("inspection_burst_count", 101, "inspection_burst_count"),
+    ("inspection_burst_minutes", 0, "inspection_burst_minutes"),
+    ("inspection_burst_minutes", 241, "inspection_burst_minutes"),
+    ("inspection_burst_hours", 0, "inspection_burst_hours"),
+    ("inspection_burst_hours", 721, "inspection_burst_hours"),
 ]
 
 
@@ -343,6 +357,11 @@ def test_a_stored_definition_with_retired_parameters_still_reads() -> None:
     assert set(caught.value.problems) == {"family_subsidy", "notice_days"}
 
 
+INSPECTION = ("inspection_speed_kmh", "inspection_same_spot_metres", "inspection_far_metres",
+              "inspection_far_share_percent", "inspection_burst_count",
+              "inspection_burst_minutes", "inspection_burst_hours")
+
+
 def test_unknown_and_missing_keys() -> None:
     data = definition(family_subsidy=450)
     del data["notice_days"]
@@ -354,7 +373,7 @@ def test_unknown_and_missing_keys() -> None:
     assert defaulted == {"answer_working_days", "letter_working_days",
                          "validity_months_by_grade", "min_video_coverage_percent",
                          "spotcheck_basis_points", "late_entry_hours",
-                         "returnvisit_basis_points", "returnvisit_minimum"}
+                         "returnvisit_basis_points", "returnvisit_minimum", *INSPECTION}
     assert problems_of({}) == {name: MISSING for name in PARAMETER_NAMES
                                if name not in defaulted}
     older = definition()
@@ -365,6 +384,8 @@ def test_unknown_and_missing_keys() -> None:
     older.pop("late_entry_hours", None)
     older.pop("returnvisit_basis_points", None)
     older.pop("returnvisit_minimum", None)
+    for name in INSPECTION:
+        older.pop(name, None)
     policy = parse_policy(older)
     assert (policy.answer_working_days, policy.letter_working_days) == (5, 30)
     assert policy.validity_months_by_grade == {3: 24, 4: 24, 5: 24}
@@ -372,6 +393,7 @@ def test_unknown_and_missing_keys() -> None:
     assert policy.spotcheck_basis_points == 500
     assert policy.late_entry_hours == 48
     assert (policy.returnvisit_basis_points, policy.returnvisit_minimum) == (500, 3)
+    assert [getattr(policy, name) for name in INSPECTION] == [60, 20, 500, 50, 5, 10, 48]
 
 
 def test_not_an_object() -> None:
