@@ -26,6 +26,7 @@ from ltc.payouts.tables import (
 )
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
+from ltc.sanctions.tables import Ban, HandoverItem, ProviderExit, Sanction
 from ltc.regions.tables import Region
 from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
 from ltc.staff.tables import StaffMember, StaffTraining
@@ -79,5 +80,9 @@ APP_CONFIG = AppConfig(
         SpotCheck,
         StaffMember,
         StaffTraining,
+        Sanction,
+        Ban,
+        ProviderExit,
+        HandoverItem,
     ],
 )

@@ -65,6 +65,7 @@ from ltc.people import interface as people
 from ltc.people.rules import mask_resident_id
 from ltc.policy.rules import Policy
 from ltc.policy.service import issuer, policy_in_force
+from ltc.sanctions import interface as sanctions
 
 MANAGE_ROLES = frozenset({Role.clerk})
 READ_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin})
@@ -177,6 +178,9 @@ async def create_agreement(actor: Actor, kind: str, **fields: Any) -> dict[str, 
     async with db.write_transaction():
         parties = await _parties(actor, agreement_kind, values)
         problems = agreement_problems(agreement_kind, values, parties, today, problems)
+        if parties.organisation and (refused := await sanctions.signing_refusal(
+                parties.organisation["id"], today)):
+            problems["organisation"] = refused.message
         if problems:
             raise InvalidInput("invalid_agreement", "协议信息有误，请按提示修改", problems)
         stored = normalised(agreement_kind, values, parties)
@@ -301,6 +305,9 @@ async def activate(actor: Actor, agreement_id: int, expected_version: int) -> di
         if due_to_expire(row["ends_on"], clock.today()):
             raise Conflict("agreement_ended", f"协议结束日期 {row['ends_on'].isoformat()} "
                            "已过，不能再生效；请重新签订协议")
+        if row["organisation"] and (refused := await sanctions.signing_refusal(
+                row["organisation"], clock.today())):
+            raise Conflict(refused.code, refused.message)
         await _no_overlap(row, (row["starts_on"], row["ends_on"]))
         await _separated(row, (row["starts_on"], row["ends_on"]))
         changed = await _change(actor, row, "agreement.activated",
@@ -514,6 +521,14 @@ async def active_agreement(kind: str, *, on: date, organisation: int | None = No
     for column, value in named.items():
         query = query.where(column == value)
     return await query.order_by(Agreement.id, ascending=False).first()
+
+
+async def running_of(organisation_id: int, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The organisation's ACTIVE or SUSPENDED agreements of `kinds` (for sanctions and a
+    provider's exit: ltc.sanctions), oldest first."""
+    return await Agreement.select().where(
+        (Agreement.organisation == organisation_id) & Agreement.kind.is_in(list(kinds))
+        & Agreement.state.is_in([str(s) for s in RUNNING])).order_by(Agreement.id)
 
 
 async def staff_qualification(staff_user_id: int, on: date) -> str | None:

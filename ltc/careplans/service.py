@@ -534,3 +534,18 @@ async def form_context(actor: Actor, entitlement_id: int) -> dict[str, Any]:
 def _unknown(code: str) -> dict[str, Any]:
     return {"code": code, "name_zh": code, "nurse_only": False, "category": "", "minutes": 0}
 
+
+
+async def hand_over(actor: Actor, plan_id: int, provider_id: int, starts_on: date,
+                    note: str) -> dict[str, Any]:
+    """A provider's exit (ltc.sanctions): the clerk's new version of the entitlement's plan
+    with `plan_id`'s care form, caregiver and items, and `provider_id` from `starts_on`
+    (ACTIVE at once, as every clerk's plan; the household is sent a new care-plan letter with
+    its new PIN and confirms visits of the new provider with it)."""
+    plan = await _row(plan_id)
+    if plan is None:
+        raise _plan_not_found(plan_id)
+    return await propose_plan(actor, plan["entitlement"], care_form=plan["care_form"],
+                              provider_id=provider_id,
+                              family_caregiver_agreement_id=plan["family_caregiver"],
+                              items=json.loads(plan["items"]), starts_on=starts_on, note=note)
