@@ -66,6 +66,7 @@ from ltc.people.rules import mask_resident_id
 from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
 from ltc.regions.controllers import RegionPages
+from ltc.sanctions.controllers import PublicSanctionPages, SanctionPages
 from ltc.settings import Settings
 from ltc.spotchecks.controllers import SpotCheckPages
 from ltc.staff.controllers import StaffApi, StaffPages
@@ -176,7 +177,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 EntitlementPages, DecisionPages, PolicyPages, RulesetPages, AgreementPages,
                 CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,
                 EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages, StaffPages,
-                OrganisationPages, RegionPages, CareItemPages,
+                OrganisationPages, RegionPages, CareItemPages, SanctionPages,
+                PublicSanctionPages,
             ]),
             AccountsApi,
             UserApi,

@@ -13,9 +13,10 @@ from litestar.types import ASGIApp
 from ltc.accounts import service as accounts
 from ltc.web.csrf import bearer_token
 
-# /notices and /n/ are the public notice pages (公示): anyone may read and object, no login.
+# /notices and /n/ are the public notice pages (公示): anyone may read and object, no login;
+# /public/ the public lists (the sanctioned organisations).
 PUBLIC_PATHS = ["^/login", "^/static/", "^/healthz", "^/schema", "^/favicon.ico", "^/notices",
-                "^/n/"]
+                "^/n/", "^/public/"]
 
 
 class ActorAuthentication(AbstractAuthenticationMiddleware):

@@ -33,6 +33,7 @@ from ltc.notices import service as notices
 from ltc.payouts import queries as payouts
 from ltc.policy.service import upcoming_version_count
 from ltc.providers.service import provider_home
+from ltc.sanctions import service as sanctions
 from ltc.spotchecks import service as spotchecks
 from ltc.staff import service as staff
 from ltc.visits import queries as visits
@@ -182,6 +183,14 @@ async def _agreements(actor: Actor, today: date) -> list[Item]:
     return [_expiring(f"{r['number']} {r['organisation.name'] or r['caregiver_name'] or ''}",
                       f"/agreements/{r['id']}", r["ends_on"], today, "协议")
             for r in rows]
+
+
+async def _handovers(actor: Actor, today: date) -> list[Item]:
+    rows = await sanctions.list_exits(actor, state="OPEN", limit=LONG_LIST)
+    return [Item(f"{r['organisation_name']} 退出", f"/sanctions/exits/{r['id']}",
+                 r["exit_on"], (r["exit_on"] - today).days,
+                 note=f"{r['open_items']} 名服务对象待交接")
+            for r in rows if r["open_items"]]
 
 
 async def _certificates(actor: Actor) -> int:
@@ -407,6 +416,8 @@ QUEUES: dict[Role, list[Spec]] = {
              entitlements.renewals_due, _renewals, nav="/entitlements"),
         Spec("agreements", "30天内到期的协议", "/agreements?expiring=true",
              agreements.expiring_soon_count, _agreements, nav="/agreements"),
+        Spec("handovers", "机构退出、待交接的服务对象", "/sanctions/exits?state=OPEN",
+             sanctions.open_handover_count, _handovers, nav="/sanctions/exits"),
         Spec("certificates", "资格证书已过期或即将到期的服务人员",
              "/staff?status=active&expiry=due", _certificates, _certificate_items,
              nav="/staff"),
