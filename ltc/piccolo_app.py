@@ -26,8 +26,8 @@ from ltc.payouts.tables import (
 )
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
-from ltc.sanctions.tables import Ban, HandoverItem, ProviderExit, Sanction
 from ltc.regions.tables import Region
+from ltc.sanctions.tables import Ban, HandoverItem, ProviderExit, Sanction
 from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
 from ltc.staff.tables import StaffMember, StaffTraining
 from ltc.visits.tables import InstitutionalStay, PinAttempt, Survey, Visit

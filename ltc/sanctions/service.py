@@ -86,13 +86,13 @@ async def _party(actor: Actor, target: str, party: int | None) -> tuple[int, int
 
 
 async def _act_on_agreements(actor: Actor, organisation_id: int, measure: str,
-                             reason: str, starts_on: date) -> int:
+                             reason: str, starts_on: date) -> int | None:
     """Suspend or terminate the organisation's running agreements from `starts_on`;
-    returns the first one's id."""
+    returns the first one's id (None: it has none running — the sanction stands alone and
+    the ban on signing follows from the register's status)."""
     running = await agreements.running_of(organisation_id, AGREEMENT_KINDS)
     if not running:
-        raise InvalidInput("invalid_sanction", "处理信息有误，请按提示修改",
-                           {"party": "该机构没有生效或暂停中的协议，无协议可暂停或解除"})
+        return None
     for row in running:
         try:
             if measure == Measure.terminate:

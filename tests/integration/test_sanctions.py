@@ -11,8 +11,8 @@ from datetime import date, timedelta
 
 import pytest
 from conftest import csrf_token, make_user, sign_in
+from integration.test_visits import _agreement, at, december_world, log, visit
 from support.cases import FrozenClock, user_actor
-from test_visits import _agreement, at, december_world, log, visit
 
 from ltc import clock
 from ltc.agreements import service as agreements
