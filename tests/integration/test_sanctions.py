@@ -15,12 +15,13 @@ from integration.test_visits import _agreement, at, december_world, log, visit
 from support.cases import FrozenClock, user_actor
 
 from ltc import clock
+from ltc.demo import signature_png
 from ltc.agreements import service as agreements
 from ltc.agreements.tables import Agreement
 from ltc.audit.tables import AuditEvent
 from ltc.careplans import service as careplans
 from ltc.careplans.tables import CarePlan
-from ltc.errors import Conflict, DomainError, InvalidInput
+from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 from ltc.regions.tables import Region
@@ -184,9 +185,11 @@ async def test_an_exit_hands_every_client_over_before_it_completes(world, monkey
                                              organisation=world.organisation_id) is None
     FrozenClock(monkeypatch, exit_on + timedelta(days=1))
     after_exit = visit(world, started_at=at(15, 9).replace(year=2027, month=3),
-                       ended_at=at(15, 9, 45).replace(year=2027, month=3))
-    with pytest.raises(DomainError):
+                       ended_at=at(15, 9, 45).replace(year=2027, month=3),
+                       confirmation_code="", signature_png=signature_png("family"))
+    with pytest.raises(NotFound) as refused:  # no longer its client: the new plan's
         await log(world.nurse, after_exit)
+    assert refused.value.code == "beneficiary_not_found"
     assert clock.today() == date(2027, 3, 16)
     assert await service.open_handover_count(clerk) == 0
 
@@ -216,3 +219,29 @@ async def test_a_clerk_works_an_exit_through_the_pages(client, world) -> None:
     assert handed.status_code == 200 and "已交接给" in handed.text
     home = await client.get("/")
     assert home.status_code == 200
+
+
+async def test_nothing_is_paid_to_an_exited_provider_after_the_exit_day(world,
+                                                                       monkeypatch) -> None:
+    from support.payout_cases import add_visit, computed, lines_of
+
+    from ltc.payouts.queries import treated_visits
+    from ltc.payouts.rules import EXCLUSIONS
+
+    clerk = world.staff.clerk
+    nearby = await _second_provider(world, "nurse2", "T-P2", await _town(world))
+    row = await service.give_notice(clerk, {"organisation": str(world.organisation_id),
+                                            "exit_on": "2027-03-15", "reason": "转型"})
+    item = (await service.get_exit(clerk, row["id"]))["items"][0]
+    await service.hand_over(clerk, item["id"], item["version"], nearby)
+    await service.complete_exit(clerk, row["id"], row["version"])
+    # The exiting provider's visits of March, as rows (the app refuses the second one; a
+    # record that reached the database anyway is still not paid).
+    await add_visit(world, date(2027, 3, 10))
+    await add_visit(world, date(2027, 3, 20))
+    batch = await computed(monkeypatch, date(2027, 3, 1), clerk)
+    line = (await lines_of(batch["id"]))["home_visit"]
+    assert line["organisation"] == world.organisation_id
+    treated = (await treated_visits([line]))[line["id"]]
+    assert [(t["on"].day, t["counted"], t["reason"]) for t in treated] == [
+        (10, True, ""), (20, False, EXCLUSIONS["no_provider_agreement"])]
