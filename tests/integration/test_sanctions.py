@@ -15,12 +15,12 @@ from integration.test_visits import _agreement, at, december_world, log, visit
 from support.cases import FrozenClock, user_actor
 
 from ltc import clock
-from ltc.demo import signature_png
 from ltc.agreements import service as agreements
 from ltc.agreements.tables import Agreement
 from ltc.audit.tables import AuditEvent
 from ltc.careplans import service as careplans
 from ltc.careplans.tables import CarePlan
+from ltc.demo import signature_png
 from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
