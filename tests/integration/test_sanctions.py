@@ -62,6 +62,29 @@ async def test_a_suspended_staff_member_cannot_log_visits_in_the_period(world) -
     assert (event["object_type"], event["object_id"]) == ("staff", str(member["id"]))
 
 
+async def test_the_api_refuses_a_suspended_member_with_a_stable_code(client, world) -> None:
+    from ltc.accounts import service as accounts
+    from ltc.identity import SYSTEM
+
+    member = await StaffMember.select(StaffMember.id).where(
+        StaffMember.user == world.nurse.id).first()
+    await service.record_sanction(world.staff.clerk, _sanction(
+        party=member["id"], measure="terminate", ends_on=""))
+    token, _ = await accounts.issue_token(SYSTEM, name="上门护理App", role="provider",
+                                          region_code="370983", organisation_code="T-P")
+    body = {k: v.isoformat() if hasattr(v, "isoformat") else v
+            for k, v in visit(world, staff_id=world.nurse.id).items()}
+    answer = await client.post("/api/v1/visits", json=body,
+                               headers={"authorization": f"Bearer {token}"})
+    assert answer.status_code == 422
+    error = answer.json()["error"]
+    assert error["code"] == "staff_sanctioned" and "取消" in error["fields"]["staff_id"]
+    # The clerk sees it on the member's page, in its timeline.
+    assert (await sign_in(client, "clerk")).status_code == 302
+    page = await client.get(f"/staff/{member['id']}")
+    assert "记录处理决定" in page.text and "伪造家属签名" in page.text
+
+
 async def test_a_sanction_with_problems_tells_them_all_and_writes_nothing(world) -> None:
     with pytest.raises(InvalidInput) as refused:
         await service.record_sanction(world.staff.clerk, _sanction(
@@ -210,6 +233,9 @@ async def test_a_clerk_works_an_exit_through_the_pages(client, world) -> None:
     page = await client.get(made.headers["location"])
     assert "服务对象交接清单" in page.text and "张秀英" in page.text
     exit_id = int(made.headers["location"].rsplit("/", 1)[1])
+    home = await client.get("/")  # the clerk's queue links the worklist
+    assert "机构退出、待交接的服务对象" in home.text
+    assert f'href="/sanctions/exits/{exit_id}"' in home.text
     done = await client.post(f"/sanctions/exits/{exit_id}/complete",
                              data={"_csrf_token": token, "version": "1"})
     assert done.status_code == 409 and "未完成交接" in done.text
@@ -218,7 +244,7 @@ async def test_a_clerk_works_an_exit_through_the_pages(client, world) -> None:
         "_csrf_token": token, "version": "1", "provider": str(nearby)})
     assert handed.status_code == 200 and "已交接给" in handed.text
     home = await client.get("/")
-    assert home.status_code == 200
+    assert f'href="/sanctions/exits/{exit_id}"' not in home.text  # nobody left to hand over
 
 
 async def test_nothing_is_paid_to_an_exited_provider_after_the_exit_day(world,
