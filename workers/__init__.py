@@ -32,8 +32,9 @@ from ltc.careplans import jobs as careplan_jobs  # noqa: E402, F401
 from ltc.entitlements import jobs as entitlement_jobs  # noqa: E402
 from ltc.notices import jobs as notice_jobs  # noqa: E402
 from ltc.payouts import jobs as payout_jobs  # noqa: E402
+from ltc.sanctions import jobs as sanction_jobs  # noqa: E402
 from ltc.spotchecks import jobs as spotcheck_jobs  # noqa: E402
 
 SCHEDULES = [audit_jobs.SCHEDULE, housekeeping.SCHEDULE, notice_jobs.SCHEDULE,
              entitlement_jobs.SCHEDULE, agreement_jobs.SCHEDULE, payout_jobs.SCHEDULE,
-             spotcheck_jobs.SCHEDULE]
+             spotcheck_jobs.SCHEDULE, sanction_jobs.SCHEDULE]

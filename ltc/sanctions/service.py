@@ -4,6 +4,8 @@ ltc.sanctions.rules.
 
 An organisation's sanction acts on its agreements (ltc.agreements.service suspend /
 terminate from the first day), so visits, plans and payouts see it where they already look;
+when a suspension's period is over, the daily pass (`daily`) reinstates them from the next
+day as a new version, leaving the suspended days uncovered;
 a member of staff's is read by visit logging (ltc.sanctions.interface.staff_refusal). An
 exit's handover makes each client's next plan version for the chosen provider from the exit
 day (ltc.careplans.service.hand_over); completing the exit terminates the provider's
@@ -11,7 +13,7 @@ agreements from the exit day, so nothing after it is covered, logged or paid."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from ltc import clock, db
@@ -20,7 +22,7 @@ from ltc.audit import service as audit
 from ltc.careplans import interface as careplans
 from ltc.careplans import service as careplan_service
 from ltc.errors import Conflict, DomainError, InvalidInput, NotFound
-from ltc.identity import Actor, Role, in_region, region_covers, require_role
+from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.organisations import interface as organisations
 from ltc.people.rules import mask_resident_id, normalise_resident_id
 from ltc.sanctions.rules import (
@@ -198,6 +200,31 @@ async def public_sanctions(*, q: str = "", after: int = 0, limit: int = 50
         Sanction.id, Sanction.organisation.name.as_alias("organisation_name"),
         Sanction.measure, Sanction.category, Sanction.starts_on, Sanction.ends_on,
     ).where(where).order_by(Sanction.id, ascending=False).limit(limit)
+
+
+async def daily(today: date) -> int:
+    """The end of organisations' suspensions: each agreement still suspended from a
+    suspension's first day is reinstated from the day after its last (agreements.reinstate:
+    the suspended days stay uncovered). Idempotent: a reinstated agreement is no longer
+    suspended; catches up missed days. Returns how many were reinstated."""
+    ended = await Sanction.select().where(
+        (Sanction.target == str(Target.organisation)) & (Sanction.measure == str(Measure.suspend))
+        & (Sanction.ends_on < today)).order_by(Sanction.id)
+    count = 0
+    for sanction in ended:
+        for row in await agreements.running_of(sanction["organisation"], AGREEMENT_KINDS):
+            from_day = sanction["ends_on"] + timedelta(days=1)
+            if (row["state"] == "SUSPENDED" and row["state_changed_on"] == sanction["starts_on"]
+                    and from_day <= row["ends_on"]):
+                try:
+                    await agreements.reinstate(
+                        SYSTEM, row["id"], row["version"], from_day=from_day,
+                        reason=f"暂停期满（{sanction['starts_on'].isoformat()} 至 "
+                               f"{sanction['ends_on'].isoformat()}），自次日起恢复")
+                except db.StaleWrite:
+                    continue  # a clerk changed it meanwhile: the next pass looks again
+                count += 1
+    return count
 
 
 # --- the ban register ---------------------------------------------------------------------

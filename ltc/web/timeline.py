@@ -144,6 +144,7 @@ ACTION_LABELS = {
     "agreement.created": "起草协议",
     "agreement.activated": "协议生效",
     "agreement.suspended": "暂停协议",
+    "agreement.reinstated": "暂停期满，协议自次日起恢复（新版本）",
     "agreement.resumed": "恢复协议",
     "agreement.terminated": "终止协议",
     "agreement.expired": "协议到期",

@@ -113,6 +113,25 @@ async def test_an_organisations_sanction_suspends_its_agreement_and_is_public(
     assert 'href="/public/sanctions"' in (await client.get("/login")).text
 
 
+async def test_an_organisations_suspension_ends_without_covering_its_days(world) -> None:
+    await service.record_sanction(world.staff.clerk, _sanction(
+        target="organisation", party=str(world.organisation_id), category="quality",
+        starts_on="2026-12-16", ends_on="2027-01-15"))
+    assert await service.daily(date(2027, 1, 15)) == 0  # the period's last day
+    assert await service.daily(date(2027, 1, 16)) == 1
+    assert await service.daily(date(2027, 1, 17)) == 0  # once
+    org = world.organisation_id
+
+    async def covered(day: date) -> bool:
+        return await agreements.active_agreement("provider", on=day, organisation=org) is not None
+
+    assert [await covered(d) for d in (date(2026, 12, 15), date(2026, 12, 16),
+                                       date(2027, 1, 15), date(2027, 1, 16))] == [
+        True, False, False, True]
+    event = await AuditEvent.select().where(AuditEvent.action == "agreement.reinstated").first()
+    assert event is not None
+
+
 async def _assessment_organisation(legal_id: str) -> int:
     region = await Region.select(Region.id).where(Region.code == "370983").first()
     row = Organisation(code="T-A9", name="测试评估机构九", kind="assessment", category="assessment",
