@@ -115,9 +115,10 @@ class SanctionPages(Controller):
     @get("/new")
     async def new_page(self, request: Request[Actor, Any, Any]) -> Template:
         target = request.query_params.get("target", "organisation")
-        return await self._form(request, {"target": target,
-                                          "party": request.query_params.get("party", ""),
-                                          "measure": "suspend"})
+        party = request.query_params.get("party", "")
+        return await self._form(request, {
+            "target": target, "measure": "suspend",
+            "staff_party" if target == Target.staff else "party": party})
 
     @post("/new", status_code=200)
     async def create(self, request: Request[Actor, Any, Any], data: Form) -> Any:

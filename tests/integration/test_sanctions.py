@@ -290,3 +290,28 @@ async def test_nothing_is_paid_to_an_exited_provider_after_the_exit_day(world,
     treated = (await treated_visits([line]))[line["id"]]
     assert [(t["on"].day, t["counted"], t["reason"]) for t in treated] == [
         (10, True, ""), (20, False, EXCLUSIONS["no_provider_agreement"])]
+
+
+async def test_the_sanction_form_from_a_staff_page(client, world) -> None:
+    member = await StaffMember.select(StaffMember.id).where(
+        StaffMember.user == world.nurse.id).first()
+    assert (await sign_in(client, "clerk")).status_code == 302
+    staff_page = await client.get(f"/staff/{member['id']}")
+    assert f"/sanctions/new?target=staff&amp;party={member['id']}" in staff_page.text
+    form = await client.get(f"/sanctions/new?target=staff&party={member['id']}")
+    assert f'name="staff_party" type="text" value="{member["id"]}"' in form.text
+    token = client.cookies.get("ltc_csrf")
+    fields = {"_csrf_token": token, "target": "staff", "staff_party": str(member["id"]),
+              "measure": "suspend", "category": "", "reason": "", "legal_basis": "",
+              "starts_on": "2026-12-16", "ends_on": "2026-12-01"}
+    refused = await client.post("/sanctions/new", data=fields)
+    assert refused.status_code == 422
+    for message in ("请选择处理事由类别", "请填写具体事由", "结束日期不能早于开始日期"):
+        assert message in refused.text
+    assert f'value="{member["id"]}"' in refused.text  # what was typed stays
+    done = await client.post("/sanctions/new", follow_redirects=False, data={
+        **fields, "category": "quality", "reason": "未按计划上门", "legal_basis": "协议第十二条",
+        "ends_on": "2027-01-15"})
+    assert done.status_code in (302, 303)
+    listed = await client.get("/sanctions?target=staff&state=")
+    assert "暂停服务资格" in listed.text and "2026-12-16 至 2027-01-15" in listed.text
