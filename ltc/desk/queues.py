@@ -189,8 +189,8 @@ async def _handovers(actor: Actor, today: date) -> list[Item]:
     rows = await sanctions.list_exits(actor, state="OPEN", limit=LONG_LIST)
     return [Item(f"{r['organisation_name']} 退出", f"/sanctions/exits/{r['id']}",
                  r["exit_on"], (r["exit_on"] - today).days,
-                 note=f"{r['open_items']} 名服务对象待交接")
-            for r in rows if r["open_items"]]
+                 note=f"{r['open_items']} 名服务对象待交接" if r["open_items"] else "待完成退出")
+            for r in rows]
 
 
 async def _certificates(actor: Actor) -> int:
@@ -416,8 +416,9 @@ QUEUES: dict[Role, list[Spec]] = {
              entitlements.renewals_due, _renewals, nav="/entitlements"),
         Spec("agreements", "30天内到期的协议", "/agreements?expiring=true",
              agreements.expiring_soon_count, _agreements, nav="/agreements"),
-        Spec("handovers", "机构退出、待交接的服务对象", "/sanctions/exits?state=OPEN",
-             sanctions.open_handover_count, _handovers, nav="/sanctions/exits"),
+        Spec("handovers", "办理中的机构退出（交接服务对象、完成退出）",
+             "/sanctions/exits?state=OPEN", sanctions.open_exit_count, _handovers,
+             nav="/sanctions/exits"),
         Spec("certificates", "资格证书已过期或即将到期的服务人员",
              "/staff?status=active&expiry=due", _certificates, _certificate_items,
              nav="/staff"),

@@ -439,8 +439,7 @@ async def list_exits(actor: Actor, *, q: str = "", state: str = "", after: int =
     return rows
 
 
-async def open_handover_count(actor: Actor) -> int:
-    """Clients of exiting providers in the clerk's region still waiting for a handover."""
-    return await HandoverItem.count().where(
-        (HandoverItem.state == str(ItemState.OPEN))
-        & in_region(actor, HandoverItem.provider_exit.region_path))
+async def open_exit_count(actor: Actor) -> int:
+    """Exits in the clerk's region still in hand: clients to hand over, or to complete."""
+    return await ProviderExit.count().where(
+        (ProviderExit.state == str(ExitState.OPEN)) & in_region(actor, ProviderExit.region_path))

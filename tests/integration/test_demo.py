@@ -206,7 +206,7 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
 
     assert [r["organisation_name"] for r in await sanctions.public_sanctions()] == [
         "肥城市康宁居家护理服务中心"]
-    assert await sanctions.open_handover_count(clerk) >= 1
+    assert await sanctions.open_exit_count(clerk) >= 1
     exits = await sanctions.list_exits(clerk, state="OPEN")
     worklist = await sanctions.get_exit(clerk, exits[0]["id"])
     assert {i["proposed_name"] for i in worklist["items"]} == {"新城街道社区卫生服务中心"}

@@ -203,7 +203,7 @@ async def test_an_exit_hands_every_client_over_before_it_completes(world, monkey
     with pytest.raises(Conflict) as refused:
         await service.complete_exit(clerk, row["id"], row["version"])
     assert refused.value.code == "handover_open" and "1 名" in refused.value.message
-    assert await service.open_handover_count(clerk) == 1
+    assert await service.open_exit_count(clerk) == 1
 
     item = worklist["items"][0]
     with pytest.raises(InvalidInput):  # the exiting provider cannot take its own client
@@ -233,7 +233,7 @@ async def test_an_exit_hands_every_client_over_before_it_completes(world, monkey
         await log(world.nurse, after_exit)
     assert refused.value.code == "beneficiary_not_found"
     assert clock.today() == date(2027, 3, 16)
-    assert await service.open_handover_count(clerk) == 0
+    assert await service.open_exit_count(clerk) == 0
 
 
 async def test_a_clerk_works_an_exit_through_the_pages(client, world) -> None:
@@ -253,7 +253,7 @@ async def test_a_clerk_works_an_exit_through_the_pages(client, world) -> None:
     assert "服务对象交接清单" in page.text and "张秀英" in page.text
     exit_id = int(made.headers["location"].rsplit("/", 1)[1])
     home = await client.get("/")  # the clerk's queue links the worklist
-    assert "机构退出、待交接的服务对象" in home.text
+    assert "办理中的机构退出" in home.text
     assert f'href="/sanctions/exits/{exit_id}"' in home.text
     done = await client.post(f"/sanctions/exits/{exit_id}/complete",
                              data={"_csrf_token": token, "version": "1"})
@@ -262,8 +262,11 @@ async def test_a_clerk_works_an_exit_through_the_pages(client, world) -> None:
     handed = await client.post(f"/sanctions/exits/{exit_id}/items/{item['id']}", data={
         "_csrf_token": token, "version": "1", "provider": str(nearby)})
     assert handed.status_code == 200 and "已交接给" in handed.text
+    completed = await client.post(f"/sanctions/exits/{exit_id}/complete", data={
+        "_csrf_token": token, "version": "1"})
+    assert completed.status_code == 200 and "机构退出已完成" in completed.text
     home = await client.get("/")
-    assert f'href="/sanctions/exits/{exit_id}"' not in home.text  # nobody left to hand over
+    assert f'href="/sanctions/exits/{exit_id}"' not in home.text  # nothing left in hand
 
 
 async def test_nothing_is_paid_to_an_exited_provider_after_the_exit_day(world,
