@@ -8,7 +8,7 @@ from datetime import date
 
 from ltc.organisations import interface as organisations
 from ltc.sanctions.rules import Measure, Target
-from ltc.sanctions.tables import Ban, Sanction
+from ltc.sanctions.tables import Ban, ProviderExit, Sanction
 
 
 @dataclass(frozen=True)
@@ -49,3 +49,11 @@ async def signing_refusal(organisation_id: int, on: date) -> Refusal | None:
     return Refusal("legal_representative_banned",
                    f"该机构的法定代表人{ban['name']}在禁入名单中"
                    f"（至 {ban['ends_on'].isoformat()}），禁入期间该机构不能签订或生效长护险协议")
+
+
+async def exit_day_of(provider_id: int) -> date | None:
+    """The day a care provider that gave notice of its exit stops serving (None: no exit):
+    no care plan names it from that day (ltc.careplans)."""
+    row = await ProviderExit.select(ProviderExit.exit_on).where(
+        ProviderExit.organisation == provider_id).order_by(ProviderExit.exit_on).first()
+    return row["exit_on"] if row else None

@@ -322,19 +322,30 @@ async def give_notice(actor: Actor, values: dict[str, Any]) -> dict[str, Any]:
                            notice_on=today, exit_on=exit_on, reason=reason,
                            state=str(ExitState.OPEN), created_by=actor.id)
         await row.save()
-        plans = await careplans.plans_in_force_of(organisation.id)
-        towns = [town_of(p.region_path) for p in plans]
-        proposals = propose_all(towns, await _candidates(exit_on, organisation.id, actor),
-                                organisation.id)
-        for plan, town, proposed in zip(plans, towns, proposals, strict=True):
-            await HandoverItem(provider_exit=row.id, person=plan.person,
-                               entitlement=plan.entitlement, care_plan=plan.id, town=town,
-                               proposed=proposed.id if proposed else None,
-                               state=str(ItemState.OPEN)).save()
+        clients = await _add_clients(actor, row.to_dict())
         await audit.record(actor, "provider_exit.noticed", "organisation", organisation.id,
                            after={"exit": row.id, "exit_on": exit_on.isoformat(),
-                                  "clients": len(plans)}, note=reason)
+                                  "clients": clients}, note=reason)
     return row.to_dict()
+
+
+async def _add_clients(actor: Actor, exit_row: dict[str, Any]) -> int:
+    """Add to the worklist every client of the exiting provider not on it yet: each plan
+    version in force (ACTIVE) that names it — at notice, all of them; later, plans made
+    for it since. Returns how many were added."""
+    organisation = exit_row["organisation"]
+    listed = {r["care_plan"] for r in await HandoverItem.select(HandoverItem.care_plan).where(
+        HandoverItem.provider_exit == exit_row["id"])}
+    plans = [p for p in await careplans.plans_in_force_of(organisation) if p.id not in listed]
+    towns = [town_of(p.region_path) for p in plans]
+    proposals = propose_all(towns, await _candidates(exit_row["exit_on"], organisation, actor),
+                            organisation)
+    for plan, town, proposed in zip(plans, towns, proposals, strict=True):
+        await HandoverItem(provider_exit=exit_row["id"], person=plan.person,
+                           entitlement=plan.entitlement, care_plan=plan.id, town=town,
+                           proposed=proposed.id if proposed else None,
+                           state=str(ItemState.OPEN)).save()
+    return len(plans)
 
 
 def _exit_not_found(exit_id: int) -> NotFound:
@@ -399,9 +410,17 @@ async def hand_over(actor: Actor, item_id: int, expected_version: int,
 
 
 async def complete_exit(actor: Actor, exit_id: int, expected_version: int) -> dict[str, Any]:
-    """Every client handed over: the exit completes and the provider's agreements are
-    terminated from the exit day (nothing after it is covered, logged or paid)."""
+    """Every client handed over — checked again against the plans in force, so a client
+    the provider took on since the notice is added to the list and stops the completion —
+    the exit completes and the provider's agreements are terminated from the exit day
+    (nothing after it is covered, logged or paid)."""
     require_role(actor, MANAGE, "完成机构退出")
+    async with db.write_transaction():  # clients who came since the notice join the list
+        row = await get_exit(actor, exit_id)
+        added = await _add_clients(actor, row) if row["state"] == ExitState.OPEN else 0
+    if added:
+        raise Conflict("handover_open", f"自登记退出以来又有 {added} 名服务对象由该机构服务，"
+                       "已加入交接清单，请先完成交接")
     async with db.write_transaction():
         row = await get_exit(actor, exit_id)
         if row["version"] != expected_version:

@@ -11,8 +11,8 @@ from datetime import date, timedelta
 
 import pytest
 from conftest import csrf_token, make_user, sign_in
-from integration.test_visits import _agreement, at, december_world, log, visit
-from support.cases import FrozenClock, user_actor
+from integration.test_visits import PLAN_ITEMS, _agreement, at, december_world, log, visit
+from support.cases import FrozenClock, entitled_case, user_actor
 
 from ltc import clock
 from ltc.agreements import service as agreements
@@ -209,6 +209,30 @@ async def test_an_exit_hands_every_client_over_before_it_completes(world, monkey
     with pytest.raises(InvalidInput):  # the exiting provider cannot take its own client
         await service.hand_over(clerk, item["id"], item["version"], world.organisation_id)
     await service.hand_over(clerk, item["id"], item["version"], nearby)
+    # No plan names the exiting provider from its exit day on.
+    with pytest.raises(InvalidInput) as refused:
+        await careplans.propose_plan(clerk, world.entitlement_id, care_form="home",
+                                     provider_id=world.organisation_id,
+                                     family_caregiver_agreement_id=None, items=PLAN_ITEMS,
+                                     starts_on=date(2027, 4, 1))
+    assert "2027-03-15 退出" in refused.value.fields["provider"]
+    # A client it took on after the notice (a plan from January) joins the list when the
+    # clerk tries to complete, and stops it until handed over too.
+    FrozenClock(monkeypatch, date(2026, 11, 20))
+    other, other_entitlement = await entitled_case(world.staff, name="李桂兰",
+                                                   decided_on=date(2026, 11, 28))
+    FrozenClock(monkeypatch, date(2026, 12, 15))
+    await careplans.propose_plan(clerk, other_entitlement, care_form="home",
+                                 provider_id=world.organisation_id,
+                                 family_caregiver_agreement_id=None, items=PLAN_ITEMS,
+                                 starts_on=date(2027, 1, 1))
+    with pytest.raises(Conflict) as refused:
+        await service.complete_exit(clerk, row["id"], row["version"])
+    assert "1 名" in refused.value.message
+    late = [i for i in (await service.get_exit(clerk, row["id"]))["items"]
+            if i["state"] == "OPEN"]
+    assert [(i["person"], i["proposed"]) for i in late] == [(other.person_id, nearby)]
+    await service.hand_over(clerk, late[0]["id"], late[0]["version"], nearby)
     await service.complete_exit(clerk, row["id"], row["version"])
 
     # No beneficiary is without a provider on the exit day: each has the new provider's plan.
