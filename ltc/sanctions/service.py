@@ -313,6 +313,14 @@ async def give_notice(actor: Actor, values: dict[str, Any]) -> dict[str, Any]:
     if problems:
         raise InvalidInput("invalid_exit", "退出信息有误，请按提示修改", problems)
     assert organisation is not None and exit_on is not None
+    try:
+        return await _record_exit(actor, organisation, exit_on, reason, today)
+    except db.UNIQUE_VIOLATIONS as exc:  # another clerk recorded it at the same moment
+        raise Conflict("exit_open", f"{organisation.name}已有进行中的退出办理") from exc
+
+
+async def _record_exit(actor: Actor, organisation: organisations.OrganisationRef,
+                       exit_on: date, reason: str, today: date) -> dict[str, Any]:
     async with db.write_transaction():
         if await ProviderExit.exists().where(
                 (ProviderExit.organisation == organisation.id)

@@ -14,7 +14,7 @@ from conftest import csrf_token, make_user, sign_in
 from integration.test_visits import PLAN_ITEMS, _agreement, at, december_world, log, visit
 from support.cases import FrozenClock, entitled_case, user_actor
 
-from ltc import clock
+from ltc import clock, db
 from ltc.agreements import service as agreements
 from ltc.agreements.tables import Agreement
 from ltc.audit.tables import AuditEvent
@@ -27,7 +27,7 @@ from ltc.people.tables import Person
 from ltc.regions.tables import Region
 from ltc.sanctions import service
 from ltc.sanctions.rules import town_of
-from ltc.sanctions.tables import HandoverItem
+from ltc.sanctions.tables import HandoverItem, ProviderExit
 from ltc.staff.tables import StaffMember
 
 pytestmark = pytest.mark.anyio
@@ -197,6 +197,13 @@ async def test_an_exit_hands_every_client_over_before_it_completes(world, monkey
         await service.give_notice(clerk, {**notice, "exit_on": "2027-03-14"})
     assert "2027-03-15" in refused.value.fields["exit_on"]
     row = await service.give_notice(clerk, {**notice, "exit_on": exit_on.isoformat()})
+    with pytest.raises(Conflict) as refused:  # one exit in hand per provider
+        await service.give_notice(clerk, {**notice, "exit_on": "2027-06-01"})
+    assert refused.value.code == "exit_open"
+    with pytest.raises(db.UNIQUE_VIOLATIONS):  # the database holds it too (two at once)
+        await ProviderExit(organisation=world.organisation_id, region_path="370983",
+                           notice_on=date(2026, 12, 15), exit_on=date(2027, 6, 1),
+                           state="OPEN").save()
     worklist = await service.get_exit(clerk, row["id"])
     assert [(i["person"], i["proposed"]) for i in worklist["items"]] == [
         (world.case.person_id, nearby)]
