@@ -71,6 +71,7 @@ from ltc.policy.controllers import PolicyPages
 from ltc.providers.controllers import EvaluationPages, StayPages, SurveyPages
 from ltc.regions.controllers import RegionPages
 from ltc.returnvisits.controllers import ReturnVisitPages
+from ltc.sanctions.controllers import PublicSanctionPages, SanctionPages
 from ltc.settings import Settings
 from ltc.spotchecks.controllers import SpotCheckPages
 from ltc.staff.controllers import StaffApi, StaffPages
@@ -184,6 +185,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages,
                 ProviderDeclarationPages, StaffPages,
                 OrganisationPages, RegionPages, CareItemPages, FamilySignInPages, FamilyPages,
+                SanctionPages, PublicSanctionPages,
             ]),
             AccountsApi,
             UserApi,

@@ -242,6 +242,7 @@ async def build(password: str, password_iterations: int, media_dir: Path) -> Non
     plan_payouts(county, history, today)
     plan_payee_story(county, history)
     plan_history_events(county, history, today)
+    plan_sanctions(county, today)
 
     day = begin
     while day <= today:
@@ -398,17 +399,19 @@ async def _enrolment(county: County, *, exclude_ended: bool) -> None:
     await import_enrollment(SYSTEM, out.getvalue().encode(), filename="demo_enrollment.csv")
 
 
-async def _sign_agreements(county: County, starts_on: date) -> None:
-    """A year's assessment, provider and staff agreements, signed by the clerk."""
+async def _sign_agreements(county: County, starts_on: date, only: str | None = None) -> None:
+    """A year's assessment, provider and staff agreements, signed by the clerk (`only`: just
+    that provider's and its staff's)."""
     from ltc.agreements import service as agreements
 
     clerk = county.actor("clerk")
     ends_on = clock.period_end(starts_on, 12)
     terms: list[tuple[str, dict[str, Any]]] = [
         ("assessment", {"organisation": county.organisations[code]})
-        for code in county.spec["assessment_agreements"]["organisations"]]
+        for code in county.spec["assessment_agreements"]["organisations"] if only is None]
     for organisation in county.spec["organisations"]:
-        if organisation.get("agreement", True):  # the payee: the register's account, confirmed
+        # The payee: the register's account, confirmed.
+        if organisation.get("agreement", True) and only in (None, organisation["code"]):
             terms.append(("provider", {
                 "organisation": county.organisations[organisation["code"]],
                 "home_visits": organisation["home_visits"],
@@ -416,7 +419,7 @@ async def _sign_agreements(county: County, starts_on: date) -> None:
                 "account_source": "register",
                 "confirmed_account": organisation["bank"]["account_no"]}))
     for user in county.spec["users"]:
-        if user["role"] == "provider":
+        if user["role"] == "provider" and only in (None, user["organisation"]):
             terms.append(("staff", {"organisation": county.organisations[user["organisation"]],
                                     "staff": county.users[user["username"]],
                                     "qualification": user["staff"]["kind"]}))
@@ -926,6 +929,31 @@ def _failed_payment(county: County, month: date, history: date,
     if not caregivers:
         raise StoryNotHeld(f"no family caregiver was paid for {month}")
     return caregivers[0]
+
+
+def plan_sanctions(county: County, today: date) -> None:
+    """21号文: the register's suspended home-care agency (ORG-P-004) on the public list of
+    sanctioned organisations, and 老城街道社区卫生服务中心 (ORG-P-002) giving notice of its exit
+    this morning, its clients' handover worklist open for the clerk — 新城街道社区卫生服务中心,
+    which has renewed its agreements for the next year, proposed to take them over."""
+    from ltc.agreements import service as agreements
+    from ltc.sanctions import service as sanctions
+
+    @county.agenda.on(today, 8, 30)
+    async def sanctioned() -> None:
+        clerk = county.actor("clerk")
+        renewing = county.organisations["ORG-P-001"]
+        current = (await agreements.running_of(renewing, ("provider",)))[-1]
+        await _sign_agreements(county, current["ends_on"] + timedelta(days=1), "ORG-P-001")
+        await sanctions.record_sanction(clerk, {
+            "target": "organisation", "party": county.organisations["ORG-P-004"],
+            "measure": "suspend", "category": "unqualified",
+            "reason": "第三季度检查发现护理员未持证上岗", "legal_basis": "服务协议第十五条；21号文",
+            "starts_on": today - timedelta(days=40),
+            "ends_on": clock.add_months(today - timedelta(days=40), 3) - timedelta(days=1)})
+        await sanctions.give_notice(clerk, {
+            "organisation": county.organisations["ORG-P-002"],
+            "exit_on": clock.add_months(today, 3), "reason": "机构调整，不再提供居家上门护理"})
 
 
 def plan_payee_story(county: County, history: date) -> None:

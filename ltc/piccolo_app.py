@@ -32,6 +32,7 @@ from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
 from ltc.returnvisits.tables import ReturnVisit, ReturnVisitDraw
+from ltc.sanctions.tables import Ban, HandoverItem, ProviderExit, Sanction
 from ltc.spotchecks.tables import SpotCheck, SpotCheckDraw
 from ltc.staff.tables import StaffMember, StaffTraining
 from ltc.visits.tables import InstitutionalStay, PinAttempt, Survey, Visit
@@ -92,5 +93,9 @@ APP_CONFIG = AppConfig(
         FamilyAnswer,
         FamilyRating,
         InspectionFinding,
+        Sanction,
+        Ban,
+        ProviderExit,
+        HandoverItem,
     ],
 )

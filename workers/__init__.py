@@ -34,9 +34,10 @@ from ltc.inspections import jobs as inspection_jobs  # noqa: E402
 from ltc.notices import jobs as notice_jobs  # noqa: E402
 from ltc.payouts import jobs as payout_jobs  # noqa: E402
 from ltc.returnvisits import jobs as returnvisit_jobs  # noqa: E402
+from ltc.sanctions import jobs as sanction_jobs  # noqa: E402
 from ltc.spotchecks import jobs as spotcheck_jobs  # noqa: E402
 
 SCHEDULES = [audit_jobs.SCHEDULE, housekeeping.SCHEDULE, notice_jobs.SCHEDULE,
              entitlement_jobs.SCHEDULE, agreement_jobs.SCHEDULE, payout_jobs.SCHEDULE,
              spotcheck_jobs.SCHEDULE, returnvisit_jobs.SCHEDULE,
-             inspection_jobs.SCHEDULE]
+             inspection_jobs.SCHEDULE, sanction_jobs.SCHEDULE]

@@ -15,10 +15,11 @@ from ltc.family import service as family
 from ltc.web.csrf import bearer_token
 from ltc.web.guards import FAMILY_PATH, StaffOnly
 
-# /notices and /n/ are the public notice pages (公示): anyone may read and object, no login.
+# /notices and /n/ are the public notice pages (公示): anyone may read and object, no login;
+# /public/ the public lists (the sanctioned organisations).
 # /family/l/ is the family's sign-in by the care-plan letter's link (ltc.desk.family).
 PUBLIC_PATHS = ["^/login", "^/static/", "^/healthz", "^/schema", "^/favicon.ico", "^/notices",
-                "^/n/", "^/family/l/"]
+                "^/n/", "^/public/", "^/family/l/"]
 
 
 class ActorAuthentication(AbstractAuthenticationMiddleware):

@@ -65,6 +65,7 @@ from ltc.people import interface as people
 from ltc.people.rules import mask_resident_id
 from ltc.policy.rules import Policy
 from ltc.policy.service import issuer, policy_in_force
+from ltc.sanctions import interface as sanctions
 
 MANAGE_ROLES = frozenset({Role.clerk})
 READ_ROLES = frozenset({Role.clerk, Role.reviewer, Role.admin})
@@ -177,6 +178,9 @@ async def create_agreement(actor: Actor, kind: str, **fields: Any) -> dict[str, 
     async with db.write_transaction():
         parties = await _parties(actor, agreement_kind, values)
         problems = agreement_problems(agreement_kind, values, parties, today, problems)
+        if parties.organisation and (refused := await sanctions.signing_refusal(
+                parties.organisation["id"], today)):
+            problems["organisation"] = refused.message
         if problems:
             raise InvalidInput("invalid_agreement", "协议信息有误，请按提示修改", problems)
         stored = normalised(agreement_kind, values, parties)
@@ -301,6 +305,9 @@ async def activate(actor: Actor, agreement_id: int, expected_version: int) -> di
         if due_to_expire(row["ends_on"], clock.today()):
             raise Conflict("agreement_ended", f"协议结束日期 {row['ends_on'].isoformat()} "
                            "已过，不能再生效；请重新签订协议")
+        if row["organisation"] and (refused := await sanctions.signing_refusal(
+                row["organisation"], clock.today())):
+            raise Conflict(refused.code, refused.message)
         await _no_overlap(row, (row["starts_on"], row["ends_on"]))
         await _separated(row, (row["starts_on"], row["ends_on"]))
         changed = await _change(actor, row, "agreement.activated",
@@ -366,6 +373,56 @@ async def terminate(actor: Actor, agreement_id: int, expected_version: int, *, r
             Agreement.state_changed_on: last_cover}, reason, from_day=last_cover.isoformat())
 
 
+# What a next version (an amendment, a reinstatement) takes over from the version before.
+_KEPT = ("kind", "region_path", "organisation", "staff", "qualification", "beneficiary",
+         "caregiver_name", "caregiver_initials", "caregiver_resident_id", "caregiver_phone",
+         "relationship", "bank_name", "bank_account", "bank_account_name", "account_source",
+         "trained_on", "home_visits", "institutional_beds", "visit_rate_fen",
+         "family_subsidy_fen")
+
+
+async def _root(row: dict[str, Any]) -> tuple[int, str]:
+    """The id and number of the original agreement of `row`'s chain of versions."""
+    if row["root"] is None:
+        return row["id"], row["number"]
+    root = await Agreement.select(Agreement.number).where(Agreement.id == row["root"]).first()
+    return row["root"], root["number"]
+
+
+async def reinstate(actor: Actor, agreement_id: int, expected_version: int, *,
+                    from_day: date, reason: str) -> dict[str, Any]:
+    """The end of a suspension for a period (ltc.sanctions): SUSPENDED → TERMINATED, still
+    covering only the days before the suspension, and its next version ACTIVE from
+    `from_day` on the same terms — so the suspended days stay uncovered (resume would cover
+    them again). Returns the new version."""
+    async with db.write_transaction():
+        row = await _managed(actor, agreement_id, expected_version, "恢复",
+                             source=(AgreementState.SUSPENDED,),
+                             target=AgreementState.TERMINATED)
+        stopped = row["state_changed_on"]
+        if not stopped < from_day <= row["ends_on"]:
+            raise Conflict("wrong_day", f"恢复日期应在暂停开始（{stopped.isoformat()}）之后、"
+                           f"协议结束（{row['ends_on'].isoformat()}）之前")
+        root_id, root_number = await _root(row)
+        amendment_no = row["amendment_no"] + 1
+        await _change(actor, row, "agreement.terminated", {
+            Agreement.state: str(AgreementState.TERMINATED), Agreement.state_reason: reason,
+            Agreement.state_changed_on: stopped}, reason, from_day=stopped.isoformat())
+        new = Agreement(
+            **{name: row[name] for name in _KEPT}, bed_day_rates=row["bed_day_rates"],
+            ends_on=row["ends_on"], number=amendment_number(root_number, amendment_no),
+            starts_on=from_day, state=str(AgreementState.ACTIVE), root=root_id,
+            amendment_no=amendment_no, amendment_reason=reason, created_by=actor.id)
+        await new.save()
+        await _no_overlap({**row, "id": new.id}, (from_day, new.ends_on))
+        await audit.record(actor, "agreement.reinstated", "agreement", new.id, after={
+            "number": new.number, "reinstates": row["number"],
+            "suspended_from": stopped.isoformat(), "from_day": from_day.isoformat()},
+            note=reason)
+        await outbox.enqueue(RENDER_JOB, new.id)  # its supplement (补充协议) states why
+    return new.to_dict()
+
+
 async def amend(actor: Actor, agreement_id: int, expected_version: int, *,
                 effective_from: date | None, reason: str, **raw: Any) -> dict[str, Any]:
     """ACTIVE → AMENDED from `effective_from`, and its next version ACTIVE from that day with
@@ -389,22 +446,14 @@ async def amend(actor: Actor, agreement_id: int, expected_version: int, *,
         amendment_problems(current, effective_from, values, changed, reason, problems)
         if problems:
             raise InvalidInput("invalid_amendment", "协议变更信息有误，请按提示修改", problems)
-        root_id = row["root"] or row["id"]
-        root_number = row["number"] if row["root"] is None else (
-            await Agreement.select(Agreement.number).where(Agreement.id == root_id).first()
-        )["number"]
+        root_id, root_number = await _root(row)
         amendment_no = row["amendment_no"] + 1
         await _change(actor, row, "agreement.amended", {
             Agreement.state: str(AgreementState.AMENDED), Agreement.state_reason: reason.strip(),
             Agreement.state_changed_on: effective_from}, reason.strip(),
             from_day=effective_from.isoformat(), changed=sorted(changed))
         bed_day_rates = stored.pop("bed_day_rates", {})
-        kept = {name: row[name] for name in (
-            "kind", "region_path", "organisation", "staff", "qualification", "beneficiary",
-            "caregiver_name", "caregiver_initials", "caregiver_resident_id", "caregiver_phone",
-            "relationship", "bank_name", "bank_account", "bank_account_name", "account_source",
-            "trained_on", "home_visits", "institutional_beds", "visit_rate_fen",
-            "family_subsidy_fen")}
+        kept = {name: row[name] for name in _KEPT}
         amended = {name: stored[name] for name in AMENDABLE[kind] if name in stored
                    and name not in ("confirmed_account", "bed_day_rates")}
         if kind is AgreementKind.provider:
@@ -514,6 +563,14 @@ async def active_agreement(kind: str, *, on: date, organisation: int | None = No
     for column, value in named.items():
         query = query.where(column == value)
     return await query.order_by(Agreement.id, ascending=False).first()
+
+
+async def running_of(organisation_id: int, kinds: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The organisation's ACTIVE or SUSPENDED agreements of `kinds` (for sanctions and a
+    provider's exit: ltc.sanctions), oldest first."""
+    return await Agreement.select().where(
+        (Agreement.organisation == organisation_id) & Agreement.kind.is_in(list(kinds))
+        & Agreement.state.is_in([str(s) for s in RUNNING])).order_by(Agreement.id)
 
 
 async def staff_qualification(staff_user_id: int, on: date) -> str | None:

@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import date
 
 from ltc import clock
 from ltc.careplans.rules import CONFIRMED, FamilyLetter, PlanState, plan_in_force
 from ltc.careplans.tables import CareItem, CarePlan
 from ltc.settings import Settings
+
+
+@dataclass(frozen=True)
+class PlanRef:
+    """A care plan version in force, as a provider's exit hands its clients over."""
+
+    id: int
+    entitlement: int
+    person: int
+    person_name: str
+    region_path: str
+    care_form: str
+    provider: int | None
+    starts_on: date
 
 
 async def current_providers(person_id: int) -> set[int]:
@@ -102,3 +117,29 @@ async def item_names(codes: list[str]) -> dict[str, str]:
     """The care items' Chinese names by code."""
     return {r["code"]: r["name_zh"] for r in await CareItem.select(
         CareItem.code, CareItem.name_zh).where(CareItem.code.is_in(codes or [""]))}
+
+
+def _in_force_of(provider_id: int):
+    return (CarePlan.provider == provider_id) & (CarePlan.state == str(PlanState.ACTIVE))
+
+
+async def plans_in_force_of(provider_id: int) -> list[PlanRef]:
+    """The provider's clients: the current (ACTIVE) plan versions that name it, by person."""
+    rows = await CarePlan.select(
+        CarePlan.id, CarePlan.entitlement, CarePlan.person,
+        CarePlan.person.name.as_alias("person_name"), CarePlan.region_path,
+        CarePlan.care_form, CarePlan.provider, CarePlan.starts_on,
+    ).where(_in_force_of(provider_id)).order_by(CarePlan.region_path).order_by(CarePlan.id)
+    return [PlanRef(**row) for row in rows]
+
+
+async def client_counts(provider_ids: list[int]) -> dict[int, int]:
+    """How many current plans name each provider (0 for none)."""
+    counts = dict.fromkeys(provider_ids, 0)
+    if provider_ids:
+        rows = await CarePlan.select(CarePlan.provider).where(
+            CarePlan.provider.is_in(provider_ids) & (CarePlan.state == str(PlanState.ACTIVE)))
+        for row in rows:
+            counts[row["provider"]] += 1
+    return counts
+

@@ -45,6 +45,7 @@ from ltc.organisations import interface as organisations
 from ltc.people import interface as people
 from ltc.policy import service as policies
 from ltc.policy.rules import PolicyError, parse_policy
+from ltc.sanctions import interface as sanctions
 
 PLAN_ROLES = frozenset({Role.clerk, Role.provider})
 MANAGE_ROLES = frozenset({Role.clerk})
@@ -317,6 +318,10 @@ async def _check(entitlement: dict[str, Any], current: dict[str, Any] | None, *,
             if agreement is None:
                 fields["provider"] = (f"该机构在 {starts_on.isoformat()} 没有生效的护理服务协议，"
                                       "不能安排护理；请选择其他机构或先签订协议")
+            elif (exit_day := await sanctions.exit_day_of(provider_id)) and (
+                    starts_on >= exit_day):
+                fields["provider"] = (f"该机构已告知将于 {exit_day.isoformat()} 退出，不能安排"
+                                      "该日及以后的护理；请选择其他机构")
         if agreement and care_form == CareForm.institution and (
                 agreement["institutional_beds"] <= 0):
             fields["provider"] = "该机构的协议不含机构护理床位，请选择有床位协议的机构"
@@ -534,3 +539,18 @@ async def form_context(actor: Actor, entitlement_id: int) -> dict[str, Any]:
 def _unknown(code: str) -> dict[str, Any]:
     return {"code": code, "name_zh": code, "nurse_only": False, "category": "", "minutes": 0}
 
+
+
+async def hand_over(actor: Actor, plan_id: int, provider_id: int, starts_on: date,
+                    note: str) -> dict[str, Any]:
+    """A provider's exit (ltc.sanctions): the clerk's new version of the entitlement's plan
+    with `plan_id`'s care form, caregiver and items, and `provider_id` from `starts_on`
+    (ACTIVE at once, as every clerk's plan; the household is sent a new care-plan letter with
+    its new PIN and confirms visits of the new provider with it)."""
+    plan = await _row(plan_id)
+    if plan is None:
+        raise _plan_not_found(plan_id)
+    return await propose_plan(actor, plan["entitlement"], care_form=plan["care_form"],
+                              provider_id=provider_id,
+                              family_caregiver_agreement_id=plan["family_caregiver"],
+                              items=json.loads(plan["items"]), starts_on=starts_on, note=note)

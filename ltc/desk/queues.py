@@ -36,6 +36,7 @@ from ltc.payouts import queries as payouts
 from ltc.policy.service import upcoming_version_count
 from ltc.providers.service import provider_home
 from ltc.returnvisits import queries as returnvisits
+from ltc.sanctions import service as sanctions
 from ltc.spotchecks import service as spotchecks
 from ltc.staff import service as staff
 from ltc.visits import queries as visits
@@ -184,6 +185,14 @@ async def _agreements(actor: Actor, today: date) -> list[Item]:
     rows = await agreements.list_agreements(actor, expiring=True, limit=LONG_LIST)
     return [_expiring(f"{r['number']} {r['organisation.name'] or r['caregiver_name'] or ''}",
                       f"/agreements/{r['id']}", r["ends_on"], today, "协议")
+            for r in rows]
+
+
+async def _handovers(actor: Actor, today: date) -> list[Item]:
+    rows = await sanctions.list_exits(actor, state="OPEN", limit=LONG_LIST)
+    return [Item(f"{r['organisation_name']} 退出", f"/sanctions/exits/{r['id']}",
+                 r["exit_on"], (r["exit_on"] - today).days,
+                 note=f"{r['open_items']} 名服务对象待交接" if r["open_items"] else "待完成退出")
             for r in rows]
 
 
@@ -437,6 +446,9 @@ QUEUES: dict[Role, list[Spec]] = {
              entitlements.renewals_due, _renewals, nav="/entitlements"),
         Spec("agreements", "30天内到期的协议", "/agreements?expiring=true",
              agreements.expiring_soon_count, _agreements, nav="/agreements"),
+        Spec("handovers", "办理中的机构退出（交接服务对象、完成退出）",
+             "/sanctions/exits?state=OPEN", sanctions.open_exit_count, _handovers,
+             nav="/sanctions/exits"),
         Spec("certificates", "资格证书已过期或即将到期的服务人员",
              "/staff?status=active&expiry=due", _certificates, _certificate_items,
              nav="/staff"),

@@ -208,6 +208,7 @@ class OrganisationIn(Struct):
     bank_name: str = ""
     bank_account_name: str = ""
     bank_account_no: str = ""
+    legal_representative_id: str = ""  # for the ban register; optional
 
     def entry(self) -> Entry:
         values = {k: getattr(self, k) for k in Entry.__dataclass_fields__}

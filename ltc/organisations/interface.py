@@ -20,6 +20,11 @@ class OrganisationRef:
     active: bool
     region_path: str
     status: str  # normal | suspended | exited (active: normal)
+    service_towns: str  # town codes, comma-separated
+
+    @property
+    def towns(self) -> frozenset[str]:
+        return frozenset(t for t in self.service_towns.split(",") if t)
 
     @property
     def status_label(self) -> str:
@@ -28,7 +33,7 @@ class OrganisationRef:
 
 _COLUMNS = (Organisation.id, Organisation.code, Organisation.name, Organisation.kind,
             Organisation.active, Organisation.region.path.as_alias("region_path"),
-            Organisation.status)
+            Organisation.status, Organisation.service_towns)
 
 
 @dataclass(frozen=True)
@@ -85,3 +90,11 @@ async def active_of_kind(actor: Actor, kind: str, *, only_id: int | None = None,
         query = query.where(Organisation.id == only_id)
     rows = await query.order_by(Organisation.code if order == "code" else Organisation.name)
     return [OrganisationRef(**row) for row in rows]
+
+
+async def legal_representative_id_of(organisation_id: int) -> str:
+    """The resident ID of the organisation's legal representative ("" when not on file): the
+    ban register (ltc.sanctions) asks it when the organisation signs an agreement."""
+    row = await Organisation.select(Organisation.legal_representative_id).where(
+        Organisation.id == organisation_id).first()
+    return row["legal_representative_id"] if row else ""

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
 
+from ltc.people.rules import normalise_resident_id, resident_id_problem
 from ltc.phones import InvalidPhone, normalise_phone
 
 
@@ -136,6 +137,8 @@ class Entry:
     bank_name: str = ""
     bank_account_name: str = ""
     bank_account_no: str = ""
+    # The legal representative's resident ID, for the ban register (ltc.sanctions); optional.
+    legal_representative_id: str = ""
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, str]) -> Entry:
@@ -194,6 +197,11 @@ def check_entry(entry: Entry, *, pattern: str, towns: Mapping[str, str],
     elif not account_no and (entry.bank_name or entry.bank_account_name):
         problems["bank_account_no"] = "请填写银行账号，或清空开户银行和账户名称"
     values["bank_account_no"] = account_no
+    legal_id = normalise_resident_id(entry.legal_representative_id)
+    # date.max: a rule reads no clock; a birth date in the future is no concern here.
+    if legal_id and (problem := resident_id_problem(legal_id, date.max)):
+        problems["legal_representative_id"] = f"法定代表人身份证号：{problem}；不知道可以不填"
+    values["legal_representative_id"] = legal_id
     return ({}, problems) if problems else (values, {})
 
 

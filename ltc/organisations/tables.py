@@ -36,6 +36,8 @@ class Organisation(Table):
     national_code = Varchar(length=40, null=True, default=None)
     licence_no = Varchar(length=60, null=False, default="")
     legal_representative = Varchar(length=50, null=False, default="")
+    # The legal representative's resident ID: the ban register (ltc.sanctions) is by person.
+    legal_representative_id = Varchar(length=18, null=False, default="")
     address = Varchar(length=200, null=False, default="")
     contact_name = Varchar(length=50, null=False, default="")
     contact_phone = Varchar(length=20, null=False, default="")

@@ -5,6 +5,7 @@ its tables. The register is the single source of truth for qualifications: the d
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 
 from ltc.staff.rules import (
@@ -17,8 +18,8 @@ from ltc.staff.rules import (
 )
 from ltc.staff.tables import StaffMember
 
-__all__ = ["ASSESSING", "CARING", "Refusal", "StaffKind", "Standing", "certificate_refusal",
-           "is_valid_expert", "refusal", "standings_of"]
+__all__ = ["ASSESSING", "CARING", "Member", "Refusal", "StaffKind", "Standing",
+           "certificate_refusal", "is_valid_expert", "member", "refusal", "standings_of"]
 
 ASSESSING = KINDS_OF_ROLE["assessor"]  # who may be drawn for an assessment
 CARING = KINDS_OF_ROLE["provider"]  # who may log a home visit
@@ -57,3 +58,20 @@ async def certificate_refusal(user_id: int, kinds: tuple[StaffKind, ...], on: da
     record, another kind, not 在职, certificate expired), or None. `name` names a holder
     without a record."""
     return refusal((await standings_of([user_id])).get(user_id), kinds, on, name)
+
+
+@dataclass(frozen=True)
+class Member:
+    """A member of staff as another context names them: no resident ID."""
+
+    id: int
+    name: str
+    organisation: int
+    region_path: str
+
+
+async def member(staff_id: int) -> Member | None:
+    row = await StaffMember.select(StaffMember.id, StaffMember.name, StaffMember.organisation,
+                                   StaffMember.region_path).where(
+        StaffMember.id == staff_id).first()
+    return Member(**row) if row else None

@@ -29,6 +29,7 @@ from ltc.audit import service as audit
 from ltc.errors import Conflict, Forbidden, InvalidInput
 from ltc.identity import Actor, ActorKind, Role, require_role
 from ltc.organisations import interface as organisations
+from ltc.sanctions import interface as sanctions
 from ltc.settings import Settings
 from ltc.staff import interface as register
 from ltc.visits import confirmation, rules
@@ -84,10 +85,14 @@ async def refuse_uncertified(staff: Mapping[str, Any], started_at: Any,
     refusal's own stable code, its reason at `field`, with every other problem listed too.
     A provider account without a staff record is refused: production registers every one
     (ltc.staff). The day is the visit's start (today when it cannot be read: that is
-    reported anyway)."""
+    reported anyway). A sanction in effect on the day refuses it the same way."""
     day = civil_day(started_at) if isinstance(started_at, datetime) else clock.today()
     refused = await register.certificate_refusal(staff["id"], register.CARING, day,
                                                  staff["display_name"])
+    if refused is None and (standing := (await register.standings_of([staff["id"]])).get(
+            staff["id"])):
+        # A sanction (ltc.sanctions) suspends or withdraws the member's eligibility.
+        refused = await sanctions.staff_refusal(standing.staff_id, standing.name, day)
     if refused is not None:
         listed = {k: v for k, v in problems.items() if k != PIN_REFUSAL}
         raise InvalidInput(refused.code, refused.message, {**listed, field: refused.message})

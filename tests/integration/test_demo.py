@@ -231,6 +231,16 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     found = await InspectionFinding.select(InspectionFinding.rule, InspectionFinding.state)
     assert {("travel", "open"), ("shared_confirmation", "open")} <= {
         (f["rule"], f["state"]) for f in found}
+    # 21号文: a sanctioned organisation on the public list; a provider in exit, its clients
+    # waiting for the clerk's handover, each proposed the town's other provider.
+    from ltc.sanctions import service as sanctions
+
+    assert [r["organisation_name"] for r in await sanctions.public_sanctions()] == [
+        "肥城市康宁居家护理服务中心"]
+    assert await sanctions.open_exit_count(clerk) >= 1
+    exits = await sanctions.list_exits(clerk, state="OPEN")
+    worklist = await sanctions.get_exit(clerk, exits[0]["id"])
+    assert {i["proposed_name"] for i in worklist["items"]} == {"新城街道社区卫生服务中心"}
     # The audit chain and every stored video verify.
     assert (await audit.verify(settings)).intact
     checked, problems = await evidence.verify_report(settings.media_dir)

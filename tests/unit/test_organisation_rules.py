@@ -130,3 +130,17 @@ def test_bureau_contact_missing() -> None:
     assert missing_bureau_contact("", "") == ["办公地址", "咨询电话"]
     assert missing_bureau_contact("某路1号", "") == ["咨询电话"]
     assert missing_bureau_contact("某路1号", "0538-3221234") == []
+
+
+@pytest.mark.parametrize(("typed", "stored", "refused"), [
+    ("", "", False),  # optional
+    ("370983 19800101123x", None, True),  # a wrong check digit
+    ("37098319800101123", None, True),  # 17 digits
+    ("370983 198001011239", "370983198001011239", False),  # spaces removed
+])
+def test_the_legal_representatives_resident_id(typed, stored, refused) -> None:
+    values, problems = check_entry(entry(legal_representative_id=typed), pattern=PATTERN,
+                                   towns=TOWNS)
+    assert ("legal_representative_id" in problems) is refused
+    if not refused:
+        assert values["legal_representative_id"] == stored
