@@ -17,7 +17,7 @@ compare-and-set the finding's state.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -122,8 +122,12 @@ async def _store(run: NightRun, found: list[Finding], path: str, month: date) ->
         ).where(InspectionFinding.key.is_in([f.key for f in found]))}
         new = []
         for f in found:
-            ids = json.dumps(list(f.visit_ids))
             row = existing.get(f.key)
+            if row is not None and row["state"] != State.open:
+                row, f = await _after_decision(f)
+                if f is None:
+                    continue
+            ids = json.dumps(list(f.visit_ids))
             if row is None:
                 new.append(InspectionFinding(
                     key=f.key, rule=str(f.rule), region_path=path, month=month,
@@ -144,6 +148,26 @@ async def _store(run: NightRun, found: list[Finding], path: str, month: date) ->
             inserted = await InspectionFinding.insert(row).on_conflict(
                 action="DO NOTHING").returning(InspectionFinding.id)
             run.added += len(inserted)
+
+
+async def _after_decision(f: Finding) -> tuple[dict[str, Any] | None, Finding | None]:
+    """A pattern whose finding was decided and that goes on: its visits not yet judged in any
+    decided finding of the same key make a follow-up finding (key `<key>+<first such visit
+    id>`), so a cleared or confirmed pattern never hides what happens after the decision.
+    Returns the open follow-up to refresh (or None to add one) and the finding to store under
+    its key; (None, None) when every visit was already judged."""
+    rows = await InspectionFinding.select(
+        InspectionFinding.id, InspectionFinding.key, InspectionFinding.state,
+        InspectionFinding.visit_ids, InspectionFinding.details,
+    ).where((InspectionFinding.key == f.key) | InspectionFinding.key.like(f"{f.key}+%"))
+    judged = {i for r in rows if r["state"] != State.open for i in json.loads(r["visit_ids"])}
+    still_open = next((r for r in rows if r["state"] == State.open), None)
+    if still_open is not None:
+        return still_open, replace(f, key=still_open["key"])
+    fresh = [i for i in f.visit_ids if i not in judged]
+    if not fresh:
+        return None, None
+    return None, replace(f, key=f"{f.key}+{min(fresh)}")
 
 
 # --- reading ----------------------------------------------------------------------------------

@@ -186,3 +186,32 @@ async def test_the_report_lists_exports_and_decides(client, world) -> None:
     assert stale.status_code == 409
     home = await client.get("/")
     assert "待核实的稽核发现" in home.text
+
+
+async def test_a_pattern_that_goes_on_after_a_decision_is_found_again(world) -> None:
+    """Clearing 同一位置 for two households does not clear a third one checked in at the
+    same spot later: a follow-up finding names the new visit; the night after adds nothing."""
+    first = await log(world.nurse, visit(world))
+    row = await Visit.select().where(Visit.id == first["id"]).first()
+
+    async def copy_for(name: str, day: int) -> int:
+        other = await register(world.staff, name=name)
+        [inserted] = await Visit.insert(Visit(**{
+            **{k: v for k, v in row.items() if k != "id"}, "client_uuid": uuid.uuid4(),
+            "person": other["id"], "started_at": at(day, 9), "ended_at": at(day, 9, 45),
+            "visit_on": date(2026, 12, day), "family_confirmed_by": name})).returning(Visit.id)
+        return inserted["id"]
+
+    second = await copy_for("李桂芝", 12)
+    await service.run_night(NIGHT)
+    (spot,) = [f for f in await findings() if f["rule"] == "same_spot"]
+    await service.decide(world.staff.reviewer, spot["id"], spot["version"], "clear",
+                         "两户为同一院落的两位老人，已核实")
+    assert (await service.run_night(NIGHT)).added == 0
+    third = await copy_for("王秀芳", 13)
+    assert (await service.run_night(NIGHT)).added == 1
+    spots = [f for f in await findings() if f["rule"] == "same_spot"]
+    assert [f["state"] for f in spots] == ["cleared", "open"]
+    assert spots[1]["key"] == f"{spot['key']}+{third}"
+    assert set(json.loads(spots[1]["visit_ids"])) == {first["id"], second, third}
+    assert (await service.run_night(NIGHT)).added == 0
