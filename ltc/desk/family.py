@@ -150,7 +150,13 @@ class FamilyPages(Controller):
         try:
             stored, new = await family.answer_visit(request.user, visit_id,
                                                     data.get("answer", ""), data.get("words", ""))
-        except StaleWrite:  # the same answer from a second tap, at the same moment
+        except StaleWrite:
+            # Either a second tap stored its answer at the same moment, or the visit itself
+            # changed meanwhile (a reviewer's decision) and nothing was stored: say which.
+            if not await family.answers_of(request.user.person_id, [visit_id]):
+                return await self._visits_page(
+                    request, month, status_code=409,
+                    error="这次服务记录刚有变动，您的答复没有保存，请再提交一次")
             stored, new = None, False
         except InvalidInput as exc:
             return await self._visits_page(
@@ -167,7 +173,7 @@ class FamilyPages(Controller):
     @post("/rating", status_code=200)
     async def rate(self, request: Request[Actor, Any, Any], data: Form) -> Any:
         raw = data.get("score", "").strip()
-        score = int(raw) if raw.isdigit() and len(raw) < 3 else None
+        score = int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 3 else None
         try:
             await family.rate(request.user, score, data.get("comment", ""))
         except DomainError as exc:

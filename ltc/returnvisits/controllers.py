@@ -148,7 +148,8 @@ class ReturnVisitPages(Controller):
             context.pop("refusal", None)
             return await self._call(request, call_id, opened=True, form=data, **context)
 
-        done = ("已记录“否认服务”：该服务记录已退回审核员复核" if data.get("outcome") ==
+        done = ("已记录“否认服务”：该服务记录（或护理机构更正后的记录）已退回审核员复核；"
+                "已审核不通过的记录维持不通过" if data.get("outcome") ==
                 Outcome.denied else "已记录回访结果")
         return await perform(request, transition, render=render, done=done,
                              then=f"/return-visits/{call_id}", stale=STALE)

@@ -111,7 +111,7 @@ def result_problems(outcome: str, satisfaction: str, note: str) -> dict[str, str
         problems["outcome"] = "请选择回访结果：确认属实、否认服务或无法联系"
     reached = outcome in {Outcome.confirmed, Outcome.denied}
     score = (satisfaction or "").strip()
-    if reached and not (score.isdigit() and int(score) in SATISFACTION):
+    if reached and not (score.isascii() and score.isdigit() and int(score) in SATISFACTION):
         problems["satisfaction"] = "联系上家属时，请选择满意度（1至5分）"
     if outcome == Outcome.denied and not note.strip():
         problems["note"] = "家属否认服务时，请写明家属的说法（哪天、哪些项目没有做）"

@@ -123,16 +123,22 @@ async def raise_concern(actor: Actor, visit_id: int, code: FlagCode,
     An accepted visit stops counting as paid work; `reviewed_at` moves to now, so a month
     already paid is corrected by an adjustment in the next batch, as for an overturn. A
     rejected or superseded visit is left as it is (nothing to reopen). The caller checks who
-    may raise it; `actor` is who the audit names (a family member has no user id).
-    Returns {"visit_id", "changed"}."""
+    may raise it; `actor` is who the audit names (a family member has no user id). A visit
+    the provider has corrected since is doubted in its correction, the record that stands
+    (and is paid) in its place. Returns {"visit_id" (the one flagged), "changed"}."""
     if code not in RAISED_LATER:
         raise ValueError(f"{code} is computed at logging, not raised later")
     message = message.strip()[: rules.MAX_NOTES]
     async with db.write_transaction():
         visit = await Visit.select(Visit.id, Visit.review, Visit.flags, Visit.superseded).where(
             Visit.id == visit_id).first()
-        if visit is None or visit["superseded"] or visit["review"] not in CONCERN_REOPENS:
+        while visit is not None and visit["superseded"]:
+            visit = await Visit.select(
+                Visit.id, Visit.review, Visit.flags, Visit.superseded).where(
+                Visit.revision_of == visit["id"]).first()
+        if visit is None or visit["review"] not in CONCERN_REOPENS:
             return {"visit_id": visit_id, "changed": False}
+        visit_id = visit["id"]
         flags = json.loads(visit["flags"])
         raised = Flag(code, message).as_dict()
         if raised not in flags:

@@ -240,8 +240,9 @@ async def test_a_rating_counts_in_the_providers_satisfaction(client, settings, c
     world, _ = clocked
     await signed_in(client, settings, world.case.person_id)
     token = client.cookies.get("ltc_csrf")
-    bad = await client.post("/family/rating", data={"score": "9", "_csrf_token": token})
-    assert "请选择1到5颗星" in bad.text and await FamilyRating.count() == 0
+    for garbled in ("9", "²"):
+        bad = await client.post("/family/rating", data={"score": garbled, "_csrf_token": token})
+        assert "请选择1到5颗星" in bad.text and await FamilyRating.count() == 0
     for score in ("2", "5"):  # the second one in the same month is refused
         await client.post("/family/rating", data={"score": score, "comment": "护士很耐心",
                                                   "_csrf_token": token})

@@ -69,6 +69,21 @@ async def test_a_correction_by_the_provider_keeps_the_concern(clocked) -> None: 
     assert [f["code"] for f in revised["flags"]] == ["return_visit_denied"]
 
 
+async def test_a_concern_about_a_corrected_visit_reaches_its_correction(clocked) -> None:  # noqa: F811
+    """A return-visit call drawn before the provider corrected the visit still reaches the
+    record that stands (and would be paid) in its place."""
+    world, _ = clocked
+    accepted = await log(world.nurse, visit(world))
+    revised = await reviews.revise_visit(world.nurse, accepted["id"], "other", "补充备注",
+                                         notes="补充说明")
+    assert revised["review"] == "accepted"
+    answer = await reviews.raise_concern(SYSTEM, accepted["id"], FlagCode.return_visit_denied,
+                                         "电话回访：家属称未上门")
+    assert answer == {"visit_id": revised["id"], "changed": True}
+    assert (await _row(revised["id"]))["review"] == "flagged"
+    assert (await _row(accepted["id"]))["review"] == "accepted"  # superseded, stays as logged
+
+
 async def test_a_denied_visit_of_a_paid_month_is_taken_back_next_batch(
         database_url, monkeypatch) -> None:
     from support.payout_cases import Scenario, approved, build, computed, lines_of, reviewer

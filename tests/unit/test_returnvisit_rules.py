@@ -132,6 +132,7 @@ def test_a_record_of_another_algorithm_is_refused() -> None:
     ("confirmed", "0", "", {"satisfaction"}),
     ("confirmed", "6", "", {"satisfaction"}),
     ("confirmed", "3.5", "", {"satisfaction"}),
+    ("confirmed", "²", "", {"satisfaction"}),  # a digit to str.isdigit, not to int()
     ("denied", "", "", {"satisfaction", "note"}),  # every problem at once
     ("denied", "3", "   ", {"note"}),
     ("confirmed", "5", "长" * 501, {"note"}),
