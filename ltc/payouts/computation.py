@@ -315,9 +315,12 @@ def touched_persons(d: Dialect, m: Month, since: str) -> str:
     timestamp literal): entitlement history (death, end, hospital stays, suspensions,
     resumptions), suspensions, visits logged or reviewed since, and — from the audit trail —
     enrolment events (also those of an entitlement already ended), visit revisions and
-    reviews, stays, and caregiver or provider agreements changed since. Adjustments
-    recompute only these persons' month; a person touched needlessly costs a little time,
-    never money (an adjustment is what is owed minus what was paid)."""
+    reviews, stays, and caregiver or provider agreements changed since; and, whenever it
+    was, a line of the month a clerk held out of a final batch by upholding a provider's
+    dispute (ltc.payouts.declarations: 本期不予结算), so what is owed for it is settled in
+    the next batch under the facts then, never left to chance. Adjustments recompute only
+    these persons' month; a person touched needlessly costs a little time, never money (an
+    adjustment is what is owed minus what was paid)."""
     m1, ml = d.day(m.first), d.day(m.last)
 
     def audited(object_type: str, table: str, alias: str, join: str = "") -> str:
@@ -344,7 +347,10 @@ UNION SELECT ag.beneficiary {audited('agreement', 'agreement', 'ag')} AND ag.kin
 UNION SELECT v.person {audited('agreement', 'agreement', 'ag', visits)}
   AND ag.kind = 'provider'
 UNION SELECT st.person {audited('agreement', 'agreement', 'ag', stays)}
-  AND ag.kind = 'provider'"""
+  AND ag.kind = 'provider'
+UNION SELECT pd.person FROM payout_dispute pd JOIN payout_batch pb ON pb.id = pd.batch
+WHERE pd.state = 'upheld' AND pd.outcome = 'exclude' AND pd.service_month = {m1}
+  AND pb.state IN ({_FINAL_SQL})"""
 
 
 def adjustment_lines(d: Dialect, m: Month, batch_id: int, policy_version: int) -> str:

@@ -243,7 +243,7 @@ DISPUTE_LABELS = {DisputeState.open: "待初审", DisputeState.upheld: "异议�
                   DisputeState.rejected: "异议不成立"}
 # What an upheld dispute does to its line.
 OUTCOMES = {"recompute": "已更正原因并重新计算该明细",
-            "exclude": "本期不予结算该明细（事实更正后在以后月份调整补发）"}
+            "exclude": "本期不予结算该明细（下期按届时核实的事实调整结算）"}
 VOID_CHANGED = "结算明细已重新计算并发生变化，请核对后重新申报"
 VOID_DISPUTED = "贵机构对明细提出了异议，异议初审后请重新申报"
 DISPUTE_REASON_MAX = 500

@@ -193,6 +193,31 @@ async def test_an_upheld_dispute_excludes_the_line_with_its_reason(december) -> 
     assert await _events("payout_dispute.upheld") == 1
 
 
+async def test_a_line_held_out_is_settled_in_the_next_batch_whatever_else_happens(
+        december, monkeypatch) -> None:
+    """本期不予结算 defers, it does not forfeit and it does not depend on chance: the next
+    batch adjusts the held-out month under the facts then, whether or not anything else
+    touched the person since (a later read of the person's page must not be what pays)."""
+    from support.payout_cases import approved, computed, lines_of, reviewer
+
+    world, batch = december
+    clerk = world.staff.clerk
+    line = await _line(batch["id"])
+    raised = await service.dispute(world.nurse, batch["id"], line["id"], "该参保人本月已转入机构")
+    await service.settle_dispute(clerk, raised["id"], raised["version"], "upheld", "exclude",
+                                 "核实后本期不予结算，待核实后调整")
+    december_batch = await service.compute(batch["id"])
+    await approved(december_batch, clerk, await reviewer())
+    january = await computed(monkeypatch, date(2027, 1, 1), clerk)
+    adjustment = (await lines_of(january["id"]))["adjustment:home_visit"]
+    assert (adjustment["person"], adjustment["service_month"], adjustment["gross_fen"]) == (
+        line["person"], date(2026, 12, 1), line["gross_fen"])
+    # Settled once: the month after adds nothing more for December.
+    january = await approved(january, clerk, await reviewer("checker2"))
+    february = await computed(monkeypatch, date(2027, 2, 1), clerk)
+    assert "adjustment:home_visit" not in await lines_of(february["id"])
+
+
 async def test_a_provider_sees_and_declares_only_its_own_lines(client, december) -> None:
     world, batch = december
     other = await user_actor((await make_user("provider", username="other",
