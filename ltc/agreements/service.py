@@ -297,6 +297,14 @@ def _from_day(row: dict[str, Any], from_day: date | None, fields: dict[str, str]
                               f"{row['ends_on'].isoformat()}）")
 
 
+async def _not_barred(row: dict[str, Any]) -> None:
+    """An organisation whose legal representative is on the ban register (禁入名单) signs
+    nothing new: no activation, no reinstatement after a suspension, no amendment."""
+    if row["organisation"] and (refused := await sanctions.signing_refusal(
+            row["organisation"], clock.today())):
+        raise Conflict(refused.code, refused.message)
+
+
 async def activate(actor: Actor, agreement_id: int, expected_version: int) -> dict[str, Any]:
     """DRAFT → ACTIVE (signed); the agreement document is rendered after commit."""
     async with db.write_transaction():
@@ -305,9 +313,7 @@ async def activate(actor: Actor, agreement_id: int, expected_version: int) -> di
         if due_to_expire(row["ends_on"], clock.today()):
             raise Conflict("agreement_ended", f"协议结束日期 {row['ends_on'].isoformat()} "
                            "已过，不能再生效；请重新签订协议")
-        if row["organisation"] and (refused := await sanctions.signing_refusal(
-                row["organisation"], clock.today())):
-            raise Conflict(refused.code, refused.message)
+        await _not_barred(row)
         await _no_overlap(row, (row["starts_on"], row["ends_on"]))
         await _separated(row, (row["starts_on"], row["ends_on"]))
         changed = await _change(actor, row, "agreement.activated",
@@ -399,6 +405,7 @@ async def reinstate(actor: Actor, agreement_id: int, expected_version: int, *,
         row = await _managed(actor, agreement_id, expected_version, "恢复",
                              source=(AgreementState.SUSPENDED,),
                              target=AgreementState.TERMINATED)
+        await _not_barred(row)
         stopped = row["state_changed_on"]
         if not stopped < from_day <= row["ends_on"]:
             raise Conflict("wrong_day", f"恢复日期应在暂停开始（{stopped.isoformat()}）之后、"
@@ -432,6 +439,7 @@ async def amend(actor: Actor, agreement_id: int, expected_version: int, *,
     async with db.write_transaction():
         row = await _managed(actor, agreement_id, expected_version, "变更",
                              source=(AgreementState.ACTIVE,), target=AgreementState.AMENDED)
+        await _not_barred(row)
         kind = AgreementKind(row["kind"])
         current = await get_agreement(actor, agreement_id)
         values, problems = read_fields(kind, amendment_fields(kind, current, raw))

@@ -32,6 +32,7 @@ from ltc.organisations.rules import (
     with_account_kept,
 )
 from ltc.organisations.tables import Organisation, OrganisationStatusChange
+from ltc.people.rules import mask_resident_id
 from ltc.regions import interface as regions
 from ltc.regions.rules import default_code_pattern
 
@@ -39,13 +40,17 @@ ADMIN = frozenset({Role.admin})
 PAGE_SIZE = 50
 _AUDITED = ("code", "national_code", "name", "category", "licence_no", "legal_representative",
             "address", "contact_name", "contact_phone", "service_towns", "bank_name",
-            "bank_account_name", "bank_account_no")  # the account number as its tail
+            "bank_account_name", "bank_account_no",  # the account number as its tail
+            "legal_representative_id")  # masked: the ban register matches it
 
 
 def _audited(values: dict[str, Any]) -> dict[str, Any]:
     audited = {k: values[k] for k in _AUDITED if k in values}
     if "bank_account_no" in audited:
         audited["bank_account_no"] = account_tail(audited["bank_account_no"])
+    if audited.get("legal_representative_id"):
+        audited["legal_representative_id"] = mask_resident_id(
+            audited["legal_representative_id"])
     return audited
 
 

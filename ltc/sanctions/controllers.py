@@ -24,7 +24,7 @@ from ltc.sanctions.rules import CATEGORY_LABELS, Category, ExitState, ItemState,
 from ltc.web.exports import csv_download
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import AfterId, Id, form_int
+from ltc.web.params import AfterId, Id, form_int, whole_number
 
 Form = URLEncodedBody[dict[str, str]]
 PAGE_SIZE = 50
@@ -223,7 +223,7 @@ class SanctionPages(Controller):
         try:
             provider = data.get("provider", "")
             await service.hand_over(request.user, item_id, form_int(data, "version"),
-                                    int(provider) if provider.isdigit() else None)
+                                    whole_number(provider))
         except StaleWrite:
             return await self._exit(request, exit_id, 409,
                                     error="该服务对象刚被其他人办理过，请核对后重试")

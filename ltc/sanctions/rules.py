@@ -101,6 +101,16 @@ def in_effect(starts_on: date, ends_on: date | None, day: date) -> bool:
     return starts_on <= day and (ends_on is None or day <= ends_on)
 
 
+def acts_from(agreement_starts_on: date, agreement_ends_on: date, starts_on: date,
+              ends_on: date | None) -> date | None:
+    """The day a sanction over starts_on..ends_on (None: open-ended) suspends or ends an
+    agreement from: its own first day when it begins later (a renewal signed ahead), None
+    when the two periods do not meet (an agreement over before, or begun after)."""
+    if agreement_ends_on < starts_on or (ends_on is not None and agreement_starts_on > ends_on):
+        return None
+    return max(starts_on, agreement_starts_on)
+
+
 def _text_problem(value: str, what: str) -> str | None:
     text = (value or "").strip()
     if not text:

@@ -32,6 +32,7 @@ from ltc.sanctions.rules import (
     ItemState,
     Measure,
     Target,
+    acts_from,
     ban_problems,
     completion_problem,
     exit_problem,
@@ -88,25 +89,29 @@ async def _party(actor: Actor, target: str, party: int | None) -> tuple[int, int
 
 
 async def _act_on_agreements(actor: Actor, organisation_id: int, measure: str,
-                             reason: str, starts_on: date) -> int | None:
-    """Suspend or terminate the organisation's running agreements from `starts_on`;
-    returns the first one's id (None: it has none running — the sanction stands alone and
-    the ban on signing follows from the register's status)."""
-    running = await agreements.running_of(organisation_id, AGREEMENT_KINDS)
-    if not running:
+                             reason: str, starts_on: date, ends_on: date | None) -> int | None:
+    """Suspend or terminate the organisation's running agreements that the sanction's period
+    reaches, each from `rules.acts_from` (a renewal signed ahead from its own first day);
+    returns the first one's id (None: none is reached — the sanction stands alone and the
+    ban on signing follows from the register's status)."""
+    reached = [(row, day) for row in await agreements.running_of(organisation_id,
+                                                                  AGREEMENT_KINDS)
+               if (day := acts_from(row["starts_on"], row["ends_on"], starts_on,
+                                    ends_on)) is not None]
+    if not reached:
         return None
-    for row in running:
+    for row, day in reached:
         try:
             if measure == Measure.terminate:
                 await agreements.terminate(actor, row["id"], row["version"], reason=reason,
-                                           from_day=starts_on)
+                                           from_day=day)
             elif row["state"] == "ACTIVE":
                 await agreements.suspend(actor, row["id"], row["version"], reason=reason,
-                                         from_day=starts_on)
+                                         from_day=day)
         except InvalidInput as exc:
             raise InvalidInput("invalid_sanction", "处理信息有误，请按提示修改",
                                {"starts_on": "；".join(exc.fields.values())}) from exc
-    return running[0]["id"]
+    return reached[0][0]["id"]
 
 
 async def record_sanction(actor: Actor, values: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +139,7 @@ async def record_sanction(actor: Actor, values: dict[str, Any]) -> dict[str, Any
             agreement_id = await _act_on_agreements(
                 actor, organisation_id, fields["measure"],
                 f"{Category(fields['category']).label}：{fields['reason']}（依据：{fields['legal_basis']}）",
-                fields["starts_on"])
+                fields["starts_on"], fields["ends_on"])
         row = Sanction(target=fields["target"], organisation=organisation_id, staff=staff_id,
                        agreement=agreement_id, measure=fields["measure"],
                        category=fields["category"], reason=fields["reason"],
@@ -214,7 +219,9 @@ async def daily(today: date) -> int:
     for sanction in ended:
         for row in await agreements.running_of(sanction["organisation"], AGREEMENT_KINDS):
             from_day = sanction["ends_on"] + timedelta(days=1)
-            if (row["state"] == "SUSPENDED" and row["state_changed_on"] == sanction["starts_on"]
+            suspended_from = acts_from(row["starts_on"], row["ends_on"],
+                                       sanction["starts_on"], sanction["ends_on"])
+            if (row["state"] == "SUSPENDED" and row["state_changed_on"] == suspended_from
                     and from_day <= row["ends_on"]):
                 try:
                     await agreements.reinstate(
@@ -223,6 +230,8 @@ async def daily(today: date) -> int:
                                f"{sanction['ends_on'].isoformat()}），自次日起恢复")
                 except db.StaleWrite:
                     continue  # a clerk changed it meanwhile: the next pass looks again
+                except Conflict:  # its legal representative banned meanwhile: stays suspended
+                    continue
                 count += 1
     return count
 
@@ -437,9 +446,12 @@ async def complete_exit(actor: Actor, exit_id: int, expected_version: int) -> di
             raise Conflict("handover_open", problem)
         note = f"机构退出（{row['reason']}），服务对象已全部交接"
         for agreement in await agreements.running_of(row["organisation"], ("provider",)):
-            if agreement["ends_on"] >= row["exit_on"] > agreement["starts_on"]:
+            # Every agreement reaching past the exit ends with it, a renewal signed ahead
+            # from its own first day (it then never covers a day).
+            day = acts_from(agreement["starts_on"], agreement["ends_on"], row["exit_on"], None)
+            if day is not None:
                 await agreements.terminate(actor, agreement["id"], agreement["version"],
-                                           reason=note, from_day=row["exit_on"])
+                                           reason=note, from_day=day)
         changed = await db.update_versioned(ProviderExit, exit_id, expected_version, {
             ProviderExit.state: str(ExitState.COMPLETED), ProviderExit.completed_at: clock.now()})
         await audit.record(actor, "provider_exit.completed", "organisation", row["organisation"],

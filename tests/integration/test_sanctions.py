@@ -167,6 +167,27 @@ async def test_a_banned_legal_representative_stops_signing(world) -> None:
     assert [r["name"] for r in rows] == ["王某"]
 
 
+async def test_a_suspension_ends_without_reinstating_a_banned_representatives_agreement(
+        world) -> None:
+    org = world.organisation_id
+    await Organisation.update({Organisation.legal_representative_id: BANNED_ID}).where(
+        Organisation.id == org)
+    await service.record_sanction(world.staff.clerk, _sanction(
+        target="organisation", party=str(org), category="quality",
+        starts_on="2026-12-16", ends_on="2027-01-15"))
+    await service.record_ban(world.staff.clerk, {
+        "resident_id": BANNED_ID, "name": "王某", "category": "fraud", "reason": "骗取基金",
+        "legal_basis": "21号文", "starts_on": "2026-12-10", "ends_on": "2029-11-30"})
+    assert await service.daily(date(2027, 1, 16)) == 0
+    provider = await Agreement.select().where(
+        (Agreement.organisation == org) & (Agreement.kind == "provider")).first()
+    assert provider["state"] == "SUSPENDED"
+    with pytest.raises(Conflict) as refused:
+        await agreements.reinstate(world.staff.clerk, provider["id"], provider["version"],
+                                   from_day=date(2027, 1, 16), reason="恢复")
+    assert refused.value.code == "legal_representative_banned"
+
+
 # --- a provider's exit -------------------------------------------------------------------------
 
 async def _second_provider(world, username: str, code: str, towns: str) -> int:
@@ -186,8 +207,39 @@ async def _town(world) -> str:
     return town_of(person["region_path"])
 
 
+async def _renewal(world) -> dict:
+    """The provider's agreement renewed ahead: a second one from the day after the first."""
+    current = await Agreement.select().where(
+        (Agreement.organisation == world.organisation_id) & (Agreement.kind == "provider")
+    ).first()
+    starts_on = current["ends_on"] + timedelta(days=1)
+    renewal = await _agreement("provider", world.organisation_id, starts_on,
+                               starts_on + timedelta(days=364))
+    return await Agreement.select().where(Agreement.id == renewal).first()
+
+
+async def test_a_sanction_reaches_an_agreement_renewed_ahead_only_within_its_period(
+        world) -> None:
+    renewal = await _renewal(world)
+    org = world.organisation_id
+    await service.record_sanction(world.staff.clerk, _sanction(
+        target="organisation", party=str(org), category="quality",
+        starts_on="2026-12-16", ends_on="2027-01-15"))  # before the renewal begins
+    assert (await Agreement.select().where(Agreement.id == renewal["id"]).first())[
+        "state"] == "ACTIVE"
+    await service.record_sanction(world.staff.clerk, _sanction(
+        target="organisation", party=str(org), category="fraud", measure="terminate",
+        starts_on="2026-12-20", ends_on=""))
+    rows = await Agreement.select().where(
+        (Agreement.organisation == org) & (Agreement.kind == "provider")).order_by(Agreement.id)
+    assert [r["state"] for r in rows] == ["TERMINATED", "TERMINATED"]
+    for day in (date(2026, 12, 20), renewal["starts_on"], renewal["ends_on"]):
+        assert await agreements.active_agreement("provider", on=day, organisation=org) is None
+
+
 async def test_an_exit_hands_every_client_over_before_it_completes(world, monkeypatch) -> None:
     clerk = world.staff.clerk
+    renewal = await _renewal(world)
     town = await _town(world)
     nearby = await _second_provider(world, "nurse2", "T-P2", town)
     await _second_provider(world, "nurse3", "T-P3", "370983999")  # another town: not proposed
@@ -255,6 +307,11 @@ async def test_an_exit_hands_every_client_over_before_it_completes(world, monkey
     assert await agreements.active_agreement("provider", on=exit_on - timedelta(days=1),
                                              organisation=world.organisation_id)
     assert await agreements.active_agreement("provider", on=exit_on,
+                                             organisation=world.organisation_id) is None
+    # The agreement it had renewed ahead ends with it and never covers a day.
+    assert (await Agreement.select().where(Agreement.id == renewal["id"]).first())[
+        "state"] == "TERMINATED"
+    assert await agreements.active_agreement("provider", on=renewal["starts_on"],
                                              organisation=world.organisation_id) is None
     FrozenClock(monkeypatch, exit_on + timedelta(days=1))
     after_exit = visit(world, started_at=at(15, 9).replace(year=2027, month=3),

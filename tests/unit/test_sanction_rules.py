@@ -9,6 +9,7 @@ import pytest
 from ltc.sanctions.rules import (
     EXIT_NOTICE_MONTHS,
     Candidate,
+    acts_from,
     ban_problems,
     completion_problem,
     earliest_exit,
@@ -121,3 +122,20 @@ def test_ban_problems_check_the_resident_id_and_period() -> None:
 def test_an_exit_completes_only_with_every_client_handed_over(open_items, state,
                                                               refused) -> None:
     assert (completion_problem(open_items, state) is not None) is refused
+
+
+D = date
+
+
+@pytest.mark.parametrize(("agreement", "period", "expected"), [
+    ((D(2026, 1, 1), D(2026, 12, 31)), (D(2026, 12, 16), D(2027, 3, 15)), D(2026, 12, 16)),
+    ((D(2027, 1, 1), D(2027, 12, 31)), (D(2026, 12, 16), D(2027, 3, 15)), D(2027, 1, 1)),
+    ((D(2027, 3, 15), D(2027, 12, 31)), (D(2026, 12, 16), D(2027, 3, 15)), D(2027, 3, 15)),
+    ((D(2027, 3, 16), D(2027, 12, 31)), (D(2026, 12, 16), D(2027, 3, 15)), None),
+    ((D(2026, 1, 1), D(2026, 12, 16)), (D(2026, 12, 16), None), D(2026, 12, 16)),
+    ((D(2026, 1, 1), D(2026, 12, 15)), (D(2026, 12, 16), None), None),
+    ((D(2030, 1, 1), D(2030, 12, 31)), (D(2026, 12, 16), None), D(2030, 1, 1)),
+])
+def test_a_sanction_acts_on_an_agreement_from_the_later_first_day(agreement, period,
+                                                                   expected) -> None:
+    assert acts_from(*agreement, *period) == expected
