@@ -161,13 +161,17 @@ async def _after_decision(f: Finding) -> tuple[dict[str, Any] | None, Finding | 
         InspectionFinding.visit_ids, InspectionFinding.details,
     ).where((InspectionFinding.key == f.key) | InspectionFinding.key.like(f"{f.key}+%"))
     judged = {i for r in rows if r["state"] != State.open for i in json.loads(r["visit_ids"])}
-    still_open = next((r for r in rows if r["state"] == State.open), None)
-    if still_open is not None:
-        return still_open, replace(f, key=still_open["key"])
-    fresh = [i for i in f.visit_ids if i not in judged]
+    fresh = tuple(i for i in f.visit_ids if i not in judged)
     if not fresh:
         return None, None
-    return None, replace(f, key=f"{f.key}+{min(fresh)}")
+    # Only the visits nobody judged yet: confirming the follow-up must not reject visits
+    # a reviewer cleared before.
+    follow_up = replace(f, visit_ids=fresh, details=(
+        f"{f.details}（此前已核实的 {len(f.visit_ids) - len(fresh)} 次服务不再列入）"))
+    still_open = next((r for r in rows if r["state"] == State.open), None)
+    if still_open is not None:
+        return still_open, replace(follow_up, key=still_open["key"])
+    return None, replace(follow_up, key=f"{f.key}+{min(fresh)}")
 
 
 # --- reading ----------------------------------------------------------------------------------

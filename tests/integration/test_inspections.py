@@ -213,5 +213,12 @@ async def test_a_pattern_that_goes_on_after_a_decision_is_found_again(world) -> 
     spots = [f for f in await findings() if f["rule"] == "same_spot"]
     assert [f["state"] for f in spots] == ["cleared", "open"]
     assert spots[1]["key"] == f"{spot['key']}+{third}"
-    assert set(json.loads(spots[1]["visit_ids"])) == {first["id"], second, third}
+    # Only the new visit: confirming it rejects nothing the reviewer cleared.
+    assert json.loads(spots[1]["visit_ids"]) == [third]
+    assert "此前已核实的 2 次服务不再列入" in spots[1]["details"]
     assert (await service.run_night(NIGHT)).added == 0
+    await service.decide(world.staff.reviewer, spots[1]["id"], spots[1]["version"], "confirm",
+                         "第三户核实未上门")
+    reviews = {r["id"]: r["review"] for r in await Visit.select(Visit.id, Visit.review)}
+    assert reviews[third] == "rejected"
+    assert reviews[first["id"]] != "rejected" and reviews[second] != "rejected"
