@@ -15,7 +15,7 @@ from litestar.params import FromQuery, JSONBody, URLEncodedBody
 from litestar.plugins.flash import flash
 from litestar.response import File, Redirect, Stream, Template
 
-from ltc import clock
+from ltc import clock, db
 from ltc.audit import service as audit
 from ltc.errors import DomainError, InvalidInput, NotFound
 from ltc.identity import Actor, Role
@@ -380,7 +380,11 @@ class ProviderDeclarationPages(Controller):
 
     @get("/{batch_id:int}")
     async def show(self, request: Request[Actor, Any, Any], batch_id: Id) -> Template:
-        return await self._show(request, batch_id)
+        shown = await self._show(request, batch_id)  # 404 first for a draft not its own
+        async with db.write_transaction():  # beneficiaries' names and amounts: a read
+            await audit.record(request.user, "payout_declaration.lines_read", "payout_batch",
+                               batch_id)
+        return shown
 
     @post("/{batch_id:int}", status_code=200)
     async def act(self, request: Request[Actor, Any, Any], batch_id: Id,

@@ -107,6 +107,7 @@ ACTION_LABELS = {
     "payout_batch.summary_rendered": "生成结算汇总表",
     "payout_batch.statement_rendered": "生成结算单",
     "payout_declaration.declared": "服务机构申报结算明细",
+    "payout_declaration.lines_read": "服务机构查看待申报的结算明细",
     "payout_declaration.voided": "明细变化，服务机构的申报失效",
     "payout_dispute.raised": "服务机构对结算明细提出异议",
     "payout_dispute.upheld": "初审：申报异议成立",

@@ -241,6 +241,7 @@ async def test_the_provider_and_the_clerk_over_http(client, december) -> None:
     assert batch["number"] in listing.text and "待申报" in listing.text
     page = await client.get(f"/provider/declarations/{batch['id']}")
     assert page.status_code == 200 and "张秀英" in page.text and "计费上门2次" in page.text
+    assert await _events("payout_declaration.lines_read") == 1  # names and amounts: a read
     line = await _line(batch["id"])
     token = await csrf_token(client, f"/provider/declarations/{batch['id']}")
     empty = await client.post(f"/provider/declarations/{batch['id']}", data={
