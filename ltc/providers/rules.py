@@ -261,7 +261,7 @@ def survey_totals(score_counts: Iterable[tuple[int, int]]) -> tuple[int, int, in
 # Columns of the evaluation table a reader may sort by, and their headings.
 SORT_COLUMNS = {
     "name": "机构", "due": "应上门次数", "credited": "计入完成次数", "completion": "上门服务率",
-    "logged": "上门记录", "flag_rate": "标记率", "surveys": "回访次数",
+    "logged": "上门记录", "flag_rate": "标记率", "surveys": "满意度评价次数",
     "satisfaction": "满意率", "mean_score": "平均评分",
 }
 DEFAULT_SORT = "completion"

@@ -411,6 +411,9 @@ async def evaluation(actor: Actor, month: date) -> list[dict[str, Any]]:
     # The families' own ratings (家属端, ltc.family) count as surveys of the month.
     for provider, score, count in await family.rating_counts(actor, first, last):
         scores[provider].append((score, count))
+    # So does the satisfaction families gave on the return-visit calls about the month.
+    for provider, score, count in await returnvisits.satisfaction_counts(actor, first):
+        scores[provider].append((score, count))
     sampled = await returnvisits.results_by_provider(actor, first)  # 回访抽样
     # Providers from elsewhere that served people of the region are evaluated here too.
     others = ({p for p, _ in due} | {p for p, _ in accepted} | set(logged) | set(scores)

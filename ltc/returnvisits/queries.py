@@ -134,6 +134,17 @@ async def call_row(call_id: int) -> dict[str, Any] | None:
     return await ReturnVisit.select(*COLUMNS).where(ReturnVisit.id == call_id).first()
 
 
+async def satisfaction_counts(actor: Actor, month: date) -> list[tuple[int, int, int]]:
+    """(provider, score, count) of the satisfaction families gave on the calls about the
+    visits of `month`."""
+    return [(row["provider"], row["satisfaction"], row["count"]) for row in
+            await ReturnVisit.select(ReturnVisit.provider, ReturnVisit.satisfaction,
+                                     Count()).where(
+                in_region(actor, ReturnVisit.region_path) & (ReturnVisit.month == month)
+                & ReturnVisit.satisfaction.is_not_null()).group_by(
+                ReturnVisit.provider, ReturnVisit.satisfaction)]
+
+
 async def outcomes_by_provider(actor: Actor, month: date) -> dict[int, dict[str, int]]:
     """provider → {outcome or "": count} of the visits of `month` drawn for a call."""
     found: dict[int, dict[str, int]] = {}

@@ -207,6 +207,8 @@ async def test_the_list_filters_and_the_evaluation_counts(world):
             mine["returns_confirmed_rate"]) == (3, 2, 1, "50.0%")
     # The denied visit no longer counts as accepted work.
     assert mine["accepted"] == 3
+    # The two families reached gave 3 points each: they count in 满意率 (no other survey).
+    assert (mine["surveys"], mine["satisfied"], mine["mean_score"]) == (2, 0, 30)
     assert await queries.pending_count(clerk) == 0
 
 
