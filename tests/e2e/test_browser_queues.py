@@ -20,6 +20,7 @@ ROWS = "main table tbody tr:not(:has(td[colspan]))"
 SHOWN_AS = {"visits": "main li[id^=visit-]",  # the reviewer's cards
             "spotchecks": "main table tbody tr:has-text('待抽查')",  # also lists past ones
             "return_visits": "main table tbody tr:has-text('待回访')",  # and the draws
+            "inspections": "main table tbody tr:has-text('待核实')",  # and the tallies
             "due_visits": "#month-title + ul li.card:has(a:has-text('记录上门服务'))"}
 # Queues whose link is a page with more than their rows (a per-town form, the statements of
 # every month, the payees on each batch page): their items are followed instead.
