@@ -3,6 +3,7 @@ the care-plan letter's QR code, types the PIN, disputes a visit the nurse logged
 the reviewer's queue), and sees that an assessor watched the assessment video."""
 
 import hashlib
+import os
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -20,6 +21,12 @@ from ltc.visits.tables import Visit
 
 pytestmark = [pytest.mark.anyio, pytest.mark.browser]
 PHONE = {"width": 390, "height": 844}
+SHOTS = os.environ.get("LTC_SHOTS")  # a directory: the pages as the family saw them
+
+
+async def _shot(page, name: str) -> None:
+    if SHOTS:
+        await page.screenshot(path=f"{SHOTS}/family-{name}.png", full_page=True)
 
 
 async def test_a_family_signs_in_by_the_letter_disputes_a_visit_and_sees_a_video_view(
@@ -69,6 +76,7 @@ async def test_a_family_signs_in_by_the_letter_disputes_a_visit_and_sees_a_video
     assert page.url.endswith("/family")
     home = await page.inner_text("main")
     assert "新城街道社区卫生服务中心" in home and "办理进度" in home
+    await _shot(page, "home")
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     # The visit of yesterday: who, when, how long; disputed with the family's words.
@@ -86,6 +94,7 @@ async def test_a_family_signs_in_by_the_letter_disputes_a_visit_and_sees_a_video
     await page.click("[data-font-toggle]")  # 大字 mode still fits the phone
     assert await page.evaluate("document.documentElement.classList.contains('large-font')")
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await _shot(page, "visits-large")
     row = await Visit.select(Visit.review, Visit.flags).where(Visit.id == logged["id"]).first()
     assert row["review"] == "flagged" and "昨天没有人上门" in row["flags"]
 
@@ -93,6 +102,7 @@ async def test_a_family_signs_in_by_the_letter_disputes_a_visit_and_sees_a_video
     await page.click("nav.family >> text=评估录像查看记录")
     views = await page.inner_text("main")
     assert assessor.name in views and "评估员" in views
+    await _shot(page, "video-views-large")
     assert await page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
 
     # A staff page refuses the family.
