@@ -3,9 +3,11 @@ typed values; no other context reads the region table."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
-from ltc.errors import NotFound
+from ltc.errors import DomainError, NotFound
 from ltc.identity import Actor, region_covers
 from ltc.regions.tables import Region
 
@@ -131,3 +133,18 @@ async def place_filter(under: str | None, town: str = "", village: str = "") -> 
     return PlaceFilter(towns=towns, villages=villages, town=chosen.code if chosen else "",
                        village=place.code if place else "",
                        within=place.path if place else chosen.path if chosen else None)
+
+
+async def in_every_pooling_region(call: Callable[[str], Awaitable[dict[str, Any]]]
+                                  ) -> list[str]:
+    """A scheduled monthly run (the spot-check and return-visit draws): `call(region code)`
+    in every pooling region; what was done, for the log — each region's row key, or the
+    code of its refusal (the other regions still run)."""
+    done = []
+    for region in await at_level("pooling"):
+        try:
+            row = await call(region.code)
+            done.append(f"{region.code}: {row['key']}")
+        except DomainError as exc:
+            done.append(f"{region.code}: {exc.code}")
+    return done

@@ -3,11 +3,11 @@ Thin and idempotent: a second delivery finds each region's draw made and changes
 
 from __future__ import annotations
 
-from datetime import date, time
+from datetime import time
 
 import dramatiq
 
-from ltc.jobs.rules import Every, Schedule
+from ltc.jobs.rules import Every, Schedule, period_day
 from ltc.returnvisits import service
 
 SCHEDULE = Schedule(job="returnvisits.draw", every=Every.month, at=time(2, 30))
@@ -21,5 +21,4 @@ async def draw(period_key: str) -> None:
 async def draw_period(period_key: str) -> list[str]:
     """The month before the period ("2027-01" → December 2026), so a run caught up after
     downtime still draws the month it was scheduled for."""
-    year, month = period_key.split("-")[:2]
-    return await service.draw_previous_month(date(int(year), int(month), 1))
+    return await service.draw_previous_month(period_day(period_key))

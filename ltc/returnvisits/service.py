@@ -24,7 +24,7 @@ from typing import Any
 
 from ltc import clock, db
 from ltc.audit import service as audit
-from ltc.errors import Conflict, DomainError, InvalidInput, NotFound
+from ltc.errors import Conflict, InvalidInput, NotFound
 from ltc.identity import SYSTEM, Actor, ActorKind, Role, region_covers, require_role
 from ltc.phones import mask_phone
 from ltc.policy.service import policy_in_force
@@ -95,14 +95,8 @@ async def draw_previous_month(today: date) -> list[str]:
     """The scheduled run: last month's sample in every pooling region; what was done, for
     the log (a region refused is named with the reason, the others still run)."""
     month = clock.previous_month(clock.month_first(today))
-    done = []
-    for region in await regions.at_level("pooling"):
-        try:
-            row = await draw_month(SYSTEM, region.code, month)
-            done.append(f"{region.code}: {row['key']}")
-        except DomainError as exc:
-            done.append(f"{region.code}: {exc.code}")
-    return done
+    return await regions.in_every_pooling_region(
+        lambda code: draw_month(SYSTEM, code, month))
 
 
 @dataclass(frozen=True)
