@@ -136,11 +136,16 @@ class SanctionPages(Controller):
 
     @get("/bans")
     async def bans(self, request: Request[Actor, Any, Any], after: AfterId = 0) -> Template:
+        return await self._bans(request, after)
+
+    async def _bans(self, request: Request[Actor, Any, Any], after: int = 0,
+                    status_code: int = 200, **context: Any) -> Template:
         filters = _filters(request, BAN_FILTERS)
         rows, next_after = _paged(await service.list_bans(
             request.user, **filters, after=after, limit=PAGE_SIZE + 1))
-        return page(request, "sanctions/bans.html", rows=rows, filters=filters,
-                    next_after=next_after, form={}, errors={}, **_labels())
+        return page(request, "sanctions/bans.html", status_code=status_code, rows=rows,
+                    filters=filters, next_after=next_after, form=context.pop("form", {}),
+                    errors=context.pop("errors", {}), **context, **_labels())
 
     @get("/bans/export.csv")
     async def export_bans(self, request: Request[Actor, Any, Any]) -> Response:
@@ -157,12 +162,8 @@ class SanctionPages(Controller):
         try:
             await service.record_ban(request.user, dict(data))
         except DomainError as exc:
-            filters = _filters(request, BAN_FILTERS)
-            rows, next_after = _paged(await service.list_bans(request.user, **filters,
-                                                              limit=PAGE_SIZE + 1))
-            return page(request, "sanctions/bans.html", status_code=exc.status_code,
-                        rows=rows, filters=filters, next_after=next_after, form=data,
-                        error=exc.message, errors=exc.fields, **_labels())
+            return await self._bans(request, status_code=exc.status_code, form=data,
+                                    error=exc.message, errors=exc.fields)
         flash(request, "已登记禁入名单", category="success")
         return Redirect("/sanctions/bans")
 

@@ -27,7 +27,7 @@ from ltc.people.tables import Person
 from ltc.regions.tables import Region
 from ltc.sanctions import service
 from ltc.sanctions.rules import town_of
-from ltc.sanctions.tables import HandoverItem, ProviderExit
+from ltc.sanctions.tables import Ban, HandoverItem, ProviderExit
 from ltc.staff.tables import StaffMember
 
 pytestmark = pytest.mark.anyio
@@ -322,6 +322,23 @@ async def test_an_exit_hands_every_client_over_before_it_completes(world, monkey
     assert refused.value.code == "beneficiary_not_found"
     assert clock.today() == date(2027, 3, 16)
     assert await service.open_exit_count(clerk) == 0
+
+
+async def test_the_ban_form_tells_every_problem_and_keeps_what_was_typed(client, world) -> None:
+    assert (await sign_in(client, "clerk")).status_code == 302
+    token = await csrf_token(client, "/sanctions/bans")
+    refused = await client.post("/sanctions/bans", data={
+        "_csrf_token": token, "resident_id": "123", "name": "王某某", "category": "fraud",
+        "reason": "骗取基金", "legal_basis": "21号文", "starts_on": "2026-12-01",
+        "ends_on": ""})
+    assert refused.status_code == 422
+    assert 'value="王某某"' in refused.text and refused.text.count('class="field-error"') >= 2
+    assert await Ban.count() == 0
+    done = await client.post("/sanctions/bans", data={
+        "_csrf_token": token, "resident_id": BANNED_ID, "name": "王某某", "category": "fraud",
+        "reason": "骗取基金", "legal_basis": "21号文", "starts_on": "2026-12-01",
+        "ends_on": "2029-11-30"}, follow_redirects=False)
+    assert done.status_code in (302, 303) and await Ban.count() == 1
 
 
 async def test_a_clerk_works_an_exit_through_the_pages(client, world) -> None:
