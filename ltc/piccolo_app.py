@@ -11,6 +11,13 @@ from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit.tables import AuditEvent
 from ltc.careplans.tables import CareItem, CarePlan, CarePlanLetter
+from ltc.decision_events.tables import (
+    DecisionEvent,
+    EventDelivery,
+    EventDeliveryAttempt,
+    EventStream,
+    EventSubscriber,
+)
 from ltc.enrollment.tables import EnrollmentEvent, EnrollmentRecord, HospitalStay
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
 from ltc.evidence.tables import EvidenceFile
@@ -97,5 +104,10 @@ APP_CONFIG = AppConfig(
         Ban,
         ProviderExit,
         HandoverItem,
+        EventSubscriber,
+        EventStream,
+        DecisionEvent,
+        EventDelivery,
+        EventDeliveryAttempt,
     ],
 )
