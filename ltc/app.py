@@ -44,6 +44,7 @@ from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.family import FamilyPages, FamilySignInPages
 from ltc.desk.home import HomeController
 from ltc.desk.inspection_pages import InspectionFindingPages
+from ltc.desk.partner_api import PartnerApi
 from ltc.desk.person import PersonPages
 from ltc.desk.queues import count_for_navigation
 from ltc.desk.regrading_pages import RegradingPages
@@ -79,6 +80,7 @@ from ltc.visits.controllers import VisitApi, VisitPages, VisitReviewPages
 from ltc.web import access_log, formatting, timeline
 from ltc.web.csrf import FormCsrf
 from ltc.web.errors import EXCEPTION_HANDLERS
+from ltc.web.guards import scope_guard
 from ltc.web.input_guard import InputGuard
 from ltc.web.openapi import ErrorResponses, before_request
 
@@ -197,6 +199,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             StaffApi,
             OrganisationApi,
             PayoutApi,
+            PartnerApi,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],
@@ -210,6 +213,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         stores={"sessions": DatabaseStore()},
         template_config=template_config,
         exception_handlers=EXCEPTION_HANDLERS,
+        guards=[scope_guard],
         plugins=[ErrorResponses()],
         before_request=before_page,
         after_exception=[record_tampered_document],

@@ -45,6 +45,30 @@ ROLE_LABELS = {
 STAFF_ROLES = tuple(r for r in Role if r != Role.family)
 
 
+class Scope(StrEnum):
+    """What an integration client's API token may call, besides its role (SPEC §8). A
+    session user has no scopes: the scoped endpoints are for integration clients only."""
+
+    role_api = "role.api"  # the JSON API as its role allows, like a signed-in user
+    enrolment_events = "enrolment.events"  # POST /api/v1/enrollment/events
+    partner_read = "partner.read"  # /api/v1/partner/*: status, entitlement, care plan
+
+    @property
+    def label(self) -> str:
+        return SCOPE_LABELS[self]
+
+
+SCOPE_LABELS = {
+    Scope.role_api: "按角色调用业务接口",
+    Scope.enrolment_events: "推送参保事件",
+    Scope.partner_read: "查询参保人状态、待遇和护理计划（合作方）",
+}
+
+# What every token could call before scopes existed: tokens issued then keep exactly that,
+# and so does one issued without choosing.
+LEGACY_SCOPES = frozenset({Scope.role_api, Scope.enrolment_events})
+
+
 class ActorKind(StrEnum):
     user = "user"
     token = "token"
@@ -68,6 +92,8 @@ class Actor:
     organisation_id: int | None = None
     # The one person a family actor may see (ActorKind.family; `id` is the letter signed in by).
     person_id: int | None = None
+    # An integration client's token scopes (ActorKind.token); empty for everyone else.
+    scopes: frozenset[Scope] = frozenset()
 
     @property
     def label(self) -> str:

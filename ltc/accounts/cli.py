@@ -8,6 +8,13 @@ import sys
 import click
 
 from ltc import commands
+from ltc.errors import DomainError
+
+
+def _refused(exc: DomainError) -> click.ClickException:
+    """The service's message and every field's problem, for the terminal."""
+    details = "".join(f"\n  {field}: {problem}" for field, problem in exc.fields.items())
+    return click.ClickException(f"{exc.message}{details}")
 
 
 @click.command()
@@ -22,7 +29,6 @@ def createuser(username: str, display_name: str, role: str, region: str,
                organisation: str | None, password_stdin: bool) -> None:
     """Create a user who signs in."""
     from ltc.accounts import service
-    from ltc.errors import DomainError
     from ltc.identity import SYSTEM
 
     settings = commands.settings()
@@ -33,8 +39,7 @@ def createuser(username: str, display_name: str, role: str, region: str,
             organisation_code=organisation, password=password,
             password_iterations=settings.password_iterations))
     except DomainError as exc:
-        details = "".join(f"\n  {field}: {problem}" for field, problem in exc.fields.items())
-        raise click.ClickException(f"{exc.message}{details}") from exc
+        raise _refused(exc) from exc
     click.echo(f"user {username} created")
 
 
@@ -44,14 +49,22 @@ def createuser(username: str, display_name: str, role: str, region: str,
               type=click.Choice(["clerk", "assessor", "provider", "reviewer", "admin"]))
 @click.option("--region", required=True)
 @click.option("--organisation", default=None)
-def token(name: str, role: str, region: str, organisation: str | None) -> None:
+@click.option("--scope", "scopes", multiple=True,
+              type=click.Choice(["role.api", "enrolment.events", "partner.read"]),
+              help="What it may call, repeatable (default: role.api and enrolment.events)")
+def token(name: str, role: str, region: str, organisation: str | None,
+          scopes: tuple[str, ...]) -> None:
     """Issue an API token for an integration client; printed once."""
     from ltc.accounts import service
-    from ltc.identity import SYSTEM
+    from ltc.identity import LEGACY_SCOPES, SYSTEM
 
     settings = commands.settings()
-    issued, row = commands.run(settings, lambda: service.issue_token(
-        SYSTEM, name=name, role=role, region_code=region, organisation_code=organisation))
+    try:
+        issued, row = commands.run(settings, lambda: service.issue_token(
+            SYSTEM, name=name, role=role, region_code=region, organisation_code=organisation,
+            scopes=scopes or LEGACY_SCOPES))
+    except DomainError as exc:
+        raise _refused(exc) from exc
     click.echo(issued)
     # The key for signed requests (enrolment events); like the token, shown only now.
     click.echo(f"signing secret: {row['signing_secret']}", err=True)

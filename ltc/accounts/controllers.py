@@ -17,7 +17,7 @@ from ltc.accounts.sessions import renew_session_id
 from ltc.audit import service as audit
 from ltc.db import StaleWrite
 from ltc.errors import Conflict, InvalidInput, TooManyAttempts
-from ltc.identity import STAFF_ROLES, Actor, Role
+from ltc.identity import LEGACY_SCOPES, STAFF_ROLES, Actor, Role, Scope
 from ltc.settings import Settings
 from ltc.web.exports import Page, keyset_page, paged_csv
 from ltc.web.guards import role_guard
@@ -76,9 +76,10 @@ class TokenPageController(Controller):
     async def _render(self, request: Request, status_code: int = 200, **context: Any) -> Template:
         return page(
             request, "admin/tokens.html", status_code=status_code,
-            tokens=await service.list_tokens(), roles=STAFF_ROLES,
+            tokens=await service.list_tokens(), roles=STAFF_ROLES, scopes=list(Scope),
             form=context.pop("form", {"role": "clerk", "region": "", "name": "",
-                                      "organisation": ""}),
+                                      "organisation": "",
+                                      **{f"scope.{s}": "on" for s in LEGACY_SCOPES}}),
             errors=context.pop("errors", {}), **context,
         )
 
@@ -93,6 +94,9 @@ class TokenPageController(Controller):
                 request.user, name=data.get("name", ""), role=data.get("role", ""),
                 region_code=data.get("region", "").strip(),
                 organisation_code=data.get("organisation", "").strip() or None,
+                # One checkbox per scope, named scope.<scope>: a form dict keeps one value a name.
+                scopes=[name.removeprefix("scope.") for name in data
+                        if name.startswith("scope.")],
             )
         except InvalidInput as exc:
             return await self._render(request, status_code=exc.status_code, form=data,
@@ -283,6 +287,7 @@ class Me(Struct):
     role: str | None
     region_id: int | None
     organisation_id: int | None
+    scopes: list[str]  # an API token's (ltc.identity.Scope); empty for a signed-in user
 
 
 class TokenRequest(Struct):
@@ -290,6 +295,9 @@ class TokenRequest(Struct):
     role: str
     region: str
     organisation: str | None = None
+    # role.api, enrolment.events, partner.read (ltc.identity.Scope); when left out, what
+    # every token could call before scopes existed: role.api and enrolment.events.
+    scopes: list[str] | None = None
 
 
 class IssuedToken(Struct):
@@ -297,17 +305,20 @@ class IssuedToken(Struct):
     name: str
     role: str
     token: str
+    scopes: list[str]
 
 
 class AccountsApi(Controller):
     path = "/api/v1"
     tags = ["accounts"]  # noqa: RUF012
 
-    @get("/me", summary="Who the caller is")
+    # Any token may ask who it is, whatever its scopes.
+    @get("/me", summary="Who the caller is", opt={"scope": None})
     async def me(self, request: Request[Actor, Any, Any]) -> Me:
         actor = request.user
         return Me(kind=str(actor.kind), name=actor.name, role=actor.role,
-                  region_id=actor.region_id, organisation_id=actor.organisation_id)
+                  region_id=actor.region_id, organisation_id=actor.organisation_id,
+                  scopes=sorted(actor.scopes))
 
     @post("/tokens", guards=[role_guard(Role.admin)], summary="Issue an API token (shown once)")
     async def issue(
@@ -316,8 +327,10 @@ class AccountsApi(Controller):
         token, row = await service.issue_token(
             request.user, name=data.name, role=data.role, region_code=data.region,
             organisation_code=data.organisation,
+            scopes=LEGACY_SCOPES if data.scopes is None else data.scopes,
         )
-        return IssuedToken(id=row["id"], name=row["name"], role=row["role"], token=token)
+        return IssuedToken(id=row["id"], name=row["name"], role=row["role"], token=token,
+                           scopes=row["scopes"].split())
 
     @post("/tokens/{token_id:int}/revoke", guards=[role_guard(Role.admin)], status_code=204,
           summary="Revoke an API token")

@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterable
+
+from ltc.identity import Scope
 
 PASSWORD_MIN_LENGTH = 8
 _HASH_ALGORITHM = "pbkdf2_sha256"
@@ -51,6 +54,30 @@ def new_api_token() -> tuple[str, str]:
 def token_hash(token: str) -> str:
     # Tokens are 256-bit random, so a plain SHA-256 is enough: nothing to brute-force.
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def chosen_scopes(values: Iterable[str]) -> tuple[frozenset[Scope], str | None]:
+    """The scopes an admin chose for a token, and the Chinese problem with the choice
+    (none chosen, or a name that is no scope), if any."""
+    chosen = {value.strip() for value in values if value.strip()}
+    unknown = sorted(chosen - {str(s) for s in Scope})
+    if unknown:
+        return frozenset(), ("没有这种权限范围：" + "、".join(unknown) + "。可选："
+                             + "、".join(f"{s.value}（{s.label}）" for s in Scope))
+    if not chosen:
+        return frozenset(), "请至少选择一项权限范围"
+    return frozenset(Scope(value) for value in chosen), None
+
+
+def stored_scopes(scopes: Iterable[Scope]) -> str:
+    """Space-separated, sorted, as OAuth writes scopes."""
+    return " ".join(sorted(str(s) for s in scopes))
+
+
+def scopes_of(stored: str) -> frozenset[Scope]:
+    """A stored scope list read back; a scope no longer known grants nothing."""
+    known = {str(s) for s in Scope}
+    return frozenset(Scope(v) for v in stored.split() if v in known)
 
 
 FREE_FAILURES = 2  # typing slips: no wait after the first two failures

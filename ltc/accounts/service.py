@@ -3,23 +3,35 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from ltc import clock, db
 from ltc.accounts.rules import (
     check_password,
+    chosen_scopes,
     hash_password,
     login_wait_seconds,
     new_api_token,
     password_problems,
+    scopes_of,
+    stored_scopes,
     token_hash,
 )
 from ltc.accounts.sessions import end_sessions_of
 from ltc.accounts.tables import ApiToken, LoginAttempt, User
 from ltc.audit import service as audit
 from ltc.errors import Conflict, InvalidInput, NotFound, TooManyAttempts
-from ltc.identity import STAFF_ROLES, Actor, ActorKind, Role, in_region, region_covers
+from ltc.identity import (
+    LEGACY_SCOPES,
+    STAFF_ROLES,
+    Actor,
+    ActorKind,
+    Role,
+    in_region,
+    region_covers,
+)
 from ltc.organisations import interface as organisations
 from ltc.regions import interface as regions
 
@@ -137,6 +149,7 @@ def _actor_from(row: dict[str, Any], kind: ActorKind, name: str) -> Actor:
         region_id=row["region"],
         region_path=row["region.path"],
         organisation_id=row["organisation"],
+        scopes=scopes_of(row["scopes"]) if kind == ActorKind.token else frozenset(),
     )
 
 
@@ -200,13 +213,18 @@ async def sign_out(actor: Actor) -> None:
 
 
 async def issue_token(
-    actor: Actor, *, name: str, role: str, region_code: str, organisation_code: str | None
+    actor: Actor, *, name: str, role: str, region_code: str, organisation_code: str | None,
+    scopes: Iterable[str] = LEGACY_SCOPES,
 ) -> tuple[str, dict[str, Any]]:
-    """A new API token for an integration client; the plain token is returned only here,
-    and so is the client's HMAC signing secret (`signing_secret` in the returned row)."""
+    """A new API token for an integration client, allowed `scopes` (ltc.identity.Scope);
+    the plain token is returned only here, and so is the client's HMAC signing secret
+    (`signing_secret` in the returned row)."""
     fields: dict[str, str] = {}
     if not name.strip():
         fields["name"] = "请填写令牌名称（例如调用方系统的名称）"
+    the_scopes, problem = chosen_scopes(scopes)
+    if problem:
+        fields["scopes"] = problem
     the_role, region, organisation = await _assignment(
         actor, role, region_code, organisation_code, fields)
     if fields:
@@ -221,10 +239,12 @@ async def issue_token(
             organisation=organisation["id"] if organisation else None,
             created_by=actor.id if actor.kind == ActorKind.user else None,
             signing_secret=secrets.token_hex(32),
+            scopes=stored_scopes(the_scopes),
         )
         await row.save()
         await audit.record(actor, "api_token.issued", "api_token", row.id,
-                           after={"name": row.name, "role": str(the_role), "region": region_code})
+                           after={"name": row.name, "role": str(the_role), "region": region_code,
+                                  "scopes": row.scopes})
     return token, row.to_dict()
 
 
@@ -261,10 +281,12 @@ async def actor_for_token(token: str) -> Actor | None:
 
 
 async def list_tokens() -> list[dict[str, Any]]:
-    return await ApiToken.select(
-        ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.region.code,
+    """Every token, oldest first; `scopes` as a sorted list of ltc.identity.Scope."""
+    rows = await ApiToken.select(
+        ApiToken.id, ApiToken.name, ApiToken.role, ApiToken.region.code, ApiToken.scopes,
         ApiToken.created_at, ApiToken.revoked_at, ApiToken.last_used_at,
     ).order_by(ApiToken.id)
+    return [{**row, "scopes": sorted(scopes_of(row["scopes"]))} for row in rows]
 
 
 async def list_users(actor: Actor, search: str = "", role: str = "", limit: int = 50,

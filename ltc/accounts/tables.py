@@ -40,6 +40,9 @@ class ApiToken(Table):
     # The per-client HMAC-SHA256 key for signed requests (enrolment events). Stored in
     # clear because verifying a signature needs it; shown to the admin once, at issue.
     signing_secret = Varchar(length=64, null=False, default="")
+    # What it may call besides its role (ltc.identity.Scope), space-separated. The default
+    # is what every token could call before scopes existed (LEGACY_SCOPES).
+    scopes = Varchar(length=200, null=False, default="enrolment.events role.api")
     created_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
     created_at = Timestamptz(default=ClockNow(), null=False)
     revoked_at = Timestamptz(default=None, null=True)

@@ -93,6 +93,7 @@ class PlanSummary:
     provider_phone: str
     visits_per_month: int
     items: tuple[PlanItem, ...]
+    id: int
 
 
 async def plan_summary(person_id: int) -> PlanSummary | None:
@@ -110,7 +111,7 @@ async def plan_summary(person_id: int) -> PlanSummary | None:
     return PlanSummary(plan["provider"], plan["plan_no"], plan["starts_on"], plan["care_form"],
                        plan["provider.name"] or "", plan["provider.contact_phone"] or "",
                        plan["visits_per_month"] or 0,
-                       tuple(PlanItem(c, names.get(c, c)) for c in codes))
+                       tuple(PlanItem(c, names.get(c, c)) for c in codes), plan["id"])
 
 
 async def item_names(codes: list[str]) -> dict[str, str]:

@@ -7,7 +7,7 @@ from datetime import date
 
 from ltc import db, documents
 from ltc.entitlements.rules import EntitlementState
-from ltc.entitlements.tables import Decision, Entitlement
+from ltc.entitlements.tables import Decision, Entitlement, Suspension
 from ltc.identity import Actor, in_region
 from ltc.people.service import matching
 
@@ -123,3 +123,38 @@ async def outcome_of_application(application_id: int) -> CaseOutcome | None:
         Entitlement.expires_on, Entitlement.ends_on).where(
         Entitlement.decision == row["id"]).first()
     return CaseOutcome(DecisionSummary(**row), EntitlementSummary(**held) if held else None)
+
+
+@dataclass(frozen=True)
+class SuspensionSummary:
+    """A clerk's suspension (hospital stays suspend too, but are the enrolment context's)."""
+
+    reason: str
+    starts_on: date
+    resumes_on: date | None  # None while it lasts
+
+
+@dataclass(frozen=True)
+class EntitlementDetail:
+    """The person's newest entitlement, why it ended and its suspensions, oldest first."""
+
+    entitlement: EntitlementSummary
+    end_reason: str  # "" while not ended; else a key of rules.END_REASONS
+    suspensions: tuple[SuspensionSummary, ...]
+
+
+async def newest_entitlement_detail(person_id: int) -> EntitlementDetail | None:
+    """Callers have checked the person is in scope."""
+    row = await Entitlement.select(
+        Entitlement.id, Entitlement.state, Entitlement.grade, Entitlement.starts_on,
+        Entitlement.expires_on, Entitlement.ends_on, Entitlement.end_reason).where(
+        Entitlement.person == person_id).order_by(Entitlement.id, ascending=False).first()
+    if row is None:
+        return None
+    end_reason = row.pop("end_reason")
+    suspensions = await Suspension.select(
+        Suspension.reason, Suspension.starts_on, Suspension.resumes_on).where(
+        Suspension.entitlement == row["id"]).order_by(Suspension.starts_on).order_by(
+        Suspension.id)
+    return EntitlementDetail(EntitlementSummary(**row), end_reason,
+                             tuple(SuspensionSummary(**s) for s in suspensions))

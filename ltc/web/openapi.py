@@ -37,7 +37,8 @@ class Error:
 ERROR_STATUSES = {
     400: "Malformed request (invalid_request: a parameter or body of the wrong type or shape)",
     401: "No valid credentials (unauthenticated, invalid_token)",
-    403: "The caller's role or scope does not allow this (forbidden)",
+    403: "The caller's role or scope does not allow this (forbidden, wrong_role; "
+         "scope_missing: the API token lacks the scope the operation needs)",
     404: "No such resource in the caller's scope (not_found and domain codes)",
     405: "Method not allowed on this path (http_405)",
     409: "A stale version or a state that no longer allows this (stale_write and domain codes)",

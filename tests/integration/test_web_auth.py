@@ -161,15 +161,21 @@ async def test_admin_issues_a_token_shown_once_and_revokes_it_with_audit(client)
     await make_user(Role.admin)
     await sign_in(client, "admin")
     token = client.cookies.get("ltc_csrf")
+    form = await client.get("/admin/tokens")
+    # What every token could call before scopes existed is chosen unless the admin unticks it.
+    assert 'name="scope.role.api" value="on" checked' in form.text
+    assert 'name="scope.partner.read" value="on">' in form.text
     created = await client.post("/admin/tokens", data={
         "name": "医保参保系统", "role": "clerk", "region": "370983", "organisation": "",
-        "_csrf_token": token})
+        "scope.role.api": "on", "scope.enrolment.events": "on", "_csrf_token": token})
     assert created.status_code == 200
     row = await ApiToken.select().first()
+    assert row["scopes"] == "enrolment.events role.api"
     plain = created.text.split('<p class="secret">')[1].split("</p>")[0]
     assert plain.startswith("ltc_") and row["token_hash"] != plain
     listing = await client.get("/admin/tokens")
     assert "医保参保系统" in listing.text and plain not in listing.text
+    assert "推送参保事件、按角色调用业务接口" in listing.text
 
     api = await client.get("/api/v1/me", headers={"Authorization": f"Bearer {plain}"})
     assert api.status_code == 200 and api.json()["role"] == "clerk"
@@ -192,7 +198,8 @@ async def test_token_form_shows_every_problem_at_once(client) -> None:
         "name": " ", "role": "assessor", "region": "999999", "organisation": "",
         "_csrf_token": client.cookies.get("ltc_csrf")})
     assert response.status_code == 422
-    for problem in ("请填写令牌名称", "地区编码 999999 不存在", "评估员必须属于一个机构"):
+    for problem in ("请填写令牌名称", "地区编码 999999 不存在", "评估员必须属于一个机构",
+                    "请至少选择一项权限范围"):
         assert problem in response.text
     assert await ApiToken.count() == 0
 
