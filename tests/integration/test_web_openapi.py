@@ -58,6 +58,10 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
             SYSTEM, name=f"fuzz-{role}", role=role, region_code=region,
             organisation_code=organisation)
         token_ids.append(row["id"])
+    tokens["partner"], row = await accounts.issue_token(
+        SYSTEM, name="fuzz-partner", role="clerk", region_code="370983",
+        organisation_code=None, scopes=["partner.read"])
+    token_ids.append(row["id"])
     port = free_port()
     env = app_env(database_url, tmp_path, LTC_PASSWORD_ITERATIONS=str(FAST_HASH_ITERATIONS))
     server = start_app([sys.executable, "-m", "uvicorn", "ltc.app:create_app", "--factory",
@@ -85,3 +89,6 @@ async def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     failures = output[min(output.find(section) % len(output) for section in
                           ("== FAILURES ==", "== ERRORS ==")):]
     assert run.returncode == 0, f"{report}:\n{failures[:15000]}"
+    # The partners' operations were reached with their token, not stopped at 403.
+    for path in ("/status", "/entitlement", "/care-plan"):
+        assert any(f"/api/v1/partner{path} HTTP/1.1\" 422" in line for line in server_log), path

@@ -1,7 +1,8 @@
 """Schemathesis hooks (SCHEMATHESIS_HOOKS=support.schemathesis_auth): each API operation is
 called with a bearer token of a role it admits, so the fuzzing reaches the handlers instead of
-stopping at 403. Tokens come as JSON {role: token} in LTC_FUZZ_TOKENS, their ids as a JSON list
-in LTC_FUZZ_TOKEN_IDS: the fuzzing may revoke any token but these."""
+stopping at 403. Tokens come as JSON {role: token} in LTC_FUZZ_TOKENS ("partner": a token with
+the scope partner.read), their ids as a JSON list in LTC_FUZZ_TOKEN_IDS: the fuzzing may revoke
+any token but these."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ ROLE_BY_PATH = [
     (r"/api/v1/assessments/[^/]+/(conclude|return)$", "reviewer"),
     (r"/api/v1/assessments", "assessor"),
     (r"/api/v1/visits", "provider"),
+    (r"/api/v1/partner/", "partner"),  # a token with the scope partner.read only
     (r"/", "clerk"),
 ]
 
