@@ -19,6 +19,7 @@ from support.cases import (
     register,
     resident_id,
 )
+from support.cli import ltc_on
 from test_careplans import REQUIRED, STARTS_ON, propose, world  # noqa: F401 (a fixture)
 
 from ltc import clock
@@ -241,3 +242,19 @@ async def test_tokens_issued_before_scopes_keep_what_they_could_do(database_url)
     stored = await ApiToken.select(ApiToken.scopes).where(ApiToken.token_hash == "f" * 64
                                                           ).first()
     assert stored["scopes"] == "enrolment.events role.api" == row["scopes"]
+
+
+async def test_ltc_token_takes_scopes(settings, database_url) -> None:
+    issued = await ltc_on(settings, database_url, "token", "--name", "商业保险经办", "--role",
+                          "clerk", "--region", "370983", "--scope", "partner.read")
+    assert issued.returncode == 0, issued.stderr.decode()
+    assert issued.stdout.decode().startswith("ltc_")
+    default = await ltc_on(settings, database_url, "token", "--name", "医保参保系统", "--role",
+                           "clerk", "--region", "370983")
+    assert default.returncode == 0, default.stderr.decode()
+    refused = await ltc_on(settings, database_url, "token", "--name", "x", "--role", "clerk",
+                           "--region", "370983", "--scope", "admin.all")
+    assert refused.returncode != 0 and "admin.all" in refused.stderr.decode()
+    rows = await ApiToken.select(ApiToken.name, ApiToken.scopes).order_by(ApiToken.id)
+    assert rows == [{"name": "商业保险经办", "scopes": "partner.read"},
+                    {"name": "医保参保系统", "scopes": "enrolment.events role.api"}]

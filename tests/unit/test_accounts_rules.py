@@ -3,13 +3,16 @@ import pytest
 
 from ltc.accounts.rules import (
     check_password,
+    chosen_scopes,
     hash_password,
     login_wait_seconds,
     new_api_token,
     password_problems,
+    scopes_of,
+    stored_scopes,
     token_hash,
 )
-from ltc.identity import Role, region_covers
+from ltc.identity import LEGACY_SCOPES, Role, Scope, region_covers
 
 
 def test_password_hash_verifies_only_the_right_password() -> None:
@@ -64,3 +67,30 @@ def test_login_wait_grows_then_locks(failures, wait) -> None:
 def test_login_wait_never_exceeds_the_window() -> None:
     assert all(login_wait_seconds(n, 40, 60) <= 60 for n in range(100))
     assert login_wait_seconds(12, 40, 60) == 60 and login_wait_seconds(5, 40, 60) == 4
+
+
+@pytest.mark.parametrize(("chosen", "scopes", "problem"), [
+    (["partner.read"], {Scope.partner_read}, None),
+    ([" role.api ", "enrolment.events", "role.api"],
+     {Scope.role_api, Scope.enrolment_events}, None),
+    ([str(s) for s in Scope], set(Scope), None),
+    ([], set(), "请至少选择一项权限范围"),
+    (["", "  "], set(), "请至少选择一项权限范围"),
+    (["partner.read", "admin.all"], set(), "没有这种权限范围：admin.all"),
+])
+def test_chosen_scopes(chosen, scopes, problem) -> None:
+    found, said = chosen_scopes(chosen)
+    assert found == scopes
+    assert (said is None) if problem is None else said.startswith(problem)
+
+
+@pytest.mark.parametrize(("stored", "scopes"), [
+    ("enrolment.events role.api", LEGACY_SCOPES),
+    ("partner.read", {Scope.partner_read}),
+    ("", set()),
+    ("partner.read retired.scope", {Scope.partner_read}),  # an unknown one grants nothing
+])
+def test_scopes_round_trip(stored, scopes) -> None:
+    assert scopes_of(stored) == scopes
+    assert scopes_of(stored_scopes(scopes)) == scopes
+    assert stored_scopes(scopes_of(stored)) == " ".join(sorted(str(s) for s in scopes))
