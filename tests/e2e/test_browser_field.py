@@ -1,7 +1,8 @@
 """The field pages in Chromium with the network switched off and on (issue 19): a nurse on
 a phone logs three visits offline, reloads the page offline (the service worker serves it)
-and finds them still waiting, and each reaches the server exactly once when the network
-returns; an assessor's scores entered offline reach the server."""
+and finds them still waiting; her sign-in expired meanwhile, so back online the page asks
+her to sign in again, and then each visit reaches the server exactly once. An assessor's
+scores entered offline reach the server."""
 
 import json
 from datetime import timedelta
@@ -68,7 +69,18 @@ async def test_three_visits_logged_offline_survive_a_reload_and_are_sent_once_ea
     assert "无网络" in await nurse.inner_text("[data-network]")
     assert await Visit.count() == 0
 
+    # The sign-in expired meanwhile: back online, nothing is sent and nothing is lost; the
+    # page asks to sign in again and returns to /field, which sends them.
+    await nurse.context.clear_cookies()
     await nurse.context.set_offline(False)
+    await nurse.wait_for_selector("[data-signin]:visible")
+    await _waiting(nurse, 3)
+    assert await Visit.count() == 0
+    await nurse.click("[data-signin] >> text=重新登录")
+    await nurse.fill("#username", "nurse")
+    await nurse.fill("#password", TEST_PASSWORD)
+    await nurse.click("button[type=submit]")
+    await nurse.wait_for_url(f"{server}/field")
     await _waiting(nurse, 0)
     await nurse.wait_for_function(
         "document.querySelectorAll('[data-state=sent]').length === 3")
