@@ -478,8 +478,10 @@ class VisitApi(Controller):
           (numbers in degrees, WGS 84, optional; each pair both or neither).
         - `recorded_at` (ISO 8601 with a time zone, optional): when a device recorded the
           visit while offline. Such a visit is never refused for what may have changed
-          while it waited: a provider 暂停 or 退出 since, or the day's care plan moved to
-          another provider, logs it flagged `provider_inactive` or `plan_changed` for review.
+          while it waited: a provider 暂停 or 退出 since, the day's care plan moved to
+          another provider, or the plan in force now (and with it the household PIN) moved
+          to another provider, logs it flagged `provider_inactive`, `plan_changed` or
+          `pin_unchecked` for review.
 
         201: `{"id", "client_uuid", "person_id", "staff_id", "visit_on", "review"
         (accepted | flagged), "review_label", "flags": [{"code", "message"}], "revision_of"}`;

@@ -329,4 +329,5 @@ def flags(values: Mapping[str, Any], person: Mapping[str, Any], staff: Mapping[s
         logged_at=logged_at, late_entry_hours=policy.late_entry_hours,
         recorded_on_device=values.get("recorded_at"),
         provider_status=values.get("provider_status", ""),
-        plan_elsewhere=person.get("plan_elsewhere", False)))
+        plan_elsewhere=person.get("plan_elsewhere", False),
+        pin_unchecked=values.get("pin_unchecked", False)))

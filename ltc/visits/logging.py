@@ -227,13 +227,21 @@ async def pin_confirmation(actor: Actor, key: uuid.UUID | None, person_id: int |
     validate (`pin`), and what the row keeps (`confirmation_code`: the marker, never the
     PIN). A PIN of the right shape is checked now, in its own transaction (a wrong one
     counts even though the visit is refused): its problem goes into `problems`. Not for a
-    replay (its UUID is already recorded: the first answer stands)."""
+    replay (its UUID is already recorded: the first answer stands). A visit recorded
+    `offline` whose PIN is no longer in force for the provider is not refused for it:
+    `pin_unchecked` flags it for review."""
     pin = (typed or "").strip()
     if (pin and person_id is not None and rules.PIN_PATTERN.fullmatch(pin)
             and not (key and await Visit.exists().where(Visit.client_uuid == key))):
         # A provider that may not log visits never gets to try (and burn) the family's PIN.
         await _provider_working(actor.organisation_id, offline=offline)
-        if (refused := await confirmation.check(actor, person_id, pin)) is not None:
+        refused = await confirmation.check(actor, person_id, pin)
+        if offline and refused is not None and refused[0] == "pin_not_in_force":
+            # The plan moved to another provider after the device recorded the visit: the
+            # family's PIN went with it and cannot be checked now. Logged and flagged.
+            return {"pin": pin, "confirmation_code": confirmation.PIN_CONFIRMED,
+                    "pin_unchecked": True}
+        if refused is not None:
             problems["confirmation_code"] = refused[1]
             problems[PIN_REFUSAL] = refused[0]
     return {"pin": pin, "confirmation_code": confirmation.PIN_CONFIRMED if pin else ""}

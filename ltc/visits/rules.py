@@ -137,6 +137,7 @@ class FlagCode(StrEnum):
     # refuse it today may have changed after it was done, so it is logged for review.
     provider_inactive = "provider_inactive"
     plan_changed = "plan_changed"
+    pin_unchecked = "pin_unchecked"
     # Raised after logging by someone outside the provider (ltc.visits.review.raise_concern);
     # a correction by the provider carries them over, so it cannot wash them out.
     family_dispute = "family_dispute"
@@ -160,6 +161,7 @@ FLAG_LABELS = {
     FlagCode.late_entry: "补录",
     FlagCode.provider_inactive: "机构已暂停或退出",
     FlagCode.plan_changed: "护理计划已改由其他机构",
+    FlagCode.pin_unchecked: "家庭确认码未能核对",
     FlagCode.family_dispute: "家属异议",
     FlagCode.return_visit_denied: "回访否认",
 }
@@ -318,6 +320,8 @@ class VisitFacts:
     recorded_on_device: datetime | None = None
     provider_status: str = ""  # the provider's register status label when it is not active
     plan_elsewhere: bool = False  # that day's plan names another provider
+    # The household PIN could not be checked: the plan in force now is another provider's.
+    pin_unchecked: bool = False
 
 
 def flags_for(facts: VisitFacts) -> list[Flag]:
@@ -484,6 +488,13 @@ def _plan_changed(facts: VisitFacts) -> str | None:
     return _offline(facts, f"{facts.day.isoformat()} 生效的护理计划已改由其他机构服务")
 
 
+def _pin_unchecked(facts: VisitFacts) -> str | None:
+    if not facts.pin_unchecked:
+        return None
+    return _offline(facts, "家属填写的家庭确认码未能核对：受益人现行的护理计划已改由其他机构服务，"
+                           "确认码随之更换")
+
+
 RULES = {
     FlagCode.overlap: _overlap,
     FlagCode.inactive_day: inactive_reason,
@@ -497,6 +508,7 @@ RULES = {
     FlagCode.late_entry: _late_entry,
     FlagCode.provider_inactive: _provider_inactive,
     FlagCode.plan_changed: _plan_changed,
+    FlagCode.pin_unchecked: _pin_unchecked,
 }
 
 

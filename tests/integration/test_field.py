@@ -16,7 +16,7 @@ from support.cases import assessment_version, assigned_case, make_staff, registe
 from ltc.accounts.tables import User
 from ltc.audit.tables import AuditEvent
 from ltc.careplans.tables import CarePlan
-from ltc.errors import Forbidden, NotFound
+from ltc.errors import Forbidden, InvalidInput, NotFound
 from ltc.organisations.tables import Organisation
 from ltc.people.tables import Person
 from ltc.visits import logging as visit_logging
@@ -125,18 +125,20 @@ async def test_a_visit_recorded_offline_by_a_provider_suspended_since_is_logged_
     assert await Visit.count() == 1
 
 
-async def test_a_visit_recorded_offline_after_the_plan_moved_elsewhere_is_logged_flagged(
-        world: World) -> None:
+async def _move_plan(world: World, day: date) -> None:
+    """The beneficiary's next plan version, from `day`, names another provider."""
+    await make_user("provider", username="elsewhere", organisation="T-P2")
     other = await Organisation.select(Organisation.id).where(
-        Organisation.id != world.organisation_id).first()
-    if other is None:
-        await make_user("provider", username="elsewhere", organisation="T-P2")
-        other = await Organisation.select(Organisation.id).where(
-            Organisation.code == "T-P2").first()
+        Organisation.code == "T-P2").first()
     plan = await CarePlan.select().where(CarePlan.id == world.plan_id).first()
     await CarePlan.update({CarePlan.state: "SUPERSEDED"}).where(CarePlan.id == world.plan_id)
     await CarePlan(**{**{k: v for k, v in plan.items() if k != "id"}, "plan_no": 2,
-                      "provider": other["id"], "starts_on": date(2026, 12, 10)}).save()
+                      "provider": other["id"], "starts_on": day}).save()
+
+
+async def test_a_visit_recorded_offline_after_the_plan_moved_elsewhere_is_logged_flagged(
+        world: World) -> None:
+    await _move_plan(world, date(2026, 12, 10))
     # The family signed on the phone (the household PIN now belongs to the other provider's
     # plan: it is refused, and the device keeps the record with the reason).
     signed = visit(world, confirmation_code="", signature_png=SIGNATURE)
@@ -146,6 +148,25 @@ async def test_a_visit_recorded_offline_after_the_plan_moved_elsewhere_is_logged
     codes = [f["code"] for f in answer["flags"]]
     assert answer["review"] == "flagged" and "plan_changed" in codes
     assert "改由其他机构" in answer["flags"][codes.index("plan_changed")]["message"]
+
+
+async def test_a_visit_recorded_offline_whose_pin_went_with_the_plan_is_logged_flagged(
+        world: World) -> None:
+    # The visit on the 14th was this provider's; from today (the 15th) the plan, and the
+    # household PIN with it, is another provider's.
+    await _move_plan(world, date(2026, 12, 15))
+    with pytest.raises(InvalidInput) as refused:  # sent as it was recorded: refused as before
+        await visit_logging.log_visit(world.nurse, **visit(world))
+    assert refused.value.code == "pin_not_in_force"
+    offline = visit(world)
+    answer, replayed = await visit_logging.log_visit(world.nurse, **offline,
+                                                     recorded_at=OFFLINE_AT)
+    assert not replayed and answer["review"] == "flagged"
+    assert [f["code"] for f in answer["flags"]] == ["pin_unchecked"]
+    # The device did not hear the answer and sends it again: the same visit, once.
+    again, replayed = await visit_logging.log_visit(world.nurse, **offline,
+                                                    recorded_at=OFFLINE_AT)
+    assert replayed and again == answer and await Visit.count() == 1
 
 
 async def test_the_api_reads_recorded_at_and_refuses_one_without_a_zone(

@@ -103,6 +103,9 @@ FLAG_ROWS = [
     ("recorded offline, plan moved to another provider since",
      {"plan_elsewhere": True, "recorded_on_device": END + timedelta(minutes=5)},
      FlagCode.plan_changed, ["2026-12-10 生效的护理计划已改由其他机构", "离线登记"]),
+    ("recorded offline, the PIN went with the plan since",
+     {"pin_unchecked": True, "recorded_on_device": END + timedelta(minutes=5)},
+     FlagCode.pin_unchecked, ["家庭确认码未能核对", "2026-12-10 09:50"]),
 ]
 
 
