@@ -6,7 +6,7 @@
 // answer is a replay, never a second record. Plain JS: no framework, nothing from outside.
 (function () {
   "use strict";
-  var root, user, role, database, worklist = null, syncing = false;
+  var root, user, role, database, worklist = null, syncing = false, sendAgain = false;
 
   // --- IndexedDB ---------------------------------------------------------------------------
 
@@ -108,7 +108,12 @@
       all.slice().reverse().forEach(function (r) {
         list.appendChild(el("li", { class: "field-record " + r.state, "data-state": r.state }, [
           el("b", { text: r.title }),
-          el("span", { class: "verdict", text: VERDICTS[r.state] + (r.message || "") })
+          el("span", { class: "verdict", text: VERDICTS[r.state] + (r.message || "") }),
+          // The other assessor saved the form meanwhile: the server kept theirs; this
+          // device's scores go only when the user chooses so.
+          r.kind === "draft" && r.code === "stale_write" ? el("button", {
+            type: "button", class: "secondary", "data-resend": r.uuid,
+            text: "以本机评分覆盖并重新上传" }) : null
         ]));
       });
     });
@@ -370,6 +375,7 @@
         if (response.ok) return answered(record, answer).then(function () { return true; });
         if (response.status >= 500) return false;  // try again later
         record.state = "error";
+        record.code = code || "";
         record.message = problemText(answer);
         return put("records", record).then(function () { return true; });
       });
@@ -377,19 +383,51 @@
   }
 
   function send() {
-    if (syncing || !navigator.onLine) return Promise.resolve();
+    if (!navigator.onLine) return Promise.resolve();
+    if (syncing) {  // a record saved meanwhile goes once the running round ends
+      sendAgain = true;
+      return Promise.resolve();
+    }
     syncing = true;
+    sendAgain = false;
+    var sent = 0;
     return records().then(function (all) {
       var waiting = all.filter(function (r) { return r.state === "waiting"; });
       // One at a time, in the order they were entered; stop at the first that cannot go.
       return waiting.reduce(function (chain, record) {
-        return chain.then(function (going) { return going && sendOne(record); });
+        return chain.then(function (going) {
+          return going && sendOne(record).then(function (went) {
+            if (went && record.state !== "waiting") sent += 1;
+            return went;
+          });
+        });
       }, Promise.resolve(true));
     }).catch(function () { /* the network dropped: they wait for the next chance */ })
       .then(function () {
         syncing = false;
         return showRecords();
+      }).then(function () {
+        if (sendAgain) return send();
+        // The month's counts and versions changed on the server: fetch them again.
+        if (sent) return loadWorklist();
       });
+  }
+
+  function resend(key) {
+    return store("records", "readonly", function (s) { return s.get(key); }).then(
+      function (record) {
+        return fetch("/api/v1/assessments/" + record.assessment, {
+          credentials: "same-origin", cache: "no-store" }).then(function (response) {
+          if (response.status === 401) { askToSignIn(); return null; }
+          return response.ok ? response.json() : null;
+        }).then(function (current) {
+          if (!current) return;
+          record.body.version = current.version;
+          record.state = "waiting";
+          record.code = record.message = "";
+          return put("records", record).then(showRecords).then(send);
+        });
+      }).catch(function () { /* offline: the record keeps its verdict; try again later */ });
   }
 
   // --- start -------------------------------------------------------------------------------
@@ -408,6 +446,8 @@
         visitForm(parseInt(target.closest("[data-visit]").getAttribute("data-visit"), 10));
       } else if (target.closest("[data-assess]")) {
         assessmentForm(parseInt(target.closest("[data-assess]").getAttribute("data-assess"), 10));
+      } else if (target.closest("[data-resend]")) {
+        resend(target.closest("[data-resend]").getAttribute("data-resend"));
       } else if (target.closest("[data-close]")) {
         closeForm();
       }

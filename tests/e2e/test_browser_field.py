@@ -2,7 +2,8 @@
 a phone logs three visits offline, reloads the page offline (the service worker serves it)
 and finds them still waiting; her sign-in expired meanwhile, so back online the page asks
 her to sign in again, and then each visit reaches the server exactly once. An assessor's
-scores entered offline reach the server."""
+scores entered offline reach the server; when a colleague saved the form meanwhile, hers
+wait until she chooses to send them over his."""
 
 import json
 from datetime import timedelta
@@ -10,10 +11,19 @@ from datetime import timedelta
 import pytest
 from conftest import SEVERE_SCORES, TEST_PASSWORD, sign_in_page
 from integration.test_visits import PIN, REQUIRED, care_world
-from support.cases import FrozenClock, assigned_case, entitled_case, make_staff, register
+from support.cases import (
+    FrozenClock,
+    assessment_version,
+    assigned_case,
+    entitled_case,
+    make_staff,
+    register,
+    user_actor,
+)
 
 from ltc import clock
 from ltc.accounts.tables import User
+from ltc.assessments import service as assessments
 from ltc.assessments.tables import Assessment
 from ltc.visits.tables import Visit
 
@@ -117,3 +127,24 @@ async def test_an_assessors_scores_entered_offline_reach_the_server(server, brow
         Assessment.id == assessment["id"]).first()
     assert json.loads(stored["scores"]) == SEVERE_SCORES
     assert stored["state"] == "IN_PROGRESS"
+
+    # Offline again she corrects one item while her colleague saves the form on his own
+    # phone: the server keeps his, her record says so, and she chooses to send hers over it.
+    await assessor.context.set_offline(True)
+    await assessor.click("text=填写刘桂兰的评估")
+    await assessor.check("#score-eating-10")
+    await assessor.click("text=保存评分（联网后自动上传）")
+    await _waiting(assessor, 1)
+    colleague = await user_actor(assessment["assessor_2"])
+    await assessments.save_draft(colleague, assessment["id"],
+                                 expected_version=await assessment_version(assessment["id"]),
+                                 scores={**SEVERE_SCORES, "eating": 5})
+    await assessor.context.set_offline(False)
+    await assessor.wait_for_selector("[data-state=error] >> text=已被其他人修改")
+    assert json.loads((await Assessment.select(Assessment.scores).where(
+        Assessment.id == assessment["id"]).first())["scores"])["eating"] == 5
+    await assessor.click("text=以本机评分覆盖并重新上传")
+    await assessor.wait_for_function(
+        "document.querySelectorAll('[data-state=sent]').length === 2")
+    assert json.loads((await Assessment.select(Assessment.scores).where(
+        Assessment.id == assessment["id"]).first())["scores"]) == {**SEVERE_SCORES, "eating": 10}

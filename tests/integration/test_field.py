@@ -190,3 +190,22 @@ async def test_the_api_reads_recorded_at_and_refuses_one_without_a_zone(
                                  json={**body, "recorded_at": OFFLINE_AT.isoformat()})
     assert replayed.status_code == 200 and replayed.headers["X-LTC-Replayed"] == "true"
     assert await Visit.count() == 1
+
+
+async def test_the_shell_is_for_field_roles_and_its_worker_is_public_and_versioned(
+        client, world: World) -> None:
+    worker = await client.get("/field-sw.js")  # not signed in: a browser fetches it alone
+    assert worker.status_code == 200 and "javascript" in worker.headers["content-type"]
+    assert worker.headers["cache-control"] == "no-cache"
+    assert "__VERSION__" not in worker.text and "ltc-field-" in worker.text
+    assert '"/field", "/static/ltc.css"' in worker.text and "http" not in worker.text
+    await sign_in(client, "nurse")
+    shell = await client.get("/field")
+    assert shell.status_code == 200
+    assert 'rel="manifest" href="/static/field.webmanifest"' in shell.text
+    assert "待上传 0 条" in shell.text and "张秀英" not in shell.text  # no personal data
+    manifest = (await client.get("/static/field.webmanifest")).json()
+    assert manifest["start_url"] == "/field" and manifest["scope"] == "/field"
+    client.cookies.clear()
+    await sign_in(client, "clerk")
+    assert (await client.get("/field")).status_code == 403
