@@ -110,8 +110,8 @@ async def _provider_working(organisation_id: int, offline: bool = False) -> str:
     if offline:
         return provider.status_label
     raise Forbidden("provider_not_active",
-                        f"本机构在定点机构登记中的状态为“{provider.status_label}”，不能登记上门服务"
-                        "记录；如有疑问请联系医保经办机构")
+                    f"本机构在定点机构登记中的状态为“{provider.status_label}”，不能登记上门服务"
+                    "记录；如有疑问请联系医保经办机构")
 
 
 def normalised_items(items: Any) -> tuple[str, ...]:
@@ -222,7 +222,7 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
 
 async def pin_confirmation(actor: Actor, key: uuid.UUID | None, person_id: int | None,
                            typed: str | None, problems: dict[str, str],
-                           offline: bool = False) -> dict[str, str]:
+                           offline: bool = False) -> dict[str, Any]:
     """The visit's confirmation values for a typed household PIN: the PIN itself to
     validate (`pin`), and what the row keeps (`confirmation_code`: the marker, never the
     PIN). A PIN of the right shape is checked now, in its own transaction (a wrong one
@@ -233,7 +233,8 @@ async def pin_confirmation(actor: Actor, key: uuid.UUID | None, person_id: int |
     pin = (typed or "").strip()
     if (pin and person_id is not None and rules.PIN_PATTERN.fullmatch(pin)
             and not (key and await Visit.exists().where(Visit.client_uuid == key))):
-        # A provider that may not log visits never gets to try (and burn) the family's PIN.
+        # A provider that may not log visits never gets to try (and burn) the family's PIN
+        # — unless the visit was recorded offline (then it is logged flagged, for review).
         await _provider_working(actor.organisation_id, offline=offline)
         refused = await confirmation.check(actor, person_id, pin)
         if offline and refused is not None and refused[0] == "pin_not_in_force":
