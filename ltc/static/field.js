@@ -345,6 +345,7 @@
   }
 
   function answered(record, answer) {
+    record.answered = new Date().toISOString();
     if (record.kind === "visit") {
       var flags = answer.flags || [];
       record.state = flags.length ? "flagged" : "sent";
@@ -430,6 +431,16 @@
       }).catch(function () { /* offline: the record keeps its verdict; try again later */ });
   }
 
+  // Answered records are on the server: the device shows them a week, then lets them go.
+  function forgetOld() {
+    var weekAgo = new Date(Date.now() - 7 * 24 * 3600 * 1000).toISOString();
+    return records().then(function (all) {
+      return Promise.all(all.filter(function (r) {
+        return (r.state === "sent" || r.state === "flagged") && r.answered < weekAgo;
+      }).map(function (r) { return remove("records", r.uuid); }));
+    });
+  }
+
   // --- start -------------------------------------------------------------------------------
 
   document.addEventListener("DOMContentLoaded", function () {
@@ -457,7 +468,7 @@
     showNetwork();
     openDatabase().then(function (opened) {
       database = opened;
-      return showRecords();
+      return forgetOld().then(showRecords);
     }).then(loadWorklist).then(send);
   });
 })();

@@ -71,6 +71,10 @@ async def test_three_visits_logged_offline_survive_a_reload_and_are_sent_once_ea
         await nurse.click("text=保存（联网后自动上传）")
         await _waiting(nurse, (hour - 8) // 3 + 1)
     assert await nurse.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await nurse.click("[data-font-toggle]")  # 大字
+    await nurse.click("text=记录张秀英的上门服务")
+    assert await nurse.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await nurse.click("[data-form] >> text=取消")
 
     # Offline, the page comes from the service worker, and the three still wait.
     reloaded = await nurse.reload()
