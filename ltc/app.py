@@ -42,6 +42,7 @@ from ltc.careplans.item_pages import CareItemPages
 from ltc.desk.case import CasePages
 from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.family import FamilyPages, FamilySignInPages
+from ltc.desk.field import FieldApi, FieldPages
 from ltc.desk.home import HomeController
 from ltc.desk.inspection_pages import InspectionFindingPages
 from ltc.desk.partner_api import PartnerApi
@@ -187,7 +188,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages,
                 ProviderDeclarationPages, StaffPages,
                 OrganisationPages, RegionPages, CareItemPages, FamilySignInPages, FamilyPages,
-                SanctionPages, PublicSanctionPages,
+                SanctionPages, PublicSanctionPages, FieldPages,
             ]),
             AccountsApi,
             UserApi,
@@ -196,6 +197,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             EvidenceApi,
             EnrollmentEventApi,
             VisitApi,
+            FieldApi,
             StaffApi,
             OrganisationApi,
             PayoutApi,

@@ -155,7 +155,10 @@ async def save_draft(
     guardian_phone: str = "",
 ) -> dict[str, Any]:
     """Save what has been recorded so far. Changing any score voids both signatures: a
-    signature attests to the scores as they were when signed."""
+    signature attests to the scores as they were when signed. Safe to send again: when the
+    version is stale only because this very draft was saved already (an answer lost on
+    the way back, a device re-sending what waited offline), it answers the stored row and
+    changes nothing."""
     row = await _editable_by(actor, assessment_id)
     instrument = bundled.load_instrument()
     fields = grading.score_problems(scores, instrument, complete=False)
@@ -184,6 +187,10 @@ async def save_draft(
         Assessment.guardian_phone: guardian[2],
         Assessment.state: str(AssessmentState.IN_PROGRESS),
     }
+    if row["version"] != expected_version and all(
+            row[column._meta.name] == value for column, value in changes.items()
+            if column is not Assessment.scores) and clean == row["scores"]:
+        return row
     if clean != row["scores"]:
         changes[Assessment.signed_1_at] = None
         changes[Assessment.signed_2_at] = None

@@ -112,3 +112,10 @@ async def homes_under(region_path: str) -> dict[int, tuple[float, float]]:
         Person.region_path.like(f"{region_path}/%") & Person.latitude.is_not_null()
         & Person.longitude.is_not_null())
     return {r["id"]: (r["latitude"], r["longitude"]) for r in rows}
+
+
+async def addresses_of(person_ids: list[int]) -> dict[int, str]:
+    """The registered address of each person, by id: for the field worklist a nurse takes
+    to the village (ltc.desk.field). Callers have checked the people are theirs."""
+    rows = await Person.select(Person.id, Person.address).where(db.ids_in(Person.id, person_ids))
+    return {row["id"]: row["address"] for row in rows}

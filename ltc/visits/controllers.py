@@ -171,6 +171,7 @@ def visit_from_json(data: Any) -> dict[str, Any]:
         "family_confirmed_by": _text(data, "family_confirmed_by", unreadable),
         "confirmation_code": _text(data, "confirmation_code", unreadable),
         "signature_png": signature,
+        "recorded_at": _json_time(data.get("recorded_at"), "recorded_at", unreadable),
     }
     for name in _COORDINATES:
         values[name] = _number(data.get(name), name, unreadable)
@@ -475,6 +476,12 @@ class VisitApi(Controller):
           `confirmation_code` reads `PIN` when one confirmed it.
         - `checkin_latitude`, `checkin_longitude`, `checkout_latitude`, `checkout_longitude`
           (numbers in degrees, WGS 84, optional; each pair both or neither).
+        - `recorded_at` (ISO 8601 with a time zone, optional): when a device recorded the
+          visit while offline. Such a visit is never refused for what may have changed
+          while it waited: a provider 暂停 or 退出 since, the day's care plan moved to
+          another provider, or the plan in force now (and with it the household PIN) moved
+          to another provider, logs it flagged `provider_inactive`, `plan_changed` or
+          `pin_unchecked` for review.
 
         201: `{"id", "client_uuid", "person_id", "staff_id", "visit_on", "review"
         (accepted | flagged), "review_label", "flags": [{"code", "message"}], "revision_of"}`;

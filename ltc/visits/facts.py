@@ -254,12 +254,14 @@ def _entitlement_among(rows: list[dict[str, Any]], day: date) -> dict[str, Any] 
     return started[-1] if started else rows[0]
 
 
-def beneficiary(actor: Actor, person_id: int, day: date,
-                facts: Mapping[str, Any]) -> dict[str, Any]:
+def beneficiary(actor: Actor, person_id: int, day: date, facts: Mapping[str, Any],
+                offline: bool = False) -> dict[str, Any]:
     """The person, their entitlement for `day` and its care plan that day — if the person
     is a beneficiary of the actor's organisation (its plan that day, or, on a day no plan
     covers, any confirmed plan of theirs with this provider). 404 otherwise: a provider
-    never learns about another provider's beneficiaries."""
+    never learns about another provider's beneficiaries. A visit recorded `offline` whose
+    day's plan moved to another provider while it waited, for a person this provider has a
+    confirmed plan for, comes back without a plan and `plan_elsewhere` (flagged, not lost)."""
     if facts["person"] is None:
         raise beneficiary_not_found(person_id)
     entitlement = _entitlement_among(facts["entitlements"], day)
@@ -272,7 +274,10 @@ def beneficiary(actor: Actor, person_id: int, day: date,
                                     chosen["starts_on"]).policy
             plan = plan_result(versions, dict(chosen), policy)
     if plan is not None and plan.get("provider") != actor.organisation_id:
-        raise beneficiary_not_found(person_id)
+        if not (offline and facts["has_plan"]):
+            raise beneficiary_not_found(person_id)
+        return {**facts["person"], "entitlement": entitlement, "plan": None,
+                "plan_elsewhere": True}
     if plan is None and not facts["has_plan"]:
         raise beneficiary_not_found(person_id)
     return {**facts["person"], "entitlement": entitlement, "plan": plan}
@@ -321,4 +326,8 @@ def flags(values: Mapping[str, Any], person: Mapping[str, Any], staff: Mapping[s
         provider_name=facts["provider_name"],
         provider_agreement=_first_covering(facts["provider_agreements"], day) is not None,
         same_staff_visits=tuple(facts["others"]), checkin=checkin, home=home,
-        logged_at=logged_at, late_entry_hours=policy.late_entry_hours))
+        logged_at=logged_at, late_entry_hours=policy.late_entry_hours,
+        recorded_on_device=values.get("recorded_at"),
+        provider_status=values.get("provider_status", ""),
+        plan_elsewhere=person.get("plan_elsewhere", False),
+        pin_unchecked=values.get("pin_unchecked", False)))

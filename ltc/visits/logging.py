@@ -98,14 +98,20 @@ async def refuse_uncertified(staff: Mapping[str, Any], started_at: Any,
         raise InvalidInput(refused.code, refused.message, {**listed, field: refused.message})
 
 
-async def _provider_working(organisation_id: int) -> None:
+async def _provider_working(organisation_id: int, offline: bool = False) -> str:
     """A provider suspended (暂停) or exited (退出) in the organisation register logs no
-    visits, whatever its agreements say (a replay of one logged before is still answered)."""
+    visits, whatever its agreements say (a replay of one logged before is still answered).
+    A visit recorded on a device while `offline` may have been done before the change: it
+    is logged and flagged for review instead (the status label is returned; "" when the
+    provider is active)."""
     provider = await organisations.by_id(organisation_id)
-    if provider is not None and not provider.active:
-        raise Forbidden("provider_not_active",
-                        f"本机构在定点机构登记中的状态为“{provider.status_label}”，不能登记上门服务"
-                        "记录；如有疑问请联系医保经办机构")
+    if provider is None or provider.active:
+        return ""
+    if offline:
+        return provider.status_label
+    raise Forbidden("provider_not_active",
+                    f"本机构在定点机构登记中的状态为“{provider.status_label}”，不能登记上门服务"
+                    "记录；如有疑问请联系医保经办机构")
 
 
 def normalised_items(items: Any) -> tuple[str, ...]:
@@ -136,11 +142,13 @@ async def log_visit(
     checkout_latitude: float | None = None, checkout_longitude: float | None = None,
     items: Any = (), notes: str = "", family_confirmed_by: str = "",
     confirmation_code: str = "", signature_png: bytes | None = None,
-    unreadable: Mapping[str, str] | None = None,
+    recorded_at: datetime | None = None, unreadable: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Record one visit. Returns (answer, replayed): the answer names the visit, its review
     state and its flags; a replay of the same UUID and content returns the first answer and
-    creates nothing. `unreadable`: fields the caller could not parse (reported with the
+    creates nothing. `recorded_at`: when a device recorded it while offline (the field
+    pages, ltc.desk.field): what changed since is flagged rather than refused, so the
+    visit is not lost. `unreadable`: fields the caller could not parse (reported with the
     rest, all at once)."""
     require_role(actor, LOG_ROLES, "登记上门服务记录")
     if actor.organisation_id is None:
@@ -152,10 +160,12 @@ async def log_visit(
         "checkout_longitude": checkout_longitude, "items": normalised_items(items),
         "notes": (notes or "").strip(), "family_confirmed_by": (family_confirmed_by or "").strip(),
         "signature_sha256": hashlib.sha256(signature_png).hexdigest() if signature_png else None,
+        "recorded_at": recorded_at,
     }
     key = parse_uuid(client_uuid)
     problems = dict(unreadable or {})
-    values.update(await pin_confirmation(actor, key, person_id, confirmation_code, problems))
+    values.update(await pin_confirmation(actor, key, person_id, confirmation_code, problems,
+                                         offline=recorded_at is not None))
     try:
         async with db.write_transaction():
             return await _log_once(actor, key, staff_id, values, signature_png, problems)
@@ -179,7 +189,8 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
         first = await Visit.select().where(Visit.client_uuid == key).first()
         staff = staff_id if staff_id is not None or actor.kind != ActorKind.user else actor.id
         return replay(actor, first, {**values, "staff": staff}), True
-    await _provider_working(actor.organisation_id)
+    values["provider_status"] = await _provider_working(
+        actor.organisation_id, offline=values["recorded_at"] is not None)
     if key is None:
         problems["client_uuid"] = ("请提供客户端生成的 UUID（如 0b7c…-…），重发同一条记录时"
                                    "必须相同")
@@ -210,18 +221,28 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
 
 
 async def pin_confirmation(actor: Actor, key: uuid.UUID | None, person_id: int | None,
-                           typed: str | None, problems: dict[str, str]) -> dict[str, str]:
+                           typed: str | None, problems: dict[str, str],
+                           offline: bool = False) -> dict[str, Any]:
     """The visit's confirmation values for a typed household PIN: the PIN itself to
     validate (`pin`), and what the row keeps (`confirmation_code`: the marker, never the
     PIN). A PIN of the right shape is checked now, in its own transaction (a wrong one
     counts even though the visit is refused): its problem goes into `problems`. Not for a
-    replay (its UUID is already recorded: the first answer stands)."""
+    replay (its UUID is already recorded: the first answer stands). A visit recorded
+    `offline` whose PIN is no longer in force for the provider is not refused for it:
+    `pin_unchecked` flags it for review."""
     pin = (typed or "").strip()
     if (pin and person_id is not None and rules.PIN_PATTERN.fullmatch(pin)
             and not (key and await Visit.exists().where(Visit.client_uuid == key))):
-        # A provider that may not log visits never gets to try (and burn) the family's PIN.
-        await _provider_working(actor.organisation_id)
-        if (refused := await confirmation.check(actor, person_id, pin)) is not None:
+        # A provider that may not log visits never gets to try (and burn) the family's PIN
+        # — unless the visit was recorded offline (then it is logged flagged, for review).
+        await _provider_working(actor.organisation_id, offline=offline)
+        refused = await confirmation.check(actor, person_id, pin)
+        if offline and refused is not None and refused[0] == "pin_not_in_force":
+            # The plan moved to another provider after the device recorded the visit: the
+            # family's PIN went with it and cannot be checked now. Logged and flagged.
+            return {"pin": pin, "confirmation_code": confirmation.PIN_CONFIRMED,
+                    "pin_unchecked": True}
+        if refused is not None:
             problems["confirmation_code"] = refused[1]
             problems[PIN_REFUSAL] = refused[0]
     return {"pin": pin, "confirmation_code": confirmation.PIN_CONFIRMED if pin else ""}
@@ -303,7 +324,8 @@ async def write(actor: Actor, facts: Mapping[str, Any], key: uuid.UUID,
     and write its row, with its flags, review state and the answer replays get, in one
     INSERT. Returns the row."""
     visit_on = civil_day(values["started_at"])
-    person = gathered.beneficiary(actor, values["person"], visit_on, facts)
+    person = gathered.beneficiary(actor, values["person"], visit_on, facts,
+                                  offline=values.get("recorded_at") is not None)
     revision = revision or {}
     # A correction keeps the time its original was first recorded: 补录 is about that.
     flags = [*gathered.flags(values, person, staff, facts,

@@ -133,6 +133,11 @@ class FlagCode(StrEnum):
     nurse_only = "nurse_only"
     far_from_home = "far_from_home"
     late_entry = "late_entry"
+    # Only for a visit recorded on a device while offline (ltc.visits.logging): what would
+    # refuse it today may have changed after it was done, so it is logged for review.
+    provider_inactive = "provider_inactive"
+    plan_changed = "plan_changed"
+    pin_unchecked = "pin_unchecked"
     # Raised after logging by someone outside the provider (ltc.visits.review.raise_concern);
     # a correction by the provider carries them over, so it cannot wash them out.
     family_dispute = "family_dispute"
@@ -154,6 +159,9 @@ FLAG_LABELS = {
     FlagCode.nurse_only: "护士专项由非护士操作",
     FlagCode.far_from_home: "签到位置远离住址",
     FlagCode.late_entry: "补录",
+    FlagCode.provider_inactive: "机构已暂停或退出",
+    FlagCode.plan_changed: "护理计划已改由其他机构",
+    FlagCode.pin_unchecked: "家庭确认码未能核对",
     FlagCode.family_dispute: "家属异议",
     FlagCode.return_visit_denied: "回访否认",
 }
@@ -308,6 +316,12 @@ class VisitFacts:
     far_metres: int = FAR_FROM_HOME_METRES
     logged_at: datetime | None = None  # when the visit was first recorded (None: now)
     late_entry_hours: int = 48  # the policy's: logged later than this after the end is 补录
+    # When a device recorded the visit while offline (None: sent as it was recorded).
+    recorded_on_device: datetime | None = None
+    provider_status: str = ""  # the provider's register status label when it is not active
+    plan_elsewhere: bool = False  # that day's plan names another provider
+    # The household PIN could not be checked: the plan in force now is another provider's.
+    pin_unchecked: bool = False
 
 
 def flags_for(facts: VisitFacts) -> list[Flag]:
@@ -455,6 +469,32 @@ def _late_entry(facts: VisitFacts) -> str | None:
             "属补录，须经审核")
 
 
+def _offline(facts: VisitFacts, what: str) -> str:
+    recorded = facts.recorded_on_device
+    when = f"{recorded.astimezone(CHINA):%Y-%m-%d %H:%M}" if recorded else "离线时"
+    return f"{what}；该记录于 {when} 在设备上离线登记，联网后才上传，请审核确认"
+
+
+def _provider_inactive(facts: VisitFacts) -> str | None:
+    if not facts.provider_status:
+        return None
+    return _offline(facts, f"{facts.provider_name or '本机构'}在定点机构登记中的状态为"
+                           f"“{facts.provider_status}”")
+
+
+def _plan_changed(facts: VisitFacts) -> str | None:
+    if not facts.plan_elsewhere:
+        return None
+    return _offline(facts, f"{facts.day.isoformat()} 生效的护理计划已改由其他机构服务")
+
+
+def _pin_unchecked(facts: VisitFacts) -> str | None:
+    if not facts.pin_unchecked:
+        return None
+    return _offline(facts, "家属填写的家庭确认码未能核对：受益人现行的护理计划已改由其他机构服务，"
+                           "确认码随之更换")
+
+
 RULES = {
     FlagCode.overlap: _overlap,
     FlagCode.inactive_day: inactive_reason,
@@ -466,6 +506,9 @@ RULES = {
     FlagCode.nurse_only: _nurse_only,
     FlagCode.far_from_home: _far_from_home,
     FlagCode.late_entry: _late_entry,
+    FlagCode.provider_inactive: _provider_inactive,
+    FlagCode.plan_changed: _plan_changed,
+    FlagCode.pin_unchecked: _pin_unchecked,
 }
 
 

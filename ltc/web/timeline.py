@@ -179,6 +179,7 @@ ACTION_LABELS = {
     "agreement.amended": "协议变更（本版本自生效日起停止执行）",
     "agreement.amendment_signed": "签订补充协议（变更后的版本）",
     "visit.logged": "登记上门服务记录",
+    "field.worklist_read": "下载外勤工作清单到本机（可离线使用）",
     "visit.revised": "更正上门服务记录（新记录）",
     "visit.superseded": "服务记录被更正（原记录保留）",
     "visit.accepted": "审核通过服务记录",

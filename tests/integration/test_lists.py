@@ -48,6 +48,7 @@ NOT_REGISTERS = {
     "/family/visits": "the family's own visits of one month: one person, nobody to search",
     "/family/payments": "the family's own payments: one person, a few lines a month",
     "/family/video": "who viewed the family's own assessment video: one person",
+    "/field": "the offline field shell: the user's own worklist, kept and shown on the device",
 }
 # Lists whose only filter is the time they cover, without a search box.
 WITHOUT_SEARCH = {"/evaluation": "one row per provider and month: sorted, not searched"}

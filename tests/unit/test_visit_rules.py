@@ -97,6 +97,15 @@ FLAG_ROWS = [
      FlagCode.late_entry, ["2天0小时", "2026-12-10 09:45"]),
     ("a shorter policy delay", {"logged_at": END + timedelta(hours=25),
                                 "late_entry_hours": 24}, FlagCode.late_entry, ["24小时"]),
+    ("recorded offline, provider suspended since",
+     {"provider_status": "暂停", "recorded_on_device": END + timedelta(minutes=5)},
+     FlagCode.provider_inactive, ["“暂停”", "2026-12-10 09:50", "离线登记"]),
+    ("recorded offline, plan moved to another provider since",
+     {"plan_elsewhere": True, "recorded_on_device": END + timedelta(minutes=5)},
+     FlagCode.plan_changed, ["2026-12-10 生效的护理计划已改由其他机构", "离线登记"]),
+    ("recorded offline, the PIN went with the plan since",
+     {"pin_unchecked": True, "recorded_on_device": END + timedelta(minutes=5)},
+     FlagCode.pin_unchecked, ["家庭确认码未能核对", "2026-12-10 09:50"]),
 ]
 
 
@@ -191,8 +200,9 @@ def test_each_rule_trips_alone_with_a_reason(changes, code, words) -> None:
                                                                       DAY),)),
      "hospital_stays": (Interval(date(2026, 12, 1), DAY),)},  # discharged that day
     {"hospital_stays": (Interval(None, date(2026, 12, 20)),)},  # admission not yet known
+    {"recorded_on_device": END + timedelta(days=1)},  # offline, nothing changed meanwhile
 ], ids=["minimum", "last of quota", "nurse", "no checkin", "no home", "within 500 m",
-        "day of death", "discharge day", "discharge only"])
+        "day of death", "discharge day", "discharge only", "offline unchanged"])
 def test_the_edges_that_do_not_trip(changes) -> None:
     assert flags_for(replace(CLEAN, **changes)) == []
 

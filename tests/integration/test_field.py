@@ -1,0 +1,211 @@
+"""The field pages' server side (issue 19): the worklist a device keeps for working offline
+(scoped to the signed-in user, audited), visits recorded offline that come back flagged —
+not refused — when something changed while they waited, and the assessment draft API that
+is safe to send again."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from conftest import csrf_token, make_user, sign_in
+from integration.test_visits import World, at, december_world, visit
+from support.cases import assessment_version, assigned_case, make_staff, register
+
+from ltc.accounts.tables import User
+from ltc.audit.tables import AuditEvent
+from ltc.careplans.tables import CarePlan
+from ltc.errors import Forbidden, InvalidInput, NotFound
+from ltc.organisations.tables import Organisation
+from ltc.people.tables import Person
+from ltc.visits import logging as visit_logging
+from ltc.visits.tables import Visit
+
+pytestmark = pytest.mark.anyio
+OFFLINE_AT = at(14, 10)  # the nurse saved it on the phone right after the visit
+SIGNATURE = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+
+
+@pytest.fixture
+async def world(database_url, monkeypatch) -> World:
+    return await december_world(monkeypatch)
+
+
+async def _username(user_id: int) -> str:
+    return (await User.select(User.username).where(User.id == user_id).first())["username"]
+
+
+async def _worklist(client, username: str):
+    assert (await sign_in(client, username)).status_code in (302, 303)
+    return await client.get("/api/v1/field/worklist")
+
+
+async def test_a_nurse_gets_the_beneficiaries_plan_items_and_address_and_the_read_is_audited(
+        client, world: World) -> None:
+    await Person.update({Person.address: "王庄村3组12号"}).where(
+        Person.id == world.case.person_id)
+    response = await _worklist(client, "nurse")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["role"] == "provider" and body["user_id"] == world.nurse.id
+    [beneficiary] = body["beneficiaries"]
+    assert beneficiary["person_id"] == world.case.person_id
+    assert beneficiary["name"] == "张秀英" and beneficiary["address"] == "王庄村3组12号"
+    items = {i["code"]: i for i in beneficiary["items"]}
+    assert items["B21"]["required"] and items["C05"]["nurse_only"] and "B02" in items
+    assert body["assessments"] == [] and body["instrument"] == []
+    [event] = await AuditEvent.select().where(AuditEvent.action == "field.worklist_read")
+    assert event["actor_id"] == world.nurse.id
+    assert json.loads(event["summary"])["after"]["read"] == [world.case.person_id]
+
+
+async def test_another_providers_staff_see_none_of_them_and_other_roles_are_refused(
+        client, world: World) -> None:
+    await make_user("provider", username="elsewhere", organisation="T-P2")
+    assert (await _worklist(client, "elsewhere")).json()["beneficiaries"] == []
+    client.cookies.clear()
+    refused = await _worklist(client, "clerk")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "wrong_role"
+
+
+async def test_an_assessor_gets_only_their_assigned_assessments_with_the_17_items(
+        client, database_url) -> None:
+    staff = await make_staff(assessors=3)
+    person = await register(staff, name="刘桂兰")
+    assessment = await assigned_case(staff, person)
+    assigned = {assessment["assessor_1"], assessment["assessor_2"]}
+    mine = next(a for a in staff.assessors if a.id in assigned)
+    other = next(a for a in staff.assessors if a.id not in assigned)
+    body = (await _worklist(client, await _username(mine.id))).json()
+    [shown] = body["assessments"]
+    assert shown["id"] == assessment["id"] and shown["name"] == "刘桂兰"
+    assert shown["address"] == "1组1号" and shown["version"] == assessment["version"]
+    assert len(body["instrument"]) == 17 and body["beneficiaries"] == []
+    client.cookies.clear()
+    assert (await _worklist(client, await _username(other.id))).json()["assessments"] == []
+
+
+async def test_a_resent_draft_answers_again_and_a_different_stale_one_is_refused(
+        client, database_url) -> None:
+    staff = await make_staff(assessors=2)
+    assessment = await assigned_case(staff, await register(staff, name="刘桂兰"))
+    assessor = next(a for a in staff.assessors if a.id == assessment["assessor_1"])
+    await sign_in(client, await _username(assessor.id))
+    headers = {"x-csrftoken": await csrf_token(client, "/field")}
+    body = {"version": await assessment_version(assessment["id"]),
+            "scores": {"eating": 5, "bathing": 0}}
+    url = f"/api/v1/assessments/{assessment['id']}/draft"
+    first = await client.put(url, json=body, headers=headers)
+    assert first.status_code == 200, first.text
+    # The answer was lost on the way back; the device sends the same draft again.
+    again = await client.put(url, json=body, headers=headers)
+    assert again.status_code == 200 and again.json()["version"] == first.json()["version"]
+    assert await AuditEvent.count().where(AuditEvent.action == "assessment.draft_saved") == 1
+    changed = await client.put(url, json={**body, "scores": {"eating": 10}}, headers=headers)
+    assert changed.status_code == 409
+    assert (await client.get(f"/api/v1/assessments/{assessment['id']}")).json()["scores"] == {
+        "eating": 5, "bathing": 0}
+
+
+async def test_a_visit_recorded_offline_by_a_provider_suspended_since_is_logged_flagged(
+        world: World) -> None:
+    await Organisation.update({Organisation.status: "suspended",
+                               Organisation.active: False}).where(
+        Organisation.id == world.organisation_id)
+    with pytest.raises(Forbidden) as refused:  # sent as it was recorded: refused as before
+        await visit_logging.log_visit(world.nurse, **visit(world))
+    assert refused.value.code == "provider_not_active"
+    answer, _ = await visit_logging.log_visit(world.nurse, **visit(world),
+                                              recorded_at=OFFLINE_AT)
+    assert answer["review"] == "flagged"
+    [flag] = answer["flags"]
+    assert flag["code"] == "provider_inactive"
+    assert "暂停" in flag["message"] and "2026-12-14 10:00" in flag["message"]
+    assert await Visit.count() == 1
+
+
+async def _move_plan(world: World, day: date) -> None:
+    """The beneficiary's next plan version, from `day`, names another provider."""
+    await make_user("provider", username="elsewhere", organisation="T-P2")
+    other = await Organisation.select(Organisation.id).where(
+        Organisation.code == "T-P2").first()
+    plan = await CarePlan.select().where(CarePlan.id == world.plan_id).first()
+    await CarePlan.update({CarePlan.state: "SUPERSEDED"}).where(CarePlan.id == world.plan_id)
+    await CarePlan(**{**{k: v for k, v in plan.items() if k != "id"}, "plan_no": 2,
+                      "provider": other["id"], "starts_on": day}).save()
+
+
+async def test_a_visit_recorded_offline_after_the_plan_moved_elsewhere_is_logged_flagged(
+        world: World) -> None:
+    await _move_plan(world, date(2026, 12, 10))
+    # The family signed on the phone (the household PIN now belongs to the other provider's
+    # plan: it is refused, and the device keeps the record with the reason).
+    signed = visit(world, confirmation_code="", signature_png=SIGNATURE)
+    with pytest.raises(NotFound):  # not recorded offline: not this provider's beneficiary
+        await visit_logging.log_visit(world.nurse, **signed)
+    answer, _ = await visit_logging.log_visit(world.nurse, **signed, recorded_at=OFFLINE_AT)
+    codes = [f["code"] for f in answer["flags"]]
+    assert answer["review"] == "flagged" and "plan_changed" in codes
+    assert "改由其他机构" in answer["flags"][codes.index("plan_changed")]["message"]
+
+
+async def test_a_visit_recorded_offline_whose_pin_went_with_the_plan_is_logged_flagged(
+        world: World) -> None:
+    # The visit on the 14th was this provider's; from today (the 15th) the plan, and the
+    # household PIN with it, is another provider's.
+    await _move_plan(world, date(2026, 12, 15))
+    with pytest.raises(InvalidInput) as refused:  # sent as it was recorded: refused as before
+        await visit_logging.log_visit(world.nurse, **visit(world))
+    assert refused.value.code == "pin_not_in_force"
+    offline = visit(world)
+    answer, replayed = await visit_logging.log_visit(world.nurse, **offline,
+                                                     recorded_at=OFFLINE_AT)
+    assert not replayed and answer["review"] == "flagged"
+    assert [f["code"] for f in answer["flags"]] == ["pin_unchecked"]
+    # The device did not hear the answer and sends it again: the same visit, once.
+    again, replayed = await visit_logging.log_visit(world.nurse, **offline,
+                                                    recorded_at=OFFLINE_AT)
+    assert replayed and again == answer and await Visit.count() == 1
+
+
+async def test_the_api_reads_recorded_at_and_refuses_one_without_a_zone(
+        client, world: World) -> None:
+    await sign_in(client, "nurse")
+    headers = {"x-csrftoken": await csrf_token(client, "/field")}
+    values = visit(world)
+    body = {**values, "started_at": values["started_at"].isoformat(),
+            "ended_at": values["ended_at"].isoformat(), "recorded_at": "2026-12-14T10:00"}
+    refused = await client.post("/api/v1/visits", json=body, headers=headers)
+    assert refused.status_code == 422
+    assert "recorded_at" in refused.json()["error"]["fields"]
+    await Organisation.update({Organisation.status: "exited",
+                               Organisation.active: False}).where(
+        Organisation.id == world.organisation_id)
+    logged = await client.post("/api/v1/visits", headers=headers,
+                               json={**body, "recorded_at": OFFLINE_AT.isoformat()})
+    assert logged.status_code == 201, logged.text
+    assert [f["code"] for f in logged.json()["flags"]] == ["provider_inactive"]
+    replayed = await client.post("/api/v1/visits", headers=headers,
+                                 json={**body, "recorded_at": OFFLINE_AT.isoformat()})
+    assert replayed.status_code == 200 and replayed.headers["X-LTC-Replayed"] == "true"
+    assert await Visit.count() == 1
+
+
+async def test_the_shell_is_for_field_roles_and_its_worker_is_public_and_versioned(
+        client, world: World) -> None:
+    worker = await client.get("/field-sw.js")  # not signed in: a browser fetches it alone
+    assert worker.status_code == 200 and "javascript" in worker.headers["content-type"]
+    assert worker.headers["cache-control"] == "no-cache"
+    assert "__VERSION__" not in worker.text and "ltc-field-" in worker.text
+    assert '"/field", "/static/ltc.css"' in worker.text and "http" not in worker.text
+    await sign_in(client, "nurse")
+    shell = await client.get("/field")
+    assert shell.status_code == 200
+    assert 'rel="manifest" href="/static/field.webmanifest"' in shell.text
+    assert "待上传 0 条" in shell.text and "张秀英" not in shell.text  # no personal data
+    manifest = (await client.get("/static/field.webmanifest")).json()
+    assert manifest["start_url"] == "/field" and manifest["scope"] == "/field"
+    client.cookies.clear()
+    await sign_in(client, "clerk")
+    assert (await client.get("/field")).status_code == 403
