@@ -295,7 +295,7 @@ async def _grounds(
     policy = await acceptance_policy(row["region_path"], today)
     facts = AcceptanceFacts(
         today=today,
-        enrolled=check.enrolled,
+        enrolled=None if check.unknown else check.enrolled,
         not_enrolled_reason=check.reason,
         insured_region_code=check.region_code,
         pooling_region_code=row["region_path"].split("/")[0],
@@ -309,6 +309,10 @@ async def _grounds(
             row["person"], other_than_application=row["id"]),
     )
     return refusal_grounds(facts, policy)
+
+
+ENROLMENT_UNKNOWN = ("参保状态暂无法查询，请稍后重试：医保参保系统暂时无法连接，"
+                     "申请未作任何更改")
 
 
 async def _enrolment(row: dict[str, Any], gateway: EnrollmentGateway | None,
@@ -335,7 +339,9 @@ async def accept_application(
 ) -> dict[str, Any]:
     """SUBMITTED → ACCEPTED (受理) when no refusal ground holds. Otherwise InvalidInput
     `refusal_grounds_apply` lists every ground (fields: ground code → what to do) and
-    nothing changes; the clerk then rejects with those grounds."""
+    nothing changes; the clerk then rejects with those grounds. When the enrolment system
+    cannot be asked, Conflict `enrolment_unknown` and nothing changes: unknown is not "not
+    enrolled", and nobody is accepted unchecked either."""
     require_role(actor, DECIDE_ROLES, "受理申请")
     today = today or clock.today()
     row = await load_visible(actor, application_id)
@@ -343,6 +349,8 @@ async def accept_application(
     # Outside the transaction: the gateway may be a remote call, and no write lock should be
     # held while it runs. The compare-and-set below catches any change made meanwhile.
     check = await _enrolment(row, gateway, today)
+    if check.unknown:
+        raise Conflict("enrolment_unknown", ENROLMENT_UNKNOWN)
     if grounds := await _grounds(actor, row, check, today):
         raise InvalidInput(
             "refusal_grounds_apply",
