@@ -41,6 +41,10 @@ class EnrolmentStillUnknown(Exception):
 @dramatiq.actor(actor_name=enrolment.RECHECK_JOB, max_retries=30, min_backoff=60_000,
                 max_backoff=3_600_000)
 async def recheck_enrolment(batch_id: int) -> None:
+    await recheck_batch(batch_id)
+
+
+async def recheck_batch(batch_id: int) -> None:
     """Ask again about a draft's unknown answers; retried until the circuit has closed and
     the system answers (a batch no longer a draft, or with nothing open, is done)."""
     if (await enrolment.verify(batch_id)).unknown:

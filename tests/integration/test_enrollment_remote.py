@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import date, timedelta
 
 import pytest
+from conftest import make_user, sign_in
 from support.bureau import TOKEN, Bureau, bureau_fixture, gateway  # noqa: F401
 from support.cases import FrozenClock
 
@@ -153,3 +155,9 @@ async def test_healthz_reports_the_adapter_without_failing(client, bureau) -> No
     assert body["enrolment"]["circuit"] == "open"
     assert body["enrolment"]["consecutive_failures"] == 3
     assert body["enrolment"]["last_failure_at"]
+    # The admin's 概况 says the same in words.
+    await make_user("admin", username="admin")
+    await sign_in(client, "admin")
+    overview = (await client.get("/")).text
+    shown = re.search(r'id="enrolment-health".*?</tr>', overview, re.S).group(0)
+    assert "医保参保系统（HTTP）" in shown and "已熔断" in shown and "连续失败 3 次" in shown
