@@ -94,32 +94,45 @@ class RemoteEnrollmentGateway:
         if not allowed:
             return unknown_check(CIRCUIT_OPEN, f"{SOURCE}:circuit_open")
         # The half-open probe is one attempt: a system still down costs one timeout.
-        attempts = 1 if probe else 1 + self.retries
+        try:
+            answer = await self._attempts(resident_id, on, 1 if probe else 1 + self.retries)
+        except BaseException:
+            # Cancelled mid-call (the page's client went away): counted as a failure, so
+            # a half-open circuit is never left waiting for a probe that will not return.
+            self._failed("cancelled")
+            raise
+        if isinstance(answer, str):
+            self._failed(answer)
+            return unknown_check(UNREACHABLE, SOURCE)
+        with self._lock:
+            self._breaker = succeeded(self._breaker)
+            self.last_success_at = clock.now()
+        check = _definite(answer)
+        await _store(resident_id, on, check)
+        return check
+
+    async def _attempts(self, resident_id: str, on: date, attempts: int) -> RemoteAnswer | str:
+        """The answer, or what went wrong with the last attempt."""
         problem = ""
         for attempt in range(attempts):
             if attempt:
                 await self._sleep(retry_delay(attempt - 1, BACKOFF_BASE, BACKOFF_CAP,
                                               random.random()))
             try:
-                answer = await self._ask(resident_id, on)
+                return await self._ask(resident_id, on)
             except Failure as exc:
                 problem = str(exc)
                 log.warning("enrolment check for %s, attempt %d of %d failed: %s",
                             mask_resident_id(resident_id), attempt + 1, attempts, problem)
-                continue
-            with self._lock:
-                self._breaker = succeeded(self._breaker)
-                self.last_success_at = clock.now()
-            check = _definite(answer)
-            await _store(resident_id, on, check)
-            return check
+        return problem
+
+    def _failed(self, problem: str) -> None:
         with self._lock:
             self._breaker = failed(self._breaker, clock.now(), self.policy)
             self.last_failure_at, self.last_failure = clock.now(), problem
             if self._breaker.circuit == Circuit.open:
                 log.error("enrolment system circuit open after %d failed checks",
                           self._breaker.failures)
-        return unknown_check(UNREACHABLE, SOURCE)
 
     async def _ask(self, resident_id: str, on: date) -> RemoteAnswer:
         headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}

@@ -10,6 +10,7 @@ import logging
 import re
 from datetime import date, timedelta
 
+import anyio
 import pytest
 from conftest import make_user, sign_in
 from support.bureau import TOKEN, Bureau, bureau_fixture, gateway  # noqa: F401
@@ -161,3 +162,22 @@ async def test_healthz_reports_the_adapter_without_failing(client, bureau) -> No
     overview = (await client.get("/")).text
     shown = re.search(r'id="enrolment-health".*?</tr>', overview, re.S).group(0)
     assert "医保参保系统（HTTP）" in shown and "已熔断" in shown and "连续失败 3 次" in shown
+
+
+async def test_a_cancelled_probe_does_not_leave_the_circuit_half_open(
+        database_url, bureau, monkeypatch) -> None:
+    frozen = FrozenClock(monkeypatch, DAY)
+    bureau.mode = "error"
+    remote = gateway(bureau, retries=0, timeout=5)
+    for _ in range(3):
+        await remote.check(ZHANG, DAY)
+    frozen.advance(seconds=31)
+    bureau.mode, bureau.slow_seconds = "slow", 2
+    with anyio.move_on_after(0.2):  # the page's client goes away while the probe waits
+        await remote.check(ZHANG, DAY)
+    assert remote.breaker.circuit == Circuit.open and remote.health()["last_failure"] == (
+        "cancelled")
+    bureau.mode = "ok"
+    frozen.advance(seconds=31)  # the next cool-down ends: a new probe goes out
+    assert (await remote.check(ZHANG, DAY)).enrolled
+    assert remote.breaker.circuit == Circuit.closed
