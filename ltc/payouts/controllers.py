@@ -241,8 +241,9 @@ class PayoutPages(Controller):
     @get("/{batch_id:int}/lines/{line_id:int}")
     async def line(self, request: Request[Actor, Any, Any], batch_id: Id,
                    line_id: Id) -> Template:
-        return page(request, "payouts/line.html",
-                    **await queries.line_detail(request.user, batch_id, line_id))
+        detail = await queries.line_detail(request.user, batch_id, line_id)
+        marks = await enrolment.open_marks(batch_id, detail["line"]["person"])
+        return page(request, "payouts/line.html", mark=marks[0] if marks else None, **detail)
 
     @get("/{batch_id:int}/bank-file.csv")
     async def bank_file(self, request: Request[Actor, Any, Any], batch_id: Id) -> File:

@@ -118,14 +118,15 @@ async def verify_after_compute(batch_id: int) -> Outcome:
     return outcome
 
 
-async def open_marks(batch_id: int) -> list[dict[str, Any]]:
-    """Each open mark with the person and how many lines it holds back."""
+async def open_marks(batch_id: int, person_id: int | None = None) -> list[dict[str, Any]]:
+    """Each open mark (of one person, when given) with the person and how many lines it
+    holds back."""
+    person = "" if person_id is None else f"AND m.person = {int(person_id)} "
     rows = await PayoutEnrolmentMark.raw(
         "SELECT m.id, m.person, m.status, m.reason, m.checked_at, COUNT(l.id) AS lines "
         "FROM payout_enrolment_mark m LEFT JOIN payout_line l "
-        "ON l.batch = m.batch AND l.person = m.person "
-        "WHERE m.batch = {} GROUP BY m.id, m.person, m.status, m.reason, m.checked_at "
-        "ORDER BY m.id", batch_id)
+        f"ON l.batch = m.batch AND l.person = m.person WHERE m.batch = {{}} {person}"
+        "GROUP BY m.id, m.person, m.status, m.reason, m.checked_at ORDER BY m.id", batch_id)
     briefs = await people.briefs_of([r["person"] for r in rows])
     return [{**r, "name": briefs[r["person"]].name,
              "resident_id_masked": briefs[r["person"]].resident_id_masked,

@@ -136,6 +136,9 @@ async def test_the_batch_page_shows_why_and_rechecks(client, database_url, monke
     marks = re.search(r'id="enrolment-marks".*?</section>', shown, re.S).group(0)
     assert "待核验参保（1人，1条明细）" in marks and "张秀英" in marks
     assert "参保状态暂无法查询" in marks and "重新核验参保" in marks
+    [line] = (await lines_of(batch["id"])).values()
+    explained = (await client.get(f"{page}/lines/{line['id']}")).text
+    assert re.search(r'id="enrolment-mark".*参保状态暂无法查询', explained)
     token = await csrf_token(client, page)
     refused = await client.post(page, data={"action": "submit", "version": batch["version"],
                                             "_csrf_token": token})
