@@ -5,6 +5,7 @@ database."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -47,8 +48,8 @@ async def test_an_answer_follows_the_contract(database_url, bureau) -> None:
 
 
 async def test_slow_is_retried_then_unknown(database_url, bureau) -> None:
-    bureau.mode = "slow"
-    remote = gateway(bureau)
+    bureau.mode, bureau.slow_seconds = "slow", 3
+    remote = gateway(bureau, timeout=0.3)
     check = await remote.check(ZHANG, DAY)
     assert check.status == EnrolmentStatus.unknown and not check.enrolled
     assert "暂无法查询" in check.reason
@@ -181,3 +182,13 @@ async def test_a_cancelled_probe_does_not_leave_the_circuit_half_open(
     frozen.advance(seconds=31)  # the next cool-down ends: a new probe goes out
     assert (await remote.check(ZHANG, DAY)).enrolled
     assert remote.breaker.circuit == Circuit.closed
+
+
+async def test_checks_at_once_store_each_answer_once(database_url, bureau) -> None:
+    """Payouts ask several at a time; two asking about the same person race to store the
+    same answer, and the unique index keeps one."""
+    remote = gateway(bureau)
+    people = [f"3709831950010{n:05d}" for n in range(10)]
+    checks = await asyncio.gather(*(remote.check(p, DAY) for p in people * 2))
+    assert all(c.enrolled for c in checks)
+    assert await EnrollmentAnswer.count() == 10

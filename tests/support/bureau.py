@@ -91,15 +91,15 @@ class Bureau:
 
 
 def gateway(bureau: Bureau, **overrides: Any) -> RemoteEnrollmentGateway:
-    """The adapter as production builds it, with a short timeout for the slow mode and
-    backoff sleeps recorded (their lengths are the rule's, tested in unit tests) rather
-    than waited."""
+    """The adapter as production builds it (a generous timeout: the test machine is busy;
+    the slow-mode tests shorten it), with backoff sleeps recorded (their lengths are the
+    rule's, tested in unit tests) rather than waited."""
     sleeps: list[float] = []
 
     async def record(seconds: float) -> None:
         sleeps.append(seconds)
 
-    options: dict[str, Any] = {"timeout": 0.3, "retries": 2,
+    options: dict[str, Any] = {"timeout": 5.0, "retries": 2,
                                "policy": BreakerPolicy(failure_threshold=3), "sleep": record}
     made = RemoteEnrollmentGateway(bureau.url, TOKEN, **{**options, **overrides})
     made.sleeps = sleeps  # type: ignore[attr-defined]
