@@ -285,7 +285,8 @@ class ApplicationApi(Controller):
           description="422 invalid_rejection: grounds or note missing or unknown (fields "
                       "name each); 409 wrong_state; 409 materials_not_due: waiting for "
                       "materials (SUPPLEMENT) and the period given has not run out; 409 "
-                      "stale_write.")
+                      "enrolment_unknown: not_enrolled chosen while the enrolment system "
+                      "cannot be asked; 409 stale_write.")
     async def reject(self, request: Request[Actor, Any, Any], application_id: Id,
                      data: JSONBody[RejectIn]) -> dict[str, Any]:
         return await service.reject_application(request.user, application_id, data.version,

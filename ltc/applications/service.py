@@ -421,7 +421,13 @@ async def reject_application(
         raise Conflict("materials_not_due", problem)
     # The rules' findings word the letter; the enrolment check may be a remote call, so it
     # runs before the transaction, and the compare-and-set catches any change meanwhile.
-    found = await _grounds(actor, row, await _enrolment(row, gateway, today), today)
+    check = await _enrolment(row, gateway, today)
+    if check.unknown and Ground.not_enrolled in codes:
+        # Unknown is not "not enrolled": no letter says so before the system has.
+        raise Conflict("enrolment_unknown", ENROLMENT_UNKNOWN, {
+            "grounds": "参保状态暂无法查询，不能以“未参加基本医疗保险”作不予受理；"
+                       "请稍后重新查询"})
+    found = await _grounds(actor, row, check, today)
     details = _ground_details(codes, row, found)
     async with db.write_transaction():
         rejected = await write_transition(

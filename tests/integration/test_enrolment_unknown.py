@@ -44,6 +44,12 @@ async def test_unknown_is_no_refusal_ground_and_accepting_changes_nothing(world,
     assert caught.value.code == "enrolment_unknown"
     assert caught.value.message.startswith("参保状态暂无法查询，请稍后重试")
     assert await snapshot(application["id"]) == before
+    # Nor may a refusal letter say "not enrolled" on the strength of an unknown.
+    with pytest.raises(Conflict) as caught:
+        await apps.reject_application(world.clerk, application["id"], 2, ["not_enrolled"],
+                                      "未参保")
+    assert caught.value.code == "enrolment_unknown" and "grounds" in caught.value.fields
+    assert await snapshot(application["id"]) == before
 
 
 async def test_the_case_page_says_so_and_retries_for_real(client, world, bureau) -> None:
