@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
@@ -105,7 +105,7 @@ async def verify(batch_id: int) -> Outcome:
                           counts["not_enrolled"])
         if checks:
             await audit.record(SYSTEM, "payout_batch.enrolment_checked", "payout_batch",
-                               batch_id, after=outcome.__dict__)
+                               batch_id, after=asdict(outcome))
     return outcome
 
 

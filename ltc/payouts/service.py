@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -276,7 +276,7 @@ async def recheck_enrolment(actor: Actor, batch_id: int) -> enrolment.Outcome:
     outcome = await enrolment.verify(batch_id)
     async with db.write_transaction():
         await audit.record(actor, "payout_batch.enrolment_rechecked", "payout_batch", batch_id,
-                           after=outcome.__dict__)
+                           after=asdict(outcome))
     return outcome
 
 
