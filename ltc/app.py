@@ -51,6 +51,8 @@ from ltc.desk.queues import count_for_navigation
 from ltc.desk.regrading_pages import RegradingPages
 from ltc.desk.spotcheck_pages import SpotCheckReviewPages
 from ltc.enrollment.controllers import EnrollmentEventApi
+from ltc.enrollment.gateway import gateway_health
+from ltc.enrollment.remote import install_from_settings as install_enrolment_gateway
 from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.entitlements.rules import EndReason, EntitlementState
 from ltc.evidence.controllers import EvidenceApi, EvidencePages
@@ -90,7 +92,10 @@ TEMPLATES = ROOT / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 @get("/healthz", exclude_from_auth=True, include_in_schema=False)
 async def healthz(settings: NamedDependency[Settings]) -> Response[dict[str, Any]]:
-    """Database and broker round trips; 503 if either fails, for load balancers."""
+    """Database and broker round trips; 503 if either fails, for load balancers. The
+    enrolment adapter's state is reported but never fails the check: with the bureau's
+    system down LTC is degraded (checks answer "unknown"), not dead — `status` says
+    "degraded" while its circuit is not closed (README "Health")."""
     try:
         await User.raw("SELECT 1")
         database = True
@@ -98,8 +103,11 @@ async def healthz(settings: NamedDependency[Settings]) -> Response[dict[str, Any
         database = False
     broker = await anyio.to_thread.run_sync(broker_reachable, settings.broker_url)
     healthy = database and broker
+    enrolment = gateway_health()
+    status = "unavailable" if not healthy else (
+        "degraded" if enrolment.get("circuit", "closed") != "closed" else "ok")
     return Response(
-        {"status": "ok" if healthy else "unavailable", "database": database, "broker": broker},
+        {"status": status, "database": database, "broker": broker, "enrolment": enrolment},
         status_code=200 if healthy else 503,
     )
 
@@ -138,6 +146,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Stop at start-up, naming LTC_AUDIT_KEY_FILE, rather than at the first audited change.
     audit_keys.chain_key()
     db.bind(db.make_engine(settings.database_url))
+    install_enrolment_gateway(settings)
     access_log.install()
 
     template_config = TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)

@@ -1,6 +1,6 @@
 """Daily housekeeping across contexts (so it sits beside the app, above them): expired
-sessions, old login attempts, old outbox rows and receipts,
-and upload temp files left behind by a process killed mid-upload."""
+sessions, old login attempts, old outbox rows and receipts, the enrolment system's answers
+of earlier days, and upload temp files left behind by a process killed mid-upload."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import dramatiq
 
 from ltc import clock
 from ltc.accounts.tables import LoginAttempt, WebSession
+from ltc.enrollment.tables import EnrollmentAnswer
 from ltc.evidence.storage import remove_stale_temps
 from ltc.jobs.rules import Every, Schedule
 from ltc.jobs.tables import JobReceipt, OutboxMessage
@@ -33,4 +34,6 @@ async def purge_expired() -> None:
     await LoginAttempt.delete().where(LoginAttempt.at < cutoff)
     await OutboxMessage.delete().where(OutboxMessage.sent_at < cutoff)
     await JobReceipt.delete().where(JobReceipt.done_at < cutoff)
+    # Only the day's answers are ever read (ltc.enrollment.remote).
+    await EnrollmentAnswer.delete().where(EnrollmentAnswer.answered_on < clock.today())
     remove_stale_temps(Settings.from_env().media_dir)

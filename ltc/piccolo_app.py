@@ -18,7 +18,12 @@ from ltc.decision_events.tables import (
     EventStream,
     EventSubscriber,
 )
-from ltc.enrollment.tables import EnrollmentEvent, EnrollmentRecord, HospitalStay
+from ltc.enrollment.tables import (
+    EnrollmentAnswer,
+    EnrollmentEvent,
+    EnrollmentRecord,
+    HospitalStay,
+)
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
 from ltc.evidence.tables import EvidenceFile
 from ltc.family.tables import FamilyAnswer, FamilyRating, FamilySignIn
@@ -33,6 +38,7 @@ from ltc.payouts.tables import (
     PayoutDeclaration,
     PayoutDispute,
     PayoutDocument,
+    PayoutEnrolmentMark,
     PayoutLine,
 )
 from ltc.people.tables import Person
@@ -109,5 +115,7 @@ APP_CONFIG = AppConfig(
         DecisionEvent,
         EventDelivery,
         EventDeliveryAttempt,
+        EnrollmentAnswer,
+        PayoutEnrolmentMark,
     ],
 )

@@ -62,6 +62,14 @@ class Settings:
     audit_signing_key_file: Path = Path("var/audit_signing_key")
     audit_public_key_file: Path = Path("var/audit_signing_key.pub")
     audit_checkpoint_dir: Path = Path("var/audit_checkpoints")
+    # The bureau's enrolment system (README "Enrolment check over HTTP"); empty: the local
+    # enrolment table answers.
+    enrolment_url: str = ""
+    enrolment_token: str = ""
+    enrolment_timeout: float = 2.0  # seconds, per attempt
+    enrolment_retries: int = 2  # more attempts after the first
+    enrolment_failure_threshold: int = 5  # consecutive failed checks that open the circuit
+    enrolment_cool_down: int = 30  # seconds open before one probe
 
     @property
     def is_embedded(self) -> bool:
@@ -115,6 +123,12 @@ class Settings:
                                         signing_key.with_name(signing_key.name + ".pub")),
             audit_checkpoint_dir=_path(env, "LTC_AUDIT_CHECKPOINT_DIR",
                                        var_dir / "audit_checkpoints"),
+            enrolment_url=_enrolment_url(env),
+            enrolment_token=env.get("LTC_ENROLMENT_TOKEN", ""),
+            enrolment_timeout=_seconds(env, "LTC_ENROLMENT_TIMEOUT", 2.0),
+            enrolment_retries=_int(env, "LTC_ENROLMENT_RETRIES", 2, 0),
+            enrolment_failure_threshold=_int(env, "LTC_ENROLMENT_FAILURE_THRESHOLD", 5, 1),
+            enrolment_cool_down=_int(env, "LTC_ENROLMENT_COOL_DOWN", 30, 1),
         )
 
 
@@ -157,6 +171,30 @@ def _public_url(url: str) -> str:
         raise SettingsError("LTC_PUBLIC_URL", f"{url!r} is not an http(s) address such as "
                             "https://ltc.example.gov.cn")
     return url.rstrip("/")
+
+
+def _enrolment_url(env: Mapping[str, str]) -> str:
+    url = env.get("LTC_ENROLMENT_URL", "").strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError("LTC_ENROLMENT_URL", f"{url!r} is not an http(s) address such as "
+                            "https://ybj.example.gov.cn/api")
+    return url.rstrip("/")
+
+
+def _seconds(env: Mapping[str, str], variable: str, default: float) -> float:
+    raw = env.get(variable)
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(variable, f"must be a number of seconds, got {raw!r}") from exc
+    if not 0 < value <= 60:
+        raise SettingsError(variable, f"must be more than 0 and at most 60 seconds, got {raw}")
+    return value
 
 
 def sqlite_path(url: str) -> Path:

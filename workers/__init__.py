@@ -7,6 +7,7 @@ Dramatiq binds each actor to the broker that is global at import time.
 import dramatiq
 from dramatiq.middleware import Middleware
 
+from ltc.enrollment.remote import install_from_settings as install_enrolment_gateway
 from ltc.jobs.setup import install
 from ltc.settings import Settings
 
@@ -21,7 +22,9 @@ class PdfWarmUp(Middleware):
         pdf.warm_up()
 
 
-broker = install(Settings.from_env())
+settings = Settings.from_env()
+broker = install(settings)
+install_enrolment_gateway(settings)  # the HTTP adapter when LTC_ENROLMENT_URL is set
 broker.add_middleware(PdfWarmUp())  # only processes that run jobs (not the scheduler) boot it
 
 from ltc import housekeeping  # noqa: E402

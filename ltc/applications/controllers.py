@@ -271,7 +271,11 @@ class ApplicationApi(Controller):
         return await service.submit_application(request.user, application_id, data.version)
 
     @post("/applications/{application_id:int}/accept", status_code=200,
-          summary="Accept; 422 refusal_grounds_apply lists every ground that holds")
+          summary="Accept; 422 refusal_grounds_apply lists every ground that holds",
+          description="422 refusal_grounds_apply: fields name each ground that holds; 409 "
+                      "enrolment_unknown: the enrolment system could not be asked (timeout, "
+                      "down, circuit open) — nothing changed, try again later; 409 "
+                      "wrong_state; 409 stale_write.")
     async def accept(self, request: Request[Actor, Any, Any], application_id: Id,
                      data: JSONBody[VersionIn]) -> dict[str, Any]:
         return await service.accept_application(request.user, application_id, data.version)
@@ -281,7 +285,8 @@ class ApplicationApi(Controller):
           description="422 invalid_rejection: grounds or note missing or unknown (fields "
                       "name each); 409 wrong_state; 409 materials_not_due: waiting for "
                       "materials (SUPPLEMENT) and the period given has not run out; 409 "
-                      "stale_write.")
+                      "enrolment_unknown: not_enrolled chosen while the enrolment system "
+                      "cannot be asked; 409 stale_write.")
     async def reject(self, request: Request[Actor, Any, Any], application_id: Id,
                      data: JSONBody[RejectIn]) -> dict[str, Any]:
         return await service.reject_application(request.user, application_id, data.version,

@@ -199,7 +199,7 @@ class AcceptancePolicy:
 @dataclass(frozen=True)
 class AcceptanceFacts:
     today: date
-    enrolled: bool
+    enrolled: bool | None  # None: the enrolment system could not be asked (never "not")
     not_enrolled_reason: str | None  # from the enrolment check
     insured_region_code: str | None  # where the person is insured, when known
     pooling_region_code: str  # the pooling region the application belongs to
@@ -222,7 +222,7 @@ def new_assessment_from(last_conclusion_on: date, reapply_months: int) -> date:
 def refusal_grounds(facts: AcceptanceFacts, policy: AcceptancePolicy) -> list[RefusalGround]:
     """Every ground that holds, in a fixed order, each with what to do about it."""
     grounds: list[RefusalGround] = []
-    if not facts.enrolled:
+    if facts.enrolled is False:
         grounds.append(RefusalGround(
             Ground.not_enrolled,
             (facts.not_enrolled_reason or "未查到有效的基本医疗保险参保记录")

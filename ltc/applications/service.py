@@ -295,7 +295,7 @@ async def _grounds(
     policy = await acceptance_policy(row["region_path"], today)
     facts = AcceptanceFacts(
         today=today,
-        enrolled=check.enrolled,
+        enrolled=None if check.unknown else check.enrolled,
         not_enrolled_reason=check.reason,
         insured_region_code=check.region_code,
         pooling_region_code=row["region_path"].split("/")[0],
@@ -309,6 +309,10 @@ async def _grounds(
             row["person"], other_than_application=row["id"]),
     )
     return refusal_grounds(facts, policy)
+
+
+ENROLMENT_UNKNOWN = ("参保状态暂无法查询，请稍后重试：医保参保系统暂时无法连接，"
+                     "申请未作任何更改")
 
 
 async def _enrolment(row: dict[str, Any], gateway: EnrollmentGateway | None,
@@ -335,7 +339,9 @@ async def accept_application(
 ) -> dict[str, Any]:
     """SUBMITTED → ACCEPTED (受理) when no refusal ground holds. Otherwise InvalidInput
     `refusal_grounds_apply` lists every ground (fields: ground code → what to do) and
-    nothing changes; the clerk then rejects with those grounds."""
+    nothing changes; the clerk then rejects with those grounds. When the enrolment system
+    cannot be asked, Conflict `enrolment_unknown` and nothing changes: unknown is not "not
+    enrolled", and nobody is accepted unchecked either."""
     require_role(actor, DECIDE_ROLES, "受理申请")
     today = today or clock.today()
     row = await load_visible(actor, application_id)
@@ -343,6 +349,8 @@ async def accept_application(
     # Outside the transaction: the gateway may be a remote call, and no write lock should be
     # held while it runs. The compare-and-set below catches any change made meanwhile.
     check = await _enrolment(row, gateway, today)
+    if check.unknown:
+        raise Conflict("enrolment_unknown", ENROLMENT_UNKNOWN)
     if grounds := await _grounds(actor, row, check, today):
         raise InvalidInput(
             "refusal_grounds_apply",
@@ -413,7 +421,13 @@ async def reject_application(
         raise Conflict("materials_not_due", problem)
     # The rules' findings word the letter; the enrolment check may be a remote call, so it
     # runs before the transaction, and the compare-and-set catches any change meanwhile.
-    found = await _grounds(actor, row, await _enrolment(row, gateway, today), today)
+    check = await _enrolment(row, gateway, today)
+    if check.unknown and Ground.not_enrolled in codes:
+        # Unknown is not "not enrolled": no letter says so before the system has.
+        raise Conflict("enrolment_unknown", ENROLMENT_UNKNOWN, {
+            "grounds": "参保状态暂无法查询，不能以“未参加基本医疗保险”作不予受理；"
+                       "请稍后重新查询"})
+    found = await _grounds(actor, row, check, today)
     details = _ground_details(codes, row, found)
     async with db.write_transaction():
         rejected = await write_transition(

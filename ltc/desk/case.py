@@ -151,8 +151,10 @@ class CasePages(Controller):
             if refusal is not None and refusal.code == "refusal_grounds_apply":
                 grounds = [{"code": code, "message": message}
                            for code, message in refusal.fields.items()]
-            return await self._case(request, application_id, grounds=grounds, form=data,
-                                    **context)
+            return await self._case(
+                request, application_id, grounds=grounds, form=data,
+                enrolment_unknown=refusal is not None and refusal.code == "enrolment_unknown",
+                **context)
 
         return await perform(
             request, transition, render=render, done=DONE_MESSAGES.get(action, ""),

@@ -12,6 +12,7 @@ from ltc import clock
 from ltc.accounts import service as accounts
 from ltc.audit import service as audit
 from ltc.desk.queues import queue_counts, work_queues
+from ltc.enrollment import interface as enrolment
 from ltc.identity import Actor, Role
 from ltc.organisations import interface as organisations
 from ltc.providers.service import provider_home
@@ -41,6 +42,7 @@ class HomeController(Controller):
                 "tokens": await accounts.live_token_count(),
                 "audit_events": await audit.event_count(),
                 "audit_checkpoint": audit.last_checkpoint(settings),
+                "enrolment": enrolment.gateway_health(),
             }
         elif home is not None:
             context.update(home)

@@ -1,11 +1,14 @@
-"""Pure rules for enrolment data: the bulk CSV's shape and every row's validity, and whether a
-record means "enrolled on this day". No I/O: the importer reads the file and the database."""
+"""Pure rules for enrolment data: the bulk CSV's shape and every row's validity, whether a
+record means "enrolled on this day", and the HTTP check's answer shape, circuit breaker and
+retry backoff. No I/O: the importer and the remote adapter do that."""
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from ltc.csvimport import RowProblem, read_records
@@ -159,3 +162,105 @@ def enrolled_on(record: dict[str, Any] | None, on: date) -> tuple[bool, str | No
 
 def is_unchanged(existing: dict[str, Any], row: EnrollmentRow) -> bool:
     return all(existing[column] == value for column, value in row.values().items())
+
+
+# --- the bureau's enrolment system over HTTP (ltc.enrollment.remote) ----------------------
+
+class EnrolmentStatus(StrEnum):
+    """An enrolment check's answer. `unknown` (the system could not be asked, or answered
+    nonsense) is never read as `not_enrolled`: nobody is refused or unpaid on it."""
+
+    enrolled = "enrolled"
+    not_enrolled = "not_enrolled"
+    unknown = "unknown"
+
+
+@dataclass(frozen=True)
+class RemoteAnswer:
+    enrolled: bool
+    scheme: str | None
+    insurance_number: str | None
+    region_code: str | None
+    reason: str | None
+
+
+# The longest text each field of an answer may carry (our columns' lengths).
+ANSWER_FIELDS = {"scheme": 20, "insurance_number": 40, "region_code": 20, "reason": 200}
+
+
+def parse_answer(body: bytes) -> RemoteAnswer | None:
+    """The bureau's JSON answer (README "Enrolment check over HTTP"), or None when it is not
+    one: not JSON, not an object, `enrolled` not a boolean, a field of the wrong type or too
+    long. None is a failure of the system, never an answer about the person."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("enrolled"), bool):
+        return None
+    fields: dict[str, str | None] = {}
+    for name, longest in ANSWER_FIELDS.items():
+        value = data.get(name)
+        if value is not None and (not isinstance(value, str) or len(value) > longest):
+            return None
+        fields[name] = value or None
+    return RemoteAnswer(enrolled=data["enrolled"], **fields)
+
+
+class Circuit(StrEnum):
+    closed = "closed"  # calls go through
+    open = "open"  # calls are not made; every check answers unknown at once
+    half_open = "half_open"  # the cool-down is over: one probe call is out
+
+    @property
+    def label(self) -> str:
+        return {"closed": "正常", "open": "已熔断", "half_open": "试探恢复中"}[self.value]
+
+
+@dataclass(frozen=True)
+class BreakerPolicy:
+    failure_threshold: int = 5  # consecutive failed checks that open the circuit
+    cool_down: timedelta = timedelta(seconds=30)  # open this long before one probe
+
+
+@dataclass(frozen=True)
+class Breaker:
+    circuit: Circuit = Circuit.closed
+    failures: int = 0  # consecutive failed checks
+    opened_at: datetime | None = None
+
+
+def admit(breaker: Breaker, now: datetime, policy: BreakerPolicy) -> tuple[bool, Breaker]:
+    """May a call go out now, and the breaker after the decision. Open: refused until the
+    cool-down is over, then the one caller let through is the half-open probe; while the
+    probe is out, everybody else is refused."""
+    if breaker.circuit == Circuit.closed:
+        return True, breaker
+    if breaker.circuit == Circuit.open and breaker.opened_at is not None \
+            and now >= breaker.opened_at + policy.cool_down:
+        return True, replace(breaker, circuit=Circuit.half_open)
+    return False, breaker
+
+
+def succeeded(breaker: Breaker) -> Breaker:
+    """A call answered: closed, the failure count starts again."""
+    return Breaker()
+
+
+def failed(breaker: Breaker, now: datetime, policy: BreakerPolicy) -> Breaker:
+    """A call failed (after its retries). The failed probe opens the circuit again for a
+    whole cool-down; the threshold's failure opens a closed one; a failure of a call let
+    through before the circuit opened leaves the open circuit's clock alone."""
+    failures = breaker.failures + 1
+    if breaker.circuit == Circuit.half_open or (
+            breaker.circuit == Circuit.closed and failures >= policy.failure_threshold):
+        return Breaker(Circuit.open, failures, now)
+    return replace(breaker, failures=failures)
+
+
+def retry_delay(attempt: int, base: float, cap: float, jitter: float) -> float:
+    """Seconds to wait before retry `attempt` (0 for the first retry): exponential from
+    `base`, at most `cap`, then "equal jitter" — half fixed, half scaled by `jitter` in
+    [0, 1) — so processes that failed together do not retry together."""
+    full = min(cap, base * 2 ** attempt)
+    return full / 2 + full / 2 * jitter

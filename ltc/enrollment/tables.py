@@ -45,3 +45,20 @@ class HospitalStay(Table):
     discharged_on = Date(null=True, default=None)  # the first day back home (active again)
     admission_source = Varchar(length=120, null=False, default="")
     discharge_source = Varchar(length=120, null=False, default="")
+
+
+class EnrollmentAnswer(Table):
+    """A definite answer (enrolled or not) of the bureau's system about a person on a day
+    (`on_day`), given on `answered_on`: every process reuses it that day and asks again the
+    next (ltc.enrollment.remote). Unique per (resident_id, on_day, answered_on) by a raw
+    index; an unknown answer is never stored."""
+
+    resident_id = Varchar(length=18, null=False)
+    on_day = Date(null=False)
+    answered_on = Date(null=False)  # civil date (Asia/Shanghai) the system answered
+    status = Varchar(length=12, null=False)  # enrolled | not_enrolled
+    scheme = Varchar(length=20, null=True, default=None)
+    insurance_number = Varchar(length=40, null=True, default=None)
+    region_code = Varchar(length=20, null=True, default=None)
+    reason = Text(null=True, default=None)
+    answered_at = Timestamptz(default=ClockNow(), null=False)

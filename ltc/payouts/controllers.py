@@ -20,7 +20,7 @@ from ltc.audit import service as audit
 from ltc.errors import DomainError, InvalidInput, NotFound
 from ltc.identity import Actor, Role
 from ltc.money import parse_yuan, plain_yuan
-from ltc.payouts import declarations, queries, service, statements
+from ltc.payouts import declarations, enrolment, queries, service, statements
 from ltc.payouts.rules import OUTCOMES, BatchState, Benefit, LineKind
 from ltc.regions import interface as regions
 from ltc.web.actions import perform
@@ -36,7 +36,8 @@ RESULT_FILE_LIMIT = 10 * 1024 * 1024
 UPLOAD_BODY_LIMIT = RESULT_FILE_LIMIT + 1024 * 1024  # the file plus multipart framing
 ACTIONS = {"compute": "已开始重新计算，请稍后刷新页面", "submit": "已提交审批",
            "approve": "已审批通过", "return": "已退回经办员", "export": "已导出银行代发文件",
-           "settle": "初审结论已记录，服务机构可以看到"}
+           "settle": "初审结论已记录，服务机构可以看到",
+           "recheck_enrolment": "已重新核验参保，结果见下方（全部核验通过的不再列出）"}
 STALE = "该结算批次刚被他人处理，请核对最新状态后重新操作"
 PAGE_SIZE = 50
 EXPORT_PAGE = 500
@@ -148,6 +149,8 @@ class PayoutPages(Controller):
             if state in (BatchState.EXPORTED, BatchState.RECONCILED) else [],
             export_plan=await service.export_check(actor, batch_id)
             if state is BatchState.APPROVED else None,
+            enrolment_marks=await enrolment.open_marks(batch_id)
+            if state is BatchState.DRAFT else [],
             files=await queries.batch_documents(batch_id),
             declarations=await declarations.batch_declarations(batch_id),
             disputes=await declarations.disputes(batch_id), outcomes=OUTCOMES,
@@ -180,6 +183,9 @@ class PayoutPages(Controller):
         async def transition() -> None:
             if action == "compute":
                 await service.request_compute(actor, batch_id)
+                return
+            if action == "recheck_enrolment":
+                await service.recheck_enrolment(actor, batch_id)
                 return
             if action == "settle":
                 dispute_id = form_int(data, "dispute")
@@ -235,8 +241,9 @@ class PayoutPages(Controller):
     @get("/{batch_id:int}/lines/{line_id:int}")
     async def line(self, request: Request[Actor, Any, Any], batch_id: Id,
                    line_id: Id) -> Template:
-        return page(request, "payouts/line.html",
-                    **await queries.line_detail(request.user, batch_id, line_id))
+        detail = await queries.line_detail(request.user, batch_id, line_id)
+        marks = await enrolment.open_marks(batch_id, detail["line"]["person"])
+        return page(request, "payouts/line.html", mark=marks[0] if marks else None, **detail)
 
     @get("/{batch_id:int}/bank-file.csv")
     async def bank_file(self, request: Request[Actor, Any, Any], batch_id: Id) -> File:

@@ -1,6 +1,7 @@
-"""Payout jobs: compute a draft, render a provider's statement and a batch's summary after
-export, and prepare last month's drafts on the 1st. Thin and idempotent: a job delivered
-twice computes the same lines or stores the same document."""
+"""Payout jobs: compute a draft, re-check its beneficiaries' enrolment, render a provider's
+statement and a batch's summary after export, and prepare last month's drafts on the 1st.
+Thin and idempotent: a job delivered twice computes the same lines or stores the same
+document."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import date, time
 import dramatiq
 
 from ltc.jobs.rules import Every, Schedule
-from ltc.payouts import service, statements
+from ltc.payouts import enrolment, service, statements
 
 SCHEDULE = Schedule(job="payouts.prepare", every=Every.month, at=time(1, 0))
 
@@ -30,6 +31,24 @@ async def prepare_period(period_key: str) -> list[str]:
 @dramatiq.actor(actor_name=service.COMPUTE_JOB, max_retries=5)
 async def compute(batch_id: int) -> None:
     await service.compute(batch_id)
+
+
+class EnrolmentStillUnknown(Exception):
+    """Raised to have Dramatiq retry later, with its backoff, while the system is down."""
+
+
+# Backoff from one minute to one hour, for about a day: by then the clerk has been told.
+@dramatiq.actor(actor_name=enrolment.RECHECK_JOB, max_retries=30, min_backoff=60_000,
+                max_backoff=3_600_000)
+async def recheck_enrolment(batch_id: int) -> None:
+    await recheck_batch(batch_id)
+
+
+async def recheck_batch(batch_id: int) -> None:
+    """Ask again about a draft's unknown answers; retried until the circuit has closed and
+    the system answers (a batch no longer a draft, or with nothing open, is done)."""
+    if (await enrolment.verify(batch_id)).unknown:
+        raise EnrolmentStillUnknown(f"batch {batch_id}: enrolment still unknown")
 
 
 @dramatiq.actor(actor_name=service.STATEMENT_JOB, max_retries=5)

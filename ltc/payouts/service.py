@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from dataclasses import replace
+from dataclasses import asdict, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.organisations.tables import Organisation
-from ltc.payouts import computation, declarations, rules
+from ltc.payouts import computation, declarations, enrolment, rules
 from ltc.payouts.computation import Dialect, Month
 from ltc.payouts.rules import BatchState, DisputeState
 from ltc.payouts.tables import (
@@ -202,6 +202,7 @@ async def compute(batch_id: int) -> dict[str, Any] | None:
             await _run(statement)
         await declarations.exclude_upheld_lines(batch_id)
         await declarations.void_changed_declarations(batch_id)
+        await enrolment.reset_marks(d, batch_id, batch["month"])
         totals = (await _run(
             "SELECT COUNT(*) AS n, COALESCE(SUM(gross_fen), 0) AS gross, "
             "COALESCE(SUM(withheld_fen), 0) AS withheld, COALESCE(SUM(net_fen), 0) AS net "
@@ -218,6 +219,8 @@ async def compute(batch_id: int) -> dict[str, Any] | None:
         await audit.record(SYSTEM, "payout_batch.computed", "payout_batch", batch_id,
                            after={"lines": totals["n"], "net_fen": int(totals["net"]),
                                   "seconds": seconds})
+    # After commit: remote calls hold no write lock; the marks keep submission shut meanwhile.
+    await enrolment.verify_after_compute(batch_id)
     return await _batch(batch_id)
 
 
@@ -253,6 +256,7 @@ async def submit(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
         open_ = await declarations.disputes(batch_id, state=DisputeState.open)
         if open_ and row["state"] == BatchState.DRAFT:
             raise Conflict("disputes_open", rules.open_disputes_message(open_))
+        await enrolment.refuse_unverified(batch_id)
         undeclared = await declarations.undeclared(batch_id)
         updated = await _set_state(actor, row, BatchState.DRAFT, version, {
             PayoutBatch.state: str(BatchState.SUBMITTED), PayoutBatch.submitted_by: actor.id,
@@ -260,6 +264,20 @@ async def submit(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
             "submitted", note=("未申报的服务机构：" + "、".join(
                 p["payee_name"] for p in undeclared)) if undeclared else None)
     return updated
+
+
+async def recheck_enrolment(actor: Actor, batch_id: int) -> enrolment.Outcome:
+    """The clerk's 重新核验参保: ask the enrolment system again about every open mark of a
+    draft now (ltc.payouts.enrolment)."""
+    require_role(actor, PREPARE_ROLES, "重新核验参保")
+    row = await visible_batch(actor, batch_id)
+    if row["state"] != BatchState.DRAFT:
+        raise Conflict("wrong_state", "只有草稿状态的结算批次需要核验参保")
+    outcome = await enrolment.verify(batch_id)
+    async with db.write_transaction():
+        await audit.record(actor, "payout_batch.enrolment_rechecked", "payout_batch", batch_id,
+                           after=asdict(outcome))
+    return outcome
 
 
 async def return_batch(actor: Actor, batch_id: int, version: int, reason: str) -> dict[str, Any]:

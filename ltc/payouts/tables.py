@@ -177,3 +177,18 @@ class PayoutDispute(Table):
     settled_by = ForeignKey(User, on_delete=OnDelete.restrict, null=True)
     settled_at = Timestamptz(null=True, default=None)
     version = Integer(default=1, null=False)
+
+
+class PayoutEnrolmentMark(Table):
+    """A beneficiary of a draft whose lines wait for the enrolment check (only when the
+    bureau's system answers it: ltc.payouts.enrolment). `pending` from the computation until
+    asked; `unknown` when the system could not answer; `not_enrolled` when it says so (the
+    enrolment event that should have ended the entitlement never came). While any mark is
+    open the batch cannot be submitted; an `enrolled` answer deletes the mark. Unique per
+    (batch, person) by a raw index."""
+
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    status = Varchar(length=12, null=False, default="pending")
+    reason = Text(null=False, default="")  # Chinese, as the system or the adapter put it
+    checked_at = Timestamptz(null=True, default=None)

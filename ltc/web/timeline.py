@@ -99,6 +99,8 @@ ACTION_LABELS = {
     "payout_batch.created": "编制月度结算",
     "payout_batch.compute_requested": "重新计算结算",
     "payout_batch.computed": "结算计算完成",
+    "payout_batch.enrolment_checked": "结算前核验参保",
+    "payout_batch.enrolment_rechecked": "重新核验参保",
     "payout_batch.submitted": "提交结算审批",
     "payout_batch.returned": "退回结算",
     "payout_batch.approved": "审批通过结算",

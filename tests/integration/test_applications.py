@@ -34,6 +34,7 @@ from ltc.audit.tables import AuditEvent
 from ltc.db import StaleWrite
 from ltc.enrollment.gateway import EnrollmentCheck
 from ltc.enrollment.importer import import_enrollment
+from ltc.enrollment.rules import EnrolmentStatus
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.identity import SYSTEM, Actor, ActorKind
 from ltc.organisations.tables import Organisation
@@ -177,7 +178,8 @@ async def test_the_gateway_is_asked_for_the_enrolment_check(world) -> None:
 
         async def check(self, resident_id, on):
             self.asked.append((resident_id, on))
-            return EnrollmentCheck(False, None, None, None, "医保系统：该人员已暂停参保", "http")
+            return EnrollmentCheck(EnrolmentStatus.not_enrolled, None, None, None,
+                                   "医保系统：该人员已暂停参保", "http")
 
     application = await submitted(world)
     gateway = Remote()

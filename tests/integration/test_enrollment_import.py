@@ -17,6 +17,7 @@ from ltc.enrollment.gateway import (
     set_gateway,
 )
 from ltc.enrollment.importer import BadRows, import_enrollment
+from ltc.enrollment.rules import EnrolmentStatus
 from ltc.enrollment.tables import EnrollmentRecord
 from ltc.errors import Forbidden
 from ltc.identity import SYSTEM
@@ -198,7 +199,8 @@ async def test_the_local_gateway_answers_from_the_imported_records(database_url)
 async def test_the_configured_gateway_can_be_swapped(database_url) -> None:
     class Always:
         async def check(self, resident_id, on):
-            return EnrollmentCheck(True, "resident", "X", "370983", None, "test")
+            return EnrollmentCheck(EnrolmentStatus.enrolled, "resident", "X", "370983", None,
+                                   "test")
 
     assert isinstance(configured_gateway(), LocalEnrollmentGateway)
     set_gateway(Always())

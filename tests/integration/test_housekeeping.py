@@ -8,6 +8,7 @@ import pytest
 
 from ltc import clock, housekeeping
 from ltc.accounts.tables import WebSession
+from ltc.enrollment.tables import EnrollmentAnswer
 from ltc.evidence import rules as evidence_rules
 
 pytestmark = pytest.mark.anyio
@@ -25,8 +26,13 @@ async def test_purge_removes_expired_sessions_and_stale_upload_temps(settings, m
     fresh.write_bytes(b"y")
     two_days_ago = time.time() - 2 * 86_400
     os.utime(stale, (two_days_ago, two_days_ago))
+    for answered_on in (clock.today() - timedelta(days=1), clock.today()):
+        await EnrollmentAnswer(resident_id="370983195001011235", on_day=clock.today(),
+                               answered_on=answered_on, status="enrolled").save()
 
     await housekeeping.purge_expired()
 
     assert [r["key"] for r in await WebSession.select(WebSession.key)] == ["live"]
     assert not stale.exists() and fresh.exists()  # an upload in flight is left alone
+    # The enrolment system's answers are read only on the day they were given.
+    assert [r["answered_on"] for r in await EnrollmentAnswer.select()] == [clock.today()]

@@ -248,7 +248,8 @@ async def test_openapi_schema_documents_the_api(client) -> None:
 async def test_healthz_checks_database_and_broker(client) -> None:
     response = await client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": True, "broker": True}
+    assert response.json() == {"status": "ok", "database": True, "broker": True,
+                               "enrolment": {"kind": "local"}}
 
 
 async def test_healthz_reports_an_unreachable_broker(settings) -> None:
@@ -262,7 +263,8 @@ async def test_healthz_reports_an_unreachable_broker(settings) -> None:
     async with AsyncTestClient(app=app) as client:
         response = await client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unavailable", "database": True, "broker": False}
+    assert response.json() == {"status": "unavailable", "database": True, "broker": False,
+                               "enrolment": {"kind": "local"}}
 
 
 async def test_an_unknown_page_is_a_chinese_404(client) -> None:

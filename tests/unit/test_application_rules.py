@@ -49,6 +49,11 @@ def codes(facts: AcceptanceFacts, policy: AcceptancePolicy = POLICY) -> list[str
         ("all good", {}, []),
         ("not enrolled", {"enrolled": False, "not_enrolled_reason": "未查到参保记录"},
          [Ground.not_enrolled]),
+        # The enrolment system could not be asked: unknown is never "not enrolled".
+        ("enrolment unknown", {"enrolled": None,
+                               "not_enrolled_reason": "参保状态暂无法查询"}, []),
+        ("enrolment unknown, too recent", {"enrolled": None, "disabled_since": TODAY},
+         [Ground.disability_too_recent]),
         # Disability: 6 calendar months to the day is enough; one day less is not.
         ("disabled exactly 6 months", {"disabled_since": date(2026, 5, 22)}, []),
         ("disabled one day short", {"disabled_since": date(2026, 5, 23)},

@@ -59,6 +59,14 @@ def test_production_settings(tmp_path: Path) -> None:
         ({"LTC_LOGIN_MAX_FAILURES": "0"}, "LTC_LOGIN_MAX_FAILURES"),
         ({"LTC_DEBUG": "maybe"}, "LTC_DEBUG"),
         ({"LTC_MIGRATION_DATABASE_URL": "mysql://x/y"}, "LTC_MIGRATION_DATABASE_URL"),
+        ({"LTC_ENROLMENT_URL": "ftp://ybj/api"}, "LTC_ENROLMENT_URL"),
+        ({"LTC_ENROLMENT_URL": "ybj.example.gov.cn"}, "LTC_ENROLMENT_URL"),
+        ({"LTC_ENROLMENT_TIMEOUT": "fast"}, "LTC_ENROLMENT_TIMEOUT"),
+        ({"LTC_ENROLMENT_TIMEOUT": "0"}, "LTC_ENROLMENT_TIMEOUT"),
+        ({"LTC_ENROLMENT_TIMEOUT": "120"}, "LTC_ENROLMENT_TIMEOUT"),
+        ({"LTC_ENROLMENT_RETRIES": "-1"}, "LTC_ENROLMENT_RETRIES"),
+        ({"LTC_ENROLMENT_FAILURE_THRESHOLD": "0"}, "LTC_ENROLMENT_FAILURE_THRESHOLD"),
+        ({"LTC_ENROLMENT_COOL_DOWN": "0"}, "LTC_ENROLMENT_COOL_DOWN"),
     ],
 )
 def test_misconfiguration_names_the_variable(env: dict, variable: str, tmp_path: Path) -> None:
@@ -66,3 +74,15 @@ def test_misconfiguration_names_the_variable(env: dict, variable: str, tmp_path:
         Settings.from_env({"LTC_VAR_DIR": str(tmp_path), **env})
     assert caught.value.variable == variable
     assert str(caught.value).startswith(variable + ":")
+
+
+def test_the_enrolment_system_settings(tmp_path: Path) -> None:
+    default = Settings.from_env({"LTC_VAR_DIR": str(tmp_path)})
+    assert (default.enrolment_url, default.enrolment_timeout, default.enrolment_retries,
+            default.enrolment_failure_threshold, default.enrolment_cool_down) == ("", 2.0, 2, 5, 30)
+    set_ = Settings.from_env({"LTC_VAR_DIR": str(tmp_path),
+                              "LTC_ENROLMENT_URL": " https://ybj.example.gov.cn/api/ ",
+                              "LTC_ENROLMENT_TOKEN": "t", "LTC_ENROLMENT_TIMEOUT": "0.5",
+                              "LTC_ENROLMENT_RETRIES": "0"})
+    assert (set_.enrolment_url, set_.enrolment_token, set_.enrolment_timeout,
+            set_.enrolment_retries) == ("https://ybj.example.gov.cn/api", "t", 0.5, 0)
