@@ -4,11 +4,12 @@ providers and institutions), as typed values; no other context reads its table."
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal
 
 from ltc.identity import Actor, in_region
 from ltc.organisations.rules import Status, mask_account
-from ltc.organisations.tables import Organisation
+from ltc.organisations.tables import Organisation, OrganisationStatusChange
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,18 @@ async def payee_account_of(organisation_id: int) -> PayeeAccount | None:
 async def by_id(organisation_id: int) -> OrganisationRef | None:
     row = await Organisation.select(*_COLUMNS).where(Organisation.id == organisation_id).first()
     return OrganisationRef(**row) if row else None
+
+
+async def inactive_since(organisation_id: int) -> date | None:
+    """The day the organisation's current 暂停 or 退出 took effect; None while it is active
+    (or was never changed from 正常)."""
+    latest = await OrganisationStatusChange.select(
+        OrganisationStatusChange.status, OrganisationStatusChange.effective_on).where(
+        OrganisationStatusChange.organisation == organisation_id).order_by(
+        OrganisationStatusChange.id, ascending=False).first()
+    if latest is None or latest["status"] == Status.normal:
+        return None
+    return latest["effective_on"]
 
 
 async def by_code(code: str) -> OrganisationRef | None:

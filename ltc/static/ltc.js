@@ -26,6 +26,43 @@
       event.preventDefault();
     }
   });
+  // Signing out on a shared phone: the field pages' copy of the worklist (names, addresses)
+  // and the cached /field page leave with the session (ltc/static/field.js). Records still
+  // waiting to be sent stay: they are sent when their author signs in again.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-sign-out")) return;
+    event.preventDefault();
+    var work = [];
+    if (window.caches) {
+      work.push(caches.keys().then(function (names) {
+        return Promise.all(names.filter(function (name) {
+          return name.indexOf("ltc-field-") === 0;
+        }).map(function (name) {
+          return caches.open(name).then(function (cache) { return cache.delete("/field"); });
+        }));
+      }));
+    }
+    if (window.indexedDB) {
+      work.push(new Promise(function (resolve) {
+        var request = indexedDB.open("ltc-field", 1);
+        // No field database on this device: do not create an empty one.
+        request.onupgradeneeded = function () { request.transaction.abort(); };
+        request.onerror = function () { resolve(); };
+        request.onsuccess = function () {
+          var database = request.result, done = function () { database.close(); resolve(); };
+          var clearing = database.transaction("worklists", "readwrite");
+          clearing.objectStore("worklists").clear();
+          clearing.oncomplete = done;
+          clearing.onerror = done;
+        };
+      }));
+    }
+    var sent = false;
+    var submit = function () { if (!sent) { sent = true; form.submit(); } };
+    Promise.all(work).then(submit, submit);
+    setTimeout(submit, 2000);  // never keep anyone from signing out
+  });
   // Irreversible actions ask first: <form data-confirm="确定吊销该令牌吗？">.
   document.addEventListener("submit", function (event) {
     var message = event.target.getAttribute("data-confirm");

@@ -20,7 +20,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import AsyncIterator, Mapping
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -98,20 +98,31 @@ async def refuse_uncertified(staff: Mapping[str, Any], started_at: Any,
         raise InvalidInput(refused.code, refused.message, {**listed, field: refused.message})
 
 
-async def _provider_working(organisation_id: int, offline: bool = False) -> str:
+async def _provider_working(organisation_id: int, offline_day: date | None = None) -> str:
     """A provider suspended (暂停) or exited (退出) in the organisation register logs no
     visits, whatever its agreements say (a replay of one logged before is still answered).
-    A visit recorded on a device while `offline` may have been done before the change: it
-    is logged and flagged for review instead (the status label is returned; "" when the
-    provider is active)."""
+    A visit recorded on a device while offline (`offline_day`: the visit's civil day) and
+    done before the change took effect is logged and flagged for review instead (the status
+    label is returned; "" when the provider is active): the device's word that it was
+    offline never lets a suspended provider log a visit done after its suspension."""
     provider = await organisations.by_id(organisation_id)
     if provider is None or provider.active:
         return ""
-    if offline:
-        return provider.status_label
+    if offline_day is not None:
+        since = await organisations.inactive_since(organisation_id)
+        if since is not None and offline_day < since:
+            return provider.status_label
     raise Forbidden("provider_not_active",
                     f"本机构在定点机构登记中的状态为“{provider.status_label}”，不能登记上门服务"
                     "记录；如有疑问请联系医保经办机构")
+
+
+def _offline_day(values: Mapping[str, Any]) -> date | None:
+    """The visit's civil day when a device recorded it offline; None otherwise."""
+    started = values.get("started_at")
+    if values.get("recorded_at") is None or not isinstance(started, datetime):
+        return None
+    return civil_day(started)
 
 
 def normalised_items(items: Any) -> tuple[str, ...]:
@@ -164,8 +175,10 @@ async def log_visit(
     }
     key = parse_uuid(client_uuid)
     problems = dict(unreadable or {})
+    if recorded_at is not None and (problem := _recorded_problem(recorded_at, started_at)):
+        problems["recorded_at"] = problem
     values.update(await pin_confirmation(actor, key, person_id, confirmation_code, problems,
-                                         offline=recorded_at is not None))
+                                         offline_day=_offline_day(values)))
     try:
         async with db.write_transaction():
             return await _log_once(actor, key, staff_id, values, signature_png, problems)
@@ -176,6 +189,19 @@ async def log_visit(
         if first is None:
             raise
         return replay(actor, first, values), True
+
+
+# A phone's clock may run a little ahead of the server's.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def _recorded_problem(recorded_at: datetime, started_at: Any) -> str | None:
+    """What is wrong with a device's claim of when it recorded a visit offline."""
+    if recorded_at > clock.now() + CLOCK_SKEW:
+        return "离线登记时间晚于当前时间，请检查手机的日期和时间后重新上传"
+    if isinstance(started_at, datetime) and recorded_at < started_at:
+        return "离线登记时间早于服务开始时间，请检查手机的日期和时间后重新上传"
+    return None
 
 
 async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
@@ -189,8 +215,8 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
         first = await Visit.select().where(Visit.client_uuid == key).first()
         staff = staff_id if staff_id is not None or actor.kind != ActorKind.user else actor.id
         return replay(actor, first, {**values, "staff": staff}), True
-    values["provider_status"] = await _provider_working(
-        actor.organisation_id, offline=values["recorded_at"] is not None)
+    values["provider_status"] = await _provider_working(actor.organisation_id,
+                                                        _offline_day(values))
     if key is None:
         problems["client_uuid"] = ("请提供客户端生成的 UUID（如 0b7c…-…），重发同一条记录时"
                                    "必须相同")
@@ -222,22 +248,23 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
 
 async def pin_confirmation(actor: Actor, key: uuid.UUID | None, person_id: int | None,
                            typed: str | None, problems: dict[str, str],
-                           offline: bool = False) -> dict[str, Any]:
+                           offline_day: date | None = None) -> dict[str, Any]:
     """The visit's confirmation values for a typed household PIN: the PIN itself to
     validate (`pin`), and what the row keeps (`confirmation_code`: the marker, never the
     PIN). A PIN of the right shape is checked now, in its own transaction (a wrong one
     counts even though the visit is refused): its problem goes into `problems`. Not for a
     replay (its UUID is already recorded: the first answer stands). A visit recorded
-    `offline` whose PIN is no longer in force for the provider is not refused for it:
+    offline (`offline_day`: its civil day) whose PIN is no longer in force for the
+    provider is not refused for it:
     `pin_unchecked` flags it for review."""
     pin = (typed or "").strip()
     if (pin and person_id is not None and rules.PIN_PATTERN.fullmatch(pin)
             and not (key and await Visit.exists().where(Visit.client_uuid == key))):
         # A provider that may not log visits never gets to try (and burn) the family's PIN
         # — unless the visit was recorded offline (then it is logged flagged, for review).
-        await _provider_working(actor.organisation_id, offline=offline)
+        await _provider_working(actor.organisation_id, offline_day)
         refused = await confirmation.check(actor, person_id, pin)
-        if offline and refused is not None and refused[0] == "pin_not_in_force":
+        if offline_day is not None and refused is not None and refused[0] == "pin_not_in_force":
             # The plan moved to another provider after the device recorded the visit: the
             # family's PIN went with it and cannot be checked now. Logged and flagged.
             return {"pin": pin, "confirmation_code": confirmation.PIN_CONFIRMED,

@@ -106,6 +106,21 @@ async def test_three_visits_logged_offline_survive_a_reload_and_are_sent_once_ea
     await _waiting(nurse, 0)
     assert await Visit.count() == 3
 
+    # Signing out on a shared phone takes the worklist copy (names, addresses) and the kept
+    # page with it.
+    await nurse.click("text=退出登录")
+    await nurse.wait_for_url("**/login**")
+    assert await nurse.evaluate("""() => new Promise(resolve => {
+        const opened = indexedDB.open("ltc-field", 1);
+        opened.onsuccess = () => {
+          const counted = opened.result.transaction("worklists").objectStore("worklists").count();
+          counted.onsuccess = () => resolve(counted.result);
+        };
+      })""") == 0
+    assert not await nurse.evaluate("""() => caches.keys().then(names => Promise.all(
+        names.map(name => caches.open(name).then(cache => cache.match("/field")))))
+        .then(found => found.some(Boolean))""")
+
 
 async def test_an_assessors_scores_entered_offline_reach_the_server(server, browser) -> None:
     staff = await make_staff(assessors=2)

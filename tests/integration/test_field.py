@@ -6,7 +6,7 @@ is safe to send again."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from conftest import csrf_token, make_user, sign_in
@@ -17,7 +17,8 @@ from ltc.accounts.tables import User
 from ltc.audit.tables import AuditEvent
 from ltc.careplans.tables import CarePlan
 from ltc.errors import Forbidden, InvalidInput, NotFound
-from ltc.organisations.tables import Organisation
+from ltc.clock import CHINA
+from ltc.organisations.tables import Organisation, OrganisationStatusChange
 from ltc.people.tables import Person
 from ltc.visits import logging as visit_logging
 from ltc.visits.tables import Visit
@@ -108,11 +109,17 @@ async def test_a_resent_draft_answers_again_and_a_different_stale_one_is_refused
         "eating": 5, "bathing": 0}
 
 
+async def _stop(world: World, status: str, effective_on: date) -> None:
+    """The provider's register status changes (as ltc.organisations records it)."""
+    await Organisation.update({Organisation.status: status, Organisation.active: False}).where(
+        Organisation.id == world.organisation_id)
+    await OrganisationStatusChange(organisation=world.organisation_id, status=status,
+                                   effective_on=effective_on, reason="稽核").save()
+
+
 async def test_a_visit_recorded_offline_by_a_provider_suspended_since_is_logged_flagged(
         world: World) -> None:
-    await Organisation.update({Organisation.status: "suspended",
-                               Organisation.active: False}).where(
-        Organisation.id == world.organisation_id)
+    await _stop(world, "suspended", date(2026, 12, 15))  # the visit was on the 14th
     with pytest.raises(Forbidden) as refused:  # sent as it was recorded: refused as before
         await visit_logging.log_visit(world.nurse, **visit(world))
     assert refused.value.code == "provider_not_active"
@@ -123,6 +130,28 @@ async def test_a_visit_recorded_offline_by_a_provider_suspended_since_is_logged_
     assert flag["code"] == "provider_inactive"
     assert "暂停" in flag["message"] and "2026-12-14 10:00" in flag["message"]
     assert await Visit.count() == 1
+
+
+@pytest.mark.parametrize("effective_on", [date(2026, 12, 14), date(2026, 12, 1)])
+async def test_offline_is_no_way_round_a_suspension_in_force_on_the_visit_day(
+        world: World, effective_on: date) -> None:
+    await _stop(world, "suspended", effective_on)
+    with pytest.raises(Forbidden) as refused:
+        await visit_logging.log_visit(world.nurse, **visit(world), recorded_at=OFFLINE_AT)
+    assert refused.value.code == "provider_not_active"
+    assert await Visit.count() == 0
+
+
+@pytest.mark.parametrize(("recorded_at", "says"), [
+    (at(14, 8), "早于服务开始时间"),  # before the visit (09:00–09:45) began
+    (datetime(2027, 1, 1, tzinfo=CHINA), "晚于当前时间"),  # tomorrow and later
+])
+async def test_a_recorded_at_the_visit_could_not_have_is_refused_beside_its_field(
+        world: World, recorded_at: datetime, says: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        await visit_logging.log_visit(world.nurse, **visit(world), recorded_at=recorded_at)
+    assert says in refused.value.fields["recorded_at"]
+    assert await Visit.count() == 0
 
 
 async def _move_plan(world: World, day: date) -> None:
@@ -179,9 +208,7 @@ async def test_the_api_reads_recorded_at_and_refuses_one_without_a_zone(
     refused = await client.post("/api/v1/visits", json=body, headers=headers)
     assert refused.status_code == 422
     assert "recorded_at" in refused.json()["error"]["fields"]
-    await Organisation.update({Organisation.status: "exited",
-                               Organisation.active: False}).where(
-        Organisation.id == world.organisation_id)
+    await _stop(world, "exited", date(2026, 12, 15))
     logged = await client.post("/api/v1/visits", headers=headers,
                                json={**body, "recorded_at": OFFLINE_AT.isoformat()})
     assert logged.status_code == 201, logged.text
