@@ -16,8 +16,8 @@ from support.cases import assessment_version, assigned_case, make_staff, registe
 from ltc.accounts.tables import User
 from ltc.audit.tables import AuditEvent
 from ltc.careplans.tables import CarePlan
-from ltc.errors import Forbidden, InvalidInput, NotFound
 from ltc.clock import CHINA
+from ltc.errors import Forbidden, InvalidInput, NotFound
 from ltc.organisations.tables import Organisation, OrganisationStatusChange
 from ltc.people.tables import Person
 from ltc.visits import logging as visit_logging
