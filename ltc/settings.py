@@ -62,6 +62,10 @@ class Settings:
     audit_signing_key_file: Path = Path("var/audit_signing_key")
     audit_public_key_file: Path = Path("var/audit_signing_key.pub")
     audit_checkpoint_dir: Path = Path("var/audit_checkpoints")
+    # Decision events out (ltc.decision_events): one HTTP attempt's limit, and how many
+    # deliveries one worker sends at once.
+    events_timeout: int = 10
+    events_concurrency: int = 16
 
     @property
     def is_embedded(self) -> bool:
@@ -115,6 +119,8 @@ class Settings:
                                         signing_key.with_name(signing_key.name + ".pub")),
             audit_checkpoint_dir=_path(env, "LTC_AUDIT_CHECKPOINT_DIR",
                                        var_dir / "audit_checkpoints"),
+            events_timeout=_int(env, "LTC_EVENTS_TIMEOUT", 10, 1),
+            events_concurrency=_int(env, "LTC_EVENTS_CONCURRENCY", 16, 1),
         )
 
 
