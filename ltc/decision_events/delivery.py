@@ -100,7 +100,7 @@ async def send(client: httpx.AsyncClient, row: dict[str, Any]) -> dict[str, Any]
             "duration_ms": int((time.monotonic() - started) * 1000)}
 
 
-async def record(row: dict[str, Any], outcome: dict[str, Any]) -> str:
+async def record_outcome(row: dict[str, Any], outcome: dict[str, Any]) -> str:
     """Write the attempt and the delivery's new state; returns the state."""
     now = clock.now()
     number = row["attempts"] + 1
@@ -134,7 +134,7 @@ async def deliver_once(client: httpx.AsyncClient, settings: Settings) -> int:
                        settings.events_timeout + LEASE_MARGIN_SECONDS)
 
     async def one(row: dict[str, Any]) -> None:
-        await record(row, await send(client, row))
+        await record_outcome(row, await send(client, row))
 
     await asyncio.gather(*(one(row) for row in rows))
     return len(rows)
