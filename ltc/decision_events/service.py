@@ -8,6 +8,8 @@ import json
 import secrets
 from typing import Any
 
+from piccolo.query.functions.aggregate import Count
+
 from ltc import clock, db
 from ltc.audit import service as audit
 from ltc.decision_events.rules import EventType, check_subscriber
@@ -163,7 +165,7 @@ async def _dead_counts(subscriber_ids: list[int]) -> dict[int, int]:
     if not subscriber_ids:
         return {}
     rows = await EventDelivery.select(
-        EventDelivery.subscriber, EventDelivery.id.count().as_alias("n")).where(
+        EventDelivery.subscriber, Count(alias="n")).where(
         (EventDelivery.state == "dead") & db.ids_in(EventDelivery.subscriber, subscriber_ids)
     ).group_by(EventDelivery.subscriber)
     return {r["subscriber"]: r["n"] for r in rows}
@@ -272,7 +274,7 @@ async def resend(actor: Actor, delivery_id: int) -> dict[str, Any]:
                 raise NotFound("delivery_not_found", "没有这条投递记录")
             raise InvalidInput("delivery_pending", "这条投递正在等待发送，无需重新投递")
         await audit.record(actor, "event_delivery.resent", "event_delivery", delivery_id)
-    return rows[0]
+    return await EventDelivery.select(*_DELIVERY).where(EventDelivery.id == delivery_id).first()
 
 
 async def resend_dead(actor: Actor, subscriber_id: int) -> int:
