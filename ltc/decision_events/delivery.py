@@ -100,43 +100,51 @@ async def send(client: httpx.AsyncClient, row: dict[str, Any]) -> dict[str, Any]
             "duration_ms": int((time.monotonic() - started) * 1000)}
 
 
-async def record_outcome(row: dict[str, Any], outcome: dict[str, Any]) -> str:
-    """Write the attempt and the delivery's new state; returns the state."""
-    now = clock.now()
-    number = row["attempts"] + 1
+def _outcome_values(row: dict[str, Any], outcome: dict[str, Any],
+                    now: Any) -> tuple[str, dict[Any, Any]]:
     if rules.succeeded(outcome["status"]):
-        state, values = "delivered", {EventDelivery.delivered_at: now}
-    else:
-        state, next_at = rules.after_failure(row["first_attempt_at"] or now, now, number,
-                                             random.random())
-        values = {EventDelivery.next_attempt_at: next_at} if next_at else {}
+        return "delivered", {EventDelivery.delivered_at: now}
+    state, next_at = rules.after_failure(row["first_attempt_at"] or now, now,
+                                         row["attempts"] + 1, random.random())
+    return state, {EventDelivery.next_attempt_at: next_at} if next_at else {}
+
+
+async def record_outcomes(sent: list[tuple[dict[str, Any], dict[str, Any]]]) -> list[str]:
+    """Write the attempts and the deliveries' new states, one transaction for the batch
+    (on SQLite a transaction per delivery would cap throughput); returns the states."""
+    now = clock.now()
+    states = []
     async with db.write_transaction():
-        await EventDeliveryAttempt.insert(EventDeliveryAttempt(
-            delivery=row["id"], number=number, at=now, **outcome))
-        # Only while still pending: a worker whose lease ran out must not undo the outcome
-        # of the worker that took over.
-        changed = await EventDelivery.update({
-            EventDelivery.state: state, EventDelivery.attempts: EventDelivery.attempts + 1,
-            EventDelivery.claimed_until: None, EventDelivery.last_status: outcome["status"],
-            EventDelivery.last_error: outcome["error"], **values}).where(
-            (EventDelivery.id == row["id"]) & (EventDelivery.state == "pending")
-        ).returning(EventDelivery.id)
-        if changed and state == "dead":
-            await audit.record(SYSTEM, "event_delivery.dead", "event_delivery", row["id"],
-                               after={"attempts": number, "last_error": outcome["error"]})
-    return state
+        await EventDeliveryAttempt.insert(*(EventDeliveryAttempt(
+            delivery=row["id"], number=row["attempts"] + 1, at=now, **outcome)
+            for row, outcome in sent))
+        for row, outcome in sent:
+            state, values = _outcome_values(row, outcome, now)
+            # Only while still pending: a worker whose lease ran out must not undo the
+            # outcome of the worker that took over.
+            changed = await EventDelivery.update({
+                EventDelivery.state: state, EventDelivery.attempts: EventDelivery.attempts + 1,
+                EventDelivery.claimed_until: None,
+                EventDelivery.last_status: outcome["status"],
+                EventDelivery.last_error: outcome["error"], **values}).where(
+                (EventDelivery.id == row["id"]) & (EventDelivery.state == "pending")
+            ).returning(EventDelivery.id)
+            if changed and state == "dead":
+                await audit.record(SYSTEM, "event_delivery.dead", "event_delivery", row["id"],
+                                   after={"attempts": row["attempts"] + 1,
+                                          "last_error": outcome["error"]})
+            states.append(state)
+    return states
 
 
-async def deliver_once(client: httpx.AsyncClient, settings: Settings) -> int:
-    """Claim up to `events_concurrency` deliveries and send them at once; returns how many
-    were attempted."""
+async def deliver_once(http: httpx.AsyncClient, settings: Settings) -> int:
+    """Claim up to `events_concurrency` deliveries, send them at once, record the outcomes;
+    returns how many were attempted."""
     rows = await claim(settings.events_concurrency,
                        settings.events_timeout + LEASE_MARGIN_SECONDS)
-
-    async def one(row: dict[str, Any]) -> None:
-        await record_outcome(row, await send(client, row))
-
-    await asyncio.gather(*(one(row) for row in rows))
+    if rows:
+        outcomes = await asyncio.gather(*(send(http, row) for row in rows))
+        await record_outcomes(list(zip(rows, outcomes, strict=True)))
     return len(rows)
 
 
