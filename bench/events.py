@@ -24,7 +24,6 @@ import socket
 import statistics
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import uvicorn
@@ -102,7 +101,9 @@ async def run(url: str, events: int, people: int, workers: int) -> None:
     started = time.monotonic()
     await prepare(url, events, people, receiver_url)
     print(f"emitted {events} events for {people} people in {time.monotonic() - started:.1f} s")
-    settings = replace(Settings.from_env({"LTC_DATABASE_URL": url}), database_url=url)
+    # Only the events settings matter here (LTC_EVENTS_*); the database is bound above.
+    settings = Settings.from_env({k: v for k, v in os.environ.items()
+                                  if k.startswith("LTC_EVENTS_")})
 
     started = time.monotonic()
     while await EventDelivery.exists().where(EventDelivery.state != "delivered"):
