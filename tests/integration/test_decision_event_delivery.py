@@ -5,6 +5,7 @@ at a receiver that de-duplicates by event id."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -215,3 +216,17 @@ async def test_a_worker_killed_mid_delivery_loses_nothing_and_the_receiver_appli
 def stuck_event(receiver: Receiver) -> str:
     return next(e["event_id"] for e in receiver.applied
                 if e["subject"]["resident_id"] == "R2" and e["sequence"] == 2)
+
+
+async def test_several_workers_at_once_send_each_delivery_once_in_order(database_url,
+                                                                        settings) -> None:
+    with receiving(Receiver()) as receiver:
+        await service.create(SYSTEM, "医保核心", receiver.url, ALL_TYPES)
+        for n in range(1, 6):
+            await emit_for(n, 6)
+        small = replace(settings, events_concurrency=4)  # many claims, many races
+        while await EventDelivery.exists().where(EventDelivery.state != "delivered"):
+            await asyncio.gather(*(delivery.deliver_until_idle(small) for _ in range(3)))
+
+    assert len(receiver.requests) == 30  # no delivery claimed by two workers
+    assert receiver.by_subject() == {f"R{n}": [1, 2, 3, 4, 5, 6] for n in range(1, 6)}
