@@ -16,7 +16,7 @@ from ltc.accounts import service as accounts
 from ltc.audit.tables import AuditEvent
 from ltc.decision_events import delivery
 from ltc.decision_events.interface import EventType, Subject, emit
-from ltc.decision_events.tables import EventDelivery, EventSubscriber
+from ltc.decision_events.tables import DecisionEvent, EventDelivery, EventSubscriber
 from ltc.identity import SYSTEM
 
 pytestmark = pytest.mark.anyio
@@ -76,8 +76,9 @@ async def test_a_subscriber_is_registered_on_the_page_with_its_secret_shown_once
 async def test_deliveries_are_listed_inspected_and_resent_from_the_pages(
         client, database_url, settings) -> None:
     await make_user("admin", "admin")
-    await ltc_on(settings, database_url, "events", "subscriber", "add", "--name", "民政",
-                 "--url", NOWHERE, "--type", "entitlement.suspended")
+    added = await ltc_on(settings, database_url, "events", "subscriber", "add", "--name", "民政",
+                         "--url", NOWHERE, "--type", "entitlement.suspended")
+    assert added.returncode == 0 and b"secret (shown once): " in added.stdout
     event_id = await _emit()
     start = clock.now()
     with clock.travel_to(start):
@@ -144,3 +145,33 @@ async def test_the_api_manages_subscribers_and_deliveries(client, database_url) 
     schema = (await client.get("/schema/openapi.json")).json()
     assert "/api/v1/event-subscribers" in schema["paths"]
     assert "/api/v1/event-deliveries/{delivery_id}/resend" in schema["paths"]
+
+
+async def test_the_command_line_lists_pauses_resumes_and_resends(database_url,
+                                                                 settings) -> None:
+    bad = await ltc_on(settings, database_url, "events", "subscriber", "add", "--name", "x",
+                       "--url", "localhost/in", "--type", "payout.paid")
+    assert bad.returncode == 2 and "url: 请填写以 http://" in bad.stderr.decode()
+    await ltc_on(settings, database_url, "events", "subscriber", "add", "--name", "商保",
+                 "--url", NOWHERE, "--type", "payout.paid")
+    [row] = await EventSubscriber.select()
+    paused = await ltc_on(settings, database_url, "events", "subscriber", "pause",
+                          str(row["id"]))
+    assert paused.returncode == 0
+    listed = await ltc_on(settings, database_url, "events", "subscriber", "list")
+    assert f"{row['id']}\tpaused\t商保\t{NOWHERE}\tpayout.paid\tdead=0" in \
+        listed.stdout.decode()
+    await ltc_on(settings, database_url, "events", "subscriber", "resume", str(row["id"]))
+    assert (await EventSubscriber.select().first())["active"] is True
+    await EventDelivery.insert(EventDelivery(
+        subscriber=row["id"], event=await _event_row(), stream="person:1", sequence=1,
+        state="dead"))
+    resent = await ltc_on(settings, database_url, "events", "resend", "--dead-of",
+                          str(row["id"]))
+    assert b"1 dead deliveries back to pending" in resent.stdout
+    assert (await EventDelivery.select().first())["state"] == "pending"
+
+
+async def _event_row() -> int:
+    await _emit()
+    return (await DecisionEvent.select(DecisionEvent.id).first())["id"]
