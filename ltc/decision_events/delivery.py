@@ -10,6 +10,11 @@ keeps blocking its stream until an administrator re-sends it: a receiver applies
 person's events in order, and "ended" applied without the "suspended" before it would leave
 the partner with a wrong picture it could not notice. Better late and complete than
 on time and wrong; the dead delivery shows on the admin's workbench.
+
+Workers are polling loops, not Dramatiq actors: the delivery table already is the queue (due
+time, lease, order), and a broker message per delivery would be a second copy of that state
+to keep in step. A loop runs beside the outbox relay in `ltc scheduler` and in `ltc demo`;
+`ltc events deliver` adds more anywhere the database is reachable.
 """
 
 from __future__ import annotations
