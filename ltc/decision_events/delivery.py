@@ -142,15 +142,40 @@ async def record_outcomes(sent: list[tuple[dict[str, Any], dict[str, Any]]]) -> 
     return states
 
 
-async def deliver_once(http: httpx.AsyncClient, settings: Settings) -> int:
-    """Claim up to `events_concurrency` deliveries, send them at once, record the outcomes;
-    returns how many were attempted."""
-    rows = await claim(settings.events_concurrency,
-                       settings.events_timeout + LEASE_MARGIN_SECONDS)
-    if rows:
-        outcomes = await asyncio.gather(*(send(http, row) for row in rows))
-        await record_outcomes(list(zip(rows, outcomes, strict=True)))
-    return len(rows)
+async def _attempt(http: httpx.AsyncClient,
+                   row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    return row, await send(http, row)
+
+
+async def pump(http: httpx.AsyncClient, settings: Settings, *, until_idle: bool,
+               interval: float = 0.5) -> int:
+    """Keep up to `events_concurrency` requests in flight; returns how many attempts were
+    made (only when `until_idle`: once nothing is due or in flight). Outcomes are recorded
+    as requests finish, those finished together in one transaction (on SQLite a transaction
+    each would cap throughput), so a receiver that takes its full timeout holds one slot,
+    not the others' results. New claims are made once half the slots are free, so a claim's
+    queries serve several deliveries."""
+    slots = settings.events_concurrency
+    lease = settings.events_timeout + LEASE_MARGIN_SECONDS
+    in_flight: set[asyncio.Task] = set()
+    attempted = 0
+    try:
+        while True:
+            if len(in_flight) <= slots // 2:
+                rows = await claim(slots - len(in_flight), lease)
+                in_flight |= {asyncio.create_task(_attempt(http, row)) for row in rows}
+                attempted += len(rows)
+            if not in_flight:
+                if until_idle:
+                    return attempted
+                await asyncio.sleep(interval)
+                continue
+            finished, in_flight = await asyncio.wait(in_flight,
+                                                     return_when=asyncio.FIRST_COMPLETED)
+            await record_outcomes([task.result() for task in finished])
+    finally:
+        for task in in_flight:  # their leases run out and another pass sends them again
+            task.cancel()
 
 
 def client(settings: Settings) -> httpx.AsyncClient:
@@ -160,11 +185,8 @@ def client(settings: Settings) -> httpx.AsyncClient:
 
 async def deliver_until_idle(settings: Settings) -> int:
     """Send until nothing is due now; returns how many attempts were made."""
-    attempted = 0
     async with client(settings) as http:
-        while sent := await deliver_once(http, settings):
-            attempted += sent
-    return attempted
+        return await pump(http, settings, until_idle=True)
 
 
 async def deliver_forever(settings: Settings, interval: float = 0.5) -> None:
@@ -172,8 +194,7 @@ async def deliver_forever(settings: Settings, interval: float = 0.5) -> None:
     async with client(settings) as http:
         while True:
             try:
-                if await deliver_once(http, settings):
-                    continue
+                await pump(http, settings, until_idle=False, interval=interval)
             except Exception:
                 log.exception("event delivery pass failed")
-            await asyncio.sleep(interval)
+                await asyncio.sleep(interval)
