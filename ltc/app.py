@@ -39,6 +39,12 @@ from ltc.audit import keys as audit_keys
 from ltc.audit import service as audit
 from ltc.careplans.controllers import CarePlanPages
 from ltc.careplans.item_pages import CareItemPages
+from ltc.decision_events.controllers import (
+    DeliveryPages,
+    EventDeliveryApi,
+    EventSubscriberApi,
+    SubscriberPages,
+)
 from ltc.desk.case import CasePages
 from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.family import FamilyPages, FamilySignInPages
@@ -197,7 +203,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages,
                 ProviderDeclarationPages, StaffPages,
                 OrganisationPages, RegionPages, CareItemPages, FamilySignInPages, FamilyPages,
-                SanctionPages, PublicSanctionPages, FieldPages,
+                SanctionPages, PublicSanctionPages, FieldPages, SubscriberPages,
+                DeliveryPages,
             ]),
             AccountsApi,
             UserApi,
@@ -211,6 +218,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             OrganisationApi,
             PayoutApi,
             PartnerApi,
+            EventSubscriberApi,
+            EventDeliveryApi,
             create_static_files_router(path="/static", directories=[STATIC],
                                        include_in_schema=False),
         ],

@@ -22,6 +22,7 @@ from ltc.assessments.ruleset_cli import ruleset as ruleset_group
 from ltc.audit import cli as audit_cli
 from ltc.audit import keys as audit_keys
 from ltc.audit import service as audit_service
+from ltc.decision_events import cli as decision_events_cli
 from ltc.desk import cli as desk_cli
 from ltc.enrollment import cli as enrollment_cli
 from ltc.evidence import cli as evidence_cli
@@ -105,7 +106,8 @@ def worker(processes: int, threads: int) -> None:
 
 @main.command()
 def scheduler() -> None:
-    """Run the scheduler and the outbox relay (one or more per deployment)."""
+    """Run the scheduler, the outbox relay and a decision-event delivery loop (one or more
+    per deployment)."""
     settings = commands.settings()
     import workers
 
@@ -113,6 +115,7 @@ def scheduler() -> None:
 
 
 async def _jobs_loops(settings: Settings, broker: Any, schedules: list[Any]) -> None:
+    from ltc.decision_events import delivery
     from ltc.jobs import outbox
     from ltc.jobs import scheduler as the_scheduler
 
@@ -122,6 +125,7 @@ async def _jobs_loops(settings: Settings, broker: Any, schedules: list[Any]) -> 
         await asyncio.gather(
             the_scheduler.run_forever(schedules, settings.time_zone),
             outbox.relay_forever(broker),
+            delivery.deliver_forever(settings),
         )
     finally:
         await db.close_pool()
@@ -325,8 +329,9 @@ def proxy_options(settings: Settings) -> dict[str, Any]:
 
 
 # Each context registers its own commands.
-for context_cli in (accounts_cli, assessments_cli, audit_cli, enrollment_cli, evidence_cli,
-                    spotchecks_cli, staff_cli, organisations_cli, returnvisits_cli):
+for context_cli in (accounts_cli, assessments_cli, audit_cli, decision_events_cli,
+                    enrollment_cli, evidence_cli, spotchecks_cli, staff_cli, organisations_cli,
+                    returnvisits_cli):
     for command in context_cli.COMMANDS:
         main.add_command(command)
 # The dry run of a ruleset change reads several contexts (desk), under `ltc ruleset`.

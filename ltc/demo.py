@@ -270,6 +270,7 @@ def plan_setup(county: County, begin: date, today: date) -> None:
     async def setup() -> None:
         await _users(county, ("admin",))
         await _registers(county)
+        await _event_subscribers(county)
         await _users(county, tuple(u["username"] for u in county.spec["users"]
                                    if u["username"] != "admin"))
         await _staff(county, today)
@@ -342,6 +343,24 @@ async def _registers(county: County) -> None:
         county.organisations[row["code"]] = row["id"]
     for code, national_code in spec["care_item_codes"]["codes"].items():
         await set_national_code(admin, code, national_code)
+
+
+async def _event_subscribers(county: County) -> None:
+    """Two partners hear of the county's decisions from the first day: the insurance core
+    system, paused (its events accumulate, to be caught up on resume), and civil affairs at
+    an address nothing listens on (the running demo's delivery loop records its failed
+    attempts, and after 24 hours they are dead letters on the admin's workbench)."""
+    from ltc.decision_events import service as decision_events
+
+    admin = county.actor("admin")
+    everything = [value for value, _ in decision_events.EVENT_TYPES]
+    core, _ = await decision_events.create(admin, "市医保核心系统", "https://ybhx.example.cn/ltc/events",
+                                           everything)
+    await decision_events.pause(admin, core["id"], core["version"])
+    await decision_events.create(admin, "民政局救助系统（接收端未开通）",
+                                 "http://127.0.0.1:9/ltc-events",
+                                 ["entitlement.started", "entitlement.suspended",
+                                  "entitlement.resumed", "entitlement.ended"])
 
 
 async def _users(county: County, usernames: tuple[str, ...]) -> None:

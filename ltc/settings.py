@@ -70,6 +70,10 @@ class Settings:
     enrolment_retries: int = 2  # more attempts after the first
     enrolment_failure_threshold: int = 5  # consecutive failed checks that open the circuit
     enrolment_cool_down: int = 30  # seconds open before one probe
+    # Decision events out (ltc.decision_events): one HTTP attempt's limit, and how many
+    # deliveries one worker sends at once.
+    events_timeout: int = 10
+    events_concurrency: int = 16
 
     @property
     def is_embedded(self) -> bool:
@@ -129,6 +133,8 @@ class Settings:
             enrolment_retries=_int(env, "LTC_ENROLMENT_RETRIES", 2, 0),
             enrolment_failure_threshold=_int(env, "LTC_ENROLMENT_FAILURE_THRESHOLD", 5, 1),
             enrolment_cool_down=_int(env, "LTC_ENROLMENT_COOL_DOWN", 30, 1),
+            events_timeout=_int(env, "LTC_EVENTS_TIMEOUT", 10, 1),
+            events_concurrency=_int(env, "LTC_EVENTS_CONCURRENCY", 16, 1),
         )
 
 

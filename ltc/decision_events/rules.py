@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from ltc.clock import CHINA
 
@@ -77,3 +80,70 @@ def wants(event_types_json: str, event_type: EventType) -> bool:
     except ValueError:
         return False
     return isinstance(chosen, list) and str(event_type) in chosen
+
+
+# --- Subscribers --------------------------------------------------------------------------
+
+def check_subscriber(name: str, url: str, event_types: list[str]) -> dict[str, str]:
+    """Every problem with a subscriber's fields at once, in Chinese, by field."""
+    problems = {}
+    if not name.strip():
+        problems["name"] = "请填写订阅方名称"
+    elif len(name.strip()) > 100:
+        problems["name"] = "名称不能超过100个字"
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        problems["url"] = "请填写以 http:// 或 https:// 开头、含主机名的完整地址"
+    elif len(url.strip()) > 500:
+        problems["url"] = "地址不能超过500个字符"
+    known = {str(t) for t in EventType}
+    if not event_types:
+        problems["event_types"] = "请至少选择一种事件"
+    elif any(t not in known for t in event_types):
+        problems["event_types"] = "含有未知的事件类型"
+    return problems
+
+
+# --- Delivery ------------------------------------------------------------------------------
+
+RETRY_PERIOD = timedelta(hours=24)  # from the first attempt; then the delivery is dead
+BACKOFF_BASE_SECONDS = 5
+BACKOFF_CAP_SECONDS = 3600
+BACKOFF_FLOOR_SECONDS = 1  # a receiver that fails at once is not hammered in a tight loop
+ANSWER_CHARS = 500
+
+
+def signature(secret: str, timestamp: int, body: str) -> str:
+    """`X-LTC-Signature`: HMAC-SHA256 over "<unix seconds>.<body>" with the subscriber's
+    secret; the timestamp inside the signed text lets a receiver refuse replays."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.{body}".encode(), hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+def headers(event_id: str, event_type: str, secret: str, timestamp: int,
+            body: str) -> dict[str, str]:
+    return {"Content-Type": "application/json; charset=utf-8", "X-LTC-Event-Id": event_id,
+            "X-LTC-Event-Type": event_type, "X-LTC-Timestamp": str(timestamp),
+            "X-LTC-Signature": signature(secret, timestamp, body)}
+
+
+def succeeded(status: int | None) -> bool:
+    return status is not None and 200 <= status < 300
+
+
+def backoff(attempt: int, jitter: float) -> timedelta:
+    """The wait after failed attempt number `attempt` (1, 2, …): "full jitter", a uniform
+    share (`jitter` in [0, 1)) of an exponentially growing ceiling, so receivers coming back
+    after an outage are not hit by every sender at the same instant."""
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(attempt - 1, 20))
+    return timedelta(seconds=max(BACKOFF_FLOOR_SECONDS, ceiling * jitter))
+
+
+def after_failure(first_attempt_at: datetime, now: datetime, attempt: int,
+                  jitter: float) -> tuple[str, datetime | None]:
+    """A failed attempt's outcome: ("pending", when to try next) within the retry period —
+    the last try falls on its end — or ("dead", None) once it is over."""
+    deadline = first_attempt_at + RETRY_PERIOD
+    if now >= deadline:
+        return "dead", None
+    return "pending", min(now + backoff(attempt, jitter), deadline)

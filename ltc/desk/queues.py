@@ -27,6 +27,7 @@ from ltc.assessments import experts
 from ltc.assessments import service as assessments
 from ltc.careplans import service as careplans
 from ltc.careplans.rules import PlanState
+from ltc.decision_events import service as decision_events
 from ltc.entitlements import service as entitlements
 from ltc.identity import Actor, Role
 from ltc.inspections import queries as inspections
@@ -414,6 +415,16 @@ async def _statements(actor: Actor, today: date) -> list[Item]:
 
 # --- admins ----------------------------------------------------------------------------------
 
+async def _dead_delivery_count(actor: Actor) -> int:
+    return (await decision_events.dead_deliveries(0))[1]
+
+
+async def _dead_delivery_items(actor: Actor, today: date) -> list[Item]:
+    rows, _ = await decision_events.dead_deliveries(SHOWN)
+    return [Item(f"{r['subscriber_name']} · {r['event_type']} · {r['stream']} 第{r['sequence']}号",
+                 f"/admin/event-deliveries/{r['id']}", note=r["last_error"]) for r in rows]
+
+
 async def _upcoming_policies(actor: Actor) -> int:
     return await upcoming_version_count(clock.today())
 
@@ -497,6 +508,9 @@ QUEUES: dict[Role, list[Spec]] = {
     ],
     Role.admin: [
         Spec("policies", "已录入、尚未生效的政策版本", "/admin/policies", _upcoming_policies),
+        Spec("dead_deliveries", "24小时仍未送达的事件（死信），请联系对方后重新投递",
+             "/admin/event-deliveries?state=dead", _dead_delivery_count, _dead_delivery_items,
+             nav="/admin/event-deliveries"),
         Spec("incomplete", "档案不全的服务人员", "/staff?expiry=incomplete",
              _incomplete_staff, nav="/staff"),
         Spec("certificates", "资格证书已过期或即将到期的服务人员",

@@ -32,5 +32,7 @@ NAVIGATION: dict[Role, list[tuple[str, str]]] = {
                  ("改判影响", "/regrading"), ("评估抽查", "/spotchecks"),
                  ("稽核报告", "/inspections"),
                  ("定点机构", "/admin/organisations"), ("地区管理", "/admin/regions"),
-                 ("护理项目目录", "/admin/care-items")],
+                 ("护理项目目录", "/admin/care-items"),
+                 ("事件订阅", "/admin/event-subscribers"),
+                 ("事件投递", "/admin/event-deliveries")],
 }

@@ -112,6 +112,7 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     from ltc.audit import service as audit
     from ltc.audit.tables import AuditEvent
     from ltc.careplans.tables import CareItem, CarePlan
+    from ltc.decision_events.tables import EventSubscriber
     from ltc.desk.regrading import compute_impact
     from ltc.evidence import service as evidence
     from ltc.inspections.tables import InspectionFinding
@@ -164,6 +165,10 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     region = await Region.select().where(Region.code == "370983").first()
     assert "演示数据" in region["bureau_address"] and region["bureau_phone"]
     assert await CareItem.count().where(CareItem.national_code != "") >= 6
+    # Two decision-event subscribers: the insurance core paused, civil affairs unreachable.
+    subscribers = await EventSubscriber.select(EventSubscriber.url, EventSubscriber.active)
+    assert sorted((s["active"], s["url"]) for s in subscribers) == [
+        (False, "https://ybhx.example.cn/ltc/events"), (True, "http://127.0.0.1:9/ltc-events")]
     # Payees: every provider agreement names its account; ORG-P-002's amended mid-month.
     providers = await Agreement.select().where(Agreement.kind == "provider")
     assert all(a["bank_account"] for a in providers)
