@@ -232,7 +232,7 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     denied = next(c for c in latest if c["outcome"] == "denied")
     assert (await Visit.select(Visit.review).where(Visit.id == denied["visit"]).first()
             )["review"] == "flagged"
-    # 稽核: the nightly run found yesterday's planted pair, open for the reviewer.
+    # 稽核: last night's run found the pair planted two days ago, open for the reviewer.
     found = await InspectionFinding.select(InspectionFinding.rule, InspectionFinding.state)
     assert {("travel", "open"), ("shared_confirmation", "open")} <= {
         (f["rule"], f["state"]) for f in found}
