@@ -36,6 +36,31 @@ STATE_LABELS = {
     AssessmentState.CANCELLED: "已终止",
 }
 
+# What an assessment is for, as partners read it in the grade.concluded event.
+KIND_LABELS = {"initial": "首次评估", "reassessment": "重新评估"}
+
+
+@dataclass(frozen=True)
+class GradeConcluded:
+    """The `data` of a grade.concluded decision event (ltc.decision_events): the reviewer
+    fixed a grade. `ruleset` is "code@version" of the grading ruleset used."""
+
+    assessment_id: int
+    application_number: str
+    kind: str  # initial | reassessment
+    grade: int
+    grade_label: str
+    ruleset: str
+    concluded_on: date
+
+    def as_data(self) -> dict[str, object]:
+        return {"assessment_id": self.assessment_id,
+                "application_number": self.application_number,
+                "kind": self.kind, "kind_label": KIND_LABELS[self.kind],
+                "grade": self.grade, "grade_label": self.grade_label,
+                "ruleset": self.ruleset, "concluded_on": self.concluded_on.isoformat()}
+
+
 # The states in which the assigned assessors may record scores, upload evidence and sign.
 EDITABLE = frozenset({AssessmentState.ASSIGNED, AssessmentState.IN_PROGRESS,
                       AssessmentState.RETURNED})

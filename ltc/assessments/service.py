@@ -12,6 +12,7 @@ from ltc.assessments import bundled, experts, grading, rulesets
 from ltc.assessments.rules import (
     EDITABLE,
     AssessmentState,
+    GradeConcluded,
     clean_guardian,
     coverage_problem,
     guardian_missing,
@@ -19,6 +20,7 @@ from ltc.assessments.rules import (
 )
 from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit import service as audit
+from ltc.decision_events import interface as events
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.evidence import interface as evidence
 from ltc.identity import Actor, Role, in_region, region_covers
@@ -304,6 +306,17 @@ async def conclude(actor: Actor, assessment_id: int, *, expected_version: int) -
         await audit.record(actor, "assessment.concluded", "assessment", assessment_id,
                            after={"grade": result.grade, "grade_label": result.grade_label,
                                   "ruleset": result.ruleset})
+        # Before the decision a re-assessment's conclusion may make at once: a partner reads
+        # the grade, then what it did to the entitlement, in sequence order.
+        await events.emit(events.EventType.grade_concluded,
+                          await events.person_subject(row["application.person.id"]),
+                          GradeConcluded(
+                              assessment_id=assessment_id,
+                              application_number=row["application.number"], kind=row["kind"],
+                              grade=result.grade, grade_label=result.grade_label,
+                              ruleset=result.ruleset,
+                              concluded_on=now.astimezone(clock.CHINA).date()).as_data(),
+                          occurred_at=now)
         await notices.after_conclusion(actor, after, clock.today())
     return after
 

@@ -56,6 +56,42 @@ CATEGORY_LABELS = {"basic_life": "基本生活照料", "clinical": "常用临床
 
 
 @dataclass(frozen=True)
+class PlanConfirmed:
+    """The `data` of a careplan.confirmed decision event (ltc.decision_events): version
+    `plan_no` of an entitlement's care plan, confirmed by a clerk (or made by one), in force
+    from `starts_on` until the next version starts; `supersedes_plan_no` is the version it
+    replaces (None for the first). `items` are care catalogue (code, name) pairs; provider
+    and caregiver are None where the plan has none."""
+
+    plan_id: int
+    plan_no: int
+    entitlement_id: int
+    care_form: str
+    items: tuple[tuple[str, str], ...]
+    visits_per_month: int
+    starts_on: date
+    provider: tuple[str, str] | None = None  # (organisation code, name)
+    family_caregiver: tuple[str, str] | None = None  # (agreement number, caregiver's name)
+    supersedes_plan_no: int | None = None
+
+    def as_data(self) -> dict[str, object]:
+        return {
+            "plan_id": self.plan_id, "plan_no": self.plan_no,
+            "entitlement_id": self.entitlement_id, "care_form": self.care_form,
+            "care_form_label": CareForm(self.care_form).label,
+            "items": [{"code": code, "name": name} for code, name in self.items],
+            "visits_per_month": self.visits_per_month,
+            "starts_on": self.starts_on.isoformat(),
+            "provider": {"code": self.provider[0], "name": self.provider[1]}
+            if self.provider else None,
+            "family_caregiver": {"agreement_number": self.family_caregiver[0],
+                                 "name": self.family_caregiver[1]}
+            if self.family_caregiver else None,
+            "supersedes_plan_no": self.supersedes_plan_no,
+        }
+
+
+@dataclass(frozen=True)
 class CatalogueItem:
     """What the rules need of a care catalogue item."""
 

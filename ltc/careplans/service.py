@@ -26,6 +26,7 @@ from ltc.careplans import letters
 from ltc.careplans.rules import (
     CareForm,
     CatalogueItem,
+    PlanConfirmed,
     PlanState,
     arrangement_problems,
     ends_on,
@@ -36,6 +37,7 @@ from ltc.careplans.rules import (
     start_problem,
 )
 from ltc.careplans.tables import CareItem, CarePlan
+from ltc.decision_events import interface as events
 from ltc.entitlements.rules import EntitlementFacts, EntitlementState
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -360,6 +362,29 @@ async def _supersede(actor: Actor, current: dict[str, Any] | None,
                               "by_plan_no": new_plan["plan_no"]})
 
 
+async def _publish_confirmed(plan: dict[str, Any], superseded: dict[str, Any] | None) -> None:
+    """The careplan.confirmed event of a plan that became ACTIVE (the two ways: a clerk's
+    own plan, a provider's confirmed), in the transaction that confirmed it."""
+    items = await catalogue()
+    provider = await organisations.by_id(plan["provider"]) if plan["provider"] else None
+    caregiver = await Agreement.select(Agreement.number, Agreement.caregiver_name).where(
+        Agreement.id == plan["family_caregiver"]).first() if plan["family_caregiver"] else None
+    codes = plan["items"] if isinstance(plan["items"], list) else json.loads(plan["items"])
+    await events.emit(events.EventType.careplan_confirmed,
+                      await events.person_subject(plan["person"]), PlanConfirmed(
+                          plan_id=plan["id"], plan_no=plan["plan_no"],
+                          entitlement_id=plan["entitlement"], care_form=plan["care_form"],
+                          items=tuple((c, items[c]["name_zh"] if c in items else c)
+                                      for c in codes),
+                          visits_per_month=plan["visits_per_month"],
+                          starts_on=plan["starts_on"],
+                          provider=(provider.code, provider.name) if provider else None,
+                          family_caregiver=(caregiver["number"], caregiver["caregiver_name"])
+                          if caregiver else None,
+                          supersedes_plan_no=superseded["plan_no"] if superseded else None,
+                      ).as_data())
+
+
 def _summary(plan: dict[str, Any]) -> dict[str, Any]:
     return {"entitlement": plan["entitlement"], "plan_no": plan["plan_no"],
             "state": plan["state"], "care_form": plan["care_form"],
@@ -423,6 +448,7 @@ async def propose_plan(actor: Actor, entitlement_id: int, *, care_form: str,
                            "care_plan", plan.id, after=_summary(row), note=note or None)
         if not by_provider:
             await _supersede(actor, current, row)
+            await _publish_confirmed(row, current)
             await letters.request_letter(actor, row)
     return _decoded(await _row(plan.id))
 
@@ -474,6 +500,7 @@ async def confirm_plan(actor: Actor, plan_id: int, expected_version: int) -> dic
         await audit.record(actor, "care_plan.confirmed", "care_plan", plan_id,
                            before={"state": plan["state"]}, after=_summary(after))
         await _supersede(actor, current, after)
+        await _publish_confirmed(after, current)
         await letters.request_letter(actor, after)
     return _decoded(after)
 

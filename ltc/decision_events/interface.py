@@ -3,11 +3,14 @@ that makes the change, so the event exists if and only if the change committed."
 
 from __future__ import annotations
 
+import json
 import uuid
+from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from ltc import clock
+from ltc import clock, db
 from ltc.decision_events.rules import EventType, Subject, event_body, wants
 from ltc.decision_events.tables import (
     DecisionEvent,
@@ -17,7 +20,7 @@ from ltc.decision_events.tables import (
 )
 from ltc.people import interface as people
 
-__all__ = ["EventType", "Subject", "emit", "payee_subject", "person_subject"]
+__all__ = ["EventType", "Subject", "emit", "emit_many", "payee_subject", "person_subject"]
 
 
 async def person_subject(person_id: int) -> Subject:
@@ -61,3 +64,80 @@ async def emit(event_type: EventType, subject: Subject, data: dict[str, Any],
     if deliveries:
         await EventDelivery.insert(*deliveries)
     return event_id
+
+
+# Rows per statement in emit_many. They travel as one JSON parameter, not a parameter per
+# value: Piccolo's query building costs microseconds per parameter, more than the insert.
+CHUNK = 5_000
+
+
+def _json_rows(*columns: tuple[str, str]) -> str:
+    """A SELECT of the rows of one JSON parameter (a list of lists, values in `columns`
+    order: (name, PostgreSQL type)), in list order: the one engine spelling emit_many needs."""
+    if db.is_sqlite():
+        picks = ", ".join(f"json_extract(value, '$[{i}]') AS {name}"
+                          for i, (name, _) in enumerate(columns))
+        return f"SELECT {picks} FROM json_each({{}}) WHERE true ORDER BY key"
+    picks = ", ".join(f"(value->>{i})::{kind} AS {name}" for i, (name, kind) in enumerate(columns))
+    return (f"SELECT {picks} FROM jsonb_array_elements({{}}::jsonb) WITH ORDINALITY AS r"
+            "(value, n) WHERE true ORDER BY n")
+
+
+def _param(rows: list[tuple[Any, ...]]) -> str:
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+
+async def emit_many(event_type: EventType, items: Iterable[tuple[Subject, dict[str, Any]]],
+                    occurred_at: datetime | None = None) -> list[str]:
+    """emit() for many (subject, data) pairs at once, set-based, in chunks: the same events,
+    bodies, sequences and deliveries as calling emit() for each in turn, for a city's
+    hundreds of thousands of payees in seconds (bench/RESULTS.md). Call inside the write
+    transaction of the change. Returns the event ids in the order of `items`."""
+    items = list(items)
+    if not items:
+        return []
+    occurred_at = occurred_at or clock.now()
+    now = clock.now()
+    # Streams are advanced in sorted order, so two transactions emitting for overlapping
+    # subjects lock their counters in the same order on PostgreSQL (no deadlock).
+    counts = Counter(subject.stream for subject, _ in items)
+    streams = sorted(counts)
+    last: dict[str, int] = {}
+    for start in range(0, len(streams), CHUNK):
+        chunk = [(stream, counts[stream]) for stream in streams[start:start + CHUNK]]
+        for row in await EventStream.raw(
+                "INSERT INTO event_stream (stream, last_sequence) "
+                + _json_rows(("stream", "text"), ("n", "integer"))
+                + " ON CONFLICT (stream) DO UPDATE SET last_sequence = "
+                "event_stream.last_sequence + excluded.last_sequence "
+                "RETURNING stream, last_sequence", _param(chunk)):
+            last[row["stream"]] = int(row["last_sequence"])
+    # A subject named n times got the n numbers up to its new last one, in item order.
+    next_of = {stream: last[stream] - counts[stream] + 1 for stream in counts}
+    events = []
+    for subject, data in items:
+        sequence = next_of[subject.stream]
+        next_of[subject.stream] += 1
+        event_id = str(uuid.uuid4())
+        events.append((event_id, subject.stream, sequence,
+                       event_body(event_id, event_type, subject, sequence, occurred_at, data)))
+    subscribers = [s["id"] for s in await EventSubscriber.select(
+        EventSubscriber.id, EventSubscriber.event_types) if wants(s["event_types"], event_type)]
+    for start in range(0, len(events), CHUNK):
+        chunk = events[start:start + CHUNK]
+        ids = {row["event_id"]: row["id"] for row in await DecisionEvent.raw(
+            "INSERT INTO decision_event (event_id, event_type, stream, sequence, occurred_at, "
+            "body, created_at) SELECT r.event_id, {}, r.stream, r.sequence, {}, r.body, {} FROM ("
+            + _json_rows(("event_id", "text"), ("stream", "text"), ("sequence", "integer"),
+                         ("body", "text"))
+            + ") r RETURNING id, event_id", str(event_type), occurred_at, now, _param(chunk))}
+        if subscribers:
+            await EventDelivery.raw(
+                "INSERT INTO event_delivery (subscriber, event, stream, sequence, state, "
+                "attempts, next_attempt_at, last_error, created_at) SELECT r.subscriber, "
+                "r.event, r.stream, r.sequence, 'pending', 0, {}, '', {} FROM ("
+                + _json_rows(("subscriber", "integer"), ("event", "integer"),
+                             ("stream", "text"), ("sequence", "integer")) + ") r",
+                now, now, _param([(subscriber, ids[e[0]], e[1], e[2])
+                                  for e in chunk for subscriber in subscribers]))
+    return [event[0] for event in events]

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from ltc.clock import add_months, period_end
+from ltc.grades import GRADE_LABELS
 
 
 class EntitlementState(StrEnum):
@@ -144,3 +145,43 @@ SOURCE_LABELS = {"clerk": "经办员办理", "scheduler": "系统按日更新"}
 
 def source_label(source: str) -> str:
     return SOURCE_LABELS.get(source, source)
+
+
+# --- decision events ---------------------------------------------------------------------------
+
+# The history kinds that partners hear of (ltc.decision_events: entitlement.<kind>).
+PUBLISHED_KINDS = frozenset({"started", "suspended", "resumed", "ended"})
+
+
+@dataclass(frozen=True)
+class EntitlementEvent:
+    """The `data` of an entitlement.started / suspended / resumed / ended event: published
+    when the change is recorded, with the day it takes effect (`effective_on`, possibly
+    later: a suspension from next week, an end at the month's end). `state` is the state
+    today after the change. An ended event adds why (`reason_code`, one of END_REASONS, and
+    its label) and the last day benefits are paid for."""
+
+    kind: str  # one of PUBLISHED_KINDS
+    entitlement_id: int
+    decision_number: str
+    grade: int
+    starts_on: date
+    expires_on: date
+    state: str
+    effective_on: date
+    reason: str  # as written in the entitlement's history
+    end_reason: str = ""
+    last_day: date | None = None
+
+    def as_data(self) -> dict[str, object]:
+        data: dict[str, object] = {
+            "entitlement_id": self.entitlement_id, "decision_number": self.decision_number,
+            "grade": self.grade, "grade_label": GRADE_LABELS[self.grade],
+            "starts_on": self.starts_on.isoformat(), "expires_on": self.expires_on.isoformat(),
+            "state": self.state, "state_label": EntitlementState(self.state).label,
+            "effective_on": self.effective_on.isoformat(), "reason": self.reason}
+        if self.kind == "ended":
+            assert self.last_day is not None
+            data.update(reason_code=self.end_reason, reason_label=END_REASONS[self.end_reason],
+                        last_day=self.last_day.isoformat())
+        return data

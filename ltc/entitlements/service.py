@@ -12,10 +12,13 @@ from ltc.applications.rules import ApplicationState
 from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment
 from ltc.audit import service as audit
+from ltc.decision_events import interface as events
 from ltc.enrollment.tables import HospitalStay
 from ltc.entitlements.rules import (
     CLERK_END_REASONS,
     END_REASONS,
+    PUBLISHED_KINDS,
+    EntitlementEvent,
     EntitlementFacts,
     EntitlementState,
     Interval,
@@ -117,11 +120,17 @@ async def facts_of(row: dict[str, Any]) -> EntitlementFacts:
 
 
 async def _change(actor: Actor, row: dict[str, Any], kind: str, state_before: str,
-                  effective_on: date, reason: str, source: str, today: date) -> str:
+                  effective_on: date, reason: str, source: str, today: date, *,
+                  publish: bool = True) -> str:
     """Record one change of an entitlement's facts (already written) and bring its state up
-    to date; one history row and one audit event. Returns the state after."""
-    fresh = await Entitlement.select().where(Entitlement.id == row["id"]).first()
-    state = str(state_on(await facts_of(fresh), today))
+    to date; one history row, one audit event and, for a kind partners hear of, one
+    decision event (`publish` False: the change only makes an announced one take effect).
+    Returns the state after."""
+    fresh = await Entitlement.select(
+        Entitlement.all_columns(), Entitlement.decision.number.as_alias("decision_number"),
+    ).where(Entitlement.id == row["id"]).first()
+    facts = await facts_of(fresh)
+    state = str(state_on(facts, today))
     if state != fresh["state"]:
         await Entitlement.update({Entitlement.state: state,
                                   Entitlement.version: Entitlement.version + 1}).where(
@@ -133,6 +142,15 @@ async def _change(actor: Actor, row: dict[str, Any], kind: str, state_before: st
                        before={"state": state_before} if state_before else None,
                        after={"state": state, "effective_on": effective_on.isoformat()},
                        note=reason or None)
+    if publish and kind in PUBLISHED_KINDS:
+        await events.emit(events.EventType(f"entitlement.{kind}"),
+                          await events.person_subject(fresh["person"]), EntitlementEvent(
+                              kind=kind, entitlement_id=fresh["id"],
+                              decision_number=fresh["decision_number"], grade=fresh["grade"],
+                              starts_on=fresh["starts_on"], expires_on=fresh["expires_on"],
+                              state=state, effective_on=effective_on, reason=reason,
+                              end_reason=fresh["end_reason"], last_day=facts.last_day,
+                          ).as_data())
     return state
 
 
@@ -162,7 +180,11 @@ async def refresh_all(today: date) -> dict[str, int]:
                     await Entitlement.update({Entitlement.end_reason: "expired"}).where(
                         Entitlement.id == row["id"])
                 reason = END_REASONS[row["end_reason"] or "expired"] if kind == "ended" else ""
-                await _change(SYSTEM, row, kind, row["state"], today, reason, "scheduler", today)
+                # Only an expiry is news here: every other change of state today was
+                # published, with this day, when it was recorded (a clerk's suspension from
+                # today, an end at the month's end, a hospital stay).
+                await _change(SYSTEM, row, kind, row["state"], today, reason, "scheduler", today,
+                              publish=kind == "ended" and not row["end_reason"])
                 counts["changed"] += 1
             if row["region_path"] not in lead_days:
                 lead_days[row["region_path"]] = (await policy_in_force(

@@ -480,6 +480,14 @@ def carry_failed_payments(batch_id: int, region_path: str) -> tuple[str, ...]:
     )
 
 
+def payee_totals(batch_id: int) -> str:
+    """Each payee of a batch with its lines counted and summed (the payout.approved events)."""
+    return (
+        "SELECT payee_key, MAX(payee_name) AS payee_name, COUNT(*) AS line_count, "
+        "SUM(gross_fen) AS gross, SUM(withheld_fen) AS withheld, SUM(net_fen) AS net "
+        f"FROM payout_line WHERE batch = {int(batch_id)} GROUP BY payee_key ORDER BY payee_key")
+
+
 def withheld_deposits(d: Dialect, batch_id: int, batch_number: str, at: datetime) -> str:
     """The deposit ledger entries of an approved batch: its withheld amounts per provider."""
     return (

@@ -23,6 +23,7 @@ import hashlib
 import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -329,6 +330,42 @@ ANOMALY_LABELS = {"new": "新增收款人", "up": "环比增加超过30%", "down
 
 
 # --- bank files -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PayeeApproved:
+    """The `data` of a payout.approved decision event (ltc.decision_events), one per payee
+    of an approved batch: its lines and their sums in fen. `net_fen` may be negative (an
+    adjustment larger than the month's money is offset in the next batch)."""
+
+    batch_number: str
+    month: date  # its first day
+    line_count: int
+    gross_fen: int
+    withheld_fen: int
+    net_fen: int
+
+    def as_data(self) -> dict[str, object]:
+        return {"batch_number": self.batch_number, "month": f"{self.month:%Y-%m}",
+                "line_count": self.line_count, "gross_fen": self.gross_fen,
+                "withheld_fen": self.withheld_fen, "net_fen": self.net_fen}
+
+
+@dataclass(frozen=True)
+class PayeePaid:
+    """The `data` of a payout.paid decision event: the bank confirmed a payee's transfer;
+    `paid_on` is the day its result was reconciled."""
+
+    batch_number: str
+    month: date
+    payment_reference: str
+    amount_fen: int
+    paid_on: date
+
+    def as_data(self) -> dict[str, object]:
+        return {"batch_number": self.batch_number, "month": f"{self.month:%Y-%m}",
+                "payment_reference": self.payment_reference, "amount_fen": self.amount_fen,
+                "paid_on": self.paid_on.isoformat()}
+
 
 def payee_label(payee_key: str) -> str:
     """A payee key fit for pages, file names and audit events: a caregiver's key holds the

@@ -18,13 +18,14 @@ from piccolo.columns import Column
 
 from ltc import clock, db, documents, money
 from ltc.audit import service as audit
+from ltc.decision_events import interface as events
 from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.organisations.tables import Organisation
 from ltc.payouts import computation, declarations, enrolment, rules
 from ltc.payouts.computation import Dialect, Month
-from ltc.payouts.rules import BatchState, DisputeState
+from ltc.payouts.rules import BatchState, DisputeState, PayeeApproved, PayeePaid
 from ltc.payouts.tables import (
     DepositEntry,
     Payment,
@@ -306,6 +307,12 @@ async def approve(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
             PayoutBatch.state: str(BatchState.APPROVED), PayoutBatch.approved_by: actor.id,
             PayoutBatch.approved_at: clock.now()}, "approved")
         await _run(computation.withheld_deposits(dialect(), batch_id, row["number"], clock.now()))
+        await events.emit_many(events.EventType.payout_approved, [
+            (events.payee_subject(p["payee_key"], p["payee_name"]), PayeeApproved(
+                batch_number=row["number"], month=row["month"],
+                line_count=int(p["line_count"]), gross_fen=int(p["gross"]),
+                withheld_fen=int(p["withheld"]), net_fen=int(p["net"])).as_data())
+            for p in await _run(computation.payee_totals(batch_id))])
     return updated
 
 
@@ -550,7 +557,8 @@ async def reconcile(actor: Actor, batch_id: int, data: bytes) -> dict[str, Any]:
             return {"batch": row, "already_imported": True, "paid": 0, "failed": 0}
         _refuse_bank_file(problems)
         payments = {p["reference"]: p for p in await Payment.select(
-            Payment.id, Payment.reference, Payment.status).where(Payment.batch == batch_id)}
+            Payment.id, Payment.reference, Payment.status, Payment.payee_key,
+            Payment.payee_name, Payment.amount_fen).where(Payment.batch == batch_id)}
         for result in results:
             payment = payments.get(result.reference)
             if payment is None:
@@ -576,6 +584,12 @@ async def reconcile(actor: Actor, batch_id: int, data: bytes) -> dict[str, Any]:
                                   Payment.failure_reason: result.reason}).where(
                 (Payment.id == payments[result.reference]["id"])
                 & (Payment.status == "pending"))
+        await events.emit_many(events.EventType.payout_paid, [
+            (events.payee_subject(payments[r]["payee_key"], payments[r]["payee_name"]),
+             PayeePaid(batch_number=row["number"], month=row["month"], payment_reference=r,
+                       amount_fen=payments[r]["amount_fen"],
+                       paid_on=now.astimezone(clock.CHINA).date()).as_data())
+            for r in paid])
         documents.store(data, suffix=".csv")
         await PayoutDocument(batch=batch_id, kind="reconciliation", sha256=sha256).save()
         failed = len(new) - len(paid)
