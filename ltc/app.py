@@ -52,6 +52,7 @@ from ltc.enrollment.controllers import EnrollmentEventApi
 from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.entitlements.rules import EndReason, EntitlementState
 from ltc.evidence.controllers import EvidenceApi, EvidencePages
+from ltc.evidence.tus import TusApi
 from ltc.grades import Grade
 from ltc.identity import PUBLIC, Actor, Role
 from ltc.inspections.controllers import InspectionPages
@@ -192,6 +193,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ApplicationApi,
             AssessmentApi,
             EvidenceApi,
+            TusApi,
             EnrollmentEventApi,
             VisitApi,
             StaffApi,

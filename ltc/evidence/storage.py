@@ -133,6 +133,11 @@ class _TempWriter:
         self.path.unlink(missing_ok=True)
 
 
+def open_append(path: Path, offset: int, hasher: Any) -> _TempWriter:
+    """A writer continuing a resumable upload's partial file (see _TempWriter.append)."""
+    return _TempWriter.append(path, offset, hasher)
+
+
 async def receive(
     chunks: AsyncIterable[bytes],
     declared_type: str | None,
