@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from conftest import sign_in
+from conftest import TEST_PASSWORD
 from support.evidence_cases import MP4_HEAD, make_case
 
 from ltc.evidence import rules
@@ -31,19 +31,27 @@ def big_video(size: int) -> bytes:
 
 
 async def signed_in(server: str) -> tuple[httpx.AsyncClient, dict[str, str]]:
+    """A client and the headers of assessor1's session. The cookies are sent by hand: on the
+    PostgreSQL pass the app marks them Secure, which httpx keeps from plain http."""
     client = httpx.AsyncClient(base_url=server, timeout=60)
-    response = await sign_in(client, "assessor1")
+    await client.get("/login")
+
+    def cookie() -> str:
+        return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+    response = await client.post("/login", headers={"Cookie": cookie()}, data={
+        "username": "assessor1", "password": TEST_PASSWORD,
+        "_csrf_token": client.cookies.get("ltc_csrf")})
     assert response.status_code in (302, 303), response.text
-    return client, {"x-csrftoken": client.cookies.get("ltc_csrf")}
+    return client, {"x-csrftoken": client.cookies.get("ltc_csrf"), "Cookie": cookie()}
 
 
-def open_patch(server: str, client: httpx.AsyncClient, csrf: dict[str, str], location: str,
+def open_patch(server: str, csrf: dict[str, str], location: str,
                offset: int, remaining: int) -> socket.socket:
     """A PATCH whose headers promise `remaining` bytes, on a raw socket: the test decides
     how many of them are ever sent."""
     url = urlsplit(server)
-    cookies = "; ".join(f"{k}={v}" for k, v in client.cookies.items())
-    head = (f"PATCH {location} HTTP/1.1\r\nHost: {url.netloc}\r\nCookie: {cookies}\r\n"
+    head = (f"PATCH {location} HTTP/1.1\r\nHost: {url.netloc}\r\nCookie: {csrf['Cookie']}\r\n"
             f"x-csrftoken: {csrf['x-csrftoken']}\r\nTus-Resumable: 1.0.0\r\n"
             f"Upload-Offset: {offset}\r\nContent-Type: application/offset+octet-stream\r\n"
             f"Content-Length: {remaining}\r\n\r\n")
@@ -98,7 +106,7 @@ async def test_cut_three_times_and_resumed_to_the_same_sha256(server, settings) 
 
     offset = 0
     for cut in (9 * MiB + 123, 30 * MiB + 7, 51 * MiB + 4567):
-        sock = open_patch(server, client, csrf, location, offset, len(body) - offset)
+        sock = open_patch(server, csrf, location, offset, len(body) - offset)
         sock.sendall(body[offset:cut])
         sock.close()  # the connection drops mid-PATCH
         await until_unlocked(key)
@@ -126,7 +134,7 @@ async def test_two_patches_of_one_upload_cannot_both_append(server) -> None:
     location = await new_upload(client, csrf, case["id"], len(body))
     key = location.rsplit("/", 1)[1]
 
-    first = open_patch(server, client, csrf, location, 0, len(body))
+    first = open_patch(server, csrf, location, 0, len(body))
     first.sendall(body[:2 * MiB])  # and holds the connection open
     await until_locked(key)
     second = await client.patch(location, content=body, headers={
