@@ -91,9 +91,3 @@ def expires_header(at: datetime) -> str:
     """Upload-Expires is an RFC 9110 HTTP date (always GMT)."""
     return format_datetime(at.astimezone(UTC), usegmt=True)
 
-
-def lock_is_stale(token: str, seen_at: datetime | None, now: datetime,
-                  stale_after_seconds: float) -> bool:
-    """A PATCH's lock may be taken over when there is none, or its holder has not written
-    for a while (its process died, or its client is gone without the server noticing)."""
-    return token == "" or seen_at is None or (now - seen_at).total_seconds() > stale_after_seconds
