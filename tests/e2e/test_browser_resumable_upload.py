@@ -2,7 +2,8 @@
 on the assessment page, the connection fails after a few PATCHes (the route aborts them) and
 the browser is closed; reopened with the same profile, the page names the unfinished upload,
 the same file is chosen again, and it continues from the server's offset to evidence with the
-file's own SHA-256 — one upload, not a second."""
+file's own SHA-256 — one upload, not a second. Then a video "recorded" with the capture input
+goes up by itself while a score is entered."""
 
 import hashlib
 import random
@@ -77,9 +78,23 @@ async def test_an_upload_resumes_after_the_browser_is_closed_and_reopened(
         await page.set_input_files("#evidence-file", str(video))
         await page.click("[data-upload-button]")
         await page.wait_for_selector(".evidence-list li >> text=入户评估.mp4")
+
+        # On site: the phone records a video; it starts uploading by itself while the
+        # assessor goes on with the 17 items.
+        capture = page.locator("#evidence-capture")
+        assert await capture.get_attribute("capture") == "environment"
+        assert await capture.get_attribute("accept") == "video/*"
+        clip = tmp_path / "现场录像.mp4"
+        clip.write_bytes(MP4_HEAD + random.Random(8).randbytes(2 * MiB))
+        await capture.set_input_files(str(clip))
+        score = page.locator("input[type=radio][name^=score_]").first
+        await score.check()
+        await page.wait_for_selector(".evidence-list li >> text=现场录像.mp4")
+        assert await score.is_checked()  # the page never left: the form is as it was
         await context.close()
 
     assert offsets and offsets[0] == 3 * MiB  # continued from what the server had
-    evidence = await EvidenceFile.select().first()
+    evidence = await EvidenceFile.select().order_by(EvidenceFile.id).first()
     assert evidence["sha256"] == hashlib.sha256(body).hexdigest()
-    assert await AuditEvent.count().where(AuditEvent.action == "evidence.upload_started") == 1
+    # One upload for the interrupted file (continued, not begun again), one for the capture.
+    assert await AuditEvent.count().where(AuditEvent.action == "evidence.upload_started") == 2
