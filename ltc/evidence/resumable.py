@@ -164,7 +164,11 @@ async def append(actor: Actor, key: str, claimed: int, content_type: str | None,
     path = partial_path(media_dir, key)
     cached = _HASHERS.pop(key, None)
     hasher = cached[1] if cached is not None and cached[0] == claimed else None
-    writer = await anyio.to_thread.run_sync(storage.open_append, path, claimed, hasher)
+    try:
+        writer = await anyio.to_thread.run_sync(storage.open_append, path, claimed, hasher)
+    except FileNotFoundError:  # its bytes were lost (disk restored, file removed by hand)
+        await _remove(key, media_dir)
+        raise tus_rules.UploadGone("upload_lost", "该上传已收到的数据已丢失，请重新上传") from None
     try:
         await storage.write_stream(
             _beating(chunks, key, token), writer,

@@ -82,9 +82,13 @@ class _TempWriter:
     @classmethod
     def append(cls, path: Path, offset: int, hasher: Any) -> _TempWriter:
         """Continue `path` at `offset`: whatever lies beyond it (bytes a killed process wrote
-        but never counted) is cut off first, so the file always matches the recorded offset."""
+        but never counted) is cut off first, so the file always matches the recorded offset.
+        FileNotFoundError when the file is missing or shorter than `offset`."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        fd = os.open(path, os.O_WRONLY | (os.O_CREAT if offset == 0 else 0), 0o600)
+        if os.fstat(fd).st_size < offset:  # bytes counted but gone: never fill in zeros
+            os.close(fd)
+            raise FileNotFoundError(f"{path} is shorter than its offset {offset}")
         os.ftruncate(fd, offset)
         os.lseek(fd, offset, os.SEEK_SET)
         return cls(fd, path, offset, hasher, hashing=offset == 0)

@@ -192,3 +192,15 @@ async def test_expired_uploads_answer_gone_and_are_purged(client, settings) -> N
     with clock.travel_to(clock.now() + timedelta(hours=settings.upload_keep_hours, minutes=1)):
         assert await resumable.purge_expired(settings.media_dir) == 1
     assert await ResumableUpload.count() == 0 and temp_files(settings) == []
+
+
+async def test_an_upload_whose_bytes_were_lost_is_gone_not_filled_in(client, settings) -> None:
+    case = await make_case()
+    csrf = await as_user(client, "assessor1")
+    body = video(5000)
+    location = (await create(client, csrf, case["id"], len(body))).headers["location"]
+    await patch(client, csrf, location, 0, body[:2000])
+    resumable.partial_path(settings.media_dir, location.rsplit("/", 1)[1]).unlink()
+    lost = await patch(client, csrf, location, 2000, body[2000:])
+    assert lost.status_code == 410 and lost.json()["error"]["code"] == "upload_lost"
+    assert await ResumableUpload.count() == 0 and await EvidenceFile.count() == 0
