@@ -62,6 +62,7 @@ from ltc.enrollment.remote import install_from_settings as install_enrolment_gat
 from ltc.entitlements.controllers import DecisionPages, EntitlementPages
 from ltc.entitlements.rules import EndReason, EntitlementState
 from ltc.evidence.controllers import EvidenceApi, EvidencePages
+from ltc.evidence.tus import TusApi
 from ltc.grades import Grade
 from ltc.identity import PUBLIC, Actor, Role
 from ltc.inspections.controllers import InspectionPages
@@ -211,6 +212,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             ApplicationApi,
             AssessmentApi,
             EvidenceApi,
+            TusApi,
             EnrollmentEventApi,
             VisitApi,
             FieldApi,

@@ -25,7 +25,7 @@ from ltc.enrollment.tables import (
     HospitalStay,
 )
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
-from ltc.evidence.tables import EvidenceFile
+from ltc.evidence.tables import EvidenceFile, ResumableUpload
 from ltc.family.tables import FamilyAnswer, FamilyRating, FamilySignIn
 from ltc.inspections.tables import InspectionFinding
 from ltc.jobs.tables import JobReceipt, OutboxMessage, ScheduledRun
@@ -71,6 +71,7 @@ APP_CONFIG = AppConfig(
         Ruleset,
         Assessment,
         EvidenceFile,
+        ResumableUpload,
         PolicyVersion,
         NoticeBatch,
         NoticeEntry,

@@ -47,6 +47,9 @@ class Settings:
     login_window_seconds: int = 900
     session_idle_minutes: int = 30  # signed out after this long without a request
     session_max_hours: int = 12  # and this long after signing in, whatever the activity
+    # How long an unfinished resumable upload is kept after its last bytes (ltc.evidence
+    # .resumable): three days cover a weekend in a village without signal.
+    upload_keep_hours: int = 72
     # Proxies whose X-Forwarded-For names the client (uvicorn's forwarded_allow_ips); empty:
     # trust nobody, the peer address is the client.
     trusted_proxies: tuple[str, ...] = ()
@@ -115,6 +118,7 @@ class Settings:
             login_window_seconds=_int(env, "LTC_LOGIN_WINDOW_SECONDS", 900, 1),
             session_idle_minutes=_int(env, "LTC_SESSION_IDLE_MINUTES", 30, 1),
             session_max_hours=_int(env, "LTC_SESSION_MAX_HOURS", 12, 1),
+            upload_keep_hours=_int(env, "LTC_UPLOAD_KEEP_HOURS", 72, 1),
             trusted_proxies=_addresses(env, "LTC_TRUSTED_PROXIES"),
             # Behind HTTPS in production; the embedded demo is plain http on 127.0.0.1.
             secure_cookies=_bool(env, "LTC_SECURE_COOKIES", not embedded),

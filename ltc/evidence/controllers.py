@@ -79,7 +79,7 @@ def max_size() -> int:
     return rules.MAX_SIZE
 
 
-async def _request_body(request: Request) -> AsyncIterator[bytes]:
+async def request_body(request: Request) -> AsyncIterator[bytes]:
     """The raw body, with Litestar's transport errors turned into ours."""
     try:
         async for chunk in request.stream():
@@ -180,7 +180,7 @@ class EvidenceApi(Controller):
             rules.check_size(request.content_length, max_size())
         await service.check_can_upload(actor, assessment_id)
         row, created = await _receive_and_attach(
-            actor, assessment_id, _request_body(request), declared, file_name, when, settings)
+            actor, assessment_id, request_body(request), declared, file_name, when, settings)
         return Response(evidence_out(row), status_code=201 if created else 200)
 
     @get("/{assessment_id:int}/evidence", guards=[VIEWERS],

@@ -15,9 +15,10 @@ import hashlib
 import os
 import tempfile
 import time
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import anyio
 
@@ -58,20 +59,44 @@ class StoredFile:
 
 
 class _TempWriter:
-    """Hashes and writes batches; runs in a worker thread, never on the event loop."""
+    """Hashes and writes batches; runs in a worker thread, never on the event loop.
 
-    def __init__(self, directory: Path) -> None:
+    `written` counts from the start of the file: a resumable upload appends to its partial
+    file from its offset. Its hasher is None when the bytes before the offset were not hashed
+    by this process (the file is then hashed whole at the end, `hash_file`)."""
+
+    def __init__(self, fd: int, path: Path, offset: int = 0,
+                 hasher: Any = None, *, hashing: bool = True) -> None:
+        self.fd: int | None = fd
+        self.path = path
+        self.hasher = hasher if hasher is not None or not hashing else hashlib.sha256()
+        self.written = offset
+        self.flushed = offset
+
+    @classmethod
+    def new(cls, directory: Path) -> _TempWriter:
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
-        self.fd: int | None = fd
-        self.path = Path(name)
-        self.hasher = hashlib.sha256()
-        self.written = 0
-        self.flushed = 0
+        return cls(fd, Path(name))
+
+    @classmethod
+    def append(cls, path: Path, offset: int, hasher: Any) -> _TempWriter:
+        """Continue `path` at `offset`: whatever lies beyond it (bytes a killed process wrote
+        but never counted) is cut off first, so the file always matches the recorded offset.
+        FileNotFoundError when the file is missing or shorter than `offset`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | (os.O_CREAT if offset == 0 else 0), 0o600)
+        if os.fstat(fd).st_size < offset:  # bytes counted but gone: never fill in zeros
+            os.close(fd)
+            raise FileNotFoundError(f"{path} is shorter than its offset {offset}")
+        os.ftruncate(fd, offset)
+        os.lseek(fd, offset, os.SEEK_SET)
+        return cls(fd, path, offset, hasher, hashing=offset == 0)
 
     def write(self, data: bytearray) -> None:
         assert self.fd is not None
-        self.hasher.update(data)
+        if self.hasher is not None:
+            self.hasher.update(data)
         view = memoryview(data)
         while view:
             written = os.write(self.fd, view)
@@ -92,13 +117,17 @@ class _TempWriter:
                              os.POSIX_FADV_DONTNEED)
         self.flushed = self.written
 
-    def finish(self) -> str:
-        """fsync and close; the digest. The bytes are durable before anything points at them."""
+    def close(self) -> None:
+        """fsync and close: the bytes are durable before anything counts or points at them."""
         assert self.fd is not None
         self._flush_and_drop()
         os.fsync(self.fd)
         os.close(self.fd)
         self.fd = None
+
+    def finish(self) -> str:
+        """close(); the digest."""
+        self.close()
         return self.hasher.hexdigest()
 
     def discard(self) -> None:
@@ -106,6 +135,11 @@ class _TempWriter:
             os.close(self.fd)
             self.fd = None
         self.path.unlink(missing_ok=True)
+
+
+def open_append(path: Path, offset: int, hasher: Any) -> _TempWriter:
+    """A writer continuing a resumable upload's partial file (see _TempWriter.append)."""
+    return _TempWriter.append(path, offset, hasher)
 
 
 async def receive(
@@ -124,26 +158,52 @@ async def receive(
     that goes away mid-upload; nothing is left behind either way.
     """
     declared = rules.check_declared_type(declared_type)
-    writer = await anyio.to_thread.run_sync(_TempWriter, rules.temp_dir(media_dir))
+    writer = await anyio.to_thread.run_sync(_TempWriter.new, rules.temp_dir(media_dir))
+    head = bytearray()
+    confirmed: tuple[str, Kind] | None = None
+
+    def check(chunk: bytes, size: int) -> None:
+        nonlocal confirmed
+        if size > max_size:
+            raise rules.too_large(max_size)
+        if confirmed is None:
+            head.extend(chunk[: rules.SNIFF_BYTES - len(head)])
+            if len(head) >= rules.SNIFF_BYTES:
+                confirmed = rules.confirm_type(declared, bytes(head))
+
+    try:
+        size = await write_stream(chunks, writer, check)
+        if size == 0:
+            raise InvalidInput("evidence_empty", "文件是空的，请重新选择要上传的视频或照片")
+        if confirmed is None:  # shorter than the signature window: judge what there is
+            confirmed = rules.confirm_type(declared, bytes(head))
+        sha256 = await anyio.to_thread.run_sync(writer.finish)
+        return await _received(writer.path, size, sha256, confirmed, media_dir, probe)
+    except BaseException:
+        # Also on cancellation (client gone): shielded, so the cleanup itself runs.
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(writer.discard)
+        raise
+
+
+async def write_stream(chunks: AsyncIterable[bytes], writer: _TempWriter,
+                       check: Callable[[bytes, int], None]) -> int:
+    """Write `chunks` through `writer`; `check(chunk, size so far)` sees each chunk first and
+    may refuse it by raising. Returns the bytes written. On any failure, every batch already
+    handed to the writer's thread has been written when this raises (what a resumable upload
+    keeps); a full disk is a DomainError of its own."""
     loop = asyncio.get_running_loop()
     # Double buffering: one batch is hashed and written in a thread while the next arrives.
     # At most two batches are in memory, whatever the file's size.
     pending: asyncio.Future[None] | None = None
+    batch = bytearray()
+    size = 0
     try:
-        head = bytearray()
-        confirmed: tuple[str, Kind] | None = None
-        batch = bytearray()
-        size = 0
         async for chunk in chunks:
             if not chunk:
                 continue
             size += len(chunk)
-            if size > max_size:
-                raise rules.too_large(max_size)
-            if confirmed is None:
-                head += chunk[: rules.SNIFF_BYTES - len(head)]
-                if len(head) >= rules.SNIFF_BYTES:
-                    confirmed = rules.confirm_type(declared, bytes(head))
+            check(chunk, size)
             batch += chunk
             if len(batch) >= BATCH_SIZE:
                 if pending is not None:
@@ -154,34 +214,62 @@ async def receive(
         if pending is not None:
             await pending
             pending = None
-        if size == 0:
-            raise InvalidInput("evidence_empty", "文件是空的，请重新选择要上传的视频或照片")
-        if confirmed is None:  # shorter than the signature window: judge what there is
-            confirmed = rules.confirm_type(declared, bytes(head))
         if batch:
             await anyio.to_thread.run_sync(writer.write, batch)
-        sha256 = await anyio.to_thread.run_sync(writer.finish)
-        content_type, kind = confirmed
-        duration = None
-        if probe and kind == Kind.video:
-            duration = await anyio.to_thread.run_sync(video_duration, writer.path)
+        return size
     except BaseException as exc:
-        # Also on cancellation (client gone): shielded, so the cleanup itself runs. A write
-        # still running in its thread finishes first: its file descriptor is closed after.
+        # A write still running in its thread finishes first: the caller closes or
+        # removes the file after.
         with anyio.CancelScope(shield=True):
             if pending is not None:
                 await asyncio.wait({pending})
-            await anyio.to_thread.run_sync(writer.discard)
         if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
             raise DomainError("media_storage_full",
                               "服务器存储空间不足，文件未保存，请联系系统管理员",
                               status_code=507) from exc
         raise
+
+
+async def _received(path: Path, size: int, sha256: str, confirmed: tuple[str, Kind],
+                    media_dir: Path, probe: bool) -> ReceivedFile:
+    content_type, kind = confirmed
+    duration = None
+    if probe and kind == Kind.video:
+        duration = await anyio.to_thread.run_sync(video_duration, path)
     return ReceivedFile(
         sha256=sha256, size=size, content_type=content_type, kind=kind,
-        temp_path=writer.path, path=rules.storage_path(media_dir, sha256),
+        temp_path=path, path=rules.storage_path(media_dir, sha256),
         duration_seconds=duration,
     )
+
+
+def hash_file(path: Path) -> str:
+    """SHA-256 of a whole file, read in batches (for a partial file some of whose bytes
+    were written by another process)."""
+    hasher = hashlib.sha256()
+    with path.open("rb") as f:
+        while data := f.read(BATCH_SIZE):
+            hasher.update(data)
+    return hasher.hexdigest()
+
+
+async def receive_written(path: Path, size: int, declared_type: str | None, media_dir: Path,
+                          sha256: str | None = None, *, probe: bool = True) -> ReceivedFile:
+    """A file written in full by a resumable upload, checked as receive() checks a stream
+    (declared type, the bytes' signature, the video's duration), hashed unless the caller
+    hashed it on the way. Ready for place(); its file is left alone when refused."""
+    declared = rules.check_declared_type(declared_type)
+
+    def head() -> bytes:
+        with path.open("rb") as f:
+            return f.read(rules.SNIFF_BYTES)
+
+    if size == 0:
+        raise InvalidInput("evidence_empty", "文件是空的，请重新选择要上传的视频或照片")
+    confirmed = rules.confirm_type(declared, await anyio.to_thread.run_sync(head))
+    if sha256 is None:
+        sha256 = await anyio.to_thread.run_sync(hash_file, path)
+    return await _received(path, size, sha256, confirmed, media_dir, probe)
 
 
 def _fsync_directory(path: Path) -> None:

@@ -1,7 +1,11 @@
-// Evidence upload: each chosen file is PUT raw to the API (the server streams it to disk and
-// hashes it on the way), with a progress bar, one file after another. Without JavaScript the
-// same form posts multipart to the page route instead. Forms: <form data-evidence-upload
-// data-put-url="…" data-max-size="…"> in templates/evidence/_upload.html.
+// Evidence upload: each chosen file goes up resumably over tus (tus-js-client, vendored in
+// /static) to /api/v1/uploads, with a progress bar, pause and resume, one file after another.
+// A dropped connection is retried from the last byte the server has; after the browser was
+// closed, choosing the same file again continues it (tus-js-client keeps the upload's URL in
+// localStorage). A video recorded on the spot (the capture input) starts at once, while the
+// assessor goes on with the form. Without JavaScript (or tus support) the same form posts
+// multipart to the page route instead. Forms: <form data-evidence-upload data-tus-url="…"
+// data-assessment-id="…" data-max-size="…"> in templates/evidence/_upload.html.
 (function () {
   "use strict";
 
@@ -111,29 +115,82 @@
     list.appendChild(li);
   }
 
-  function put(form, file, type, onProgress) {
+  var current = null;
+
+  function fingerprintFor(form) {
+    // The default fingerprint is the file and the endpoint: the same video chosen for another
+    // assessment must not continue this one's upload.
+    return function (file) {
+      return Promise.resolve(["ltc-evidence", form.getAttribute("data-assessment-id"), file.name,
+        file.type, file.size, file.lastModified].join("-"));
+    };
+  }
+
+  function tusError(error) {
+    var response = error && error.originalResponse;
+    if (response) {
+      return errorMessage({ status: response.getStatus(), responseText: response.getBody() });
+    }
+    return errorMessage({ status: 0, responseText: "" });
+  }
+
+  function send(form, file, type, onProgress) {
     return new Promise(function (resolve, reject) {
-      var url = form.getAttribute("data-put-url") + "?name=" + encodeURIComponent(file.name);
+      var metadata = {
+        assessment_id: form.getAttribute("data-assessment-id"), filename: file.name,
+        filetype: type
+      };
       var when = recordedAt(form, file);
-      if (when) url += "&recorded_at=" + encodeURIComponent(when);
-      var xhr = new XMLHttpRequest();
-      xhr.open("PUT", url);
-      xhr.setRequestHeader("Content-Type", type);
-      xhr.setRequestHeader("x-csrftoken", csrfToken());
-      xhr.setRequestHeader("Accept", "application/json");
-      xhr.upload.addEventListener("progress", function (event) {
-        if (event.lengthComputable) onProgress(event.loaded, event.total);
+      if (when) metadata.recorded_at = when;
+      var upload = new window.tus.Upload(file, {
+        endpoint: form.getAttribute("data-tus-url"),
+        // Bytes per PATCH (the form's data-chunk-size, 64 MiB): long enough for full speed,
+        // short enough that a proxy's timeout costs little; a PATCH cut short keeps its bytes.
+        chunkSize: parseInt(form.getAttribute("data-chunk-size"), 10),
+        retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000, 60000],
+        metadata: metadata,
+        headers: { "x-csrftoken": csrfToken(), "Accept": "application/json" },
+        fingerprint: fingerprintFor(form),
+        removeFingerprintOnSuccess: true,
+        onProgress: onProgress,
+        onSuccess: function (payload) {
+          var response = payload && payload.lastResponse;
+          var id = response && response.getHeader("Evidence-Id");
+          var duplicate = response && response.getHeader("Evidence-Created") === "0";
+          current = null;
+          fetch(form.getAttribute("data-list-url"), { headers: { "Accept": "application/json" },
+                                                     credentials: "same-origin" })
+            .then(function (r) { return r.json(); })
+            .then(function (rows) {
+              var row = rows.filter(function (r) { return String(r.id) === id; })[0];
+              resolve({ row: row, duplicate: duplicate });
+            }, function () { resolve({ row: null, duplicate: duplicate }); });
+        },
+        onError: function (error) { current = null; reject(new Error(tusError(error))); }
       });
-      xhr.addEventListener("load", function () {
-        if (xhr.status === 200 || xhr.status === 201) {
-          resolve({ row: JSON.parse(xhr.responseText), duplicate: xhr.status === 200 });
-        } else {
-          reject(new Error(errorMessage(xhr)));
-        }
+      current = upload;
+      upload.findPreviousUploads().then(function (previous) {
+        if (previous.length) upload.resumeFromPreviousUpload(previous[0]);
+        upload.start();
       });
-      xhr.addEventListener("error", function () { reject(new Error(errorMessage(xhr))); });
-      xhr.addEventListener("abort", function () { reject(new Error("上传已取消。")); });
-      xhr.send(file); // the browser streams the file from disk; never read into memory
+    });
+  }
+
+  // Uploads left unfinished when the page (or the browser) was closed: named, so the
+  // assessor chooses the same file again and it continues where it stopped.
+  function showUnfinished(form) {
+    var note = form.querySelector("[data-upload-unfinished]");
+    if (!note || !window.tus || !window.tus.defaultOptions.urlStorage) return;
+    var prefix = "ltc-evidence-" + form.getAttribute("data-assessment-id") + "-";
+    window.tus.defaultOptions.urlStorage.findAllUploads().then(function (uploads) {
+      var names = uploads.filter(function (u) {
+        return u.urlStorageKey && u.urlStorageKey.indexOf("tus::" + prefix) === 0;
+      }).map(function (u) { return "「" + (u.metadata && u.metadata.filename) + "」"; });
+      if (names.length) {
+        note.textContent = "有未完成的上传：" + names.join("、") +
+          "。请重新选择同一文件，将从中断处继续上传。";
+        note.hidden = false;
+      }
     });
   }
 
@@ -144,12 +201,44 @@
     event.returnValue = "视频还在上传，离开页面会中断上传。";
   });
 
+  function supported() {
+    return window.XMLHttpRequest && window.Promise && window.tus && window.tus.isSupported;
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-upload-pause]");
+    if (!button || !current) return;
+    if (button.getAttribute("data-paused") === "1") {
+      button.setAttribute("data-paused", "0");
+      button.textContent = "暂停";
+      current.start();
+    } else {
+      button.setAttribute("data-paused", "1");
+      button.textContent = "继续上传";
+      current.abort(); // keeps the upload: start() continues from the server's offset
+    }
+  });
+
+  // A video just recorded (or picked) on site goes up at once, in the background.
+  document.addEventListener("change", function (event) {
+    var input = event.target.closest("input[data-capture]");
+    if (!input || !supported() || !input.files || !input.files.length) return;
+    var form = input.closest("form[data-evidence-upload]");
+    if (form && !busy) form.requestSubmit ? form.requestSubmit() : form.dispatchEvent(
+      new Event("submit", { cancelable: true, bubbles: true }));
+  });
+
+  document.querySelectorAll("form[data-evidence-upload]").forEach(showUnfinished);
+
   document.addEventListener("submit", function (event) {
     var form = event.target.closest("form[data-evidence-upload]");
-    if (!form || !window.XMLHttpRequest || !window.Promise) return; // plain form post
+    if (!form || !supported()) return; // plain form post
     event.preventDefault();
     if (busy) return;
-    var input = form.querySelector("input[type=file]");
+    var inputs = Array.prototype.slice.call(form.querySelectorAll("input[type=file]"));
+    var input = inputs.filter(function (i) { return i.files && i.files.length; })[0] ||
+      inputs[0];
+    var pause = form.querySelector("[data-upload-pause]");
     var progress = form.querySelector("[data-upload-progress]");
     var status = form.querySelector("[data-upload-status]");
     var error = form.querySelector("[data-upload-error]");
@@ -172,6 +261,7 @@
         busy = false;
         button.disabled = false;
         progress.hidden = true;
+        pause.hidden = true;
         input.value = "";
         status.textContent = (done ? "已上传 " + done + " 个文件。" : "") + notes.join(" ");
         error.textContent = problems.join(" ");
@@ -192,8 +282,11 @@
       }
       progress.hidden = false;
       progress.value = 0;
+      pause.hidden = false;
+      pause.setAttribute("data-paused", "0");
+      pause.textContent = "暂停";
       status.textContent = prefix + "正在上传「" + file.name + "」…";
-      put(form, file, type, function (loaded, total) {
+      send(form, file, type, function (loaded, total) {
         var percent = Math.floor(loaded * 100 / total);
         progress.value = percent;
         status.textContent = prefix + "正在上传「" + file.name + "」：" + percent + "%（" +
@@ -202,7 +295,7 @@
         if (result.duplicate) {
           notes.push("「" + file.name + "」之前已上传过，未重复保存。");
         } else {
-          addToList(form, result.row);
+          if (result.row) addToList(form, result.row);
           done += 1;
         }
         next(index + 1);

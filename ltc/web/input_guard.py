@@ -41,6 +41,7 @@ CHECKED_BODY_LIMIT = 10 * 1024 * 1024
 # The `opt` key of a route handler whose request body is a file it streams (never decoded).
 RAW_UPLOAD = "raw_upload"
 _BINARY_TYPES = ("video/", "image/", "audio/", "application/octet-stream", "application/pdf",
+                 "application/offset+octet-stream",  # a tus PATCH (ltc.evidence.tus)
                  "binary/octet-stream")
 _JSON_STARTS = frozenset(b'{["')
 

@@ -165,12 +165,15 @@ async def test_upload_partial_renders_the_list_and_the_form(client, settings) ->
     html = template.render(assessment={"id": case["id"]}, evidence=rows, can_upload=True)
     assert f'href="/evidence/{out["id"]}"' in html and "评估全程.mp4" in html
     assert f'action="/assessments/{case["id"]}/evidence"' in html
-    assert f'data-put-url="/api/v1/assessments/{case["id"]}/evidence"' in html
+    assert 'data-tus-url="/api/v1/uploads"' in html
+    assert f'data-assessment-id="{case["id"]}"' in html
     assert 'enctype="multipart/form-data"' in html and "4 KB" not in html and "5 KB" in html
     readonly = template.render(assessment={"id": case["id"]}, evidence=[], can_upload=False)
     assert "<form" not in readonly and "尚未上传" in readonly
     script = await client.get("/static/upload.js")
     assert script.status_code == 200 and "x-csrftoken" in script.text
+    vendored = await client.get("/static/tus-js-client-4.3.1.min.js")  # nothing from a CDN
+    assert vendored.status_code == 200 and "tus" in vendored.text
 
 
 # --- verification --------------------------------------------------------------------------
