@@ -39,6 +39,7 @@ from ltc.audit import keys as audit_keys
 from ltc.audit import service as audit
 from ltc.careplans.controllers import CarePlanPages
 from ltc.careplans.item_pages import CareItemPages
+from ltc.dashboard.controllers import DashboardPages
 from ltc.desk.case import CasePages
 from ltc.desk.conclusions import ConclusionPages
 from ltc.desk.family import FamilyPages, FamilySignInPages
@@ -185,7 +186,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 EvaluationPages, PayoutPages, DepositPages, ProviderStatementPages,
                 ProviderDeclarationPages, StaffPages,
                 OrganisationPages, RegionPages, CareItemPages, FamilySignInPages, FamilyPages,
-                SanctionPages, PublicSanctionPages,
+                SanctionPages, PublicSanctionPages, DashboardPages,
             ]),
             AccountsApi,
             UserApi,

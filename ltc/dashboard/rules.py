@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+from itertools import pairwise
 
 from ltc.clock import WorkingCalendar, as_date
 
@@ -38,7 +39,7 @@ def stage_days(milestones: Mapping[str, date | None],
     payment) when both are. A milestone recorded before its predecessor (a data repair) gives
     no figure for that stage rather than a negative one."""
     days: dict[str, int] = {}
-    for before, after in zip(MILESTONES, MILESTONES[1:], strict=False):
+    for before, after in pairwise(MILESTONES):
         start, end = milestones.get(before), milestones.get(after)
         if start is not None and end is not None and as_date(end) >= as_date(start):
             days[after] = working_days_between(start, end, calendar)
