@@ -26,10 +26,9 @@ from ltc.web.params import Id, whole_number
 Form = URLEncodedBody[dict[str, str]]
 
 
-def _month(text: str, months: list[date]) -> tuple[date, str | None]:
-    """The month asked for if it is in the window; otherwise last month (this month's payouts
-    are not made yet) and a message."""
-    default = months[-2]
+def _month(text: str, months: list[date], default: date) -> tuple[date, str | None]:
+    """The month asked for if it is in the window; otherwise `default` (and a message when
+    something unreadable was asked for)."""
     if not text.strip():
         return default, None
     try:
@@ -57,7 +56,7 @@ class DashboardPages(Controller):
         actor = request.user
         scope = await service.scope_of(actor, region, town)
         figures = await service.figures(scope, clock.today())
-        chosen, error = _month(month, figures.months)
+        chosen, error = _month(month, figures.months, figures.default_month())
         budget = await service.budget_of(scope.pooling_code, chosen.year)
         return page(
             request, "dashboard/index.html", status_code=status_code, scope=scope,
@@ -82,7 +81,7 @@ class DashboardPages(Controller):
         """One section's table for Excel (UTF-8 with BOM), as the page shows it."""
         scope = await service.scope_of(request.user, region, town)
         figures = await service.figures(scope, clock.today())
-        chosen, _ = _month(month, figures.months)
+        chosen, _ = _month(month, figures.months, figures.default_month())
         found = [s for s in await views.sections(figures, chosen) if s.key == section]
         if not found:
             raise NotFound("no_section", "没有这张图表")
@@ -125,7 +124,7 @@ class DashboardPages(Controller):
         """生成月度报告 now, for the month on the page."""
         scope = await service.scope_of(request.user, data.get("region", ""))
         months = service.window(clock.today())
-        chosen, error = _month(data.get("month", ""), months)
+        chosen, error = _month(data.get("month", ""), months, months[-2])
         try:
             if error:
                 raise InvalidInput("invalid_month", error, {"month": "请选择近12个月内的月份"})

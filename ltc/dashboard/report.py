@@ -26,8 +26,9 @@ async def context(code: str, month: date) -> dict[str, Any]:
     place = await regions.by_code(code)
     if place is None:
         raise NotFound("no_region", "没有这个统筹区")
-    # The month is the last of the report's window, so its twelve months end with it.
-    figures = await service.figures(service.Scope(code), clock.month_last(month))
+    # The stored window ends with this month: a past month's report shows it up to that month.
+    figures = await service.figures(service.Scope(code), clock.today())
+    figures.months = [m for m in figures.months if m <= month]
     stamp = figures.refreshed_at
     return {"bureau": {"name": f"{place.name}长期护理保险"}, "region_name": place.name,
             "month_label": f"{month.year}年{month.month}月", "month": month,

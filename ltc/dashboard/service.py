@@ -232,7 +232,7 @@ async def _assessors(figures: _Figures, months: list[date]) -> None:
     for assessor, grades in sorted(by_assessor.items()):
         person = who.get(assessor)
         label = person.display_name if person else str(assessor)
-        if person is not None:
+        if person is not None and person.organisation_id is not None:
             names[person.organisation_id] = person.organisation_name
             for grade, n in grades.items():
                 by_organisation[person.organisation_id][grade] += n
@@ -310,6 +310,17 @@ class Figures:
     months: list[date]
     refreshed_at: datetime | None
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def default_month(self) -> date:
+        """The newest month whose batch is paid (the dashboard speaks of money first), or
+        last month when none is."""
+        return self.paid_month(self.months[-2])
+
+    def paid_month(self, upto: date) -> date:
+        """The newest month up to `upto` whose batch is paid; `upto` when none is. A month's
+        batch is approved early in the next, so last month's money is often not paid yet."""
+        paid = [r["month"] for r in self.rows.get("spend", []) if r["month"] <= upto]
+        return max(paid, default=upto)
 
     def of(self, figure: str, month: date | None = None) -> list[dict[str, Any]]:
         return [r for r in self.rows.get(figure, []) if month is None or r["month"] == month]

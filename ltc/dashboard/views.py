@@ -23,12 +23,22 @@ class Section:
     title: str
     svg: str
     header: list[str]
-    rows: list[list[Any]]
+    rows: list[list[Any]]  # all of them: the CSV
     note: str = ""
+    shown: list[list[Any]] | None = None  # the page's and the report's, when not all
+
+    @property
+    def table(self) -> list[list[Any]]:
+        return self.rows if self.shown is None else self.shown
 
 
 def _month_label(month: date) -> str:
     return f"{month.year}年{month.month}月"
+
+
+def _short(name: str, most: int = 14) -> str:
+    """A chart label: the table beside it has the full name."""
+    return name if len(name) <= most else name[:most - 1] + "…"
 
 
 def _days(n: int | None) -> str:
@@ -135,20 +145,28 @@ def _towns(rows: list[dict[str, Any]], names: dict[str, str], month: date) -> Se
     return Section("towns", title, bar_chart(title, bars), ["乡镇", "支出金额"], table)
 
 
+LEAGUE_ENDS = 10  # the page shows the league's top and bottom ten; the CSV has every one
+
+
 def _providers(f: service.Figures) -> Section:
     rows = [json.loads(r["detail"]) for r in f.of("provider")]
     rows.sort(key=lambda r: (-(r["completion"] or 0), r["name"]))
     month = f.of("provider")[0]["month"] if rows else clock.previous_month(f.months[-1])
-    bars = [Bar(r["name"][:14], r["completion"] or 0, r["completion_text"],
-                marked=bool(r["returns_denied"])) for r in rows]
-    table = [[r["name"], r["due"], r["completion_text"], r["satisfaction_text"], r["flagged"],
-              r["flag_rate_text"], r["returns_sampled"], r["returns_confirmed_rate"],
-              r["returns_denied"]] for r in rows]
+    ends = rows if len(rows) <= 2 * LEAGUE_ENDS else rows[:LEAGUE_ENDS] + rows[-LEAGUE_ENDS:]
+    bars = [Bar(_short(r["name"]), r["completion"] or 0, r["completion_text"],
+                marked=bool(r["returns_denied"])) for r in ends]
+    table = [[rank, r["name"], r["due"], r["completion_text"], r["satisfaction_text"],
+              r["flagged"], r["flag_rate_text"], r["returns_sampled"],
+              r["returns_confirmed_rate"], r["returns_denied"]]
+             for rank, r in enumerate(rows, start=1)]
+    shown = None if ends is rows else table[:LEAGUE_ENDS] + table[-LEAGUE_ENDS:]
     title = f"{_month_label(month)}护理机构排行（上门服务率）"
+    note = "红色为有家属在电话回访中否认服务的机构。数据同机构考核页。" + (
+        "" if shown is None else f"共{len(rows)}家，这里列出前{LEAGUE_ENDS}名和后"
+                                 f"{LEAGUE_ENDS}名，完整排行请导出 CSV。")
     return Section("providers", title, bar_chart(title, bars),
-                   ["机构", "应上门次数", "上门服务率", "满意率", "被标记记录", "标记率",
-                    "回访抽样", "回访确认率", "回访否认"], table,
-                   "红色为有家属在电话回访中否认服务的机构。数据同机构考核页。")
+                   ["名次", "机构", "应上门次数", "上门服务率", "满意率", "被标记记录", "标记率",
+                    "回访抽样", "回访确认率", "回访否认"], table, note, shown)
 
 
 def _grade_spread(f: service.Figures, figure: str, who: str) -> Section:
@@ -158,7 +176,7 @@ def _grade_spread(f: service.Figures, figure: str, who: str) -> Section:
         mean_100 = round(spread.mean * 100) if spread.mean is not None else 0
         peers = round(spread.peers_mean * 100) if spread.peers_mean is not None else None
         mark = rules.OUTLIER_LABELS[spread.marked]
-        bars.append(Bar(row["label"][:14], mean_100,
+        bars.append(Bar(_short(row["label"]), mean_100,
                         f"{_mean_text(spread.mean)}{' ' + mark if mark else ''}",
                         reference=peers, marked=spread.marked in ("high", "low")))
         table.append([row["label"], spread.count,
@@ -174,18 +192,20 @@ def _grade_spread(f: service.Figures, figure: str, who: str) -> Section:
 
 
 async def sections(f: service.Figures, month: date) -> list[Section]:
-    """Every section of the scope's dashboard for `month` (a month of the window)."""
+    """Every section of the scope's dashboard for `month` (a month of the window); each
+    section's title names the month it shows."""
     budgets = {}
     for year in sorted({m.year for m in f.months}):
         budget = await service.budget_of(f.scope.pooling_code, year)
         if budget is not None:
             budgets[year] = budget["amount_fen"]
-    towns = await service.town_spend(f.scope, month)
+    paid = f.paid_month(month)  # the money sections: the newest paid month up to `month`
+    towns = await service.town_spend(f.scope, paid)
     names = await regions.names_by_code([r["town_code"] for r in towns])
     result = [_cycle(f, month), _cycle_trend(f), _applications(f), _grades(f, month),
-              _benefits(f, month), _spend(f, budgets)]
+              _benefits(f, paid), _spend(f, budgets)]
     if not f.scope.town_code:
-        result.append(_towns(towns, names, month))
+        result.append(_towns(towns, names, paid))
     result += [_providers(f), _grade_spread(f, "organisation", "评估机构"),
                _grade_spread(f, "assessor", "评估员")]
     return result
