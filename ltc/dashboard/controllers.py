@@ -1,6 +1,10 @@
 """数据看板: the bureau's figures for reviewers, clerks (their own region; a town's clerk their
 town) and the admin, each chart with its table and CSV; the budget form (admin) and the
-monthly reports (生成 and 下载). Thin: figures come from ltc.dashboard.service/views."""
+monthly reports (生成 and 下载). Thin: figures come from ltc.dashboard.service/views.
+
+No 局领导 role of its own: the leadership reads the monthly report (a PDF, made for them), and
+a new role would have to be refused by every guard and queue that lists roles; reviewers and
+the admin (who has every region) see the same page."""
 
 from __future__ import annotations
 

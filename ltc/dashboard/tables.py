@@ -38,7 +38,10 @@ class DashboardRefresh(Table):
 
 class Budget(Table):
     """The year's long-term care fund budget of a pooling region (年度基金预算), set by the
-    admin. Unique per (region, year) by a raw index."""
+    admin. Unique per (region, year) by a raw index. A table of its own, not a policy field:
+    the budget is the finance bureau's yearly appropriation, voted and corrected on its own
+    calendar, while a policy version is the benefit rules effective from a date, which the
+    payouts are computed with — a budget correction must not make a new version of them."""
 
     region = ForeignKey(Region, on_delete=OnDelete.restrict, null=False)
     year = Integer(null=False)
