@@ -288,6 +288,8 @@ async def approve(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
             PayoutBatch.state: str(BatchState.APPROVED), PayoutBatch.approved_by: actor.id,
             PayoutBatch.approved_at: clock.now()}, "approved")
         await _run(computation.withheld_deposits(dialect(), batch_id, row["number"], clock.now()))
+        # The dashboard's money figures now, not tonight (ltc.dashboard.jobs; by name only).
+        await outbox.enqueue("dashboard.refresh", f"batch-{batch_id}")
     return updated
 
 

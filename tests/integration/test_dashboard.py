@@ -23,6 +23,7 @@ from ltc.dashboard import report, rules, service
 from ltc.dashboard.tables import DashboardFigure, MonthlyReport
 from ltc.entitlements.tables import Entitlement
 from ltc.errors import Conflict, Forbidden, InvalidInput
+from ltc.jobs.tables import OutboxMessage
 from ltc.payouts.tables import PayoutLine
 
 pytestmark = pytest.mark.anyio
@@ -86,6 +87,10 @@ async def test_the_figures_equal_a_direct_count_of_the_rows(world) -> None:
 
 
 async def test_a_refresh_replaces_the_figures_and_sees_new_rows(world) -> None:
+    # Approving the batch queued a refresh, so the money shows the same day.
+    queued = await OutboxMessage.select(OutboxMessage.args).where(
+        OutboxMessage.actor_name == "dashboard.refresh")
+    assert len(queued) == 1 and "batch-" in queued[0]["args"]
     before = await DashboardFigure.count()
     await service.refresh("370983")
     assert await DashboardFigure.count() == before  # replaced, not added to
