@@ -39,6 +39,7 @@ from ltc.audit import keys as audit_keys
 from ltc.audit import service as audit
 from ltc.careplans.controllers import CarePlanPages
 from ltc.careplans.item_pages import CareItemPages
+from ltc.dashboard.controllers import DashboardPages
 from ltc.decision_events.controllers import (
     DeliveryPages,
     EventDeliveryApi,
@@ -205,7 +206,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 ProviderDeclarationPages, StaffPages,
                 OrganisationPages, RegionPages, CareItemPages, FamilySignInPages, FamilyPages,
                 SanctionPages, PublicSanctionPages, FieldPages, SubscriberPages,
-                DeliveryPages,
+                DeliveryPages, DashboardPages,
             ]),
             AccountsApi,
             UserApi,

@@ -258,6 +258,10 @@ async def build(password: str, password_iterations: int, media_dir: Path) -> Non
                     await step()
                     await run_outbox()
         day += timedelta(days=1)
+    # The dashboard as of now, not as of last night's job (the monthly reports are the job's).
+    from ltc.dashboard import service as dashboard
+
+    await dashboard.refresh_all()
     return [{"role": u["role"], "username": u["username"], "password": password}
             for u in spec["users"] if u.get("login")]
 

@@ -11,6 +11,7 @@ from ltc.applications.tables import Application
 from ltc.assessments.tables import Assessment, Ruleset
 from ltc.audit.tables import AuditEvent
 from ltc.careplans.tables import CareItem, CarePlan, CarePlanLetter
+from ltc.dashboard.tables import Budget, DashboardFigure, DashboardRefresh, MonthlyReport
 from ltc.decision_events.tables import (
     DecisionEvent,
     EventDelivery,
@@ -118,5 +119,9 @@ APP_CONFIG = AppConfig(
         EventDeliveryAttempt,
         EnrollmentAnswer,
         PayoutEnrolmentMark,
+        DashboardFigure,
+        DashboardRefresh,
+        Budget,
+        MonthlyReport,
     ],
 )

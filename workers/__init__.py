@@ -32,6 +32,7 @@ from ltc.agreements import jobs as agreement_jobs  # noqa: E402
 from ltc.applications import jobs as application_jobs  # noqa: E402, F401
 from ltc.audit import jobs as audit_jobs  # noqa: E402
 from ltc.careplans import jobs as careplan_jobs  # noqa: E402, F401
+from ltc.dashboard import jobs as dashboard_jobs  # noqa: E402
 from ltc.entitlements import jobs as entitlement_jobs  # noqa: E402
 from ltc.evidence import jobs as evidence_jobs  # noqa: E402
 from ltc.inspections import jobs as inspection_jobs  # noqa: E402
@@ -44,4 +45,5 @@ from ltc.spotchecks import jobs as spotcheck_jobs  # noqa: E402
 SCHEDULES = [audit_jobs.SCHEDULE, housekeeping.SCHEDULE, notice_jobs.SCHEDULE,
              entitlement_jobs.SCHEDULE, agreement_jobs.SCHEDULE, payout_jobs.SCHEDULE,
              spotcheck_jobs.SCHEDULE, returnvisit_jobs.SCHEDULE,
-             inspection_jobs.SCHEDULE, sanction_jobs.SCHEDULE, evidence_jobs.SCHEDULE]
+             inspection_jobs.SCHEDULE, sanction_jobs.SCHEDULE, evidence_jobs.SCHEDULE,
+             dashboard_jobs.SCHEDULE, dashboard_jobs.REPORT_SCHEDULE]

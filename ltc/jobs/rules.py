@@ -24,6 +24,7 @@ class Schedule:
     every: Every
     at: time
     catch_up: int = 1
+    on_day: int = 1  # a monthly job's day of the month (1–28), e.g. 2 for the monthly report
 
 
 def period_key(every: Every, day: date) -> str:
@@ -48,7 +49,8 @@ def due_periods(schedule: Schedule, now_local: datetime) -> list[str]:
     day = now_local.date()
     if schedule.every == Every.month:
         day = day.replace(day=1)
-    start = datetime.combine(day, schedule.at, tzinfo=now_local.tzinfo)
+    start = datetime.combine(day.replace(day=schedule.on_day) if schedule.every == Every.month
+                             else day, schedule.at, tzinfo=now_local.tzinfo)
     if now_local < start:
         day = _previous(schedule.every, day)
     keys = []

@@ -313,6 +313,8 @@ async def approve(actor: Actor, batch_id: int, version: int) -> dict[str, Any]:
                 line_count=int(p["line_count"]), gross_fen=int(p["gross"]),
                 withheld_fen=int(p["withheld"]), net_fen=int(p["net"])).as_data())
             for p in await _run(computation.payee_totals(batch_id))])
+        # The dashboard's money figures now, not tonight (ltc.dashboard.jobs; by name only).
+        await outbox.enqueue("dashboard.refresh", f"batch-{batch_id}")
     return updated
 
 

@@ -3,6 +3,7 @@ role signs in and finds work on its workbench; a paid batch, a re-assessed case 
 provider's statement open. One demo for the module, from the session's kept county
 (tests.support.demo): the build happens once per test session."""
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -127,3 +128,35 @@ async def test_every_audit_action_of_the_demo_county_has_a_chinese_label(demo) -
                                                         "FROM audit_event")}
     assert {"notice.objection_received", "decision.made", "payout_batch.reconciled"} <= actions
     assert sorted(actions - ACTION_LABELS.keys()) == []
+
+
+async def test_the_dashboard_on_a_phone_in_large_type(demo, browser) -> None:
+    """The reviewer's dashboard at 390 px in 大字: real figures of the demo county, every
+    chart within the screen beside its table, a CSV for Excel and last month's report.
+    LTC_SHOTS (a directory) keeps the page as seen, and at 1280 px in normal type."""
+    server, passwords, _ = demo
+    page = await sign_in_page(
+        browser, server, "reviewer", passwords["reviewer"],
+        init_script="localStorage.setItem('ltc-large-font', '1')",
+        viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True)
+    await page.goto(f"{server}/dashboard")
+    assert await page.inner_text("h1") == "数据看板"
+    charts = page.locator("section.card svg.chart")
+    assert await charts.count() >= 9
+    for i in range(await charts.count()):
+        box = await charts.nth(i).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+    spend = page.locator("#benefits table tbody tr")
+    assert "¥" in await spend.first.inner_text()  # last month's batch was paid
+    font = await page.evaluate("getComputedStyle(document.documentElement).fontSize")
+    assert font == "20px"
+    answer = await page.request.get(f"{server}/dashboard/export.csv?section=grades")
+    assert answer.ok and (await answer.body()).startswith("\ufeff失能等级".encode())
+    assert await page.locator("a[href$='/report.pdf?region=370983']").count() >= 1
+    if shots := os.environ.get("LTC_SHOTS"):
+        await page.screenshot(path=f"{shots}/dashboard-390-large.png", full_page=True)
+        wide = await sign_in_page(browser, server, "reviewer", passwords["reviewer"],
+                                  viewport={"width": 1280, "height": 900})
+        await wide.goto(f"{server}/dashboard")
+        await wide.screenshot(path=f"{shots}/dashboard-1280.png", full_page=True)

@@ -257,6 +257,20 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     viewed = await AuditEvent.select(AuditEvent.actor_name).where(
         AuditEvent.action == "evidence.viewed")
     assert [v["actor_name"] for v in viewed] == ["赵审核"]
+    # The dashboard has the county's figures at once, and last month's report was made on
+    # the 2nd by its job (README).
+    from ltc.dashboard import report as dashboard_report
+    from ltc.dashboard import service as dashboard
+
+    scope = await dashboard.scope_of(await actor("reviewer"), "")
+    shown = await dashboard.figures(scope, clock.today())
+    assert shown.of("spend") and shown.of("grade") and shown.of("cycle")
+    assert shown.of("provider") and shown.of("assessor")
+    reports = await dashboard_report.reports(scope.pooling_code)
+    # The demo's nights run at 01:30: the job of the 2nd has run once the 3rd has begun.
+    made_on = clock.month_first(clock.today()) if clock.today().day >= 3 else (
+        clock.previous_month(clock.today()))
+    assert clock.previous_month(made_on) in {r["month"] for r in reports}
 
 
 

@@ -7,6 +7,7 @@ from ltc.jobs.rules import Every, Schedule, due_periods, period_day, period_key
 
 DAILY = Schedule(job="daily", every=Every.day, at=time(2, 0))
 MONTHLY = Schedule(job="monthly", every=Every.month, at=time(1, 0), catch_up=3)
+ON_THE_2ND = Schedule(job="report", every=Every.month, at=time(6, 0), on_day=2)
 
 
 def at(*parts: int) -> datetime:
@@ -24,6 +25,11 @@ def at(*parts: int) -> datetime:
         (MONTHLY, at(2026, 11, 1, 0, 59), ["2026-08", "2026-09", "2026-10"]),
         (MONTHLY, at(2026, 11, 1, 1, 0), ["2026-09", "2026-10", "2026-11"]),
         (MONTHLY, at(2026, 2, 15, 12, 0), ["2025-12", "2026-01", "2026-02"]),
+        # A job on the 2nd: on the 1st and early on the 2nd the month's run is not due yet.
+        (ON_THE_2ND, at(2026, 11, 1, 23, 0), ["2026-10"]),
+        (ON_THE_2ND, at(2026, 11, 2, 5, 59), ["2026-10"]),
+        (ON_THE_2ND, at(2026, 11, 2, 6, 0), ["2026-11"]),
+        (ON_THE_2ND, at(2026, 11, 30, 6, 0), ["2026-11"]),
     ],
 )
 def test_due_periods(schedule: Schedule, now: datetime, due: list[str]) -> None:
