@@ -34,6 +34,10 @@ from ltc.payouts.tables import (
     PayoutDispute,
     PayoutDocument,
     PayoutLine,
+    SandboxGrade,
+    SandboxLine,
+    SandboxPerson,
+    SandboxRun,
 )
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
@@ -90,6 +94,10 @@ APP_CONFIG = AppConfig(
         PayoutDocument,
         PayoutDeclaration,
         PayoutDispute,
+        SandboxRun,
+        SandboxLine,
+        SandboxGrade,
+        SandboxPerson,
         SpotCheckDraw,
         SpotCheck,
         StaffMember,
