@@ -100,10 +100,8 @@ class SandboxPages(Controller):
 
         async def transition() -> None:
             month = _month(data.get("month", ""))
-            version = whole_number(data.get("policy_version"))
-            if version is None:
-                raise InvalidInput("invalid_sandbox", "试算条件有误，请按提示修改",
-                                   {"policy_version": "请选择政策版本"})
+            # none chosen: 0 names no version, refused with the other problems
+            version = whole_number(data.get("policy_version")) or 0
             grades, ruleset = None, (data.get("ruleset") or "").strip()
             if ruleset:
                 impact = await regrading.compute_impact(request.user, data.get("region", ""),

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from conftest import make_user
+from conftest import csrf_token, make_user, sign_in
 from support.cases import user_actor
 from support.payout_cases import SCENARIOS, build, computed
 
@@ -133,3 +133,39 @@ async def _counts() -> dict[str, int]:
     """Rows of every real table (the audit trail and the job outbox are checked apart)."""
     return {t._meta.tablename: await t.count() for t in APP_CONFIG.table_classes
             if t._meta.tablename not in SCRATCH | {"audit_event", "outbox_message"}}
+
+
+async def test_the_pages_start_a_run_show_it_and_export_it(client, database_url,
+                                                           monkeypatch) -> None:
+    world = await build(monkeypatch, SCENARIOS[0])
+    await computed(monkeypatch, SCENARIOS[0].month, world.staff.clerk)
+    draft = await _draft(family_subsidy_fen=60000)
+    assert (await sign_in(client, "clerk")).status_code == 302
+    assert (await client.get("/policy/sandbox")).status_code == 403
+    assert (await sign_in(client, "reviewer")).status_code == 302
+    form = (await client.get("/policy/sandbox")).text
+    assert "（草案，尚未生效）" in form and 'value="2026-12"' in form
+    token = await csrf_token(client, "/policy/sandbox")
+    refused = await client.post("/policy/sandbox", data={
+        "_csrf_token": token, "region": "370983", "month": "2027-01", "policy_version": ""})
+    assert refused.status_code == 422
+    assert "只能重放已经结束的月份" in refused.text and "请选择本统筹地区的政策版本" in refused.text
+    started = await client.post("/policy/sandbox", data={
+        "_csrf_token": token, "region": "370983", "month": "2026-12",
+        "policy_version": str(draft)}, follow_redirects=False)
+    assert started.status_code in (302, 303), started.text[:300]
+    url = started.headers["location"]
+    waiting = (await client.get(url)).text
+    assert 'id="computing" role="status" data-poll' in waiting and "正在试算" in waiting
+    await sandbox.replay(int(url.rsplit("/", 1)[1]))
+    html = (await client.get(url, params={"q": "张"})).text
+    assert 'id="computing"' not in html and "差额 ¥150.00" in html
+    assert "家庭护理补贴</td><td>¥450.00</td><td>¥600.00</td><td>¥150.00" in html
+    assert "张秀英" in html and "金额变化" in html
+    assert "张秀英" not in (await client.get(url, params={"change": "lost"})).text
+    rows = (await client.get(f"{url}/export.csv", params={"q": "张"})).content.decode("utf-8-sig")
+    assert rows.splitlines()[1].startswith("张秀英,370983") and rows.splitlines()[1].endswith(
+        ",450.00,600.00,150.00")
+    listed = await AuditEvent.select(AuditEvent.action).where(
+        AuditEvent.action.like("sandbox.%"))
+    assert {"sandbox.people_read", "sandbox.exported"} <= {a["action"] for a in listed}
