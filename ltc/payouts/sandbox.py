@@ -38,9 +38,8 @@ from ltc.payouts.tables import (
     SandboxRun,
 )
 from ltc.people.interface import briefs_of, person_search
-from ltc.policy.service import parsed_definition
-from ltc.policy.tables import PolicyVersion
-from ltc.regions.tables import Region
+from ltc.policy.service import version_by_id
+from ltc.regions.interface import by_code
 
 ROLES = frozenset({Role.reviewer, Role.admin})
 REPLAY_JOB = "payouts.sandbox_replay"
@@ -70,31 +69,29 @@ async def start(actor: Actor, region_code: str, month: date, policy_version_id: 
     only those that differ; the desk regrades). Audited as one event."""
     require_role(actor, ROLES, "政策沙盘试算")
     fields: dict[str, str] = {}
-    region = await Region.select().where(Region.code == (region_code or "").strip()).first()
-    if region is None or region["level"] != "pooling":
+    region = await by_code((region_code or "").strip())
+    if region is None or region.level != "pooling":
+        region = None
         fields["region"] = "请选择统筹地区"
-    elif actor.region_path and not region_covers(actor.region_path, region["path"]):
+    elif actor.region_path and not region_covers(actor.region_path, region.path):
         raise Forbidden("forbidden", "该统筹地区不在您的辖区")
     month = clock.month_first(month)
     if month >= clock.month_first(clock.today()):
         fields["month"] = "只能重放已经结束的月份"
-    version = await PolicyVersion.select(
-        PolicyVersion.id, PolicyVersion.region.path).where(
-        PolicyVersion.id == policy_version_id).first()
-    if version is None or (region and not region_covers(version["region.path"],
-                                                         region["path"])):
+    version = await version_by_id(policy_version_id)
+    if version is None or (region and not region_covers(version[0], region.path)):
         fields["policy_version"] = "请选择本统筹地区的政策版本"
     batch = None
     if region and "month" not in fields:
         batch = await PayoutBatch.select(PayoutBatch.id).where(
-            (PayoutBatch.region_path == region["path"]) & (PayoutBatch.month == month)).first()
+            (PayoutBatch.region_path == region.path) & (PayoutBatch.month == month)).first()
         if batch is None:
             fields["month"] = f"{clock.month_label(month)}还没有结算批次，无从对比"
     if fields:
         raise InvalidInput("invalid_sandbox", "试算条件有误，请按提示修改", fields)
     async with db.write_transaction():
         row = (await SandboxRun.insert(SandboxRun(
-            region_path=region["path"], month=month, policy_version=policy_version_id,
+            region_path=region.path, month=month, policy_version=policy_version_id,
             ruleset=ruleset, batch=batch["id"], started_by=actor.id,
             regraded=len(grades or {}))).returning(*SandboxRun.all_columns()))[0]
         if grades:
@@ -102,7 +99,7 @@ async def start(actor: Actor, region_code: str, month: date, policy_version_id: 
                                         for p, g in sorted(grades.items())])
         await outbox.enqueue(REPLAY_JOB, row["id"])
         await audit.record(actor, "sandbox.run_started", "sandbox_run", row["id"],
-                           after={"region": region["code"], "month": month.isoformat(),
+                           after={"region": region.code, "month": month.isoformat(),
                                   "policy_version": policy_version_id,
                                   "ruleset": ruleset, "regraded": len(grades or {})})
     return row
@@ -128,10 +125,9 @@ async def replay(run_id: int) -> dict[str, Any] | None:
             await _run_sql(f"DELETE FROM {table} WHERE {column} = {rid}")
         grades = (f"SELECT person, grade FROM sandbox_grade WHERE run = {rid}"
                   if run["regraded"] else None)
-        policy = await PolicyVersion.select(PolicyVersion.definition).where(
-            PolicyVersion.id == run["policy_version"]).first()
-        month = Month(run["month"], run["region_path"], parsed_definition(policy["definition"]),
-                      grades=grades, eligible_only=True)
+        _, policy = await version_by_id(run["policy_version"])
+        month = Month(run["month"], run["region_path"], policy, grades=grades,
+                      eligible_only=True)
         await _run_sql(computation.regular_lines(d, month, rid, run["policy_version"],
                                                  into="sandbox_line"))
         await _run_sql(_people_changed(rid, batch))
