@@ -42,6 +42,6 @@ async def render_summary(batch_id: int) -> None:
     await statements.summary_pdf(batch_id)
 
 
-@dramatiq.actor(actor_name=sandbox.REPLAY_JOB, max_retries=3)
+@dramatiq.actor(actor_name=sandbox.REPLAY_JOB, max_retries=0)
 async def sandbox_replay(run_id: int) -> None:
-    await sandbox.replay(run_id)
+    await sandbox.replay_or_fail(run_id)

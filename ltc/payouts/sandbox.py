@@ -16,6 +16,7 @@ policy, and a run of a city is a heavy query, so it is not offered to every desk
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -41,6 +42,7 @@ from ltc.people.interface import briefs_of, person_search
 from ltc.policy.service import version_by_id
 from ltc.regions.interface import by_code
 
+log = logging.getLogger(__name__)
 ROLES = frozenset({Role.reviewer, Role.admin})
 REPLAY_JOB = "payouts.sandbox_replay"
 STATE_LABELS = {"queued": "排队中", "running": "计算中", "done": "已完成", "failed": "失败"}
@@ -150,6 +152,20 @@ async def replay(run_id: int) -> dict[str, Any] | None:
         await audit.record(SYSTEM, "sandbox.run_finished", "sandbox_run", rid,
                            after={"lines": sum(t["n"] for t in new), "people": changed})
     return await SandboxRun.select().where(SandboxRun.id == rid).first()
+
+
+async def replay_or_fail(run_id: int) -> None:
+    """The worker's job: a replay that fails is marked failed with the reason, not retried
+    (it is a dry run; the user starts another), so its page never waits forever."""
+    try:
+        await replay(run_id)
+    except Exception as exc:
+        log.exception("sandbox run %s failed", run_id)
+        async with db.write_transaction():
+            await SandboxRun.update({SandboxRun.state: "failed",
+                                     SandboxRun.error: f"{type(exc).__name__}: {exc}"[:500],
+                                     SandboxRun.finished_at: clock.now()}).where(
+                SandboxRun.id == run_id)
 
 
 def _both_sides(run_id: int, batch_id: int, columns: str) -> str:

@@ -169,3 +169,18 @@ async def test_the_pages_start_a_run_show_it_and_export_it(client, database_url,
     listed = await AuditEvent.select(AuditEvent.action).where(
         AuditEvent.action.like("sandbox.%"))
     assert {"sandbox.people_read", "sandbox.exported"} <= {a["action"] for a in listed}
+
+
+async def test_a_replay_that_fails_says_so_and_leaves_no_lines(database_url,
+                                                              monkeypatch) -> None:
+    world = await build(monkeypatch, SCENARIOS[0])
+    await computed(monkeypatch, SCENARIOS[0].month, world.staff.clerk)
+    run = await sandbox.start(world.staff.reviewer, "370983", SCENARIOS[0].month,
+                              await _draft())
+    # A statement the database refuses, as a replay broken half-way would meet one.
+    monkeypatch.setattr(sandbox.computation, "regular_lines",
+                        lambda *args, **kwargs: "INSERT INTO sandbox_line (batch) VALUES (NULL)")
+    await sandbox.replay_or_fail(run["id"])
+    failed = await sandbox.visible_run(world.staff.reviewer, run["id"])
+    assert failed["state"] == "failed" and failed["error"]
+    assert await sandbox.line_count(run["id"]) == 0
