@@ -56,6 +56,7 @@ from ltc.desk.partner_api import PartnerApi
 from ltc.desk.person import PersonPages
 from ltc.desk.queues import count_for_navigation
 from ltc.desk.regrading_pages import RegradingPages
+from ltc.desk.sandbox_pages import SandboxPages
 from ltc.desk.spotcheck_pages import SpotCheckReviewPages
 from ltc.enrollment.controllers import EnrollmentEventApi
 from ltc.enrollment.gateway import gateway_health
@@ -198,7 +199,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 SessionController, HomeController, TokenPageController, UserPageController,
                 ApplicationPages, CasePages, DeadlinePages, ConclusionPages, PersonPages,
                 RegradingPages, SpotCheckPages, SpotCheckReviewPages, ReturnVisitPages,
-                InspectionPages, InspectionFindingPages,
+                SandboxPages, InspectionPages, InspectionFindingPages,
                 AssessmentPages, ReviewPages, EvidencePages, NoticeBatchPages, PublicNoticePages,
                 EntitlementPages, DecisionPages, PolicyPages, RulesetPages, AgreementPages,
                 CarePlanPages, VisitPages, VisitReviewPages, StayPages, SurveyPages,

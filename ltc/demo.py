@@ -243,6 +243,7 @@ async def build(password: str, password_iterations: int, media_dir: Path) -> Non
     plan_payee_story(county, history)
     plan_history_events(county, history, today)
     plan_sanctions(county, today)
+    plan_sandbox(county, today)
 
     day = begin
     while day <= today:
@@ -916,6 +917,26 @@ def plan_payouts(county: County, history: date, today: date) -> None:
             if failed is not None:
                 county.failed_payee = failed["payee_key"]
         month = paid_in
+
+
+def plan_sandbox(county: County, today: date) -> None:
+    """The admin enters next month's draft policy with a higher family subsidy (450 → 600
+    元); the reviewer replays last month under it in 政策沙盘, and the run is finished by the
+    time anyone signs in."""
+
+    @county.agenda.on(today, 9)
+    async def draft_and_replay() -> None:
+        from ltc.payouts import sandbox
+        from ltc.policy import service as policies
+        from ltc.policy.rules import policy_as_json
+
+        in_force = await policies.policy_in_force("370983", today)
+        draft = await policies.add_version(
+            county.actor("admin"), "370983", clock.next_month(clock.month_first(today)),
+            {**policy_as_json(in_force.policy), "family_subsidy_fen": 60000},
+            note="草案：家庭护理补贴由每月450元提高到600元（政策沙盘试算用）")
+        await sandbox.start(county.actor("reviewer"), "370983", clock.previous_month(today),
+                            draft["id"])
 
 
 def plan_declarations(county: County, month: date, on: date) -> None:

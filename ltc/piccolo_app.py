@@ -41,6 +41,10 @@ from ltc.payouts.tables import (
     PayoutDocument,
     PayoutEnrolmentMark,
     PayoutLine,
+    SandboxGrade,
+    SandboxLine,
+    SandboxPerson,
+    SandboxRun,
 )
 from ltc.people.tables import Person
 from ltc.policy.tables import PolicyVersion
@@ -98,6 +102,10 @@ APP_CONFIG = AppConfig(
         PayoutDocument,
         PayoutDeclaration,
         PayoutDispute,
+        SandboxRun,
+        SandboxLine,
+        SandboxGrade,
+        SandboxPerson,
         SpotCheckDraw,
         SpotCheck,
         StaffMember,

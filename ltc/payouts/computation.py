@@ -132,6 +132,11 @@ class Month:
     region_path: str
     policy: Policy
     persons: str | None = None
+    # The policy sandbox only: a subquery of (person, grade) graded otherwise than their
+    # entitlement (another ruleset), and entitlements kept only if of the policy's
+    # eligible grades (a draft may name others than the version that granted them).
+    grades: str | None = None
+    eligible_only: bool = False
 
     @property
     def last(self) -> date:
@@ -148,13 +153,17 @@ def ctes(d: Dialect, m: Month) -> str:
     m1, ml = d.day(m.first), d.day(m.last)
     p = m.policy
     only = f"AND e.person IN ({m.persons})" if m.persons else ""
+    grade = (f"COALESCE((SELECT g.grade FROM ({m.grades}) g WHERE g.person = e.person), e.grade)"
+             if m.grades else "e.grade")
+    if m.eligible_only:
+        only += f" AND {grade} IN ({', '.join(str(int(g)) for g in p.eligible_grades)})"
     only_visits = f"AND v.person IN ({m.persons})" if m.persons else ""
     return f"""
 WITH RECURSIVE days(d) AS (
   SELECT {m1} UNION ALL SELECT {d.shift('d', 1)} FROM days WHERE d < {ml}
 ),
 ent AS (
-  SELECT e.id, e.person, e.grade, e.region_path,
+  SELECT e.id, e.person, {grade} AS grade, e.region_path,
          {d.greatest('e.starts_on', m1)} AS a,
          {d.least('e.expires_on', 'COALESCE(e.ends_on, e.expires_on)', ml)} AS b
   FROM entitlement e
@@ -297,10 +306,14 @@ LINE_COLUMNS = (
     "previous_days, previous_visits, adjusts, carried_payment, policy_version")
 
 
-def regular_lines(d: Dialect, m: Month, batch_id: int, policy_version: int) -> str:
+def regular_lines(d: Dialect, m: Month, batch_id: int, policy_version: int,
+                  into: str = "payout_line") -> str:
+    """The month's regular lines, into payout_line or (the policy sandbox) sandbox_line."""
+    if into not in ("payout_line", "sandbox_line"):
+        raise ValueError(f"not a line table: {into!r}")
     withheld = _withheld(m.policy, "l.gross_fen", "l.benefit")
     return f"""{ctes(d, m)}
-INSERT INTO payout_line ({LINE_COLUMNS})
+INSERT INTO {into} ({LINE_COLUMNS})
 SELECT {int(batch_id)}, 'regular', l.benefit, {d.day(m.first)}, l.payee_key,
        COALESCE(o.name, l.payee_name), l.organisation, l.agreement, l.person, l.entitlement,
        COALESCE(l.region_path, ''), COALESCE(l.grade, 0), l.days, {m.length},

@@ -10,7 +10,7 @@ from datetime import date, time
 import dramatiq
 
 from ltc.jobs.rules import Every, Schedule
-from ltc.payouts import enrolment, service, statements
+from ltc.payouts import enrolment, sandbox, service, statements
 
 SCHEDULE = Schedule(job="payouts.prepare", every=Every.month, at=time(1, 0))
 
@@ -59,3 +59,8 @@ async def render_statement(batch_id: int, payee_key: str) -> None:
 @dramatiq.actor(actor_name=service.SUMMARY_JOB, max_retries=5)
 async def render_summary(batch_id: int) -> None:
     await statements.summary_pdf(batch_id)
+
+
+@dramatiq.actor(actor_name=sandbox.REPLAY_JOB, max_retries=0)
+async def sandbox_replay(run_id: int) -> None:
+    await sandbox.replay_or_fail(run_id)

@@ -87,6 +87,27 @@ KIND_LABELS = {
     LineKind.carry_forward: "上期支付失败结转",
 }
 
+class SandboxChange(StrEnum):
+    """How a person's month differs in a policy sandbox replay (ltc.payouts.sandbox), checked
+    in this order: lines only in the replay, only in the real batch, another grade, money."""
+
+    gained = "gained"
+    lost = "lost"
+    grade = "grade"
+    amount = "amount"
+
+    @property
+    def label(self) -> str:
+        return SANDBOX_CHANGE_LABELS[self]
+
+
+SANDBOX_CHANGE_LABELS = {
+    SandboxChange.gained: "新增享受待遇",
+    SandboxChange.lost: "不再享受待遇",
+    SandboxChange.grade: "等级变化",
+    SandboxChange.amount: "金额变化",
+}
+
 # Why a home visit of the month is not paid, in the order they are checked.
 EXCLUSIONS = {
     "flagged": "待审核（审核通过后在以后月份补发）",

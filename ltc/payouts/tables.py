@@ -192,3 +192,88 @@ class PayoutEnrolmentMark(Table):
     status = Varchar(length=12, null=False, default="pending")
     reason = Text(null=False, default="")  # Chinese, as the system or the adapter put it
     checked_at = Timestamptz(null=True, default=None)
+
+
+class SandboxRun(Table):
+    """A policy sandbox replay (政策沙盘): a past month of a pooling region computed again by
+    ltc.payouts.computation under another policy version (a draft) and optionally the grades
+    of another assessment ruleset, into `sandbox_line` — never into payout_line, so no real
+    page, query, submission or export can see it. Kept per run to be compared and listed.
+    States: queued → running → done | failed."""
+
+    region_path = Varchar(length=200, null=False, index=True)
+    month = Date(null=False)  # its first day
+    policy_version = ForeignKey(PolicyVersion, on_delete=OnDelete.restrict, null=False)
+    ruleset = Varchar(length=60, null=False, default="")  # code@version, "" = grades as they are
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=True)  # compared with
+    state = Varchar(length=10, null=False, default="queued")
+    error = Text(null=False, default="")
+    regraded = Integer(null=False, default=0)  # people the ruleset grades differently
+    line_count = Integer(null=False, default=0)
+    gross_fen = BigInt(null=False, default=0)
+    net_fen = BigInt(null=False, default=0)
+    real_gross_fen = BigInt(null=False, default=0)  # the real batch's regular lines
+    real_net_fen = BigInt(null=False, default=0)
+    people_changed = Integer(null=False, default=0)
+    # JSON: [[town path, benefit, real gross fen, replayed gross fen], …]
+    summary = Text(null=False, default="[]")
+    seconds = Integer(null=True, default=None)
+    started_by = ForeignKey(User, on_delete=OnDelete.restrict, null=False)
+    created_at = Timestamptz(default=ClockNow(), null=False)
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class SandboxLine(Table):
+    """A replayed line: payout_line's columns, `batch` holding the sandbox run's id so the one
+    INSERT … SELECT of ltc.payouts.computation fills either table. No foreign keys: the rows
+    are scratch, made set-based and dropped with their run."""
+
+    batch = Integer(null=False)  # the SandboxRun
+    kind = Varchar(length=14, null=False)
+    benefit = Varchar(length=16, null=False)
+    service_month = Date(null=False)
+    payee_key = Varchar(length=40, null=False)
+    payee_name = Varchar(length=100, null=False)
+    organisation = Integer(null=True)
+    agreement = Integer(null=True)
+    person = Integer(null=False)
+    entitlement = Integer(null=True)
+    region_path = Varchar(length=200, null=False)
+    grade = Integer(null=False, default=0)
+    days = Integer(null=False, default=0)
+    days_in_month = Integer(null=False, default=0)
+    visits_counted = Integer(null=False, default=0)
+    visits_excluded = Integer(null=False, default=0)
+    visit_treatments = Text(null=False, default="")
+    rate_fen = BigInt(null=False, default=0)
+    gross_fen = BigInt(null=False)
+    withheld_fen = BigInt(null=False, default=0)
+    net_fen = BigInt(null=False)
+    previous_gross_fen = BigInt(null=False, default=0)
+    previous_days = Integer(null=False, default=0)
+    previous_visits = Integer(null=False, default=0)
+    adjusts = Integer(null=True)
+    carried_payment = Integer(null=True)
+    policy_version = Integer(null=False)
+
+
+class SandboxGrade(Table):
+    """A grade the run's ruleset gives a person other than their concluded one."""
+
+    run = Integer(null=False)
+    person = Integer(null=False)
+    grade = Integer(null=False)
+
+
+class SandboxPerson(Table):
+    """A person whose month differs between the real batch and the replay: grade,
+    eligibility (lines at all) or money. `change`: ltc.payouts.rules.SandboxChange."""
+
+    run = ForeignKey(SandboxRun, on_delete=OnDelete.restrict, null=False, index=True)
+    person = ForeignKey(Person, on_delete=OnDelete.restrict, null=False)
+    region_path = Varchar(length=200, null=False, default="")
+    change = Varchar(length=10, null=False)
+    real_grade = Integer(null=False, default=0)
+    new_grade = Integer(null=False, default=0)
+    real_gross_fen = BigInt(null=False, default=0)
+    new_gross_fen = BigInt(null=False, default=0)

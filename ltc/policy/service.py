@@ -83,6 +83,13 @@ async def issuer(policy: Policy, region_path: str) -> dict[str, str]:
             "phone": pooling.bureau_phone if pooling else ""}
 
 
+async def version_by_id(version_id: int) -> tuple[str, Policy] | None:
+    """A version's region path and policy, or None (the policy sandbox replays under it)."""
+    row = await PolicyVersion.select(PolicyVersion.definition, PolicyVersion.region.path).where(
+        PolicyVersion.id == version_id).first()
+    return (row["region.path"], parsed_definition(row["definition"])) if row else None
+
+
 async def versions(region_id: int) -> list[dict[str, Any]]:
     rows = await (
         PolicyVersion.select(PolicyVersion.all_columns(), PolicyVersion.created_by.display_name)

@@ -84,8 +84,8 @@ async def path_of(code: str) -> str | None:
 
 
 async def pooling_regions() -> list[dict[str, str]]:
-    """The pooling regions (统筹地区): code, name and path, by code."""
-    return await Region.select(Region.code, Region.name, Region.path).where(
+    """The pooling regions (统筹地区): id, code, name and path, by code."""
+    return await Region.select(Region.id, Region.code, Region.name, Region.path).where(
         Region.level == "pooling").order_by(Region.code)
 
 

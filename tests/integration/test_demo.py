@@ -118,7 +118,13 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     from ltc.inspections.tables import InspectionFinding
     from ltc.notices.tables import NoticeBatch, Objection
     from ltc.organisations.tables import Organisation, OrganisationStatusChange
-    from ltc.payouts.tables import Payment, PayoutBatch, PayoutDeclaration, PayoutDispute
+    from ltc.payouts.tables import (
+        Payment,
+        PayoutBatch,
+        PayoutDeclaration,
+        PayoutDispute,
+        SandboxRun,
+    )
     from ltc.people.tables import Person
     from ltc.regions.tables import Region
     from ltc.returnvisits.tables import ReturnVisit
@@ -211,6 +217,10 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     assert batches[-1] == {"month": clock.previous_month(clock.today()), "state": "DRAFT"}
     assert await PayoutDeclaration.count().where(PayoutDeclaration.voided_at.is_null()) == 1
     assert await PayoutDispute.count().where(PayoutDispute.state == "open") == 1
+    # 政策沙盘: last month replayed under the draft with a higher family subsidy, finished.
+    run = await SandboxRun.select().first()
+    assert (run["state"], run["month"]) == ("done", batches[-1]["month"])
+    assert run["gross_fen"] > run["real_gross_fen"] and run["people_changed"] >= 1
     # Every earlier month exported; those with payments reconciled from the bank's file.
     assert {b["state"] for b in batches[:-1]} <= {"RECONCILED", "EXPORTED"}
     assert sum(b["state"] == "RECONCILED" for b in batches) >= 3

@@ -41,6 +41,8 @@ NOT_REGISTERS = {
     "/payouts/deposits": "one ledger line per organisation, no people",
     "/admin/tokens": "configuration: a few API tokens",
     "/admin/policies": "configuration: policy versions",
+    "/policy/sandbox": "the sandbox's runs, a few a month, no people; each run's people are "
+                       "the register (/policy/sandbox/{id}: search, filters, paging, CSV)",
     "/admin/rulesets": "configuration: assessment rule sets",
     "/admin/regions": "configuration: the region tree",
     "/admin/care-items": "configuration: the care catalogue",
