@@ -16,6 +16,8 @@ from datetime import timedelta
 
 import anyio
 import pytest
+from conftest import app_env
+from support.event_receiver import Receiver, receiving
 
 from ltc import clock, db
 from ltc.audit.tables import AuditEvent
@@ -23,8 +25,6 @@ from ltc.decision_events import delivery, service
 from ltc.decision_events.interface import EventType, Subject, emit
 from ltc.decision_events.tables import EventDelivery, EventDeliveryAttempt
 from ltc.identity import SYSTEM
-from tests.conftest import app_env
-from tests.support.event_receiver import Receiver, receiving
 
 pytestmark = pytest.mark.anyio
 ALL_TYPES = [str(t) for t in EventType]
