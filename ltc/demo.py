@@ -208,12 +208,15 @@ def worker_jobs() -> dict[str, Callable[..., Any]]:
 
 async def night(day: date) -> None:
     """The scheduler's runs due by 01:30 of `day` (not the audit chain check: the demo's
-    scheduler runs today's at start), then their jobs."""
+    scheduler runs today's at start; not the dashboard's figures), then their jobs."""
     import workers
     from ltc.audit import jobs as audit_jobs
+    from ltc.dashboard import jobs as dashboard_jobs
     from ltc.jobs import scheduler
 
-    schedules = [s for s in workers.SCHEDULES if s is not audit_jobs.SCHEDULE]
+    # Not the dashboard's nightly figures either: `build` makes them once, at its end.
+    skipped = (audit_jobs.SCHEDULE, dashboard_jobs.SCHEDULE)
+    schedules = [s for s in workers.SCHEDULES if s not in skipped]
     with clock.travel_to(at(day, 1, 30)):
         await scheduler.tick(schedules, clock.now(), clock.CHINA)
         await run_outbox()
