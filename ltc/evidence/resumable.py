@@ -116,8 +116,14 @@ async def _owned(actor: Actor, key: str) -> dict[str, Any]:
     return row
 
 
-async def status(actor: Actor, key: str) -> Upload:
-    return _upload(await _owned(actor, key))
+async def status(actor: Actor, key: str, media_dir: Path) -> Upload:
+    """tus HEAD. An upload holding every byte but not attached (its last PATCH stored them,
+    then attaching failed: a crash, a locked database) is attached now: a client that sees
+    the full offset takes the upload for done and sends nothing more."""
+    row = await _owned(actor, key)
+    if row["evidence"] is None and row["offset"] == row["length"]:
+        return await _finish(actor, key, media_dir)
+    return _upload(row)
 
 
 async def _beating(chunks: AsyncIterable[bytes], key: str, token: str) -> AsyncIterator[bytes]:
@@ -190,7 +196,30 @@ async def append(actor: Actor, key: str, claimed: int, content_type: str | None,
         raise NotFound("upload_not_found", "该上传已被取消")
     if writer.written < row["length"]:
         return _upload(await _row(key))
-    return await _complete(actor, await _row(key), media_dir)
+    return await _finish(actor, key, media_dir)
+
+
+async def _finish(actor: Actor, key: str, media_dir: Path) -> Upload:
+    """Attach an upload holding every byte, once: under the upload's lock, so a second
+    request arriving at the full offset (a re-sent last PATCH, a HEAD) waits its turn and
+    then finds the evidence instead of attaching the same partial file again."""
+    row = await _row(key)
+    if row["evidence"] is not None:
+        return _upload(row)
+    try:
+        token = await _lock(key, row["length"])
+    except tus_rules.UploadLocked:
+        row = await _row(key)
+        if row["evidence"] is not None:
+            return _upload(row)
+        raise
+    try:
+        return await _complete(actor, await _row(key), media_dir)
+    finally:
+        async with db.write_transaction():
+            await ResumableUpload.update({ResumableUpload.patch_token: "",
+                                          ResumableUpload.patch_seen_at: None}).where(
+                (ResumableUpload.key == key) & (ResumableUpload.patch_token == token))
 
 
 async def _complete(actor: Actor, row: dict[str, Any], media_dir: Path) -> Upload:

@@ -95,12 +95,15 @@ class _TempWriter:
 
     def write(self, data: bytearray) -> None:
         assert self.fd is not None
-        if self.hasher is not None:
-            self.hasher.update(data)
         view = memoryview(data)
         while view:
             written = os.write(self.fd, view)
             view = view[written:]
+        # Only bytes on disk are hashed and counted: a write that fails (disk full) leaves
+        # the hash and the count at the last byte the file really holds, so a resumed upload
+        # continues both from there (the file is cut back to `written` when it resumes).
+        if self.hasher is not None:
+            self.hasher.update(data)
         self.written += len(data)
         if self.written - self.flushed >= FLUSH_EVERY:
             self._flush_and_drop()

@@ -43,6 +43,16 @@ def _state(upload: Upload) -> dict[str, str]:
                        "Upload-Expires": tus_rules.expires_header(upload.expires_at)})
 
 
+def _answer(upload: resumable.Upload) -> dict[str, str]:
+    """The upload's state and, once attached, the evidence it became (HEAD and PATCH alike:
+    a client whose last PATCH's answer was lost learns it from HEAD)."""
+    headers = _state(upload)
+    if upload.evidence_id is not None:
+        headers["Evidence-Id"] = str(upload.evidence_id)
+        headers["Evidence-Created"] = "1" if upload.evidence_created else "0"
+    return headers
+
+
 def _keep(settings: Settings) -> timedelta:
     return timedelta(hours=settings.upload_keep_hours)
 
@@ -81,9 +91,11 @@ class TusApi(Controller):
             **_state(upload), "Location": f"{PATH}/{upload.key}"})
 
     @head(f"/{KEY}", guards=[ASSESSOR], summary="tus: the offset to continue from")
-    async def offset(self, request: Request[Actor, Any, Any], key: str) -> Response[None]:
+    async def offset(self, request: Request[Actor, Any, Any], key: str,
+                     settings: NamedDependency[Settings]) -> Response[None]:
         tus_rules.check_version(request.headers.get("tus-resumable"))
-        return Response(None, headers=_state(await resumable.status(request.user, key)))
+        return Response(None, headers=_answer(
+            await resumable.status(request.user, key, settings.media_dir)))
 
     @patch(f"/{KEY}", guards=[ASSESSOR], status_code=204,
            request_max_body_size=controllers.UPLOAD_BODY_LIMIT,
@@ -99,11 +111,7 @@ class TusApi(Controller):
         upload = await resumable.append(
             request.user, key, claimed, request.headers.get("content-type"),
             controllers.request_body(request), settings.media_dir, _keep(settings))
-        headers = _state(upload)
-        if upload.evidence_id is not None:
-            headers["Evidence-Id"] = str(upload.evidence_id)
-            headers["Evidence-Created"] = "1" if upload.evidence_created else "0"
-        return Response(None, status_code=204, headers=headers)
+        return Response(None, status_code=204, headers=_answer(upload))
 
     @delete(f"/{KEY}", guards=[ASSESSOR], status_code=204, summary="tus termination")
     async def terminate(self, request: Request[Actor, Any, Any], key: str,

@@ -204,3 +204,69 @@ async def test_an_upload_whose_bytes_were_lost_is_gone_not_filled_in(client, set
     lost = await patch(client, csrf, location, 2000, body[2000:])
     assert lost.status_code == 410 and lost.json()["error"]["code"] == "upload_lost"
     assert await ResumableUpload.count() == 0 and await EvidenceFile.count() == 0
+
+
+async def test_a_write_that_fails_midway_is_neither_hashed_nor_counted(client, settings,
+                                                                       monkeypatch) -> None:
+    """Disk full in the middle of a PATCH: the resumed upload is stored under the SHA-256 of
+    its bytes, not of bytes that never reached the file."""
+    import errno
+
+    from ltc.evidence import storage
+
+    case = await make_case()
+    csrf = await as_user(client, "assessor1")
+    body = video(300_000)
+    location = (await create(client, csrf, case["id"], len(body))).headers["location"]
+    assert (await patch(client, csrf, location, 0, body[:100_000])).status_code == 204
+    real_write, failed = storage.os.write, []
+
+    def disk_full_once(fd, data):
+        if not failed:
+            failed.append(True)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(storage.os, "write", disk_full_once)
+    refused = await patch(client, csrf, location, 100_000, body[100_000:200_000])
+    assert refused.status_code == 507 and failed
+    monkeypatch.setattr(storage.os, "write", real_write)
+    offset = int((await client.head(location, headers={**csrf, **TUS})).headers["upload-offset"])
+    assert offset == 100_000  # nothing of the failed PATCH counted
+    last = await patch(client, csrf, location, offset, body[offset:])
+    assert last.status_code == 204, last.text
+    row = await EvidenceFile.select().where(
+        EvidenceFile.id == int(last.headers["evidence-id"])).first()
+    assert row["sha256"] == hashlib.sha256(body).hexdigest()
+    assert [p.name for p in stored_files(settings)] == [row["sha256"]]
+
+
+async def test_an_upload_whose_attaching_failed_is_attached_by_the_next_head(
+        client, settings, monkeypatch) -> None:
+    """Every byte stored, then attaching failed (a crash): tus-js-client takes the full
+    offset of its next HEAD for success, so that HEAD attaches the file and names it."""
+    from ltc.evidence import service
+
+    case = await make_case()
+    csrf = await as_user(client, "assessor1")
+    body = video(120_000)
+    location = (await create(client, csrf, case["id"], len(body))).headers["location"]
+    real_attach = service.attach
+
+    async def crash(*args, **kwargs):
+        raise RuntimeError("the process died here")
+
+    monkeypatch.setattr(service, "attach", crash)
+    assert (await patch(client, csrf, location, 0, body)).status_code == 500
+    assert await EvidenceFile.count() == 0
+    monkeypatch.setattr(service, "attach", real_attach)
+    head = await client.head(location, headers={**csrf, **TUS})
+    assert head.status_code == 200 and head.headers["upload-offset"] == str(len(body))
+    evidence_id = int(head.headers["evidence-id"])
+    row = await EvidenceFile.select().where(EvidenceFile.id == evidence_id).first()
+    assert row["sha256"] == hashlib.sha256(body).hexdigest()
+    # The re-sent last PATCH, and another HEAD, name the same evidence: attached once.
+    again = await patch(client, csrf, location, len(body), b"")
+    assert again.status_code == 204 and again.headers["evidence-id"] == str(evidence_id)
+    head = await client.head(location, headers={**csrf, **TUS})
+    assert head.headers["evidence-id"] == str(evidence_id) and await EvidenceFile.count() == 1
