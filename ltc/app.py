@@ -99,6 +99,9 @@ from ltc.web.openapi import ErrorResponses, before_request
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = ROOT / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
+PUBLIC_HEALTH = ("kind", "circuit")
+
+
 @get("/healthz", exclude_from_auth=True, include_in_schema=False)
 async def healthz(settings: NamedDependency[Settings]) -> Response[dict[str, Any]]:
     """Database and broker round trips; 503 if either fails, for load balancers. The
@@ -112,7 +115,9 @@ async def healthz(settings: NamedDependency[Settings]) -> Response[dict[str, Any
         database = False
     broker = await anyio.to_thread.run_sync(broker_reachable, settings.broker_url)
     healthy = database and broker
-    enrolment = gateway_health()
+    # Anyone may ask: only the adapter's kind and circuit, never its address (which may carry
+    # credentials) or its errors; the admin's 概况 shows the rest.
+    enrolment = {k: v for k, v in gateway_health().items() if k in PUBLIC_HEALTH}
     status = "unavailable" if not healthy else (
         "degraded" if enrolment.get("circuit", "closed") != "closed" else "ok")
     return Response(

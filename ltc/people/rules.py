@@ -59,7 +59,8 @@ def parse_resident_id(value: str, today: date) -> ResidentId:
     if len(number) != RESIDENT_ID_LENGTH:
         raise InvalidResidentId(
             f"身份证号码应为18位，您填写了{len(number)}位，请核对后重新填写")
-    if not number[:17].isdigit() or not (number[17].isdigit() or number[17] == "X"):
+    # ASCII only: str.isdigit() also takes "³" and other digits int() and stdnum refuse.
+    if not re.fullmatch(r"[0-9]{17}[0-9X]", number):
         raise InvalidResidentId("身份证号码前17位必须是数字，最后一位是数字或字母X")
     if number[:2] not in PROVINCE_CODES:
         raise InvalidResidentId("身份证号码前两位不是有效的省级地区代码，请核对")

@@ -205,7 +205,8 @@ async def test_out_of_region_answers_as_unknown_and_bad_ids_are_refused(client,
 
     wrong_check = elsewhere["resident_id"][:17] + (
         "0" if elsewhere["resident_id"][17] != "0" else "1")
-    for bad, problem in (("12345", "应为18位"), (wrong_check, "校验位"), ("", "请填写")):
+    for bad, problem in (("12345", "应为18位"), (wrong_check, "校验位"), ("", "请填写"),
+                         ("3709831950010112³5", "前17位必须是数字")):
         refused = await _ask(client, town_token, ENDPOINTS[1], bad)
         assert refused.status_code == 422
         error = refused.json()["error"]
