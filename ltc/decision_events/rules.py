@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -147,3 +148,12 @@ def after_failure(first_attempt_at: datetime, now: datetime, attempt: int,
     if now >= deadline:
         return "dead", None
     return "pending", min(now + backoff(attempt, jitter), deadline)
+
+
+_RESIDENT_ID = re.compile(r"[0-9]{17}[0-9X]")
+
+
+def stream_label(stream: str) -> str:
+    """A stream as pages, CSV and the API show it: a family caregiver's payee key holds the
+    resident ID number, shown with its middle masked (as ltc.payouts shows payee keys)."""
+    return _RESIDENT_ID.sub(lambda m: f"{m[0][:4]}{'*' * 12}{m[0][-2:]}", stream)

@@ -12,7 +12,7 @@ from piccolo.query.functions.aggregate import Count
 
 from ltc import clock, db
 from ltc.audit import service as audit
-from ltc.decision_events.rules import EventType, check_subscriber
+from ltc.decision_events.rules import EventType, check_subscriber, stream_label
 from ltc.decision_events.tables import (
     EventDelivery,
     EventDeliveryAttempt,
@@ -102,7 +102,15 @@ async def pause(actor: Actor, subscriber_id: int, version: int) -> dict[str, Any
 async def resume(actor: Actor, subscriber_id: int, version: int) -> dict[str, Any]:
     """Sending resumes, oldest first in every stream (the dispatcher's order)."""
     require_role(actor, ADMIN, "恢复事件订阅方")
-    return await _set_active(actor, subscriber_id, version, True, "event_subscriber.resumed")
+    async with db.write_transaction():
+        resumed = await _set_active(actor, subscriber_id, version, True,
+                                    "event_subscriber.resumed")
+        # The paused time is not the receiver's fault: its pending deliveries start a fresh
+        # 24-hour window, as a re-send does (else one failure after a long pause kills one).
+        await EventDelivery.update({EventDelivery.first_attempt_at: None,
+                                    EventDelivery.next_attempt_at: clock.now()}).where(
+            (EventDelivery.subscriber == subscriber_id) & (EventDelivery.state == "pending"))
+    return resumed
 
 
 async def subscriber(actor: Actor, subscriber_id: int) -> dict[str, Any]:
@@ -208,7 +216,13 @@ async def list_deliveries(actor: Actor, search: str = "", state: str = "",
     rows = await EventDelivery.select(*_DELIVERY).where(where).order_by(
         EventDelivery.id, ascending=False).limit(page_size).offset(
         (max(1, page) - 1) * page_size)
-    return rows, matched
+    return [_listed(row) for row in rows], matched
+
+
+def _listed(row: dict[str, Any]) -> dict[str, Any]:
+    """A delivery as listed: its stream masked (stream_label), so a list or export
+    names no one; the event body, which does, only on the audited detail page."""
+    return {**row, "stream": stream_label(row["stream"])}
 
 
 async def all_deliveries(actor: Actor, search: str = "", state: str = "",
@@ -223,7 +237,7 @@ async def all_deliveries(actor: Actor, search: str = "", state: str = "",
                            after={"search": search, "state": state,
                                   "subscriber": subscriber_id, "event_type": event_type,
                                   "rows": len(rows)})
-    return rows
+    return [_listed(row) for row in rows]
 
 
 DELIVERY_CSV_HEADER = ["编号", "订阅方", "事件编号", "事件类型", "事件流", "序号", "状态",
@@ -253,7 +267,7 @@ async def delivery(actor: Actor, delivery_id: int) -> dict[str, Any]:
         EventDeliveryAttempt.delivery == delivery_id).order_by(EventDeliveryAttempt.id)
     async with db.write_transaction():
         await audit.record(actor, "event_delivery.viewed", "event_delivery", delivery_id)
-    return {**row, "attempts": attempts}
+    return {**_listed(row), "attempts": attempts}
 
 
 _RESEND = {EventDelivery.state: "pending", EventDelivery.first_attempt_at: None,
@@ -296,5 +310,5 @@ async def dead_deliveries(limit: int = 20) -> tuple[list[dict[str, Any]], int]:
     where = EventDelivery.state == "dead"
     rows = await EventDelivery.select(*_DELIVERY).where(where).order_by(
         EventDelivery.id).limit(limit)
-    return rows, await EventDelivery.count().where(where)
+    return [_listed(row) for row in rows], await EventDelivery.count().where(where)
 

@@ -172,6 +172,25 @@ async def test_a_paused_subscriber_accumulates_and_catches_up_in_order(database_
     assert receiver.by_subject() == {"R1": [1, 2, 3], "R2": [1, 2]}
 
 
+async def test_a_long_pause_does_not_use_up_the_retry_period(database_url, settings) -> None:
+    """Failed once, then paused for 30 hours: resumed, the delivery has a fresh 24 hours,
+    so one more failure is retried, not dead (the pause was not the receiver's fault)."""
+    with receiving(Receiver(behaviour=lambda n, event: 503 if n < 2 else 200)) as receiver:
+        subscriber, _ = await service.create(SYSTEM, "民政", receiver.url, ALL_TYPES)
+        await emit_for(1)
+        start = clock.now()
+        with clock.travel_to(start):
+            await delivery.deliver_until_idle(settings)
+            paused = await service.pause(SYSTEM, subscriber["id"], subscriber["version"])
+        with clock.travel_to(start + timedelta(hours=30)):
+            await service.resume(SYSTEM, subscriber["id"], paused["version"])
+            await delivery.deliver_until_idle(settings)
+        assert (await only_delivery())["state"] == "pending"
+        await deliver_at(settings, start, 32)
+        assert (await only_delivery())["state"] == "delivered"
+    assert receiver.by_subject() == {"R1": [1]}
+
+
 async def test_a_worker_killed_mid_delivery_loses_nothing_and_the_receiver_applies_once(
         database_url, settings, tmp_path) -> None:
     held, release = threading.Event(), threading.Event()

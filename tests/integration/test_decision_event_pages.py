@@ -175,3 +175,25 @@ async def test_the_command_line_lists_pauses_resumes_and_resends(database_url,
 async def _event_row() -> int:
     await _emit()
     return (await DecisionEvent.select(DecisionEvent.id).first())["id"]
+
+
+async def test_a_family_caregivers_resident_id_is_masked_in_every_list(client, database_url,
+                                                                       settings) -> None:
+    """A payout event's stream is the payee key, which for a family caregiver holds the
+    resident ID number: lists, the workbench, the CSV and the API show it masked."""
+    await make_user("admin", "admin")
+    await EventSubscriber(name="银行", url=NOWHERE, event_types='["payout.paid"]',
+                          secret="s").save()
+    number = "370983195001011235"
+    async with db.write_transaction():
+        await emit(EventType.payout_paid, Subject("payee", f"cg:{number}", {
+            "payee_key": f"cg:{number}", "name": "李明"}), {"amount_fen": 45000})
+    await EventDelivery.update({EventDelivery.state: "dead"}).where(
+        EventDelivery.id.is_not_null())
+    assert (await sign_in(client, "admin")).status_code == 302
+    for page in ("/admin/event-deliveries", "/admin/event-deliveries/export.csv", "/"):
+        shown = await client.get(page)
+        assert shown.status_code == 200, page
+        assert number not in shown.text and "3709************35" in shown.text, page
+    api = await client.get("/api/v1/event-deliveries", headers=await _token())
+    assert number not in api.text and "3709************35" in api.text
