@@ -77,7 +77,7 @@ async def claim(limit: int, lease_seconds: int) -> list[dict[str, Any]]:
         return []
     return await EventDelivery.select(
         EventDelivery.id, EventDelivery.attempts, EventDelivery.first_attempt_at,
-        EventDelivery.subscriber.url.as_alias("url"),
+        EventDelivery.claimed_until, EventDelivery.subscriber.url.as_alias("url"),
         EventDelivery.subscriber.secret.as_alias("secret"),
         EventDelivery.event.event_id.as_alias("event_id"),
         EventDelivery.event.event_type.as_alias("event_type"),
@@ -125,14 +125,15 @@ async def record_outcomes(sent: list[tuple[dict[str, Any], dict[str, Any]]]) -> 
             for row, outcome in sent))
         for row, outcome in sent:
             state, values = _outcome_values(row, outcome, now)
-            # Only while still pending: a worker whose lease ran out must not undo the
-            # outcome of the worker that took over.
+            # Only while still pending and still under this worker's lease: a worker whose
+            # lease ran out must not undo the outcome of the worker that took over.
             changed = await EventDelivery.update({
                 EventDelivery.state: state, EventDelivery.attempts: EventDelivery.attempts + 1,
                 EventDelivery.claimed_until: None,
                 EventDelivery.last_status: outcome["status"],
                 EventDelivery.last_error: outcome["error"], **values}).where(
                 (EventDelivery.id == row["id"]) & (EventDelivery.state == "pending")
+                & (EventDelivery.claimed_until == row["claimed_until"])
             ).returning(EventDelivery.id)
             if changed and state == "dead":
                 await audit.record(SYSTEM, "event_delivery.dead", "event_delivery", row["id"],

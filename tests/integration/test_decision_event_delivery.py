@@ -249,3 +249,25 @@ async def test_several_workers_at_once_send_each_delivery_once_in_order(database
 
     assert len(receiver.requests) == 30  # no delivery claimed by two workers
     assert receiver.by_subject() == {f"R{n}": [1, 2, 3, 4, 5, 6] for n in range(1, 6)}
+
+
+async def test_a_worker_whose_lease_ran_out_cannot_undo_the_next_workers_outcome(
+        database_url, settings) -> None:
+    """Worker 1 hangs past its lease; worker 2 takes the delivery over and delivers it. Worker
+    1's late failure must neither mark it dead nor clear worker 2's lease."""
+    await service.create(SYSTEM, "民政", "http://127.0.0.1:9/x", ALL_TYPES)
+    await emit_for(1)
+    start = clock.now()
+    with clock.travel_to(start):
+        [first] = await delivery.claim(10, lease_seconds=5)
+    with clock.travel_to(start + timedelta(seconds=10)):
+        [second] = await delivery.claim(10, lease_seconds=5)
+    with clock.travel_to(start + timedelta(hours=25)):  # past the retry period: "dead"
+        assert await delivery.record_outcomes([(first, {
+            "status": None, "answer": "", "error": "超时未应答", "duration_ms": 5000})])
+    row = await only_delivery()
+    assert row["state"] == "pending" and row["claimed_until"] is not None
+    with clock.travel_to(start + timedelta(seconds=11)):
+        await delivery.record_outcomes([(second, {
+            "status": 200, "answer": "ok", "error": "", "duration_ms": 20})])
+    assert (await only_delivery())["state"] == "delivered"
