@@ -149,8 +149,10 @@ class PayoutPages(Controller):
             if state in (BatchState.EXPORTED, BatchState.RECONCILED) else [],
             export_plan=await service.export_check(actor, batch_id)
             if state is BatchState.APPROVED else None,
-            enrolment_marks=await enrolment.open_marks(batch_id)
+            enrolment_marks=await enrolment.open_marks(batch_id, limit=enrolment.SHOWN_MARKS)
             if state is BatchState.DRAFT else [],
+            enrolment_totals=await enrolment.mark_totals(batch_id)
+            if state is BatchState.DRAFT else None,
             files=await queries.batch_documents(batch_id),
             declarations=await declarations.batch_declarations(batch_id),
             disputes=await declarations.disputes(batch_id), outcomes=OUTCOMES,

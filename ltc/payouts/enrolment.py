@@ -118,31 +118,53 @@ async def verify_after_compute(batch_id: int) -> Outcome:
     return outcome
 
 
-async def open_marks(batch_id: int, person_id: int | None = None) -> list[dict[str, Any]]:
-    """Each open mark (of one person, when given) with the person and how many lines it
-    holds back."""
+SHOWN_MARKS = 100  # the batch page lists these; a whole city may be marked while it is down
+
+
+async def open_marks(batch_id: int, person_id: int | None = None,
+                     limit: int | None = None) -> list[dict[str, Any]]:
+    """Each open mark (of one person, when given; the first `limit`, when given) with the
+    person and how many lines it holds back."""
     person = "" if person_id is None else f"AND m.person = {int(person_id)} "
+    first = "" if limit is None else f" LIMIT {int(limit)}"
     rows = await PayoutEnrolmentMark.raw(
         "SELECT m.id, m.person, m.status, m.reason, m.checked_at, COUNT(l.id) AS lines "
         "FROM payout_enrolment_mark m LEFT JOIN payout_line l "
         f"ON l.batch = m.batch AND l.person = m.person WHERE m.batch = {{}} {person}"
-        "GROUP BY m.id, m.person, m.status, m.reason, m.checked_at ORDER BY m.id", batch_id)
+        f"GROUP BY m.id, m.person, m.status, m.reason, m.checked_at ORDER BY m.id{first}",
+        batch_id)
     briefs = await people.briefs_of([r["person"] for r in rows])
     return [{**r, "name": briefs[r["person"]].name,
              "resident_id_masked": briefs[r["person"]].resident_id_masked,
              "status_label": STATUS_LABELS[r["status"]]} for r in rows]
 
 
+@dataclass(frozen=True)
+class MarkTotals:
+    people: int
+    lines: int
+    by_status: dict[str, int]
+
+
+async def mark_totals(batch_id: int) -> MarkTotals:
+    """How many people and lines the open marks hold back, by status, in one aggregate."""
+    rows = await PayoutEnrolmentMark.raw(
+        "SELECT m.status, COUNT(DISTINCT m.id) AS people, COUNT(l.id) AS lines "
+        "FROM payout_enrolment_mark m LEFT JOIN payout_line l "
+        "ON l.batch = m.batch AND l.person = m.person WHERE m.batch = {} GROUP BY m.status",
+        batch_id)
+    return MarkTotals(sum(r["people"] for r in rows), sum(r["lines"] for r in rows),
+                      {r["status"]: r["people"] for r in rows})
+
+
 async def refuse_unverified(batch_id: int) -> None:
     """Submission's guard: no line is paid while its beneficiary's enrolment is open."""
-    marks = await open_marks(batch_id)
-    if not marks:
+    totals = await mark_totals(batch_id)
+    if not totals.people:
         return
-    lines = sum(m["lines"] for m in marks)
-    by_status = Counter(m["status"] for m in marks)
     raise Conflict(
         "enrolment_unverified",
-        f"有{lines}条结算明细（{len(marks)}人）的参保状态未核验通过（"
-        + "、".join(f"{STATUS_LABELS[s]}{n}人" for s, n in sorted(by_status.items()))
+        f"有{totals.lines}条结算明细（{totals.people}人）的参保状态未核验通过（"
+        + "、".join(f"{STATUS_LABELS[s]}{n}人" for s, n in sorted(totals.by_status.items()))
         + "），不能提交；请重新核验参保，医保系统答复未参保的请先登记参保事件后重新计算",
-        {"lines": str(lines), "people": str(len(marks))})
+        {"lines": str(totals.lines), "people": str(totals.people)})

@@ -142,6 +142,11 @@ async def test_the_batch_page_shows_why_and_rechecks(client, database_url, monke
     marks = re.search(r'id="enrolment-marks".*?</section>', shown, re.S).group(0)
     assert "待核验参保（1人，1条明细）" in marks and "张秀英" in marks
     assert "参保状态暂无法查询" in marks and "重新核验参保" in marks
+    # A whole city marked while the system is down: the page counts them all, lists a few.
+    monkeypatch.setattr(enrolment, "SHOWN_MARKS", 0)
+    few = re.search(r'id="enrolment-marks".*?</section>', (await client.get(page)).text,
+                    re.S).group(0)
+    assert "待核验参保（1人，1条明细）" in few and "仅列出前0人" in few and "张秀英" not in few
     [line] = (await lines_of(batch["id"])).values()
     explained = (await client.get(f"{page}/lines/{line['id']}")).text
     assert re.search(r'id="enrolment-mark".*参保状态暂无法查询', explained)
