@@ -27,12 +27,10 @@
     }
   });
   // Signing out on a shared phone: the field pages' copy of the worklist (names, addresses)
-  // and the cached /field page leave with the session (ltc/static/field.js). Records still
-  // waiting to be sent stay: they are sent when their author signs in again.
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.hasAttribute("data-sign-out")) return;
-    event.preventDefault();
+  // and the cached /field page leave with the session (ltc/static/field.js), when signing
+  // out and again on the sign-in page (a page still open may write its copy meanwhile).
+  // Records still waiting to be sent stay: they are sent when their author signs in again.
+  function forgetFieldCopy() {
     var work = [];
     if (window.caches) {
       work.push(caches.keys().then(function (names) {
@@ -58,9 +56,18 @@
         };
       }));
     }
+    return Promise.all(work);
+  }
+  document.addEventListener("DOMContentLoaded", function () {
+    if (document.querySelector("[data-forget-field]")) forgetFieldCopy();
+  });
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.hasAttribute("data-sign-out")) return;
+    event.preventDefault();
     var sent = false;
     var submit = function () { if (!sent) { sent = true; form.submit(); } };
-    Promise.all(work).then(submit, submit);
+    forgetFieldCopy().then(submit, submit);
     setTimeout(submit, 2000);  // never keep anyone from signing out
   });
   // Irreversible actions ask first: <form data-confirm="确定吊销该令牌吗？">.

@@ -110,16 +110,23 @@ async def test_three_visits_logged_offline_survive_a_reload_and_are_sent_once_ea
     # page with it.
     await nurse.click("text=退出登录")
     await nurse.wait_for_url("**/login**")
-    assert await nurse.evaluate("""() => new Promise(resolve => {
+    await nurse.wait_for_function("""() => new Promise(resolve => {
         const opened = indexedDB.open("ltc-field", 1);
         opened.onsuccess = () => {
           const counted = opened.result.transaction("worklists").objectStore("worklists").count();
+          counted.onsuccess = () => { opened.result.close(); resolve(counted.result === 0); };
+        };
+      })""")
+    await nurse.wait_for_function("""() => caches.keys().then(names => Promise.all(
+        names.map(name => caches.open(name).then(cache => cache.match("/field")))))
+        .then(found => !found.some(Boolean))""")
+    assert await nurse.evaluate("""() => new Promise(resolve => {
+        const opened = indexedDB.open("ltc-field", 1);
+        opened.onsuccess = () => {
+          const counted = opened.result.transaction("records").objectStore("records").count();
           counted.onsuccess = () => resolve(counted.result);
         };
-      })""") == 0
-    assert not await nurse.evaluate("""() => caches.keys().then(names => Promise.all(
-        names.map(name => caches.open(name).then(cache => cache.match("/field")))))
-        .then(found => found.some(Boolean))""")
+      })""") == 3  # the sent records' verdicts stay on the device, with no worklist
 
 
 async def test_an_assessors_scores_entered_offline_reach_the_server(server, browser) -> None:
