@@ -9,7 +9,7 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from ltc import clock
+from ltc import clock, db
 from ltc.errors import Forbidden, NotFound
 from ltc.identity import Actor, Role, in_region, region_covers
 from ltc.organisations.tables import Organisation
@@ -24,6 +24,7 @@ from ltc.payouts.tables import (
     PayoutDocument,
     PayoutLine,
 )
+from ltc.people import interface as people
 from ltc.policy.service import parsed_definition
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
@@ -189,8 +190,7 @@ async def lines(batch: dict[str, Any], *, benefit: str = "", kind: str = "", q: 
         where &= (PayoutLine.region_path == prefix) | PayoutLine.region_path.like(prefix + "/%")
     term = q.strip().replace("%", "").replace("_", "")
     if term:
-        where &= (PayoutLine.payee_name.like(f"%{term}%") | (PayoutLine.payee_key == term)
-                  | PayoutLine.person.name.like(f"%{term}%"))
+        where &= await _line_search(term)
     if excluded_only:
         where &= PayoutLine.visits_excluded > 0
     if after_id:
@@ -203,6 +203,20 @@ async def lines(batch: dict[str, Any], *, benefit: str = "", kind: str = "", q: 
         PayoutLine.withheld_fen, PayoutLine.net_fen).where(where).order_by(
         PayoutLine.id).limit(limit)
     return [_labelled(r) for r in rows]
+
+
+async def _line_search(term: str) -> Any:
+    """The line search box over a city's month (1.34 M lines) answered from indexes: the payee
+    key; a provider by any part of its name (a few hundred organisations, then their payee
+    keys); a payee's name from its start (payout_line_batch_payee_name); the beneficiary as
+    the people search finds them (name from its start, pinyin initials, resident ID, phone),
+    then their lines (payout_line_batch_person). Any part of a person's name, as a scan over
+    every line would allow, is not offered: clerks type names from the surname."""
+    organisations = await Organisation.select(Organisation.id).where(
+        db.contains(Organisation.name, term))
+    keys = [term, *(organisation_payee(o["id"]) for o in organisations)]
+    return (PayoutLine.payee_key.is_in(keys) | PayoutLine.payee_name.like(f"{term}%")
+            | PayoutLine.person.is_in(people.ids_matching(term)))
 
 
 def _labelled(line: dict[str, Any]) -> dict[str, Any]:
