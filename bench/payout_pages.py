@@ -91,6 +91,8 @@ async def main(url: str, requests: int) -> None:
     sample = await PayoutLine.select(PayoutLine.person.name, PayoutLine.payee_name).where(
         (PayoutLine.batch == october["id"]) & PayoutLine.payee_key.like("cg:%")).limit(1)
     person, payee = sample[0]["person.name"], sample[0]["payee_name"]
+    last = await PayoutLine.select(PayoutLine.person.name).where(
+        PayoutLine.batch == october["id"]).order_by(PayoutLine.id, ascending=False).first()
     print(f"{'read (in-process)':<52}{'p50 ms':>9}{'p95 ms':>9}")
     for stored in (True, False):
         how = "stored figures" if stored else "summed from the lines (before)"
@@ -103,7 +105,9 @@ async def main(url: str, requests: int) -> None:
                              requests)
         print(f"  ({len(checks['payees']):,} payees flagged, "
               f"{checks['excluded_lines']:,} lines excluding visits)")
-    for label, term in ((f"person {person}", person), (f"caregiver payee {payee}", payee),
+    for label, term in ((f"person {last['person.name']}", last["person.name"]),
+                        (f"broad name prefix {person}", person),
+                        (f"caregiver payee {payee}", payee),
                         ("provider 护理", "护理"), ("no such name 无此人", "无此人")):
         found = await timed(f"line search, {label}",
                             lambda t=term: queries.lines(october, q=t), requests)

@@ -31,6 +31,7 @@ from ltc.regions.tables import Region
 from ltc.visits.tables import Visit
 
 PAGE = 50
+SEARCH_PEOPLE = 2000  # people a line search looks up by id (_line_search)
 DOCUMENT_LABELS = {"bank_file": "银行代发文件", "summary": "结算汇总表", "statement": "结算单",
                    "reconciliation": "银行回单"}
 
@@ -215,8 +216,15 @@ async def _line_search(term: str) -> Any:
     organisations = await Organisation.select(Organisation.id).where(
         db.contains(Organisation.name, term))
     keys = [term, *(organisation_payee(o["id"]) for o in organisations)]
-    return (PayoutLine.payee_key.is_in(keys) | PayoutLine.payee_name.like(f"{term}%")
-            | PayoutLine.person.is_in(people.ids_matching(term)))
+    where = PayoutLine.payee_key.is_in(keys) | PayoutLine.payee_name.like(f"{term}%")
+    if (persons := people.ids_matching(term)) is None:
+        return where
+    # The people as a list of ids, so that every branch is an index scan (a sub-select is
+    # checked line by line); a term too broad for a list (a surname alone) keeps the
+    # sub-select and scans the batch.
+    found = [p["id"] for p in await persons.limit(SEARCH_PEOPLE + 1)]
+    return where | (db.ids_in(PayoutLine.person, found) if len(found) <= SEARCH_PEOPLE
+                    else PayoutLine.person.is_in(persons))
 
 
 def _labelled(line: dict[str, Any]) -> dict[str, Any]:
