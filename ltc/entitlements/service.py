@@ -7,6 +7,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from piccolo.columns.combination import WhereRaw
+
 from ltc import clock, db
 from ltc.applications.rules import ApplicationState
 from ltc.applications.tables import Application
@@ -35,7 +37,7 @@ from ltc.jobs import outbox
 from ltc.people import interface as people
 from ltc.people.rules import mask_resident_id
 from ltc.policy.rules import is_eligible, validity_months
-from ltc.policy.service import issuer, parsed_definition, policy_in_force
+from ltc.policy.service import issuer, longest_renewal_lead, parsed_definition, policy_in_force
 
 DECISION_PREFIX = "JD"
 MANAGE_ROLES = frozenset({Role.clerk})
@@ -169,7 +171,9 @@ async def refresh_all(today: date) -> dict[str, int]:
     """The daily pass: states that changed with the date (expiry, a stay or suspension
     starting or ending) and re-assessment tasks raised `renewal_lead_days` before expiry."""
     counts = {"changed": 0, "renewals": 0}
-    rows = await Entitlement.select().where(Entitlement.state != str(EntitlementState.ENDED))
+    rows = await Entitlement.select().where(
+        (Entitlement.state != str(EntitlementState.ENDED))
+        & _may_change(today, await longest_renewal_lead(today))).order_by(Entitlement.id)
     lead_days: dict[str, int] = {}  # by region path: the policy in force today, read once
     for row in rows:
         async with db.write_transaction():
@@ -201,6 +205,27 @@ async def refresh_all(today: date) -> dict[str, int]:
                               "scheduler", today)
                 counts["renewals"] += 1
     return counts
+
+
+def _may_change(today: date, lead_days: int) -> WhereRaw:
+    """The entitlements the daily pass may have to write today, found over the whole region in
+    SQL so that a city's million are not each read in Python: past their last day; stored as
+    suspended while nothing covers today, or not while something does (a hospital stay or a
+    suspension); or with no renewal task yet and expiring within the longest lead. Each
+    candidate is then decided by the rules exactly as before; this only leaves out rows the
+    rules would leave alone."""
+    covered = (
+        "(EXISTS (SELECT 1 FROM hospital_stay h WHERE h.person = entitlement.person"
+        " AND h.admitted_on IS NOT NULL AND h.admitted_on <= {}"
+        " AND (h.discharged_on IS NULL OR h.discharged_on > {}))"
+        " OR EXISTS (SELECT 1 FROM suspension s WHERE s.entitlement = entitlement.id"
+        " AND s.starts_on <= {} AND (s.resumes_on IS NULL OR s.resumes_on > {})))")
+    return WhereRaw(
+        "(entitlement.expires_on < {} OR entitlement.ends_on < {}"
+        " OR (entitlement.renewal_raised_on IS NULL AND entitlement.expires_on <= {})"
+        f" OR (entitlement.state = 'SUSPENDED' AND NOT {covered})"
+        f" OR (entitlement.state <> 'SUSPENDED' AND {covered}))",
+        today, today, today + timedelta(days=lead_days), *([today] * 8))
 
 
 # --- the clerk's actions -----------------------------------------------------------------

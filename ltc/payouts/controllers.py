@@ -20,7 +20,7 @@ from ltc.audit import service as audit
 from ltc.errors import DomainError, InvalidInput, NotFound
 from ltc.identity import Actor, Role
 from ltc.money import parse_yuan, plain_yuan
-from ltc.payouts import declarations, enrolment, queries, service, statements
+from ltc.payouts import declarations, enrolment, figures, queries, service, statements
 from ltc.payouts.rules import OUTCOMES, BatchState, Benefit, LineKind
 from ltc.regions import interface as regions
 from ltc.web.actions import perform
@@ -142,7 +142,7 @@ class PayoutPages(Controller):
             lines=await queries.lines(batch, **filters), filters=filters,
             towns=await queries.batch_towns(batch), benefits=list(Benefit),
             kinds=list(LineKind),
-            anomalies=await queries.anomalies(batch) if state is BatchState.SUBMITTED else None,
+            anomalies=await figures.checks(batch) if state is BatchState.SUBMITTED else None,
             payments=await queries.payments_summary(batch_id)
             if state in (BatchState.EXPORTED, BatchState.RECONCILED) else None,
             unpaid=await queries.unpaid_payments(batch_id)

@@ -9,11 +9,11 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from ltc import clock
+from ltc import clock, db
 from ltc.errors import Forbidden, NotFound
 from ltc.identity import Actor, Role, in_region, region_covers
 from ltc.organisations.tables import Organisation
-from ltc.payouts import declarations, rules, service
+from ltc.payouts import declarations, figures, rules, service
 from ltc.payouts.rules import BatchState, Benefit, DisputeState
 from ltc.payouts.tables import (
     DepositEntry,
@@ -24,12 +24,14 @@ from ltc.payouts.tables import (
     PayoutDocument,
     PayoutLine,
 )
+from ltc.people import interface as people
 from ltc.policy.service import parsed_definition
 from ltc.policy.tables import PolicyVersion
 from ltc.regions.tables import Region
 from ltc.visits.tables import Visit
 
 PAGE = 50
+SEARCH_PEOPLE = 2000  # people a line search looks up by id (_line_search)
 DOCUMENT_LABELS = {"bank_file": "银行代发文件", "summary": "结算汇总表", "statement": "结算单",
                    "reconciliation": "银行回单"}
 
@@ -130,43 +132,19 @@ def computing_status(batch: dict[str, Any], now: datetime) -> dict[str, Any]:
             "seconds": int(elapsed.total_seconds())}
 
 
-Totals = dict[str, dict[str, Any]]
-
-
-async def _totals(batch_id: int) -> tuple[Totals, Totals]:
-    """A batch's totals by benefit and by town code."""
-    grouped = await PayoutLine.raw(
-        "SELECT region_path, benefit, COUNT(*) AS n, SUM(gross_fen) AS gross, "
-        "SUM(withheld_fen) AS withheld, SUM(net_fen) AS net FROM payout_line "
-        "WHERE batch = {} GROUP BY region_path, benefit", batch_id)
-    by_benefit: Totals = {b: {"label": b.label, "lines": 0, "gross": 0, "withheld": 0,
-                              "net": 0} for b in Benefit}
-    by_town: Totals = {}
-    for row in grouped:
-        segments = row["region_path"].split("/")
-        town = segments[1] if len(segments) > 1 else ""
-        for total in (by_benefit[Benefit(row["benefit"])],
-                      by_town.setdefault(town, {"code": town, "lines": 0, "gross": 0,
-                                                "withheld": 0, "net": 0})):
-            total["lines"] += int(row["n"])
-            total["gross"] += _fen(row["gross"])
-            total["withheld"] += _fen(row["withheld"])
-            total["net"] += _fen(row["net"])
-    return by_benefit, by_town
-
-
 async def batch_detail(actor: Actor, batch_id: int) -> dict[str, Any]:
     """The batch with its totals by benefit and by town, each beside last month's, the
     budget and last month's batch."""
     batch = await visible_batch(actor, batch_id)
     policy = await _policy_facts(batch["policy_version"])
-    by_benefit, by_town = await _totals(batch_id)
+    by_benefit, by_town = await figures.totals(batch_id)
     previous = await PayoutBatch.select(
         PayoutBatch.id, PayoutBatch.number, PayoutBatch.state, PayoutBatch.line_count,
         PayoutBatch.gross_fen, PayoutBatch.net_fen).where(
         (PayoutBatch.region_path == batch["region_path"])
         & (PayoutBatch.month == clock.previous_month(batch["month"]))).first()
-    before_benefit, before_town = ({}, {}) if previous is None else await _totals(previous["id"])
+    before_benefit, before_town = (({}, {}) if previous is None
+                                   else await figures.totals(previous["id"]))
     for key, total in by_benefit.items():
         total["previous_net"] = before_benefit.get(key, {}).get("net")
     for code in before_town:  # a town paid last month and not this month shows too
@@ -213,8 +191,7 @@ async def lines(batch: dict[str, Any], *, benefit: str = "", kind: str = "", q: 
         where &= (PayoutLine.region_path == prefix) | PayoutLine.region_path.like(prefix + "/%")
     term = q.strip().replace("%", "").replace("_", "")
     if term:
-        where &= (PayoutLine.payee_name.like(f"%{term}%") | (PayoutLine.payee_key == term)
-                  | PayoutLine.person.name.like(f"%{term}%"))
+        where &= await _line_search(term)
     if excluded_only:
         where &= PayoutLine.visits_excluded > 0
     if after_id:
@@ -227,6 +204,27 @@ async def lines(batch: dict[str, Any], *, benefit: str = "", kind: str = "", q: 
         PayoutLine.withheld_fen, PayoutLine.net_fen).where(where).order_by(
         PayoutLine.id).limit(limit)
     return [_labelled(r) for r in rows]
+
+
+async def _line_search(term: str) -> Any:
+    """The line search box over a city's month (1.34 M lines) answered from indexes: the payee
+    key; a provider by any part of its name (a few hundred organisations, then their payee
+    keys); a payee's name from its start (payout_line_batch_payee_name); the beneficiary as
+    the people search finds them (name from its start, pinyin initials, resident ID, phone),
+    then their lines (payout_line_batch_person). Any part of a person's name, as a scan over
+    every line would allow, is not offered: clerks type names from the surname."""
+    organisations = await Organisation.select(Organisation.id).where(
+        db.contains(Organisation.name, term))
+    keys = [term, *(organisation_payee(o["id"]) for o in organisations)]
+    where = PayoutLine.payee_key.is_in(keys) | PayoutLine.payee_name.like(f"{term}%")
+    if (persons := people.ids_matching(term)) is None:
+        return where
+    # The people as a list of ids, so that every branch is an index scan (a sub-select is
+    # checked line by line); a term too broad for a list (a surname alone) keeps the
+    # sub-select and scans the batch.
+    found = [p["id"] for p in await persons.limit(SEARCH_PEOPLE + 1)]
+    return where | (db.ids_in(PayoutLine.person, found) if len(found) <= SEARCH_PEOPLE
+                    else PayoutLine.person.is_in(persons))
 
 
 def _labelled(line: dict[str, Any]) -> dict[str, Any]:
@@ -338,33 +336,6 @@ async def provider_declaration(actor: Actor, batch_id: int) -> dict[str, Any]:
 
 
 # --- approval -------------------------------------------------------------------------------
-
-async def _payee_totals(batch_id: int) -> dict[str, dict[str, Any]]:
-    rows = await PayoutLine.raw(
-        "SELECT payee_key, MAX(payee_name) AS payee_name, SUM(net_fen) AS net "
-        "FROM payout_line WHERE batch = {} GROUP BY payee_key", batch_id)
-    return {r["payee_key"]: {"name": r["payee_name"], "net": _fen(r["net"])} for r in rows}
-
-
-async def anomalies(batch: dict[str, Any]) -> dict[str, Any]:
-    """What the reviewer looks at before approving: payees new this month or changed more
-    than 30 % against last month's batch, and how many lines exclude visits."""
-    current = await _payee_totals(batch["id"])
-    previous_batch = batch.get("previous")
-    previous = await _payee_totals(previous_batch["id"]) if previous_batch else {}
-    payees = []
-    if previous_batch:
-        for key, now in sorted(current.items()):
-            before = previous.get(key, {}).get("net")
-            why = rules.is_anomalous(before, now["net"])
-            if why:
-                payees.append({"payee_key": key, "name": now["name"], "previous": before,
-                               "current": now["net"], "why": rules.ANOMALY_LABELS[why]})
-    excluded = await PayoutLine.count().where(
-        (PayoutLine.batch == batch["id"]) & (PayoutLine.visits_excluded > 0))
-    return {"compared": previous_batch is not None, "payees": payees,
-            "excluded_lines": excluded}
-
 
 async def batch_documents(batch_id: int) -> list[dict[str, Any]]:
     rows = await PayoutDocument.select().where(

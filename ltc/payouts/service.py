@@ -23,7 +23,7 @@ from ltc.errors import Conflict, Forbidden, InvalidInput, NotFound
 from ltc.identity import SYSTEM, Actor, Role, in_region, region_covers, require_role
 from ltc.jobs import outbox
 from ltc.organisations.tables import Organisation
-from ltc.payouts import computation, declarations, enrolment, rules
+from ltc.payouts import computation, declarations, enrolment, figures, rules
 from ltc.payouts.computation import Dialect, Month
 from ltc.payouts.rules import BatchState, DisputeState, PayeeApproved, PayeePaid
 from ltc.payouts.tables import (
@@ -217,6 +217,7 @@ async def compute(batch_id: int) -> dict[str, Any] | None:
             PayoutBatch.net_fen: int(totals["net"]), PayoutBatch.computed_at: facts_from,
             PayoutBatch.compute_seconds: seconds, PayoutBatch.computing_since: None,
         }).where(PayoutBatch.id == batch_id)
+        await figures.store(batch)
         await audit.record(SYSTEM, "payout_batch.computed", "payout_batch", batch_id,
                            after={"lines": totals["n"], "net_fen": int(totals["net"]),
                                   "seconds": seconds})

@@ -277,3 +277,37 @@ class SandboxPerson(Table):
     new_grade = Integer(null=False, default=0)
     real_gross_fen = BigInt(null=False, default=0)
     new_gross_fen = BigInt(null=False, default=0)
+
+
+class PayoutBatchFigures(Table):
+    """Marks a batch whose page figures were stored when it was computed (its lines never
+    change after that; a recomputation replaces them), with last month's batch its approval
+    checks compared against (none: nothing to compare)."""
+
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False, unique=True)
+    previous_batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=True)
+
+
+class PayoutBatchTotal(Table):
+    """A computed batch's totals by town and benefit: what the batch page shows."""
+
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False, index=True)
+    town = Varchar(length=20, null=False, default="")
+    benefit = Varchar(length=16, null=False)
+    line_count = Integer(null=False, default=0)
+    excluded_lines = Integer(null=False, default=0)  # lines excluding some visits
+    gross_fen = BigInt(null=False, default=0)
+    withheld_fen = BigInt(null=False, default=0)
+    net_fen = BigInt(null=False, default=0)
+
+
+class PayoutBatchAnomaly(Table):
+    """A payee the approval checks show (new, or changed more than 30 % against last month),
+    as found when the batch was computed."""
+
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False, index=True)
+    payee_key = Varchar(length=40, null=False)
+    payee_name = Varchar(length=100, null=False)
+    previous_fen = BigInt(null=True, default=None)
+    current_fen = BigInt(null=False, default=0)
+    why = Varchar(length=8, null=False)

@@ -62,6 +62,15 @@ def in_force_among(rows: list[dict[str, Any]], region_path: str, on: date) -> Po
                          policy=parsed_definition(row["definition"]))
 
 
+async def longest_renewal_lead(on: date) -> int:
+    """The longest renewal lead (days) of any version in force by `on` anywhere: a bound for
+    the daily pass's renewal candidates, each then checked against its own region's policy."""
+    versions = await PolicyVersion.select(PolicyVersion.definition).where(
+        PolicyVersion.effective_from <= on)
+    return max((parsed_definition(v["definition"]).renewal_lead_days for v in versions),
+               default=0)
+
+
 async def issuer(policy: Policy, region_path: str) -> dict[str, str]:
     """Who issues a document, as the PDF templates print it (`bureau` in pdf/base.html): the
     bureau's name from the policy; its address and phone from the pooling region, the one

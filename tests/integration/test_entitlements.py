@@ -29,6 +29,7 @@ from support.cases import (
 from ltc import db, documents
 from ltc.applications.tables import Application
 from ltc.audit.tables import AuditEvent
+from ltc.decision_events.tables import DecisionEvent
 from ltc.entitlements import service
 from ltc.entitlements.jobs import render_decision_letter
 from ltc.entitlements.tables import Decision, Entitlement, EntitlementChange, Suspension
@@ -384,6 +385,21 @@ async def test_a_decision_in_another_town_is_kept_to_its_region(
                                                  region="370983001"))["id"])
     assert await service.list_entitlements(xc_clerk) == []
     assert len(await service.list_entitlements(staff.clerk)) == 1
+
+
+async def test_a_day_with_nothing_changing_writes_nothing(granted) -> None:
+    """The pass finds what changes today in SQL; an entitlement held by a running suspension,
+    not yet due for renewal, is left exactly as it was: no row, history, audit or event."""
+    g = granted
+    g.clock.set(date(2027, 1, 10))
+    await service.suspend(g.staff.clerk, g.entitlement_id, 1, starts_on=date(2027, 1, 5),
+                          reason="外出探亲三个月")
+    assert await service.refresh_all(date(2027, 1, 10)) == {"changed": 0, "renewals": 0}
+    before = (await snapshot(g.entitlement_id), await DecisionEvent.count())
+    for day in (date(2027, 1, 11), date(2027, 3, 31), date(2028, 9, 30)):
+        assert await service.refresh_all(day) == {"changed": 0, "renewals": 0}
+    assert (await snapshot(g.entitlement_id), await DecisionEvent.count()) == before
+    assert (await row_of(g.entitlement_id))["state"] == "SUSPENDED"
 
 
 async def test_no_renewal_task_for_an_entitlement_set_to_end_before_expiry(granted) -> None:

@@ -82,6 +82,9 @@ async def test_list_detail_and_line_explanation(client, december) -> None:
         f"/payouts/{batch['id']}?benefit=institutional")).text
     assert "张秀英" in (await client.get(f"/payouts/{batch['id']}?q=社区卫生")).text
     assert "没有符合条件的明细" in (await client.get(f"/payouts/{batch['id']}?q=无此人")).text
+    # The beneficiary as the people search finds them: the name from its start.
+    assert "没有符合条件的明细" not in (await client.get(f"/payouts/{batch['id']}?q=张秀")).text
+    assert "没有符合条件的明细" in (await client.get(f"/payouts/{batch['id']}?q=秀英")).text
     assert "张秀英" in (await client.get(f"/payouts/{batch['id']}?town=370983001")).text
     assert "没有符合条件的明细" in (await client.get(
         f"/payouts/{batch['id']}?town=370983002")).text
