@@ -126,6 +126,25 @@ async def test_pages_scope_and_csv(client, world) -> None:
     assert (await client.get("/dashboard")).status_code == 403
 
 
+async def test_a_town_clerk_neither_lists_nor_downloads_the_regions_report(client, world) -> None:
+    """The monthly report lists every town's spend: a town's clerk is refused it."""
+    made = await report.render(world.staff.reviewer, "370983", DECEMBER)
+    await make_user("clerk", username="towns_clerk", region=TOWN)
+    await sign_in(client, "towns_clerk")
+    page = (await client.get("/dashboard?month=2026-12")).text
+    assert "月度运行报告" not in page and "report.pdf" not in page
+    answer = await client.get(f"/dashboard/reports/{made['id']}/report.pdf")
+    assert answer.status_code == 403 and "乡镇经办人员不能查看" in answer.text
+    assert not await AuditEvent.exists().where(
+        AuditEvent.action == "dashboard.report_downloaded")
+    # The region's clerk still has it.
+    await client.post("/logout", data={"_csrf_token": await csrf_token(client, "/")})
+    await make_user("clerk", username="region_clerk", region="370983")
+    await sign_in(client, "region_clerk")
+    assert f"/dashboard/reports/{made['id']}/report.pdf" in (await client.get("/dashboard")).text
+    assert (await client.get(f"/dashboard/reports/{made['id']}/report.pdf")).status_code == 200
+
+
 async def test_the_budget_is_the_admins_checked_and_compared_with(client, world) -> None:
     admin = await user_actor((await make_user("admin", username="boss"))["id"])
     with pytest.raises(Forbidden):
