@@ -169,6 +169,18 @@ async def test_the_budget_is_the_admins_checked_and_compared_with(client, world)
     assert "请填写年份" in answer.text and "请填写大于零的预算金额" in answer.text
     assert 'value="很多"' in answer.text
 
+    # A town's spend is not held against the whole region's budget ÷ 12.
+    await client.post("/logout", data={"_csrf_token": await csrf_token(client, "/")})
+    await make_user("clerk", username="towns_clerk", region=TOWN)
+    await sign_in(client, "towns_clerk")
+    town_page = (await client.get("/dashboard?month=2026-12")).text
+    assert "¥450.00" in town_page
+    assert "¥300.00" not in town_page and "超出" not in town_page and "月均预算" not in town_page
+    assert "年度基金预算是全统筹区的" in town_page
+    answer = await client.get("/dashboard/export.csv?section=spend&month=2026-12")
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert rows[0] == ["月份", "支出", "本年累计"]
+
 
 async def test_the_monthly_job_renders_the_report(world, monkeypatch) -> None:
     FrozenClock(monkeypatch, date(2027, 1, 2) + timedelta(days=0))
