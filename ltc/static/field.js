@@ -414,6 +414,10 @@
       });
   }
 
+  // The draft fields besides the scores, as GET /api/v1/assessments/{id} answers them.
+  var DRAFT_FIELDS = ["onsite_started_at", "onsite_ended_at", "latitude", "longitude",
+                      "guardian_name", "guardian_relationship", "guardian_phone"];
+
   function resend(key) {
     return store("records", "readonly", function (s) { return s.get(key); }).then(
       function (record) {
@@ -423,6 +427,9 @@
           return response.ok ? response.json() : null;
         }).then(function (current) {
           if (!current) return;
+          // Only the scores are this device's: what the full form recorded meanwhile (times
+          // on site, position, guardian) is the server's, and the draft API replaces it all.
+          DRAFT_FIELDS.forEach(function (name) { record.body[name] = current[name]; });
           record.body.version = current.version;
           record.state = "waiting";
           record.code = record.message = "";

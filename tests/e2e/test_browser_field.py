@@ -147,8 +147,9 @@ async def test_an_assessors_scores_entered_offline_reach_the_server(server, brow
     assert json.loads(stored["scores"]) == SEVERE_SCORES
     assert stored["state"] == "IN_PROGRESS"
 
-    # Offline again she corrects one item while her colleague saves the form on his own
-    # phone: the server keeps his, her record says so, and she chooses to send hers over it.
+    # Offline again she corrects one item while her colleague saves the full form (with the
+    # guardian's details): the server keeps his, her record says so, and she chooses to send
+    # her scores over his — his guardian details stay.
     await assessor.context.set_offline(True)
     await assessor.click("text=填写刘桂兰的评估")
     await assessor.check("#score-eating-10")
@@ -157,7 +158,9 @@ async def test_an_assessors_scores_entered_offline_reach_the_server(server, brow
     colleague = await user_actor(assessment["assessor_2"])
     await assessments.save_draft(colleague, assessment["id"],
                                  expected_version=await assessment_version(assessment["id"]),
-                                 scores={**SEVERE_SCORES, "eating": 5})
+                                 scores={**SEVERE_SCORES, "eating": 5},
+                                 guardian_name="李明", guardian_relationship="子女",
+                                 guardian_phone="13900000000")
     await assessor.context.set_offline(False)
     await assessor.wait_for_selector("[data-state=error] >> text=已被其他人修改")
     assert json.loads((await Assessment.select(Assessment.scores).where(
@@ -165,5 +168,7 @@ async def test_an_assessors_scores_entered_offline_reach_the_server(server, brow
     await assessor.click("text=以本机评分覆盖并重新上传")
     await assessor.wait_for_function(
         "document.querySelectorAll('[data-state=sent]').length === 2")
-    assert json.loads((await Assessment.select(Assessment.scores).where(
-        Assessment.id == assessment["id"]).first())["scores"]) == {**SEVERE_SCORES, "eating": 10}
+    stored = await Assessment.select(Assessment.scores, Assessment.guardian_name).where(
+        Assessment.id == assessment["id"]).first()
+    assert json.loads(stored["scores"]) == {**SEVERE_SCORES, "eating": 10}
+    assert stored["guardian_name"] == "李明"

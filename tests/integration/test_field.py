@@ -11,9 +11,11 @@ from datetime import date, datetime
 import pytest
 from conftest import csrf_token, make_user, sign_in
 from integration.test_visits import World, at, december_world, visit
-from support.cases import assessment_version, assigned_case, make_staff, register
+from support.cases import assessment_version, assigned_case, make_staff, register, user_actor
 
 from ltc.accounts.tables import User
+from ltc.assessments import service as assessments_service
+from ltc.assessments.tables import Assessment
 from ltc.audit.tables import AuditEvent
 from ltc.careplans.tables import CarePlan
 from ltc.clock import CHINA
@@ -107,6 +109,37 @@ async def test_a_resent_draft_answers_again_and_a_different_stale_one_is_refused
     assert changed.status_code == 409
     assert (await client.get(f"/api/v1/assessments/{assessment['id']}")).json()["scores"] == {
         "eating": 5, "bathing": 0}
+
+
+async def test_a_draft_resent_over_a_newer_one_keeps_what_the_full_form_recorded(
+        client, database_url) -> None:
+    """以本机评分覆盖并重新上传 sends the device's scores with every other draft field as
+    GET /api/v1/assessments/{id} answers them: times on site, position and guardian recorded
+    on the full form meanwhile survive."""
+    staff = await make_staff(assessors=2)
+    assessment = await assigned_case(staff, await register(staff, name="刘桂兰"))
+    assessor = next(a for a in staff.assessors if a.id == assessment["assessor_1"])
+    colleague = await user_actor(assessment["assessor_2"])
+    arrived = datetime(2026, 12, 1, 9, 0, tzinfo=CHINA)
+    await assessments_service.save_draft(
+        colleague, assessment["id"], expected_version=await assessment_version(assessment["id"]),
+        scores={"eating": 5}, onsite_started_at=arrived, latitude=35.9, longitude=116.7,
+        guardian_name="李明", guardian_relationship="子女", guardian_phone="13900000000")
+    await sign_in(client, await _username(assessor.id))
+    current = (await client.get(f"/api/v1/assessments/{assessment['id']}")).json()
+    assert current["latitude"] == 35.9 and current["guardian_name"] == "李明"
+    body = {name: current[name] for name in (
+        "onsite_started_at", "onsite_ended_at", "latitude", "longitude", "guardian_name",
+        "guardian_relationship", "guardian_phone")}
+    answer = await client.put(
+        f"/api/v1/assessments/{assessment['id']}/draft",
+        json={**body, "version": current["version"], "scores": {"eating": 10}},
+        headers={"x-csrftoken": await csrf_token(client, "/field")})
+    assert answer.status_code == 200, answer.text
+    stored = await Assessment.select().where(Assessment.id == assessment["id"]).first()
+    assert json.loads(stored["scores"]) == {"eating": 10}
+    assert stored["onsite_started_at"] == arrived and stored["longitude"] == 116.7
+    assert (stored["guardian_name"], stored["guardian_relationship"]) == ("李明", "子女")
 
 
 async def _stop(world: World, status: str, effective_on: date) -> None:
