@@ -9,7 +9,9 @@ checked at all (a provider cannot try the PINs of people it does not serve: that
 refused as not its beneficiary).
 
 The visit row never holds the PIN: its `confirmation_code` records how it was confirmed
-("PIN" — the PIN matched the household's current one).
+("PIN" — the PIN matched the household's current one; "PIN_UNCHECKED" — a PIN was typed on
+a device offline but could not be checked when it arrived, so it confirms nothing and the
+visit is flagged for review).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ltc.visits import rules
 from ltc.visits.tables import PinAttempt
 
 PIN_CONFIRMED = "PIN"
+PIN_UNCHECKED = "PIN_UNCHECKED"
 
 
 async def wrong_today(person_id: int) -> int:

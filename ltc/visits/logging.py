@@ -266,8 +266,9 @@ async def pin_confirmation(actor: Actor, key: uuid.UUID | None, person_id: int |
         refused = await confirmation.check(actor, person_id, pin)
         if offline_day is not None and refused is not None and refused[0] == "pin_not_in_force":
             # The plan moved to another provider after the device recorded the visit: the
-            # family's PIN went with it and cannot be checked now. Logged and flagged.
-            return {"pin": pin, "confirmation_code": confirmation.PIN_CONFIRMED,
+            # family's PIN went with it and cannot be checked now. Logged and flagged, and
+            # marked apart: nothing may read it as confirmed by the PIN.
+            return {"pin": pin, "confirmation_code": confirmation.PIN_UNCHECKED,
                     "pin_unchecked": True}
         if refused is not None:
             problems["confirmation_code"] = refused[1]
@@ -300,6 +301,9 @@ _COMPARED = {
 def replay(actor: Actor, first: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """The first answer, when `values` are what was first recorded under this UUID."""
     stored = {**first, "items": tuple(json.loads(first["items"]))}
+    if stored["confirmation_code"] == confirmation.PIN_UNCHECKED:
+        # A replay's PIN is not checked again: it reads as the PIN typed the first time.
+        stored["confirmation_code"] = confirmation.PIN_CONFIRMED
     differing = {field: "与首次提交的内容不同" for column, field in _COMPARED.items()
                  if column in values and not _same(stored[column], values[column])}
     if first["provider"] != actor.organisation_id or differing or not first["response"]:

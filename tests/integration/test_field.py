@@ -213,7 +213,7 @@ async def test_a_visit_recorded_offline_after_the_plan_moved_elsewhere_is_logged
 
 
 async def test_a_visit_recorded_offline_whose_pin_went_with_the_plan_is_logged_flagged(
-        world: World) -> None:
+        client, world: World) -> None:
     # The visit on the 14th was this provider's; from today (the 15th) the plan, and the
     # household PIN with it, is another provider's.
     await _move_plan(world, date(2026, 12, 15))
@@ -229,6 +229,12 @@ async def test_a_visit_recorded_offline_whose_pin_went_with_the_plan_is_logged_f
     again, replayed = await visit_logging.log_visit(world.nurse, **offline,
                                                     recorded_at=OFFLINE_AT)
     assert replayed and again == answer and await Visit.count() == 1
+    # Its PIN confirmed nothing: the row is marked apart, and its page does not say it was.
+    row = await Visit.select(Visit.confirmation_code).where(Visit.id == answer["id"]).first()
+    assert row["confirmation_code"] == "PIN_UNCHECKED"
+    await sign_in(client, "nurse")
+    page = (await client.get(f"/visits/{answer['id']}")).text
+    assert "离线填写的家庭确认码未能核对" in page and "已用家庭确认码确认" not in page
 
 
 async def test_the_api_reads_recorded_at_and_refuses_one_without_a_zone(
