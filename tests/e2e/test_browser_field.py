@@ -46,6 +46,16 @@ async def _waiting(page, count: int) -> None:
     await page.wait_for_selector(f"[data-waiting]:text-is('待上传 {count} 条')")
 
 
+async def _fill_visit(nurse, day, hour: int) -> None:
+    await nurse.click("text=记录张秀英的上门服务")
+    await nurse.fill("#started_at", f"{day:%Y-%m-%d}T{hour:02d}:00")
+    await nurse.fill("#ended_at", f"{day:%Y-%m-%d}T{hour:02d}:50")
+    for code in REQUIRED:
+        await nurse.check(f"#item-{code}")
+    await nurse.fill("#family_confirmed_by", "李明")
+    await nurse.fill("#confirmation_code", PIN)
+
+
 async def test_three_visits_logged_offline_survive_a_reload_and_are_sent_once_each(
         server, browser, monkeypatch) -> None:
     today = clock.today()
@@ -58,16 +68,13 @@ async def test_three_visits_logged_offline_survive_a_reload_and_are_sent_once_ea
     yesterday = today - timedelta(days=1)
 
     nurse = await _field_page(browser, server, "nurse")
+    sent = []  # the bodies of the visits the page posts
+    nurse.on("request", lambda r: sent.append(json.loads(r.post_data)) if (
+        r.method == "POST" and r.url.endswith("/api/v1/visits")) else None)
     await nurse.wait_for_selector("text=记录张秀英的上门服务")
     await nurse.context.set_offline(True)
     for hour in (8, 11, 14):
-        await nurse.click("text=记录张秀英的上门服务")
-        await nurse.fill("#started_at", f"{yesterday:%Y-%m-%d}T{hour:02d}:00")
-        await nurse.fill("#ended_at", f"{yesterday:%Y-%m-%d}T{hour:02d}:50")
-        for code in REQUIRED:
-            await nurse.check(f"#item-{code}")
-        await nurse.fill("#family_confirmed_by", "李明")
-        await nurse.fill("#confirmation_code", PIN)
+        await _fill_visit(nurse, yesterday, hour)
         await nurse.click("text=保存（联网后自动上传）")
         await _waiting(nurse, (hour - 8) // 3 + 1)
     assert await nurse.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -105,6 +112,16 @@ async def test_three_visits_logged_offline_survive_a_reload_and_are_sent_once_ea
     await nurse.reload()
     await _waiting(nurse, 0)
     assert await Visit.count() == 3
+    # Those waited: they carry the time the phone recorded them. One sent at once does not
+    # (it is checked as of now, its PIN included).
+    assert sent and all(body.get("recorded_at") for body in sent)
+    await _fill_visit(nurse, yesterday, 17)
+    # Once sent, the page fetches its worklist again: that is done before signing out.
+    async with nurse.expect_response("**/api/v1/field/worklist"):
+        await nurse.click("text=保存（联网后自动上传）")
+    await nurse.wait_for_function(
+        "document.querySelectorAll('[data-state=sent]').length === 4")
+    assert await Visit.count() == 4 and "recorded_at" not in sent[-1]
 
     # Signing out on a shared phone takes the worklist copy (names, addresses) and the kept
     # page with it.
