@@ -17,7 +17,7 @@ from ltc.accounts.tables import User
 from ltc.assessments import service as assessments_service
 from ltc.assessments.tables import Assessment
 from ltc.audit.tables import AuditEvent
-from ltc.careplans.tables import CarePlan
+from ltc.careplans.tables import CarePlan, CarePlanLetter
 from ltc.clock import CHINA
 from ltc.errors import Forbidden, InvalidInput, NotFound
 from ltc.organisations.tables import Organisation, OrganisationStatusChange
@@ -215,7 +215,8 @@ async def test_a_visit_recorded_offline_after_the_plan_moved_elsewhere_is_logged
 async def test_a_visit_recorded_offline_whose_pin_went_with_the_plan_is_logged_flagged(
         client, world: World) -> None:
     # The visit on the 14th was this provider's; from today (the 15th) the plan, and the
-    # household PIN with it, is another provider's.
+    # household PIN with it, is another provider's; the only letter was made today, after
+    # the visit, so there is no PIN of the visit's day to check it against.
     await _move_plan(world, date(2026, 12, 15))
     with pytest.raises(InvalidInput) as refused:  # sent as it was recorded: refused as before
         await visit_logging.log_visit(world.nurse, **visit(world))
@@ -235,6 +236,24 @@ async def test_a_visit_recorded_offline_whose_pin_went_with_the_plan_is_logged_f
     await sign_in(client, "nurse")
     page = (await client.get(f"/visits/{answer['id']}")).text
     assert "离线填写的家庭确认码未能核对" in page and "已用家庭确认码确认" not in page
+
+
+async def test_an_offline_pin_is_checked_against_the_letter_of_the_visits_day(
+        world: World) -> None:
+    """The plan (and its PIN) moved on today; the letter the family held on the visit's day
+    is still kept: the PIN typed then is checked against it, right or wrong."""
+    await CarePlanLetter.update({CarePlanLetter.created_at: at(1, 9)}).where(
+        CarePlanLetter.person == world.case.person_id)
+    await _move_plan(world, date(2026, 12, 15))
+    with pytest.raises(InvalidInput) as refused:
+        await visit_logging.log_visit(world.nurse, **visit(world, confirmation_code="000000"),
+                                      recorded_at=OFFLINE_AT)
+    assert refused.value.code == "wrong_pin"
+    answer, _ = await visit_logging.log_visit(world.nurse, **visit(world),
+                                              recorded_at=OFFLINE_AT)
+    assert answer["review"] == "accepted" and answer["flags"] == []
+    row = await Visit.select(Visit.confirmation_code).where(Visit.id == answer["id"]).first()
+    assert row["confirmation_code"] == "PIN"
 
 
 async def test_the_api_reads_recorded_at_and_refuses_one_without_a_zone(
