@@ -252,6 +252,12 @@ class AssessmentOut(Struct):
     guardian_name: str
     guardian_relationship: str
     guardian_phone: str  # in full: this is the one assessment, for the people working on it
+    # The rest of the draft, so a client re-sending its scores over a newer draft can keep it
+    # (the draft API replaces every field).
+    onsite_started_at: datetime | None
+    onsite_ended_at: datetime | None
+    latitude: float | None
+    longitude: float | None
     experts_missing: int  # expert confirmations still needed before the reviewer concludes
 
 
@@ -263,8 +269,9 @@ async def _out(actor: Actor, assessment_id: int) -> AssessmentOut:
         signed_1=row["signed_1_at"] is not None, signed_2=row["signed_2_at"] is not None,
         grade=row["grade"], result=row["result"], guardian_name=row["guardian_name"],
         guardian_relationship=row["guardian_relationship"],
-        guardian_phone=row["guardian_phone"],
-        experts_missing=(await experts.expert_status(row)).missing)
+        guardian_phone=row["guardian_phone"], onsite_started_at=row["onsite_started_at"],
+        onsite_ended_at=row["onsite_ended_at"], latitude=row["latitude"],
+        longitude=row["longitude"], experts_missing=(await experts.expert_status(row)).missing)
 
 
 class AssessmentApi(Controller):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from ltc import clock
 from ltc.careplans.rules import CONFIRMED, FamilyLetter, PlanState, plan_in_force
@@ -36,13 +36,15 @@ async def current_providers(person_id: int) -> set[int]:
     return {row["provider"] for row in rows}
 
 
-async def household_pin(person_id: int, provider_id: int) -> tuple[str, str | None]:
+async def household_pin(person_id: int, provider_id: int,
+                        at: datetime | None = None) -> tuple[str, str | None]:
     """For visit logging: whether the person is the provider's beneficiary (not_served,
     served, or in_force: served by the plan in force today), and the hash of the
-    household's current confirmation PIN (None while none has been issued or not in force)."""
+    household's current confirmation PIN (None while none has been issued or not in force).
+    `at`: as of that moment (a visit recorded offline) instead of now."""
     from ltc.careplans.letters import current_pin_hash
 
-    return await current_pin_hash(person_id, provider_id)
+    return await current_pin_hash(person_id, provider_id, at)
 
 
 async def pin_matches(pin: str, encoded: str) -> bool:

@@ -214,23 +214,29 @@ async def letter_of(plan_ids: list[int], letter_id: int) -> dict[str, Any]:
 
 # --- checking a PIN (for visit logging, through ltc.careplans.interface) --------------------
 
-async def current_pin_hash(person_id: int, provider_id: int) -> tuple[str, str | None]:
+async def current_pin_hash(person_id: int, provider_id: int,
+                           at: datetime | None = None) -> tuple[str, str | None]:
     """(served — whether the person is a beneficiary of the provider's confirmed home-care
     plan, in_force — the provider's plan is the one in force today — or not_served; the hash
     of the household's current PIN, None while none has been issued). Only the provider of
-    the plan in force may try the family's PIN: a former one could only burn its tries."""
+    the plan in force may try the family's PIN: a former one could only burn its tries.
+    `at` (a visit recorded offline): as of that moment instead of now — the plan in force
+    on its day and the newest letter made by then."""
     plans = await CarePlan.select(
         CarePlan.state, CarePlan.starts_on, CarePlan.plan_no, CarePlan.provider).where(
         (CarePlan.person == person_id) & CarePlan.state.is_in([str(s) for s in CONFIRMED]))
     if not any(p["provider"] == provider_id for p in plans):
         return "not_served", None
-    in_force = plan_in_force(plans, clock.today())
+    in_force = plan_in_force(plans, at.astimezone(clock.CHINA).date() if at else clock.today())
     if in_force is None or in_force["provider"] != provider_id:
         return "served", None
     # The newest letter whatever its state: a reissue cancels the old PIN at once, and until
     # the worker has printed the new one the family signs instead.
-    row = await CarePlanLetter.select(CarePlanLetter.pin_hash).where(
-        CarePlanLetter.person == person_id).order_by(CarePlanLetter.id, ascending=False).first()
+    mine = CarePlanLetter.person == person_id
+    if at is not None:  # the letter the family held then: one made later had replaced it
+        mine &= CarePlanLetter.created_at <= at
+    row = await CarePlanLetter.select(CarePlanLetter.pin_hash).where(mine).order_by(
+        CarePlanLetter.id, ascending=False).first()
     return "in_force", (row["pin_hash"] or None) if row else None
 
 

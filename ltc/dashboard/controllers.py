@@ -74,7 +74,8 @@ class DashboardPages(Controller):
                 "town", under=scope.pooling_code),
             town_name=(await regions.names_by_code([scope.town_code])).get(scope.town_code, ""),
             budget=budget, budget_yuan=money.plain_yuan(budget["amount_fen"]) if budget else "",
-            reports=await report.reports(scope.pooling_code),
+            # The region's report lists every town's spend: not a town clerk's to read.
+            reports=None if scope.fixed_town else await report.reports(scope.pooling_code),
             can_render=actor.role in report.RENDERERS, form=context.pop("form", {}),
             **context)
 

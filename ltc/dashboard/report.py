@@ -14,7 +14,7 @@ from ltc import clock, db, documents
 from ltc.audit import service as audit
 from ltc.dashboard import service, views
 from ltc.dashboard.tables import MonthlyReport
-from ltc.errors import InvalidInput, NotFound
+from ltc.errors import Forbidden, InvalidInput, NotFound
 from ltc.identity import SYSTEM, Actor, Role, require_role
 from ltc.regions import interface as regions
 
@@ -90,7 +90,10 @@ async def reports(code: str) -> list[dict[str, Any]]:
 
 async def report_for_download(actor: Actor, report_id: int,
                               scope: service.Scope) -> dict[str, Any]:
-    """A report of the actor's region, its download audited."""
+    """A report of the actor's region, its download audited. A town's clerk gets none: the
+    report is the whole region's (every town's spend), not their town's."""
+    if scope.fixed_town:
+        raise Forbidden("report_region_only", "月度运行报告是全统筹区的，乡镇经办人员不能查看")
     row = await MonthlyReport.select(
         MonthlyReport.id, MonthlyReport.month, MonthlyReport.sha256).where(
         (MonthlyReport.id == report_id)

@@ -111,7 +111,9 @@ def _benefits(f: service.Figures, month: date) -> Section:
                    "已审批的月度结算批次，按结算月份。")
 
 
-def _spend(f: service.Figures, budgets: dict[int, int]) -> Section:
+def _spend(f: service.Figures, budgets: dict[int, int] | None) -> Section:
+    """Spend by month against the monthly share of the year's budget; `budgets` None for a
+    town, whose spend is not comparable with the region's budget (it is not split by town)."""
     by_month: dict[date, int] = {}
     for r in f.of("spend"):
         by_month[r["month"]] = by_month.get(r["month"], 0) + (r["value"] or 0)
@@ -122,12 +124,20 @@ def _spend(f: service.Figures, budgets: dict[int, int]) -> Section:
         year_total = fen + (year_total if month.month > 1 else 0)
         whole_year = month.year > f.months[0].year or f.months[0].month == 1
         total = money.yuan(year_total) if whole_year else "—"
+        if budgets is None:
+            bars.append(Bar(_month_label(month), fen, money.yuan(fen)))
+            table.append([_month_label(month), money.yuan(fen), total])
+            continue
         monthly = budgets[month.year] // 12 if month.year in budgets else None
         over = monthly is not None and fen > monthly
         bars.append(Bar(_month_label(month), fen, money.yuan(fen), reference=monthly,
                         marked=over))
         table.append([_month_label(month), money.yuan(fen), total,
                       money.yuan(monthly) if monthly else "未设置", "超出" if over else ""])
+    if budgets is None:
+        title = "每月基金支出"
+        return Section("spend", title, bar_chart(title, bars), ["月份", "支出", "本年累计"],
+                       table, "年度基金预算是全统筹区的，不分到乡镇，这里不作比较。")
     title = "每月基金支出与预算"
     note = "红色为超出月均预算（年度预算 ÷ 12）的月份。" + (
         "" if f.months[-1].year in budgets else "本年度预算尚未设置（由系统管理员在本页设置）。")
@@ -194,11 +204,13 @@ def _grade_spread(f: service.Figures, figure: str, who: str) -> Section:
 async def sections(f: service.Figures, month: date) -> list[Section]:
     """Every section of the scope's dashboard for `month` (a month of the window); each
     section's title names the month it shows."""
-    budgets = {}
-    for year in sorted({m.year for m in f.months}):
-        budget = await service.budget_of(f.scope.pooling_code, year)
-        if budget is not None:
-            budgets[year] = budget["amount_fen"]
+    budgets: dict[int, int] | None = None  # a town's spend is not held against the budget
+    if not f.scope.town_code:
+        budgets = {}
+        for year in sorted({m.year for m in f.months}):
+            budget = await service.budget_of(f.scope.pooling_code, year)
+            if budget is not None:
+                budgets[year] = budget["amount_fen"]
     paid = f.paid_month(month)  # the money sections: the newest paid month up to `month`
     towns = await service.town_spend(f.scope, paid)
     names = await regions.names_by_code([r["town_code"] for r in towns])

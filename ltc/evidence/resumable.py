@@ -39,6 +39,8 @@ HEARTBEAT_SECONDS = 30.0
 # PATCH then needs no second read of gigabytes. Missing (another process took a PATCH, or
 # this one restarted) the file is hashed whole at the end instead.
 _HASHERS: dict[str, tuple[int, Any]] = {}
+# Any constant: the first half of the advisory lock serialising one owner's creates.
+_OPEN_LOCK_KEY = 6107
 
 
 @dataclass(frozen=True)
@@ -89,6 +91,7 @@ async def create(actor: Actor, length: int, metadata: dict[str, str], media_dir:
         content_type=content_type, original_name=name, recorded_at=recorded_at,
         expires_at=now + keep)
     async with db.write_transaction():
+        await _check_open(actor, length, max_size)
         await upload.save()
         await audit.record(
             actor, "evidence.upload_started", "assessment", assessment_id,
@@ -97,6 +100,19 @@ async def create(actor: Actor, length: int, metadata: dict[str, str], media_dir:
     await anyio.to_thread.run_sync(partial_path(media_dir, upload.key).parent.mkdir, 0o755,
                                    True, True)
     return _upload(await _row(upload.key))
+
+
+async def _check_open(actor: Actor, length: int, max_size: int) -> None:
+    """Within create's transaction: the owner's unfinished, unexpired uploads leave room for
+    this one (tus_rules.check_open_uploads). Two creates of one owner at once take turns
+    (SQLite's IMMEDIATE transaction already serialises every writer)."""
+    if not db.is_sqlite():
+        await ResumableUpload.raw("SELECT pg_advisory_xact_lock({}, {})", _OPEN_LOCK_KEY,
+                                  actor.id % 2**31)
+    rows = await ResumableUpload.select(ResumableUpload.length).where(
+        (ResumableUpload.owner == actor.id) & ResumableUpload.evidence.is_null()
+        & (ResumableUpload.expires_at > clock.now()))
+    tus_rules.check_open_uploads([r["length"] for r in rows], length, max_size)
 
 
 async def _row(key: str) -> dict[str, Any]:

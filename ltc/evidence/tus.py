@@ -79,7 +79,10 @@ class TusApi(Controller):
           summary="tus creation: a resumable evidence upload",
           description="Upload-Length (bytes, up to Tus-Max-Size) and Upload-Metadata with "
                       "assessment_id, filename, filetype and optionally recorded_at. 201 with "
-                      "Location; 4xx with the error body before any byte is sent.")
+                      "Location; 4xx with the error body before any byte is sent: 409 "
+                      "tus_too_many_open when the user already has 3 unfinished uploads, 413 "
+                      "tus_open_too_large when theirs and this one together would declare "
+                      "more than twice Tus-Max-Size.")
     async def create(self, request: Request[Actor, Any, Any],
                      settings: NamedDependency[Settings]) -> Response[None]:
         tus_rules.check_version(request.headers.get("tus-resumable"))

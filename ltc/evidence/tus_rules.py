@@ -87,6 +87,26 @@ def check_fits(offset: int, received: int, length: int) -> None:
                           status_code=413)
 
 
+# One owner's unfinished uploads at once: each may be up to the largest file and is kept for
+# days, so without a bound a single account could fill the disk with abandoned ones.
+MAX_OPEN_UPLOADS = 3
+OPEN_BYTES_FACTOR = 2  # the open uploads' declared lengths together: at most 2 × the largest
+
+
+def check_open_uploads(open_lengths: list[int], length: int, max_size: int) -> None:
+    """A new upload of `length` bytes next to the owner's unfinished ones (their declared
+    lengths): refused when there are too many, or together they would declare too much."""
+    if len(open_lengths) >= MAX_OPEN_UPLOADS:
+        raise DomainError("tus_too_many_open",
+                          f"您已有{len(open_lengths)}个未完成的上传，请先完成或删除其中的上传"
+                          f"再开始新的（最多同时{MAX_OPEN_UPLOADS}个）", status_code=409)
+    limit = OPEN_BYTES_FACTOR * max_size
+    if sum(open_lengths) + length > limit:
+        raise DomainError("tus_open_too_large",
+                          "未完成的上传合计过大，请先完成或删除已开始的上传再开始新的",
+                          status_code=413)
+
+
 def expires_header(at: datetime) -> str:
     """Upload-Expires is an RFC 9110 HTTP date (always GMT)."""
     return format_datetime(at.astimezone(UTC), usegmt=True)

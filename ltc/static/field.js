@@ -266,7 +266,7 @@
           client_uuid: key, person_id: b.person_id, started_at: withZone(value("started_at")),
           ended_at: withZone(value("ended_at")), items: chosen, notes: value("notes"),
           family_confirmed_by: value("family_confirmed_by"),
-          confirmation_code: value("confirmation_code"), recorded_at: new Date().toISOString()
+          confirmation_code: value("confirmation_code")
         }
       });
       return {};
@@ -311,10 +311,20 @@
     });
   }
 
+  // A visit that could not go at once is one recorded offline: it carries the time the device
+  // recorded it (recorded_at), so what changed while it waited is flagged, not refused. One
+  // sent at once does not: it is checked as of now, like any other, PIN included.
+  function recordedOffline(record) {
+    if (record.kind === "visit" && !record.body.recorded_at) {
+      record.body.recorded_at = record.created;
+    }
+  }
+
   function queue(record) {
     record.user = user;
     record.state = "waiting";
     record.created = new Date().toISOString();
+    if (!navigator.onLine) recordedOffline(record);
     put("records", record).then(function () {
       closeForm();
       if (worklist) showWorklist();
@@ -366,6 +376,9 @@
       method: how.method, credentials: "same-origin",
       headers: { "Content-Type": "application/json", "x-csrftoken": csrfToken() },
       body: JSON.stringify(record.body)
+    }).catch(function (error) {  // no network: it waits, as one recorded offline
+      recordedOffline(record);
+      return put("records", record).then(function () { throw error; });
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (answer) {
         var code = answer && answer.error && answer.error.code;
@@ -414,6 +427,10 @@
       });
   }
 
+  // The draft fields besides the scores, as GET /api/v1/assessments/{id} answers them.
+  var DRAFT_FIELDS = ["onsite_started_at", "onsite_ended_at", "latitude", "longitude",
+                      "guardian_name", "guardian_relationship", "guardian_phone"];
+
   function resend(key) {
     return store("records", "readonly", function (s) { return s.get(key); }).then(
       function (record) {
@@ -423,6 +440,9 @@
           return response.ok ? response.json() : null;
         }).then(function (current) {
           if (!current) return;
+          // Only the scores are this device's: what the full form recorded meanwhile (times
+          // on site, position, guardian) is the server's, and the draft API replaces it all.
+          DRAFT_FIELDS.forEach(function (name) { record.body[name] = current[name]; });
           record.body.version = current.version;
           record.state = "waiting";
           record.code = record.message = "";

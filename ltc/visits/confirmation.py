@@ -9,10 +9,14 @@ checked at all (a provider cannot try the PINs of people it does not serve: that
 refused as not its beneficiary).
 
 The visit row never holds the PIN: its `confirmation_code` records how it was confirmed
-("PIN" — the PIN matched the household's current one).
+("PIN" — the PIN matched the household's current one; "PIN_UNCHECKED" — a PIN was typed on
+a device offline but could not be checked when it arrived, so it confirms nothing and the
+visit is flagged for review).
 """
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from ltc import clock, db
 from ltc.audit import service as audit
@@ -22,6 +26,7 @@ from ltc.visits import rules
 from ltc.visits.tables import PinAttempt
 
 PIN_CONFIRMED = "PIN"
+PIN_UNCHECKED = "PIN_UNCHECKED"
 
 
 async def wrong_today(person_id: int) -> int:
@@ -31,7 +36,8 @@ async def wrong_today(person_id: int) -> int:
         & (PinAttempt.correct == False))  # noqa: E712
 
 
-async def check(actor: Actor, person_id: int, pin: str) -> tuple[str, str] | None:
+async def check(actor: Actor, person_id: int, pin: str,
+                at: datetime | None = None) -> tuple[str, str] | None:
     """Check the household PIN typed for a visit of `person_id`: None when it matches (or
     the person is not the provider's beneficiary: the visit is refused for that), else
     (the refusal's stable code — no_pin_issued, pin_not_in_force, pin_locked, wrong_pin —
@@ -40,9 +46,12 @@ async def check(actor: Actor, person_id: int, pin: str) -> tuple[str, str] | Non
     Parallel tries must not pass the daily limit, on either engine, without holding a write
     lock during the slow hash: the attempt is committed first as a wrong one, then today's
     wrong ones are counted including it. Of attempts racing, the last to commit sees all the
-    others, so no more than MAX_WRONG_PINS wrong ones are ever checked."""
+    others, so no more than MAX_WRONG_PINS wrong ones are ever checked.
+
+    `at` (a visit recorded offline): against the PIN the household had then, from the plan in
+    force on that day and the newest letter made by then."""
     assert actor.organisation_id is not None
-    served, encoded = await careplans.household_pin(person_id, actor.organisation_id)
+    served, encoded = await careplans.household_pin(person_id, actor.organisation_id, at)
     if served == "not_served":
         return None
     if served != "in_force":

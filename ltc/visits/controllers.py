@@ -473,7 +473,8 @@ class VisitApi(Controller):
           gives the family). A PIN is checked against the household's current one; 5 wrong
           PINs for one beneficiary in a day lock PINs for them until the next day (a
           signature still works). The stored visit never holds the PIN: its
-          `confirmation_code` reads `PIN` when one confirmed it.
+          `confirmation_code` reads `PIN` when one confirmed it, `PIN_UNCHECKED` when one
+          sent with `recorded_at` could not be checked (it confirms nothing; flagged).
         - `checkin_latitude`, `checkin_longitude`, `checkout_latitude`, `checkout_longitude`
           (numbers in degrees, WGS 84, optional; each pair both or neither).
         - `recorded_at` (ISO 8601 with a time zone, optional): when a device recorded the

@@ -177,8 +177,9 @@ async def log_visit(
     problems = dict(unreadable or {})
     if recorded_at is not None and (problem := _recorded_problem(recorded_at, started_at)):
         problems["recorded_at"] = problem
+    offline = _offline_day(values) is not None
     values.update(await pin_confirmation(actor, key, person_id, confirmation_code, problems,
-                                         offline_day=_offline_day(values)))
+                                         offline_at=started_at if offline else None))
     try:
         async with db.write_transaction():
             return await _log_once(actor, key, staff_id, values, signature_png, problems)
@@ -248,27 +249,32 @@ async def _log_once(actor: Actor, key: uuid.UUID | None, staff_id: int | None,
 
 async def pin_confirmation(actor: Actor, key: uuid.UUID | None, person_id: int | None,
                            typed: str | None, problems: dict[str, str],
-                           offline_day: date | None = None) -> dict[str, Any]:
+                           offline_at: datetime | None = None) -> dict[str, Any]:
     """The visit's confirmation values for a typed household PIN: the PIN itself to
     validate (`pin`), and what the row keeps (`confirmation_code`: the marker, never the
     PIN). A PIN of the right shape is checked now, in its own transaction (a wrong one
     counts even though the visit is refused): its problem goes into `problems`. Not for a
     replay (its UUID is already recorded: the first answer stands). A visit recorded
-    offline (`offline_day`: its civil day) whose PIN is no longer in force for the
-    provider is not refused for it:
-    `pin_unchecked` flags it for review."""
+    offline (`offline_at`: when it started) whose PIN is no longer in force for the
+    provider is checked against the PIN the household had then; when that cannot be done
+    either it is not refused for it: PIN_UNCHECKED, flagged `pin_unchecked` for review."""
     pin = (typed or "").strip()
     if (pin and person_id is not None and rules.PIN_PATTERN.fullmatch(pin)
             and not (key and await Visit.exists().where(Visit.client_uuid == key))):
         # A provider that may not log visits never gets to try (and burn) the family's PIN
         # — unless the visit was recorded offline (then it is logged flagged, for review).
-        await _provider_working(actor.organisation_id, offline_day)
+        await _provider_working(actor.organisation_id,
+                                civil_day(offline_at) if offline_at else None)
         refused = await confirmation.check(actor, person_id, pin)
-        if offline_day is not None and refused is not None and refused[0] == "pin_not_in_force":
+        if offline_at is not None and refused is not None and refused[0] == "pin_not_in_force":
             # The plan moved to another provider after the device recorded the visit: the
-            # family's PIN went with it and cannot be checked now. Logged and flagged.
-            return {"pin": pin, "confirmation_code": confirmation.PIN_CONFIRMED,
-                    "pin_unchecked": True}
+            # family's PIN went with it. The letter of the visit's day answers instead.
+            refused = await confirmation.check(actor, person_id, pin, at=offline_at)
+            if refused is not None and refused[0] in ("pin_not_in_force", "no_pin_issued"):
+                # None to check it against: logged and flagged, and marked apart — nothing
+                # may read it as confirmed by the PIN.
+                return {"pin": pin, "confirmation_code": confirmation.PIN_UNCHECKED,
+                        "pin_unchecked": True}
         if refused is not None:
             problems["confirmation_code"] = refused[1]
             problems[PIN_REFUSAL] = refused[0]
@@ -300,6 +306,9 @@ _COMPARED = {
 def replay(actor: Actor, first: dict[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
     """The first answer, when `values` are what was first recorded under this UUID."""
     stored = {**first, "items": tuple(json.loads(first["items"]))}
+    if stored["confirmation_code"] == confirmation.PIN_UNCHECKED:
+        # A replay's PIN is not checked again: it reads as the PIN typed the first time.
+        stored["confirmation_code"] = confirmation.PIN_CONFIRMED
     differing = {field: "与首次提交的内容不同" for column, field in _COMPARED.items()
                  if column in values and not _same(stored[column], values[column])}
     if first["provider"] != actor.organisation_id or differing or not first["response"]:

@@ -46,6 +46,16 @@ async def _waiting(page, count: int) -> None:
     await page.wait_for_selector(f"[data-waiting]:text-is('待上传 {count} 条')")
 
 
+async def _fill_visit(nurse, day, hour: int) -> None:
+    await nurse.click("text=记录张秀英的上门服务")
+    await nurse.fill("#started_at", f"{day:%Y-%m-%d}T{hour:02d}:00")
+    await nurse.fill("#ended_at", f"{day:%Y-%m-%d}T{hour:02d}:50")
+    for code in REQUIRED:
+        await nurse.check(f"#item-{code}")
+    await nurse.fill("#family_confirmed_by", "李明")
+    await nurse.fill("#confirmation_code", PIN)
+
+
 async def test_three_visits_logged_offline_survive_a_reload_and_are_sent_once_each(
         server, browser, monkeypatch) -> None:
     today = clock.today()
@@ -58,16 +68,13 @@ async def test_three_visits_logged_offline_survive_a_reload_and_are_sent_once_ea
     yesterday = today - timedelta(days=1)
 
     nurse = await _field_page(browser, server, "nurse")
+    sent = []  # the bodies of the visits the page posts
+    nurse.on("request", lambda r: sent.append(json.loads(r.post_data)) if (
+        r.method == "POST" and r.url.endswith("/api/v1/visits")) else None)
     await nurse.wait_for_selector("text=记录张秀英的上门服务")
     await nurse.context.set_offline(True)
     for hour in (8, 11, 14):
-        await nurse.click("text=记录张秀英的上门服务")
-        await nurse.fill("#started_at", f"{yesterday:%Y-%m-%d}T{hour:02d}:00")
-        await nurse.fill("#ended_at", f"{yesterday:%Y-%m-%d}T{hour:02d}:50")
-        for code in REQUIRED:
-            await nurse.check(f"#item-{code}")
-        await nurse.fill("#family_confirmed_by", "李明")
-        await nurse.fill("#confirmation_code", PIN)
+        await _fill_visit(nurse, yesterday, hour)
         await nurse.click("text=保存（联网后自动上传）")
         await _waiting(nurse, (hour - 8) // 3 + 1)
     assert await nurse.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
@@ -105,6 +112,16 @@ async def test_three_visits_logged_offline_survive_a_reload_and_are_sent_once_ea
     await nurse.reload()
     await _waiting(nurse, 0)
     assert await Visit.count() == 3
+    # Those waited: they carry the time the phone recorded them. One sent at once does not
+    # (it is checked as of now, its PIN included).
+    assert sent and all(body.get("recorded_at") for body in sent)
+    await _fill_visit(nurse, yesterday, 17)
+    # Once sent, the page fetches its worklist again: that is done before signing out.
+    async with nurse.expect_response("**/api/v1/field/worklist"):
+        await nurse.click("text=保存（联网后自动上传）")
+    await nurse.wait_for_function(
+        "document.querySelectorAll('[data-state=sent]').length === 4")
+    assert await Visit.count() == 4 and "recorded_at" not in sent[-1]
 
     # Signing out on a shared phone takes the worklist copy (names, addresses) and the kept
     # page with it.
@@ -154,8 +171,9 @@ async def test_an_assessors_scores_entered_offline_reach_the_server(server, brow
     assert json.loads(stored["scores"]) == SEVERE_SCORES
     assert stored["state"] == "IN_PROGRESS"
 
-    # Offline again she corrects one item while her colleague saves the form on his own
-    # phone: the server keeps his, her record says so, and she chooses to send hers over it.
+    # Offline again she corrects one item while her colleague saves the full form (with the
+    # guardian's details): the server keeps his, her record says so, and she chooses to send
+    # her scores over his — his guardian details stay.
     await assessor.context.set_offline(True)
     await assessor.click("text=填写刘桂兰的评估")
     await assessor.check("#score-eating-10")
@@ -164,7 +182,9 @@ async def test_an_assessors_scores_entered_offline_reach_the_server(server, brow
     colleague = await user_actor(assessment["assessor_2"])
     await assessments.save_draft(colleague, assessment["id"],
                                  expected_version=await assessment_version(assessment["id"]),
-                                 scores={**SEVERE_SCORES, "eating": 5})
+                                 scores={**SEVERE_SCORES, "eating": 5},
+                                 guardian_name="李明", guardian_relationship="子女",
+                                 guardian_phone="13900000000")
     await assessor.context.set_offline(False)
     await assessor.wait_for_selector("[data-state=error] >> text=已被其他人修改")
     assert json.loads((await Assessment.select(Assessment.scores).where(
@@ -172,5 +192,7 @@ async def test_an_assessors_scores_entered_offline_reach_the_server(server, brow
     await assessor.click("text=以本机评分覆盖并重新上传")
     await assessor.wait_for_function(
         "document.querySelectorAll('[data-state=sent]').length === 2")
-    assert json.loads((await Assessment.select(Assessment.scores).where(
-        Assessment.id == assessment["id"]).first())["scores"]) == {**SEVERE_SCORES, "eating": 10}
+    stored = await Assessment.select(Assessment.scores, Assessment.guardian_name).where(
+        Assessment.id == assessment["id"]).first()
+    assert json.loads(stored["scores"]) == {**SEVERE_SCORES, "eating": 10}
+    assert stored["guardian_name"] == "李明"

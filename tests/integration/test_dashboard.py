@@ -126,6 +126,25 @@ async def test_pages_scope_and_csv(client, world) -> None:
     assert (await client.get("/dashboard")).status_code == 403
 
 
+async def test_a_town_clerk_neither_lists_nor_downloads_the_regions_report(client, world) -> None:
+    """The monthly report lists every town's spend: a town's clerk is refused it."""
+    made = await report.render(world.staff.reviewer, "370983", DECEMBER)
+    await make_user("clerk", username="towns_clerk", region=TOWN)
+    await sign_in(client, "towns_clerk")
+    page = (await client.get("/dashboard?month=2026-12")).text
+    assert "月度运行报告" not in page and "report.pdf" not in page
+    answer = await client.get(f"/dashboard/reports/{made['id']}/report.pdf")
+    assert answer.status_code == 403 and "乡镇经办人员不能查看" in answer.text
+    assert not await AuditEvent.exists().where(
+        AuditEvent.action == "dashboard.report_downloaded")
+    # The region's clerk still has it.
+    await client.post("/logout", data={"_csrf_token": await csrf_token(client, "/")})
+    await make_user("clerk", username="region_clerk", region="370983")
+    await sign_in(client, "region_clerk")
+    assert f"/dashboard/reports/{made['id']}/report.pdf" in (await client.get("/dashboard")).text
+    assert (await client.get(f"/dashboard/reports/{made['id']}/report.pdf")).status_code == 200
+
+
 async def test_the_budget_is_the_admins_checked_and_compared_with(client, world) -> None:
     admin = await user_actor((await make_user("admin", username="boss"))["id"])
     with pytest.raises(Forbidden):
@@ -149,6 +168,18 @@ async def test_the_budget_is_the_admins_checked_and_compared_with(client, world)
     assert answer.status_code == 422
     assert "请填写年份" in answer.text and "请填写大于零的预算金额" in answer.text
     assert 'value="很多"' in answer.text
+
+    # A town's spend is not held against the whole region's budget ÷ 12.
+    await client.post("/logout", data={"_csrf_token": await csrf_token(client, "/")})
+    await make_user("clerk", username="towns_clerk", region=TOWN)
+    await sign_in(client, "towns_clerk")
+    town_page = (await client.get("/dashboard?month=2026-12")).text
+    assert "¥450.00" in town_page
+    assert "¥300.00" not in town_page and "超出" not in town_page and "月均预算" not in town_page
+    assert "年度基金预算是全统筹区的" in town_page
+    answer = await client.get("/dashboard/export.csv?section=spend&month=2026-12")
+    rows = list(csv.reader(io.StringIO(answer.content.decode("utf-8-sig"))))
+    assert rows[0] == ["月份", "支出", "本年累计"]
 
 
 async def test_the_monthly_job_renders_the_report(world, monkeypatch) -> None:

@@ -147,6 +147,31 @@ async def test_creation_is_refused_before_any_byte(client) -> None:
     assert await ResumableUpload.count() == 0
 
 
+async def test_one_user_cannot_keep_more_than_three_or_too_large_uploads_open(
+        client) -> None:
+    case = await make_case()
+    csrf = await as_user(client, "assessor1")
+    locations = [(await create(client, csrf, case["id"], 5000)).headers["location"]
+                 for _ in range(3)]
+    fourth = await create(client, csrf, case["id"], 5000)
+    assert fourth.status_code == 409
+    assert fourth.json()["error"]["code"] == "tus_too_many_open"
+    assert "未完成的上传" in fourth.json()["error"]["message"]
+    assert await ResumableUpload.count() == 3
+    # One cancelled and one expired: room for two again, then their sizes are the bound.
+    assert (await client.delete(locations[0], headers={**csrf, **TUS})).status_code == 204
+    await ResumableUpload.update({ResumableUpload.expires_at: clock.now() - timedelta(
+        minutes=1)}).where(ResumableUpload.key == locations[1].rsplit("/", 1)[1])
+    assert (await create(client, csrf, case["id"], rules.MAX_SIZE)).status_code == 201
+    too_much = await create(client, csrf, case["id"], rules.MAX_SIZE)  # 2 × MAX + 5000
+    assert too_much.status_code == 413
+    assert too_much.json()["error"]["code"] == "tus_open_too_large"
+    assert await ResumableUpload.count() == 3  # the expired one awaits its purge
+    # Another assessor's uploads are theirs: not counted against this one.
+    other = await as_user(client, "assessor2")
+    assert (await create(client, other, case["id"], 5000)).status_code == 201
+
+
 async def test_refused_bytes_are_removed_at_the_end(client, settings) -> None:
     case = await make_case()
     csrf = await as_user(client, "assessor1")

@@ -11,11 +11,13 @@ from datetime import date, datetime
 import pytest
 from conftest import csrf_token, make_user, sign_in
 from integration.test_visits import World, at, december_world, visit
-from support.cases import assessment_version, assigned_case, make_staff, register
+from support.cases import assessment_version, assigned_case, make_staff, register, user_actor
 
 from ltc.accounts.tables import User
+from ltc.assessments import service as assessments_service
+from ltc.assessments.tables import Assessment
 from ltc.audit.tables import AuditEvent
-from ltc.careplans.tables import CarePlan
+from ltc.careplans.tables import CarePlan, CarePlanLetter
 from ltc.clock import CHINA
 from ltc.errors import Forbidden, InvalidInput, NotFound
 from ltc.organisations.tables import Organisation, OrganisationStatusChange
@@ -109,6 +111,37 @@ async def test_a_resent_draft_answers_again_and_a_different_stale_one_is_refused
         "eating": 5, "bathing": 0}
 
 
+async def test_a_draft_resent_over_a_newer_one_keeps_what_the_full_form_recorded(
+        client, database_url) -> None:
+    """以本机评分覆盖并重新上传 sends the device's scores with every other draft field as
+    GET /api/v1/assessments/{id} answers them: times on site, position and guardian recorded
+    on the full form meanwhile survive."""
+    staff = await make_staff(assessors=2)
+    assessment = await assigned_case(staff, await register(staff, name="刘桂兰"))
+    assessor = next(a for a in staff.assessors if a.id == assessment["assessor_1"])
+    colleague = await user_actor(assessment["assessor_2"])
+    arrived = datetime(2026, 12, 1, 9, 0, tzinfo=CHINA)
+    await assessments_service.save_draft(
+        colleague, assessment["id"], expected_version=await assessment_version(assessment["id"]),
+        scores={"eating": 5}, onsite_started_at=arrived, latitude=35.9, longitude=116.7,
+        guardian_name="李明", guardian_relationship="子女", guardian_phone="13900000000")
+    await sign_in(client, await _username(assessor.id))
+    current = (await client.get(f"/api/v1/assessments/{assessment['id']}")).json()
+    assert current["latitude"] == 35.9 and current["guardian_name"] == "李明"
+    body = {name: current[name] for name in (
+        "onsite_started_at", "onsite_ended_at", "latitude", "longitude", "guardian_name",
+        "guardian_relationship", "guardian_phone")}
+    answer = await client.put(
+        f"/api/v1/assessments/{assessment['id']}/draft",
+        json={**body, "version": current["version"], "scores": {"eating": 10}},
+        headers={"x-csrftoken": await csrf_token(client, "/field")})
+    assert answer.status_code == 200, answer.text
+    stored = await Assessment.select().where(Assessment.id == assessment["id"]).first()
+    assert json.loads(stored["scores"]) == {"eating": 10}
+    assert stored["onsite_started_at"] == arrived and stored["longitude"] == 116.7
+    assert (stored["guardian_name"], stored["guardian_relationship"]) == ("李明", "子女")
+
+
 async def _stop(world: World, status: str, effective_on: date) -> None:
     """The provider's register status changes (as ltc.organisations records it)."""
     await Organisation.update({Organisation.status: status, Organisation.active: False}).where(
@@ -180,9 +213,10 @@ async def test_a_visit_recorded_offline_after_the_plan_moved_elsewhere_is_logged
 
 
 async def test_a_visit_recorded_offline_whose_pin_went_with_the_plan_is_logged_flagged(
-        world: World) -> None:
+        client, world: World) -> None:
     # The visit on the 14th was this provider's; from today (the 15th) the plan, and the
-    # household PIN with it, is another provider's.
+    # household PIN with it, is another provider's; the only letter was made today, after
+    # the visit, so there is no PIN of the visit's day to check it against.
     await _move_plan(world, date(2026, 12, 15))
     with pytest.raises(InvalidInput) as refused:  # sent as it was recorded: refused as before
         await visit_logging.log_visit(world.nurse, **visit(world))
@@ -196,6 +230,30 @@ async def test_a_visit_recorded_offline_whose_pin_went_with_the_plan_is_logged_f
     again, replayed = await visit_logging.log_visit(world.nurse, **offline,
                                                     recorded_at=OFFLINE_AT)
     assert replayed and again == answer and await Visit.count() == 1
+    # Its PIN confirmed nothing: the row is marked apart, and its page does not say it was.
+    row = await Visit.select(Visit.confirmation_code).where(Visit.id == answer["id"]).first()
+    assert row["confirmation_code"] == "PIN_UNCHECKED"
+    await sign_in(client, "nurse")
+    page = (await client.get(f"/visits/{answer['id']}")).text
+    assert "离线填写的家庭确认码未能核对" in page and "已用家庭确认码确认" not in page
+
+
+async def test_an_offline_pin_is_checked_against_the_letter_of_the_visits_day(
+        world: World) -> None:
+    """The plan (and its PIN) moved on today; the letter the family held on the visit's day
+    is still kept: the PIN typed then is checked against it, right or wrong."""
+    await CarePlanLetter.update({CarePlanLetter.created_at: at(1, 9)}).where(
+        CarePlanLetter.person == world.case.person_id)
+    await _move_plan(world, date(2026, 12, 15))
+    with pytest.raises(InvalidInput) as refused:
+        await visit_logging.log_visit(world.nurse, **visit(world, confirmation_code="000000"),
+                                      recorded_at=OFFLINE_AT)
+    assert refused.value.code == "wrong_pin"
+    answer, _ = await visit_logging.log_visit(world.nurse, **visit(world),
+                                              recorded_at=OFFLINE_AT)
+    assert answer["review"] == "accepted" and answer["flags"] == []
+    row = await Visit.select(Visit.confirmation_code).where(Visit.id == answer["id"]).first()
+    assert row["confirmation_code"] == "PIN"
 
 
 async def test_the_api_reads_recorded_at_and_refuses_one_without_a_zone(

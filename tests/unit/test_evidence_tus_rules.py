@@ -95,3 +95,24 @@ def test_expires_is_an_http_date_in_gmt() -> None:
     at = datetime(2026, 12, 7, 8, 30, 5, tzinfo=beijing)
     assert tus_rules.expires_header(at) == "Mon, 07 Dec 2026 00:30:05 GMT"
     assert tus_rules.expires_header(at.astimezone(UTC)) == "Mon, 07 Dec 2026 00:30:05 GMT"
+
+
+@pytest.mark.parametrize(("open_lengths", "length", "code"), [
+    ([], 100, None),
+    ([], 200, None),  # at the bound: exactly 2 × max
+    ([100], 100, None),
+    ([1, 1], 1, None),
+    ([1, 1, 1], 1, "tus_too_many_open"),  # the fourth open upload
+    ([100, 100, 100], 1, "tus_too_many_open"),  # the count is told first
+    ([100], 101, "tus_open_too_large"),
+    ([150, 50], 1, "tus_open_too_large"),
+])
+def test_open_uploads_are_bounded_in_number_and_declared_bytes(open_lengths, length,
+                                                               code) -> None:
+    if code is None:
+        tus_rules.check_open_uploads(open_lengths, length, max_size=100)
+        return
+    with pytest.raises(DomainError) as refused:
+        tus_rules.check_open_uploads(open_lengths, length, max_size=100)
+    assert refused.value.code == code
+    assert refused.value.status_code == (409 if code == "tus_too_many_open" else 413)
