@@ -143,7 +143,7 @@ async def test_three_visits_logged_offline_survive_a_reload_and_are_sent_once_ea
           const counted = opened.result.transaction("records").objectStore("records").count();
           counted.onsuccess = () => resolve(counted.result);
         };
-      })""") == 3  # the sent records' verdicts stay on the device, with no worklist
+      })""") == 4  # the sent records' verdicts stay on the device, with no worklist
 
 
 async def test_an_assessors_scores_entered_offline_reach_the_server(server, browser) -> None:
