@@ -43,6 +43,17 @@ async def _form_data(request: Request) -> tuple[dict[str, str], list[str]]:
             [str(v) for v in form.getall("event_types")] if "event_types" in form else [])
 
 
+async def _one_page(request: Request, fetch: Any, *args: Any) -> tuple[Any, int, int, int]:
+    """The page the request asks for (clamped to those there are), how many rows match, its
+    number and how many pages there are; `fetch(*args, page=…)` answers (rows, matched)."""
+    rows, matched = await fetch(*args)
+    pages = max(1, -(-matched // service.PAGE_SIZE))
+    number = page_number(request.query_params.get("page_number", "1"), pages)
+    if number > 1:
+        rows, matched = await fetch(*args, page=number)
+    return rows, matched, number, pages
+
+
 class SubscriberPages(Controller):
     path = "/admin/event-subscribers"
     guards = [role_guard(Role.admin)]  # noqa: RUF012
@@ -51,12 +62,9 @@ class SubscriberPages(Controller):
     @get("/")
     async def list_page(self, request: Request[Actor, Any, Any]) -> Template:
         chosen = _chosen(request, SUBSCRIBER_FILTERS)
-        args = (request.user, chosen["q"], chosen["status"], chosen["type"])
-        rows, matched = await service.list_subscribers(*args)
-        pages = max(1, -(-matched // service.PAGE_SIZE))
-        number = page_number(request.query_params.get("page_number", "1"), pages)
-        if number > 1:
-            rows, matched = await service.list_subscribers(*args, page=number)
+        rows, matched, number, pages = await _one_page(
+            request, service.list_subscribers, request.user, chosen["q"], chosen["status"],
+            chosen["type"])
         return page(request, "admin/event_subscribers.html", rows=rows, matched=matched,
                     page_number=number, pages=pages, chosen=chosen,
                     query=urlencode({k: v for k, v in chosen.items() if v}),
@@ -160,13 +168,9 @@ class DeliveryPages(Controller):
     @get("/")
     async def list_page(self, request: Request[Actor, Any, Any]) -> Template:
         chosen = _chosen(request, DELIVERY_FILTERS)
-        args = (request.user, chosen["q"], chosen["state"], _subscriber_id(chosen["subscriber"]),
-                chosen["type"])
-        rows, matched = await service.list_deliveries(*args)
-        pages = max(1, -(-matched // service.PAGE_SIZE))
-        number = page_number(request.query_params.get("page_number", "1"), pages)
-        if number > 1:
-            rows, matched = await service.list_deliveries(*args, page=number)
+        rows, matched, number, pages = await _one_page(
+            request, service.list_deliveries, request.user, chosen["q"], chosen["state"],
+            _subscriber_id(chosen["subscriber"]), chosen["type"])
         subscribers, _ = await service.list_subscribers(request.user, page_size=1000)
         return page(request, "admin/event_deliveries.html", rows=rows, matched=matched,
                     page_number=number, pages=pages, chosen=chosen,
