@@ -39,6 +39,8 @@ NOT_REGISTERS = {
     "/provider/statements": "the provider's own monthly statements (PDFs), no people",
     "/provider/declarations": "the provider's own drafts to declare: a short work queue",
     "/payouts/deposits": "one ledger line per organisation, no people",
+    "/dashboard": "charts of figures, not a list of people: filtered by town and month, "
+                  "each chart with its table and its own CSV (/dashboard/…csv)",
     "/admin/tokens": "configuration: a few API tokens",
     "/admin/policies": "configuration: policy versions",
     "/policy/sandbox": "the sandbox's runs, a few a month, no people; each run's people are "
