@@ -34,7 +34,8 @@ def _chosen(request: Request, names: tuple[str, ...]) -> dict[str, str]:
 
 
 def _subscriber_id(raw: str) -> int | None:
-    return int(raw) if raw.isdigit() and len(raw) < 10 else None
+    # ASCII only: str.isdigit() also takes "²", which int() refuses.
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
 async def _form_data(request: Request) -> tuple[dict[str, str], list[str]]:
