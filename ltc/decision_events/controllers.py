@@ -22,7 +22,7 @@ from ltc.identity import Actor, Role
 from ltc.web.exports import csv_download
 from ltc.web.guards import role_guard
 from ltc.web.pages import page
-from ltc.web.params import Id, PageSize, Version, form_int, page_number
+from ltc.web.params import Id, PageSize, Version, form_int, page_number, whole_number
 
 STALE = "该订阅方刚被其他人修改过，下面显示的是最新内容。请核对后重新操作。"
 SUBSCRIBER_FILTERS = ("q", "status", "type")
@@ -31,11 +31,6 @@ DELIVERY_FILTERS = ("q", "state", "subscriber", "type")
 
 def _chosen(request: Request, names: tuple[str, ...]) -> dict[str, str]:
     return {k: (request.query_params.get(k) or "").strip() for k in names}
-
-
-def _subscriber_id(raw: str) -> int | None:
-    # ASCII only: str.isdigit() also takes "²", which int() refuses.
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) < 10 else None
 
 
 async def _form_data(request: Request) -> tuple[dict[str, str], list[str]]:
@@ -171,7 +166,7 @@ class DeliveryPages(Controller):
         chosen = _chosen(request, DELIVERY_FILTERS)
         rows, matched, number, pages = await _one_page(
             request, service.list_deliveries, request.user, chosen["q"], chosen["state"],
-            _subscriber_id(chosen["subscriber"]), chosen["type"])
+            whole_number(chosen["subscriber"]), chosen["type"])
         subscribers, _ = await service.list_subscribers(request.user, page_size=1000)
         return page(request, "admin/event_deliveries.html", rows=rows, matched=matched,
                     page_number=number, pages=pages, chosen=chosen,
@@ -182,7 +177,7 @@ class DeliveryPages(Controller):
     async def export(self, request: Request[Actor, Any, Any]) -> Response:
         chosen = _chosen(request, DELIVERY_FILTERS)
         rows = await service.all_deliveries(request.user, chosen["q"], chosen["state"],
-                                            _subscriber_id(chosen["subscriber"]),
+                                            whole_number(chosen["subscriber"]),
                                             chosen["type"])
 
         async def lines():
