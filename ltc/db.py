@@ -30,6 +30,12 @@ from ltc.settings import sqlite_path
 SQLITE_BUSY_TIMEOUT_SECONDS = 30
 
 _engine: Engine | None = None
+# One engine per SQLite file in a process: Piccolo knows a transaction only through the engine
+# that opened it. `ltc demo` runs the web app, the workers and the scheduler in one process,
+# each binding at its start; a fresh engine bound while a job was inside a transaction sent
+# the job's next query to a new connection, which waited out the busy timeout on the job's
+# own lock (30 s with every writer stalled, the demo's first page included).
+_sqlite_engines: dict[str, SQLiteEngine] = {}
 
 
 class StaleWrite(Exception):
@@ -45,8 +51,11 @@ def make_engine(database_url: str) -> Engine:
     if database_url.startswith("sqlite"):
         path = sqlite_path(database_url)
         path.parent.mkdir(parents=True, exist_ok=True)
-        enable_wal(str(path))
-        return SQLiteEngine(path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+        enable_wal(str(path))  # again for a file deleted or restored since
+        if str(path) not in _sqlite_engines:
+            _sqlite_engines[str(path)] = SQLiteEngine(
+                path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+        return _sqlite_engines[str(path)]
     return PostgresEngine(config={"dsn": database_url})
 
 

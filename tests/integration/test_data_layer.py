@@ -2,6 +2,7 @@
 
 import anyio
 import pytest
+from conftest import PG_URL
 
 from ltc import db
 from ltc.accounts.tables import User
@@ -27,6 +28,20 @@ async def test_nested_write_transactions_join_the_outer_one(database_url) -> Non
             async with db.write_transaction():
                 await Region(code="X2", name="内层", level="town", path="370983/X2").save()
             raise RuntimeError("outer fails after inner finished")
+    assert not await Region.exists().where(Region.code.is_in(["X1", "X2"]))
+
+
+@pytest.mark.skipif(bool(PG_URL),
+                    reason="ltc demo, the one process that binds several times, is SQLite-only")
+async def test_binding_the_same_file_again_keeps_a_transaction_in_flight(database_url) -> None:
+    """`ltc demo` binds at the start of its web app, workers and scheduler; a job already
+    inside a transaction must go on in it (it once waited 30 s on its own lock instead)."""
+    with pytest.raises(RuntimeError):
+        async with db.write_transaction():
+            await Region(code="X1", name="临时", level="town", path="370983/X1").save()
+            db.bind(db.make_engine(database_url))
+            await Region(code="X2", name="临时", level="town", path="370983/X2").save()
+            raise RuntimeError("both rows go with the transaction")
     assert not await Region.exists().where(Region.code.is_in(["X1", "X2"]))
 
 
