@@ -127,7 +127,10 @@ class SandboxPages(Controller):
         summary = sandbox.summary_of(run)
         towns = sorted({s.town_path for s in summary})
         names = await names_by_code([t.split("/")[-1] for t in towns])
-        matched = await sandbox.people_count(run_id, **chosen) if run["state"] == "done" else 0
+        done = run["state"] == "done"
+        matched = await sandbox.people_count(run_id, **chosen) if done else 0
+        newly_eligible = await sandbox.people_count(
+            run_id, change=SandboxChange.eligible) if done else 0
         pages = max(1, -(-matched // PAGE_SIZE))
         number = page_number(request.query_params.get("page"), pages)
         rows = await sandbox.people(run_id, **chosen, offset=(number - 1) * PAGE_SIZE,
@@ -143,7 +146,8 @@ class SandboxPages(Controller):
         return page(request, "sandbox/run.html", run=run, states=sandbox.STATE_LABELS,
                     summary=summary, town_names={t: names.get(t.split("/")[-1], t)
                                                  for t in towns},
-                    by_benefit=by_benefit, benefits=BENEFIT_LABELS, towns=towns, rows=rows,
+                    by_benefit=by_benefit, benefits=BENEFIT_LABELS,
+                    newly_eligible=newly_eligible, towns=towns, rows=rows,
                     chosen=chosen, matched=matched, pages=pages, page_number=number,
                     query=urlencode({k: v for k, v in chosen.items() if v}),
                     changes=list(SandboxChange), grade=_grade,

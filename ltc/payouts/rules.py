@@ -87,14 +87,19 @@ KIND_LABELS = {
     LineKind.carry_forward: "上期支付失败结转",
 }
 
+
 class SandboxChange(StrEnum):
     """How a person's month differs in a policy sandbox replay (ltc.payouts.sandbox), checked
-    in this order: lines only in the replay, only in the real batch, another grade, money."""
+    in this order: lines only in the replay, only in the real batch, another grade, money.
+    `eligible`: no entitlement in the month, so no line on either side, but a grade the
+    draft would grant benefits for (another ruleset's, or a grade the draft makes eligible):
+    a cost the replay cannot put a figure on, since the benefit is the family's choice."""
 
     gained = "gained"
     lost = "lost"
     grade = "grade"
     amount = "amount"
+    eligible = "eligible"
 
     @property
     def label(self) -> str:
@@ -106,6 +111,7 @@ SANDBOX_CHANGE_LABELS = {
     SandboxChange.lost: "不再享受待遇",
     SandboxChange.grade: "等级变化",
     SandboxChange.amount: "金额变化",
+    SandboxChange.eligible: "新符合条件（尚无待遇，费用未计入）",
 }
 
 # Why a home visit of the month is not paid, in the order they are checked.

@@ -133,6 +133,7 @@ async def replay(run_id: int) -> dict[str, Any] | None:
         await _run_sql(computation.regular_lines(d, month, rid, run["policy_version"],
                                                  into="sandbox_line"))
         await _run_sql(_people_changed(rid, batch))
+        await _run_sql(_newly_eligible(d, month, rid))
         totals = await _run_sql(_totals(rid, batch))
         real = [t for t in totals if t["side"] == "real"]
         new = [t for t in totals if t["side"] == "new"]
@@ -195,6 +196,31 @@ SELECT {run_id}, x.person, MAX(x.region_path),
 FROM ({both}) x GROUP BY x.person
 HAVING {real} = 0 OR {new} = 0 OR {grade.format('real')} <> {grade.format('new')}
     OR {gross.format('real')} <> {gross.format('new')}"""
+
+
+def _newly_eligible(d: Any, m: Month, run_id: int) -> str:
+    """One row per living person of the region with no entitlement in the month (so no line
+    on either side) whose latest decision by the month's end found them not eligible, but
+    whose grade — or another ruleset's grade for them — is of the draft's eligible grades:
+    people the draft would bring in once they apply (not those whose entitlement lapsed).
+    Their grade is in both columns (the ruleset's on the new side)."""
+    m1, ml = d.day(m.first), d.day(m.last)
+    grade = "COALESCE(g.grade, x.grade)"
+    eligible = ", ".join(str(int(g)) for g in m.policy.eligible_grades) or "-1"
+    return f"""
+INSERT INTO sandbox_person (run, person, region_path, change, real_grade, new_grade,
+                            real_gross_fen, new_gross_fen)
+SELECT {run_id}, x.person, x.region_path, '{SandboxChange.eligible}', x.grade, {grade}, 0, 0
+FROM (SELECT MAX(id) AS id FROM decision
+      WHERE {computation.region_filter("region_path", m.region_path)} AND decided_on <= {ml}
+      GROUP BY person) latest
+JOIN decision x ON x.id = latest.id
+JOIN person p ON p.id = x.person
+LEFT JOIN sandbox_grade g ON g.run = {run_id} AND g.person = x.person
+WHERE NOT x.eligible AND {grade} IN ({eligible})
+  AND (p.deceased_on IS NULL OR p.deceased_on >= {m1})
+  AND NOT EXISTS (SELECT 1 FROM entitlement e WHERE e.person = x.person
+                  AND e.starts_on <= {ml} AND COALESCE(e.ends_on, e.expires_on) >= {m1})"""
 
 
 def _totals(run_id: int, batch_id: int) -> str:

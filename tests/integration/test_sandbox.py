@@ -10,16 +10,19 @@ from typing import Any
 
 import pytest
 from conftest import csrf_token, make_user, sign_in
-from support.cases import user_actor
+from support.cases import MODERATE_SCORES, concluded_case, user_actor
 from support.payout_cases import SCENARIOS, build, computed
 
 from ltc import clock
 from ltc.accounts.tables import User
 from ltc.audit.tables import AuditEvent
+from ltc.entitlements import service as entitlements
 from ltc.errors import Forbidden, InvalidInput
+from ltc.identity import SYSTEM
 from ltc.jobs.tables import OutboxMessage
 from ltc.payouts import sandbox
 from ltc.payouts.tables import PayoutLine, SandboxLine, SandboxPerson
+from ltc.people.tables import Person
 from ltc.piccolo_app import APP_CONFIG
 from ltc.policy import service as policies
 from ltc.policy.rules import policy_as_json
@@ -112,6 +115,44 @@ async def test_eligible_grades_and_regrading_change_who_is_paid(database_url,
     assert [(p["change"], p["real_grade"], p["new_grade"], p["new_gross_fen"])
             for p in await sandbox.people(regraded["id"])] == [("grade", 5, 3, 19 * 5000)]
     assert await SandboxPerson.count() == 2
+
+
+async def test_people_the_draft_would_bring_in_are_listed_without_a_cost(client,
+                                                                          monkeypatch) -> None:
+    """No entitlement, so no line on either side: a grade-2 (中度失能) decision becomes
+    eligible under a draft that pays grade 2, or under a ruleset grading them 3; someone
+    who died before the month, or was never decided, is not listed."""
+    scenario = SCENARIOS[0]
+    world = await build(monkeypatch, scenario)
+    await computed(monkeypatch, scenario.month, world.staff.clerk)
+    moderate = {}
+    for name in ("王桂兰", "李淑华"):
+        case = await concluded_case(world.staff, name=name, scores=MODERATE_SCORES)
+        await entitlements.decide(SYSTEM, case.assessment_id, "no_objection",
+                                  scenario.month.replace(day=1) - timedelta(days=20))
+        moderate[name] = case.person_id
+    await Person.update({Person.deceased_on: scenario.month - timedelta(days=1)}).where(
+        Person.id == moderate["李淑华"])
+    await concluded_case(world.staff, name="赵玉梅", scores=MODERATE_SCORES)  # no decision
+    wider = await _draft(eligible_grades=[2, 3, 4, 5], visits_per_month={
+        "2": 2, "3": 2, "4": 3, "5": 4}, bed_day_rate_fen={
+        "2": 4000, "3": 5000, "4": 6000, "5": 7000}, validity_months_by_grade={
+        "2": 24, "3": 24, "4": 24, "5": 24})
+    run = await _replayed(world, scenario.month, wider)
+    assert [(p["name"], p["change_label"], p["real_grade"], p["new_grade"],
+             p["real_gross_fen"], p["new_gross_fen"]) for p in await sandbox.people(
+        run["id"], change="eligible")] == [("王桂兰", "新符合条件（尚无待遇，费用未计入）",
+                                            2, 2, 0, 0)]
+    assert (run["gross_fen"], run["real_gross_fen"]) == (45000, 45000)
+    assert (await sign_in(client, "reviewer")).status_code == 302
+    page = (await client.get(f"/policy/sandbox/{run['id']}")).text
+    assert "1 人</a>本月尚无待遇" in page and "未计入" in page
+    regraded = await _replayed(world, scenario.month, await _draft(),
+                               {moderate["王桂兰"]: 3, moderate["李淑华"]: 3})
+    assert [(p["name"], p["real_grade"], p["new_grade"]) for p in await sandbox.people(
+        regraded["id"])] == [("王桂兰", 2, 3)]
+    unchanged = await _replayed(world, scenario.month, await _draft())
+    assert await sandbox.people(unchanged["id"]) == []
 
 
 async def test_bad_choices_are_refused_all_at_once(database_url, monkeypatch) -> None:
