@@ -221,10 +221,11 @@ async def _line_search(term: str) -> Any:
         return where
     # The people as a list of ids, so that every branch is an index scan (a sub-select is
     # checked line by line); a term too broad for a list (a surname alone) keeps the
-    # sub-select and scans the batch.
+    # sub-select, all of it (`limit` changes the query it is called on: a fresh one), and
+    # the batch's lines are read in id order until a page is found.
     found = [p["id"] for p in await persons.limit(SEARCH_PEOPLE + 1)]
     return where | (db.ids_in(PayoutLine.person, found) if len(found) <= SEARCH_PEOPLE
-                    else PayoutLine.person.is_in(persons))
+                    else PayoutLine.person.is_in(people.ids_matching(term)))
 
 
 def _labelled(line: dict[str, Any]) -> dict[str, Any]:

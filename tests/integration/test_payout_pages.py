@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from conftest import csrf_token, make_user, sign_in
-from support.cases import FrozenClock, user_actor
+from support.cases import FrozenClock, register, user_actor
 from test_visits import REQUIRED, at, december_world, log, visit
 
 from ltc import clock
 from ltc.accounts.tables import User
 from ltc.organisations.tables import Organisation
-from ltc.payouts import service
+from ltc.payouts import queries, service
 from ltc.payouts.tables import Payment, PayoutBatch, PayoutLine
 
 pytestmark = pytest.mark.anyio
@@ -44,6 +44,20 @@ async def computed_december(monkeypatch: pytest.MonkeyPatch) -> tuple[Any, dict[
 @pytest.fixture
 async def december(database_url, monkeypatch) -> tuple[Any, dict[str, Any]]:
     return await computed_december(monkeypatch)
+
+
+async def test_a_search_too_broad_for_a_list_of_people_still_finds_all_of_them(
+        december, monkeypatch) -> None:
+    """A surname alone matches more people than are looked up by id (SEARCH_PEOPLE, 0 here):
+    the lines of every one of them are searched, not of the first few only. 张丽, who has
+    no line, comes first in name order."""
+    world, batch = december
+    await register(world.staff, name="张丽")
+    monkeypatch.setattr(queries, "SEARCH_PEOPLE", 0)
+    found = await queries.lines(batch, q="张")
+    assert {line["person.name"] for line in found} == {"张秀英"}
+    # Which people a cut sub-select keeps is the engine's choice: the search has none.
+    assert "LIMIT" not in str(await queries._line_search("张")).upper()
 
 
 async def _post(client, path: str, **fields: Any) -> Any:
