@@ -7,7 +7,8 @@ Loads bench/payout_data.py's region (1,000,000 beneficiaries with their applicat
 assessment → decision → entitlement chain, providers, visits, stays) into a scratch database,
 computes October 2026's batch and marks it approved (as the reviewer would), times
 `ltc.dashboard.service.refresh` — the nightly job — and then starts the real app (uvicorn,
-one process), signs in as a reviewer and times full page requests over loopback: p50 and p95.
+one process), signs in as a reviewer and times full page requests over loopback: p50 and p95
+— the dashboard's pages, then October's batch page and its line search.
 """
 
 from __future__ import annotations
@@ -42,7 +43,18 @@ PAGES = {
 }
 
 
-async def prepare(url: str) -> None:
+def batch_pages(batch_id: int) -> dict[str, str]:
+    """The batch page and its line search, as the reviewer opens them (issue 18's other
+    bureau pages): totals and checks from the stored figures, a search for one person, a
+    surname-like prefix (a ninth of the people), a word of most providers' names."""
+    page = f"/payouts/{batch_id}"
+    return {"batch page (totals, checks)": page,
+            "line search, one person": f"{page}?q=压测999910",
+            "line search, broad prefix 压测4": f"{page}?q=压测4",
+            "line search, provider 护理": f"{page}?q=护理"}
+
+
+async def prepare(url: str) -> int:
     db.bind(db.make_engine(url))
     await schema.migrate()
     batch = await PayoutBatch.select().where(PayoutBatch.month == MONTH).first()
@@ -66,9 +78,10 @@ async def prepare(url: str) -> None:
         rows = await dashboard.refresh(REGION)
         print(f"{round_}: {rows:,} figure rows in {time.perf_counter() - started:.1f} s")
     print(f"figure rows stored: {await DashboardFigure.count():,}")
+    return batch["id"]
 
 
-def measure(url: str, requests: int) -> None:
+def measure(url: str, requests: int, pages: dict[str, str]) -> None:
     port = free_port()
     env = {**os.environ, "LTC_DATABASE_URL": url, "LTC_SECRET_KEY": "b" * 48,
            "LTC_BROKER_URL": "redis://127.0.0.1:6379/8", "LTC_VAR_DIR": tempfile.mkdtemp(),
@@ -90,8 +103,8 @@ def measure(url: str, requests: int) -> None:
                 "username": "bench_reviewer", "password": "bench-pass-1",
                 "_csrf_token": client.cookies["ltc_csrf"]})
             assert answer.status_code in (302, 303), answer.text
-            print(f"{'page':<30}{'p50 ms':>8}{'p95 ms':>8}{'bytes':>9}")
-            for label, path in PAGES.items():
+            print(f"{'page':<34}{'p50 ms':>8}{'p95 ms':>8}{'bytes':>9}")
+            for label, path in pages.items():
                 client.get(path)  # warm the plan and the template once
                 times = []
                 for _ in range(requests):
@@ -100,7 +113,7 @@ def measure(url: str, requests: int) -> None:
                     times.append((time.perf_counter() - started) * 1000)
                     assert answer.status_code == 200, (path, answer.status_code)
                 p95 = statistics.quantiles(times, n=20)[18]
-                print(f"{label:<30}{statistics.median(times):>8.1f}{p95:>8.1f}"
+                print(f"{label:<34}{statistics.median(times):>8.1f}{p95:>8.1f}"
                       f"{len(answer.content):>9,}")
     finally:
         server.terminate()
@@ -119,8 +132,8 @@ def main() -> None:
         started = time.perf_counter()
         asyncio.run(generate(args.url, args.beneficiaries, args.visit_months))
         print(f"loaded in {time.perf_counter() - started:.0f} s")
-    asyncio.run(prepare(args.url))
-    measure(args.url, args.requests)
+    batch_id = asyncio.run(prepare(args.url))
+    measure(args.url, args.requests, {**PAGES, **batch_pages(batch_id)})
 
 
 if __name__ == "__main__":
