@@ -163,6 +163,11 @@ async def test_export_and_bank_result(client, december) -> None:
     await service.submit(clerk, batch["id"], batch["version"])
     await service.approve(world.staff.reviewer, batch["id"], batch["version"] + 1)
     await sign_in(client, "clerk")
+    # The plan reads every payee's account: on request, not with every look at the page.
+    plain = (await client.get(f"/payouts/{batch['id']}")).text
+    assert "核对导出" in plain and "笔转账" not in plain
+    planned = (await client.get(f"/payouts/{batch['id']}", params={"check": "export"})).text
+    assert "导出后银行代发文件将包含 <b>1</b> 笔转账" in planned
     exported = await _post(client, f"/payouts/{batch['id']}", action="export",
                            version=str(batch["version"] + 2))
     assert exported.status_code == 302
