@@ -37,6 +37,7 @@ from ltc.payouts.tables import (
     PayoutBatch,
     PayoutBatchAnomaly,
     PayoutBatchFigures,
+    PayoutBatchProvider,
     PayoutBatchTotal,
     PayoutLine,
 )
@@ -107,7 +108,8 @@ async def main(url: str, requests: int, before: bool = True) -> None:
     if before:  # the same reads without the stored figures, deleted in a transaction undone
         transaction = PayoutBatch._meta.db.transaction()
         async with transaction:
-            for table in (PayoutBatchTotal, PayoutBatchAnomaly, PayoutBatchFigures):
+            for table in (PayoutBatchTotal, PayoutBatchAnomaly, PayoutBatchProvider,
+                          PayoutBatchFigures):
                 await table.delete(force=True)
             await figure_reads(october["id"], detail, "summed from the lines (before)",
                                requests)

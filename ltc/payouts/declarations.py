@@ -10,7 +10,7 @@ from typing import Any
 from ltc import clock
 from ltc.audit import service as audit
 from ltc.identity import SYSTEM
-from ltc.payouts import rules
+from ltc.payouts import figures, rules
 from ltc.payouts.rules import Benefit, DisputeState
 from ltc.payouts.tables import PayoutDeclaration, PayoutDispute, PayoutLine
 
@@ -115,10 +115,7 @@ async def disputes(batch_id: int, payee_key: str | None = None,
 async def batch_declarations(batch_id: int) -> list[dict[str, Any]]:
     """Every provider payee of the batch (organisations; caregivers do not declare) with its
     declaration in force (who, when) or none, and its open disputes, by name."""
-    payees = await PayoutLine.raw(
-        "SELECT payee_key, MAX(payee_name) AS payee_name, COUNT(*) AS lines, "
-        "SUM(net_fen) AS net FROM payout_line WHERE batch = {} AND organisation IS NOT NULL "
-        "GROUP BY payee_key ORDER BY MAX(payee_name), payee_key", batch_id)
+    payees = await figures.provider_payees(batch_id)
     declared = {row["payee_key"]: row for row in await PayoutDeclaration.select(
         *PayoutDeclaration.all_columns(),
         PayoutDeclaration.declared_by.display_name.as_alias("declarer")).where(
@@ -128,9 +125,7 @@ async def batch_declarations(batch_id: int) -> list[dict[str, Any]]:
             (PayoutDispute.batch == batch_id)
             & (PayoutDispute.state == str(DisputeState.open))):
         open_[dispute["payee_key"]] = open_.get(dispute["payee_key"], 0) + 1
-    return [{"payee_key": p["payee_key"], "payee_name": p["payee_name"],
-             "lines": int(p["lines"]), "net_fen": int(p["net"] or 0),
-             "declaration": declared.get(p["payee_key"]),
+    return [{**p, "declaration": declared.get(p["payee_key"]),
              "open_disputes": open_.get(p["payee_key"], 0)} for p in payees]
 
 

@@ -4,6 +4,7 @@ change after its computation (a recomputation of a draft replaces them, and its 
 them), so the batch page and the approval page read a few rows instead of every line of a
 city's month. The checks compare with last month's batch, which is final by then (a month's
 batch is made only after the one before was approved), so neither side changes afterwards.
+Its provider payees' lines and totals (the declarations' rows) are stored the same way.
 A batch computed before its figures were stored is summed from its lines when read."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from ltc.payouts.tables import (
     PayoutBatch,
     PayoutBatchAnomaly,
     PayoutBatchFigures,
+    PayoutBatchProvider,
     PayoutBatchTotal,
     PayoutLine,
 )
@@ -60,6 +62,28 @@ async def _payee_nets(batch_id: int) -> dict[str, dict[str, Any]]:
     return {r["payee_key"]: {"name": r["payee_name"], "net": _fen(r["net"])} for r in rows}
 
 
+async def _provider_lines(batch_id: int) -> list[dict[str, Any]]:
+    """The batch's provider payees (organisations; caregivers do not declare), by name."""
+    rows = await PayoutLine.raw(
+        "SELECT payee_key, MAX(payee_name) AS payee_name, COUNT(*) AS lines, "
+        "SUM(net_fen) AS net FROM payout_line WHERE batch = {} AND organisation IS NOT NULL "
+        "GROUP BY payee_key ORDER BY MAX(payee_name), payee_key", batch_id)
+    return [{"payee_key": r["payee_key"], "payee_name": r["payee_name"],
+             "lines": int(r["lines"]), "net_fen": _fen(r["net"])} for r in rows]
+
+
+async def provider_payees(batch_id: int) -> list[dict[str, Any]]:
+    """The batch's provider payees with their line count and total, by name: stored, or
+    (a batch computed before they were stored) summed from its lines now."""
+    if not await _stored(batch_id):
+        return await _provider_lines(batch_id)
+    return [{"payee_key": r["payee_key"], "payee_name": r["payee_name"],
+             "lines": r["line_count"], "net_fen": r["net_fen"]}
+            for r in await PayoutBatchProvider.select().where(
+                PayoutBatchProvider.batch == batch_id).order_by(
+                PayoutBatchProvider.payee_name, PayoutBatchProvider.payee_key)]
+
+
 async def _previous(batch: dict[str, Any]) -> dict[str, Any] | None:
     return await PayoutBatch.select(PayoutBatch.id).where(
         (PayoutBatch.region_path == batch["region_path"])
@@ -84,7 +108,8 @@ async def store(batch: dict[str, Any]) -> None:
     """Work out and store the figures of a batch just computed; call inside the computation's
     transaction, after its lines are written. Replaces the figures of an earlier one."""
     batch_id = batch["id"]
-    for table in (PayoutBatchTotal, PayoutBatchAnomaly, PayoutBatchFigures):
+    for table in (PayoutBatchTotal, PayoutBatchAnomaly, PayoutBatchProvider,
+                  PayoutBatchFigures):
         await table.delete().where(table.batch == batch_id)
     grouped = await _grouped_lines(batch_id)
     if grouped:
@@ -92,6 +117,11 @@ async def store(batch: dict[str, Any]) -> None:
             batch=batch_id, town=g["town"], benefit=g["benefit"], line_count=g["lines"],
             excluded_lines=g["excluded"], gross_fen=g["gross"], withheld_fen=g["withheld"],
             net_fen=g["net"]) for g in grouped))
+    providers = await _provider_lines(batch_id)
+    for start in range(0, len(providers), 1000):
+        await PayoutBatchProvider.insert(*(PayoutBatchProvider(
+            batch=batch_id, payee_key=p["payee_key"], payee_name=p["payee_name"],
+            line_count=p["lines"], net_fen=p["net_fen"]) for p in providers[start:start + 1000]))
     previous = await _previous(batch)
     if previous is not None:
         payees = await _anomalous_payees(batch_id, previous["id"])

@@ -301,6 +301,17 @@ class PayoutBatchTotal(Table):
     net_fen = BigInt(null=False, default=0)
 
 
+class PayoutBatchProvider(Table):
+    """A computed batch's provider payee (caregivers do not declare) with its lines and
+    total: the rows of the batch page's declarations."""
+
+    batch = ForeignKey(PayoutBatch, on_delete=OnDelete.restrict, null=False, index=True)
+    payee_key = Varchar(length=40, null=False)
+    payee_name = Varchar(length=100, null=False)
+    line_count = Integer(null=False, default=0)
+    net_fen = BigInt(null=False, default=0)
+
+
 class PayoutBatchAnomaly(Table):
     """A payee the approval checks show (new, or changed more than 30 % against last month),
     as found when the batch was computed."""

@@ -1,6 +1,6 @@
-"""A batch's page figures stored when it is computed (ltc.payouts.figures): the same totals
-and approval checks as summing its lines (as a batch computed before they were stored still
-shows), replaced, not added to, by a recomputation."""
+"""A batch's page figures stored when it is computed (ltc.payouts.figures): the same totals,
+approval checks and provider payees as summing its lines (as a batch computed before they
+were stored still shows), replaced, not added to, by a recomputation."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from ltc.payouts import figures, queries, service
 from ltc.payouts.tables import (
     PayoutBatchAnomaly,
     PayoutBatchFigures,
+    PayoutBatchProvider,
     PayoutBatchTotal,
     PayoutLine,
 )
@@ -25,11 +26,13 @@ pytestmark = pytest.mark.anyio
 
 
 async def _shown(batch: dict) -> tuple:
-    return await figures.totals(batch["id"]), await figures.checks(batch)
+    return (await figures.totals(batch["id"]), await figures.checks(batch),
+            await figures.provider_payees(batch["id"]))
 
 
 async def _forget(batch_id: int) -> None:
-    for table in (PayoutBatchTotal, PayoutBatchAnomaly, PayoutBatchFigures):
+    for table in (PayoutBatchTotal, PayoutBatchAnomaly, PayoutBatchProvider,
+                  PayoutBatchFigures):
         await table.delete().where(table.batch == batch_id)
 
 
@@ -57,6 +60,8 @@ async def test_stored_figures_equal_the_lines_summed(database_url, monkeypatch) 
         (15200, 7600, "环比减少超过30%")]
     assert stored[0][1]["excluded_lines"] == await PayoutLine.count().where(
         (PayoutLine.batch == december["id"]) & (PayoutLine.visits_excluded > 0)) > 0
+    assert [(p["payee_name"], p["lines"], p["net_fen"]) for p in stored[0][2]] == [
+        ("新城街道社区卫生服务中心", 1, 15200)]
     for batch in (december, january):
         await _forget(batch["id"])
     assert [await _shown(december), await _shown(january)] == stored
@@ -65,6 +70,6 @@ async def test_stored_figures_equal_the_lines_summed(database_url, monkeypatch) 
         t["net"] for t in stored[0][0][0].values()]
     shown = await _shown(january)
     await service.compute(january["id"])  # a draft recomputed: replaced, not added to
-    assert await PayoutBatchFigures.count().where(
-        PayoutBatchFigures.batch == january["id"]) == 1
+    for table in (PayoutBatchFigures, PayoutBatchProvider):
+        assert await table.count().where(table.batch == january["id"]) == 1
     assert await _shown(january) == shown
