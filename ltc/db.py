@@ -11,6 +11,7 @@ which the web layer turns into HTTP 409.
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 import zlib
 from collections.abc import AsyncIterator
@@ -36,6 +37,7 @@ _engine: Engine | None = None
 # the job's next query to a new connection, which waited out the busy timeout on the job's
 # own lock (30 s with every writer stalled, the demo's first page included).
 _sqlite_engines: dict[str, SQLiteEngine] = {}
+_sqlite_engines_lock = threading.Lock()
 
 
 class StaleWrite(Exception):
@@ -52,10 +54,11 @@ def make_engine(database_url: str) -> Engine:
         path = sqlite_path(database_url)
         path.parent.mkdir(parents=True, exist_ok=True)
         enable_wal(str(path))  # again for a file deleted or restored since
-        if str(path) not in _sqlite_engines:
-            _sqlite_engines[str(path)] = SQLiteEngine(
-                path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
-        return _sqlite_engines[str(path)]
+        with _sqlite_engines_lock:  # two threads binding at once get the same engine
+            if str(path) not in _sqlite_engines:
+                _sqlite_engines[str(path)] = SQLiteEngine(
+                    path=str(path), timeout=SQLITE_BUSY_TIMEOUT_SECONDS)
+            return _sqlite_engines[str(path)]
     return PostgresEngine(config={"dsn": database_url})
 
 

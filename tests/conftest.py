@@ -152,7 +152,7 @@ class _SpareDatabases:
         self.ready: queue.Queue[str] = queue.Queue(maxsize=self.READY)
         self.used: queue.Queue[str] = queue.Queue()
         self.stopping = threading.Event()
-        self.failure: BaseException | None = None
+        self.failure: Exception | None = None
         self.thread = threading.Thread(target=asyncio.run, args=(self._work(),), daemon=True,
                                        name="spare-databases")
         self.thread.start()
@@ -163,34 +163,45 @@ class _SpareDatabases:
         connection = await asyncpg.connect(_pg_admin_url(PG_URL))
         try:
             while not self.stopping.is_set():
-                while not self.used.empty():
-                    await connection.execute(f"DROP DATABASE IF EXISTS {self.used.get()} "
-                                             "WITH (FORCE)")
-                if self.ready.full():
-                    await asyncio.sleep(0.01)
-                    continue
-                name = f"ltc_test_{os.getpid()}_{next(numbers)}"
-                await connection.execute(f"CREATE DATABASE {name} TEMPLATE {self.template}")
-                self.ready.put(name)
-        except BaseException as exc:  # the next test to ask reports it
-            self.failure = exc
-            raise
+                try:
+                    await self._drop_used(connection)
+                    if self.ready.full():
+                        await asyncio.sleep(0.01)
+                        continue
+                    name = f"ltc_test_{os.getpid()}_{next(numbers)}"
+                    await connection.execute(
+                        f"CREATE DATABASE {name} TEMPLATE {self.template}")
+                    self.ready.put(name)
+                except (OSError, asyncpg.PostgresError) as exc:  # the test waiting reports it
+                    self.failure = exc
+                    await asyncio.sleep(0.5)
         finally:
-            while not self.ready.empty():
-                self.used.put(self.ready.get())
-            while not self.used.empty():
-                await connection.execute(f"DROP DATABASE IF EXISTS {self.used.get()} "
-                                         "WITH (FORCE)")
+            while True:
+                try:
+                    self.used.put(self.ready.get_nowait())
+                except queue.Empty:
+                    break
+            await self._drop_used(connection)
             await connection.close()
 
+    async def _drop_used(self, connection: asyncpg.Connection) -> None:
+        while True:
+            try:
+                name = self.used.get_nowait()
+            except queue.Empty:
+                return
+            await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
     def take(self) -> str:
-        """A fresh copy of the template (waits for the thread to make one)."""
+        """A fresh copy of the template (waits for the thread to make one); a copy that
+        could not be made fails the test waiting for it, not the ones after."""
         while True:
             try:
                 return self.ready.get(timeout=1)
             except queue.Empty:
-                if self.failure is not None or not self.thread.is_alive():
-                    raise RuntimeError("spare test databases failed") from self.failure
+                failure, self.failure = self.failure, None
+                if failure is not None or not self.thread.is_alive():
+                    raise RuntimeError("could not copy the test database") from failure
 
     def give_back(self, name: str) -> None:
         self.used.put(name)

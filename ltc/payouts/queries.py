@@ -97,17 +97,6 @@ async def todo_count(actor: Actor, todo: str) -> int:
                                            & _TODO[todo]())
 
 
-async def payees_without_account(actor: Actor) -> list[dict[str, Any]]:
-    """The payees of approved batches the export would leave unpaid for want of a bank
-    account (payee_accounts_missing), each with its batch."""
-    found = []
-    for batch in await list_batches(actor, todo="approved", limit=500):
-        plan = await service.export_check(actor, batch["id"])
-        found.extend({**p, "batch": batch["id"], "batch_number": batch["number"],
-                      "month_label": batch["month_label"]} for p in plan["without_account"])
-    return found
-
-
 async def visible_batch(actor: Actor, batch_id: int) -> dict[str, Any]:
     return await service.visible_batch(actor, batch_id, PayoutBatch.submitted_by.display_name,
                                        PayoutBatch.approved_by.display_name)

@@ -200,7 +200,8 @@ HAVING {real} = 0 OR {new} = 0 OR {grade.format('real')} <> {grade.format('new')
 
 def _newly_eligible(d: Any, m: Month, run_id: int) -> str:
     """One row per living person of the region with no entitlement in the month (so no line
-    on either side) whose latest decision by the month's end found them not eligible, but
+    on either side) whose latest decision by the month's end (by its day; decided in this
+    region) found them not eligible, but
     whose grade — or another ruleset's grade for them — is of the draft's eligible grades:
     people the draft would bring in once they apply (not those whose entitlement lapsed).
     Their grade is in both columns (the ruleset's on the new side)."""
@@ -211,13 +212,13 @@ def _newly_eligible(d: Any, m: Month, run_id: int) -> str:
 INSERT INTO sandbox_person (run, person, region_path, change, real_grade, new_grade,
                             real_gross_fen, new_gross_fen)
 SELECT {run_id}, x.person, x.region_path, '{SandboxChange.eligible}', x.grade, {grade}, 0, 0
-FROM (SELECT MAX(id) AS id FROM decision
-      WHERE {computation.region_filter("region_path", m.region_path)} AND decided_on <= {ml}
-      GROUP BY person) latest
-JOIN decision x ON x.id = latest.id
+FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY person ORDER BY decided_on DESC, id DESC)
+             AS n FROM decision WHERE decided_on <= {ml}) latest
+JOIN decision x ON x.id = latest.id AND latest.n = 1
 JOIN person p ON p.id = x.person
 LEFT JOIN sandbox_grade g ON g.run = {run_id} AND g.person = x.person
-WHERE NOT x.eligible AND {grade} IN ({eligible})
+WHERE {computation.region_filter("x.region_path", m.region_path)}
+  AND NOT x.eligible AND {grade} IN ({eligible})
   AND (p.deceased_on IS NULL OR p.deceased_on >= {m1})
   AND NOT EXISTS (SELECT 1 FROM entitlement e WHERE e.person = x.person
                   AND e.starts_on <= {ml} AND COALESCE(e.ends_on, e.expires_on) >= {m1})"""

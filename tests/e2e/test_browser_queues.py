@@ -23,8 +23,8 @@ SHOWN_AS = {"visits": "main li[id^=visit-]",  # the reviewer's cards
             "inspections": "main table tbody tr:has-text('待核实')",  # and the tallies
             "due_visits": "#month-title + ul li.card:has(a:has-text('记录上门服务'))"}
 # Queues whose link is a page with more than their rows (a per-town form, the statements of
-# every month, the payees on each batch page): their items are followed instead.
-NOT_COUNTED = {"to_notice", "statements", "no_account", "policies"}
+# every month): their items are followed instead.
+NOT_COUNTED = {"to_notice", "statements", "policies"}
 # The database's own count, read-only, for the queues of the case workflow.
 IN_DATABASE = {
     "submitted": "SELECT COUNT(*) FROM application WHERE state = 'SUBMITTED'",

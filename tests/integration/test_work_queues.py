@@ -174,9 +174,14 @@ async def test_payout_queues_the_reviewer_approves_and_the_clerk_mends(database_
     assert f"/payouts/{batch['id']}\"" not in (await client.get("/payouts?todo=submitted")).text
 
 
-async def test_payees_without_an_account_wait_for_the_clerk(database_url, monkeypatch) -> None:
+async def test_an_approved_batch_waits_for_the_clerk_to_check_and_export(client,
+                                                                         monkeypatch) -> None:
+    """Its item opens the export check, which names the payee without an account."""
     world, batch = await _approved_without_provider_account(monkeypatch)
-    (waiting,) = [q for q in await work_queues(world.staff.clerk) if q.key == "no_account"]
-    assert waiting.count == 1
-    assert waiting.items[0].href == f"/payouts/{batch['id']}"
-    assert "新城街道社区卫生服务中心" in waiting.items[0].label
+    (waiting,) = [q for q in await work_queues(world.staff.clerk) if q.key == "to_export"]
+    assert waiting.count == 1 and waiting.items[0].note == "导出前请核对收款账户"
+    assert waiting.items[0].href == f"/payouts/{batch['id']}?check=export#export"
+    await sign_in(client, "clerk")
+    html = (await client.get(waiting.items[0].href)).text
+    missing = html[html.index('id="missing-accounts"'):]
+    assert "新城街道社区卫生服务中心" in missing[:missing.index("</div>")]
