@@ -1,6 +1,7 @@
 """Daily housekeeping across contexts (so it sits beside the app, above them): expired
 sessions, old login attempts, old outbox rows and receipts, the enrolment system's answers
-of earlier days, and upload temp files left behind by a process killed mid-upload."""
+of earlier days, the policy sandbox's replayed lines of old runs, and upload temp files left
+behind by a process killed mid-upload."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ltc.enrollment.tables import EnrollmentAnswer
 from ltc.evidence.storage import remove_stale_temps
 from ltc.jobs.rules import Every, Schedule
 from ltc.jobs.tables import JobReceipt, OutboxMessage
+from ltc.payouts import sandbox
 from ltc.settings import Settings
 
 # Long enough that a re-sent outbox message is still recognised; short enough to stay small.
@@ -36,4 +38,5 @@ async def purge_expired() -> None:
     await JobReceipt.delete().where(JobReceipt.done_at < cutoff)
     # Only the day's answers are ever read (ltc.enrollment.remote).
     await EnrollmentAnswer.delete().where(EnrollmentAnswer.answered_on < clock.today())
+    await sandbox.purge_scratch_lines(cutoff)
     remove_stale_temps(Settings.from_env().media_dir)

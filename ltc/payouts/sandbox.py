@@ -310,6 +310,13 @@ async def people_count(run_id: int, *, q: str = "", change: str = "", town: str 
     return await SandboxPerson.count().where(_people_where(run_id, q, change, town))
 
 
+async def purge_scratch_lines(finished_before: Any) -> None:
+    """The replayed lines of runs finished before then (a city's month is over a million
+    rows a run): no page reads them; the run's totals, summary and people stay."""
+    await SandboxLine.delete().where(SandboxLine.batch.is_in(
+        SandboxRun.select(SandboxRun.id).where(SandboxRun.finished_at < finished_before)))
+
+
 async def line_count(run_id: int) -> int:
     """Rows of a run in the scratch table (tests and the bench read it)."""
     return await SandboxLine.count().where(SandboxLine.batch == run_id)

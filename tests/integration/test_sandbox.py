@@ -13,7 +13,7 @@ from conftest import csrf_token, make_user, sign_in
 from support.cases import MODERATE_SCORES, concluded_case, user_actor
 from support.payout_cases import SCENARIOS, build, computed
 
-from ltc import clock
+from ltc import clock, housekeeping
 from ltc.accounts.tables import User
 from ltc.audit.tables import AuditEvent
 from ltc.entitlements import service as entitlements
@@ -21,7 +21,7 @@ from ltc.errors import Forbidden, InvalidInput
 from ltc.identity import SYSTEM
 from ltc.jobs.tables import OutboxMessage
 from ltc.payouts import sandbox
-from ltc.payouts.tables import PayoutLine, SandboxLine, SandboxPerson
+from ltc.payouts.tables import PayoutLine, SandboxLine, SandboxPerson, SandboxRun
 from ltc.people.tables import Person
 from ltc.piccolo_app import APP_CONFIG
 from ltc.policy import service as policies
@@ -153,6 +153,24 @@ async def test_people_the_draft_would_bring_in_are_listed_without_a_cost(client,
         regraded["id"])] == [("王桂兰", 2, 3)]
     unchanged = await _replayed(world, scenario.month, await _draft())
     assert await sandbox.people(unchanged["id"]) == []
+
+
+async def test_housekeeping_drops_the_lines_of_runs_a_month_old(database_url,
+                                                                 monkeypatch) -> None:
+    world = await build(monkeypatch, SCENARIOS[0])
+    await computed(monkeypatch, SCENARIOS[0].month, world.staff.clerk)
+    draft = await _draft(family_subsidy_fen=60000)
+    old, recent = [await _replayed(world, SCENARIOS[0].month, draft) for _ in range(2)]
+    await SandboxRun.update({SandboxRun.finished_at: clock.now() - timedelta(days=31)}).where(
+        SandboxRun.id == old["id"])
+    await SandboxRun.update({SandboxRun.finished_at: clock.now() - timedelta(days=29)}).where(
+        SandboxRun.id == recent["id"])
+    await housekeeping.purge_expired()
+    assert (await sandbox.line_count(old["id"]), await sandbox.line_count(recent["id"])) == (
+        0, 1)
+    kept = await sandbox.visible_run(world.staff.reviewer, old["id"])
+    assert (kept["gross_fen"], kept["people_changed"]) == (60000, 1)
+    assert len(await sandbox.people(old["id"])) == 1
 
 
 async def test_bad_choices_are_refused_all_at_once(database_url, monkeypatch) -> None:
