@@ -356,8 +356,9 @@ async def _registers(county: County) -> None:
 async def _event_subscribers(county: County) -> None:
     """Two partners hear of the county's decisions from the first day: the insurance core
     system, paused (its events accumulate, to be caught up on resume), and civil affairs at
-    an address nothing listens on (the running demo's delivery loop records its failed
-    attempts, and after 24 hours they are dead letters on the admin's workbench)."""
+    an address that does not resolve (`.invalid`: the running demo's delivery loop records
+    its failed attempts, and after 24 hours they are dead letters on the admin's
+    workbench)."""
     from ltc.decision_events import service as decision_events
 
     admin = county.actor("admin")
@@ -366,7 +367,7 @@ async def _event_subscribers(county: County) -> None:
                                            everything)
     await decision_events.pause(admin, core["id"], core["version"])
     await decision_events.create(admin, "民政局救助系统（接收端未开通）",
-                                 "http://127.0.0.1:9/ltc-events",
+                                 "http://mzjz.feicheng.invalid/ltc-events",
                                  ["entitlement.started", "entitlement.suspended",
                                   "entitlement.resumed", "entitlement.ended"])
 

@@ -77,6 +77,9 @@ class Settings:
     # deliveries one worker sends at once.
     events_timeout: int = 10
     events_concurrency: int = 16
+    # Hosts events may go to although they are this machine or a reserved address
+    # (ltc.decision_events.rules.receiver_refusal): exact names or addresses, or `*.suffix`.
+    event_receiver_hosts: tuple[str, ...] = ()
 
     @property
     def is_embedded(self) -> bool:
@@ -139,6 +142,9 @@ class Settings:
             enrolment_cool_down=_int(env, "LTC_ENROLMENT_COOL_DOWN", 30, 1),
             events_timeout=_int(env, "LTC_EVENTS_TIMEOUT", 10, 1),
             events_concurrency=_int(env, "LTC_EVENTS_CONCURRENCY", 16, 1),
+            event_receiver_hosts=tuple(
+                h.strip().lower() for h in env.get("LTC_EVENT_RECEIVER_HOSTS", "").split(",")
+                if h.strip()),
         )
 
 

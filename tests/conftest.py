@@ -47,6 +47,8 @@ from ltc.settings import Settings
 from ltc.staff import service as staff
 
 PG_URL = os.environ.get("LTC_TEST_DATABASE_URL")
+# The tests' event receivers listen on this machine, which production refuses by default.
+os.environ.setdefault("LTC_EVENT_RECEIVER_HOSTS", "127.0.0.1")
 APP_ROLE = "ltc_ci_app"  # password = name; .ci/run creates it (CREATE ROLE needs a superuser)
 REQUIRE_SERVICES = os.environ.get("LTC_TEST_REQUIRE_SERVICES") == "1"
 TEST_PASSWORD = "test-pass-123"
@@ -294,7 +296,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     base = Settings.from_env({"LTC_VAR_DIR": str(tmp_path / "var"),
                               "LTC_DATABASE_URL": "sqlite:///" + str(tmp_path / "unused.sqlite3")})
     # The embedded queue file is enough for the web tests; broker tests pick their own.
-    return replace(base, database_url=database_url,
+    return replace(base, database_url=database_url, event_receiver_hosts=("127.0.0.1",),
                    broker_url=f"sqlite:///{tmp_path / 'queue.sqlite3'}",
                    password_iterations=FAST_HASH_ITERATIONS, database_pool_size=0)
 

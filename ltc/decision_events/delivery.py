@@ -25,6 +25,7 @@ import random
 import time
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from piccolo.columns.combination import Or, WhereRaw
@@ -85,11 +86,28 @@ async def claim(limit: int, lease_seconds: int) -> list[dict[str, Any]]:
     ).where(EventDelivery.id.is_in(won_ids)).order_by(EventDelivery.id)
 
 
-async def send(client: httpx.AsyncClient, row: dict[str, Any]) -> dict[str, Any]:
-    """One HTTP attempt; what happened, never an exception for the receiver's faults."""
+async def _refusal(url: str, allowed: tuple[str, ...]) -> str:
+    """rules.receiver_refusal for the URL's host as it resolves now (a name an admin typed
+    may point at this machine); a name that does not resolve is left to the HTTP client."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(
+            host, parts.port or (443 if parts.scheme == "https" else 80))
+    except (OSError, UnicodeError):
+        found = []
+    return rules.receiver_refusal(host, [str(info[4][0]) for info in found], allowed)
+
+
+async def send(client: httpx.AsyncClient, row: dict[str, Any],
+               allowed_hosts: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One HTTP attempt; what happened, never an exception for the receiver's faults. Not
+    sent (an attempt that failed, with the reason) to a host this machine must not call."""
     timestamp = int(clock.now().timestamp())
     started = time.monotonic()
     status, answer, error = None, "", ""
+    if refusal := await _refusal(row["url"], allowed_hosts):
+        return {"status": None, "answer": "", "error": refusal, "duration_ms": 0}
     try:
         response = await client.post(row["url"], content=row["body"].encode(), headers=
                                      rules.headers(row["event_id"], row["event_type"],
@@ -143,9 +161,9 @@ async def record_outcomes(sent: list[tuple[dict[str, Any], dict[str, Any]]]) -> 
     return states
 
 
-async def _attempt(http: httpx.AsyncClient,
-                   row: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    return row, await send(http, row)
+async def _attempt(http: httpx.AsyncClient, row: dict[str, Any],
+                   allowed_hosts: tuple[str, ...]) -> tuple[dict[str, Any], dict[str, Any]]:
+    return row, await send(http, row, allowed_hosts)
 
 
 async def pump(http: httpx.AsyncClient, settings: Settings, *, until_idle: bool,
@@ -158,13 +176,15 @@ async def pump(http: httpx.AsyncClient, settings: Settings, *, until_idle: bool,
     queries serve several deliveries."""
     slots = settings.events_concurrency
     lease = settings.events_timeout + LEASE_MARGIN_SECONDS
+    allowed = settings.event_receiver_hosts
     in_flight: set[asyncio.Task] = set()
     attempted = 0
     try:
         while True:
             if len(in_flight) <= slots // 2:
                 rows = await claim(slots - len(in_flight), lease)
-                in_flight |= {asyncio.create_task(_attempt(http, row)) for row in rows}
+                in_flight |= {asyncio.create_task(_attempt(http, row, allowed))
+                              for row in rows}
                 attempted += len(rows)
             if not in_flight:
                 if until_idle:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 from dataclasses import dataclass
@@ -85,8 +86,40 @@ def wants(event_types_json: str, event_type: EventType) -> bool:
 
 # --- Subscribers --------------------------------------------------------------------------
 
-def check_subscriber(name: str, url: str, event_types: list[str]) -> dict[str, str]:
-    """Every problem with a subscriber's fields at once, in Chinese, by field."""
+RECEIVER_REFUSED = ("不能向本机、链路本地或保留地址发送事件；确需时请运维人员在 "
+                    "LTC_EVENT_RECEIVER_HOSTS 中列出该主机")
+
+
+def receiver_refusal(host: str, addresses: list[str], allowed: tuple[str, ...]) -> str:
+    """Why events may not go to `host`, resolved to `addresses`, or "". Refused: this machine
+    (loopback, `localhost`), link-local (a cloud's metadata service at 169.254.169.254),
+    unspecified, multicast and reserved addresses — an admin's subscriber URL must not
+    reach, and read back, what only the server can — unless the host is listed (`allowed`:
+    exact, or `*.suffix`). Private networks (10.0.0.0/8 …) are allowed: a bureau's systems
+    live there."""
+    host = host.lower().rstrip(".")
+    for pattern in allowed:
+        if host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:])):
+            return ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return RECEIVER_REFUSED
+    for address in addresses:
+        try:
+            ip = ipaddress.ip_address(address.split("%")[0])
+        except ValueError:
+            continue
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if (ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast
+                or ip.is_reserved):
+            return RECEIVER_REFUSED
+    return ""
+
+
+def check_subscriber(name: str, url: str, event_types: list[str],
+                     allowed_hosts: tuple[str, ...] = ()) -> dict[str, str]:
+    """Every problem with a subscriber's fields at once, in Chinese, by field. A host given
+    as an address is checked here; a name is checked at each delivery, as resolved then."""
     problems = {}
     if not name.strip():
         problems["name"] = "请填写订阅方名称"
@@ -97,6 +130,8 @@ def check_subscriber(name: str, url: str, event_types: list[str]) -> dict[str, s
         problems["url"] = "请填写以 http:// 或 https:// 开头、含主机名的完整地址"
     elif len(url.strip()) > 500:
         problems["url"] = "地址不能超过500个字符"
+    elif refusal := receiver_refusal(parts.hostname, [parts.hostname], allowed_hosts):
+        problems["url"] = refusal
     known = {str(t) for t in EventType}
     if not event_types:
         problems["event_types"] = "请至少选择一种事件"

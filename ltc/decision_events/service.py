@@ -20,6 +20,7 @@ from ltc.decision_events.tables import (
 )
 from ltc.errors import InvalidInput, NotFound
 from ltc.identity import Actor, ActorKind, Role, require_role
+from ltc.settings import Settings
 
 ADMIN = frozenset({Role.admin})
 PAGE_SIZE = 50
@@ -44,7 +45,8 @@ async def _subscriber(subscriber_id: int) -> dict[str, Any]:
 
 
 def _checked(name: str, url: str, event_types: list[str]) -> dict[str, Any]:
-    problems = check_subscriber(name, url, event_types)
+    problems = check_subscriber(name, url, event_types,
+                                Settings.from_env().event_receiver_hosts)
     if problems:
         raise InvalidInput("invalid_subscriber", "订阅方信息有误，请按提示修改", problems)
     chosen = [str(t) for t in EventType if str(t) in event_types]  # one order, no repeats

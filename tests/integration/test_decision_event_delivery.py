@@ -23,7 +23,7 @@ from ltc import clock, db
 from ltc.audit.tables import AuditEvent
 from ltc.decision_events import delivery, service
 from ltc.decision_events.interface import EventType, Subject, emit
-from ltc.decision_events.tables import EventDelivery, EventDeliveryAttempt
+from ltc.decision_events.tables import EventDelivery, EventDeliveryAttempt, EventSubscriber
 from ltc.identity import SYSTEM
 
 pytestmark = pytest.mark.anyio
@@ -249,6 +249,22 @@ async def test_several_workers_at_once_send_each_delivery_once_in_order(database
 
     assert len(receiver.requests) == 30  # no delivery claimed by two workers
     assert receiver.by_subject() == {f"R{n}": [1, 2, 3, 4, 5, 6] for n in range(1, 6)}
+
+
+async def test_a_name_that_points_at_this_machine_is_not_called(database_url,
+                                                                settings) -> None:
+    """`localhost` (or any name resolving to a loopback or reserved address) is refused at
+    each delivery, as resolved then: an attempt fails with the reason, no request is made."""
+    with receiving(Receiver(behaviour=lambda n, e: 204)) as receiver:
+        await service.create(SYSTEM, "医保核心", receiver.url, ALL_TYPES)  # 127.0.0.1: listed
+        await EventSubscriber.update({EventSubscriber.url: receiver.url.replace(
+            "127.0.0.1", "localhost")}).where(EventSubscriber.id > 0)
+        await emit_for(1)
+        await delivery.deliver_until_idle(settings)
+    row = await only_delivery()
+    assert receiver.requests == [] and row["state"] == "pending"
+    [attempt] = await attempts(row["id"])
+    assert attempt["status"] is None and "LTC_EVENT_RECEIVER_HOSTS" in attempt["error"]
 
 
 async def test_a_worker_whose_lease_ran_out_cannot_undo_the_next_workers_outcome(

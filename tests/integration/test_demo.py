@@ -174,7 +174,8 @@ async def test_the_demo_county_tells_every_story(database_url, settings) -> None
     # Two decision-event subscribers: the insurance core paused, civil affairs unreachable.
     subscribers = await EventSubscriber.select(EventSubscriber.url, EventSubscriber.active)
     assert sorted((s["active"], s["url"]) for s in subscribers) == [
-        (False, "https://ybhx.example.cn/ltc/events"), (True, "http://127.0.0.1:9/ltc-events")]
+        (False, "https://ybhx.example.cn/ltc/events"),
+        (True, "http://mzjz.feicheng.invalid/ltc-events")]
     # Payees: every provider agreement names its account; ORG-P-002's amended mid-month.
     providers = await Agreement.select().where(Agreement.kind == "provider")
     assert all(a["bank_account"] for a in providers)

@@ -76,3 +76,40 @@ def test_subscriber_fields(name, url, types, fields) -> None:
     problems = rules.check_subscriber(name, url, types)
     assert set(problems) == fields
     assert all(isinstance(p, str) and p for p in problems.values())
+
+
+@pytest.mark.parametrize(("host", "addresses", "allowed", "refused"), [
+    ("ybj.example.cn", ["203.0.113.7"], (), False),  # a public address
+    ("mz.local", ["10.0.0.5"], (), False),  # a bureau's private network is allowed
+    ("mz.local", ["192.168.1.20"], (), False),
+    ("mz.local", ["172.16.0.1"], (), False),
+    ("evil.example.cn", ["127.0.0.1"], (), True),  # a name that points at this machine
+    ("evil.example.cn", ["203.0.113.7", "127.0.0.2"], (), True),  # any of its addresses
+    ("127.0.0.1", ["127.0.0.1"], (), True),
+    ("::1", ["::1"], (), True),
+    ("::ffff:127.0.0.1", ["::ffff:127.0.0.1"], (), True),  # IPv4 in IPv6
+    ("169.254.169.254", ["169.254.169.254"], (), True),  # a cloud's metadata service
+    ("fe80::1", ["fe80::1%eth0"], (), True),
+    ("0.0.0.0", ["0.0.0.0"], (), True),
+    ("224.0.0.1", ["224.0.0.1"], (), True),
+    ("240.0.0.1", ["240.0.0.1"], (), True),  # reserved
+    ("localhost", [], (), True),  # refused by name, resolved or not
+    ("LOCALHOST.", [], (), True),
+    ("api.localhost", [], (), True),
+    ("127.0.0.1", ["127.0.0.1"], ("127.0.0.1",), False),  # listed by the operator
+    ("recv.ybj.gov.cn", ["127.0.0.1"], ("*.ybj.gov.cn",), False),
+    ("ybj.gov.cn", ["127.0.0.1"], ("*.ybj.gov.cn",), True),  # *.x is below x, not x
+    ("evilybj.gov.cn", ["127.0.0.1"], ("*.ybj.gov.cn",), True),
+    ("no-such-name.invalid", [], (), False),  # unresolved: the HTTP client fails it
+])
+def test_a_receiver_on_this_machine_or_a_reserved_address_is_refused(host, addresses,
+                                                                      allowed, refused) -> None:
+    assert bool(rules.receiver_refusal(host, addresses, allowed)) is refused
+
+
+def test_a_subscriber_url_naming_a_refused_address_is_refused_beside_the_field() -> None:
+    problems = rules.check_subscriber("a", "http://169.254.169.254/latest/meta-data",
+                                      ["grade.concluded"])
+    assert set(problems) == {"url"} and "LTC_EVENT_RECEIVER_HOSTS" in problems["url"]
+    assert rules.check_subscriber("a", "http://127.0.0.1:8080/in", ["grade.concluded"],
+                                  ("127.0.0.1",)) == {}
