@@ -85,6 +85,8 @@ async def prepare(url: str, events: int, people: int, receiver_url: str) -> None
     await schema.migrate()
     if not url.startswith("sqlite"):
         await db.start_pool(10)
+    # The receiver listens on this machine, which subscribers may not name unless listed.
+    os.environ.setdefault("LTC_EVENT_RECEIVER_HOSTS", "127.0.0.1")
     await service.create(SYSTEM, "压测接收方", receiver_url, [str(t) for t in EventType])
     for start in range(0, events, BATCH):
         async with db.write_transaction():
@@ -101,9 +103,9 @@ async def run(url: str, events: int, people: int, workers: int) -> None:
     started = time.monotonic()
     await prepare(url, events, people, receiver_url)
     print(f"emitted {events} events for {people} people in {time.monotonic() - started:.1f} s")
-    # Only the events settings matter here (LTC_EVENTS_*); the database is bound above.
+    # Only the events settings matter here; the database is bound above.
     settings = Settings.from_env({k: v for k, v in os.environ.items()
-                                  if k.startswith("LTC_EVENTS_")})
+                                  if k.startswith(("LTC_EVENTS_", "LTC_EVENT_RECEIVER_HOSTS"))})
 
     started = time.monotonic()
     while await EventDelivery.exists().where(EventDelivery.state != "delivered"):

@@ -143,8 +143,8 @@ class Settings:
             events_timeout=_int(env, "LTC_EVENTS_TIMEOUT", 10, 1),
             events_concurrency=_int(env, "LTC_EVENTS_CONCURRENCY", 16, 1),
             event_receiver_hosts=tuple(
-                h.strip().lower() for h in env.get("LTC_EVENT_RECEIVER_HOSTS", "").split(",")
-                if h.strip()),
+                h.strip().lower().rstrip(".").strip("[]")
+                for h in env.get("LTC_EVENT_RECEIVER_HOSTS", "").split(",") if h.strip()),
         )
 
 

@@ -22,10 +22,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import socket
 import time
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 from piccolo.columns.combination import Or, WhereRaw
@@ -86,38 +86,58 @@ async def claim(limit: int, lease_seconds: int) -> list[dict[str, Any]]:
     ).where(EventDelivery.id.is_in(won_ids)).order_by(EventDelivery.id)
 
 
-async def _refusal(url: str, allowed: tuple[str, ...]) -> str:
-    """rules.receiver_refusal for the URL's host as it resolves now (a name an admin typed
-    may point at this machine); a name that does not resolve is left to the HTTP client."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
+class _NotSent(Exception):
+    """An attempt that failed before any request: the reason, in Chinese."""
+
+
+async def _pinned(client: httpx.AsyncClient, url: str,
+                  allowed: tuple[str, ...]) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+    """The receiver's address, resolved once and checked (rules.receiver_refusal): the
+    URL to connect to that address, its Host header and, for https, the name TLS verifies.
+    Resolving once and connecting to what was checked leaves a name no second answer
+    (DNS rebinding); the name resolved is the one httpx would connect to (IDNA 2008)."""
     try:
-        found = await asyncio.get_running_loop().getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80))
-    except (OSError, UnicodeError):
-        found = []
-    return rules.receiver_refusal(host, [str(info[4][0]) for info in found], allowed)
+        target = httpx.URL(url)
+        host, port = target.raw_host.decode("ascii"), target.port
+    except (httpx.InvalidURL, UnicodeError, ValueError) as exc:
+        raise _NotSent(f"地址无效：{exc}"[:rules.ANSWER_CHARS]) from None
+    try:
+        found = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(
+            host, port or (443 if target.scheme == "https" else 80), type=socket.SOCK_STREAM),
+            timeout=client.timeout.connect)
+    except (TimeoutError, OSError, UnicodeError) as exc:
+        raise _NotSent(f"无法解析主机名：{type(exc).__name__} {exc}"[:rules.ANSWER_CHARS]) from None
+    addresses = [str(info[4][0]) for info in found]
+    if not addresses:
+        raise _NotSent("无法解析主机名")
+    if refusal := rules.receiver_refusal(host, addresses, allowed):
+        raise _NotSent(refusal)
+    extensions = {"sni_hostname": host} if target.scheme == "https" else {}
+    return (target.copy_with(host=addresses[0].split("%")[0]),
+            {"Host": target.netloc.decode("ascii")}, extensions)
 
 
 async def send(client: httpx.AsyncClient, row: dict[str, Any],
                allowed_hosts: tuple[str, ...] = ()) -> dict[str, Any]:
-    """One HTTP attempt; what happened, never an exception for the receiver's faults. Not
-    sent (an attempt that failed, with the reason) to a host this machine must not call."""
+    """One HTTP attempt; what happened, never an exception for the receiver's faults (or a
+    URL no request can be made to). Not sent — a failed attempt with the reason — to a host
+    this machine must not call."""
     timestamp = int(clock.now().timestamp())
     started = time.monotonic()
     status, answer, error = None, "", ""
-    if refusal := await _refusal(row["url"], allowed_hosts):
-        return {"status": None, "answer": "", "error": refusal, "duration_ms": 0}
     try:
-        response = await client.post(row["url"], content=row["body"].encode(), headers=
-                                     rules.headers(row["event_id"], row["event_type"],
-                                                   row["secret"], timestamp, row["body"]))
+        url, host, extensions = await _pinned(client, row["url"], allowed_hosts)
+        response = await client.post(url, content=row["body"].encode(), headers={
+            **host, **rules.headers(row["event_id"], row["event_type"], row["secret"],
+                                    timestamp, row["body"])}, extensions=extensions)
         status, answer = response.status_code, response.text[:rules.ANSWER_CHARS]
         if not rules.succeeded(status):
             error = f"HTTP {status}"
+    except _NotSent as exc:
+        error = str(exc)
     except httpx.TimeoutException:
         error = "超时未应答"
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         error = f"连接失败：{type(exc).__name__} {exc}"[:rules.ANSWER_CHARS]
     return {"status": status, "answer": answer, "error": error,
             "duration_ms": int((time.monotonic() - started) * 1000)}

@@ -94,10 +94,10 @@ def receiver_refusal(host: str, addresses: list[str], allowed: tuple[str, ...]) 
     """Why events may not go to `host`, resolved to `addresses`, or "". Refused: this machine
     (loopback, `localhost`), link-local (a cloud's metadata service at 169.254.169.254),
     unspecified, multicast and reserved addresses — an admin's subscriber URL must not
-    reach, and read back, what only the server can — unless the host is listed (`allowed`:
-    exact, or `*.suffix`). Private networks (10.0.0.0/8 …) are allowed: a bureau's systems
-    live there."""
-    host = host.lower().rstrip(".")
+    reach, and read back, what only the server can, a cloud's metadata service included —
+    unless the host is listed (`allowed`: exact, or `*.suffix`). Private networks
+    (10.0.0.0/8 …) are allowed: a bureau's systems live there."""
+    host = host.lower().rstrip(".").strip("[]")
     for pattern in allowed:
         if host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:])):
             return ""
@@ -111,9 +111,22 @@ def receiver_refusal(host: str, addresses: list[str], allowed: tuple[str, ...]) 
         if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
             ip = ip.ipv4_mapped
         if (ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast
-                or ip.is_reserved):
+                or ip.is_reserved or any(ip in network for network in _CLOUD_INTERNAL)):
             return RECEIVER_REFUSED
     return ""
+
+
+# Cloud providers' own services outside the ranges above: the shared address space (Alibaba
+# Cloud's metadata at 100.100.100.200, its DNS) and AWS's IPv6 metadata address.
+_CLOUD_INTERNAL = (ipaddress.ip_network("100.64.0.0/10"),
+                   ipaddress.ip_network("fd00:ec2::254/128"))
+
+
+def _port_ok(parts: Any) -> bool:
+    try:
+        return parts.port is None or parts.port > 0
+    except ValueError:  # not a number, or over 65535
+        return False
 
 
 def check_subscriber(name: str, url: str, event_types: list[str],
@@ -130,6 +143,8 @@ def check_subscriber(name: str, url: str, event_types: list[str],
         problems["url"] = "请填写以 http:// 或 https:// 开头、含主机名的完整地址"
     elif len(url.strip()) > 500:
         problems["url"] = "地址不能超过500个字符"
+    elif not _port_ok(parts):
+        problems["url"] = "端口号无效：应为1到65535之间的数字"
     elif refusal := receiver_refusal(parts.hostname, [parts.hostname], allowed_hosts):
         problems["url"] = refusal
     known = {str(t) for t in EventType}

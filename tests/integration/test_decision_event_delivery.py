@@ -6,6 +6,7 @@ at a receiver that de-duplicates by event id."""
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import subprocess
 import sys
@@ -265,6 +266,23 @@ async def test_a_name_that_points_at_this_machine_is_not_called(database_url,
     assert receiver.requests == [] and row["state"] == "pending"
     [attempt] = await attempts(row["id"])
     assert attempt["status"] is None and "LTC_EVENT_RECEIVER_HOSTS" in attempt["error"]
+
+
+async def test_a_url_no_request_can_be_made_to_fails_its_attempt_not_the_worker(
+        database_url, settings) -> None:
+    """A bad address (stored before it was checked, or by hand) is a failed attempt with its
+    reason; the worker goes on and the other subscriber's event is delivered."""
+    with receiving(Receiver(behaviour=lambda n, e: 204)) as receiver:
+        await service.create(SYSTEM, "医保核心", receiver.url, ALL_TYPES)
+        await EventSubscriber(name="坏地址", url="http://1.2.3.999:99999/x", secret="s" * 64,
+                              event_types=json.dumps(ALL_TYPES)).save()
+        await emit_for(1)
+        assert await delivery.deliver_until_idle(settings) == 2
+    assert len(receiver.requests) == 1
+    states = {r["subscriber"]: r["state"] for r in await EventDelivery.select()}
+    assert sorted(states.values()) == ["delivered", "pending"]
+    failed = await EventDeliveryAttempt.select().where(EventDeliveryAttempt.status.is_null())
+    assert len(failed) == 1 and failed[0]["error"].startswith("地址无效")
 
 
 async def test_a_worker_whose_lease_ran_out_cannot_undo_the_next_workers_outcome(

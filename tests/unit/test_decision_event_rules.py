@@ -100,7 +100,10 @@ def test_subscriber_fields(name, url, types, fields) -> None:
     ("recv.ybj.gov.cn", ["127.0.0.1"], ("*.ybj.gov.cn",), False),
     ("ybj.gov.cn", ["127.0.0.1"], ("*.ybj.gov.cn",), True),  # *.x is below x, not x
     ("evilybj.gov.cn", ["127.0.0.1"], ("*.ybj.gov.cn",), True),
-    ("no-such-name.invalid", [], (), False),  # unresolved: the HTTP client fails it
+    ("no-such-name.invalid", [], (), False),  # unresolved: the delivery fails it
+    ("100.100.100.200", ["100.100.100.200"], (), True),  # Alibaba Cloud's metadata service
+    ("fd00:ec2::254", ["fd00:ec2::254"], (), True),  # AWS's, over IPv6
+    ("[::1]", ["::1"], ("::1",), False),  # brackets as urlsplit keeps none, allowed as listed
 ])
 def test_a_receiver_on_this_machine_or_a_reserved_address_is_refused(host, addresses,
                                                                       allowed, refused) -> None:
@@ -113,3 +116,5 @@ def test_a_subscriber_url_naming_a_refused_address_is_refused_beside_the_field()
     assert set(problems) == {"url"} and "LTC_EVENT_RECEIVER_HOSTS" in problems["url"]
     assert rules.check_subscriber("a", "http://127.0.0.1:8080/in", ["grade.concluded"],
                                   ("127.0.0.1",)) == {}
+    for url in ("http://a.cn:99999/", "http://a.cn:abc/", "http://a.cn:0/"):
+        assert "端口号无效" in rules.check_subscriber("a", url, ["grade.concluded"])["url"], url
