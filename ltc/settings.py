@@ -78,7 +78,8 @@ class Settings:
     events_timeout: int = 10
     events_concurrency: int = 16
     # Hosts events may go to although they are this machine or a reserved address
-    # (ltc.decision_events.rules.receiver_refusal): exact names or addresses, or `*.suffix`.
+    # (ltc.decision_events.rules.receiver_refusal, which compares them case-blind, without a
+    # final dot or IPv6 brackets): exact names or addresses, or `*.suffix`.
     event_receiver_hosts: tuple[str, ...] = ()
 
     @property
@@ -143,8 +144,8 @@ class Settings:
             events_timeout=_int(env, "LTC_EVENTS_TIMEOUT", 10, 1),
             events_concurrency=_int(env, "LTC_EVENTS_CONCURRENCY", 16, 1),
             event_receiver_hosts=tuple(
-                h.strip().lower().rstrip(".").strip("[]")
-                for h in env.get("LTC_EVENT_RECEIVER_HOSTS", "").split(",") if h.strip()),
+                h.strip() for h in env.get("LTC_EVENT_RECEIVER_HOSTS", "").split(",")
+                if h.strip()),
         )
 
 

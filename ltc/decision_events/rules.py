@@ -97,8 +97,8 @@ def receiver_refusal(host: str, addresses: list[str], allowed: tuple[str, ...]) 
     reach, and read back, what only the server can, a cloud's metadata service included —
     unless the host is listed (`allowed`: exact, or `*.suffix`). Private networks
     (10.0.0.0/8 …) are allowed: a bureau's systems live there."""
-    host = host.lower().rstrip(".").strip("[]")
-    for pattern in allowed:
+    host = _plain_host(host)
+    for pattern in map(_plain_host, allowed):
         if host == pattern or (pattern.startswith("*.") and host.endswith(pattern[1:])):
             return ""
     if host == "localhost" or host.endswith(".localhost"):
@@ -114,6 +114,11 @@ def receiver_refusal(host: str, addresses: list[str], allowed: tuple[str, ...]) 
                 or ip.is_reserved or any(ip in network for network in _CLOUD_INTERNAL)):
             return RECEIVER_REFUSED
     return ""
+
+
+def _plain_host(host: str) -> str:
+    """A host name or address as compared: lower case, no final dot, no IPv6 brackets."""
+    return host.strip().lower().rstrip(".").strip("[]")
 
 
 # Cloud providers' own services outside the ranges above: the shared address space (Alibaba

@@ -225,20 +225,15 @@ def _payout_todo(todo: str) -> Count:
     return count
 
 
-def _payout_items(todo: str) -> Items:
+def _payout_items(todo: str, opens: str = "", note: str = "") -> Items:
+    """The batches of `todo`, each linking to its page (plus `opens`), noted with `note`, or
+    with the return reason or the state."""
     async def items(actor: Actor, today: date) -> list[Item]:
-        return [Item(f"{b['number']} {b['month_label']}", f"/payouts/{b['id']}",
-                     note=b["returned_reason"] if todo == "returned" else b["state_label"])
+        return [Item(f"{b['number']} {b['month_label']}", f"/payouts/{b['id']}{opens}",
+                     note=note or (b["returned_reason"] if todo == "returned"
+                                   else b["state_label"]))
                 for b in await payouts.list_batches(actor, todo=todo, limit=SHOWN)]
     return items
-
-
-async def _to_export(actor: Actor, today: date) -> list[Item]:
-    # Each opens its batch's export check: the transfers and the payees without an account
-    # (reading every payee's account takes seconds at a city's million, so only on opening).
-    return [Item(f"{b['number']} {b['month_label']}", f"/payouts/{b['id']}?check=export#export",
-                 note="导出前请核对收款账户")
-            for b in await payouts.list_batches(actor, todo="approved", limit=SHOWN)]
 
 
 # --- assessors -------------------------------------------------------------------------------
@@ -462,8 +457,12 @@ QUEUES: dict[Role, list[Spec]] = {
              nav="/staff"),
         Spec("returned_batches", "审核退回的结算批次", "/payouts?todo=returned",
              _payout_todo("returned"), _payout_items("returned"), nav="/payouts"),
+        # Each opens its batch's export check: the transfers and the payees without an
+        # account (reading every payee's account takes seconds at a city's million payees,
+        # so only when opened).
         Spec("to_export", "已审批待导出的结算批次", "/payouts?todo=approved",
-             _payout_todo("approved"), _to_export),
+             _payout_todo("approved"), _payout_items(
+                 "approved", opens="?check=export#export", note="导出前请核对收款账户")),
         Spec("disputes", "服务机构申报异议待初审的结算批次", "/payouts?todo=disputes",
              _payout_todo("disputes"), _payout_items("disputes"), nav="/payouts"),
         Spec("return_visits", "待电话回访的上门服务", "/return-visits?result=pending",

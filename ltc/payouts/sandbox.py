@@ -201,10 +201,10 @@ HAVING {real} = 0 OR {new} = 0 OR {grade.format('real')} <> {grade.format('new')
 def _newly_eligible(d: Any, m: Month, run_id: int) -> str:
     """One row per living person of the region with no entitlement in the month (so no line
     on either side) whose latest decision by the month's end (by its day; decided in this
-    region) found them not eligible, but
-    whose grade — or another ruleset's grade for them — is of the draft's eligible grades:
-    people the draft would bring in once they apply (not those whose entitlement lapsed).
-    Their grade is in both columns (the ruleset's on the new side)."""
+    region) found them not eligible, but whose grade — or another ruleset's grade for them
+    — is of the draft's eligible grades: people the draft would bring in once they apply
+    (not those whose entitlement lapsed). Their grade is in both columns (the ruleset's on
+    the new side)."""
     m1, ml = d.day(m.first), d.day(m.last)
     grade = "COALESCE(g.grade, x.grade)"
     eligible = ", ".join(str(int(g)) for g in m.policy.eligible_grades) or "-1"

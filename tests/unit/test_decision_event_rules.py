@@ -104,6 +104,8 @@ def test_subscriber_fields(name, url, types, fields) -> None:
     ("100.100.100.200", ["100.100.100.200"], (), True),  # Alibaba Cloud's metadata service
     ("fd00:ec2::254", ["fd00:ec2::254"], (), True),  # AWS's, over IPv6
     ("[::1]", ["::1"], ("::1",), False),  # brackets as urlsplit keeps none, allowed as listed
+    ("recv.ybj.gov.cn", ["127.0.0.1"], (" Recv.YBJ.gov.cn. ",), False),  # as an operator types
+    ("::1", ["::1"], ("[::1]",), False),
 ])
 def test_a_receiver_on_this_machine_or_a_reserved_address_is_refused(host, addresses,
                                                                       allowed, refused) -> None:
